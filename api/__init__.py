@@ -1,0 +1,63 @@
+"""The JSON API (Flask + flask-smorest) and the app factory that also mounts the review UI.
+
+``create_app`` builds everything from settings and creates nothing at import
+time. Tests call ``create_app({"MPI_DB": tmp_path / "t.duckdb", ...})``.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Flask
+
+from api import errors
+from api.errors import MpiApi
+from mpi import __version__, settings
+from mpi.services import Services
+
+
+def create_app(config: dict | None = None, services: Services | None = None) -> Flask:
+    """Build the WSGI app.
+
+    Args:
+        config: setting overrides (``MPI_DB``, ``MPI_MODELS_DIR``, ...), as in the README.
+        services: ready services to share (the CLI passes its own); built from config if None.
+    """
+    app = Flask(__name__)
+    services = services or Services(config)
+    app.config.update(
+        API_TITLE="closedloop-mpi",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+        SECRET_KEY=services.config.get("MPI_SECRET_KEY") or secrets.token_hex(32),
+        MPI=services.config,
+    )
+    app.extensions["mpi"] = services
+    services.ensure_active_model("system:startup")
+
+    api = MpiApi(app, spec_kwargs={
+        "info": {"description": "Identity resolution and master person index for referral networks."},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "security": [{"bearer": []}],
+    })
+    errors.register(app)
+
+    from api import persons, records
+
+    api.register_blueprint(records.blp)
+    api.register_blueprint(persons.blp)
+
+    from review_ui import bp as review_bp
+
+    app.register_blueprint(review_bp)
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions["mpi"]
+
+
+__all__ = ["create_app", "settings"]

@@ -1,0 +1,51 @@
+"""``/v1/records`` and ``/v1/match``: submit and score source records."""
+
+from __future__ import annotations
+
+from flask import current_app
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import actor, require_caller
+from api.schemas import DecisionResultSchema, MatchResultSchema, RecordSchema, SourceRecordSchema
+from mpi.errors import NotFound
+
+blp = Blueprint("records", __name__, url_prefix="/v1", description="Submit and match source records")
+blp.before_request(require_caller)
+
+
+def _services():
+    return current_app.extensions["mpi"]
+
+
+@blp.route("/records")
+class Records(MethodView):
+    @blp.arguments(RecordSchema)
+    @blp.response(200, DecisionResultSchema)
+    def post(self, record):
+        """Submit a record: it is linked (MATCH), made a new person (NO_MATCH) or held for review.
+
+        The same (source_system, source_record_id) again is an update of that
+        record; a steward's MANUAL link is never changed by re-matching.
+        """
+        return _services().matching.submit(record, actor())
+
+
+@blp.route("/records/<string:source_system>/<path:source_record_id>")
+class SourceRecord(MethodView):
+    @blp.response(200, SourceRecordSchema)
+    def get(self, source_system, source_record_id):
+        """A stored source record with its link and any open review case."""
+        record = _services().store.get_record(source_system, source_record_id)
+        if record is None:
+            raise NotFound(f"record {source_system}/{source_record_id} not found")
+        return record
+
+
+@blp.route("/match")
+class Match(MethodView):
+    @blp.arguments(RecordSchema)
+    @blp.response(200, MatchResultSchema)
+    def post(self, record):
+        """Score a record against the index without writing: top candidates with their evidence."""
+        return _services().matching.match(record, actor())

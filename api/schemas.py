@@ -1,0 +1,97 @@
+"""Marshmallow schemas of the JSON API: requests (the canonical record) and responses."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from mpi.records import RecordSchema
+
+__all__ = ["RecordSchema", "MatchResultSchema", "DecisionResultSchema", "PersonSchema", "SourceRecordSchema"]
+
+
+class EvidenceSchema(ma.Schema):
+    comparison = ma.fields.String(metadata={"description": "comparison name, or 'prior'"})
+    level = ma.fields.Integer(allow_none=True, metadata={"description": "index of the level in the comparison"})
+    label = ma.fields.String(metadata={"description": "what the level means"})
+    weight = ma.fields.Float(metadata={"description": "match weight (log2 Bayes factor), incl. tf adjustment"})
+    tf_adjustment = ma.fields.Float(metadata={"description": "term-frequency part of the weight"})
+
+
+class RecordKeySchema(ma.Schema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+
+
+class CandidateSchema(ma.Schema):
+    person_id = ma.fields.String()
+    match_weight = ma.fields.Float()
+    match_probability = ma.fields.Float()
+    match_grade = ma.fields.String(metadata={"description": "FHIR match grade"})
+    matched_record = ma.fields.Nested(RecordKeySchema, metadata={"description": "the person's best-scoring record"})
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), metadata={"description": "waterfall, prior first"})
+
+
+class MatchResultSchema(ma.Schema):
+    decision = ma.fields.String(metadata={"description": "MATCH, POSSIBLE_MATCH or NO_MATCH if it were submitted"})
+    match_grade = ma.fields.String()
+    model_version = ma.fields.String()
+    candidates = ma.fields.List(ma.fields.Nested(CandidateSchema))
+
+
+class DecisionResultSchema(MatchResultSchema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+    person_id = ma.fields.String(allow_none=True)
+    review_case_id = ma.fields.String(allow_none=True)
+    link_source = ma.fields.String(allow_none=True, metadata={"description": "AUTO or MANUAL"})
+    match_weight = ma.fields.Float(allow_none=True)
+    match_probability = ma.fields.Float(allow_none=True)
+
+
+class LinkSchema(ma.Schema):
+    person_id = ma.fields.String()
+    decision = ma.fields.String()
+    link_source = ma.fields.String()
+    score = ma.fields.Float(allow_none=True)
+    probability = ma.fields.Float(allow_none=True)
+    model_version = ma.fields.String(allow_none=True)
+    linked_at = ma.fields.DateTime()
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema))
+
+
+class SourceRecordSchema(ma.Schema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+    raw = ma.fields.Dict(metadata={"description": "the record as sent"})
+    norm = ma.fields.Dict(metadata={"description": "its normalised form"})
+    received_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    link = ma.fields.Nested(LinkSchema, allow_none=True)
+    review_case_id = ma.fields.String(allow_none=True)
+
+
+class PersonRecordSchema(ma.Schema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+    decision = ma.fields.String()
+    link_source = ma.fields.String()
+    score = ma.fields.Float(allow_none=True)
+    model_version = ma.fields.String(allow_none=True)
+    linked_at = ma.fields.DateTime()
+
+
+class PersonSchema(ma.Schema):
+    person_id = ma.fields.String()
+    status = ma.fields.String()
+    requested_id = ma.fields.String(metadata={"description": "the id asked for"})
+    redirected_from = ma.fields.List(ma.fields.String(), metadata={"description": "merged ids followed to this one"})
+    golden = ma.fields.Dict(metadata={"description": "golden demographics (survivorship rule in the README)"})
+    records = ma.fields.List(ma.fields.Nested(PersonRecordSchema))
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String()
+    schema_version = ma.fields.Integer()
+    active_model = ma.fields.String(allow_none=True)

@@ -1,0 +1,74 @@
+"""Accuracy of the online path on a labelled set (default: shared/data/people_dev).
+
+Trains a model on the records without labels (or uses --model), loads every
+record through ``mpi load`` into a fresh store, exports, and prints auto-link
+precision and recall, the share of records sent to review, and hard cases by
+kind. Run: ``.venv/bin/python bench/accuracy.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from metrics import read_export, read_truth, score_export, score_hard_cases  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "people_dev"
+
+
+def run(cmd: list[str], env_db: str, models_dir: str) -> str:
+    full = [str(ROOT / ".venv" / "bin" / "mpi"), "--db", env_db, "--models-dir", models_dir, *cmd]
+    done = subprocess.run(full, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+    return done.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with records.csv (+ hard_cases.csv)")
+    parser.add_argument("--model", default=None, help="use this model version from matching_models/ instead of training")
+    parser.add_argument("--models-dir", default=None, help="folder of model files for --model")
+    args = parser.parse_args()
+
+    records = args.data / "records.csv"
+    with tempfile.TemporaryDirectory() as tmp:
+        db = str(Path(tmp) / "bench.duckdb")
+        models = args.models_dir or (str(ROOT / "matching_models") if args.model else str(Path(tmp) / "models"))
+        if args.model:
+            run(["model", "activate", args.model], db, models)
+            print(f"model: {args.model} (shipped)")
+        else:
+            t0 = time.perf_counter()
+            run(["train", "--input", str(records), "--version", "bench-unlabelled"], db, models)
+            print(f"model: trained without labels in {time.perf_counter() - t0:.1f} s")
+        t0 = time.perf_counter()
+        out = run(["load", "--input", str(records)], db, models)
+        elapsed = time.perf_counter() - t0
+        print(out.strip())
+        export = Path(tmp) / "export.csv"
+        run(["export", "--output", str(export)], db, models)
+        rows = read_export(export)
+
+    m = score_export(rows, read_truth(records))
+    print(f"\nload: {m['records']} records in {elapsed:.1f} s ({m['records'] / elapsed:.0f} records/s)")
+    print(f"{'auto-link precision':24s} {m['precision']:.4f}  ({m['false_pairs']} false of {m['predicted_pairs']} linked pairs)")
+    print(f"{'auto-link recall':24s} {m['recall']:.4f}  (of {m['true_pairs']} true pairs)")
+    print(f"{'review share':24s} {m['review_share']:.4f}")
+    print(f"{'persons':24s} {m['persons']}")
+    hard = args.data / "hard_cases.csv"
+    if hard.exists():
+        print(f"\n{'hard case kind':28s} {'should':>6s} {'pairs':>6s} {'auto-linked':>12s} {'in review':>10s}")
+        for k in score_hard_cases(rows, hard):
+            print(f"{k['kind']:28s} {k['should_match']:>6s} {k['pairs']:6d} "
+                  f"{k['auto_linked'] / k['pairs']:12.1%} {k['in_review'] / k['pairs']:10.1%}")
+
+
+if __name__ == "__main__":
+    main()

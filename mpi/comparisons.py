@@ -1,0 +1,317 @@
+"""The matching model's comparisons, defined once for two engines.
+
+Every comparison level carries both its Splink SQL condition (for training and
+batch prediction) and a Python predicate over two normalised records (for the
+real-time scorer), side by side, so the two cannot drift apart unnoticed.
+Levels are tried in order; the first that holds is the pair's level. The first
+level of each comparison is its null level (no evidence either way).
+
+The comparisons are shaped for households: Fellegi-Sunter treats comparisons as
+independent, so counting surname, phone, address and ZIP separately would add
+up a household's shared facts into a link between twins or a father and son.
+Address, phone and ZIP are therefore one ``contact`` comparison, and first name
+and birth date are judged jointly (``name_dob``), so that "same birth date,
+different first name" (the twin signal) is a level of its own with its own
+weight.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import JaroWinkler, Levenshtein
+
+Rec = Mapping[str, object]
+Predicate = Callable[[Rec, Rec], bool]
+
+#: Normalised fields the comparisons read; the training table has exactly these.
+MODEL_COLUMNS = (
+    "first_name",
+    "first_name_canonical",
+    "first_name_phonetic",
+    "middle_name",
+    "middle_initial",
+    "last_name",
+    "last_name_phonetic",
+    "last_name_first_part",
+    "suffix",
+    "birth_date",
+    "sex",
+    "ssn_last4",
+    "medicaid_id",
+    "phone",
+    "phone_last7",
+    "email",
+    "address_key",
+    "postal_code",
+)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: its label, Splink SQL and the equivalent Python test."""
+
+    label: str
+    sql: str
+    test: Predicate
+    is_null: bool = False
+    tf_column: str | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named comparison: an ordered list of levels, the null level first."""
+
+    name: str
+    description: str
+    levels: tuple[Level, ...] = field(default_factory=tuple)
+
+    def level_of(self, l: Rec, r: Rec) -> int:
+        """Index of the first level that holds for the pair (the last is a catch-all)."""
+        for i, level in enumerate(self.levels):
+            if level.test(l, r):
+                return i
+        return len(self.levels) - 1
+
+
+# -- small Python helpers mirroring SQL NULL semantics -------------------------------
+
+
+def _both(l: Rec, r: Rec, col: str) -> bool:
+    return l.get(col) is not None and r.get(col) is not None
+
+
+def _either_missing(col: str) -> Predicate:
+    return lambda l, r: l.get(col) is None or r.get(col) is None
+
+
+def _eq(col: str) -> Predicate:
+    return lambda l, r: _both(l, r, col) and l[col] == r[col]
+
+
+def _jw_at_least(col: str, threshold: float) -> Predicate:
+    return lambda l, r: _both(l, r, col) and JaroWinkler.similarity(l[col], r[col]) >= threshold
+
+
+def _lev_at_most(col: str, distance: int) -> Predicate:
+    return lambda l, r: _both(l, r, col) and Levenshtein.distance(l[col], r[col]) <= distance
+
+
+def _any(*preds: Predicate) -> Predicate:
+    return lambda l, r: any(p(l, r) for p in preds)
+
+
+def _all(*preds: Predicate) -> Predicate:
+    return lambda l, r: all(p(l, r) for p in preds)
+
+
+def _not(pred: Predicate) -> Predicate:
+    return lambda l, r: not pred(l, r)
+
+
+def _always(l: Rec, r: Rec) -> bool:
+    return True
+
+
+# -- SQL fragments, one per predicate above ---------------------------------------------
+
+
+def _sql_missing(col: str) -> str:
+    return f'("{col}_l" IS NULL OR "{col}_r" IS NULL)'
+
+
+def _sql_eq(col: str) -> str:
+    return f'"{col}_l" = "{col}_r"'
+
+
+def _sql_jw(col: str, threshold: float) -> str:
+    return f'jaro_winkler_similarity("{col}_l", "{col}_r") >= {threshold}'
+
+
+def _sql_lev(col: str, distance: int) -> str:
+    return f'levenshtein("{col}_l", "{col}_r") <= {distance}'
+
+
+# -- birth date: exact, transposed, one digit off, year off, estimate ----------------------
+
+
+def _dob_near(l: Rec, r: Rec) -> bool:
+    a, b = l.get("birth_date"), r.get("birth_date")
+    if a is None or b is None or a == b:
+        return False
+    same_year = a[:4] == b[:4]
+    transposed = same_year and a[5:7] == b[8:10] and a[8:10] == b[5:7]
+    one_digit = Levenshtein.distance(a, b) == 1
+    year_off = a[5:] == b[5:] and abs(int(a[:4]) - int(b[:4])) <= 2
+    estimate = same_year and (a[5:] == "01-01" or b[5:] == "01-01")
+    return transposed or one_digit or year_off or estimate
+
+
+_SQL_DOB_NEAR = (
+    '("birth_date_l" <> "birth_date_r" AND ('
+    '(substr("birth_date_l", 1, 4) = substr("birth_date_r", 1, 4)'
+    ' AND substr("birth_date_l", 6, 2) = substr("birth_date_r", 9, 2)'
+    ' AND substr("birth_date_l", 9, 2) = substr("birth_date_r", 6, 2))'
+    ' OR levenshtein("birth_date_l", "birth_date_r") = 1'
+    ' OR (substr("birth_date_l", 6, 5) = substr("birth_date_r", 6, 5)'
+    ' AND abs(CAST(substr("birth_date_l", 1, 4) AS INTEGER) - CAST(substr("birth_date_r", 1, 4) AS INTEGER)) <= 2)'
+    ' OR (substr("birth_date_l", 1, 4) = substr("birth_date_r", 1, 4)'
+    " AND (substr(\"birth_date_l\", 6, 5) = '01-01' OR substr(\"birth_date_r\", 6, 5) = '01-01'))))"
+)
+
+# -- first name: exact, or similar (nickname canonical, phonetic, Jaro-Winkler) --------------
+
+_first_exact = _eq("first_name")
+_first_similar = _any(
+    _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88)
+)
+_first_missing = _either_missing("first_name")
+_dob_exact = _eq("birth_date")
+_dob_missing = _either_missing("birth_date")
+
+_SQL_FIRST_SIMILAR = (
+    f"({_sql_eq('first_name')} OR {_sql_eq('first_name_canonical')} OR {_sql_eq('first_name_phonetic')}"
+    f" OR {_sql_jw('first_name', 0.88)})"
+)
+
+NAME_DOB = Comparison(
+    "name_dob",
+    "First name and birth date judged together: a shared birth date with a different first name is a twin.",
+    (
+        Level(
+            "first name or birth date missing on both counts",
+            f"{_sql_missing('first_name')} AND {_sql_missing('birth_date')}",
+            _all(_first_missing, _dob_missing),
+            is_null=True,
+        ),
+        Level("first name and birth date exact", f"{_sql_eq('first_name')} AND {_sql_eq('birth_date')}",
+              _all(_first_exact, _dob_exact), tf_column="first_name"),
+        Level("first name similar, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
+              _all(_first_similar, _dob_exact)),
+        Level("first name similar, birth date near", f"{_SQL_FIRST_SIMILAR} AND {_SQL_DOB_NEAR}",
+              _all(_first_similar, _dob_near)),
+        Level("first name similar, birth date missing", f"{_SQL_FIRST_SIMILAR} AND {_sql_missing('birth_date')}",
+              _all(_first_similar, _dob_missing)),
+        Level("first name missing, birth date exact or near",
+              f"{_sql_missing('first_name')} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
+              _all(_first_missing, _any(_dob_exact, _dob_near))),
+        Level("birth date exact, first name differs", _sql_eq("birth_date"), _dob_exact),
+        Level("first name similar, birth date differs", _SQL_FIRST_SIMILAR, _first_similar),
+        Level("both differ", "ELSE", _always),
+    ),
+)
+
+LAST_NAME = Comparison(
+    "last_name",
+    "Surname: exact (weighted by how common it is), compound part, typo, sound-alike.",
+    (
+        Level("last name missing", _sql_missing("last_name"), _either_missing("last_name"), is_null=True),
+        Level("exact", _sql_eq("last_name"), _eq("last_name"), tf_column="last_name"),
+        Level("compound surname part agrees", _sql_eq("last_name_first_part"), _eq("last_name_first_part")),
+        Level("Jaro-Winkler >= 0.92", _sql_jw("last_name", 0.92), _jw_at_least("last_name", 0.92)),
+        Level("sounds alike", _sql_eq("last_name_phonetic"), _eq("last_name_phonetic")),
+        Level("differs", "ELSE", _always),
+    ),
+)
+
+MIDDLE_NAME = Comparison(
+    "middle_name",
+    "Middle name or initial: a conflict is evidence against (father and son often differ here).",
+    (
+        Level("middle name missing", _sql_missing("middle_initial"), _either_missing("middle_initial"), is_null=True),
+        Level("exact", _sql_eq("middle_name"), _eq("middle_name")),
+        Level("initial agrees", _sql_eq("middle_initial"), _eq("middle_initial")),
+        Level("conflict", "ELSE", _always),
+    ),
+)
+
+SUFFIX = Comparison(
+    "suffix",
+    "Generational suffix: JR against SR is strong evidence of two people.",
+    (
+        Level("suffix missing on both", '("suffix_l" IS NULL AND "suffix_r" IS NULL)',
+              lambda l, r: l.get("suffix") is None and r.get("suffix") is None, is_null=True),
+        Level("exact", _sql_eq("suffix"), _eq("suffix")),
+        Level("on one side only", _sql_missing("suffix"), _either_missing("suffix")),
+        Level("conflict", "ELSE", _always),
+    ),
+)
+
+SEX = Comparison(
+    "sex",
+    "Administrative sex.",
+    (
+        Level("sex missing", _sql_missing("sex"), _either_missing("sex"), is_null=True),
+        Level("agrees", _sql_eq("sex"), _eq("sex")),
+        Level("differs", "ELSE", _always),
+    ),
+)
+
+SSN_LAST4 = Comparison(
+    "ssn_last4",
+    "Last four digits of the SSN: strong when present; a one-digit typo is near.",
+    (
+        Level("ssn_last4 missing", _sql_missing("ssn_last4"), _either_missing("ssn_last4"), is_null=True),
+        Level("exact", _sql_eq("ssn_last4"), _eq("ssn_last4")),
+        Level("one digit off", _sql_lev("ssn_last4", 1), _lev_at_most("ssn_last4", 1)),
+        Level("conflict", "ELSE", _always),
+    ),
+)
+
+MEDICAID_ID = Comparison(
+    "medicaid_id",
+    "Medicaid or MCO member id.",
+    (
+        Level("medicaid_id missing", _sql_missing("medicaid_id"), _either_missing("medicaid_id"), is_null=True),
+        Level("exact", _sql_eq("medicaid_id"), _eq("medicaid_id")),
+        Level("one character off", _sql_lev("medicaid_id", 1), _lev_at_most("medicaid_id", 1)),
+        Level("conflict", "ELSE", _always),
+    ),
+)
+
+EMAIL = Comparison(
+    "email",
+    "Personal email (a child's may be a parent's).",
+    (
+        Level("email missing", _sql_missing("email"), _either_missing("email"), is_null=True),
+        Level("exact", _sql_eq("email"), _eq("email")),
+        Level("one or two typos", _sql_lev("email", 2), _lev_at_most("email", 2)),
+        Level("differs", "ELSE", _always),
+    ),
+)
+
+_CONTACT_COLS = ("address_key", "phone", "phone_last7", "postal_code")
+_SQL_CONTACT_NULL = " AND ".join(f'NOT ("{c}_l" IS NOT NULL AND "{c}_r" IS NOT NULL)' for c in _CONTACT_COLS)
+_phone_agrees = _any(_eq("phone"), _eq("phone_last7"))
+_SQL_PHONE_AGREES = f"({_sql_eq('phone')} OR {_sql_eq('phone_last7')})"
+
+CONTACT = Comparison(
+    "contact",
+    "Address, phone and ZIP as one piece of household evidence, not three.",
+    (
+        Level("no contact field on both sides", _SQL_CONTACT_NULL,
+              lambda l, r: not any(_both(l, r, c) for c in _CONTACT_COLS), is_null=True),
+        Level("address and phone agree", f"{_sql_eq('address_key')} AND {_SQL_PHONE_AGREES}",
+              _all(_eq("address_key"), _phone_agrees)),
+        Level("address agrees", _sql_eq("address_key"), _eq("address_key"), tf_column="address_key"),
+        Level("phone agrees", _SQL_PHONE_AGREES, _phone_agrees),
+        Level("ZIP agrees", _sql_eq("postal_code"), _eq("postal_code"), tf_column="postal_code"),
+        Level("differs", "ELSE", _always),
+    ),
+)
+
+COMPARISONS: tuple[Comparison, ...] = (
+    NAME_DOB,
+    LAST_NAME,
+    MIDDLE_NAME,
+    SUFFIX,
+    SEX,
+    SSN_LAST4,
+    MEDICAID_ID,
+    EMAIL,
+    CONTACT,
+)
+
+#: Columns whose value frequencies adjust the weights of exact agreement.
+TF_COLUMNS = tuple(sorted({lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column}))

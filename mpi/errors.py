@@ -1,0 +1,59 @@
+"""One exception tree for the core, mapped to HTTP and CLI errors at the edges.
+
+Messages name fields and ids, never values: a person's name or birth date must
+never reach a log line or an error response.
+"""
+
+
+class MpiError(Exception):
+    """Root of every error the core raises on purpose."""
+
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, errors: dict[str, list[str]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationError(MpiError):
+    """Input that breaks the record contract; ``errors`` names every bad field."""
+
+    status = 422
+    code = "validation_error"
+
+
+class NotFound(MpiError):
+    """A person, record, case or model that does not exist."""
+
+    status = 404
+    code = "not_found"
+
+
+class Conflict(MpiError):
+    """A change that collides with the current state (stale version, wrong state)."""
+
+    status = 409
+    code = "conflict"
+
+
+class ModelError(MpiError):
+    """A matching model or policy that is missing, unreadable or inconsistent."""
+
+    status = 503
+    code = "model_unavailable"
+
+
+class StoreError(MpiError):
+    """The store failed; wraps the backend's own error once, with context."""
+
+    status = 500
+    code = "store_error"
+
+
+class Unauthorized(MpiError):
+    """A request without a known caller: every read or change must be attributable."""
+
+    status = 401
+    code = "unauthorized"

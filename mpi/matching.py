@@ -1,0 +1,255 @@
+"""Online matching: score an inbound record against the index and decide.
+
+Three steps kept apart (scoring pairs, deciding, maintaining persons):
+``find_candidates`` scores the record against stored records fetched by
+blocking keys and keeps each person's best; ``decide`` applies the policy's two
+thresholds; ``submit`` writes the outcome (link, new person, or review case)
+and its audit events in one transaction under the store's writer lock, so two
+concurrent requests for the same new person cannot both create one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mpi import blocking
+from mpi.errors import ModelError
+from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
+from mpi.normalise import normalise_record
+from mpi.policy import Policy
+from mpi.records import validate_record
+from mpi.store import Store
+from mpi.survivorship import golden_view
+from mpi.vocab import CasePriority, CaseState, Decision, LinkSource, MatchGrade
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A person scored against the inbound record, by its best-scoring record."""
+
+    person_id: str
+    match_weight: float
+    match_probability: float
+    evidence: list[dict[str, Any]]
+    source_system: str
+    source_record_id: str
+
+    def as_dict(self, policy: Policy) -> dict[str, Any]:
+        return {
+            "person_id": self.person_id,
+            "match_weight": round(self.match_weight, 6),
+            "match_probability": self.match_probability,
+            "match_grade": grade(self.match_weight, policy).value,
+            "matched_record": {"source_system": self.source_system, "source_record_id": self.source_record_id},
+            "evidence": self.evidence,
+        }
+
+
+def grade(weight: float, policy: Policy) -> MatchGrade:
+    """FHIR match grade of a weight under the policy."""
+    if weight >= policy.upper_match_weight:
+        return MatchGrade.CERTAIN
+    if weight < policy.lower_match_weight:
+        return MatchGrade.CERTAINLY_NOT
+    middle = (policy.upper_match_weight + policy.lower_match_weight) / 2
+    return MatchGrade.PROBABLE if weight >= middle else MatchGrade.POSSIBLE
+
+
+def decide(candidates: list[Candidate], policy: Policy) -> Decision:
+    """The three-way decision for candidates sorted best first."""
+    if not candidates or candidates[0].match_weight < policy.lower_match_weight:
+        return Decision.NO_MATCH
+    best = candidates[0].match_weight
+    if best >= policy.upper_match_weight:
+        rival = candidates[1].match_weight if len(candidates) > 1 else None
+        if rival is None or rival < policy.lower_match_weight or best - rival >= policy.ambiguity_margin:
+            return Decision.MATCH
+    return Decision.POSSIBLE_MATCH
+
+
+class MatchService:
+    """Matching and its writes, over one store and one folder of models."""
+
+    def __init__(self, store: Store, registry: ModelRegistry, max_block_size: int = 400):
+        self.store = store
+        self.registry = registry
+        self.max_block_size = max_block_size
+        self._model: Model | None = None
+        self._model_lock = threading.Lock()
+
+    # -- model -------------------------------------------------------------------------
+
+    def active_model(self) -> Model:
+        """The store's active model, loaded once and reloaded when activation changes."""
+        version = self.store.get_meta(ACTIVE_MODEL_KEY)
+        if version is None:
+            raise ModelError("no active model: run `mpi train` or `mpi model activate VERSION`")
+        with self._model_lock:
+            if self._model is None or self._model.version != version:
+                self._model = self.registry.load(version)
+            return self._model
+
+    def activate(self, version: str, actor: str) -> Model:
+        """Make a model version the active one (audited)."""
+        model = self.registry.load(version)
+        with self.store.transaction():
+            previous = self.store.get_meta(ACTIVE_MODEL_KEY)
+            self.store.set_meta(ACTIVE_MODEL_KEY, version)
+            self.store.audit(actor, "model.activated", "model", version, None, {"previous": previous})
+        logger.info("model %s activated by %s", version, actor)
+        return model
+
+    # -- scoring -----------------------------------------------------------------------
+
+    def find_candidates(
+        self, norm: Mapping[str, Any], model: Model, exclude: tuple[str, str] | None = None
+    ) -> list[Candidate]:
+        """Persons worth considering, best first, each scored by its best record."""
+        keys = blocking.query_keys(norm)
+        sizes = self.store.block_sizes(keys)
+        usable = [k for k in keys if sizes.get(k, 0) <= self.max_block_size]
+        best: dict[str, Candidate] = {}
+        for row in self.store.linked_records_for_keys(usable):
+            if exclude and (row["source_system"], row["source_record_id"]) == exclude:
+                continue
+            score = model.scorer.score(norm, row["norm"])
+            current = best.get(row["person_id"])
+            if current is None or score.match_weight > current.match_weight:
+                best[row["person_id"]] = Candidate(
+                    row["person_id"], score.match_weight, score.match_probability, score.evidence,
+                    row["source_system"], row["source_record_id"],
+                )
+        return sorted(best.values(), key=lambda c: (-c.match_weight, c.person_id))
+
+    def match(self, data: Any, actor: str) -> dict[str, Any]:
+        """Score a record against the index without writing anything."""
+        record = validate_record(data)
+        model = self.active_model()
+        norm = normalise_record(record)
+        candidates = self.find_candidates(norm, model, exclude=(record["source_system"], record["source_record_id"]))
+        decision = decide(candidates, model.policy)
+        logger.info("match by %s: %s candidates, decision %s", actor, len(candidates), decision.value)
+        return {
+            "decision": decision.value,
+            "match_grade": _decision_grade(decision, candidates, model.policy).value,
+            "model_version": model.version,
+            "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
+        }
+
+    # -- writing -------------------------------------------------------------------------
+
+    def submit(self, data: Any, actor: str, *, strict: bool = True) -> dict[str, Any]:
+        """Store a record (new or an update of the same key) and decide its person.
+
+        A record already linked by a steward (``MANUAL``) keeps its link: the
+        machine never overturns a steward. An open review case for the record
+        is withdrawn and the record re-matched.
+        """
+        record = validate_record(data, strict=strict)
+        model = self.active_model()
+        norm = normalise_record(record)
+        key = (record["source_system"], record["source_record_id"])
+        entity = "/".join(key)
+        with self.store.transaction():
+            existing = self.store.get_record(*key)
+            self.store.put_record(*key, record, norm, blocking.record_keys(norm))
+            self.store.audit(actor, "record.updated" if existing else "record.created", "record", entity, None,
+                             {"model_version": model.version})
+            old_link = existing["link"] if existing else None
+            if old_link and old_link["link_source"] == LinkSource.MANUAL.value:
+                self._refresh_golden(old_link["person_id"])
+                return self._result(key, Decision(old_link["decision"]), model, [], old_link["person_id"], None,
+                                    LinkSource.MANUAL, old_link["score"], old_link["probability"])
+            if existing and existing["review_case_id"]:
+                self.store.close_case(existing["review_case_id"], CaseState.WITHDRAWN.value, None)
+                self.store.audit(actor, "case.withdrawn", "review_case", existing["review_case_id"],
+                                 "record updated by its source; re-matched", {"record": entity})
+            candidates = self.find_candidates(norm, model, exclude=key)
+            decision = decide(candidates, model.policy)
+            old_person = old_link["person_id"] if old_link else None
+            person_id, case_id = None, None
+            top = candidates[0] if candidates else None
+            if decision is Decision.MATCH:
+                person_id = top.person_id
+                self._link(actor, key, person_id, decision, top.match_weight, top.match_probability, top.evidence,
+                           model, old_person)
+            elif decision is Decision.NO_MATCH:
+                if old_person and self._only_record(old_person, key):
+                    person_id = old_person
+                else:
+                    person_id = self.store.create_person({})
+                    self.store.audit(actor, "person.created", "person", person_id, None, {"record": entity})
+                weight = top.match_weight if top else None
+                probability = top.match_probability if top else None
+                evidence = top.evidence if top else []
+                self._link(actor, key, person_id, decision, weight, probability, evidence, model, old_person)
+            else:
+                if old_person:
+                    self.store.delete_link(*key)
+                    self._refresh_golden(old_person)
+                    self.store.audit(actor, "link.removed", "record", entity, "re-matched into review",
+                                     {"person_id": old_person})
+                shown = candidates[: model.policy.max_candidates]
+                case_id = self.store.open_case(
+                    Decision.POSSIBLE_MATCH.value, *key, CasePriority.ROUTINE.value, [], model.version,
+                    [c.as_dict(model.policy) for c in shown],
+                )
+                self.store.audit(actor, "case.opened", "review_case", case_id, "score in review band",
+                                 {"record": entity, "candidates": [c.person_id for c in shown]})
+        logger.info("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
+        weight = top.match_weight if top else None
+        probability = top.match_probability if top else None
+        return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight, probability)
+
+    def _only_record(self, person_id: str, key: tuple[str, str]) -> bool:
+        records = self.store.person_records(person_id)
+        return all((r["source_system"], r["source_record_id"]) == key for r in records)
+
+    def _link(self, actor, key, person_id, decision, weight, probability, evidence, model, old_person) -> None:
+        self.store.set_link(*key, person_id, decision.value, LinkSource.AUTO.value, weight, probability, evidence,
+                            model.version)
+        action = "link.created" if old_person in (None, person_id) else "link.moved"
+        self.store.audit(actor, action, "record", "/".join(key), f"auto {decision.value}",
+                         {"person_id": person_id, "previous_person_id": old_person, "match_weight": weight,
+                          "model_version": model.version})
+        self._refresh_golden(person_id)
+        if old_person and old_person != person_id:
+            self._refresh_golden(old_person)
+
+    def _refresh_golden(self, person_id: str) -> None:
+        self.store.set_golden(person_id, golden_view(self.store.person_records(person_id)))
+
+    def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability):
+        return {
+            "source_system": key[0],
+            "source_record_id": key[1],
+            "decision": decision.value,
+            "match_grade": _decision_grade(decision, candidates, model.policy).value,
+            "person_id": person_id,
+            "review_case_id": case_id,
+            "link_source": link_source.value if person_id else None,
+            "match_weight": None if weight is None else round(weight, 6),
+            "match_probability": probability,
+            "model_version": model.version,
+            "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
+        }
+
+
+def _decision_grade(decision: Decision, candidates: list[Candidate], policy: Policy) -> MatchGrade:
+    if decision is Decision.MATCH:
+        return MatchGrade.CERTAIN
+    if decision is Decision.NO_MATCH:
+        return MatchGrade.CERTAINLY_NOT
+    if not candidates:
+        return MatchGrade.POSSIBLE
+    # An ambiguous best (a rival close behind) is never "certain" to outside clients.
+    return min(grade(candidates[0].match_weight, policy), MatchGrade.PROBABLE, key=_GRADE_ORDER.index)
+
+
+_GRADE_ORDER = [MatchGrade.PROBABLE, MatchGrade.POSSIBLE, MatchGrade.CERTAINLY_NOT, MatchGrade.CERTAIN]

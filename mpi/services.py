@@ -1,0 +1,49 @@
+"""Wiring: the store, the model registry and the services built on them.
+
+The API, the review UI and the CLI all build one :class:`Services` from the
+resolved settings, so they share one store connection and one loaded model.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from mpi import settings
+from mpi.matching import MatchService
+from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
+from mpi.store import Store
+
+#: The model shipped in matching_models/ and activated in a new store.
+DEFAULT_MODEL_VERSION = "people_dev-v1"
+
+
+class Services:
+    """Everything a request or a command needs, made on first use."""
+
+    def __init__(self, overrides: dict | None = None):
+        self.config = settings.resolve_all(overrides)
+
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.config["MPI_DB"])
+
+    @cached_property
+    def registry(self) -> ModelRegistry:
+        return ModelRegistry(Path(self.config["MPI_MODELS_DIR"]))
+
+    @cached_property
+    def matching(self) -> MatchService:
+        return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]))
+
+    def ensure_active_model(self, actor: str) -> str | None:
+        """Activate the shipped default model in a store that has none; return the active version."""
+        active = self.store.get_meta(ACTIVE_MODEL_KEY)
+        if active is None and self.registry.path_of(DEFAULT_MODEL_VERSION).exists():
+            self.matching.activate(DEFAULT_MODEL_VERSION, actor)
+            active = DEFAULT_MODEL_VERSION
+        return active
+
+    def close(self) -> None:
+        if "store" in self.__dict__:
+            self.store.close()

@@ -1,0 +1,60 @@
+"""Settings, declared once: name, default and help.
+
+Each setting is read from the app config or CLI override first, then the
+environment, then its default. ``tests/test_settings.py`` fails when one is
+missing from the README, so the documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One tunable, with the text the README shows for it."""
+
+    name: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MPI_DB", "var/mpi.duckdb", "Path of the DuckDB store file (created on first use)."),
+    Setting(
+        "MPI_MODELS_DIR",
+        str(PROJECT_ROOT / "matching_models"),
+        "Folder of versioned model files (`<version>.json`) that `mpi model` lists and activates.",
+    ),
+    Setting(
+        "MPI_MAX_BLOCK_SIZE",
+        "400",
+        "Most records one blocking key may fetch; a commoner value (a shelter address, a clinic "
+        "phone) is skipped so it cannot blow up the candidate set.",
+    ),
+    Setting("MPI_LOG_LEVEL", "INFO", "Python logging level for the service and the CLI."),
+    Setting(
+        "MPI_SECRET_KEY",
+        "",
+        "Key that signs the review UI's session cookies; a random one per process when empty.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def get(name: str, overrides: dict | None = None) -> str:
+    """Return a setting's value: override, then environment, then default."""
+    setting = _BY_NAME[name]
+    if overrides and overrides.get(name) not in (None, ""):
+        return str(overrides[name])
+    return os.environ.get(name) or setting.default
+
+
+def resolve_all(overrides: dict | None = None) -> dict[str, str]:
+    """Every setting's effective value, for building an app or a CLI context."""
+    return {s.name: get(s.name, overrides) for s in SETTINGS}

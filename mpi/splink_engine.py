@@ -1,0 +1,117 @@
+"""The one module that imports Splink: training and batch prediction.
+
+The comparisons come from :mod:`mpi.comparisons` (their SQL side); this module
+turns them into Splink settings, trains a Fellegi-Sunter model without labels
+(u by seeded random sampling, m by expectation maximisation over several
+blocking rules, the prior from deterministic rules) and returns Splink's own
+model JSON. It never runs during a request: the real-time path evaluates the
+same model in process (:mod:`mpi.scoring`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink
+from splink import DuckDBAPI, Linker
+
+from mpi.comparisons import COMPARISONS, MODEL_COLUMNS, Comparison
+
+logger = logging.getLogger(__name__)
+
+SPLINK_VERSION = splink.__version__
+
+#: Rules that propose pairs for EM and batch prediction. Each leaves some
+#: comparisons free to be estimated while it fixes those it blocks on.
+TRAINING_BLOCKING_RULES = (
+    'l."birth_date" = r."birth_date"',
+    'l."last_name_phonetic" = r."last_name_phonetic" AND substr(l."first_name", 1, 1) = substr(r."first_name", 1, 1)',
+    'l."phone" = r."phone"',
+    'l."medicaid_id" = r."medicaid_id"',
+    'l."postal_code" = r."postal_code" AND l."first_name_canonical" = r."first_name_canonical"',
+)
+
+#: Rules EM trains on, one session each (a comparison is estimated in every
+#: session whose rule does not use its columns).
+EM_BLOCKING_RULES = (
+    'l."birth_date" = r."birth_date"',
+    'l."last_name_phonetic" = r."last_name_phonetic" AND l."postal_code" = r."postal_code"',
+    'l."first_name_canonical" = r."first_name_canonical" AND l."last_name" = r."last_name"',
+)
+
+#: Near-certain rules used only to estimate the prior (lambda).
+DETERMINISTIC_RULES = (
+    'l."first_name" = r."first_name" AND l."last_name" = r."last_name" AND l."birth_date" = r."birth_date"',
+    'l."medicaid_id" = r."medicaid_id" AND l."birth_date" = r."birth_date"',
+    'l."ssn_last4" = r."ssn_last4" AND l."birth_date" = r."birth_date" AND l."last_name" = r."last_name"',
+)
+
+
+def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
+    levels = []
+    for level in comparison.levels:
+        spec: dict[str, Any] = {"sql_condition": level.sql, "label_for_charts": level.label}
+        if level.is_null:
+            spec["is_null_level"] = True
+        if level.tf_column:
+            spec["tf_adjustment_column"] = level.tf_column
+            spec["tf_adjustment_weight"] = 1.0
+            spec["disable_tf_exact_match_detection"] = True
+        levels.append(spec)
+    return {
+        "output_column_name": comparison.name,
+        "comparison_description": comparison.description,
+        "comparison_levels": levels,
+    }
+
+
+def settings_dict(comparisons: Sequence[Comparison] = COMPARISONS) -> dict[str, Any]:
+    """Splink settings for a dedupe model over the normalised model columns."""
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "unique_id",
+        "comparisons": [_comparison_dict(c) for c in comparisons],
+        "blocking_rules_to_generate_predictions": list(TRAINING_BLOCKING_RULES),
+        "retain_intermediate_calculation_columns": True,
+        "retain_matching_columns": False,
+    }
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+    columns = {"unique_id": [str(r["unique_id"]) for r in rows]}
+    for col in MODEL_COLUMNS:
+        columns[col] = [r.get(col) for r in rows]
+    return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
+
+
+def _linker(rows: Sequence[dict[str, Any]], settings: dict[str, Any]) -> Linker:
+    db_api = DuckDBAPI(connection=duckdb.connect())
+    sdf = db_api.register(_table(rows))
+    return Linker(sdf, settings)
+
+
+def train(rows: Sequence[dict[str, Any]], seed: int = 42, max_pairs: float = 2e6) -> dict[str, Any]:
+    """Estimate the model on unlabelled normalised records; return Splink's model JSON.
+
+    Args:
+        rows: normalised records, each with ``unique_id`` and the model columns.
+        seed: seed for u sampling, so a retrain on the same data is repeatable.
+        max_pairs: random pairs sampled to estimate u.
+    """
+    linker = _linker(rows, settings_dict())
+    linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
+    for rule in EM_BLOCKING_RULES:
+        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    return linker.misc.save_model_to_json()
+
+
+def predict(rows: Sequence[dict[str, Any]], model_json: dict[str, Any], threshold_match_weight: float | None = None):
+    """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts)."""
+    linker = _linker(rows, model_json)
+    df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
+    return df.as_record_dict()

@@ -1,0 +1,486 @@
+"""The DuckDB gateway: one connection per process, a cursor per thread, one writer.
+
+Every SQL statement of the project lives here or in ``schema.py``; every value
+from outside is a bound parameter. Writes run inside :meth:`Store.transaction`,
+which holds a process-wide lock, so a read-decide-write sequence (matching one
+record) is serialised: two concurrent requests for the same new person can never
+both see "no candidate" and create two persons.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mpi.errors import NotFound, StoreError
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+from mpi.vocab import PersonStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class Store:
+    """All persistence for one DuckDB file."""
+
+    def __init__(self, path: str | Path):
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(self.path)
+        except duckdb.Error as e:
+            raise StoreError(f"cannot open the store at {self.path}: {e}") from e
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self.migrate()
+
+    # -- connection plumbing -------------------------------------------------
+
+    @property
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()
+        return cur
+
+    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        try:
+            return self._cur.execute(sql, list(params)).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(f"store query failed: {type(e).__name__}") from e
+
+    def _one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        rows = self._all(sql, params)
+        return rows[0] if rows else None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block as one atomic write; nested use joins the outer one."""
+        with self._write_lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth:
+                self._local.depth = depth + 1
+                try:
+                    yield
+                finally:
+                    self._local.depth = depth
+                return
+            self._cur.execute("BEGIN TRANSACTION")
+            self._local.depth = 1
+            try:
+                yield
+            except BaseException:
+                self._cur.execute("ROLLBACK")
+                raise
+            else:
+                self._cur.execute("COMMIT")
+            finally:
+                self._local.depth = 0
+
+    def close(self) -> None:
+        """Close the connection; the file stays."""
+        self._con.close()
+
+    # -- schema ----------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply every migration not yet applied; return the schema version."""
+        with self._write_lock:
+            self._cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
+            )
+            current = self._cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                with self.transaction():
+                    for statement in statements:
+                        self._cur.execute(statement)
+                    self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, _now()])
+                logger.info("store migrated to schema version %s", version)
+            return max(current, LATEST_VERSION)
+
+    def schema_version(self) -> int:
+        return self._one("SELECT max(version) FROM schema_version")[0]
+
+    # -- meta ----------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", [key])
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self._all("DELETE FROM meta WHERE key = ?", [key])
+            self._all("INSERT INTO meta VALUES (?, ?)", [key, value])
+
+    # -- source records ----------------------------------------------------------
+
+    def get_record(self, source_system: str, source_record_id: str) -> dict | None:
+        """The record with its current link and open review case, or None."""
+        row = self._one(
+            """SELECT r.raw, r.norm, r.received_at, r.updated_at,
+                      l.person_id, l.decision, l.link_source, l.score, l.probability,
+                      l.evidence, l.model_version, l.linked_at
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               WHERE r.source_system = ? AND r.source_record_id = ?""",
+            [source_system, source_record_id],
+        )
+        if row is None:
+            return None
+        record = {
+            "source_system": source_system,
+            "source_record_id": source_record_id,
+            "raw": _loads(row[0]),
+            "norm": _loads(row[1]),
+            "received_at": row[2],
+            "updated_at": row[3],
+            "link": None,
+        }
+        if row[4] is not None:
+            record["link"] = {
+                "person_id": row[4],
+                "decision": row[5],
+                "link_source": row[6],
+                "score": row[7],
+                "probability": row[8],
+                "evidence": _loads(row[9]),
+                "model_version": row[10],
+                "linked_at": row[11],
+            }
+        case = self._one(
+            """SELECT case_id FROM review_cases
+               WHERE source_system = ? AND source_record_id = ? AND state NOT IN ('resolved', 'withdrawn')
+               ORDER BY created_at DESC LIMIT 1""",
+            [source_system, source_record_id],
+        )
+        record["review_case_id"] = case[0] if case else None
+        return record
+
+    def put_record(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str]) -> None:
+        """Insert or replace a source record and its blocking keys."""
+        now = _now()
+        exists = self._one(
+            "SELECT received_at FROM source_records WHERE source_system = ? AND source_record_id = ?",
+            [source_system, source_record_id],
+        )
+        key = [source_system, source_record_id]
+        if exists:
+            self._all(
+                "UPDATE source_records SET raw = ?, norm = ?, updated_at = ? WHERE source_system = ? AND source_record_id = ?",
+                [json.dumps(raw), json.dumps(norm), now, *key],
+            )
+            self._all("DELETE FROM blocking_keys WHERE source_system = ? AND source_record_id = ?", key)
+        else:
+            self._all(
+                "INSERT INTO source_records VALUES (?, ?, ?, ?, ?, ?)",
+                [*key, json.dumps(raw), json.dumps(norm), now, now],
+            )
+        if keys:
+            self._cur.executemany(
+                "INSERT INTO blocking_keys VALUES (?, ?, ?)", [[k, *key] for k in sorted(set(keys))]
+            )
+
+    def block_sizes(self, keys: list[str]) -> dict[str, int]:
+        """How many records hold each blocking key (to skip over-common values)."""
+        if not keys:
+            return {}
+        marks = ",".join("?" * len(keys))
+        rows = self._all(
+            f"SELECT block_key, count(*) FROM blocking_keys WHERE block_key IN ({marks}) GROUP BY block_key",
+            keys,
+        )
+        return dict(rows)
+
+    def linked_records_for_keys(self, keys: list[str]) -> list[dict]:
+        """Linked records sharing any of ``keys``, with their person id (redirects followed)."""
+        if not keys:
+            return []
+        marks = ",".join("?" * len(keys))
+        rows = self._all(
+            f"""SELECT DISTINCT r.source_system, r.source_record_id, r.norm, l.person_id, l.link_source
+                FROM blocking_keys b
+                JOIN source_records r USING (source_system, source_record_id)
+                JOIN links l USING (source_system, source_record_id)
+                WHERE b.block_key IN ({marks})""",
+            keys,
+        )
+        return [
+            {"source_system": r[0], "source_record_id": r[1], "norm": _loads(r[2]), "person_id": r[3], "link_source": r[4]}
+            for r in rows
+        ]
+
+    # -- persons ---------------------------------------------------------------------
+
+    def create_person(self, golden: dict) -> str:
+        """A new person with the next never-reused id."""
+        seq = self._one("SELECT nextval('person_seq')")[0]
+        person_id = f"MPI{seq:08d}"
+        now = _now()
+        self._all(
+            "INSERT INTO persons VALUES (?, ?, NULL, ?, ?, ?)",
+            [person_id, PersonStatus.ACTIVE.value, json.dumps(golden), now, now],
+        )
+        return person_id
+
+    def get_person_row(self, person_id: str) -> dict | None:
+        row = self._one(
+            "SELECT person_id, status, redirect_to, golden, created_at, updated_at FROM persons WHERE person_id = ?",
+            [person_id],
+        )
+        if row is None:
+            return None
+        return {
+            "person_id": row[0],
+            "status": row[1],
+            "redirect_to": row[2],
+            "golden": _loads(row[3]),
+            "created_at": row[4],
+            "updated_at": row[5],
+        }
+
+    def resolve_person(self, person_id: str) -> dict:
+        """The live person an id stands for, following merge redirects."""
+        seen = []
+        current = self.get_person_row(person_id)
+        while current is not None and current["status"] == PersonStatus.REDIRECTED.value:
+            seen.append(current["person_id"])
+            if current["redirect_to"] in seen:
+                raise StoreError(f"redirect loop at person {person_id}")
+            current = self.get_person_row(current["redirect_to"])
+        if current is None:
+            raise NotFound(f"person {person_id} not found")
+        current["redirected_from"] = seen
+        return current
+
+    def set_golden(self, person_id: str, golden: dict) -> None:
+        self._all(
+            "UPDATE persons SET golden = ?, updated_at = ? WHERE person_id = ?",
+            [json.dumps(golden), _now(), person_id],
+        )
+
+    def person_records(self, person_id: str) -> list[dict]:
+        """Source records linked to a person, oldest update first."""
+        rows = self._all(
+            """SELECT r.source_system, r.source_record_id, r.raw, r.norm, r.updated_at,
+                      l.decision, l.link_source, l.score, l.probability, l.model_version, l.linked_at
+               FROM links l JOIN source_records r USING (source_system, source_record_id)
+               WHERE l.person_id = ? ORDER BY r.updated_at, r.source_system, r.source_record_id""",
+            [person_id],
+        )
+        return [
+            {
+                "source_system": r[0],
+                "source_record_id": r[1],
+                "raw": _loads(r[2]),
+                "norm": _loads(r[3]),
+                "updated_at": r[4],
+                "decision": r[5],
+                "link_source": r[6],
+                "score": r[7],
+                "probability": r[8],
+                "model_version": r[9],
+                "linked_at": r[10],
+            }
+            for r in rows
+        ]
+
+    # -- links -----------------------------------------------------------------------
+
+    def set_link(
+        self,
+        source_system: str,
+        source_record_id: str,
+        person_id: str,
+        decision: str,
+        link_source: str,
+        score: float | None,
+        probability: float | None,
+        evidence: Any,
+        model_version: str | None,
+    ) -> None:
+        """Link a record to a person, replacing any earlier link of that record."""
+        self.delete_link(source_system, source_record_id)
+        self._all(
+            "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                source_system,
+                source_record_id,
+                person_id,
+                decision,
+                link_source,
+                score,
+                probability,
+                json.dumps(evidence),
+                model_version,
+                _now(),
+            ],
+        )
+
+    def delete_link(self, source_system: str, source_record_id: str) -> None:
+        self._all(
+            "DELETE FROM links WHERE source_system = ? AND source_record_id = ?", [source_system, source_record_id]
+        )
+
+    # -- review cases ------------------------------------------------------------------
+
+    def open_case(
+        self,
+        kind: str,
+        source_system: str,
+        source_record_id: str,
+        priority: str,
+        blocks: list,
+        model_version: str | None,
+        candidates: list[dict],
+    ) -> str:
+        """Open a review case with its ranked candidates; returns the case id."""
+        seq = self._one("SELECT nextval('case_seq')")[0]
+        case_id = f"RC{seq:08d}"
+        now = _now()
+        self._all(
+            "INSERT INTO review_cases VALUES (?, ?, ?, ?, 'open', ?, NULL, NULL, ?, ?, ?, ?, NULL, 1)",
+            [case_id, kind, source_system, source_record_id, priority, json.dumps(blocks), model_version, now, now],
+        )
+        for rank, c in enumerate(candidates, start=1):
+            self._all(
+                "INSERT INTO review_candidates VALUES (?, ?, ?, ?, ?, ?)",
+                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])],
+            )
+        return case_id
+
+    def update_case_candidates(self, case_id: str, candidates: list[dict]) -> None:
+        """Replace an open case's candidates after the record it holds was updated."""
+        self._all("DELETE FROM review_candidates WHERE case_id = ?", [case_id])
+        for rank, c in enumerate(candidates, start=1):
+            self._all(
+                "INSERT INTO review_candidates VALUES (?, ?, ?, ?, ?, ?)",
+                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])],
+            )
+        self._all(
+            "UPDATE review_cases SET updated_at = ?, version = version + 1 WHERE case_id = ?", [_now(), case_id]
+        )
+
+    def close_case(self, case_id: str, state: str, resolution: str | None) -> None:
+        self._all(
+            "UPDATE review_cases SET state = ?, resolution = ?, updated_at = ?, version = version + 1 WHERE case_id = ?",
+            [state, resolution, _now(), case_id],
+        )
+
+    def get_case(self, case_id: str) -> dict | None:
+        row = self._one(
+            """SELECT case_id, kind, source_system, source_record_id, state, priority, resolution, owner,
+                      blocks, model_version, created_at, updated_at, due_at, version
+               FROM review_cases WHERE case_id = ?""",
+            [case_id],
+        )
+        if row is None:
+            return None
+        names = ("case_id", "kind", "source_system", "source_record_id", "state", "priority", "resolution",
+                 "owner", "blocks", "model_version", "created_at", "updated_at", "due_at", "version")
+        case = dict(zip(names, row))
+        case["blocks"] = _loads(case["blocks"])
+        case["candidates"] = [
+            {"rank": r[0], "person_id": r[1], "match_weight": r[2], "match_probability": r[3], "evidence": _loads(r[4])}
+            for r in self._all(
+                "SELECT rank, person_id, score, probability, evidence FROM review_candidates WHERE case_id = ? ORDER BY rank",
+                [case_id],
+            )
+        ]
+        return case
+
+    def list_cases(self, state: str | None = None, limit: int = 100) -> list[dict]:
+        """Cases, most urgent first, then oldest first."""
+        where, params = ("WHERE state = ?", [state]) if state else ("", [])
+        rows = self._all(
+            f"""SELECT case_id FROM review_cases {where}
+                ORDER BY CASE priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END, created_at
+                LIMIT ?""",
+            [*params, limit],
+        )
+        return [self.get_case(r[0]) for r in rows]
+
+    # -- audit --------------------------------------------------------------------------
+
+    def audit(self, actor: str, action: str, entity_type: str, entity_id: str, reason: str | None, detail: Any) -> None:
+        """Append one event to the audit log (never updated, never deleted)."""
+        seq = self._one("SELECT nextval('audit_seq')")[0]
+        self._all(
+            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [seq, _now(), actor, action, entity_type, entity_id, reason, json.dumps(detail)],
+        )
+
+    def audit_events(self, entity_type: str | None = None, entity_id: str | None = None, limit: int = 200) -> list[dict]:
+        clauses, params = [], []
+        if entity_type:
+            clauses.append("entity_type = ?")
+            params.append(entity_type)
+        if entity_id:
+            clauses.append("entity_id = ?")
+            params.append(entity_id)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        rows = self._all(
+            f"SELECT event_id, occurred_at, actor, action, entity_type, entity_id, reason, detail FROM audit_log {where} "
+            "ORDER BY event_id DESC LIMIT ?",
+            [*params, limit],
+        )
+        names = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")
+        return [{**dict(zip(names, r)), "detail": _loads(r[7])} for r in rows]
+
+    # -- users -----------------------------------------------------------------------------
+
+    def add_user(self, name: str, role: str, token_hash: str) -> None:
+        with self.transaction():
+            self._all("DELETE FROM users WHERE name = ?", [name])
+            self._all("INSERT INTO users VALUES (?, ?, ?, ?)", [name, role, token_hash, _now()])
+
+    def user_by_token_hash(self, token_hash: str) -> dict | None:
+        row = self._one("SELECT name, role FROM users WHERE token_hash = ?", [token_hash])
+        return {"name": row[0], "role": row[1]} if row else None
+
+    # -- export and counts -------------------------------------------------------------------
+
+    def export_rows(self) -> Iterator[tuple]:
+        """One row per source record: its link (if any) and its open review case (if any)."""
+        cur = self._con.cursor()
+        cur.execute(
+            """SELECT r.source_system, r.source_record_id, l.person_id,
+                      coalesce(l.decision, CASE WHEN c.case_id IS NOT NULL THEN 'POSSIBLE_MATCH' END),
+                      l.link_source, coalesce(l.score, c.best_score), c.case_id
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN (
+                   SELECT rc.case_id, rc.source_system, rc.source_record_id, max(cand.score) AS best_score
+                   FROM review_cases rc LEFT JOIN review_candidates cand USING (case_id)
+                   WHERE rc.state NOT IN ('resolved', 'withdrawn')
+                   GROUP BY ALL
+               ) c USING (source_system, source_record_id)
+               ORDER BY r.source_system, r.source_record_id"""
+        )
+        while batch := cur.fetchmany(5000):
+            yield from batch
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "persons": self._one("SELECT count(*) FROM persons WHERE status = 'ACTIVE'")[0],
+            "records": self._one("SELECT count(*) FROM source_records")[0],
+            "links": self._one("SELECT count(*) FROM links")[0],
+            "open_cases": self._one("SELECT count(*) FROM review_cases WHERE state NOT IN ('resolved','withdrawn')")[0],
+        }

@@ -1,0 +1,107 @@
+"""The store's schema, as numbered migrations applied in order exactly once.
+
+A migration is a list of statements; ``schema_version`` records which ran. Add a
+new migration at the end, never edit one that has shipped.
+
+Enums are stored as their text (``Decision``, ``LinkSource``, ...), never ordinals.
+JSON columns hold the record as sent (``raw``), its normalised form (``norm``),
+evidence and audit detail.
+"""
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE meta (
+                key VARCHAR PRIMARY KEY,
+                value VARCHAR NOT NULL
+            )""",
+            "CREATE SEQUENCE person_seq START 1",
+            "CREATE SEQUENCE case_seq START 1",
+            "CREATE SEQUENCE audit_seq START 1",
+            """CREATE TABLE persons (
+                person_id VARCHAR PRIMARY KEY,
+                status VARCHAR NOT NULL,
+                redirect_to VARCHAR,
+                golden JSON NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE source_records (
+                source_system VARCHAR NOT NULL,
+                source_record_id VARCHAR NOT NULL,
+                raw JSON NOT NULL,
+                norm JSON NOT NULL,
+                received_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (source_system, source_record_id)
+            )""",
+            """CREATE TABLE blocking_keys (
+                block_key VARCHAR NOT NULL,
+                source_system VARCHAR NOT NULL,
+                source_record_id VARCHAR NOT NULL
+            )""",
+            "CREATE INDEX blocking_keys_key ON blocking_keys (block_key)",
+            "CREATE INDEX blocking_keys_record ON blocking_keys (source_system, source_record_id)",
+            """CREATE TABLE links (
+                source_system VARCHAR NOT NULL,
+                source_record_id VARCHAR NOT NULL,
+                person_id VARCHAR NOT NULL,
+                decision VARCHAR NOT NULL,
+                link_source VARCHAR NOT NULL,
+                score DOUBLE,
+                probability DOUBLE,
+                evidence JSON,
+                model_version VARCHAR,
+                linked_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (source_system, source_record_id)
+            )""",
+            "CREATE INDEX links_person ON links (person_id)",
+            """CREATE TABLE review_cases (
+                case_id VARCHAR PRIMARY KEY,
+                kind VARCHAR NOT NULL,
+                source_system VARCHAR,
+                source_record_id VARCHAR,
+                state VARCHAR NOT NULL,
+                priority VARCHAR NOT NULL,
+                resolution VARCHAR,
+                owner VARCHAR,
+                blocks JSON NOT NULL,
+                model_version VARCHAR,
+                created_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL,
+                due_at TIMESTAMPTZ,
+                version INTEGER NOT NULL
+            )""",
+            "CREATE INDEX review_cases_record ON review_cases (source_system, source_record_id)",
+            """CREATE TABLE review_candidates (
+                case_id VARCHAR NOT NULL,
+                rank INTEGER NOT NULL,
+                person_id VARCHAR NOT NULL,
+                score DOUBLE NOT NULL,
+                probability DOUBLE NOT NULL,
+                evidence JSON NOT NULL,
+                PRIMARY KEY (case_id, rank)
+            )""",
+            """CREATE TABLE audit_log (
+                event_id BIGINT PRIMARY KEY,
+                occurred_at TIMESTAMPTZ NOT NULL,
+                actor VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                entity_type VARCHAR NOT NULL,
+                entity_id VARCHAR NOT NULL,
+                reason VARCHAR,
+                detail JSON
+            )""",
+            "CREATE INDEX audit_entity ON audit_log (entity_type, entity_id)",
+            """CREATE TABLE users (
+                name VARCHAR PRIMARY KEY,
+                role VARCHAR NOT NULL,
+                token_hash VARCHAR NOT NULL UNIQUE,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+        ],
+    ),
+]
+
+LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,90 @@
+"""Training a model version from a CSV of source records, without labels.
+
+Reads and normalises the records exactly as the online path does, hands them to
+the Splink engine, and writes a new versioned model file with its metadata.
+A truth column, if the file has one, is never read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mpi import splink_engine
+from mpi.comparisons import MODEL_COLUMNS
+from mpi.csvio import read_records
+from mpi.errors import ValidationError
+from mpi.model import ModelRegistry, build_model_file, term_frequencies
+from mpi.normalise import normalise_record
+from mpi.records import validate_record
+
+logger = logging.getLogger(__name__)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def normalised_rows(path: str | Path, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
+    """Valid records of a CSV as model rows (``unique_id`` + model columns); and the count skipped."""
+    rows, skipped = [], 0
+    for line, raw in read_records(path):
+        try:
+            record = validate_record(raw, strict=False)
+        except ValidationError as e:
+            skipped += 1
+            logger.warning("training input line %s skipped: invalid %s", line, ", ".join(sorted(e.errors)))
+            continue
+        norm = normalise_record(record)
+        row = {c: norm.get(c) for c in MODEL_COLUMNS}
+        row["unique_id"] = f"{record['source_system']}\x1f{record['source_record_id']}"
+        rows.append(row)
+        if progress:
+            progress(1)
+    return rows, skipped
+
+
+def train_from_csv(
+    path: str | Path,
+    registry: ModelRegistry,
+    version: str | None = None,
+    seed: int = 42,
+    policy: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, Any]:
+    """Train, write and return a new model document (not yet activated)."""
+    path = Path(path)
+    rows, skipped = normalised_rows(path, progress)
+    if len(rows) < 50:
+        raise ValidationError(f"{path.name}: {len(rows)} valid records; at least 50 are needed to train",
+                              {"input": ["too few valid records"]})
+    version = version or f"{path.stem}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+    splink_model = splink_engine.train(rows, seed=seed)
+    tf_tables, tf_floor = term_frequencies(rows)
+    document = build_model_file(
+        version,
+        splink_model,
+        tf_tables,
+        tf_floor,
+        trained_on={
+            "file": path.name,
+            "sha256": _sha256(path),
+            "records": len(rows),
+            "skipped_invalid": skipped,
+            "labels_used": False,
+            "seed": seed,
+        },
+        splink_version=splink_engine.SPLINK_VERSION,
+        policy=policy,
+    )
+    registry.save(document)
+    logger.info("model %s trained on %s records", version, len(rows))
+    return document
