@@ -18,6 +18,7 @@ from typing import Any
 
 from mpi import blocking
 from mpi.errors import ModelError
+from mpi.index import CandidateIndex
 from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
 from mpi.normalise import normalise_record
 from mpi.policy import Policy
@@ -82,6 +83,8 @@ class MatchService:
         self.max_block_size = max_block_size
         self._model: Model | None = None
         self._model_lock = threading.Lock()
+        self._index: CandidateIndex | None = None
+        self._index_generation = -1
 
     # -- model -------------------------------------------------------------------------
 
@@ -105,25 +108,36 @@ class MatchService:
         logger.info("model %s activated by %s", version, actor)
         return model
 
+    # -- the in-memory index -------------------------------------------------------------
+
+    def index(self) -> CandidateIndex:
+        """The read model of the store, built on first use and after any rollback."""
+        index = self._index
+        if index is None or self._index_generation != self.store.rollbacks:
+            with self.store.transaction():
+                generation = self.store.rollbacks
+                index = CandidateIndex.from_rows(self.store.index_rows())
+            self._index, self._index_generation = index, generation
+            logger.info("candidate index built: %s records", len(index.entries))
+        return index
+
     # -- scoring -----------------------------------------------------------------------
 
     def find_candidates(
         self, norm: Mapping[str, Any], model: Model, exclude: tuple[str, str] | None = None
     ) -> list[Candidate]:
         """Persons worth considering, best first, each scored by its best record."""
-        keys = blocking.query_keys(norm)
-        sizes = self.store.block_sizes(keys)
-        usable = [k for k in keys if sizes.get(k, 0) <= self.max_block_size]
+        index = self.index()
+        keys = [k for k in blocking.query_keys(norm) if index.block_size(k) <= self.max_block_size]
         best: dict[str, Candidate] = {}
-        for row in self.store.linked_records_for_keys(usable):
-            if exclude and (row["source_system"], row["source_record_id"]) == exclude:
+        for key, entry in index.linked_records(keys):
+            if key == exclude:
                 continue
-            score = model.scorer.score(norm, row["norm"])
-            current = best.get(row["person_id"])
+            score = model.scorer.score(norm, entry.norm)
+            current = best.get(entry.person_id)
             if current is None or score.match_weight > current.match_weight:
-                best[row["person_id"]] = Candidate(
-                    row["person_id"], score.match_weight, score.match_probability, score.evidence,
-                    row["source_system"], row["source_record_id"],
+                best[entry.person_id] = Candidate(
+                    entry.person_id, score.match_weight, score.match_probability, score.evidence, *key,
                 )
         return sorted(best.values(), key=lambda c: (-c.match_weight, c.person_id))
 
@@ -132,7 +146,10 @@ class MatchService:
         record = validate_record(data)
         model = self.active_model()
         norm = normalise_record(record)
-        candidates = self.find_candidates(norm, model, exclude=(record["source_system"], record["source_record_id"]))
+        with self.store.serialised():
+            candidates = self.find_candidates(
+                norm, model, exclude=(record["source_system"], record["source_record_id"])
+            )
         decision = decide(candidates, model.policy)
         logger.info("match by %s: %s candidates, decision %s", actor, len(candidates), decision.value)
         return {
@@ -156,42 +173,42 @@ class MatchService:
         norm = normalise_record(record)
         key = (record["source_system"], record["source_record_id"])
         entity = "/".join(key)
+        keys = blocking.record_keys(norm)
         with self.store.transaction():
-            existing = self.store.get_record(*key)
-            self.store.put_record(*key, record, norm, blocking.record_keys(norm))
+            index = self.index()
+            existing = index.get(key)
+            updated_at = self.store.put_record(*key, record, norm, keys, existing.received_at if existing else None)
+            index.put(key, norm, keys, existing.received_at if existing else updated_at, updated_at)
             self.store.audit(actor, "record.updated" if existing else "record.created", "record", entity, None,
                              {"model_version": model.version})
-            old_link = existing["link"] if existing else None
-            if old_link and old_link["link_source"] == LinkSource.MANUAL.value:
-                self._refresh_golden(old_link["person_id"])
-                return self._result(key, Decision(old_link["decision"]), model, [], old_link["person_id"], None,
-                                    LinkSource.MANUAL, old_link["score"], old_link["probability"])
-            if existing and existing["review_case_id"]:
-                self.store.close_case(existing["review_case_id"], CaseState.WITHDRAWN.value, None)
-                self.store.audit(actor, "case.withdrawn", "review_case", existing["review_case_id"],
+            if existing and existing.link_source == LinkSource.MANUAL.value:
+                self._refresh_golden(existing.person_id)
+                return self._result(key, Decision(existing.decision), model, [], existing.person_id, None,
+                                    LinkSource.MANUAL, existing.score, existing.probability)
+            if existing and existing.case_id:
+                self.store.close_case(existing.case_id, CaseState.WITHDRAWN.value, None)
+                self.store.audit(actor, "case.withdrawn", "review_case", existing.case_id,
                                  "record updated by its source; re-matched", {"record": entity})
+                index.get(key).case_id = None
             candidates = self.find_candidates(norm, model, exclude=key)
             decision = decide(candidates, model.policy)
-            old_person = old_link["person_id"] if old_link else None
-            person_id, case_id = None, None
+            old_person = existing.person_id if existing else None
             top = candidates[0] if candidates else None
+            person_id, case_id = None, None
             if decision is Decision.MATCH:
                 person_id = top.person_id
-                self._link(actor, key, person_id, decision, top.match_weight, top.match_probability, top.evidence,
-                           model, old_person)
             elif decision is Decision.NO_MATCH:
-                if old_person and self._only_record(old_person, key):
+                if old_person and set(index.persons.get(old_person, ())) <= {key}:
                     person_id = old_person
                 else:
                     person_id = self.store.create_person({})
                     self.store.audit(actor, "person.created", "person", person_id, None, {"record": entity})
-                weight = top.match_weight if top else None
-                probability = top.match_probability if top else None
-                evidence = top.evidence if top else []
-                self._link(actor, key, person_id, decision, weight, probability, evidence, model, old_person)
+            if person_id:
+                self._link(actor, key, person_id, decision, top, model, old_person)
             else:
                 if old_person:
                     self.store.delete_link(*key)
+                    index.unlink(key)
                     self._refresh_golden(old_person)
                     self.store.audit(actor, "link.removed", "record", entity, "re-matched into review",
                                      {"person_id": old_person})
@@ -200,6 +217,7 @@ class MatchService:
                     Decision.POSSIBLE_MATCH.value, *key, CasePriority.ROUTINE.value, [], model.version,
                     [c.as_dict(model.policy) for c in shown],
                 )
+                index.get(key).case_id = case_id
                 self.store.audit(actor, "case.opened", "review_case", case_id, "score in review band",
                                  {"record": entity, "candidates": [c.person_id for c in shown]})
         logger.info("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
@@ -207,13 +225,12 @@ class MatchService:
         probability = top.match_probability if top else None
         return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight, probability)
 
-    def _only_record(self, person_id: str, key: tuple[str, str]) -> bool:
-        records = self.store.person_records(person_id)
-        return all((r["source_system"], r["source_record_id"]) == key for r in records)
-
-    def _link(self, actor, key, person_id, decision, weight, probability, evidence, model, old_person) -> None:
-        self.store.set_link(*key, person_id, decision.value, LinkSource.AUTO.value, weight, probability, evidence,
-                            model.version)
+    def _link(self, actor, key, person_id, decision, top, model, old_person) -> None:
+        weight = top.match_weight if top else None
+        probability = top.match_probability if top else None
+        self.store.set_link(*key, person_id, decision.value, LinkSource.AUTO.value, weight, probability,
+                            top.evidence if top else [], model.version)
+        self.index().link(key, person_id, decision.value, LinkSource.AUTO.value, weight, probability)
         action = "link.created" if old_person in (None, person_id) else "link.moved"
         self.store.audit(actor, action, "record", "/".join(key), f"auto {decision.value}",
                          {"person_id": person_id, "previous_person_id": old_person, "match_weight": weight,
@@ -223,7 +240,8 @@ class MatchService:
             self._refresh_golden(old_person)
 
     def _refresh_golden(self, person_id: str) -> None:
-        self.store.set_golden(person_id, golden_view(self.store.person_records(person_id)))
+        members = self.index().person_entries(person_id)
+        self.store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
 
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability):
         return {

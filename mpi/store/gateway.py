@@ -1,10 +1,15 @@
 """The DuckDB gateway: one connection per process, a cursor per thread, one writer.
 
-Every SQL statement of the project lives here or in ``schema.py``; every value
-from outside is a bound parameter. Writes run inside :meth:`Store.transaction`,
-which holds a process-wide lock, so a read-decide-write sequence (matching one
-record) is serialised: two concurrent requests for the same new person can never
-both see "no candidate" and create two persons.
+Every SQL statement of the project lives here, in ``schema.py`` or in
+``pending.py``; every value from outside is a bound parameter (or an Arrow
+column). Writes run inside :meth:`Store.transaction`, which holds a
+process-wide lock, so a read-decide-write sequence (matching one record) is
+serialised: two concurrent requests for the same new person can never both see
+"no candidate" and create two persons. Within a transaction the hot writes are
+buffered (``pending.py``) and flushed in bulk before any read and at commit.
+
+Ids (persons, cases, audit events) come from counters this process owns: a
+DuckDB file has one writing process, and an id is never reused.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import duckdb
 
 from mpi.errors import NotFound, StoreError
+from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.vocab import PersonStatus
 
@@ -48,7 +54,30 @@ class Store:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._pending = Pending()
+        #: Incremented on every rollback, so in-memory read models built on
+        #: this store know to rebuild themselves.
+        self.rollbacks = 0
         self.migrate()
+        self._counters = {
+            "person": self._max_suffix("SELECT max(person_id) FROM persons", 3),
+            "case": self._max_suffix("SELECT max(case_id) FROM review_cases", 2),
+            "audit": self._one("SELECT coalesce(max(event_id), 0) FROM audit_log")[0],
+        }
+
+    def _max_suffix(self, sql: str, prefix_len: int) -> int:
+        value = self._one(sql)[0]
+        return int(value[prefix_len:]) if value else 0
+
+    def _next(self, counter: str) -> int:
+        self._require_transaction()
+        self._counters[counter] += 1
+        return self._counters[counter]
+
+    def _require_transaction(self) -> Pending:
+        if not getattr(self._local, "depth", 0):
+            raise StoreError("a write outside Store.transaction() would be lost")
+        return self._pending
 
     # -- connection plumbing -------------------------------------------------
 
@@ -59,8 +88,11 @@ class Store:
             cur = self._local.cur = self._con.cursor()
         return cur
 
-    def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    def _all(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run one statement; by default buffered writes are flushed first so the read sees them."""
         try:
+            if flush:
+                self._flush()
             return self._cur.execute(sql, list(params)).fetchall()
         except duckdb.Error as e:
             raise StoreError(f"store query failed: {type(e).__name__}") from e
@@ -85,13 +117,29 @@ class Store:
             self._local.depth = 1
             try:
                 yield
+                self._flush()
             except BaseException:
+                self._pending = Pending()
+                self.rollbacks += 1
                 self._cur.execute("ROLLBACK")
                 raise
             else:
                 self._cur.execute("COMMIT")
             finally:
                 self._local.depth = 0
+
+    def _flush(self) -> None:
+        if self._pending and getattr(self._local, "depth", 0):
+            try:
+                self._pending.flush(self._cur)
+            except duckdb.Error as e:
+                raise StoreError(f"store write failed: {type(e).__name__}") from e
+
+    @contextlib.contextmanager
+    def serialised(self) -> Iterator[None]:
+        """Hold the writer lock without a transaction: a consistent read of in-memory state."""
+        with self._write_lock:
+            yield
 
     def close(self) -> None:
         """Close the connection; the file stays."""
@@ -122,8 +170,9 @@ class Store:
     # -- meta ----------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self._one("SELECT value FROM meta WHERE key = ?", [key])
-        return row[0] if row else None
+        # Meta is never buffered, so this read need not flush (it runs once per matched record).
+        rows = self._all("SELECT value FROM meta WHERE key = ?", [key], flush=False)
+        return rows[0][0] if rows else None
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
@@ -174,70 +223,47 @@ class Store:
         record["review_case_id"] = case[0] if case else None
         return record
 
-    def put_record(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str]) -> None:
-        """Insert or replace a source record and its blocking keys."""
+    def put_record(
+        self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
+        received_at: datetime | None = None,
+    ) -> datetime:
+        """Insert or replace a source record and its blocking keys (buffered); returns the update time."""
         now = _now()
-        exists = self._one(
-            "SELECT received_at FROM source_records WHERE source_system = ? AND source_record_id = ?",
-            [source_system, source_record_id],
-        )
-        key = [source_system, source_record_id]
-        if exists:
-            self._all(
-                "UPDATE source_records SET raw = ?, norm = ?, updated_at = ? WHERE source_system = ? AND source_record_id = ?",
-                [json.dumps(raw), json.dumps(norm), now, *key],
-            )
-            self._all("DELETE FROM blocking_keys WHERE source_system = ? AND source_record_id = ?", key)
-        else:
-            self._all(
-                "INSERT INTO source_records VALUES (?, ?, ?, ?, ?, ?)",
-                [*key, json.dumps(raw), json.dumps(norm), now, now],
-            )
-        if keys:
-            self._cur.executemany(
-                "INSERT INTO blocking_keys VALUES (?, ?, ?)", [[k, *key] for k in sorted(set(keys))]
-            )
+        pending = self._require_transaction()
+        key = (source_system, source_record_id)
+        if received_at is None and key not in pending.records:
+            pending.created.add(key)
+        pending.records[key] = (raw, norm, list(keys), received_at or now, now)
+        return now
 
-    def block_sizes(self, keys: list[str]) -> dict[str, int]:
-        """How many records hold each blocking key (to skip over-common values)."""
-        if not keys:
-            return {}
-        marks = ",".join("?" * len(keys))
-        rows = self._all(
-            f"SELECT block_key, count(*) FROM blocking_keys WHERE block_key IN ({marks}) GROUP BY block_key",
-            keys,
+    def index_rows(self) -> Iterator[tuple]:
+        """Every source record with its link and open case, to build the in-memory index."""
+        self._flush()
+        cur = self._con.cursor()
+        cur.execute(
+            """SELECT r.source_system, r.source_record_id, r.norm, r.received_at, r.updated_at,
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id,
+                      (SELECT list(block_key ORDER BY block_key) FROM blocking_keys b
+                       WHERE b.source_system = r.source_system AND b.source_record_id = r.source_record_id)
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN review_cases c ON c.source_system = r.source_system
+                    AND c.source_record_id = r.source_record_id AND c.state NOT IN ('resolved', 'withdrawn')"""
         )
-        return dict(rows)
-
-    def linked_records_for_keys(self, keys: list[str]) -> list[dict]:
-        """Linked records sharing any of ``keys``, with their person id (redirects followed)."""
-        if not keys:
-            return []
-        marks = ",".join("?" * len(keys))
-        rows = self._all(
-            f"""SELECT DISTINCT r.source_system, r.source_record_id, r.norm, l.person_id, l.link_source
-                FROM blocking_keys b
-                JOIN source_records r USING (source_system, source_record_id)
-                JOIN links l USING (source_system, source_record_id)
-                WHERE b.block_key IN ({marks})""",
-            keys,
-        )
-        return [
-            {"source_system": r[0], "source_record_id": r[1], "norm": _loads(r[2]), "person_id": r[3], "link_source": r[4]}
-            for r in rows
-        ]
+        while batch := cur.fetchmany(10000):
+            for r in batch:
+                link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
+                yield (r[0], r[1]), json.loads(r[2]), r[11] or [], r[3], r[4], link, r[10]
 
     # -- persons ---------------------------------------------------------------------
 
     def create_person(self, golden: dict) -> str:
-        """A new person with the next never-reused id."""
-        seq = self._one("SELECT nextval('person_seq')")[0]
-        person_id = f"MPI{seq:08d}"
+        """A new person with the next never-reused id (buffered)."""
+        person_id = f"MPI{self._next('person'):08d}"
         now = _now()
-        self._all(
-            "INSERT INTO persons VALUES (?, ?, NULL, ?, ?, ?)",
-            [person_id, PersonStatus.ACTIVE.value, json.dumps(golden), now, now],
-        )
+        self._pending.new_persons[person_id] = [
+            person_id, PersonStatus.ACTIVE.value, None, json.dumps(golden), now, now,
+        ]
         return person_id
 
     def get_person_row(self, person_id: str) -> dict | None:
@@ -271,10 +297,8 @@ class Store:
         return current
 
     def set_golden(self, person_id: str, golden: dict) -> None:
-        self._all(
-            "UPDATE persons SET golden = ?, updated_at = ? WHERE person_id = ?",
-            [json.dumps(golden), _now(), person_id],
-        )
+        """Replace a person's golden view (buffered)."""
+        self._require_transaction().golden[person_id] = (golden, _now())
 
     def person_records(self, person_id: str) -> list[dict]:
         """Source records linked to a person, oldest update first."""
@@ -316,28 +340,14 @@ class Store:
         evidence: Any,
         model_version: str | None,
     ) -> None:
-        """Link a record to a person, replacing any earlier link of that record."""
-        self.delete_link(source_system, source_record_id)
-        self._all(
-            "INSERT INTO links VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source_system,
-                source_record_id,
-                person_id,
-                decision,
-                link_source,
-                score,
-                probability,
-                json.dumps(evidence),
-                model_version,
-                _now(),
-            ],
+        """Link a record to a person, replacing any earlier link of that record (buffered)."""
+        self._require_transaction().links[(source_system, source_record_id)] = (
+            person_id, decision, link_source, score, probability, json.dumps(evidence), model_version, _now(),
         )
 
     def delete_link(self, source_system: str, source_record_id: str) -> None:
-        self._all(
-            "DELETE FROM links WHERE source_system = ? AND source_record_id = ?", [source_system, source_record_id]
-        )
+        """Remove a record's link (buffered)."""
+        self._require_transaction().links[(source_system, source_record_id)] = None
 
     # -- review cases ------------------------------------------------------------------
 
@@ -351,18 +361,16 @@ class Store:
         model_version: str | None,
         candidates: list[dict],
     ) -> str:
-        """Open a review case with its ranked candidates; returns the case id."""
-        seq = self._one("SELECT nextval('case_seq')")[0]
-        case_id = f"RC{seq:08d}"
+        """Open a review case with its ranked candidates (buffered); returns the case id."""
+        case_id = f"RC{self._next('case'):08d}"
         now = _now()
-        self._all(
-            "INSERT INTO review_cases VALUES (?, ?, ?, ?, 'open', ?, NULL, NULL, ?, ?, ?, ?, NULL, 1)",
-            [case_id, kind, source_system, source_record_id, priority, json.dumps(blocks), model_version, now, now],
-        )
+        self._pending.cases.append([
+            case_id, kind, source_system, source_record_id, "open", priority, None, None, json.dumps(blocks),
+            model_version, now, now, None, 1,
+        ])
         for rank, c in enumerate(candidates, start=1):
-            self._all(
-                "INSERT INTO review_candidates VALUES (?, ?, ?, ?, ?, ?)",
-                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])],
+            self._pending.candidates.append(
+                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])]
             )
         return case_id
 
@@ -420,12 +428,9 @@ class Store:
     # -- audit --------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, entity_type: str, entity_id: str, reason: str | None, detail: Any) -> None:
-        """Append one event to the audit log (never updated, never deleted)."""
-        seq = self._one("SELECT nextval('audit_seq')")[0]
-        self._all(
-            "INSERT INTO audit_log VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [seq, _now(), actor, action, entity_type, entity_id, reason, json.dumps(detail)],
-        )
+        """Append one event to the audit log (buffered; never updated, never deleted)."""
+        event_id = self._next("audit")
+        self._pending.audit.append([event_id, _now(), actor, action, entity_type, entity_id, reason, json.dumps(detail)])
 
     def audit_events(self, entity_type: str | None = None, entity_id: str | None = None, limit: int = 200) -> list[dict]:
         clauses, params = [], []
@@ -447,6 +452,7 @@ class Store:
     # -- users -----------------------------------------------------------------------------
 
     def add_user(self, name: str, role: str, token_hash: str) -> None:
+        """Create or replace a user (immediately, in its own transaction)."""
         with self.transaction():
             self._all("DELETE FROM users WHERE name = ?", [name])
             self._all("INSERT INTO users VALUES (?, ?, ?, ?)", [name, role, token_hash, _now()])

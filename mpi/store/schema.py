@@ -16,9 +16,6 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 key VARCHAR PRIMARY KEY,
                 value VARCHAR NOT NULL
             )""",
-            "CREATE SEQUENCE person_seq START 1",
-            "CREATE SEQUENCE case_seq START 1",
-            "CREATE SEQUENCE audit_seq START 1",
             """CREATE TABLE persons (
                 person_id VARCHAR PRIMARY KEY,
                 status VARCHAR NOT NULL,
