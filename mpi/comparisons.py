@@ -48,6 +48,22 @@ MODEL_COLUMNS = (
 )
 
 
+#: A first name carried by at least this share of the training records is an
+#: established spelling (KAYLA, KAYLEE), not a typo (KAYLAE): two different
+#: established names on one birth date are twins, not one person misspelt.
+ESTABLISHED_NAME_SHARE = 3e-4
+
+#: Columns the model derives from its frequency tables, for both engines.
+DERIVED_COLUMNS = ("first_name_established",)
+
+
+def derive(record: Mapping[str, object], tables: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
+    """The derived model columns of a normalised record, given the model's frequency tables."""
+    first = record.get("first_name")
+    share = tables.get("first_name", {}).get(first, 0.0) if first is not None else 0.0
+    return {"first_name_established": "Y" if share >= ESTABLISHED_NAME_SHARE else None}
+
+
 @dataclass(frozen=True)
 class Level:
     """One comparison level: its label, Splink SQL and the equivalent Python test."""
@@ -57,6 +73,8 @@ class Level:
     test: Predicate
     is_null: bool = False
     tf_column: str | None = None
+    #: A fixed m probability that EM leaves alone (see the conflict levels below).
+    fixed_m: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +151,24 @@ def _sql_lev(col: str, distance: int) -> str:
     return f'levenshtein("{col}_l", "{col}_r") <= {distance}'
 
 
+# -- conflict levels with a fixed m ------------------------------------------------------------
+#
+# EM estimates m from pairs that look alike, and in a household those are twins,
+# fathers and sons. Left free, it learns that "same birth date, different first
+# name" and "JR against SR" are evidence *for* a match. These levels therefore
+# get m fixed from what they mean, which EM then leaves alone: the same person
+# almost never shows them.
+
+TWIN_M = 1e-6
+"""m of "birth date exact, first name differs": true pairs almost never (about -5 bits)."""
+GENERATION_M = 1e-4
+"""m of "first name similar, birth date differs": a parent and child, rarely one person (about -6 bits)."""
+BOTH_DIFFER_M = 0.01
+"""m of "first name and birth date both differ": a household member, rarely one person (about -6.6 bits)."""
+SUFFIX_CONFLICT_M = 1e-5
+"""m of a JR/SR (or II/III) conflict: two generations (about -7 bits)."""
+
+
 # -- birth date: exact, transposed, one digit off, year off, estimate ----------------------
 
 
@@ -185,9 +221,20 @@ NAME_DOB = Comparison(
             _all(_first_missing, _dob_missing),
             is_null=True,
         ),
+        # No term-frequency adjustment here: Splink's adjustment compares the
+        # level's u with one column's value frequency, and this level's u is
+        # also that of the birth date agreeing (a common first name would cost
+        # ~5 bits it should not).
         Level("first name and birth date exact", f"{_sql_eq('first_name')} AND {_sql_eq('birth_date')}",
-              _all(_first_exact, _dob_exact), tf_column="first_name"),
-        Level("first name similar, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
+              _all(_first_exact, _dob_exact)),
+        Level("first name nickname, birth date exact",
+              f"{_sql_eq('first_name_canonical')} AND {_sql_eq('birth_date')}",
+              _all(_eq("first_name_canonical"), _dob_exact)),
+        Level("birth date exact, another established first name",
+              f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')}",
+              _all(_dob_exact, _eq("first_name_established")), fixed_m=TWIN_M),
+        # Left: a spelling variant with at least one rare spelling on the same birth date, a typo.
+        Level("first name spelling variant, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
               _all(_first_similar, _dob_exact)),
         Level("first name similar, birth date near", f"{_SQL_FIRST_SIMILAR} AND {_SQL_DOB_NEAR}",
               _all(_first_similar, _dob_near)),
@@ -196,9 +243,9 @@ NAME_DOB = Comparison(
         Level("first name missing, birth date exact or near",
               f"{_sql_missing('first_name')} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
               _all(_first_missing, _any(_dob_exact, _dob_near))),
-        Level("birth date exact, first name differs", _sql_eq("birth_date"), _dob_exact),
-        Level("first name similar, birth date differs", _SQL_FIRST_SIMILAR, _first_similar),
-        Level("both differ", "ELSE", _always),
+        Level("birth date exact, first name differs", _sql_eq("birth_date"), _dob_exact, fixed_m=TWIN_M),
+        Level("first name similar, birth date differs", _SQL_FIRST_SIMILAR, _first_similar, fixed_m=GENERATION_M),
+        Level("both differ", "ELSE", _always, fixed_m=BOTH_DIFFER_M),
     ),
 )
 
@@ -221,7 +268,10 @@ MIDDLE_NAME = Comparison(
     (
         Level("middle name missing", _sql_missing("middle_initial"), _either_missing("middle_initial"), is_null=True),
         Level("exact", _sql_eq("middle_name"), _eq("middle_name")),
-        Level("initial agrees", _sql_eq("middle_initial"), _eq("middle_initial")),
+        # Only an initial against a name (J / JULIE) agrees by initial; JODI against JULIE conflicts.
+        Level("initial agrees",
+              f'{_sql_eq("middle_initial")} AND (length("middle_name_l") = 1 OR length("middle_name_r") = 1)',
+              _all(_eq("middle_initial"), lambda l, r: len(l["middle_name"]) == 1 or len(r["middle_name"]) == 1)),
         Level("conflict", "ELSE", _always),
     ),
 )
@@ -234,7 +284,7 @@ SUFFIX = Comparison(
               lambda l, r: l.get("suffix") is None and r.get("suffix") is None, is_null=True),
         Level("exact", _sql_eq("suffix"), _eq("suffix")),
         Level("on one side only", _sql_missing("suffix"), _either_missing("suffix")),
-        Level("conflict", "ELSE", _always),
+        Level("conflict", "ELSE", _always, fixed_m=SUFFIX_CONFLICT_M),
     ),
 )
 
@@ -315,3 +365,6 @@ COMPARISONS: tuple[Comparison, ...] = (
 
 #: Columns whose value frequencies adjust the weights of exact agreement.
 TF_COLUMNS = tuple(sorted({lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column}))
+
+#: Columns whose value frequencies the model keeps: the tf columns and those ``derive`` reads.
+FREQUENCY_COLUMNS = tuple(sorted({*TF_COLUMNS, "first_name"}))

@@ -40,6 +40,9 @@ class Candidate:
     evidence: list[dict[str, Any]]
     source_system: str
     source_record_id: str
+    #: The lowest weight against any of the person's records: a record is only
+    #: auto-linked to a person it is consistent with as a whole.
+    weakest_weight: float
 
     def as_dict(self, policy: Policy) -> dict[str, Any]:
         return {
@@ -48,6 +51,7 @@ class Candidate:
             "match_probability": self.match_probability,
             "match_grade": grade(self.match_weight, policy).value,
             "matched_record": {"source_system": self.source_system, "source_record_id": self.source_record_id},
+            "weakest_record_weight": round(self.weakest_weight, 6),
             "evidence": self.evidence,
         }
 
@@ -67,7 +71,7 @@ def decide(candidates: list[Candidate], policy: Policy) -> Decision:
     if not candidates or candidates[0].match_weight < policy.lower_match_weight:
         return Decision.NO_MATCH
     best = candidates[0].match_weight
-    if best >= policy.upper_match_weight:
+    if best >= policy.upper_match_weight and candidates[0].weakest_weight >= policy.lower_match_weight:
         rival = candidates[1].match_weight if len(candidates) > 1 else None
         if rival is None or rival < policy.lower_match_weight or best - rival >= policy.ambiguity_margin:
             return Decision.MATCH
@@ -126,20 +130,26 @@ class MatchService:
     def find_candidates(
         self, norm: Mapping[str, Any], model: Model, exclude: tuple[str, str] | None = None
     ) -> list[Candidate]:
-        """Persons worth considering, best first, each scored by its best record."""
+        """Persons worth considering, best first.
+
+        A person found through any of its records is scored against all of
+        them: by its best record (the candidate's weight and evidence) and its
+        weakest (so a record is not linked to a person it contradicts).
+        """
         index = self.index()
         keys = [k for k in blocking.query_keys(norm) if index.block_size(k) <= self.max_block_size]
-        best: dict[str, Candidate] = {}
-        for key, entry in index.linked_records(keys):
-            if key == exclude:
+        persons = {entry.person_id for key, entry in index.linked_records(keys) if key != exclude}
+        candidates = []
+        for person_id in persons:
+            scored = [(model.scorer.score(norm, entry.norm), key)
+                      for key, entry in index.person_entries(person_id) if key != exclude]
+            if not scored:
                 continue
-            score = model.scorer.score(norm, entry.norm)
-            current = best.get(entry.person_id)
-            if current is None or score.match_weight > current.match_weight:
-                best[entry.person_id] = Candidate(
-                    entry.person_id, score.match_weight, score.match_probability, score.evidence, *key,
-                )
-        return sorted(best.values(), key=lambda c: (-c.match_weight, c.person_id))
+            best, key = max(scored, key=lambda s: s[0].match_weight)
+            weakest = min(s.match_weight for s, _ in scored)
+            candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
+                                        *key, weakest))
+        return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))
 
     def match(self, data: Any, actor: str) -> dict[str, Any]:
         """Score a record against the index without writing anything."""

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mpi.comparisons import TF_COLUMNS
+from mpi.comparisons import FREQUENCY_COLUMNS
 from mpi.errors import ModelError, NotFound
 from mpi.policy import Policy
 from mpi.scoring import Scorer
@@ -43,7 +43,7 @@ def term_frequencies(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[
     Only values seen at least twice are kept: the floor (one in the number of
     records) stands for every rarer value, which keeps model files small.
     """
-    counters = {col: Counter() for col in TF_COLUMNS}
+    counters = {col: Counter() for col in FREQUENCY_COLUMNS}
     n = 0
     for row in rows:
         n += 1

@@ -14,8 +14,8 @@ from typing import Any
 from mpi.errors import ModelError
 
 DEFAULT_POLICY = {
-    "upper_match_weight": 12.0,
-    "lower_match_weight": 0.0,
+    "upper_match_weight": 16.0,
+    "lower_match_weight": 4.0,
     "ambiguity_margin": 6.0,
     "max_candidates": 5,
 }

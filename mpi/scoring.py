@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from mpi.comparisons import COMPARISONS, Comparison
+from mpi.comparisons import COMPARISONS, Comparison, derive
 from mpi.errors import ModelError
 
 
@@ -94,6 +94,7 @@ class Scorer:
 
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any]) -> PairScore:
         """Score two normalised records."""
+        l, r = {**l, **derive(l, self.tf_tables)}, {**r, **derive(r, self.tf_tables)}
         total = self.prior_weight
         evidence: list[dict[str, Any]] = [
             {"comparison": "prior", "level": None, "label": "prior odds of a match", "weight": self.prior_weight,

@@ -11,7 +11,7 @@ same model in process (:mod:`mpi.scoring`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -19,7 +19,7 @@ import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker
 
-from mpi.comparisons import COMPARISONS, MODEL_COLUMNS, Comparison
+from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, Comparison, derive
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,9 @@ def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
             spec["tf_adjustment_column"] = level.tf_column
             spec["tf_adjustment_weight"] = 1.0
             spec["disable_tf_exact_match_detection"] = True
+        if level.fixed_m is not None:
+            spec["m_probability"] = level.fixed_m
+            spec["fix_m_probability"] = True
         levels.append(spec)
     return {
         "output_column_name": comparison.name,
@@ -81,28 +84,35 @@ def settings_dict(comparisons: Sequence[Comparison] = COMPARISONS) -> dict[str, 
     }
 
 
-def _table(rows: Sequence[dict[str, Any]]) -> pa.Table:
+def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]]) -> pa.Table:
     columns = {"unique_id": [str(r["unique_id"]) for r in rows]}
     for col in MODEL_COLUMNS:
         columns[col] = [r.get(col) for r in rows]
+    derived = [derive(r, tables) for r in rows]
+    for col in DERIVED_COLUMNS:
+        columns[col] = [d[col] for d in derived]
     return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
 
 
-def _linker(rows: Sequence[dict[str, Any]], settings: dict[str, Any]) -> Linker:
+def _linker(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
+            settings: dict[str, Any]) -> Linker:
     db_api = DuckDBAPI(connection=duckdb.connect())
-    sdf = db_api.register(_table(rows))
+    sdf = db_api.register(_table(rows, tables))
     return Linker(sdf, settings)
 
 
-def train(rows: Sequence[dict[str, Any]], seed: int = 42, max_pairs: float = 2e6) -> dict[str, Any]:
+def train(
+    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], seed: int = 42, max_pairs: float = 2e6,
+) -> dict[str, Any]:
     """Estimate the model on unlabelled normalised records; return Splink's model JSON.
 
     Args:
         rows: normalised records, each with ``unique_id`` and the model columns.
+        tables: the model's value frequencies (for the derived columns).
         seed: seed for u sampling, so a retrain on the same data is repeatable.
         max_pairs: random pairs sampled to estimate u.
     """
-    linker = _linker(rows, settings_dict())
+    linker = _linker(rows, tables, settings_dict())
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     for rule in EM_BLOCKING_RULES:
@@ -110,8 +120,11 @@ def train(rows: Sequence[dict[str, Any]], seed: int = 42, max_pairs: float = 2e6
     return linker.misc.save_model_to_json()
 
 
-def predict(rows: Sequence[dict[str, Any]], model_json: dict[str, Any], threshold_match_weight: float | None = None):
+def predict(
+    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], model_json: dict[str, Any],
+    threshold_match_weight: float | None = None,
+):
     """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts)."""
-    linker = _linker(rows, model_json)
+    linker = _linker(rows, tables, model_json)
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
     return df.as_record_dict()

@@ -67,15 +67,15 @@ def train_from_csv(
         raise ValidationError(f"{path.name}: {len(rows)} valid records; at least 50 are needed to train",
                               {"input": ["too few valid records"]})
     version = version or f"{path.stem}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
-    splink_model = splink_engine.train(rows, seed=seed)
     tf_tables, tf_floor = term_frequencies(rows)
+    splink_model = splink_engine.train(rows, tf_tables, seed=seed)
     document = build_model_file(
         version,
         splink_model,
         tf_tables,
         tf_floor,
         trained_on={
-            "file": path.name,
+            "file": f"{path.parent.name}/{path.name}",
             "sha256": _sha256(path),
             "records": len(rows),
             "skipped_invalid": skipped,
