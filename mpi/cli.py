@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import getpass
 import logging
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def train(services: Services, input_path: str, version: str | None, seed: int, n
     from mpi.training import train_from_csv  # imports Splink: only when training
 
     total = count_rows(input_path)
-    with click.progressbar(length=total, label="normalising", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label="normalising", file=sys.stderr) as bar:
         document = train_from_csv(input_path, services.registry, version, seed, progress=bar.update)
     click.echo(f"model {document['version']} written to {services.registry.path_of(document['version'])}")
     if not no_activate:
@@ -129,7 +130,7 @@ def load(services: Services, input_path: str) -> None:
     rejected: list[str] = []
     total = count_rows(input_path)
     rows = read_records(input_path)
-    with click.progressbar(length=total, label="matching", file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
         batch_done = False
         while not batch_done:
             with services.store.transaction():
@@ -186,8 +187,9 @@ def users() -> None:
 @click.pass_obj
 def users_add(services: Services, name: str, role: str) -> None:
     """Create or replace user NAME and print its bearer token (shown once)."""
-    token = add_user(services.store, name, role)
-    services.store.audit(_actor(), "user.added", "user", name, None, {"role": role})
+    with services.store.transaction():
+        token = add_user(services.store, name, role)
+        services.store.audit(_actor(), "user.added", "user", name, None, {"role": role})
     click.echo(token)
 
 
@@ -234,6 +236,7 @@ def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) 
     info = build_demo(services, people, _actor(), echo=click.echo)
     click.echo(f"demo hub token:     {info['hub_token']}")
     click.echo(f"demo steward token: {info['steward_token']}")
-    click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/health")
+    click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
+    click.echo(f"review queue: http://{host}:{port}/review/")
     if not no_serve:
         ctx.invoke(serve, host=host, port=port)

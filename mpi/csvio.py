@@ -25,7 +25,10 @@ class CsvError(MpiError):
 def count_rows(path: str | Path) -> int:
     """Data rows in a CSV file (for a progress bar), without parsing them."""
     with _open(path) as f:
-        return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+        try:
+            return max(sum(1 for _ in csv.reader(f)) - 1, 0)
+        except (UnicodeDecodeError, csv.Error) as e:
+            raise CsvError(f"{path}: not a readable UTF-8 CSV file ({type(e).__name__})") from None
 
 
 def _open(path: str | Path):

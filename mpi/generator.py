@@ -532,9 +532,11 @@ class _Generator:
         else:
             y += 10 * step
         try:
-            return date(y, m, d).isoformat()
+            wrong = date(y, m, d)
         except ValueError:  # keep dates valid: loaders should see wrong, not unparseable, data
             return dob.isoformat()
+        # Nor in the future (a decade late for a young child), which loaders rightly refuse.
+        return dob.isoformat() if wrong > REFERENCE_DATE else wrong.isoformat()
 
     def _contacts(self, p: _Person, h, old: bool, newborn: bool) -> tuple[str, str]:
         """Own cell, the household landline or a guardian's phone; a child's email is a parent's."""

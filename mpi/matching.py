@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mpi import blocking
-from mpi.errors import ModelError
+from mpi.errors import ModelError, NotFound, ValidationError
 from mpi.index import CandidateIndex
 from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
 from mpi.normalise import normalise_record
@@ -161,7 +161,7 @@ class MatchService:
                 norm, model, exclude=(record["source_system"], record["source_record_id"])
             )
         decision = decide(candidates, model.policy)
-        logger.info("match by %s: %s candidates, decision %s", actor, len(candidates), decision.value)
+        logger.debug("match by %s: %s candidates, decision %s", actor, len(candidates), decision.value)
         return {
             "decision": decision.value,
             "match_grade": _decision_grade(decision, candidates, model.policy).value,
@@ -230,10 +230,45 @@ class MatchService:
                 index.get(key).case_id = case_id
                 self.store.audit(actor, "case.opened", "review_case", case_id, "score in review band",
                                  {"record": entity, "candidates": [c.person_id for c in shown]})
-        logger.info("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
+        logger.debug("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
         return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight, probability)
+
+    def link_manually(self, source_system: str, source_record_id: str, person_id: str, actor: str,
+                      reason: str) -> dict[str, Any]:
+        """A steward's link of a record to a person: ``MANUAL``, never changed by re-matching.
+
+        Closes the record's open review case (resolved as linked) and refreshes
+        the golden view of the person it joins and of any person it leaves.
+        """
+        key = (source_system, source_record_id)
+        entity = "/".join(key)
+        if not reason or not reason.strip():
+            raise ValidationError("a steward's link needs a reason", {"reason": ["required"]})
+        with self.store.transaction():
+            index = self.index()
+            entry = index.get(key)
+            if entry is None:
+                raise NotFound(f"record {entity} not found")
+            person = self.store.resolve_person(person_id)
+            person_id = person["person_id"]
+            old_person = entry.person_id
+            self.store.set_link(*key, person_id, Decision.MATCH.value, LinkSource.MANUAL.value, None, None, [], None)
+            index.link(key, person_id, Decision.MATCH.value, LinkSource.MANUAL.value, None, None)
+            if entry.case_id:
+                self.store.close_case(entry.case_id, CaseState.RESOLVED.value, "linked")
+                self.store.audit(actor, "case.resolved", "review_case", entry.case_id, reason,
+                                 {"resolution": "linked", "person_id": person_id, "record": entity})
+                entry.case_id = None
+            self.store.audit(actor, "link.manual", "record", entity, reason,
+                             {"person_id": person_id, "previous_person_id": old_person})
+            self._refresh_golden(person_id)
+            if old_person and old_person != person_id:
+                self._refresh_golden(old_person)
+        logger.info("record %s linked manually to %s by %s", entity, person_id, actor)
+        return {"source_system": source_system, "source_record_id": source_record_id, "person_id": person_id,
+                "link_source": LinkSource.MANUAL.value}
 
     def _link(self, actor, key, person_id, decision, top, model, old_person) -> None:
         weight = top.match_weight if top else None

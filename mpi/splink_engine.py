@@ -127,4 +127,4 @@ def predict(
     """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts)."""
     linker = _linker(rows, tables, model_json)
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
-    return df.as_record_dict()
+    return df.as_record_list()

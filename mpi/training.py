@@ -17,7 +17,7 @@ from typing import Any
 from mpi import splink_engine
 from mpi.comparisons import MODEL_COLUMNS
 from mpi.csvio import read_records
-from mpi.errors import ValidationError
+from mpi.errors import ModelError, ValidationError
 from mpi.model import ModelRegistry, build_model_file, term_frequencies
 from mpi.normalise import normalise_record
 from mpi.records import validate_record
@@ -62,6 +62,8 @@ def train_from_csv(
 ) -> dict[str, Any]:
     """Train, write and return a new model document (not yet activated)."""
     path = Path(path)
+    if version is not None and registry.path_of(version).exists():
+        raise ModelError(f"model version {version} exists already", {"version": ["exists"]})
     rows, skipped = normalised_rows(path, progress)
     if len(rows) < 50:
         raise ValidationError(f"{path.name}: {len(rows)} valid records; at least 50 are needed to train",

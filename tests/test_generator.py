@@ -204,3 +204,17 @@ def test_write_csv_is_byte_identical_for_a_seed(tmp_path):
     write_csv(a, 200, seed=9)
     write_csv(b, 200, seed=9)
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_every_generated_record_passes_the_record_contract():
+    """Noise makes records wrong, never invalid: the demo and loaders must accept them all."""
+    from mpi.errors import ValidationError
+    from mpi.records import validate_record
+
+    invalid = []
+    for rec in generate_records(5000, seed=7):
+        try:
+            validate_record(rec, strict=False)
+        except ValidationError as e:
+            invalid.append((rec["source_record_id"], sorted(e.errors)))
+    assert invalid == []

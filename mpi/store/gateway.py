@@ -113,20 +113,26 @@ class Store:
                 finally:
                     self._local.depth = depth
                 return
-            self._cur.execute("BEGIN TRANSACTION")
+            self._execute_control("BEGIN TRANSACTION")
             self._local.depth = 1
             try:
                 yield
                 self._flush()
+                self._execute_control("COMMIT")
             except BaseException:
                 self._pending = Pending()
                 self.rollbacks += 1
-                self._cur.execute("ROLLBACK")
+                with contextlib.suppress(StoreError):  # a failed COMMIT has already rolled back
+                    self._execute_control("ROLLBACK")
                 raise
-            else:
-                self._cur.execute("COMMIT")
             finally:
                 self._local.depth = 0
+
+    def _execute_control(self, statement: str) -> None:
+        try:
+            self._cur.execute(statement)
+        except duckdb.Error as e:
+            raise StoreError(f"store {statement.split()[0].lower()} failed: {type(e).__name__}") from e
 
     def _flush(self) -> None:
         if self._pending and getattr(self._local, "depth", 0):
@@ -376,6 +382,7 @@ class Store:
 
     def update_case_candidates(self, case_id: str, candidates: list[dict]) -> None:
         """Replace an open case's candidates after the record it holds was updated."""
+        self._require_transaction()
         self._all("DELETE FROM review_candidates WHERE case_id = ?", [case_id])
         for rank, c in enumerate(candidates, start=1):
             self._all(
@@ -387,6 +394,7 @@ class Store:
         )
 
     def close_case(self, case_id: str, state: str, resolution: str | None) -> None:
+        self._require_transaction()
         self._all(
             "UPDATE review_cases SET state = ?, resolution = ?, updated_at = ?, version = version + 1 WHERE case_id = ?",
             [state, resolution, _now(), case_id],

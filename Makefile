@@ -1,0 +1,33 @@
+# The README's two commands: `make demo` and `make test`.
+#
+# Both create .venv with Python 3.11 when it is missing and (re)install the package
+# with its dev extras when pyproject.toml is newer than the stamp file, so a re-run
+# starts at once. Override the interpreter with `make PYTHON=/path/to/python3.11 ...`.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3 2>/dev/null || echo python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_ARGS ?=
+
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: demo test
+
+## demo: set up, build the demo index (once) and serve the API and review UI on 127.0.0.1:8080
+demo: $(STAMP)
+	$(BIN)/mpi demo $(DEMO_ARGS)
+
+## test: set up and run the whole test suite (pyproject's addopts make it quiet, like -q)
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "error: $(PYTHON) is missing or older than Python 3.11; run: make PYTHON=/path/to/python3.11 $(MAKECMDGOALS)" >&2; \
+		exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@

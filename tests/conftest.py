@@ -1,0 +1,129 @@
+"""Shared fixtures: the real app on a temporary DuckDB file, with a copy of the shipped model.
+
+Every test gets its own store file and its own models folder holding a copy of
+the shipped default model, so a test may add model versions (to pin the policy
+thresholds around a measured weight) without touching ``matching_models/``.
+Tests never depend on the model's exact weights: those change as it is tuned.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+from itertools import count
+from pathlib import Path
+
+import pytest
+import waitress
+
+from api import create_app
+from mpi.auth import add_user
+from mpi.services import DEFAULT_MODEL_VERSION, Services
+from mpi.settings import PROJECT_ROOT
+
+SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
+
+#: Fictional people; each is one full record of one human.
+PEOPLE = {
+    "marisol": dict(
+        first_name="Marisol", middle_name="Ines", last_name="Quintanilla", suffix="", birth_date="1984-03-17",
+        sex="F", ssn_last4="4821", medicaid_id="MC77120934", phone="(404) 555-0143", email="marisol.q@example.org",
+        address_line1="1418 Peachtree Street NE", address_line2="Apt 6", city="Atlanta", state="GA",
+        postal_code="30309",
+    ),
+    "theodore": dict(
+        first_name="Theodore", middle_name="J", last_name="Wojcik", birth_date="1951-11-02", sex="M",
+        ssn_last4="9034", phone="312-555-0199", email="twojcik51@example.net", address_line1="77 W Polk St",
+        city="Chicago", state="IL", postal_code="60605",
+    ),
+    "desmond": dict(
+        first_name="Desmond", last_name="Okafor", birth_date="1984-03-17", sex="M", ssn_last4="1177",
+        phone="214-555-0121", email="d.okafor@example.com", address_line1="4020 Live Oak St", city="Dallas",
+        state="TX", postal_code="75204",
+    ),
+}
+
+
+def record(person: str, source_system: str, source_record_id: str, **changes) -> dict:
+    """A canonical record of one of :data:`PEOPLE` as a source system sends it."""
+    return {"source_system": source_system, "source_record_id": source_record_id, **PEOPLE[person], **changes}
+
+
+@pytest.fixture
+def models_dir(tmp_path: Path) -> Path:
+    """A models folder holding a copy of the shipped default model (whatever its weights today)."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", folder)
+    return folder
+
+
+@pytest.fixture
+def config(tmp_path: Path, models_dir: Path) -> dict:
+    return {"MPI_DB": str(tmp_path / "mpi.duckdb"), "MPI_MODELS_DIR": str(models_dir)}
+
+
+@pytest.fixture
+def services(config):
+    services = Services(config)
+    yield services
+    services.close()
+
+
+@pytest.fixture
+def app(services):
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def hub_token(services) -> str:
+    return add_user(services.store, "test-hub", "hub")
+
+
+@pytest.fixture
+def auth(hub_token) -> dict:
+    """Headers of an authenticated hub caller."""
+    return {"Authorization": f"Bearer {hub_token}"}
+
+
+@pytest.fixture
+def live_server(app):
+    """The app behind a real waitress server on a free loopback port, run in a thread."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8, ident="closedloop-mpi-test")
+    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    server.task_dispatcher.shutdown()
+    thread.join(timeout=5)
+
+
+_versions = count(1)
+
+
+@pytest.fixture
+def activate_policy(services):
+    """Activate a copy of the active model with other policy thresholds; returns its policy.
+
+    The copy keeps every weight, so a weight measured under one policy is the same
+    under the other: tests set the thresholds around a weight they measured.
+    """
+
+    def activate(**policy) -> dict:
+        active = services.matching.active_model()
+        document = json.loads(services.registry.path_of(active.version).read_text())
+        document["version"] = f"{DEFAULT_MODEL_VERSION}-test{next(_versions)}"
+        document["policy"] = {**document["policy"], **policy}
+        services.registry.save(document)
+        services.matching.activate(document["version"], "test")
+        return document["policy"]
+
+    return activate

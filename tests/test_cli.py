@@ -1,0 +1,331 @@
+"""The ``mpi`` command, run with click's CliRunner on temporary stores (and once as a real process)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mpi.auth import authenticate
+from mpi.cli import EXPORT_COLUMNS, main
+from mpi.generator import COLUMNS, write_csv
+from mpi.services import DEFAULT_MODEL_VERSION
+from mpi.store import Store
+
+
+@pytest.fixture
+def mpi(config):
+    """Run ``mpi --db <tmp> --models-dir <tmp copy> ARGS``."""
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True):
+        result = runner.invoke(main, ["--db", config["MPI_DB"], "--models-dir", config["MPI_MODELS_DIR"], *args])
+        if ok:
+            assert result.exit_code == 0, result.output
+        return result
+
+    return run
+
+
+def assert_one_line_error(result, *fragments: str) -> str:
+    """A failed command: exit 1 and one ``Error:`` line, last, with no traceback."""
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "Traceback" not in result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert errors == [lines[-1]]
+    for fragment in fragments:
+        assert fragment in errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def people_csv(tmp_path) -> Path:
+    """40 generated people as CSV, with an extra column no record field has."""
+    plain = tmp_path / "plain.csv"
+    write_csv(plain, 40, seed=11)
+    with plain.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    path = tmp_path / "people.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["intake_notes", *COLUMNS])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "intake_notes": "walk-in"})
+    return path
+
+
+def rows_of(path: Path) -> list[dict]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+SUMMARY = re.compile(r"loaded (\d+) records: MATCH (\d+), NO_MATCH (\d+), POSSIBLE_MATCH (\d+); rejected (\d+)")
+
+
+# ------------------------------------------------------------------------------------ init, load, export
+
+def test_init_creates_the_store_and_activates_the_default_model(mpi, config):
+    first = mpi("init")
+    again = mpi("init")
+
+    assert "schema version 1" in first.output
+    assert f"active model: {DEFAULT_MODEL_VERSION}" in first.output
+    assert again.output == first.output
+    assert Path(config["MPI_DB"]).exists()
+
+
+def test_store_path_comes_from_the_environment(tmp_path, config):
+    db = tmp_path / "from-env.duckdb"
+    result = CliRunner().invoke(main, ["--models-dir", config["MPI_MODELS_DIR"], "init"], env={"MPI_DB": str(db)})
+
+    assert result.exit_code == 0, result.output
+    assert db.exists()
+
+
+def test_load_decides_every_row_ignores_unknown_columns_and_summarises(mpi, people_csv):
+    total = len(rows_of(people_csv))
+
+    result = mpi("load", "--input", str(people_csv))
+
+    assert "matching" in result.stderr  # the progress bar
+    loaded, match, no_match, possible, rejected = map(int, SUMMARY.search(result.stdout).groups())
+    assert loaded == match + no_match + possible == total - rejected
+    assert no_match >= 1 and match >= 1
+    persons, records, cases = map(int, re.search(r"index: (\d+) persons, (\d+) records, (\d+) open", result.stdout)
+                                  .groups())
+    assert (persons, records, cases) == (no_match, loaded, possible)
+
+
+def test_loading_the_same_file_again_updates_records_not_adds_them(mpi, people_csv):
+    index = re.compile(r"index: \d+ persons, (\d+) records")
+    first = mpi("load", "--input", str(people_csv)).stdout
+    second = mpi("load", "--input", str(people_csv)).stdout
+
+    assert SUMMARY.search(second).group(1) == SUMMARY.search(first).group(1)
+    assert index.search(second).group(1) == index.search(first).group(1) == SUMMARY.search(first).group(1)
+
+
+def test_export_writes_one_row_per_record_with_the_documented_columns(mpi, people_csv, tmp_path):
+    mpi("load", "--input", str(people_csv))
+    out = tmp_path / "export.csv"
+
+    result = mpi("export", "--output", str(out))
+
+    with out.open(newline="") as f:
+        header = next(csv.reader(f))
+    assert tuple(header) == EXPORT_COLUMNS == (
+        "source_system", "source_record_id", "person_id", "decision", "link_source", "score", "review_case_id",
+    )
+    rows = rows_of(out)
+    assert f"exported {len(rows)} records" in result.output
+    loaded = {(r["source_system"], r["source_record_id"]) for r in rows_of(people_csv)}
+    assert {(r["source_system"], r["source_record_id"]) for r in rows} <= loaded
+    assert len(rows) == len({(r["source_system"], r["source_record_id"]) for r in rows})
+    for row in rows:
+        if row["decision"] == "POSSIBLE_MATCH":
+            assert row["person_id"] == "" and row["review_case_id"].startswith("RC") and row["link_source"] == ""
+        else:
+            assert row["decision"] in ("MATCH", "NO_MATCH")
+            assert row["person_id"].startswith("MPI") and row["link_source"] == "AUTO"
+            assert row["review_case_id"] == ""
+        if row["decision"] == "MATCH":
+            float(row["score"])
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_export_into_a_missing_folder_is_a_one_line_error(mpi, tmp_path):
+    result = mpi("export", "--output", str(tmp_path / "nope" / "out.csv"), ok=False)
+
+    assert_one_line_error(result, "no such directory")
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (None, "no such file"),
+        (b"", "empty file"),
+        (b"first_name,last_name\nAna,Diaz\n", "missing required column(s): source_system, source_record_id"),
+        (b"source_system,source_record_id,first_name\nx,1,\xff\xfe\x00bad\n", "UTF-8"),
+    ],
+    ids=["missing", "empty", "no-key-columns", "not-utf8"],
+)
+@pytest.mark.parametrize("command", ["load", "train"])
+def test_bad_input_file_is_a_one_line_error(mpi, tmp_path, content, fragment, command):
+    path = tmp_path / "input.csv"
+    if content is not None:
+        path.write_bytes(content)
+
+    result = mpi(command, "--input", str(path), ok=False)
+
+    assert_one_line_error(result, str(path), fragment)
+
+
+def test_invalid_rows_are_rejected_by_line_and_field_without_values(mpi, tmp_path):
+    path = tmp_path / "in.csv"
+    path.write_text("source_system,source_record_id,first_name,birth_date,sex\n"
+                    "clinic,1,Ana,1990-01-02,F\n"
+                    "clinic,2,Bea,31/12/1990,F\n"
+                    "clinic,3,Cy,1991-05-06,Q\n")
+
+    result = mpi("load", "--input", str(path))
+
+    assert "rejected line 3: invalid birth_date" in result.stderr
+    assert "rejected line 4: invalid sex" in result.stderr
+    assert "31/12/1990" not in result.output and "Bea" not in result.output
+    assert SUMMARY.search(result.stdout).group(1, 5) == ("1", "2")
+
+
+# ------------------------------------------------------------------------------------ models and users
+
+def test_model_list_stars_the_active_version_and_activate_switches_it(mpi, models_dir):
+    mpi("init")
+    document = json.loads((models_dir / f"{DEFAULT_MODEL_VERSION}.json").read_text())
+    document["version"] = "copy-v2"
+    (models_dir / "copy-v2.json").write_text(json.dumps(document))
+
+    before = mpi("model", "list").output
+    activated = mpi("model", "activate", "copy-v2").output
+    after = mpi("model", "list").output
+
+    assert f"* {DEFAULT_MODEL_VERSION}" in before and "  copy-v2" in before
+    assert "copy-v2 is now active" in activated
+    assert "* copy-v2" in after and f"  {DEFAULT_MODEL_VERSION}" in after
+    assert "active model: copy-v2" in mpi("init").output
+
+
+def test_activating_an_unknown_model_is_a_one_line_error(mpi):
+    assert_one_line_error(mpi("model", "activate", "no-such-model", ok=False), "no-such-model", "not found")
+
+
+def test_users_add_prints_a_token_that_authenticates_with_the_role(mpi, config):
+    result = mpi("users", "add", "alice", "--role", "steward")
+
+    token = result.stdout.strip()
+    assert len(token.splitlines()) == 1 and len(token) >= 20
+    store = Store(config["MPI_DB"])
+    try:
+        assert authenticate(store, token) == {"name": "alice", "role": "steward"}
+        assert [e["action"] for e in store.audit_events("user", "alice")] == ["user.added"]
+    finally:
+        store.close()
+
+
+def test_users_add_with_a_bad_name_is_a_one_line_error(mpi):
+    assert_one_line_error(mpi("users", "add", "bad name!", "--role", "hub", ok=False), "invalid user", "name")
+
+
+def test_users_add_refuses_an_unknown_role(mpi):
+    result = mpi("users", "add", "bob", "--role", "superuser", ok=False)
+    assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+# -------------------------------------------------------------------------------------------- train
+
+def test_train_writes_a_versioned_model_with_metadata_and_activates_it(mpi, tmp_path, models_dir):
+    path = tmp_path / "train.csv"
+    rows = write_csv(path, 300, seed=5)
+
+    result = mpi("train", "--input", str(path), "--version", "small-v1")
+
+    assert "model small-v1 written" in result.output and "small-v1 is now active" in result.output
+    document = json.loads((models_dir / "small-v1.json").read_text())
+    assert document["version"] == "small-v1"
+    assert document["trained_on"]["file"].endswith("train.csv")
+    assert document["trained_on"]["labels_used"] is False
+    assert document["trained_on"]["records"] + document["trained_on"]["skipped_invalid"] == rows
+    assert set(document["policy"]) >= {"upper_match_weight", "lower_match_weight"}
+    assert document["splink_version"].startswith("5.")
+    assert "* small-v1" in mpi("model", "list").output
+
+
+def test_train_on_too_few_records_is_a_one_line_error(mpi, tmp_path):
+    path = tmp_path / "tiny.csv"
+    write_csv(path, 5, seed=5)
+
+    assert_one_line_error(mpi("train", "--input", str(path), ok=False), "at least 50")
+
+
+# ------------------------------------------------------------------------------------ generate and demo
+
+def test_generate_writes_the_canonical_header_and_a_truth_column(mpi, tmp_path):
+    out = tmp_path / "gen.csv"
+
+    result = mpi("generate", "--output", str(out), "--people", "12", "--seed", "3")
+
+    with out.open(newline="") as f:
+        assert tuple(next(csv.reader(f))) == COLUMNS
+    assert f"wrote {len(rows_of(out))} records for 12 people" in result.output
+
+
+def test_demo_builds_once_and_reissues_tokens(mpi, config):
+    first = mpi("demo", "--no-serve", "--people", "25")
+    second = mpi("demo", "--no-serve", "--people", "25")
+
+    assert "building the demo index" in first.output and SUMMARY.search(first.output)
+    assert "not reloading" in second.output and "building" not in second.output
+    tokens = [dict(re.findall(r"demo (hub|steward) token:\s+(\S+)", r.output)) for r in (first, second)]
+    assert tokens[0]["hub"] != tokens[1]["hub"]
+    store = Store(config["MPI_DB"])
+    try:
+        assert authenticate(store, tokens[1]["hub"])["role"] == "hub"
+        assert authenticate(store, tokens[1]["steward"])["role"] == "steward"
+        with pytest.raises(Exception):
+            authenticate(store, tokens[0]["hub"])  # the old token was replaced
+        assert store.counts()["records"] > 25
+    finally:
+        store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_demo_serves_the_api_with_the_printed_token(tmp_path, config):
+    port = _free_port()
+    env = {**os.environ, "MPI_DB": str(tmp_path / "demo.duckdb"), "MPI_MODELS_DIR": config["MPI_MODELS_DIR"]}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from mpi.cli import main; main()", "demo", "--people", "20", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
+    )
+    try:
+        token = None
+        for line in process.stdout:
+            if line.startswith("demo hub token:"):
+                token = line.split()[-1]
+            if line.startswith("serving on"):
+                break
+        assert token, "demo printed no hub token"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/records/no/such",
+                                                 headers={"Authorization": f"Bearer {token}"})
+                urllib.request.urlopen(request, timeout=2)
+            except urllib.error.HTTPError as e:
+                status = e.code
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        assert status == 404  # authenticated (not 401), and the record does not exist
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/review/", timeout=5) as response:
+            assert "Review queue" in response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,63 @@
+"""Logs say ids, never a person's name or birth date (STYLE.md habit 13)."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+
+from click.testing import CliRunner
+
+from conftest import record
+from mpi.cli import main
+from mpi.generator import write_csv
+from mpi.normalise import normalise_record
+
+
+def _identifying_values(rows: list[dict]) -> set[str]:
+    """Names, birth dates and emails as sent and as normalised (3+ characters, to avoid noise)."""
+    values = set()
+    for row in rows:
+        norm = normalise_record(row)
+        for source in (row, norm):
+            for field in ("first_name", "middle_name", "last_name", "birth_date", "email"):
+                value = source.get(field)
+                if value and len(value) >= 3:
+                    values.add(value)
+    return values
+
+
+def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, client, auth):
+    caplog.set_level(logging.DEBUG)
+    path = tmp_path / "people.csv"
+    write_csv(path, 60, seed=21)
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    # A row the loader rejects must not leak its values either.
+    rows.append({**rows[0], "source_record_id": "BAD-1", "birth_date": "31/12/1990"})
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sent = [record("marisol", "st-marys-ehr", "MRN-1"), record("marisol", "bluepath-mco", "BPM-7"),
+            record("theodore", "county-general-ehr", "CG-1")]
+
+    result = CliRunner().invoke(main, ["--db", str(tmp_path / "cli.duckdb"), "--models-dir",
+                                       config["MPI_MODELS_DIR"], "load", "--input", str(path)])
+    assert result.exit_code == 0, result.output
+    for body in sent:
+        person_id = client.post("/v1/records", json=body, headers=auth).get_json()["person_id"]
+        client.post("/v1/match", json={**body, "source_system": "other"}, headers=auth)
+        client.get(f"/v1/persons/{person_id}", headers=auth)
+    client.post("/v1/records", json={**sent[0], "birth_date": "17/03/1984", "sex": "woman"}, headers=auth)
+
+    formatter = logging.Formatter("%(name)s %(message)s")
+    lines = [formatter.format(r) for r in caplog.records]
+    assert sum("st-marys-ehr/MRN-1" in line for line in lines) >= 1, "expected per-record log lines to check"
+    assert len(lines) > len(rows)
+    values = _identifying_values(rows + sent) | {"17/03/1984", "31/12/1990"}
+    assert len(values) > 100
+    pattern = re.compile("|".join(rf"(?<![\w@.-]){re.escape(v)}(?![\w@.-])" for v in
+                                  sorted(values, key=len, reverse=True)), re.IGNORECASE)
+    leaks = [line for line in lines if pattern.search(line)]
+    assert leaks == []

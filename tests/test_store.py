@@ -1,0 +1,131 @@
+"""The store gateway: migrations by version, writes only inside a transaction, atomic rollback."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import record
+from mpi.errors import StoreError
+from mpi.normalise import normalise_record
+from mpi.store import Store
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+
+
+@pytest.fixture
+def store(tmp_path):
+    store = Store(tmp_path / "store.duckdb")
+    yield store
+    store.close()
+
+
+def test_new_store_is_at_the_latest_schema_version(store):
+    assert store.schema_version() == LATEST_VERSION == MIGRATIONS[-1][0]
+
+
+def test_migration_is_idempotent_and_keeps_data(tmp_path):
+    path = tmp_path / "store.duckdb"
+    store = Store(path)
+    with store.transaction():
+        person_id = store.create_person({"last_name": "WOJCIK"})
+    assert store.migrate() == LATEST_VERSION  # again on an open store: nothing to do, no error
+    store.close()
+
+    reopened = Store(path)
+    try:
+        assert reopened.schema_version() == LATEST_VERSION
+        assert reopened.resolve_person(person_id)["golden"] == {"last_name": "WOJCIK"}
+        with reopened.transaction():
+            assert reopened.create_person({}) != person_id  # ids continue, never reused
+    finally:
+        reopened.close()
+
+
+def test_store_creates_its_folder(tmp_path):
+    store = Store(tmp_path / "deep" / "er" / "mpi.duckdb")
+    try:
+        assert (tmp_path / "deep" / "er" / "mpi.duckdb").exists()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s: s.create_person({}),
+        lambda s: s.put_record("a", "1", {}, {}, []),
+        lambda s: s.set_link("a", "1", "MPI00000001", "MATCH", "AUTO", 1.0, 0.5, [], "v1"),
+        lambda s: s.delete_link("a", "1"),
+        lambda s: s.set_golden("MPI00000001", {}),
+        lambda s: s.audit("test", "x.done", "x", "1", None, {}),
+        lambda s: s.open_case("POSSIBLE_MATCH", "a", "1", "routine", [], "v1", []),
+    ],
+    ids=["create_person", "put_record", "set_link", "delete_link", "set_golden", "audit", "open_case"],
+)
+def test_a_write_outside_a_transaction_raises(store, write):
+    with pytest.raises(StoreError, match="outside Store.transaction"):
+        write(store)
+    assert store.counts() == {"persons": 0, "records": 0, "links": 0, "open_cases": 0}
+
+
+def test_rollback_leaves_nothing_half_written(store):
+    raw = record("marisol", "st-marys-ehr", "MRN-1")
+    norm = normalise_record(raw)
+
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.put_record("st-marys-ehr", "MRN-1", raw, norm, ["dob:1984-03-17"])
+            person_id = store.create_person({})
+            store.set_link("st-marys-ehr", "MRN-1", person_id, "NO_MATCH", "AUTO", None, None, [], "v1")
+            store.open_case("POSSIBLE_MATCH", "st-marys-ehr", "MRN-1", "routine", [], "v1", [])
+            store.audit("test", "record.created", "record", "st-marys-ehr/MRN-1", None, {})
+            assert store.get_record("st-marys-ehr", "MRN-1") is not None  # visible inside the transaction
+            raise RuntimeError("crash half way")
+
+    assert store.counts() == {"persons": 0, "records": 0, "links": 0, "open_cases": 0}
+    assert store.get_record("st-marys-ehr", "MRN-1") is None
+    assert store.audit_events() == []
+    assert list(store.index_rows()) == []
+    assert store.rollbacks == 1
+
+
+def test_nested_transaction_joins_the_outer_one(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            with store.transaction():
+                store.create_person({})
+            raise RuntimeError("outer fails after the inner block finished")
+
+    assert store.counts()["persons"] == 0
+
+
+def test_failed_submit_rolls_back_the_store_and_the_in_memory_index(services):
+    raw = record("marisol", "st-marys-ehr", "MRN-1")
+    services.ensure_active_model("test")
+
+    with pytest.raises(RuntimeError):
+        with services.store.transaction():
+            assert services.matching.submit(raw, "test")["decision"] == "NO_MATCH"
+            raise RuntimeError("crash after the decision")
+
+    assert services.store.counts()["records"] == 0
+    # The matcher must not remember the rolled-back record as a candidate.
+    again = services.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
+    assert again["candidates"] == []
+    result = services.matching.submit(raw, "test")
+    assert result["decision"] == "NO_MATCH"
+    assert services.store.counts() == {"persons": 1, "records": 1, "links": 1, "open_cases": 0}
+
+
+def test_audit_log_is_append_only_with_actor_and_reason(store):
+    with store.transaction():
+        store.audit("user:alice", "case.withdrawn", "review_case", "RC00000001", "record updated", {"k": 1})
+        store.audit("user:bob", "case.opened", "review_case", "RC00000002", None, None)
+
+    events = store.audit_events("review_case")
+
+    assert [(e["actor"], e["action"], e["entity_id"]) for e in events] == [
+        ("user:bob", "case.opened", "RC00000002"),
+        ("user:alice", "case.withdrawn", "RC00000001"),
+    ]
+    assert events[1]["reason"] == "record updated" and events[1]["detail"] == {"k": 1}
+    assert events[0]["event_id"] > events[1]["event_id"]
