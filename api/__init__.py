@@ -6,9 +6,11 @@ time. Tests call ``create_app({"MPI_DB": tmp_path / "t.duckdb", ...})``.
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 
-from flask import Flask
+from flask import Flask, g, request
 
 from api import errors
 from api.errors import MpiApi
@@ -44,6 +46,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         "security": [{"bearer": []}],
     })
     errors.register(app)
+    _log_requests(app)
 
     from api import persons, records
 
@@ -54,6 +57,28 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
 
     app.register_blueprint(review_bp)
     return app
+
+
+def _log_requests(app: Flask) -> None:
+    """One access line per API call: who (the authenticated caller), what, outcome and time.
+
+    Paths carry ids only (person ids, record keys), never demographics: those
+    travel in request bodies, which are not logged.
+    """
+    access = logging.getLogger("api.access")
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response):
+        if request.path.startswith("/v1/"):
+            user = g.get("user")
+            elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+            access.info("%s %s %s caller=%s %.1fms", request.method, request.path, response.status_code,
+                        user["name"] if user else "-", elapsed_ms)
+        return response
 
 
 def services_of(app: Flask) -> Services:

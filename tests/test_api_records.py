@@ -13,6 +13,7 @@ import pytest
 
 from api import create_app
 from conftest import record
+from mpi.errors import NotFound, ValidationError
 from mpi.services import Services
 
 EVIDENCE_KEYS = {"comparison", "level", "label", "weight", "tf_adjustment"}
@@ -197,6 +198,34 @@ def test_manual_link_is_never_changed_by_rematching(client, auth, services):
     assert [r["source_record_id"] for r in person["records"]] == ["MRN-1"]
     events = services.store.audit_events("record", "county-general-ehr/CG-1")
     assert [e["action"] for e in events][:2] == ["record.updated", "link.manual"]
+
+
+def test_manual_link_of_a_held_record_resolves_its_case(client, auth, services, activate_policy):
+    first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
+               "last_name": "Quintanilla", "birth_date": "1984-03-17"}
+    _, weight = best_weight(client, auth, partial)
+    activate_policy(lower_match_weight=weight - 1, upper_match_weight=weight + 1)
+    held = submit(client, auth, partial)
+    assert held["decision"] == "POSSIBLE_MATCH"
+
+    services.matching.link_manually("foodbank-cbo", "FB-3", first["person_id"], "steward:test", "same phone")
+
+    case = services.store.get_case(held["review_case_id"])
+    assert (case["state"], case["resolution"]) == ("resolved", "linked")
+    stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
+    assert (stored["link"]["person_id"], stored["link"]["link_source"]) == (first["person_id"], "MANUAL")
+    assert stored["review_case_id"] is None
+    person = client.get(f"/v1/persons/{first['person_id']}", headers=auth).get_json()
+    assert sorted(r["source_record_id"] for r in person["records"]) == ["FB-3", "MRN-1"]
+
+
+def test_manual_link_needs_a_reason_and_a_known_record(services):
+    with pytest.raises(ValidationError) as e:
+        services.matching.link_manually("x", "y", "MPI00000001", "steward:test", " ")
+    assert "reason" in e.value.errors
+    with pytest.raises(NotFound):
+        services.matching.link_manually("x", "y", "MPI00000001", "steward:test", "checked")
 
 
 def test_manual_link_survives_a_restart(config, client, auth, services):

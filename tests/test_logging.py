@@ -61,3 +61,16 @@ def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, clie
                                   sorted(values, key=len, reverse=True)), re.IGNORECASE)
     leaks = [line for line in lines if pattern.search(line)]
     assert leaks == []
+
+
+def test_every_api_read_of_a_person_is_attributed_to_its_caller(caplog, client, auth):
+    person_id = client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"),
+                            headers=auth).get_json()["person_id"]
+    caplog.set_level(logging.INFO, logger="api.access")
+
+    client.get(f"/v1/persons/{person_id}", headers=auth)
+    client.get(f"/v1/persons/{person_id}")
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "api.access"]
+    assert any(line.startswith(f"GET /v1/persons/{person_id} 200 caller=test-hub") for line in lines), lines
+    assert any(line.startswith(f"GET /v1/persons/{person_id} 401 caller=-") for line in lines), lines
