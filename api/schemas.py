@@ -28,6 +28,9 @@ class CandidateSchema(ma.Schema):
     match_probability = ma.fields.Float()
     match_grade = ma.fields.String(metadata={"description": "FHIR match grade"})
     matched_record = ma.fields.Nested(RecordKeySchema, metadata={"description": "the person's best-scoring record"})
+    weakest_record_weight = ma.fields.Float(metadata={
+        "description": "lowest weight against any of the person's records; below the lower threshold it blocks "
+                       "an auto-link (the record contradicts part of the person)"})
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), metadata={"description": "waterfall, prior first"})
 
 

@@ -139,6 +139,24 @@ def test_two_persons_close_together_send_the_record_to_review(client, auth, serv
 
 # ------------------------------------------------------------------------------------------ updates
 
+def test_a_record_is_not_auto_linked_to_a_person_it_partly_contradicts(client, auth, services):
+    marisol = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))
+    # A steward has (wrongly, as it will turn out) linked Theodore's record to Marisol's person.
+    services.matching.link_manually("county-general-ehr", "CG-1", marisol["person_id"], "steward:test", "test")
+    inbound = record("marisol", "bluepath-mco", "BPM-7")
+
+    top = client.post("/v1/match", json=inbound, headers=auth).get_json()["candidates"][0]
+    body = submit(client, auth, inbound)
+
+    policy = services.matching.active_model().policy
+    assert top["person_id"] == marisol["person_id"]
+    assert top["match_weight"] >= policy.upper_match_weight  # her own record alone would link her
+    assert top["weakest_record_weight"] < policy.lower_match_weight  # Theodore's record contradicts her
+    assert body["decision"] == "POSSIBLE_MATCH"
+    assert body["person_id"] is None and body["review_case_id"]
+
+
 def test_same_key_again_updates_the_record_not_a_new_one(client, auth, services):
     first = submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))
     before = client.get("/v1/records/county-general-ehr/CG-1", headers=auth).get_json()
