@@ -19,7 +19,7 @@ import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker
 
-from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, Comparison, derive
+from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, Comparison, derive
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +95,10 @@ def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, flo
 
 
 def _linker(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
-            settings: dict[str, Any]) -> Linker:
+            settings: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
     db_api = DuckDBAPI(connection=duckdb.connect())
     sdf = db_api.register(_table(rows, tables))
-    return Linker(sdf, settings)
+    return Linker(sdf, settings), db_api
 
 
 def train(
@@ -112,19 +112,68 @@ def train(
         seed: seed for u sampling, so a retrain on the same data is repeatable.
         max_pairs: random pairs sampled to estimate u.
     """
-    linker = _linker(rows, tables, settings_dict())
+    linker, _ = _linker(rows, tables, settings_dict())
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     for rule in EM_BLOCKING_RULES:
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
-    return linker.misc.save_model_to_json()
+    return _settle_untrained_levels(linker.misc.save_model_to_json())
+
+
+def _settle_untrained_levels(model_json: dict[str, Any]) -> dict[str, Any]:
+    """Give a level that training could not estimate (no sampled pair reached it) no weight: m = u.
+
+    Left empty, Splink's prediction would still apply a default to it while the
+    in-process scorer applied none; written down, both engines read the same
+    numbers from the model file.
+    """
+    for comparison in model_json["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if level.get("is_null_level"):
+                continue
+            m, u = level.get("m_probability"), level.get("u_probability")
+            if m and u:
+                continue
+            known = m or u
+            if known is None:
+                continue  # neither: the scorer gives it no weight, and Splink no different
+            level["m_probability"] = level["u_probability"] = known
+            logger.warning("level '%s' of %s was not estimated by training; it carries no weight",
+                           level.get("label_for_charts"), comparison["output_column_name"])
+    return model_json
+
+
+def _register_frequencies(linker: Linker, db_api: DuckDBAPI, rows: Sequence[dict[str, Any]],
+                          tables: Mapping[str, Mapping[str, float]], floor: float) -> None:
+    """Make Splink use the model's value frequencies, not those of the rows it is given.
+
+    The model's tables keep values seen at least twice; any other value has the
+    model's floor frequency (``tf_floor``), as in the in-process scorer.
+    """
+    for col in TF_COLUMNS:
+        table = dict(tables.get(col, {}))
+        for row in rows:
+            value = row.get(col)
+            if value is not None and value not in table:
+                table[value] = floor
+        lookup = pa.table({col: pa.array(list(table), pa.string()),
+                           f"tf_{col}": pa.array(list(table.values()), pa.float64())})
+        linker.table_management.register_term_frequency_lookup(db_api.register(lookup), col)
 
 
 def predict(
-    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], model_json: dict[str, Any],
-    threshold_match_weight: float | None = None,
-):
-    """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts)."""
-    linker = _linker(rows, tables, model_json)
+    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
+    model_json: dict[str, Any], threshold_match_weight: float | None = None,
+) -> list[dict[str, Any]]:
+    """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts).
+
+    Args:
+        rows: normalised records, each with ``unique_id`` and the model columns.
+        tables, tf_floor: the model's value frequencies and the floor for rarer values.
+        model_json: Splink's model JSON from the model file.
+        threshold_match_weight: drop pairs scoring below this.
+    """
+    linker, db_api = _linker(rows, tables, model_json)
+    _register_frequencies(linker, db_api, rows, tables, tf_floor)
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
     return df.as_record_list()

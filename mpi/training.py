@@ -33,20 +33,29 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def model_row(raw: dict[str, Any]) -> dict[str, Any]:
+    """One source record (as sent; unknown columns ignored) as a model row: ``unique_id`` + model columns.
+
+    Raises:
+        ValidationError: naming the record's bad fields.
+    """
+    record = validate_record(raw, strict=False)
+    norm = normalise_record(record)
+    row = {c: norm.get(c) for c in MODEL_COLUMNS}
+    row["unique_id"] = f"{record['source_system']}\x1f{record['source_record_id']}"
+    return row
+
+
 def normalised_rows(path: str | Path, progress: Callable[[int], None] | None = None) -> tuple[list[dict], int]:
     """Valid records of a CSV as model rows (``unique_id`` + model columns); and the count skipped."""
     rows, skipped = [], 0
     for line, raw in read_records(path):
         try:
-            record = validate_record(raw, strict=False)
+            rows.append(model_row(raw))
         except ValidationError as e:
             skipped += 1
             logger.warning("training input line %s skipped: invalid %s", line, ", ".join(sorted(e.errors)))
             continue
-        norm = normalise_record(record)
-        row = {c: norm.get(c) for c in MODEL_COLUMNS}
-        row["unique_id"] = f"{record['source_system']}\x1f{record['source_record_id']}"
-        rows.append(row)
         if progress:
             progress(1)
     return rows, skipped
