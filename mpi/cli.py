@@ -73,14 +73,19 @@ def init(services: Services) -> None:
 @click.option("--version", default=None, help="Model version name [default: <file stem>-<UTC time>].")
 @click.option("--seed", default=42, show_default=True, help="Seed for u sampling (repeatable training).")
 @click.option("--no-activate", is_flag=True, help="Write the model file but keep the active model.")
+@click.option("--labels", "labels_path", default=None, type=click.Path(),
+              help="CSV of labelled pairs (source_system_l, source_record_id_l, source_system_r, "
+                   "source_record_id_r[, is_match]): m from its true pairs instead of EM.")
 @click.pass_obj
-def train(services: Services, input_path: str, version: str | None, seed: int, no_activate: bool) -> None:
-    """Train a model without labels (u by random sampling, m by EM) and activate it."""
+def train(services: Services, input_path: str, version: str | None, seed: int, no_activate: bool,
+          labels_path: str | None) -> None:
+    """Train a model (u by random sampling; m by EM, or from --labels) and activate it."""
     from mpi.training import train_from_csv  # imports Splink: only when training
 
     total = count_rows(input_path)
     with click.progressbar(length=total, label="normalising", file=sys.stderr) as bar:
-        document = train_from_csv(input_path, services.registry, version, seed, progress=bar.update)
+        document = train_from_csv(input_path, services.registry, version, seed, progress=bar.update,
+                                  labels=labels_path)
     click.echo(f"model {document['version']} written to {services.registry.path_of(document['version'])}")
     if not no_activate:
         services.matching.activate(document["version"], _actor())

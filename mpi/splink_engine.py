@@ -103,20 +103,31 @@ def _linker(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, fl
 
 def train(
     rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], seed: int = 42, max_pairs: float = 2e6,
+    matching_pairs: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
-    """Estimate the model on unlabelled normalised records; return Splink's model JSON.
+    """Estimate the model on normalised records; return Splink's model JSON.
+
+    Without labels m comes from expectation maximisation; with ``matching_pairs``
+    (pairs of ``unique_id`` known to be one person) m is counted from them.
+    Levels with a fixed m keep it either way.
 
     Args:
         rows: normalised records, each with ``unique_id`` and the model columns.
         tables: the model's value frequencies (for the derived columns).
+        matching_pairs: labelled true pairs, if any.
         seed: seed for u sampling, so a retrain on the same data is repeatable.
         max_pairs: random pairs sampled to estimate u.
     """
-    linker, _ = _linker(rows, tables, settings_dict())
+    linker, db_api = _linker(rows, tables, settings_dict())
     linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    for rule in EM_BLOCKING_RULES:
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
+    if matching_pairs:
+        labels = pa.table({"unique_id_l": pa.array([p[0] for p in matching_pairs], pa.string()),
+                           "unique_id_r": pa.array([p[1] for p in matching_pairs], pa.string())})
+        linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
+    else:
+        for rule in EM_BLOCKING_RULES:
+            linker.training.estimate_parameters_using_expectation_maximisation(rule)
     return _settle_untrained_levels(linker.misc.save_model_to_json())
 
 
@@ -177,3 +188,72 @@ def predict(
     _register_frequencies(linker, db_api, rows, tables, tf_floor)
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
     return df.as_record_list()
+
+
+class RealtimeScorer:
+    """Splink's own real-time scoring of one record against given candidate records.
+
+    The yardstick for the in-process scorer (``bench/latency.py``): Splink 5's
+    fastest real-time calls with everything that can be cached, cached. The
+    model settings are parsed once, ``compare_records`` reuses its generated
+    SQL (``sql_cache_key``) and ``score_pairs`` reuses one ``Linker``; each call
+    still registers the records and runs the scoring SQL in DuckDB, which is
+    what Splink pays per request. Term frequencies travel in the records
+    (``tf_<column>``), from the model's tables with its floor for rarer values,
+    as in the in-process scorer.
+
+    Args:
+        model_json: Splink's model JSON from the model file.
+        tables, tf_floor: the model's value frequencies and the floor for rarer values.
+    """
+
+    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float):
+        from splink.internals.realtime import compare_records
+        from splink.internals.settings_creator import SettingsCreator
+
+        self._compare_records = compare_records
+        self.tables, self.tf_floor = tables, tf_floor
+        self._settings = SettingsCreator.from_path_or_dict(dict(model_json))
+        self._db_api = DuckDBAPI(connection=duckdb.connect())
+        self._cache_key = f"closedloop-mpi-realtime-{id(self)}"
+        self._linker: Linker | None = None
+
+    def _rows(self, records: Sequence[Mapping[str, Any]], first_id: int) -> list[dict[str, Any]]:
+        out = []
+        for i, record in enumerate(records, start=first_id):
+            row: dict[str, Any] = {"unique_id": str(i)}
+            for col in MODEL_COLUMNS:
+                row[col] = record.get(col)
+            row.update(derive(record, self.tables))
+            for col in TF_COLUMNS:
+                value = record.get(col)
+                row[f"tf_{col}"] = None if value is None else self.tables.get(col, {}).get(value, self.tf_floor)
+            out.append(row)
+        return out
+
+    def compare_records(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> list[float]:
+        """Match weights of ``record`` against each candidate (in order), by cached ``compare_records``."""
+        if not candidates:
+            return []
+        df = self._compare_records(self._rows([record], 0), self._rows(candidates, 1), self._settings,
+                                   self._db_api, sql_cache_key=self._cache_key)
+        return self._weights(df, len(candidates))
+
+    def score_pairs(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> list[float]:
+        """Match weights of ``record`` against each candidate (in order), by ``linker.inference.score_pairs``."""
+        if not candidates:
+            return []
+        left, right = self._rows([record], 0), self._rows(candidates, 1)
+        if self._linker is None:
+            self._linker = Linker(self._db_api.register(pa.Table.from_pylist(left + right)), self._settings)
+        df = self._linker.inference.score_pairs(left, right)
+        return self._weights(df, len(candidates))
+
+    @staticmethod
+    def _weights(df, n: int) -> list[float]:
+        try:
+            rows = df.as_record_list()
+        finally:
+            df.drop_table_from_database_and_remove_from_cache()
+        by_id = {int(r["unique_id_r"]): r["match_weight"] for r in rows}
+        return [by_id[i] for i in range(1, n + 1)]

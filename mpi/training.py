@@ -16,7 +16,7 @@ from typing import Any
 
 from mpi import splink_engine
 from mpi.comparisons import MODEL_COLUMNS
-from mpi.csvio import read_records
+from mpi.csvio import read_labelled_pairs, read_records
 from mpi.errors import ModelError, ValidationError
 from mpi.model import ModelRegistry, build_model_file, term_frequencies
 from mpi.normalise import normalise_record
@@ -42,7 +42,7 @@ def model_row(raw: dict[str, Any]) -> dict[str, Any]:
     record = validate_record(raw, strict=False)
     norm = normalise_record(record)
     row = {c: norm.get(c) for c in MODEL_COLUMNS}
-    row["unique_id"] = f"{record['source_system']}\x1f{record['source_record_id']}"
+    row["unique_id"] = _unique_id(record["source_system"], record["source_record_id"])
     return row
 
 
@@ -61,6 +61,30 @@ def normalised_rows(path: str | Path, progress: Callable[[int], None] | None = N
     return rows, skipped
 
 
+def _matching_pairs(path: Path, known: set[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The labelled true pairs between records of the training set, and what the model file says of them."""
+    pairs = read_labelled_pairs(path)
+    matching, unknown = [], 0
+    for left, right, is_match in pairs:
+        ids = (_unique_id(*left), _unique_id(*right))
+        if ids[0] not in known or ids[1] not in known:
+            unknown += 1
+        elif is_match:
+            matching.append(ids)
+    if not matching:
+        raise ValidationError(f"{path.name}: no labelled true pair between records of the training input",
+                              {"labels": ["no usable true pair"]})
+    if unknown:
+        logger.warning("%s labelled pairs name records not in the training input; ignored", unknown)
+    info = {"labels_used": True, "labels_file": f"{path.parent.name}/{path.name}", "labels_sha256": _sha256(path),
+            "labelled_true_pairs": len(matching), "labelled_pairs_ignored": len(pairs) - len(matching)}
+    return info, matching
+
+
+def _unique_id(source_system: str, source_record_id: str) -> str:
+    return f"{source_system}\x1f{source_record_id}"
+
+
 def train_from_csv(
     path: str | Path,
     registry: ModelRegistry,
@@ -68,8 +92,14 @@ def train_from_csv(
     seed: int = 42,
     policy: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    labels: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train, write and return a new model document (not yet activated)."""
+    """Train, write and return a new model document (not yet activated).
+
+    Args:
+        labels: optional CSV of labelled pairs (``mpi.csvio.PAIR_FIELDS``, optional
+            ``is_match``); its true pairs give m instead of EM.
+    """
     path = Path(path)
     if version is not None and registry.path_of(version).exists():
         raise ModelError(f"model version {version} exists already", {"version": ["exists"]})
@@ -78,8 +108,11 @@ def train_from_csv(
         raise ValidationError(f"{path.name}: {len(rows)} valid records; at least 50 are needed to train",
                               {"input": ["too few valid records"]})
     version = version or f"{path.stem}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+    label_info, matching_pairs = {"labels_used": False}, None
+    if labels is not None:
+        label_info, matching_pairs = _matching_pairs(Path(labels), {r["unique_id"] for r in rows})
     tf_tables, tf_floor = term_frequencies(rows)
-    splink_model = splink_engine.train(rows, tf_tables, seed=seed)
+    splink_model = splink_engine.train(rows, tf_tables, seed=seed, matching_pairs=matching_pairs)
     document = build_model_file(
         version,
         splink_model,
@@ -90,7 +123,7 @@ def train_from_csv(
             "sha256": _sha256(path),
             "records": len(rows),
             "skipped_invalid": skipped,
-            "labels_used": False,
+            **label_info,
             "seed": seed,
         },
         splink_version=splink_engine.SPLINK_VERSION,

@@ -258,6 +258,42 @@ def test_train_on_too_few_records_is_a_one_line_error(mpi, tmp_path):
     assert_one_line_error(mpi("train", "--input", str(path), ok=False), "at least 50")
 
 
+def _true_pairs(path: Path) -> list[tuple[str, str, str, str]]:
+    by_person: dict[str, list[tuple[str, str]]] = {}
+    for row in rows_of(path):
+        by_person.setdefault(row["truth_person_id"], []).append((row["source_system"], row["source_record_id"]))
+    return [(*a, *b) for keys in by_person.values() for i, a in enumerate(keys) for b in keys[i + 1:]]
+
+
+def test_train_with_labels_takes_m_from_labelled_true_pairs(mpi, tmp_path, models_dir):
+    path, labels = tmp_path / "train.csv", tmp_path / "pairs.csv"
+    write_csv(path, 300, seed=5)
+    pairs = _true_pairs(path)
+    with labels.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r", "is_match"])
+        writer.writerows([(*p, "true") for p in pairs] + [("nowhere", "X1", "nowhere", "X2", "true")])
+
+    mpi("train", "--input", str(path), "--labels", str(labels), "--version", "labelled-v1", "--no-activate")
+
+    trained_on = json.loads((models_dir / "labelled-v1.json").read_text())["trained_on"]
+    assert trained_on["labels_used"] is True
+    assert trained_on["labelled_true_pairs"] == len(pairs)
+    assert trained_on["labelled_pairs_ignored"] == 1
+
+
+def test_train_with_unusable_labels_is_a_one_line_error(mpi, tmp_path):
+    path, labels = tmp_path / "train.csv", tmp_path / "pairs.csv"
+    write_csv(path, 60, seed=5)
+    labels.write_text("source_system_l,source_record_id_l,source_system_r,source_record_id_r,is_match\n"
+                      "a,1,b,2,perhaps\n")
+    assert_one_line_error(mpi("train", "--input", str(path), "--labels", str(labels), ok=False), "is_match")
+    labels.write_text("source_system_l,source_record_id_l,source_system_r,source_record_id_r\na,1,b,2\n")
+    assert_one_line_error(mpi("train", "--input", str(path), "--labels", str(labels), ok=False), "no labelled true pair")
+    labels.write_text("left,right\na,b\n")
+    assert_one_line_error(mpi("train", "--input", str(path), "--labels", str(labels), ok=False), "missing required column")
+
+
 # ------------------------------------------------------------------------------------ generate and demo
 
 def test_generate_writes_the_canonical_header_and_a_truth_column(mpi, tmp_path):
