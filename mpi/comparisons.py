@@ -51,7 +51,7 @@ MODEL_COLUMNS = (
 #: A first name carried by at least this share of the training records is an
 #: established spelling (KAYLA, KAYLEE), not a typo (KAYLAE): two different
 #: established names on one birth date are twins, not one person misspelt.
-ESTABLISHED_NAME_SHARE = 3e-4
+ESTABLISHED_NAME_SHARE = 1.5e-4
 
 #: Columns the model derives from its frequency tables, for both engines.
 DERIVED_COLUMNS = ("first_name_established",)
@@ -163,8 +163,8 @@ TWIN_M = 1e-6
 """m of "birth date exact, first name differs": true pairs almost never (about -5 bits)."""
 GENERATION_M = 1e-4
 """m of "first name similar, birth date differs": a parent and child, rarely one person (about -6 bits)."""
-BOTH_DIFFER_M = 0.01
-"""m of "first name and birth date both differ": a household member, rarely one person (about -6.6 bits)."""
+BOTH_DIFFER_M = 0.001
+"""m of "first name and birth date both differ": a household member (a parent's email on a child's record), rarely one person (about -10 bits)."""
 SUFFIX_CONFLICT_M = 1e-5
 """m of a JR/SR (or II/III) conflict: two generations (about -7 bits)."""
 
