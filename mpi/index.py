@@ -7,68 +7,117 @@ person's records. It is loaded from the store at start and changed by the
 matching service in the same writer-locked transaction that writes the store;
 if that transaction fails the index is dropped and rebuilt from the store, so
 it can never disagree with what was committed.
+
+It is sized for millions of records, so entries are compact: a slotted object
+per record whose normalised form is a tuple of values under a shared tuple of
+field names (one per distinct shape), with the repetitive values (names, birth
+dates, places) shared between records; a blocking key or person held by one
+record maps to that record's key itself, not to a one-element set.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+Key = tuple[str, str]
 
-@dataclass
+#: Normalised fields whose values repeat across many records: each distinct
+#: value is stored once for the whole index.
+SHARED_FIELDS = frozenset({
+    "first_name", "first_name_canonical", "first_name_phonetic", "middle_name", "middle_initial", "last_name",
+    "last_name_phonetic", "last_name_first_part", "suffix", "birth_date", "birth_year", "sex", "city", "state",
+    "postal_code", "source_system",
+})
+
+
 class Entry:
     """What the index knows of one source record."""
 
-    norm: Mapping[str, Any]
-    keys: tuple[str, ...]
-    received_at: datetime
-    updated_at: datetime
-    person_id: str | None = None
-    decision: str | None = None
-    link_source: str | None = None
-    score: float | None = None
-    probability: float | None = None
-    case_id: str | None = None
+    __slots__ = ("_shape", "_values", "keys", "received_at", "updated_at", "person_id", "decision", "link_source",
+                 "score", "probability", "case_id")
+
+    def __init__(self, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
+                 updated_at: datetime):
+        self._shape, self._values, self.keys = shape, values, keys
+        self.received_at, self.updated_at = received_at, updated_at
+        self.person_id = self.decision = self.link_source = None
+        self.score = self.probability = None
+        self.case_id = None
+
+    @property
+    def norm(self) -> dict[str, Any]:
+        """The record's normalised form (a fresh dict: the stored form is compact and immutable)."""
+        return dict(zip(self._shape, self._values))
 
 
-@dataclass
 class CandidateIndex:
     """Records by key, postings by blocking key, records by person."""
 
-    entries: dict[tuple[str, str], Entry] = field(default_factory=dict)
-    postings: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
-    persons: dict[str, set[tuple[str, str]]] = field(default_factory=lambda: defaultdict(set))
+    def __init__(self) -> None:
+        self.entries: dict[Key, Entry] = {}
+        #: block key -> the record key (one record) or a set of record keys.
+        self._postings: dict[str, Key | set[Key]] = {}
+        #: person id -> tuple of record keys (persons hold a handful of records).
+        self._persons: dict[str, tuple[Key, ...]] = {}
+        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self._shared: dict[str, str] = {}
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple]) -> CandidateIndex:
         """Build from the store's index rows (see ``Store.index_rows``)."""
         index = cls()
         for key, norm, keys, received_at, updated_at, link, case_id in rows:
-            index.put(key, norm, keys, received_at, updated_at)
+            entry = index.put(key, norm, keys, received_at, updated_at)
             if link:
                 index.link(key, *link)
-            index.entries[key].case_id = case_id
+            entry.case_id = case_id
         return index
 
-    def get(self, key: tuple[str, str]) -> Entry | None:
+    @property
+    def persons(self) -> Mapping[str, tuple[Key, ...]]:
+        """Person id -> keys of its linked records."""
+        return self._persons
+
+    def get(self, key: Key) -> Entry | None:
         return self.entries.get(key)
 
-    def put(self, key, norm, keys, received_at, updated_at) -> Entry:
+    def _compact(self, norm: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple]:
+        shape = tuple(norm)
+        shape = self._shapes.setdefault(shape, shape)
+        shared = self._shared
+        values = tuple(
+            shared.setdefault(v, v) if name in SHARED_FIELDS and type(v) is str else v
+            for name, v in norm.items()
+        )
+        return shape, values
+
+    def put(self, key: Key, norm: Mapping[str, Any], keys: Iterable[str], received_at: datetime,
+            updated_at: datetime) -> Entry:
         """Insert or replace a record's normalised form and postings; its link is kept."""
         old = self.entries.get(key)
-        if old:
+        if old is not None:
             for k in old.keys:
                 self._unpost(k, key)
-        entry = Entry(norm, tuple(keys), received_at, updated_at)
-        if old:
+        else:
+            shared = self._shared
+            key = (shared.setdefault(key[0], key[0]), key[1])
+        shape, values = self._compact(norm)
+        entry = Entry(shape, values, tuple(dict.fromkeys(keys)), received_at, updated_at)
+        if old is not None:
             entry.person_id, entry.decision, entry.link_source = old.person_id, old.decision, old.link_source
             entry.score, entry.probability, entry.case_id = old.score, old.probability, old.case_id
         self.entries[key] = entry
+        postings = self._postings
         for k in entry.keys:
-            self.postings[k].add(key)
+            current = postings.get(k)
+            if current is None:
+                postings[k] = key
+            elif type(current) is set:
+                current.add(key)
+            elif current != key:
+                postings[k] = {current, key}
         return entry
 
     def link(self, key, person_id, decision, link_source, score, probability) -> None:
@@ -77,7 +126,9 @@ class CandidateIndex:
             self._unperson(entry.person_id, key)
         entry.person_id, entry.decision, entry.link_source = person_id, decision, link_source
         entry.score, entry.probability = score, probability
-        self.persons[person_id].add(key)
+        members = self._persons.get(person_id, ())
+        if key not in members:
+            self._persons[person_id] = (*members, key)
 
     def unlink(self, key) -> None:
         entry = self.entries[key]
@@ -87,36 +138,67 @@ class CandidateIndex:
         entry.score = entry.probability = None
 
     def block_size(self, block_key: str) -> int:
-        postings = self.postings.get(block_key)
-        return len(postings) if postings else 0
+        postings = self._postings.get(block_key)
+        if postings is None:
+            return 0
+        return len(postings) if type(postings) is set else 1
 
-    def linked_records(self, block_keys: Iterable[str]) -> list[tuple[tuple[str, str], Entry]]:
+    def posted(self, block_key: str) -> tuple[Key, ...] | set[Key]:
+        """Keys of the records posted under a blocking key."""
+        postings = self._postings.get(block_key)
+        if postings is None:
+            return ()
+        return postings if type(postings) is set else (postings,)
+
+    def linked_records(self, block_keys: Iterable[str]) -> list[tuple[Key, Entry]]:
         """Distinct linked records posted under any of the keys."""
-        seen: set[tuple[str, str]] = set()
+        seen: set[Key] = set()
         out = []
+        entries = self.entries
         for k in block_keys:
-            for key in self.postings.get(k, ()):
+            for key in self.posted(k):
                 if key in seen:
                     continue
                 seen.add(key)
-                entry = self.entries[key]
+                entry = entries[key]
                 if entry.person_id:
                     out.append((key, entry))
         return out
 
-    def person_entries(self, person_id: str) -> list[tuple[tuple[str, str], Entry]]:
-        return [(key, self.entries[key]) for key in sorted(self.persons.get(person_id, ()))]
+    def linked_persons(self, block_keys: Iterable[str], exclude: Key | None = None) -> set[str]:
+        """Distinct persons with a linked record posted under any of the keys (``exclude`` aside)."""
+        persons: set[str] = set()
+        entries = self.entries
+        for k in block_keys:
+            for key in self.posted(k):
+                if key == exclude:
+                    continue
+                person_id = entries[key].person_id
+                if person_id:
+                    persons.add(person_id)
+        return persons
+
+    def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
+        return [(key, self.entries[key]) for key in sorted(self._persons.get(person_id, ()))]
 
     def _unpost(self, block_key, key) -> None:
-        postings = self.postings.get(block_key)
-        if postings:
+        postings = self._postings.get(block_key)
+        if postings is None:
+            return
+        if type(postings) is set:
             postings.discard(key)
-            if not postings:
-                del self.postings[block_key]
+            if len(postings) == 1:
+                self._postings[block_key] = next(iter(postings))
+            elif not postings:
+                del self._postings[block_key]
+        elif postings == key:
+            del self._postings[block_key]
 
     def _unperson(self, person_id, key) -> None:
-        members = self.persons.get(person_id)
+        members = self._persons.get(person_id)
         if members:
-            members.discard(key)
-            if not members:
-                del self.persons[person_id]
+            rest = tuple(k for k in members if k != key)
+            if rest:
+                self._persons[person_id] = rest
+            else:
+                del self._persons[person_id]
