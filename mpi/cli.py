@@ -92,6 +92,34 @@ def train(services: Services, input_path: str, version: str | None, seed: int, n
         click.echo(f"model {document['version']} is now active")
 
 
+@main.command()
+@click.option("--labels", "labels_path", required=True, type=click.Path(),
+              help="CSV of labelled pairs of records in the store (as for train --labels).")
+@click.option("--precision", default=0.998, show_default=True, help="Target auto-link (pairwise) precision.")
+@click.option("--max-missed", default=0.02, show_default=True,
+              help="Most true pairs (share) allowed below the lower threshold.")
+@click.option("--version", default=None, help="Version of the calibrated model [default: <active>-cal<UTC time>].")
+@click.option("--no-activate", is_flag=True, help="Write the calibrated model but keep the active one.")
+@click.pass_obj
+def calibrate(services: Services, labels_path: str, precision: float, max_missed: float, version: str | None,
+              no_activate: bool) -> None:
+    """Choose the two thresholds for a target precision from labelled pairs; write them as a new model version."""
+    from mpi.calibration import calibrate_active_model
+
+    services.ensure_active_model(_actor())
+    document, result = calibrate_active_model(services.matching, labels_path, _actor(), precision, max_missed,
+                                              version)
+    click.echo(f"{result.scored_pairs} blocked pairs of {result.labelled_records} labelled records scored "
+               f"({result.true_pairs} true pairs)")
+    click.echo(f"upper {result.upper_match_weight}: pairwise precision {result.precision_at_upper:.4f}, "
+               f"recall {result.recall_at_upper:.4f}")
+    click.echo(f"lower {result.lower_match_weight}: {result.missed_below_lower:.2%} of true pairs below it")
+    click.echo(f"model {document['version']} written to {services.registry.path_of(document['version'])}")
+    if not no_activate:
+        services.matching.activate(document["version"], _actor())
+        click.echo(f"model {document['version']} is now active")
+
+
 @main.group()
 def model() -> None:
     """List and activate model versions."""

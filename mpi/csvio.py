@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from mpi.errors import MpiError
@@ -66,31 +67,69 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
 
 #: Columns of a labelled-pairs file (the format of people_dev's pairs.csv); ``is_match`` is optional.
 PAIR_FIELDS = ("source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r")
+#: Columns a file of records may carry to say who is one person (a dev set's truth).
+CLUSTER_FIELDS = ("truth_person_id", "person_label")
 _TRUE, _FALSE = {"1", "true", "t", "yes", "y", "match"}, {"0", "false", "f", "no", "n", "not_duplicate"}
 
+Key = tuple[str, str]
 
-def read_labelled_pairs(path: str | Path) -> list[tuple[tuple[str, str], tuple[str, str], bool]]:
-    """Labelled record pairs: ``((system, id), (system, id), is_match)``; ``is_match`` defaults to true.
+
+@dataclass(frozen=True)
+class Labels:
+    """Which records are labelled, and which pairs of them are one person (keys sorted within a pair)."""
+
+    records: frozenset[Key]
+    matches: frozenset[tuple[Key, Key]]
+    rows: int
+    complete: bool
+    """True when every pair of labelled records is labelled (clusters), not only the pairs listed."""
+
+
+def read_labels(path: str | Path) -> Labels:
+    """Labels from either a pairs file (``PAIR_FIELDS`` [+ ``is_match``]) or records with a cluster column.
 
     Raises:
-        CsvError: the file is missing or unreadable, lacks a pair column, or has a bad ``is_match``.
+        CsvError: the file is missing or unreadable, has neither format, or a bad ``is_match``.
     """
-    pairs = []
     with _open(path) as f:
         reader = csv.DictReader(f)
         try:
             header = [h.strip() for h in reader.fieldnames or []]
             reader.fieldnames = header
-            missing = [c for c in PAIR_FIELDS if c not in header]
-            if missing:
-                raise CsvError(f"{path}: missing required column(s): {', '.join(missing)}")
-            for row in reader:
-                left = (row["source_system_l"].strip(), row["source_record_id_l"].strip())
-                right = (row["source_system_r"].strip(), row["source_record_id_r"].strip())
-                flag = (row.get("is_match") or "true").strip().lower()
-                if flag not in _TRUE | _FALSE:
-                    raise CsvError(f"{path}: line {reader.line_num}: is_match must be true or false")
-                pairs.append((left, right, flag in _TRUE))
+            cluster = next((c for c in CLUSTER_FIELDS if c in header), None)
+            if all(c in header for c in PAIR_FIELDS):
+                return _read_pairs(path, reader)
+            if cluster and all(c in header for c in KEY_FIELDS):
+                return _read_clusters(reader, cluster)
         except (UnicodeDecodeError, csv.Error) as e:
             raise CsvError(f"{path}: not a readable UTF-8 CSV file ({type(e).__name__})") from None
-    return pairs
+    raise CsvError(f"{path}: missing required column(s): either {', '.join(PAIR_FIELDS)} [, is_match], or "
+                   f"source_system, source_record_id and one of {', '.join(CLUSTER_FIELDS)}")
+
+
+def _read_pairs(path, reader) -> Labels:
+    records, matches, rows = set(), set(), 0
+    for row in reader:
+        rows += 1
+        left = (row["source_system_l"].strip(), row["source_record_id_l"].strip())
+        right = (row["source_system_r"].strip(), row["source_record_id_r"].strip())
+        flag = (row.get("is_match") or "true").strip().lower()
+        if flag not in _TRUE | _FALSE:
+            raise CsvError(f"{path}: line {reader.line_num}: is_match must be true or false")
+        records.update((left, right))
+        if flag in _TRUE:
+            matches.add((min(left, right), max(left, right)))
+    return Labels(frozenset(records), frozenset(matches), rows, complete=False)
+
+
+def _read_clusters(reader, column: str) -> Labels:
+    clusters: dict[str, list[Key]] = {}
+    rows = 0
+    for row in reader:
+        rows += 1
+        label = (row.get(column) or "").strip()
+        if label:
+            clusters.setdefault(label, []).append((row["source_system"].strip(), row["source_record_id"].strip()))
+    matches = {(min(a, b), max(a, b)) for keys in clusters.values() for i, a in enumerate(keys) for b in keys[i + 1:]}
+    records = frozenset(k for keys in clusters.values() for k in keys)
+    return Labels(records, frozenset(matches), rows, complete=True)

@@ -84,6 +84,17 @@ def build_model_file(
     return document
 
 
+def derive_version(document: Mapping[str, Any], version: str, policy: Mapping[str, Any],
+                   note: Mapping[str, Any]) -> dict[str, Any]:
+    """A new model version: the same trained model under another policy, with a note of why."""
+    check_version_name(version)
+    derived = {**document, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "policy": Policy.from_spec({**document.get("policy", {}), **policy}).as_spec(),
+               "derived_from": {"version": document["version"], **note}}
+    compile_model(derived)
+    return derived
+
+
 def check_version_name(version: str) -> None:
     if not _VERSION_RE.match(version):
         raise ModelError("model version must be 1-80 letters, digits, '.', '_' or '-'", {"version": ["bad format"]})
@@ -135,6 +146,10 @@ class ModelRegistry:
         return sorted(out, key=lambda d: d["created_at"] or "")
 
     def load(self, version: str) -> Model:
+        return compile_model(self.document(version))
+
+    def document(self, version: str) -> dict[str, Any]:
+        """The JSON document of a model version, as written."""
         path = self.path_of(version)
         if not path.exists():
             raise NotFound(f"model version {version} not found in {self.folder}")
@@ -142,4 +157,4 @@ class ModelRegistry:
             document = json.loads(path.read_text())
         except ValueError as e:
             raise ModelError(f"model file {path.name} is not valid JSON") from e
-        return compile_model(document)
+        return document

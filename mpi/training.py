@@ -16,7 +16,7 @@ from typing import Any
 
 from mpi import splink_engine
 from mpi.comparisons import MODEL_COLUMNS
-from mpi.csvio import read_labelled_pairs, read_records
+from mpi.csvio import read_labels, read_records
 from mpi.errors import ModelError, ValidationError
 from mpi.model import ModelRegistry, build_model_file, term_frequencies
 from mpi.normalise import normalise_record
@@ -63,22 +63,18 @@ def normalised_rows(path: str | Path, progress: Callable[[int], None] | None = N
 
 def _matching_pairs(path: Path, known: set[str]) -> tuple[dict[str, Any], list[tuple[str, str]]]:
     """The labelled true pairs between records of the training set, and what the model file says of them."""
-    pairs = read_labelled_pairs(path)
-    matching, unknown = [], 0
-    for left, right, is_match in pairs:
-        ids = (_unique_id(*left), _unique_id(*right))
-        if ids[0] not in known or ids[1] not in known:
-            unknown += 1
-        elif is_match:
-            matching.append(ids)
-    if not matching:
+    labels = read_labels(path)
+    matching = [(_unique_id(*a), _unique_id(*b)) for a, b in sorted(labels.matches)]
+    usable = [p for p in matching if p[0] in known and p[1] in known]
+    if not usable:
         raise ValidationError(f"{path.name}: no labelled true pair between records of the training input",
                               {"labels": ["no usable true pair"]})
-    if unknown:
-        logger.warning("%s labelled pairs name records not in the training input; ignored", unknown)
+    if len(usable) < len(matching):
+        logger.warning("%s labelled true pairs name records not in the training input; ignored",
+                       len(matching) - len(usable))
     info = {"labels_used": True, "labels_file": f"{path.parent.name}/{path.name}", "labels_sha256": _sha256(path),
-            "labelled_true_pairs": len(matching), "labelled_pairs_ignored": len(pairs) - len(matching)}
-    return info, matching
+            "labelled_true_pairs": len(usable), "labelled_pairs_ignored": len(matching) - len(usable)}
+    return info, usable
 
 
 def _unique_id(source_system: str, source_record_id: str) -> str:

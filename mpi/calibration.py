@@ -1,0 +1,186 @@
+"""Choosing the policy's two thresholds from labelled pairs (``mpi calibrate``).
+
+The records are those in the store; the labels say which of them are one
+person, either as records with a cluster column (a dev set's truth: complete)
+or as listed pairs. Labels are taken as complete for the records they name: a
+blocked pair of two labelled records not labelled a match counts as a
+non-match (so a pairs file that lists only true pairs leaves out the people
+with one record, and overstates precision a little). Every
+blocked pair of labelled records is scored with the active model (the same
+scorer as the online path), and:
+
+- the **upper** threshold is the lowest weight at which the pairs at or above
+  it reach the target precision (and every higher cut-off does too), so
+  auto-links are at least that precise;
+- the **lower** threshold is the highest weight below which at most the given
+  share of true pairs falls, so few true matches become new persons unseen.
+
+Pairwise precision is a proxy for the online path's (which also checks a
+record against every record of a person and holds ambiguous ones), so the
+online figure is at least as good in practice; ``bench/accuracy.py`` measures it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mpi import blocking
+from mpi.csvio import Labels, read_labels
+from mpi.errors import ValidationError
+from mpi.model import derive_version
+from mpi.scoring import Scorer
+
+if TYPE_CHECKING:
+    from mpi.matching import MatchService
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The chosen thresholds and what they achieve on the labelled pairs."""
+
+    upper_match_weight: float
+    lower_match_weight: float
+    labelled_records: int
+    scored_pairs: int
+    true_pairs: int
+    precision_at_upper: float
+    recall_at_upper: float
+    missed_below_lower: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def blocked_pairs(records: Mapping[Key, Mapping[str, Any]], max_block_size: int) -> set[tuple[Key, Key]]:
+    """Pairs of records sharing a blocking key, as the online path would meet them."""
+    postings: dict[str, list[Key]] = {}
+    for key, norm in records.items():
+        for block in blocking.record_keys(norm):
+            postings.setdefault(block, []).append(key)
+    pairs = set()
+    for keys in postings.values():
+        if len(keys) > max_block_size:
+            continue
+        keys.sort()
+        for i, a in enumerate(keys):
+            for b in keys[i + 1:]:
+                pairs.add((a, b))
+    return pairs
+
+
+def calibrate(
+    records: Mapping[Key, Mapping[str, Any]],
+    labels: Labels,
+    scorer: Scorer,
+    precision: float = 0.998,
+    max_missed: float = 0.02,
+    max_block_size: int = 400,
+) -> Calibration:
+    """Choose the upper and lower thresholds from labelled pairs among ``records``.
+
+    Raises:
+        ValidationError: no labelled true pair between stored records, or a target out of range.
+    """
+    errors = {}
+    if not 0 < precision < 1:
+        errors["precision"] = ["must lie strictly between 0 and 1"]
+    if not 0 <= max_missed < 1:
+        errors["max_missed"] = ["must lie in [0, 1)"]
+    if errors:
+        raise ValidationError("invalid calibration target", errors)
+    labelled = {k for k in labels.records if k in records}
+    matches = {(a, b) for a, b in labels.matches if a in labelled and b in labelled}
+    if not matches:
+        raise ValidationError("no labelled true pair between records in the store: load the records first",
+                              {"labels": ["no usable true pair"]})
+    subset = {k: records[k] for k in labelled}
+    scored = sorted(
+        ((scorer.score(subset[a], subset[b]).match_weight, (a, b) in matches)
+         for a, b in blocked_pairs(subset, max_block_size)),
+        reverse=True,
+    )
+    true_total = len(matches)
+    # Thresholds are written with three decimals: round outward, so the written upper keeps no pair
+    # the chosen one drops, and the written lower lets no true pair more fall below it.
+    upper = math.ceil(_upper(scored, precision) * 1000) / 1000
+    lower = min(math.floor(_lower(scored, true_total, max_missed, upper) * 1000) / 1000, upper)
+    at_upper = [t for w, t in scored if w >= upper]
+    missed = true_total - sum(t for w, t in scored if w >= lower)
+    return Calibration(
+        upper_match_weight=upper,
+        lower_match_weight=lower,
+        labelled_records=len(labelled),
+        scored_pairs=len(scored),
+        true_pairs=true_total,
+        precision_at_upper=sum(at_upper) / len(at_upper) if at_upper else 1.0,
+        recall_at_upper=sum(at_upper) / true_total,
+        missed_below_lower=missed / true_total,
+    )
+
+
+def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
+    """Lowest cut-off from which every higher cut-off keeps at least ``precision``.
+
+    Pairs of equal weight stand or fall together: a cut-off cannot keep one and drop its twin.
+    """
+    best = scored[0][0] + 1.0 if scored else 0.0
+    kept = correct = 0
+    for i, (weight, is_match) in enumerate(scored):  # highest first
+        kept += 1
+        correct += is_match
+        if i + 1 < len(scored) and scored[i + 1][0] == weight:
+            continue
+        if correct / kept < precision:
+            break
+        best = weight
+    return best
+
+
+def _lower(scored: list[tuple[float, bool]], true_total: int, max_missed: float, upper: float) -> float:
+    """Highest cut-off (not above ``upper``) below which at most ``max_missed`` of true pairs fall.
+
+    True pairs that no blocking key brings together are missed whatever the cut-off, and count.
+    """
+    allowed = int(max_missed * true_total)
+    missed = true_total - sum(t for _, t in scored)
+    lower = upper
+    for weight, is_match in reversed(scored):  # lowest first
+        if is_match:
+            if missed + 1 > allowed:
+                lower = weight
+                break
+            missed += 1
+    return min(lower, upper)
+
+
+def calibrate_active_model(
+    matching: MatchService,
+    labels_path: str | Path,
+    actor: str,
+    precision: float = 0.998,
+    max_missed: float = 0.02,
+    version: str | None = None,
+) -> tuple[dict[str, Any], Calibration]:
+    """Calibrate the active model on the store's records and write (not activate) the calibrated version."""
+    labels_path = Path(labels_path)
+    labels = read_labels(labels_path)
+    model = matching.active_model()
+    with matching.store.serialised():
+        records = {key: entry.norm for key, entry in matching.index().entries.items()}
+    result = calibrate(records, labels, model.scorer, precision, max_missed, matching.max_block_size)
+    version = version or f"{model.version}-cal{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+    document = derive_version(
+        matching.registry.document(model.version), version,
+        {"upper_match_weight": result.upper_match_weight, "lower_match_weight": result.lower_match_weight},
+        {"calibrated_by": actor, "labels_file": labels_path.name, "precision_target": precision,
+         "max_missed_target": max_missed, **result.as_dict()},
+    )
+    matching.registry.save(document)
+    return document, result
