@@ -10,7 +10,9 @@ same model in process (:mod:`mpi.scoring`).
 
 from __future__ import annotations
 
+import copy
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +21,8 @@ import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker
 
-from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, Comparison, derive
+from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, Comparison, derive, tf_table
+from mpi.scoring import prior_for_index, tf_scales
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ EM_BLOCKING_RULES = (
     'l."birth_date" = r."birth_date"',
     'l."last_name_phonetic" = r."last_name_phonetic" AND l."postal_code" = r."postal_code"',
     'l."first_name_canonical" = r."first_name_canonical" AND l."last_name" = r."last_name"',
+    'l."phone" = r."phone"',
 )
 
 #: Near-certain rules used only to estimate the prior (lambda).
@@ -126,9 +130,95 @@ def train(
                            "unique_id_r": pa.array([p[1] for p in matching_pairs], pa.string())})
         linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
     else:
+        # Without term frequencies: Splink would adjust by the training rows' raw
+        # frequencies, not the model's scaled ones (mpi.scoring.tf_scales).
         for rule in EM_BLOCKING_RULES:
-            linker.training.estimate_parameters_using_expectation_maximisation(rule)
-    return _settle_untrained_levels(linker.misc.save_model_to_json())
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                rule, estimate_without_term_frequencies=True)
+    model_json = linker.misc.save_model_to_json()
+    model_json = _decontaminate_u(model_json, rows, tables, seed, max_pairs)
+    return _settle_untrained_levels(model_json)
+
+
+def _decontaminate_u(model_json: dict[str, Any], rows: Sequence[dict[str, Any]],
+                     tables: Mapping[str, Mapping[str, float]], seed: int, max_pairs: float) -> dict[str, Any]:
+    """Re-estimate u on random pairs with the true matches among them weighed out.
+
+    Random sampling takes every sampled pair for a non-match. For the levels that
+    matter most that is far from true: two random records of a population with
+    2.5 records a person share a first name and a birth date about as often
+    because they are one person (lambda times m, ~1.3e-4 on people_dev) as by
+    chance (~1e-7), so the sampled u is the matches' own rate and the level is
+    worth 12 bits instead of 21. Here Splink compares a seeded random sample of
+    pairs (its comparison vectors, counted by pattern), and expectation
+    maximisation with m and the prior held re-estimates u, each pair weighed by
+    its probability of being a non-match, which is what u means. A level that no
+    non-matching sampled pair reaches gets the floor of half a pair. Levels
+    training did not estimate (no m) are left for ``_settle_untrained_levels``.
+    """
+    n_sample = min(len(rows), int(0.5 * ((8 * max_pairs + 1) ** 0.5 + 1)))
+    sample = random.Random(seed).sample(list(rows), n_sample)
+    settings = copy.deepcopy(model_json)
+    settings["blocking_rules_to_generate_predictions"] = ["1=1"]
+    settings["retain_matching_columns"] = True
+    sample_linker, _ = _linker(sample, tables, settings)
+    pairs = sample_linker.inference.predict()
+    gammas = [f"gamma_{c['output_column_name']}" for c in model_json["comparisons"]]
+    try:
+        patterns = sample_linker.misc.query_sql(
+            f"SELECT {', '.join(gammas)}, count(*) AS n FROM {pairs.physical_name} GROUP BY ALL"
+        ).as_record_list()
+    finally:
+        pairs.drop_table_from_database_and_remove_from_cache()
+    u_new = estimate_u_without_matches(model_json, [([p[g] for g in gammas], p["n"]) for p in patterns])
+    floor = 0.5 / (n_sample * (n_sample - 1) / 2)
+    for comparison, levels_u in zip(model_json["comparisons"], u_new, strict=True):
+        for level, u in zip(comparison["comparison_levels"], levels_u, strict=True):
+            if u is not None:
+                level["u_probability"] = max(u, floor)
+    return model_json
+
+
+def estimate_u_without_matches(model_json: Mapping[str, Any], patterns: Sequence[tuple[Sequence[int], int]],
+                               iterations: int = 10) -> list[list[float | None]]:
+    """u per level from counted comparison vectors of random pairs, matches weighed out by their posterior.
+
+    Args:
+        model_json: the trained model (m, u and the prior; m and the prior are held).
+        patterns: (Splink comparison vector values, one per comparison; pair count).
+        iterations: rounds of expectation maximisation (it settles within a few).
+
+    Returns:
+        Per comparison, per level: the new u, or None for a null level or a level without m.
+    """
+    lam = model_json["probability_two_random_records_match"]
+    levels = []  # per comparison: (gamma value -> level index, m per level, u per level)
+    for comparison in model_json["comparisons"]:
+        specs = comparison["comparison_levels"]
+        non_null = [i for i, lv in enumerate(specs) if not lv.get("is_null_level")]
+        by_gamma = {len(non_null) - 1 - rank: i for rank, i in enumerate(non_null)}
+        m = [lv.get("m_probability") for lv in specs]
+        u = [lv.get("u_probability") for lv in specs]
+        levels.append((by_gamma, m, u))
+    rows = [([levels[c][0].get(g) for c, g in enumerate(vector)], n) for vector, n in patterns]
+    for _ in range(iterations):
+        counts = [[0.0] * len(m) for _, m, _ in levels]
+        for indices, n in rows:
+            odds = lam / (1 - lam)
+            for (_, m, u), i in zip(levels, indices):
+                if i is not None and m[i] and u[i]:
+                    odds *= m[i] / u[i]
+            non_match = n / (1 + odds)
+            for c, i in enumerate(indices):
+                if i is not None:
+                    counts[c][i] += non_match
+        for (by_gamma, m, u), count in zip(levels, counts):
+            total = sum(count[i] for i in by_gamma.values())
+            for i in by_gamma.values():
+                if m[i] is not None and u[i] is not None and total > 0:
+                    u[i] = count[i] / total
+    return [[u[i] if i in by_gamma.values() and m[i] is not None and u[i] is not None else None
+             for i in range(len(u))] for by_gamma, m, u in levels]
 
 
 def _settle_untrained_levels(model_json: dict[str, Any]) -> dict[str, Any]:
@@ -155,26 +245,29 @@ def _settle_untrained_levels(model_json: dict[str, Any]) -> dict[str, Any]:
 
 
 def _register_frequencies(linker: Linker, db_api: DuckDBAPI, rows: Sequence[dict[str, Any]],
-                          tables: Mapping[str, Mapping[str, float]], floor: float) -> None:
+                          tables: Mapping[str, Mapping[str, float]], floor: float,
+                          scales: Mapping[str, float]) -> None:
     """Make Splink use the model's value frequencies, not those of the rows it is given.
 
     The model's tables keep values seen at least twice; any other value has the
-    model's floor frequency (``tf_floor``), as in the in-process scorer.
+    model's floor frequency (``tf_floor``), and every frequency is scaled by its
+    column's factor (:func:`mpi.scoring.tf_scales`), as in the in-process scorer.
     """
     for col in TF_COLUMNS:
-        table = dict(tables.get(col, {}))
+        table = dict(tf_table(tables, col))
         for row in rows:
-            value = row.get(col)
+            value = row.get(col) if col in row else derive(row, tables).get(col)
             if value is not None and value not in table:
                 table[value] = floor
+        scale = scales.get(col, 1.0)
         lookup = pa.table({col: pa.array(list(table), pa.string()),
-                           f"tf_{col}": pa.array(list(table.values()), pa.float64())})
+                           f"tf_{col}": pa.array([f * scale for f in table.values()], pa.float64())})
         linker.table_management.register_term_frequency_lookup(db_api.register(lookup), col)
 
 
 def predict(
     rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
-    model_json: dict[str, Any], threshold_match_weight: float | None = None,
+    model_json: dict[str, Any], threshold_match_weight: float | None = None, trained_records: int | None = None,
 ) -> list[dict[str, Any]]:
     """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts).
 
@@ -183,9 +276,15 @@ def predict(
         tables, tf_floor: the model's value frequencies and the floor for rarer values.
         model_json: Splink's model JSON from the model file.
         threshold_match_weight: drop pairs scoring below this.
+        trained_records: records the model was trained on; given, the prior is
+            scaled to the size of ``rows`` as on the online path
+            (:func:`mpi.scoring.prior_for_index`), else the model's is used.
     """
+    if trained_records:
+        model_json = {**model_json, "probability_two_random_records_match": prior_for_index(
+            model_json["probability_two_random_records_match"], trained_records, len(rows))}
     linker, db_api = _linker(rows, tables, model_json)
-    _register_frequencies(linker, db_api, rows, tables, tf_floor)
+    _register_frequencies(linker, db_api, rows, tables, tf_floor, tf_scales(model_json, tables))
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
     return df.as_record_list()
 
@@ -213,6 +312,7 @@ class RealtimeScorer:
 
         self._compare_records = compare_records
         self.tables, self.tf_floor = tables, tf_floor
+        self.tf_scales = tf_scales(model_json, tables)
         self._settings = SettingsCreator.from_path_or_dict(dict(model_json))
         self._db_api = DuckDBAPI(connection=duckdb.connect())
         self._cache_key = f"closedloop-mpi-realtime-{id(self)}"
@@ -226,8 +326,9 @@ class RealtimeScorer:
                 row[col] = record.get(col)
             row.update(derive(record, self.tables))
             for col in TF_COLUMNS:
-                value = record.get(col)
-                row[f"tf_{col}"] = None if value is None else self.tables.get(col, {}).get(value, self.tf_floor)
+                value = row.get(col)
+                row[f"tf_{col}"] = (None if value is None
+                                    else tf_table(self.tables, col).get(value, self.tf_floor) * self.tf_scales[col])
             out.append(row)
         return out
 
