@@ -29,12 +29,13 @@ Predicate = Callable[[Rec, Rec], bool]
 MODEL_COLUMNS = (
     "first_name",
     "first_name_canonical",
+    "first_name_roots",
     "first_name_phonetic",
     "middle_name",
     "middle_initial",
+    "multiple_birth",
     "last_name",
     "last_name_phonetic",
-    "last_name_first_part",
     "suffix",
     "birth_date",
     "sex",
@@ -53,15 +54,26 @@ MODEL_COLUMNS = (
 #: established names on one birth date are twins, not one person misspelt.
 ESTABLISHED_NAME_SHARE = 1.5e-4
 
-#: Columns the model derives from its frequency tables, for both engines.
-DERIVED_COLUMNS = ("first_name_established",)
+#: Columns the model derives, for both engines: whether the first name is an
+#: established spelling, and a copy of it for the level weighed by its frequency
+#: (a separate column, so that another level may weigh first names differently:
+#: Splink adjusts by one frequency lookup per column; see TF_LEVELS).
+DERIVED_COLUMNS = ("first_name_established", "first_name_alone")
+
+#: Derived tf columns and the column whose value frequencies they use.
+TF_ALIASES = {"first_name_alone": "first_name"}
 
 
 def derive(record: Mapping[str, object], tables: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
     """The derived model columns of a normalised record, given the model's frequency tables."""
     first = record.get("first_name")
     share = tables.get("first_name", {}).get(first, 0.0) if first is not None else 0.0
-    return {"first_name_established": "Y" if share >= ESTABLISHED_NAME_SHARE else None}
+    return {"first_name_established": "Y" if share >= ESTABLISHED_NAME_SHARE else None, "first_name_alone": first}
+
+
+def tf_table(tables: Mapping[str, Mapping[str, float]], column: str) -> Mapping[str, float]:
+    """The value frequencies a tf column is weighed by (a derived copy uses its source's)."""
+    return tables.get(TF_ALIASES.get(column, column), {})
 
 
 @dataclass(frozen=True)
@@ -196,19 +208,74 @@ _SQL_DOB_NEAR = (
     " AND (substr(\"birth_date_l\", 6, 5) = '01-01' OR substr(\"birth_date_r\", 6, 5) = '01-01'))))"
 )
 
-# -- first name: exact, or similar (nickname canonical, phonetic, Jaro-Winkler) --------------
+# -- first name: exact, a short form, swapped with the surname, or similar -----------------
+
+
+def _token(name: str) -> str:
+    return name.split(" ", 1)[0]
+
+
+def _alias(l: Rec, r: Rec) -> bool:
+    """One first name stands for the other: a direct nickname, a short form, or part of a compound name.
+
+    A direct nickname: either first token is among the other's roots (BOB and ROBERT, not
+    ALEXA and ALEXIS, which only share a root). A short form: a 3-5 letter token that
+    begins a token at least two letters longer (KIM/KIMBERLY, CHRIS/CHRISTOPHER; not
+    DANIEL/DANIELA, a brother and sister as often as one person). Part of a compound given
+    name: one name's words are some of the other's (MARIA / MARIA GUADALUPE).
+    """
+    if not _both(l, r, "first_name"):
+        return False
+    a, b = l["first_name"], r["first_name"]
+    ta, tb = _token(a), _token(b)
+    if ta in r["first_name_roots"].split(" ") or tb in l["first_name_roots"].split(" "):
+        return True
+    short, long_ = (ta, tb) if len(ta) <= len(tb) else (tb, ta)
+    if 3 <= len(short) <= 5 and len(long_) >= len(short) + 2 and long_.startswith(short):
+        return True
+    wa, wb = set(a.split(" ")), set(b.split(" "))
+    return wa != wb and (wa <= wb or wb <= wa)
+
+
+def _sql_alias() -> str:
+    ta, tb = "split_part(\"first_name_l\", ' ', 1)", "split_part(\"first_name_r\", ' ', 1)"
+
+    def short_form(s: str, g: str) -> str:
+        return f"(length({s}) BETWEEN 3 AND 5 AND length({g}) >= length({s}) + 2 AND starts_with({g}, {s}))"
+
+    wa, wb = "string_split(\"first_name_l\", ' ')", "string_split(\"first_name_r\", ' ')"
+    return (
+        f"(list_contains(string_split(\"first_name_roots_r\", ' '), {ta})"
+        f" OR list_contains(string_split(\"first_name_roots_l\", ' '), {tb})"
+        f" OR (length({ta}) <= length({tb}) AND {short_form(ta, tb)})"
+        f" OR (length({tb}) < length({ta}) AND {short_form(tb, ta)})"
+        f" OR (\"first_name_l\" <> \"first_name_r\" AND (list_has_all({wb}, {wa}) OR list_has_all({wa}, {wb}))))"
+    )
+
+
+def _swapped(l: Rec, r: Rec) -> bool:
+    """Given and family names arrived in each other's places (NGUYEN HUONG / HUONG NGUYEN)."""
+    return (_both(l, r, "first_name") and _both(l, r, "last_name")
+            and l["first_name"] == r["last_name"] and l["last_name"] == r["first_name"]
+            and l["first_name"] != l["last_name"])
+
+
+_SQL_SWAPPED = ('("first_name_l" = "last_name_r" AND "last_name_l" = "first_name_r"'
+                ' AND "first_name_l" <> "last_name_l")')
 
 _first_exact = _eq("first_name")
 _first_similar = _any(
-    _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88)
+    _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88),
+    _alias, _swapped,
 )
 _first_missing = _either_missing("first_name")
 _dob_exact = _eq("birth_date")
 _dob_missing = _either_missing("birth_date")
+_SQL_ALIAS = _sql_alias()
 
 _SQL_FIRST_SIMILAR = (
     f"({_sql_eq('first_name')} OR {_sql_eq('first_name_canonical')} OR {_sql_eq('first_name_phonetic')}"
-    f" OR {_sql_jw('first_name', 0.88)})"
+    f" OR {_sql_jw('first_name', 0.88)} OR {_SQL_ALIAS} OR {_SQL_SWAPPED})"
 )
 
 NAME_DOB = Comparison(
@@ -221,25 +288,36 @@ NAME_DOB = Comparison(
             _all(_first_missing, _dob_missing),
             is_null=True,
         ),
-        # No term-frequency adjustment here: Splink's adjustment compares the
-        # level's u with one column's value frequency, and this level's u is
-        # also that of the birth date agreeing (a common first name would cost
-        # ~5 bits it should not).
+        # Not weighted by how common the first name is: people with one name and birth date but
+        # nothing else in common (moved, or two people) are told apart by other evidence, not by
+        # trusting a rare name more.
         Level("first name and birth date exact", f"{_sql_eq('first_name')} AND {_sql_eq('birth_date')}",
               _all(_first_exact, _dob_exact)),
-        Level("first name nickname, birth date exact",
-              f"{_sql_eq('first_name_canonical')} AND {_sql_eq('birth_date')}",
-              _all(_eq("first_name_canonical"), _dob_exact)),
+        Level("first name nickname or short form, birth date exact", f"{_SQL_ALIAS} AND {_sql_eq('birth_date')}",
+              _all(_alias, _dob_exact)),
+        Level("given and family names swapped, birth date exact", f"{_SQL_SWAPPED} AND {_sql_eq('birth_date')}",
+              _all(_swapped, _dob_exact)),
         Level("birth date exact, another established first name",
               f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')}",
               _all(_dob_exact, _eq("first_name_established")), fixed_m=TWIN_M),
         # Left: a spelling variant with at least one rare spelling on the same birth date, a typo.
         Level("first name spelling variant, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
               _all(_first_similar, _dob_exact)),
+        Level("first name exact, birth date near", f"{_sql_eq('first_name')} AND {_SQL_DOB_NEAR}",
+              _all(_first_exact, _dob_near)),
+        # Both a little off and the rest shared is a sibling (AIDEN and AIDAN a year apart) as often as a typo.
         Level("first name similar, birth date near", f"{_SQL_FIRST_SIMILAR} AND {_SQL_DOB_NEAR}",
               _all(_first_similar, _dob_near)),
+        # Weighted by how common the first name is: with no birth date, a rare first name is most of the evidence.
+        Level("first name exact, birth date missing", f"{_sql_eq('first_name')} AND {_sql_missing('birth_date')}",
+              _all(_first_exact, _dob_missing), tf_column="first_name_alone"),
         Level("first name similar, birth date missing", f"{_SQL_FIRST_SIMILAR} AND {_sql_missing('birth_date')}",
               _all(_first_similar, _dob_missing)),
+        # BABY BOY B is one of twins: its birth date and household are its twin's too.
+        Level("a multiple-birth placeholder, birth date exact or near",
+              f"(\"multiple_birth_l\" = 'Y' OR \"multiple_birth_r\" = 'Y') AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
+              _all(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
+                   _any(_dob_exact, _dob_near))),
         Level("first name missing, birth date exact or near",
               f"{_sql_missing('first_name')} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
               _all(_first_missing, _any(_dob_exact, _dob_near))),
@@ -249,15 +327,32 @@ NAME_DOB = Comparison(
     ),
 )
 
+def _surname_part(l: Rec, r: Rec) -> bool:
+    """The surnames share a word: a compound or hyphenated surname cut to one of its parts."""
+    return _both(l, r, "last_name") and not set(l["last_name"].split(" ")).isdisjoint(r["last_name"].split(" "))
+
+
+def _maiden_in_middle(l: Rec, r: Rec) -> bool:
+    """One record's surname is the other's middle name: a maiden name kept as a middle name."""
+    return (_both(l, r, "last_name") and ((r.get("middle_name") is not None and l["last_name"] == r["middle_name"])
+                                          or (l.get("middle_name") is not None and r["last_name"] == l["middle_name"])))
+
+
 LAST_NAME = Comparison(
     "last_name",
-    "Surname: exact (weighted by how common it is), compound part, typo, sound-alike.",
+    "Surname: exact (weighted by how common it is), swapped with the given name, a compound part, typo, "
+    "sound-alike, maiden name kept as a middle name.",
     (
         Level("last name missing", _sql_missing("last_name"), _either_missing("last_name"), is_null=True),
         Level("exact", _sql_eq("last_name"), _eq("last_name"), tf_column="last_name"),
-        Level("compound surname part agrees", _sql_eq("last_name_first_part"), _eq("last_name_first_part")),
+        Level("given and family names swapped", _SQL_SWAPPED, _swapped),
+        Level("a surname part agrees",
+              "list_has_any(string_split(\"last_name_l\", ' '), string_split(\"last_name_r\", ' '))",
+              _surname_part),
         Level("Jaro-Winkler >= 0.92", _sql_jw("last_name", 0.92), _jw_at_least("last_name", 0.92)),
         Level("sounds alike", _sql_eq("last_name_phonetic"), _eq("last_name_phonetic")),
+        Level("maiden name kept as a middle name",
+              '("last_name_l" = "middle_name_r" OR "last_name_r" = "middle_name_l")', _maiden_in_middle),
         Level("differs", "ELSE", _always),
     ),
 )
@@ -366,5 +461,9 @@ COMPARISONS: tuple[Comparison, ...] = (
 #: Columns whose value frequencies adjust the weights of exact agreement.
 TF_COLUMNS = tuple(sorted({lv.tf_column for c in COMPARISONS for lv in c.levels if lv.tf_column}))
 
-#: Columns whose value frequencies the model keeps: the tf columns and those ``derive`` reads.
-FREQUENCY_COLUMNS = tuple(sorted({*TF_COLUMNS, "first_name"}))
+#: The one level each tf column adjusts (its frequencies are scaled to that level's u).
+TF_LEVELS = {lv.tf_column: (c.name, i) for c in COMPARISONS for i, lv in enumerate(c.levels) if lv.tf_column}
+assert len(TF_LEVELS) == len(TF_COLUMNS), "a column adjusts at most one level"
+
+#: Columns whose value frequencies the model keeps: the tf columns' sources and those ``derive`` reads.
+FREQUENCY_COLUMNS = tuple(sorted({TF_ALIASES.get(c, c) for c in TF_COLUMNS} | {"first_name"}))

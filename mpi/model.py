@@ -105,7 +105,8 @@ def compile_model(document: Mapping[str, Any]) -> Model:
     if document.get("format") != FORMAT:
         raise ModelError(f"not a model file of format {FORMAT}")
     try:
-        scorer = Scorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+        scorer = Scorer(document["splink_model"], document["tf_tables"], document["tf_floor"],
+                        (document.get("trained_on") or {}).get("records"))
     except KeyError as e:
         raise ModelError(f"model file lacks {e.args[0]}") from e
     meta = {k: v for k, v in document.items() if k not in ("splink_model", "tf_tables")}

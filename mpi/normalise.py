@@ -31,8 +31,8 @@ __all__ = ["NORMALISED_FIELDS", "names_are_nickname_related", "normalise_record"
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (
     "first_name", "middle_name", "last_name", "suffix",
-    "first_name_canonical", "first_name_phonetic", "last_name_phonetic", "last_name_first_part",
-    "middle_initial", "birth_date", "birth_year", "sex", "ssn_last4", "medicaid_id",
+    "first_name_canonical", "first_name_roots", "first_name_phonetic", "last_name_phonetic", "last_name_first_part",
+    "middle_initial", "multiple_birth", "birth_date", "birth_year", "sex", "ssn_last4", "medicaid_id",
     "phone", "phone_last7", "email",
     "address_line1", "address_line2", "city", "state", "postal_code", "homeless", "address_key",
 )
@@ -149,6 +149,12 @@ def _is_placeholder_first(name: str) -> bool:
     return " ".join(tokens) in _PLACEHOLDER_FIRST
 
 
+def _is_multiple_birth(name: str) -> bool:
+    """A newborn placeholder that says it is one of twins or more (``BABY BOY B``, ``BG A``, ``TWIN 2``)."""
+    tokens = name.split()
+    return "TWIN" in name or (len(tokens) > 1 and len(tokens[-1]) == 1 and tokens[-1] in "ABCDEF1234")
+
+
 def _split_surname_suffix(last: str | None) -> tuple[str | None, str | None]:
     """Move a generational suffix typed into the surname (``SMITH JR``) out of it."""
     tokens = last.split() if last else []
@@ -177,6 +183,18 @@ def _canonical_first_name(token: str) -> str:
     name = token.lower()
     candidates = [name, *nn.canonicals_of(name)]
     return min(candidates, key=lambda c: (-len(nn.nicknames_of(c)), c != name, c)).upper()
+
+
+@lru_cache(maxsize=100_000)
+def _first_name_roots(token: str) -> str:
+    """The first-name token and the formal names it is a short form of, space-separated and sorted.
+
+    ``KIM`` gives ``KIM KIMBERLEY KIMBERLY``. The matcher takes two first names for one
+    name when either token is among the other's roots: a *direct* nickname relation. Two
+    names that only share a formal root (ALEXA and ALEXIS both shorten ALEXANDRA) are
+    not related this way, because such pairs are as often twins as one person.
+    """
+    return " ".join(sorted({token, *(c.upper() for c in _nicknamer().canonicals_of(token.lower()))}))
 
 
 @lru_cache(maxsize=200_000)
@@ -217,7 +235,9 @@ def _normalise_names(raw: Mapping[str, object], out: dict[str, object]) -> None:
     middle = _clean_name(_text(raw.get("middle_name")))
     last, suffix_in_last = _split_surname_suffix(_clean_name(_text(raw.get("last_name"))))
     suffix = _clean_name(_text(raw.get("suffix")))
+    out["multiple_birth"] = None
     if first is not None and _is_placeholder_first(first):
+        out["multiple_birth"] = "Y" if _is_multiple_birth(first) else None
         first = None
     if last in _PLACEHOLDER_LAST:
         last = None
@@ -228,6 +248,7 @@ def _normalise_names(raw: Mapping[str, object], out: dict[str, object]) -> None:
     # The suffix field as sent wins over one found in the surname; an unknown suffix (MD) is None.
     out["suffix"] = (_SUFFIXES.get(suffix.replace(" ", "")) if suffix else None) or suffix_in_last
     out["first_name_canonical"] = _canonical_first_name(first_token) if first_token else None
+    out["first_name_roots"] = _first_name_roots(first_token) if first_token else None
     out["first_name_phonetic"] = _phonetic(first_token)
     out["last_name_phonetic"] = _phonetic(last.replace(" ", "") if last else None)
     out["last_name_first_part"] = last.split()[0] if last else None
