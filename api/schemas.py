@@ -15,6 +15,10 @@ class EvidenceSchema(ma.Schema):
     label = ma.fields.String(metadata={"description": "what the level means"})
     weight = ma.fields.Float(metadata={"description": "match weight (log2 Bayes factor), incl. tf adjustment"})
     tf_adjustment = ma.fields.Float(metadata={"description": "term-frequency part of the weight"})
+    cumulative_weight = ma.fields.Float(metadata={
+        "description": "running total up to and including this entry (the last one is the pair's match weight)"})
+    index_records = ma.fields.Integer(metadata={
+        "description": "on the prior only: records in the index the prior was scaled to"})
 
 
 class RecordKeySchema(ma.Schema):
@@ -29,8 +33,14 @@ class CandidateSchema(ma.Schema):
     match_grade = ma.fields.String(metadata={"description": "FHIR match grade"})
     matched_record = ma.fields.Nested(RecordKeySchema, metadata={"description": "the person's best-scoring record"})
     weakest_record_weight = ma.fields.Float(metadata={
-        "description": "lowest weight against any of the person's records; below the lower threshold it blocks "
-                       "an auto-link (the record contradicts part of the person)"})
+        "description": "lowest weight against any of the person's records"})
+    held_by = ma.fields.List(ma.fields.String(), allow_none=True, metadata={
+        "description": "the policy's hold rule this pair meets (levels 'comparison: label'): held for review "
+                       "however high it scores (e.g. a first name spelt another way on the same birth date: "
+                       "a typo or a twin)"})
+    conflict = ma.fields.Dict(allow_none=True, metadata={
+        "description": "a record of the person this one contradicts (source_system, source_record_id, level): "
+                       "the record is not auto-linked to a person it contradicts in part"})
     evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), metadata={"description": "waterfall, prior first"})
 
 

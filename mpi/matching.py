@@ -40,9 +40,11 @@ class Candidate:
     evidence: list[dict[str, Any]]
     source_system: str
     source_record_id: str
-    #: The lowest weight against any of the person's records: a record is only
-    #: auto-linked to a person it is consistent with as a whole.
+    #: The lowest weight against any of the person's records (shown to stewards).
     weakest_weight: float
+    #: A record of the person the inbound one contradicts (``conflict_levels``), and how:
+    #: a record is only auto-linked to a person it is consistent with as a whole.
+    conflict: dict[str, str] | None = None
 
     def as_dict(self, policy: Policy) -> dict[str, Any]:
         return {
@@ -52,6 +54,8 @@ class Candidate:
             "match_grade": grade(self.match_weight, policy).value,
             "matched_record": {"source_system": self.source_system, "source_record_id": self.source_record_id},
             "weakest_record_weight": round(self.weakest_weight, 6),
+            "held_by": policy.hold(self.evidence),
+            "conflict": self.conflict,
             "evidence": self.evidence,
         }
 
@@ -70,8 +74,9 @@ def decide(candidates: list[Candidate], policy: Policy) -> Decision:
     """The three-way decision for candidates sorted best first."""
     if not candidates or candidates[0].match_weight < policy.lower_match_weight:
         return Decision.NO_MATCH
-    best = candidates[0].match_weight
-    if best >= policy.upper_match_weight and candidates[0].weakest_weight >= policy.lower_match_weight:
+    top = candidates[0]
+    best = top.match_weight
+    if best >= policy.upper_match_weight and top.conflict is None and policy.hold(top.evidence) is None:
         rival = candidates[1].match_weight if len(candidates) > 1 else None
         if rival is None or rival < policy.lower_match_weight or best - rival >= policy.ambiguity_margin:
             return Decision.MATCH
@@ -139,16 +144,19 @@ class MatchService:
         index = self.index()
         keys = [k for k in blocking.query_keys(norm) if index.block_size(k) <= self.max_block_size]
         persons = {entry.person_id for key, entry in index.linked_records(keys) if key != exclude}
+        size = len(index.entries)
         candidates = []
         for person_id in persons:
-            scored = [(model.scorer.score(norm, entry.norm), key)
+            scored = [(model.scorer.score(norm, entry.norm, size), key)
                       for key, entry in index.person_entries(person_id) if key != exclude]
             if not scored:
                 continue
             best, key = max(scored, key=lambda s: s[0].match_weight)
             weakest = min(s.match_weight for s, _ in scored)
+            conflict = next(({"source_system": k[0], "source_record_id": k[1], "level": level}
+                             for s, k in scored if (level := model.policy.conflict(s.evidence))), None)
             candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
-                                        *key, weakest))
+                                        *key, weakest, conflict))
         return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))
 
     def match(self, data: Any, actor: str) -> dict[str, Any]:
@@ -234,6 +242,46 @@ class MatchService:
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
         return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight, probability)
+
+    def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
+        """Decide again the records held in review that no steward has taken up.
+
+        A record that arrived before the rest of its person's records (the first
+        rows of a bulk file, say) may have had too little to match against; once
+        those have arrived it can be an unambiguous match. Each such record is
+        linked (``AUTO``) and its case withdrawn, audited; any other outcome leaves
+        the case as it is. Passes repeat while they link something, since one link
+        can settle another case.
+        """
+        model = self.active_model()
+        linked = passes = 0
+        while passes < max_passes:
+            passes += 1
+            with self.store.transaction():
+                index = self.index()
+                held = [(key, entry.case_id) for key, entry in index.entries.items()
+                        if entry.case_id and entry.person_id is None]
+                done = 0
+                for key, case_id in held:
+                    case = self.store.get_case(case_id)
+                    if case is None or case["state"] != CaseState.OPEN.value or case["owner"]:
+                        continue
+                    entry = index.get(key)
+                    candidates = self.find_candidates(entry.norm, model, exclude=key)
+                    if decide(candidates, model.policy) is not Decision.MATCH:
+                        continue
+                    entity = "/".join(key)
+                    self.store.close_case(case_id, CaseState.WITHDRAWN.value, None)
+                    self.store.audit(actor, "case.withdrawn", "review_case", case_id,
+                                     "re-matched: an unambiguous match now", {"record": entity})
+                    entry.case_id = None
+                    self._link(actor, key, candidates[0].person_id, Decision.MATCH, candidates[0], model, None)
+                    done += 1
+            linked += done
+            logger.info("re-match pass %s: %s of %s held records linked", passes, done, len(held))
+            if not done:
+                break
+        return {"linked": linked, "passes": passes}
 
     def link_manually(self, source_system: str, source_record_id: str, person_id: str, actor: str,
                       reason: str) -> dict[str, Any]:

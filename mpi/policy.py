@@ -8,17 +8,78 @@ prior), the same numbers the evidence adds up to.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from mpi.comparisons import COMPARISONS
 from mpi.errors import ModelError
+
+#: Evidence that holds a pair for a steward however high it scores: a first name
+#: spelt another way, or a short form across the sexes, on the same birth date is
+#: a typo as often as a twin, and a twin shares every household fact (surname,
+#: address, phone, a parent's email) that would otherwise add up to a link.
+DEFAULT_HOLD_LEVELS = [
+    ["name_dob: first name spelling variant, birth date exact"],
+    ["name_dob: first name nickname or short form, birth date exact", "sex: differs"],
+    ["name_dob: both differ"],
+    ["name_dob: first name similar, birth date near"],
+    ["name_dob: a multiple-birth placeholder, birth date exact or near"],
+    ["name_dob: first name missing, birth date exact or near", "sex: differs"],
+    # A short form on one birth date with another middle name or identifier: a twin (ISABEL K and BELLA D).
+    ["name_dob: first name nickname or short form, birth date exact", "middle_name: conflict"],
+    ["name_dob: first name nickname or short form, birth date exact", "medicaid_id: conflict"],
+    ["name_dob: first name nickname or short form, birth date exact", "ssn_last4: conflict"],
+    # Another member id from the plan: another member, or a re-enrolment a steward should see.
+    ["medicaid_id: conflict"],
+    # One first name and birth date, nothing else shared: a move, or two people who share a
+    # name and a birthday. Only a weight a coincidence does not reach links it (names are not
+    # weighed by frequency here, so common and rare ones alike).
+    {"levels": ["name_dob: first name and birth date exact", "contact: differs"], "below": 18.0},
+    {"levels": ["name_dob: first name and birth date exact", "contact: ZIP agrees"], "below": 18.0},
+    {"levels": ["name_dob: first name and birth date exact", "contact: no contact field on both sides"],
+     "below": 18.0},
+]
+#: Evidence against *any* record of a person that keeps a record from joining it
+#: automatically: a record without a birth date can match a father and his son
+#: alike, and must not become the bridge that links the two.
+DEFAULT_CONFLICT_LEVELS = [
+    "name_dob: birth date exact, another established first name",
+    "name_dob: birth date exact, first name differs",
+    "name_dob: first name similar, birth date differs",
+    "name_dob: both differ",
+    "suffix: conflict",
+    # Both identifiers differ: two people, however alike otherwise (the same name, birth date and phone).
+    ["medicaid_id: conflict", "ssn_last4: conflict"],
+    # No birth date, and a suffix on one side only: the father or the son, whichever record it is.
+    ["name_dob: first name exact, birth date missing", "suffix: on one side only"],
+]
+#: Evidence twins never share, which lifts a hold.
+DEFAULT_CLEAR_LEVELS = ["ssn_last4: exact", "medicaid_id: exact"]
 
 DEFAULT_POLICY = {
     "upper_match_weight": 16.0,
     "lower_match_weight": 4.0,
     "ambiguity_margin": 6.0,
     "max_candidates": 5,
+    "hold_levels": DEFAULT_HOLD_LEVELS,
+    "conflict_levels": DEFAULT_CONFLICT_LEVELS,
+    "clear_levels": DEFAULT_CLEAR_LEVELS,
 }
+
+_LEVELS = {f"{c.name}: {lv.label}" for c in COMPARISONS for lv in c.levels}
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Levels that together hold a pair for review (below a weight, if ``below`` is set)."""
+
+    levels: frozenset[str]
+    below: float | None = None
+
+    def as_spec(self) -> list[str] | dict[str, Any]:
+        levels = sorted(self.levels)
+        return levels if self.below is None else {"levels": levels, "below": self.below}
 
 
 @dataclass(frozen=True)
@@ -31,12 +92,42 @@ class Policy:
         ambiguity_margin: a second person above the lower threshold and within
             this many bits of the best sends the record to review instead.
         max_candidates: candidates returned by ``/v1/match`` and kept on a case.
+        hold_levels: combinations of comparison levels (``"comparison: level label"``,
+            all of a combination present in a pair's evidence) that send the pair to
+            review instead of an auto-link, whatever its weight, or (an entry
+            ``{"levels": [...], "below": w}``) unless it weighs at least ``w``.
+        conflict_levels: levels (or combinations of levels, as lists) that, in the
+            evidence against any of a person's records, keep a record from joining
+            that person automatically.
+        clear_levels: levels that lift a hold or a conflict when the same pair's
+            evidence has one.
     """
 
     upper_match_weight: float
     lower_match_weight: float
     ambiguity_margin: float
     max_candidates: int
+    hold_levels: tuple[Hold, ...] = field(default=())
+    conflict_levels: tuple[frozenset[str], ...] = field(default=())
+    clear_levels: frozenset[str] = field(default=frozenset())
+
+    def hold(self, evidence: Sequence[Mapping[str, Any]]) -> list[str] | None:
+        """The hold combination a pair's evidence meets (and no clear level lifts), or None."""
+        present = _present(evidence)
+        if present & self.clear_levels:
+            return None
+        weight = sum(e["weight"] for e in evidence)
+        for rule in self.hold_levels:
+            if rule.levels <= present and (rule.below is None or weight < rule.below):
+                return sorted(rule.levels)
+        return None
+
+    def conflict(self, evidence: Iterable[Mapping[str, Any]]) -> str | None:
+        """The conflict a pair's evidence shows (and no clear level lifts), or None."""
+        present = _present(evidence)
+        if present & self.clear_levels:
+            return None
+        return next((" + ".join(sorted(rule)) for rule in self.conflict_levels if rule <= present), None)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any] | None) -> Policy:
@@ -51,6 +142,9 @@ class Policy:
         unknown = sorted(set(spec) - set(DEFAULT_POLICY))
         for key in unknown:
             errors.setdefault(key, []).append("unknown policy key")
+        for key in ("hold_levels", "conflict_levels", "clear_levels"):
+            for problem in _level_problems(spec[key], nested=key != "clear_levels", below=key == "hold_levels"):
+                errors.setdefault(key, []).append(problem)
         if not errors and spec["lower_match_weight"] > spec["upper_match_weight"]:
             errors["lower_match_weight"] = ["must not exceed upper_match_weight"]
         if errors:
@@ -60,6 +154,10 @@ class Policy:
             lower_match_weight=float(spec["lower_match_weight"]),
             ambiguity_margin=float(spec["ambiguity_margin"]),
             max_candidates=int(spec["max_candidates"]),
+            hold_levels=tuple(Hold(frozenset(c), None) if isinstance(c, list)
+                              else Hold(frozenset(c["levels"]), float(c["below"])) for c in spec["hold_levels"]),
+            conflict_levels=tuple(frozenset([c] if isinstance(c, str) else c) for c in spec["conflict_levels"]),
+            clear_levels=frozenset(spec["clear_levels"]),
         )
 
     def as_spec(self) -> dict[str, Any]:
@@ -68,4 +166,34 @@ class Policy:
             "lower_match_weight": self.lower_match_weight,
             "ambiguity_margin": self.ambiguity_margin,
             "max_candidates": self.max_candidates,
+            "hold_levels": [rule.as_spec() for rule in self.hold_levels],
+            "conflict_levels": [next(iter(c)) if len(c) == 1 else sorted(c) for c in self.conflict_levels],
+            "clear_levels": sorted(self.clear_levels),
         }
+
+
+def _present(evidence: Iterable[Mapping[str, Any]]) -> set[str]:
+    return {f"{e['comparison']}: {e['label']}" for e in evidence}
+
+
+def _level_problems(value: Any, nested: bool, below: bool = False) -> list[str]:
+    """What is wrong with a list of levels, or (``nested``) of rules: a level, a list of levels or
+    (``below``) ``{"levels": [...], "below": number}``."""
+    if not isinstance(value, list):
+        return ["must be a list"]
+    groups: Sequence[Any] = value if nested else [value]
+    problems = []
+    for group in groups:
+        if nested and isinstance(group, str):
+            group = [group]
+        if below and isinstance(group, dict):
+            below = group.get("below")
+            if set(group) != {"levels", "below"} or not isinstance(below, (int, float)) or isinstance(below, bool):
+                problems.append("a rule object has exactly 'levels' and a numeric 'below'")
+                continue
+            group = group["levels"]
+        if not isinstance(group, list) or not group:
+            problems.append("each entry must be a non-empty list of levels")
+            continue
+        problems += [f"unknown level {name!r}" for name in group if name not in _LEVELS]
+    return problems

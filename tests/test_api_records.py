@@ -16,7 +16,7 @@ from conftest import record
 from mpi.errors import NotFound, ValidationError
 from mpi.services import Services
 
-EVIDENCE_KEYS = {"comparison", "level", "label", "weight", "tf_adjustment"}
+EVIDENCE_KEYS = {"comparison", "level", "label", "weight", "tf_adjustment", "cumulative_weight"}
 
 
 def submit(client, auth, body):
@@ -152,7 +152,10 @@ def test_a_record_is_not_auto_linked_to_a_person_it_partly_contradicts(client, a
     policy = services.matching.active_model().policy
     assert top["person_id"] == marisol["person_id"]
     assert top["match_weight"] >= policy.upper_match_weight  # her own record alone would link her
-    assert top["weakest_record_weight"] < policy.lower_match_weight  # Theodore's record contradicts her
+    assert top["weakest_record_weight"] < policy.lower_match_weight
+    # Theodore's record contradicts her (another first name and birth date), so she is not linked.
+    assert top["conflict"] == {"source_system": "county-general-ehr", "source_record_id": "CG-1",
+                               "level": "name_dob: both differ"}
     assert body["decision"] == "POSSIBLE_MATCH"
     assert body["person_id"] is None and body["review_case_id"]
 

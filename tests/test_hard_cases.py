@@ -1,0 +1,85 @@
+"""Hard cases of a referral network through the whole stack: twins, fathers and sons, held records.
+
+Weights are never pinned; what is pinned is the outcome a steward relies on: a
+twin is never auto-linked to the other twin, a record without a birth date does
+not become the bridge between a father and his son, and a held record is linked
+by a later re-match once it is unambiguous.
+"""
+
+from __future__ import annotations
+
+from conftest import record
+
+HOME = dict(last_name="Watson", address_line1="3663 W James Blvd", city="Houston", state="TX",
+            postal_code="77026", phone="(281) 887-8116")
+
+
+def submit(client, auth, body):
+    response = client.post("/v1/records", json=body, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def test_a_twin_is_not_auto_linked_to_the_other_twin(client, auth):
+    kaden = submit(client, auth, {"source_system": "st-marys-ehr", "source_record_id": "1", "first_name": "Kaden",
+                                  "birth_date": "2024-08-17", "sex": "M", **HOME})
+    caden = submit(client, auth, {"source_system": "county-general-ehr", "source_record_id": "2",
+                                  "first_name": "Caden", "birth_date": "2024-08-17", "sex": "M", **HOME})
+
+    assert kaden["decision"] == "NO_MATCH"
+    assert caden["decision"] != "MATCH"
+    assert caden["person_id"] != kaden["person_id"]
+
+
+def test_a_first_name_spelt_another_way_on_one_birth_date_is_held_with_the_reason(client, auth):
+    submit(client, auth, {"source_system": "st-marys-ehr", "source_record_id": "1", "first_name": "Stephanie",
+                          "birth_date": "1990-02-11", "sex": "F", **HOME})
+    typo = submit(client, auth, {"source_system": "foodbank-cbo", "source_record_id": "9", "first_name": "Stsphanie",
+                                 "birth_date": "1990-02-11", "sex": "F", **HOME})
+
+    assert typo["decision"] == "POSSIBLE_MATCH" and typo["review_case_id"]
+    assert typo["candidates"][0]["held_by"] == ["name_dob: first name spelling variant, birth date exact"]
+
+
+def test_the_same_identifier_lifts_the_hold(client, auth):
+    first = submit(client, auth, {"source_system": "st-marys-ehr", "source_record_id": "1", "first_name": "Stephanie",
+                                  "birth_date": "1990-02-11", "sex": "F", "ssn_last4": "4821", **HOME})
+    typo = submit(client, auth, {"source_system": "foodbank-cbo", "source_record_id": "9", "first_name": "Stsphanie",
+                                 "birth_date": "1990-02-11", "sex": "F", "ssn_last4": "4821", **HOME})
+
+    assert typo["decision"] == "MATCH" and typo["person_id"] == first["person_id"]
+    assert typo["candidates"][0]["held_by"] is None
+
+
+def test_a_record_without_birth_date_does_not_bridge_a_father_and_his_son(client, auth):
+    father = {"first_name": "Kenneth", "middle_name": "Scott", "sex": "M", **HOME}
+    senior = submit(client, auth, {"source_system": "st-marys-ehr", "source_record_id": "1", **father,
+                                   "suffix": "Sr", "birth_date": "1952-03-28"})
+    undated = submit(client, auth, {"source_system": "foodbank-cbo", "source_record_id": "2", **father})
+    junior = submit(client, auth, {"source_system": "county-general-ehr", "source_record_id": "3", **father,
+                                   "suffix": "Jr", "birth_date": "2006-12-04"})
+
+    assert senior["decision"] == "NO_MATCH"
+    persons = {r["person_id"] for r in (senior, undated, junior) if r["person_id"]}
+    # Whatever became of the undated record, the son never joins the father.
+    assert junior["person_id"] != senior["person_id"]
+    assert junior["decision"] != "MATCH" or undated["person_id"] != senior["person_id"]
+    assert len(persons) >= 2
+
+
+def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, services, activate_policy):
+    first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    activate_policy(upper_match_weight=1e6)  # nothing auto-links: the next record is held
+    held = submit(client, auth, record("marisol", "bluepath-mco", "BPM-77"))
+    assert held["decision"] == "POSSIBLE_MATCH"
+    activate_policy(upper_match_weight=services.matching.registry.load("people_dev-v2").policy.upper_match_weight)
+
+    result = services.matching.rematch_open_cases("test")
+
+    assert result["linked"] == 1
+    stored = client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).get_json()
+    assert stored["link"]["person_id"] == first["person_id"] and stored["link"]["link_source"] == "AUTO"
+    assert stored["review_case_id"] is None
+    assert services.store.get_case(held["review_case_id"])["state"] == "withdrawn"
+    actions = {e["action"] for e in services.store.audit_events("review_case", held["review_case_id"])}
+    assert actions == {"case.opened", "case.withdrawn"}
