@@ -9,6 +9,7 @@ kind. Run: ``.venv/bin/python bench/accuracy.py``.
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,10 +36,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with records.csv (+ hard_cases.csv)")
     parser.add_argument("--model", default=None, help="use this model version from matching_models/ instead of training")
     parser.add_argument("--models-dir", default=None, help="folder of model files for --model")
+    parser.add_argument("--labels", type=Path, default=None,
+                        help="train with this labels file (mpi train --labels) instead of without labels")
+    parser.add_argument("--keep", type=Path, default=None,
+                        help="keep the store, model and export in this folder to look at afterwards")
     args = parser.parse_args()
 
     records = args.data / "records.csv"
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or Path(scratch)
+        tmp.mkdir(parents=True, exist_ok=True)
+        for stale in (tmp / "bench.duckdb", tmp / "bench.duckdb.wal", tmp / "models"):  # a kept earlier run
+            shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
         db = str(Path(tmp) / "bench.duckdb")
         models = args.models_dir or (str(ROOT / "matching_models") if args.model else str(Path(tmp) / "models"))
         if args.model:
@@ -46,8 +55,10 @@ def main() -> None:
             print(f"model: {args.model} (shipped)")
         else:
             t0 = time.perf_counter()
-            run(["train", "--input", str(records), "--version", "bench-unlabelled"], db, models)
-            print(f"model: trained without labels in {time.perf_counter() - t0:.1f} s")
+            labels = ["--labels", str(args.labels)] if args.labels else []
+            run(["train", "--input", str(records), "--version", "bench-trained", *labels], db, models)
+            how = f"with labels from {args.labels.name}" if args.labels else "without labels"
+            print(f"model: trained {how} in {time.perf_counter() - t0:.1f} s")
         t0 = time.perf_counter()
         out = run(["load", "--input", str(records)], db, models)
         elapsed = time.perf_counter() - t0

@@ -33,6 +33,7 @@ from mpi import blocking
 from mpi.csvio import Labels, read_labels
 from mpi.errors import ValidationError
 from mpi.model import derive_version
+from mpi.policy import Policy
 from mpi.scoring import Scorer
 
 if TYPE_CHECKING:
@@ -53,6 +54,8 @@ class Calibration:
     precision_at_upper: float
     recall_at_upper: float
     missed_below_lower: float
+    #: The highest weight of a known non-match the policy would not hold (``never_link``), if any.
+    never_link_highest: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,8 +85,17 @@ def calibrate(
     precision: float = 0.998,
     max_missed: float = 0.02,
     max_block_size: int = 400,
+    policy: Policy | None = None,
+    never_link: Labels | None = None,
 ) -> Calibration:
     """Choose the upper and lower thresholds from labelled pairs among ``records``.
+
+    Pairs the policy holds for review or finds in conflict whatever their weight
+    (``policy``) cannot be auto-linked, so they do not count towards the upper
+    threshold's precision; every pair counts towards the lower one. Pairs known
+    not to be one person (``never_link``: a steward's "not the same person", a dev
+    set's hard cases) must stay below the upper threshold: it is raised above the
+    highest of them that could otherwise be auto-linked.
 
     Raises:
         ValidationError: no labelled true pair between stored records, or a target out of range.
@@ -101,17 +113,24 @@ def calibrate(
         raise ValidationError("no labelled true pair between records in the store: load the records first",
                               {"labels": ["no usable true pair"]})
     subset = {k: records[k] for k in labelled}
-    scored = sorted(
-        ((scorer.score(subset[a], subset[b]).match_weight, (a, b) in matches)
-         for a, b in blocked_pairs(subset, max_block_size)),
-        reverse=True,
-    )
+    scored, eligible = [], []
+    for a, b in blocked_pairs(subset, max_block_size):
+        pair = scorer.score(subset[a], subset[b], len(records))
+        scored.append((pair.match_weight, (a, b) in matches))
+        if policy is None or (policy.hold(pair.evidence) is None and policy.conflict(pair.evidence) is None):
+            eligible.append(scored[-1])
+    scored.sort(reverse=True)
+    eligible.sort(reverse=True)
     true_total = len(matches)
     # Thresholds are written with three decimals: round outward, so the written upper keeps no pair
     # the chosen one drops, and the written lower lets no true pair more fall below it.
-    upper = math.ceil(_upper(scored, precision) * 1000) / 1000
+    upper = _upper(eligible, precision)
+    never_above = _highest_linkable(records, never_link, scorer, policy) if never_link else None
+    if never_above is not None and never_above >= upper:
+        upper = never_above + 0.001
+    upper = math.ceil(upper * 1000) / 1000
     lower = min(math.floor(_lower(scored, true_total, max_missed, upper) * 1000) / 1000, upper)
-    at_upper = [t for w, t in scored if w >= upper]
+    at_upper = [t for w, t in eligible if w >= upper]
     missed = true_total - sum(t for w, t in scored if w >= lower)
     return Calibration(
         upper_match_weight=upper,
@@ -122,7 +141,20 @@ def calibrate(
         precision_at_upper=sum(at_upper) / len(at_upper) if at_upper else 1.0,
         recall_at_upper=sum(at_upper) / true_total,
         missed_below_lower=missed / true_total,
+        never_link_highest=None if never_above is None else round(never_above, 3),
     )
+
+
+def _highest_linkable(records: Mapping[Key, Mapping[str, Any]], never_link: Labels, scorer: Scorer,
+                      policy: Policy | None) -> float | None:
+    """The highest weight of a known non-matching pair of stored records that the policy would not hold."""
+    weights = []
+    for a, b in never_link.non_matches:
+        if a in records and b in records:
+            pair = scorer.score(records[a], records[b], len(records))
+            if policy is None or (policy.hold(pair.evidence) is None and policy.conflict(pair.evidence) is None):
+                weights.append(pair.match_weight)
+    return max(weights, default=None)
 
 
 def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
@@ -167,19 +199,23 @@ def calibrate_active_model(
     precision: float = 0.998,
     max_missed: float = 0.02,
     version: str | None = None,
+    never_link: str | Path | None = None,
 ) -> tuple[dict[str, Any], Calibration]:
     """Calibrate the active model on the store's records and write (not activate) the calibrated version."""
     labels_path = Path(labels_path)
     labels = read_labels(labels_path)
+    never = read_labels(never_link) if never_link else None
     model = matching.active_model()
     with matching.store.serialised():
         records = {key: entry.norm for key, entry in matching.index().entries.items()}
-    result = calibrate(records, labels, model.scorer, precision, max_missed, matching.max_block_size)
+    result = calibrate(records, labels, model.scorer, precision, max_missed, matching.max_block_size, model.policy,
+                       never)
     version = version or f"{model.version}-cal{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
     document = derive_version(
         matching.registry.document(model.version), version,
         {"upper_match_weight": result.upper_match_weight, "lower_match_weight": result.lower_match_weight},
         {"calibrated_by": actor, "labels_file": labels_path.name, "precision_target": precision,
+         "never_link_file": Path(never_link).name if never_link else None,
          "max_missed_target": max_missed, **result.as_dict()},
     )
     matching.registry.save(document)

@@ -98,22 +98,27 @@ def train(services: Services, input_path: str, version: str | None, seed: int, n
 @click.option("--precision", default=0.998, show_default=True, help="Target auto-link (pairwise) precision.")
 @click.option("--max-missed", default=0.02, show_default=True,
               help="Most true pairs (share) allowed below the lower threshold.")
+@click.option("--never-link", "never_link", default=None, type=click.Path(),
+              help="CSV of pairs known not to be one person (is_match or should_match false): the upper "
+                   "threshold stays above every one of them the policy would not hold.")
 @click.option("--version", default=None, help="Version of the calibrated model [default: <active>-cal<UTC time>].")
 @click.option("--no-activate", is_flag=True, help="Write the calibrated model but keep the active one.")
 @click.pass_obj
-def calibrate(services: Services, labels_path: str, precision: float, max_missed: float, version: str | None,
-              no_activate: bool) -> None:
+def calibrate(services: Services, labels_path: str, precision: float, max_missed: float, never_link: str | None,
+              version: str | None, no_activate: bool) -> None:
     """Choose the two thresholds for a target precision from labelled pairs; write them as a new model version."""
     from mpi.calibration import calibrate_active_model
 
     services.ensure_active_model(_actor())
     document, result = calibrate_active_model(services.matching, labels_path, _actor(), precision, max_missed,
-                                              version)
+                                              version, never_link)
     click.echo(f"{result.scored_pairs} blocked pairs of {result.labelled_records} labelled records scored "
                f"({result.true_pairs} true pairs)")
     click.echo(f"upper {result.upper_match_weight}: pairwise precision {result.precision_at_upper:.4f}, "
                f"recall {result.recall_at_upper:.4f}")
     click.echo(f"lower {result.lower_match_weight}: {result.missed_below_lower:.2%} of true pairs below it")
+    if result.never_link_highest is not None:
+        click.echo(f"highest known non-match the policy would not hold: {result.never_link_highest}")
     click.echo(f"model {document['version']} written to {services.registry.path_of(document['version'])}")
     if not no_activate:
         services.matching.activate(document["version"], _actor())
@@ -154,9 +159,11 @@ def model_activate(services: Services, version: str) -> None:
 
 @main.command()
 @click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
+@click.option("--no-rematch", is_flag=True,
+              help="Leave records held in review as decided on arrival (see `mpi rematch`).")
 @click.pass_obj
-def load(services: Services, input_path: str) -> None:
-    """Send every record of a CSV through the same decision path as the API."""
+def load(services: Services, input_path: str, no_rematch: bool) -> None:
+    """Send every record of a CSV through the same decision path as the API, then re-match held records."""
     services.ensure_active_model(_actor())
     actor = _actor()
     decisions: Counter[str] = Counter()
@@ -185,8 +192,22 @@ def load(services: Services, input_path: str) -> None:
         click.echo(f"... and {len(rejected) - 20} more rejected lines", err=True)
     summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
     click.echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {len(rejected)}")
+    if not no_rematch and decisions["POSSIBLE_MATCH"]:
+        _echo_rematch(services.matching.rematch_open_cases(actor))
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+
+
+def _echo_rematch(result: dict[str, int]) -> None:
+    click.echo(f"re-matched held records: {result['linked']} linked in {result['passes']} pass(es)")
+
+
+@main.command()
+@click.pass_obj
+def rematch(services: Services) -> None:
+    """Decide again the records held in review that no steward has taken up; link those now unambiguous."""
+    services.ensure_active_model(_actor())
+    _echo_rematch(services.matching.rematch_open_cases(_actor()))
 
 
 @main.command()

@@ -65,7 +65,8 @@ def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
             raise CsvError(f"{path}: line {reader.line_num}: unreadable ({type(e).__name__})") from None
 
 
-#: Columns of a labelled-pairs file (the format of people_dev's pairs.csv); ``is_match`` is optional.
+#: Columns of a labelled-pairs file (the format of people_dev's pairs.csv); ``is_match`` (or
+#: ``should_match``, as in a hard-cases file) is optional and true by default.
 PAIR_FIELDS = ("source_system_l", "source_record_id_l", "source_system_r", "source_record_id_r")
 #: Columns a file of records may carry to say who is one person (a dev set's truth).
 CLUSTER_FIELDS = ("truth_person_id", "person_label")
@@ -83,6 +84,8 @@ class Labels:
     rows: int
     complete: bool
     """True when every pair of labelled records is labelled (clusters), not only the pairs listed."""
+    non_matches: frozenset[tuple[Key, Key]] = frozenset()
+    """Pairs listed as *not* one person (``is_match`` false): a pairs file's explicit negatives."""
 
 
 def read_labels(path: str | Path) -> Labels:
@@ -108,18 +111,18 @@ def read_labels(path: str | Path) -> Labels:
 
 
 def _read_pairs(path, reader) -> Labels:
-    records, matches, rows = set(), set(), 0
+    records, matches, non_matches, rows = set(), set(), set(), 0
+    flag_column = "is_match" if "is_match" in reader.fieldnames else "should_match"
     for row in reader:
         rows += 1
         left = (row["source_system_l"].strip(), row["source_record_id_l"].strip())
         right = (row["source_system_r"].strip(), row["source_record_id_r"].strip())
-        flag = (row.get("is_match") or "true").strip().lower()
+        flag = (row.get(flag_column) or "true").strip().lower()
         if flag not in _TRUE | _FALSE:
-            raise CsvError(f"{path}: line {reader.line_num}: is_match must be true or false")
+            raise CsvError(f"{path}: line {reader.line_num}: {flag_column} must be true or false")
         records.update((left, right))
-        if flag in _TRUE:
-            matches.add((min(left, right), max(left, right)))
-    return Labels(frozenset(records), frozenset(matches), rows, complete=False)
+        (matches if flag in _TRUE else non_matches).add((min(left, right), max(left, right)))
+    return Labels(frozenset(records), frozenset(matches), rows, complete=False, non_matches=frozenset(non_matches))
 
 
 def _read_clusters(reader, column: str) -> Labels:

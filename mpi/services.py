@@ -15,7 +15,10 @@ from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
 from mpi.store import Store
 
 #: The model shipped in matching_models/ and activated in a new store.
-DEFAULT_MODEL_VERSION = "people_dev-v1"
+DEFAULT_MODEL_VERSION = "people_dev-v2"
+#: Earlier shipped defaults, no longer shipped (their comparisons are gone): a
+#: store still using one moves to the current default.
+RETIRED_DEFAULTS = ("people_dev-v1",)
 
 
 class Services:
@@ -37,9 +40,10 @@ class Services:
         return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]))
 
     def ensure_active_model(self, actor: str) -> str | None:
-        """Activate the shipped default model in a store that has none; return the active version."""
+        """Activate the shipped default model in a store that has none (or a retired default); return it."""
         active = self.store.get_meta(ACTIVE_MODEL_KEY)
-        if active is None and self.registry.path_of(DEFAULT_MODEL_VERSION).exists():
+        retired = active in RETIRED_DEFAULTS and not self.registry.path_of(active).exists()
+        if (active is None or retired) and self.registry.path_of(DEFAULT_MODEL_VERSION).exists():
             self.matching.activate(DEFAULT_MODEL_VERSION, actor)
             active = DEFAULT_MODEL_VERSION
         return active

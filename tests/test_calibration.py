@@ -104,3 +104,31 @@ def test_calibrate_before_loading_is_a_one_line_error(mpi, tmp_path):
     path = tmp_path / "people.csv"
     write_csv(path, 20, seed=9)
     assert_one_line_error(mpi("calibrate", "--labels", str(path), ok=False), "load the records first")
+
+
+def test_known_non_matches_stay_below_the_upper_threshold(services, tmp_path):
+    path = tmp_path / "people.csv"
+    write_csv(path, 300, seed=3)
+    rows = _truth_rows(path)
+    records = {(r["source_system"], r["source_record_id"]): normalise_record(r) for r in rows}
+    services.ensure_active_model("test")
+    model = services.matching.active_model()
+    labels = read_labels(path)
+    free = calibrate(records, labels, model.scorer, precision=0.9, policy=model.policy)
+    # The highest-scoring non-matching blocked pair becomes a "never link" pair.
+    by_truth = {(r["source_system"], r["source_record_id"]): r["truth_person_id"] for r in rows}
+    keys = sorted(records)
+    pairs = [(a, b) for i, a in enumerate(keys) for b in keys[i + 1:i + 40] if by_truth[a] != by_truth[b]]
+    scores = {p: model.scorer.score(records[p[0]], records[p[1]], len(records)) for p in pairs}
+    linkable = [p for p, s in scores.items() if not model.policy.hold(s.evidence) and not model.policy.conflict(s.evidence)]
+    worst = max(linkable, key=lambda p: scores[p].match_weight)
+    never = tmp_path / "never.csv"
+    never.write_text("kind,should_match,source_system_l,source_record_id_l,source_system_r,source_record_id_r\n"
+                     f"twins,false,{worst[0][0]},{worst[0][1]},{worst[1][0]},{worst[1][1]}\n")
+
+    bound = calibrate(records, labels, model.scorer, precision=0.9, policy=model.policy, never_link=read_labels(never))
+
+    assert bound.never_link_highest is not None
+    assert bound.never_link_highest == pytest.approx(scores[worst].match_weight, abs=1e-3)
+    assert bound.upper_match_weight > bound.never_link_highest
+    assert bound.upper_match_weight >= free.upper_match_weight
