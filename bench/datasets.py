@@ -93,14 +93,19 @@ def historical_50k(data: Path = DEFAULT_DATA) -> Dataset:
 
 def people_dev(data: Path = DEFAULT_DATA) -> Dataset:
     """people_dev: 12,835 canonical records of 5,000 people across six source systems."""
-    with (data / "people_dev" / "records.csv").open(newline="") as f:
+    return canonical_set(data / "people_dev")
+
+
+def canonical_set(folder: Path) -> Dataset:
+    """A folder with a canonical ``records.csv`` and its ``truth_person_id`` column (people_dev's layout)."""
+    with (folder / "records.csv").open(newline="") as f:
         rows = []
         for raw in csv.DictReader(f):
             row = {k: _clean(v) for k, v in raw.items()}
             row["unique_id"] = record_id(row["source_system"], row["source_record_id"])
             row["cluster"] = row.pop("truth_person_id")
             rows.append(row)
-    return Dataset("people_dev", "dedupe", rows)
+    return Dataset(folder.name, "dedupe", rows)
 
 
 def record_id(source_system: str, source_record_id: str) -> str:

@@ -342,19 +342,21 @@ def print_hard_cases(table: list[dict]) -> None:
 EXAMPLE_CLUSTER_WEIGHT = math.log2(0.99 / 0.01)
 
 
-def people_dev_report(data: Path, plain: PlainRun | None = None) -> dict[str, Any]:
+def people_dev_report(folder: Path, plain: PlainRun | None = None) -> dict[str, Any]:
     """The people_dev anchor: best F1, the price of 99.8% precision, clusters, hard cases.
 
     Clusters are Splink's connected components at the best-F1 threshold and at
     the febrl4 example's match probability 0.99, beside the exact-key baseline.
+    ``folder`` holds people_dev's ``records.csv`` and ``hard_cases.csv`` (or
+    another canonical set laid out the same way).
     """
-    dataset = datasets.people_dev(data)
-    plain = plain or run(dataset)
+    dataset = datasets.canonical_set(folder)
+    plain = plain or run(dataset, people_dev_recipe())
     truth = dataset.truth()
     report = metrics.pair_report(plain.pairs, truth)
     clusters = {"best": clusters_at(plain, report.best.weight), "p99": clusters_at(plain, EXAMPLE_CLUSTER_WEIGHT)}
     exact = metrics.exact_key_clusters(dataset.rows, exact_name_dob_key)
-    hard = metrics.hard_case_table(metrics.read_hard_cases(data / "people_dev" / "hard_cases.csv"), {
+    hard = metrics.hard_case_table(metrics.read_hard_cases(folder / "hard_cases.csv"), {
         "plain >= best": metrics.scored_at_or_above(plain.pairs, report.best.weight),
         "plain clustered @best": metrics.same_cluster(clusters["best"]),
         "plain clustered @p0.99": metrics.same_cluster(clusters["p99"]),
@@ -362,19 +364,26 @@ def people_dev_report(data: Path, plain: PlainRun | None = None) -> dict[str, An
     })
     return {"dataset": dataset, "plain": plain, "report": report,
             "review": metrics.review_report(plain.pairs, report, len(dataset.rows)),
-            "clusters": {k: metrics.cluster_pairwise(c, truth) for k, c in clusters.items()},
+            "clusters": {k: metrics.cluster_pairwise(c, truth) for k, c in clusters.items()}, "clusters_of": clusters,
             "exact": metrics.cluster_pairwise(exact, truth), "hard": hard}
 
 
-def print_people_dev(pd: dict[str, Any]) -> None:
-    """The people_dev anchor as printed by this script and by ``accuracy.py``."""
-    print_review("plain Splink on people_dev", pd["review"])
+def print_clusters(pd: dict[str, Any], first: list[tuple[str, metrics.AtThreshold]] = ()) -> None:
+    """Pairwise precision, recall and F1 of clusterings: ``first`` rows, then plain Splink's and the exact key."""
     best = pd["report"].best.weight
-    print(f"{'clusters (pairwise)':44s} {'precision':>9s} {'recall':>7s} {'F1':>7s}")
-    for label, r in ((f"plain Splink clusters at best F1 ({best:.1f} bits)", pd["clusters"]["best"]),
+    print(f"{'clusters (pairwise)':46s} {'precision':>9s} {'recall':>7s} {'F1':>7s}")
+    for label, r in (*first,
+                     (f"plain Splink clusters at best F1 ({best:.1f} bits)", pd["clusters"]["best"]),
                      (f"plain Splink clusters at p 0.99 ({EXAMPLE_CLUSTER_WEIGHT:.1f} bits)", pd["clusters"]["p99"]),
                      ("exact (last, first, birth date), folded", pd["exact"])):
-        print(f"{label:44s} {r.precision:9.4f} {r.recall:7.4f} {r.f1:7.4f}")
+        print(f"{label:46s} {r.precision:9.4f} {r.recall:7.4f} {r.f1:7.4f}")
+
+
+def print_people_dev(pd: dict[str, Any]) -> None:
+    """The people_dev anchor: the price of 99.8% precision, clusters, hard cases."""
+    print_review("plain Splink on people_dev", pd["review"])
+    print()
+    print_clusters(pd)
     print()
     print_hard_cases(pd["hard"])
 
@@ -397,7 +406,7 @@ def main() -> None:
     table = []
     for name in names:
         if name == "people_dev":
-            pd = people_dev_report(args.data)
+            pd = people_dev_report(args.data / "people_dev")
             plain, report = pd["plain"], pd["report"]
         else:
             dataset = datasets.LOADERS[name](args.data)
