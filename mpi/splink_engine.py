@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import logging
 import random
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ import splink
 from splink import DuckDBAPI, Linker
 
 from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, Comparison, derive, tf_table
+from mpi.errors import ModelError
 from mpi.scoring import prior_for_index, tf_scales
 
 logger = logging.getLogger(__name__)
@@ -98,11 +100,100 @@ def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, flo
     return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
 
 
+#: Name of the registered model rows, so training can query them before Splink does.
+_ROWS_TABLE = "mpi_model_rows"
+
+
 def _linker(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
             settings: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
     db_api = DuckDBAPI(connection=duckdb.connect())
-    sdf = db_api.register(_table(rows, tables))
+    sdf = db_api.register(_table(rows, tables), table_name=_ROWS_TABLE)
     return Linker(sdf, settings), db_api
+
+
+#: Stand-in for the prior when no deterministic rule finds a pair (no birth date or
+#: identifier anywhere): the same full name, a looser rule that overstates lambda a
+#: little. Thresholds are calibrated on weights, so what matters is that it exists.
+DETERMINISTIC_STAND_IN_RULES = ('l."first_name" = r."first_name" AND l."last_name" = r."last_name"',)
+
+#: Broad stand-in EM rules, used only when the data leaves a comparison without any
+#: session that can estimate it (a rule it needs proposes no pairs: a sender with no
+#: readable postcodes or birth dates). Tried in order; sampled to a bounded size.
+EM_STAND_IN_RULES = (
+    # By sound, not spelling: name_dob reads the surnames themselves (a swap of given and family name).
+    'l."last_name_phonetic" = r."last_name_phonetic"',
+    'l."first_name" = r."first_name"',
+)
+EM_STAND_IN_MAX_PAIRS = 1e6
+
+_SQL_PAIR_COLUMN = re.compile(r'"([A-Za-z0-9_]+)_[lr]"')
+_SQL_RULE_COLUMN = re.compile(r'\b[lr]\."([A-Za-z0-9_]+)"')
+
+
+def _proposes_pairs(db_api: DuckDBAPI, rule: str) -> bool:
+    sql = (f'SELECT EXISTS (SELECT 1 FROM "{_ROWS_TABLE}" l JOIN "{_ROWS_TABLE}" r'
+           f' ON {rule} AND l."unique_id" < r."unique_id")')
+    return bool(db_api.duckdb_con.execute(sql).fetchall()[0][0])
+
+
+def _estimable(comparison: Comparison, rule: str) -> bool:
+    """Whether an EM session on ``rule`` estimates the comparison's m (Splink skips those it blocks on)."""
+    used = {c for level in comparison.levels for c in _SQL_PAIR_COLUMN.findall(level.sql)}
+    return not used & set(_SQL_RULE_COLUMN.findall(rule))
+
+
+def deterministic_rules(db_api: DuckDBAPI) -> list[str]:
+    """The rules that estimate the prior on the registered rows: those of ``DETERMINISTIC_RULES`` that find
+    a pair (the others add nothing), else the stand-in.
+
+    Raises:
+        ModelError: not even the stand-in finds a pair, so the prior would be zero.
+    """
+    rules = [r for r in DETERMINISTIC_RULES if _proposes_pairs(db_api, r)]
+    if not rules:
+        rules = [r for r in DETERMINISTIC_STAND_IN_RULES if _proposes_pairs(db_api, r)]
+        logger.warning("no deterministic rule finds a pair of these records; the prior comes from a stand-in")
+    if not rules:
+        raise ModelError("no deterministic rule finds a pair of these records: the prior cannot be estimated")
+    return rules
+
+
+def em_sessions(db_api: DuckDBAPI, comparisons: Sequence[Comparison] = COMPARISONS,
+                rules: Sequence[str] = EM_BLOCKING_RULES) -> list[tuple[str, float | None]]:
+    """The EM sessions to run on the registered rows: (blocking rule, max pairs or None).
+
+    A rule that proposes no pair is skipped (Splink refuses to train on it).
+    Each comparison with a level left to estimate must then still be free in
+    some session, or EM never sees it and it ends up without weight; a
+    stand-in rule is added for it. On data that fills the fields the rules
+    block on (people_dev) this is exactly ``EM_BLOCKING_RULES``.
+
+    Raises:
+        ModelError: no session can be run, so m cannot be estimated.
+    """
+    usable = []
+    for i, rule in enumerate(rules, start=1):
+        if _proposes_pairs(db_api, rule):
+            usable.append(rule)
+        else:
+            logger.warning("EM rule %s proposes no pairs on these records; skipped", i)
+    sessions: list[tuple[str, float | None]] = [(rule, None) for rule in usable]
+    for comparison in comparisons:
+        if all(lv.is_null or lv.fixed_m is not None for lv in comparison.levels):
+            continue
+        if any(_estimable(comparison, rule) for rule, _ in sessions):
+            continue
+        stand_in = next((r for r in EM_STAND_IN_RULES if _estimable(comparison, r) and _proposes_pairs(db_api, r)),
+                        None)
+        if stand_in is None:
+            logger.warning("no EM session can estimate %s on these records", comparison.name)
+            continue
+        logger.warning("EM stand-in rule %s added so that %s is estimated",
+                       EM_STAND_IN_RULES.index(stand_in) + 1, comparison.name)
+        sessions.append((stand_in, EM_STAND_IN_MAX_PAIRS))
+    if not sessions:
+        raise ModelError("no EM training rule proposes a pair of these records: m cannot be estimated")
+    return sessions
 
 
 def train(
@@ -123,7 +214,7 @@ def train(
         max_pairs: random pairs sampled to estimate u.
     """
     linker, db_api = _linker(rows, tables, settings_dict())
-    linker.training.estimate_probability_two_random_records_match(list(DETERMINISTIC_RULES), recall=0.7)
+    linker.training.estimate_probability_two_random_records_match(deterministic_rules(db_api), recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     if matching_pairs:
         labels = pa.table({"unique_id_l": pa.array([p[0] for p in matching_pairs], pa.string()),
@@ -132,9 +223,9 @@ def train(
     else:
         # Without term frequencies: Splink would adjust by the training rows' raw
         # frequencies, not the model's scaled ones (mpi.scoring.tf_scales).
-        for rule in EM_BLOCKING_RULES:
+        for rule, max_pairs_em in em_sessions(db_api):
             linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, estimate_without_term_frequencies=True)
+                rule, max_pairs=max_pairs_em, estimate_without_term_frequencies=True)
     model_json = linker.misc.save_model_to_json()
     model_json = _decontaminate_u(model_json, rows, tables, seed, max_pairs)
     return _settle_untrained_levels(model_json)

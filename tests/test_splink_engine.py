@@ -1,0 +1,70 @@
+"""Training on records that leave fields empty: every comparison still gets estimated, the prior still exists.
+
+Senders outside the U.S. referral network (Febrl's 4-digit postcodes, historical
+birth dates before 1900) reach the model with fields the normaliser cannot read,
+so a training rule on such a field proposes no pair. Splink refuses an empty
+EM rule and a zero prior; training must carry on with what the data does have.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from mpi import splink_engine
+from mpi.generator import generate_records
+from mpi.model import term_frequencies
+from mpi.training import model_row
+
+
+@pytest.fixture(scope="module")
+def rows():
+    return [model_row(r) for r in generate_records(250, seed=11)]
+
+
+def _without(rows, *columns):
+    return [{**r, **{c: None for c in columns}} for r in rows]
+
+
+def _sessions(rows):
+    tables, _ = term_frequencies(rows)
+    _, db_api = splink_engine._linker(rows, tables, splink_engine.settings_dict())
+    return splink_engine.em_sessions(db_api), splink_engine.deterministic_rules(db_api)
+
+
+def _weight(model_json, comparison, label):
+    spec = next(c for c in model_json["comparisons"] if c["output_column_name"] == comparison)
+    level = next(lv for lv in spec["comparison_levels"] if lv["label_for_charts"] == label)
+    return math.log2(level["m_probability"] / level["u_probability"])
+
+
+def test_complete_records_train_on_exactly_the_em_rules_and_deterministic_rules(rows):
+    sessions, deterministic = _sessions(rows)
+    assert sessions == [(rule, None) for rule in splink_engine.EM_BLOCKING_RULES]
+    assert deterministic == list(splink_engine.DETERMINISTIC_RULES)
+
+
+def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate_first_name_with_birth_date(rows):
+    # The postcode and phone rules are the ones that leave name_dob free.
+    no_zip = _without(rows, "postal_code", "phone", "phone_last7")
+    sessions, _ = _sessions(no_zip)
+    rules = [rule for rule, _ in sessions]
+    assert splink_engine.EM_BLOCKING_RULES[1] not in rules and splink_engine.EM_BLOCKING_RULES[3] not in rules
+    assert rules[-1] == splink_engine.EM_STAND_IN_RULES[0]
+    assert sessions[-1][1] == splink_engine.EM_STAND_IN_MAX_PAIRS
+
+    tables, _ = term_frequencies(no_zip)
+    model_json = splink_engine.train(no_zip, tables, seed=3)
+    assert _weight(model_json, "name_dob", "first name and birth date exact") > 5
+
+
+def test_records_without_birth_dates_or_identifiers_get_a_prior_from_the_stand_in_rule(rows):
+    bare = _without(rows, "birth_date", "medicaid_id", "ssn_last4")
+    _, deterministic = _sessions(bare)
+    assert deterministic == list(splink_engine.DETERMINISTIC_STAND_IN_RULES)
+
+    tables, _ = term_frequencies(bare)
+    model_json = splink_engine.train(bare, tables, seed=3)
+    assert 0 < model_json["probability_two_random_records_match"] < 1
+    assert _weight(model_json, "last_name", "exact") > 3
