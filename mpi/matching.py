@@ -20,7 +20,7 @@ from mpi import blocking
 from mpi.errors import ModelError, NotFound, ValidationError
 from mpi.index import CandidateIndex
 from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
-from mpi.normalise import normalise_record
+from mpi.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.policy import Policy
 from mpi.records import validate_record
 from mpi.store import Store
@@ -28,6 +28,9 @@ from mpi.survivorship import golden_view
 from mpi.vocab import CasePriority, CaseState, Decision, LinkSource, MatchGrade
 
 logger = logging.getLogger(__name__)
+
+#: Store meta key: the normalisation rules the stored records' normalised forms follow.
+NORMALISATION_KEY = "normalisation_version"
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,37 @@ class MatchService:
         index = self._index
         if index is None or self._index_generation != self.store.rollbacks:
             with self.store.transaction():
+                self._renormalise_if_stale()
                 generation = self.store.rollbacks
                 index = CandidateIndex.from_rows(self.store.index_rows())
             self._index, self._index_generation = index, generation
             logger.info("candidate index built: %s records", len(index.entries))
         return index
+
+    def _renormalise_if_stale(self) -> None:
+        """Normalise every stored record again if the rules changed since (``NORMALISATION_VERSION``).
+
+        Records keep their times, links and cases; their normalised form, blocking
+        keys and the golden views built from them follow the current rules. Links
+        made under the old forms stand until the record is next updated or re-matched.
+        """
+        stored = self.store.get_meta(NORMALISATION_KEY)
+        if stored == str(NORMALISATION_VERSION):
+            return
+        count = 0
+        for key, raw, received_at, updated_at in self.store.records_as_sent():
+            norm = normalise_record(raw)
+            self.store.restate_record(*key, raw, norm, blocking.record_keys(norm), received_at, updated_at)
+            count += 1
+        if count:
+            index = CandidateIndex.from_rows(self.store.index_rows())
+            for person_id in index.persons:
+                self.store.set_golden(person_id, golden_view(
+                    [{"norm": e.norm, "updated_at": e.updated_at} for _, e in index.person_entries(person_id)]))
+            self.store.audit("system:normalisation", "records.renormalised", "store", "source_records",
+                             f"normalisation rules {stored} -> {NORMALISATION_VERSION}", {"records": count})
+            logger.info("normalised %s stored records again (rules %s -> %s)", count, stored, NORMALISATION_VERSION)
+        self.store.set_meta(NORMALISATION_KEY, str(NORMALISATION_VERSION))
 
     # -- scoring -----------------------------------------------------------------------
 

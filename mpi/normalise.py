@@ -26,7 +26,11 @@ from nicknames import NickNamer
 from scourgify import normalize_address_record
 from scourgify.address_constants import STATE_ABBREVIATIONS
 
-__all__ = ["NORMALISED_FIELDS", "names_are_nickname_related", "normalise_record"]
+__all__ = ["NORMALISATION_VERSION", "NORMALISED_FIELDS", "names_are_nickname_related", "normalise_record"]
+
+#: Bumped whenever a rule here changes what a record normalises to: a store whose records were
+#: normalised under another version normalises them again from the records as sent.
+NORMALISATION_VERSION = 2
 
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (

@@ -6,7 +6,8 @@ import pytest
 
 from conftest import record
 from mpi.errors import StoreError
-from mpi.normalise import normalise_record
+from mpi.normalise import NORMALISATION_VERSION, normalise_record
+from mpi.services import Services
 from mpi.store import Store
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 
@@ -129,3 +130,30 @@ def test_audit_log_is_append_only_with_actor_and_reason(store):
     ]
     assert events[1]["reason"] == "record updated" and events[1]["detail"] == {"k": 1}
     assert events[0]["event_id"] > events[1]["event_id"]
+
+
+def test_records_normalised_under_older_rules_are_normalised_again(config, client, auth, services):
+    client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=auth)
+    # An older release stored a thinner normalised form (no first-name roots) and no version.
+    with services.store.transaction():
+        stored = services.store.get_record("st-marys-ehr", "MRN-1")
+        old = {k: v for k, v in stored["norm"].items() if k != "first_name_roots"}
+        services.store.restate_record("st-marys-ehr", "MRN-1", stored["raw"], old, [], stored["received_at"],
+                                      stored["updated_at"])
+        services.store.set_meta("normalisation_version", "1")
+    services.close()
+
+    fresh = Services(config)
+    try:
+        fresh.matching.index()
+        again = fresh.store.get_record("st-marys-ehr", "MRN-1")
+        assert again["norm"] == normalise_record(stored["raw"])
+        assert again["updated_at"] == stored["updated_at"] and again["link"] == stored["link"]
+        assert fresh.store.get_meta("normalisation_version") == str(NORMALISATION_VERSION)
+        events = fresh.store.audit_events("store", "source_records")
+        assert [e["action"] for e in events] == ["records.renormalised"]
+        # The blocking keys came back with the record: a second source's record of her still matches.
+        result = fresh.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
+        assert result["candidates"] and result["candidates"][0]["person_id"] == stored["link"]["person_id"]
+    finally:
+        fresh.close()

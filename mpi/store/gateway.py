@@ -242,10 +242,33 @@ class Store:
         pending.records[key] = (raw, norm, list(keys), received_at or now, now)
         return now
 
-    def index_rows(self) -> Iterator[tuple]:
-        """Every source record with its link and open case, to build the in-memory index."""
+    def records_as_sent(self) -> Iterator[tuple[tuple[str, str], dict, datetime, datetime]]:
+        """Every source record as sent, with its times: to normalise them again when the rules change.
+
+        Read on this thread's cursor, so inside a transaction it sees the
+        transaction's writes; issue no other statement until it is exhausted.
+        """
         self._flush()
-        cur = self._con.cursor()
+        cur = self._cur
+        cur.execute("SELECT source_system, source_record_id, raw, received_at, updated_at FROM source_records")
+        while batch := cur.fetchmany(10000):
+            for r in batch:
+                yield (r[0], r[1]), json.loads(r[2]), r[3], r[4]
+
+    def restate_record(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
+                       received_at: datetime, updated_at: datetime) -> None:
+        """Replace a record's normalised form and blocking keys, keeping its times (buffered)."""
+        self._require_transaction().records[(source_system, source_record_id)] = (
+            raw, norm, list(keys), received_at, updated_at)
+
+    def index_rows(self) -> Iterator[tuple]:
+        """Every source record with its link and open case, to build the in-memory index.
+
+        Read on this thread's cursor (so a transaction's own writes are seen);
+        issue no other statement until it is exhausted.
+        """
+        self._flush()
+        cur = self._cur
         cur.execute(
             """SELECT r.source_system, r.source_record_id, r.norm, r.received_at, r.updated_at,
                       l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id,
