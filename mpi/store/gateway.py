@@ -58,6 +58,14 @@ class Store:
         #: Incremented on every rollback, so in-memory read models built on
         #: this store know to rebuild themselves.
         self.rollbacks = 0
+        #: Meta values as last read: matching reads the active model's version on every
+        #: request, a DuckDB round trip of about a millisecond, and only this process
+        #: writes the file. A meta write clears it at commit or rollback; reads while
+        #: one is pending are not cached (see ``get_meta``).
+        self._meta: dict[str, str | None] = {}
+        self._meta_version = 0
+        self._meta_dirty = False
+        self._meta_lock = threading.Lock()
         self.migrate()
         self._counters = {
             "person": self._max_suffix("SELECT max(person_id) FROM persons", 3),
@@ -127,6 +135,8 @@ class Store:
                 raise
             finally:
                 self._local.depth = 0
+                if self._meta_dirty:
+                    self._forget_meta()
 
     def _execute_control(self, statement: str) -> None:
         try:
@@ -176,14 +186,34 @@ class Store:
     # -- meta ----------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
+        with self._meta_lock:
+            if key in self._meta:
+                return self._meta[key]
+            version = self._meta_version
         # Meta is never buffered, so this read need not flush (it runs once per matched record).
         rows = self._all("SELECT value FROM meta WHERE key = ?", [key], flush=False)
-        return rows[0][0] if rows else None
+        value = rows[0][0] if rows else None
+        with self._meta_lock:
+            # Not cached if a meta write began or settled meanwhile: the value may be stale or uncommitted.
+            if version == self._meta_version and not self._meta_dirty:
+                self._meta[key] = value
+        return value
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
+            with self._meta_lock:
+                self._meta_dirty = True
+                self._meta_version += 1
+                self._meta.clear()
             self._all("DELETE FROM meta WHERE key = ?", [key])
             self._all("INSERT INTO meta VALUES (?, ?)", [key, value])
+
+    def _forget_meta(self) -> None:
+        """After the transaction that wrote meta commits or rolls back: read it afresh."""
+        with self._meta_lock:
+            self._meta_dirty = False
+            self._meta_version += 1
+            self._meta.clear()
 
     # -- source records ----------------------------------------------------------
 
