@@ -47,6 +47,11 @@ class Entry:
         self.case_id = None
 
     @property
+    def columns(self) -> tuple[tuple[str, ...], tuple]:
+        """The normalised form as (field names, values): what the real-time scorer reads."""
+        return self._shape, self._values
+
+    @property
     def norm(self) -> dict[str, Any]:
         """The record's normalised form (a fresh dict: the stored form is compact and immutable)."""
         return dict(zip(self._shape, self._values))
@@ -177,6 +182,25 @@ class CandidateIndex:
                 if person_id:
                     persons.add(person_id)
         return persons
+
+    def candidate_persons(self, block_keys: Iterable[str], max_block_size: int,
+                          exclude: Key | None = None) -> list[tuple[str, list[tuple[Key, Entry]]]]:
+        """Persons worth scoring a record against, each with all its records (``exclude`` aside).
+
+        A person is found through any of its linked records posted under one of
+        the keys; a key holding more than ``max_block_size`` records is skipped
+        (a shelter address, a clinic phone, a placeholder value), so a common
+        value cannot blow up the candidate set. Each person's records come in
+        key order, as :meth:`person_entries` gives them.
+        """
+        keys = [k for k in block_keys if self.block_size(k) <= max_block_size]
+        persons = {entry.person_id for key, entry in self.linked_records(keys) if key != exclude}
+        out = []
+        for person_id in persons:
+            members = [(key, entry) for key, entry in self.person_entries(person_id) if key != exclude]
+            if members:
+                out.append((person_id, members))
+        return out
 
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
         return [(key, self.entries[key]) for key in sorted(self._persons.get(person_id, ()))]

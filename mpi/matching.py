@@ -136,17 +136,10 @@ class MatchService:
         them: by its best record (the candidate's weight and evidence) and its
         weakest (so a record is not linked to a person it contradicts).
         """
-        index = self.index()
-        keys = [k for k in blocking.query_keys(norm) if index.block_size(k) <= self.max_block_size]
-        persons = {entry.person_id for key, entry in index.linked_records(keys) if key != exclude}
+        index, query = self.index(), model.scorer.query(norm)
         candidates = []
-        for person_id in persons:
-            scored = [(model.scorer.score(norm, entry.norm), key)
-                      for key, entry in index.person_entries(person_id) if key != exclude]
-            if not scored:
-                continue
-            best, key = max(scored, key=lambda s: s[0].match_weight)
-            weakest = min(s.match_weight for s, _ in scored)
+        for person_id, members in index.candidate_persons(blocking.query_keys(norm), self.max_block_size, exclude):
+            best, key, weakest = query.score_person([(key, *entry.columns) for key, entry in members])
             candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
                                         *key, weakest))
         return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))

@@ -11,11 +11,13 @@ adjustment, in waterfall order (prior first).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
-from mpi.comparisons import COMPARISONS, Comparison, derive
+from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, Comparison, derive
 from mpi.errors import ModelError
 
 
@@ -70,6 +72,9 @@ class Scorer:
             if spec is None or len(spec["comparison_levels"]) != len(comparison.levels):
                 raise ModelError(f"model does not match comparison definition '{comparison.name}'")
             self._compiled.append((comparison, [self._compile_level(lv) for lv in spec["comparison_levels"]]))
+        #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
+        self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
+        self._getters_by_shape: dict[tuple[str, ...], tuple[Callable[[tuple], Any], ...]] = {}
 
     @staticmethod
     def _compile_level(spec: Mapping[str, Any]) -> _CompiledLevel:
@@ -92,26 +97,134 @@ class Scorer:
             return 0.0
         return level.log2_u - math.log2(max(*freqs, level.tf_min_u))
 
+    def prepare(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A normalised record with the model's derived columns: what the level tests read."""
+        return {**record, **derive(record, self.tf_tables)}
+
+    def query(self, record: Mapping[str, Any]) -> QueryScorer:
+        """A scorer of one inbound (normalised) record against many stored ones."""
+        return QueryScorer(self, record)
+
+    def _getters(self, shape: tuple[str, ...]) -> tuple[Callable[[tuple], Any], ...]:
+        """Per comparison, a function from a stored record's values (in ``shape`` order) to its memo key."""
+        getters = self._getters_by_shape.get(shape)
+        if getters is None:
+            getters = self._getters_by_shape[shape] = tuple(_getter(shape, cols) for cols in self._key_columns)
+        return getters
+
+    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float]:
+        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment)."""
+        comparison, levels = self._compiled[i]
+        index = comparison.level_of(l, r)
+        level = levels[index]
+        tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
+        return level.weight + tf, index, level.label, tf
+
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any]) -> PairScore:
         """Score two normalised records."""
-        l, r = {**l, **derive(l, self.tf_tables)}, {**r, **derive(r, self.tf_tables)}
+        return self._score_prepared(self.prepare(l), self.prepare(r))
+
+    def _score_prepared(self, l: Mapping[str, Any], r: Mapping[str, Any]) -> PairScore:
         total = self.prior_weight
-        evidence: list[dict[str, Any]] = [
-            {"comparison": "prior", "level": None, "label": "prior odds of a match", "weight": self.prior_weight,
-             "tf_adjustment": 0.0}
-        ]
-        for comparison, levels in self._compiled:
-            index = comparison.level_of(l, r)
-            level = levels[index]
-            tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
-            total += level.weight + tf
-            evidence.append(
-                {
-                    "comparison": comparison.name,
-                    "level": index,
-                    "label": level.label,
-                    "weight": level.weight + tf,
-                    "tf_adjustment": tf,
-                }
-            )
+        evidence: list[dict[str, Any]] = [self._prior_evidence()]
+        for i, (comparison, _) in enumerate(self._compiled):
+            weight, index, label, tf = self._evaluate(i, l, r)
+            total += weight
+            evidence.append(_evidence(comparison.name, index, label, weight, tf))
         return PairScore(total, probability_from_weight(total), evidence)
+
+    def _prior_evidence(self) -> dict[str, Any]:
+        return {"comparison": "prior", "level": None, "label": "prior odds of a match", "weight": self.prior_weight,
+                "tf_adjustment": 0.0}
+
+
+class QueryScorer:
+    """One inbound record scored against many stored ones: the real-time hot path.
+
+    A comparison's level and weight depend only on a few columns of each side
+    (its key columns), and the inbound side is fixed for the whole request, so
+    each comparison is evaluated once per distinct set of values the stored
+    records show in those columns and looked up for every other record that
+    shows them (candidates share birth dates, surnames, ZIP codes, empty
+    fields). The evaluation itself is :meth:`Scorer._evaluate`, the same as
+    :meth:`Scorer.score` runs, and weights are summed in the same order, so every
+    number is identical to scoring each pair on its own; stored records are
+    read from their compact values, never turned into dicts unless a
+    comparison has to be evaluated.
+    """
+
+    def __init__(self, scorer: Scorer, record: Mapping[str, Any]):
+        self._scorer = scorer
+        self._record = scorer.prepare(record)
+        self._memo: tuple[dict[Any, tuple[float, int, str, float]], ...] = tuple({} for _ in scorer._compiled)
+
+    def weight(self, shape: tuple[str, ...], values: tuple) -> float:
+        """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
+        scorer = self._scorer
+        total = scorer.prior_weight
+        prepared = None
+        for i, (getter, memo) in enumerate(zip(scorer._getters(shape), self._memo)):
+            key = getter(values)
+            hit = memo.get(key)
+            if hit is None:
+                if prepared is None:
+                    prepared = scorer.prepare(dict(zip(shape, values)))
+                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
+            total += hit[0]
+        return total
+
+    def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
+        """The full score with evidence, as :meth:`Scorer.score` gives it."""
+        scorer = self._scorer
+        total = self.weight(shape, values)  # fills the memo for this record
+        evidence = [scorer._prior_evidence()]
+        for (comparison, _), getter, memo in zip(scorer._compiled, scorer._getters(shape), self._memo):
+            weight, index, label, tf = memo[getter(values)]
+            evidence.append(_evidence(comparison.name, index, label, weight, tf))
+        return PairScore(total, probability_from_weight(total), evidence)
+
+    def score_person(self, members: Sequence[tuple[Any, tuple[str, ...], tuple]]) -> tuple[PairScore, Any, float]:
+        """Score the inbound record against every record of one person.
+
+        Args:
+            members: ``(key, shape, values)`` of the person's records, at least one.
+
+        Returns:
+            The score of the best record (the first in order among equals) with
+            its evidence, that record's key, and the weakest record's weight.
+        """
+        weights = [self.weight(shape, values) for _, shape, values in members]
+        best = max(range(len(weights)), key=weights.__getitem__)
+        key, shape, values = members[best]
+        return self.score(shape, values), key, min(weights)
+
+
+def _evidence(name: str, index: int, label: str, weight: float, tf: float) -> dict[str, Any]:
+    return {"comparison": name, "level": index, "label": label, "weight": weight, "tf_adjustment": tf}
+
+
+_SQL_COLUMN = re.compile(r'"(\w+)_[lr]"')
+
+
+def key_columns(comparison: Comparison) -> tuple[str, ...]:
+    """The normalised columns a comparison's level and weight depend on.
+
+    Those its levels' SQL names (``"col_l"``, ``"col_r"``; the Python tests read
+    the same, which ``tests/test_scoring.py`` checks) and its term-frequency
+    columns, with a derived column replaced by what it is derived from.
+    """
+    columns = {m for level in comparison.levels for m in _SQL_COLUMN.findall(level.sql)}
+    columns |= {level.tf_column for level in comparison.levels if level.tf_column}
+    if columns & set(DERIVED_COLUMNS):
+        columns = (columns - set(DERIVED_COLUMNS)) | set(DERIVED_FROM)
+    return tuple(sorted(columns))
+
+
+def _getter(shape: tuple[str, ...], columns: tuple[str, ...]) -> Callable[[tuple], Any]:
+    """A fast function from values in ``shape`` order to the values of ``columns`` (None where absent)."""
+    positions = [shape.index(c) if c in shape else None for c in columns]
+    if not positions:
+        return lambda values: ()
+    if None not in positions:
+        return itemgetter(*positions)
+    return lambda values: tuple(None if p is None else values[p] for p in positions)
