@@ -55,6 +55,8 @@ ESTABLISHED_NAME_SHARE = 1.5e-4
 
 #: Columns the model derives from its frequency tables, for both engines.
 DERIVED_COLUMNS = ("first_name_established",)
+#: The normalised columns ``derive`` reads (the real-time scorer keys its memo on them; a test checks).
+DERIVED_FROM = ("first_name",)
 
 
 def derive(record: Mapping[str, object], tables: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
@@ -100,28 +102,57 @@ def _both(l: Rec, r: Rec, col: str) -> bool:
     return l.get(col) is not None and r.get(col) is not None
 
 
+# These run a few hundred thousand times a second on the real-time path, so they
+# are plain closures: no generator per call, one ``get`` per side.
+
+
 def _either_missing(col: str) -> Predicate:
     return lambda l, r: l.get(col) is None or r.get(col) is None
 
 
 def _eq(col: str) -> Predicate:
-    return lambda l, r: _both(l, r, col) and l[col] == r[col]
+    # A present value never equals a missing one (None), so one test of ``a`` is enough.
+    return lambda l, r: (a := l.get(col)) is not None and a == r.get(col)
 
 
 def _jw_at_least(col: str, threshold: float) -> Predicate:
-    return lambda l, r: _both(l, r, col) and JaroWinkler.similarity(l[col], r[col]) >= threshold
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and JaroWinkler.similarity(a, b) >= threshold
+    return test
 
 
 def _lev_at_most(col: str, distance: int) -> Predicate:
-    return lambda l, r: _both(l, r, col) and Levenshtein.distance(l[col], r[col]) <= distance
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and Levenshtein.distance(a, b) <= distance
+    return test
 
 
 def _any(*preds: Predicate) -> Predicate:
-    return lambda l, r: any(p(l, r) for p in preds)
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) or q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if p(l, r):
+                return True
+        return False
+    return test
 
 
 def _all(*preds: Predicate) -> Predicate:
-    return lambda l, r: all(p(l, r) for p in preds)
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) and q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if not p(l, r):
+                return False
+        return True
+    return test
 
 
 def _not(pred: Predicate) -> Predicate:
