@@ -129,3 +129,23 @@ def test_audit_log_is_append_only_with_actor_and_reason(store):
     ]
     assert events[1]["reason"] == "record updated" and events[1]["detail"] == {"k": 1}
     assert events[0]["event_id"] > events[1]["event_id"]
+
+
+def test_cached_reads_follow_writes_commits_and_rollbacks(tmp_path):
+    """Meta and users are read on every request and cached; a write, committed or not, is never hidden."""
+    store = Store(tmp_path / "cache.duckdb")
+    assert store.get_meta("k") is None
+    store.set_meta("k", "one")
+    assert store.get_meta("k") == "one"
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.set_meta("k", "two")
+            assert store.get_meta("k") == "two"  # the transaction sees its own write
+            raise RuntimeError("roll back")
+    assert store.get_meta("k") == "one"
+    store.add_user("ana", "hub", "hash-1")
+    assert store.user_by_token_hash("hash-1") == {"name": "ana", "role": "hub"}
+    store.add_user("ana", "steward", "hash-2")  # a new token replaces the old one
+    assert store.user_by_token_hash("hash-1") is None
+    assert store.user_by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
+    store.close()

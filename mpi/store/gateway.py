@@ -26,6 +26,7 @@ from typing import Any
 import duckdb
 
 from mpi.errors import NotFound, StoreError
+from mpi.store.cache import ReadCache
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.vocab import PersonStatus
@@ -58,14 +59,8 @@ class Store:
         #: Incremented on every rollback, so in-memory read models built on
         #: this store know to rebuild themselves.
         self.rollbacks = 0
-        #: Meta values as last read: matching reads the active model's version on every
-        #: request, a DuckDB round trip of about a millisecond, and only this process
-        #: writes the file. A meta write clears it at commit or rollback; reads while
-        #: one is pending are not cached (see ``get_meta``).
-        self._meta: dict[str, str | None] = {}
-        self._meta_version = 0
-        self._meta_dirty = False
-        self._meta_lock = threading.Lock()
+        #: Small reads made on every request (meta, users), kept between writes.
+        self._cache = ReadCache()
         self.migrate()
         self._counters = {
             "person": self._max_suffix("SELECT max(person_id) FROM persons", 3),
@@ -135,8 +130,8 @@ class Store:
                 raise
             finally:
                 self._local.depth = 0
-                if self._meta_dirty:
-                    self._forget_meta()
+                if self._cache.writing:
+                    self._cache.write_ends()
 
     def _execute_control(self, statement: str) -> None:
         try:
@@ -186,34 +181,17 @@ class Store:
     # -- meta ----------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self._meta_lock:
-            if key in self._meta:
-                return self._meta[key]
-            version = self._meta_version
         # Meta is never buffered, so this read need not flush (it runs once per matched record).
-        rows = self._all("SELECT value FROM meta WHERE key = ?", [key], flush=False)
-        value = rows[0][0] if rows else None
-        with self._meta_lock:
-            # Not cached if a meta write began or settled meanwhile: the value may be stale or uncommitted.
-            if version == self._meta_version and not self._meta_dirty:
-                self._meta[key] = value
-        return value
+        def read() -> str | None:
+            rows = self._all("SELECT value FROM meta WHERE key = ?", [key], flush=False)
+            return rows[0][0] if rows else None
+        return self._cache.get(("meta", key), read)
 
     def set_meta(self, key: str, value: str) -> None:
         with self.transaction():
-            with self._meta_lock:
-                self._meta_dirty = True
-                self._meta_version += 1
-                self._meta.clear()
+            self._cache.write_begins()
             self._all("DELETE FROM meta WHERE key = ?", [key])
             self._all("INSERT INTO meta VALUES (?, ?)", [key, value])
-
-    def _forget_meta(self) -> None:
-        """After the transaction that wrote meta commits or rolls back: read it afresh."""
-        with self._meta_lock:
-            self._meta_dirty = False
-            self._meta_version += 1
-            self._meta.clear()
 
     # -- source records ----------------------------------------------------------
 
@@ -492,12 +470,16 @@ class Store:
     def add_user(self, name: str, role: str, token_hash: str) -> None:
         """Create or replace a user (immediately, in its own transaction)."""
         with self.transaction():
+            self._cache.write_begins()
             self._all("DELETE FROM users WHERE name = ?", [name])
             self._all("INSERT INTO users VALUES (?, ?, ?, ?)", [name, role, token_hash, _now()])
 
     def user_by_token_hash(self, token_hash: str) -> dict | None:
-        row = self._one("SELECT name, role FROM users WHERE token_hash = ?", [token_hash])
-        return {"name": row[0], "role": row[1]} if row else None
+        """The user holding a token (by its hash). Only known tokens are cached, so guesses cannot fill memory."""
+        found = self._cache.get(("user", token_hash),
+                                lambda: self._one("SELECT name, role FROM users WHERE token_hash = ?", [token_hash]),
+                                keep=lambda row: row is not None)
+        return {"name": found[0], "role": found[1]} if found else None
 
     # -- export and counts -------------------------------------------------------------------
 
