@@ -66,7 +66,8 @@ class CandidateIndex:
         self._postings: dict[str, Key | set[Key]] = {}
         #: person id -> tuple of record keys (persons hold a handful of records).
         self._persons: dict[str, tuple[Key, ...]] = {}
-        self._shapes: dict[tuple[str, ...], tuple[str, ...]] = {}
+        #: shape -> (the one copy of that shape, positions of its shared fields).
+        self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         self._shared: dict[str, str] = {}
 
     @classmethod
@@ -90,13 +91,17 @@ class CandidateIndex:
 
     def _compact(self, norm: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple]:
         shape = tuple(norm)
-        shape = self._shapes.setdefault(shape, shape)
-        shared = self._shared
-        values = tuple(
-            shared.setdefault(v, v) if name in SHARED_FIELDS and type(v) is str else v
-            for name, v in norm.items()
-        )
-        return shape, values
+        known = self._shapes.get(shape)
+        if known is None:
+            known = self._shapes[shape] = (shape, tuple(i for i, name in enumerate(shape) if name in SHARED_FIELDS))
+        shape, positions = known
+        values = list(norm.values())
+        share = self._shared.setdefault
+        for i in positions:
+            v = values[i]
+            if type(v) is str:
+                values[i] = share(v, v)
+        return shape, tuple(values)
 
     def put(self, key: Key, norm: Mapping[str, Any], keys: Iterable[str], received_at: datetime,
             updated_at: datetime) -> Entry:
@@ -193,11 +198,24 @@ class CandidateIndex:
         value cannot blow up the candidate set. Each person's records come in
         key order, as :meth:`person_entries` gives them.
         """
-        keys = [k for k in block_keys if self.block_size(k) <= max_block_size]
-        persons = {entry.person_id for key, entry in self.linked_records(keys) if key != exclude}
+        postings, entries = self._postings, self.entries
+        persons: set[str] = set()
+        for k in block_keys:
+            posted = postings.get(k)
+            if posted is None:
+                continue
+            if type(posted) is not set:
+                posted = (posted,)
+            if len(posted) > max_block_size:
+                continue
+            for key in posted:
+                person_id = entries[key].person_id
+                if person_id and key != exclude:
+                    persons.add(person_id)
         out = []
+        members_of = self._persons
         for person_id in persons:
-            members = [(key, entry) for key, entry in self.person_entries(person_id) if key != exclude]
+            members = [(key, entries[key]) for key in sorted(members_of[person_id]) if key != exclude]
             if members:
                 out.append((person_id, members))
         return out

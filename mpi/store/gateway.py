@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.vocab import PersonStatus
 
 logger = logging.getLogger(__name__)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _now() -> datetime:
@@ -251,23 +254,31 @@ class Store:
         return now
 
     def index_rows(self) -> Iterator[tuple]:
-        """Every source record with its link and open case, to build the in-memory index."""
+        """Every source record with its link and open case, to build the in-memory index.
+
+        Read in one pass (blocking keys grouped once, not looked up per record)
+        with times as epoch microseconds: at millions of records, DuckDB's
+        conversion of each timestamp to a zoned datetime was a third of start-up.
+        """
         self._flush()
         cur = self._con.cursor()
         cur.execute(
-            """SELECT r.source_system, r.source_record_id, r.norm, r.received_at, r.updated_at,
-                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id,
-                      (SELECT list(block_key ORDER BY block_key) FROM blocking_keys b
-                       WHERE b.source_system = r.source_system AND b.source_record_id = r.source_record_id)
+            """WITH keys AS (SELECT source_system, source_record_id, list(block_key ORDER BY block_key) AS keys
+                             FROM blocking_keys GROUP BY ALL)
+               SELECT r.source_system, r.source_record_id, r.norm, epoch_us(r.received_at), epoch_us(r.updated_at),
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id, k.keys
                FROM source_records r
+               LEFT JOIN keys k USING (source_system, source_record_id)
                LEFT JOIN links l USING (source_system, source_record_id)
                LEFT JOIN review_cases c ON c.source_system = r.source_system
                     AND c.source_record_id = r.source_record_id AND c.state NOT IN ('resolved', 'withdrawn')"""
         )
+        loads, epoch, us = json.loads, _EPOCH, timedelta
         while batch := cur.fetchmany(10000):
             for r in batch:
                 link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
-                yield (r[0], r[1]), json.loads(r[2]), r[11] or [], r[3], r[4], link, r[10]
+                yield ((r[0], r[1]), loads(r[2]), r[11] or [], epoch + us(microseconds=r[3]),
+                       epoch + us(microseconds=r[4]), link, r[10])
 
     # -- persons ---------------------------------------------------------------------
 
