@@ -11,8 +11,9 @@ it can never disagree with what was committed.
 It is sized for millions of records, so entries are compact: a slotted object
 per record whose normalised form is a tuple of values under a shared tuple of
 field names (one per distinct shape), with the repetitive values (names, birth
-dates, places) shared between records; a blocking key or person held by one
-record maps to that record's key itself, not to a one-element set.
+dates, places) shared between records; a blocking key held by one record maps to
+that record's entry itself, and a person to a tuple of its record keys, not to
+one-element sets.
 """
 
 from __future__ import annotations
@@ -35,12 +36,12 @@ SHARED_FIELDS = frozenset({
 class Entry:
     """What the index knows of one source record."""
 
-    __slots__ = ("_shape", "_values", "keys", "received_at", "updated_at", "person_id", "decision", "link_source",
-                 "score", "probability", "case_id")
+    __slots__ = ("key", "_shape", "_values", "keys", "received_at", "updated_at", "person_id", "decision",
+                 "link_source", "score", "probability", "case_id")
 
-    def __init__(self, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
+    def __init__(self, key: Key, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
                  updated_at: datetime):
-        self._shape, self._values, self.keys = shape, values, keys
+        self.key, self._shape, self._values, self.keys = key, shape, values, keys
         self.received_at, self.updated_at = received_at, updated_at
         self.person_id = self.decision = self.link_source = None
         self.score = self.probability = None
@@ -62,8 +63,9 @@ class CandidateIndex:
 
     def __init__(self) -> None:
         self.entries: dict[Key, Entry] = {}
-        #: block key -> the record key (one record) or a set of record keys.
-        self._postings: dict[str, Key | set[Key]] = {}
+        #: block key -> the entry of its one record, or a set of entries (hashed by identity:
+        #: retrieval reads each posted record's person without looking its key up).
+        self._postings: dict[str, Entry | set[Entry]] = {}
         #: person id -> tuple of record keys (persons hold a handful of records).
         self._persons: dict[str, tuple[Key, ...]] = {}
         #: shape -> (the one copy of that shape, positions of its shared fields).
@@ -108,13 +110,14 @@ class CandidateIndex:
         """Insert or replace a record's normalised form and postings; its link is kept."""
         old = self.entries.get(key)
         if old is not None:
+            key = old.key
             for k in old.keys:
-                self._unpost(k, key)
+                self._unpost(k, old)
         else:
             shared = self._shared
             key = (shared.setdefault(key[0], key[0]), key[1])
         shape, values = self._compact(norm)
-        entry = Entry(shape, values, tuple(dict.fromkeys(keys)), received_at, updated_at)
+        entry = Entry(key, shape, values, tuple(dict.fromkeys(keys)), received_at, updated_at)
         if old is not None:
             entry.person_id, entry.decision, entry.link_source = old.person_id, old.decision, old.link_source
             entry.score, entry.probability, entry.case_id = old.score, old.probability, old.case_id
@@ -123,11 +126,11 @@ class CandidateIndex:
         for k in entry.keys:
             current = postings.get(k)
             if current is None:
-                postings[k] = key
+                postings[k] = entry
             elif type(current) is set:
-                current.add(key)
-            elif current != key:
-                postings[k] = {current, key}
+                current.add(entry)
+            elif current is not entry:
+                postings[k] = {current, entry}
         return entry
 
     def link(self, key, person_id, decision, link_source, score, probability) -> None:
@@ -158,35 +161,31 @@ class CandidateIndex:
         postings = self._postings.get(block_key)
         if postings is None:
             return ()
+        return {e.key for e in postings} if type(postings) is set else (postings.key,)
+
+    def _posted_entries(self, block_key: str) -> tuple[Entry, ...] | set[Entry]:
+        postings = self._postings.get(block_key)
+        if postings is None:
+            return ()
         return postings if type(postings) is set else (postings,)
 
     def linked_records(self, block_keys: Iterable[str]) -> list[tuple[Key, Entry]]:
         """Distinct linked records posted under any of the keys."""
-        seen: set[Key] = set()
+        seen: set[Entry] = set()
         out = []
-        entries = self.entries
         for k in block_keys:
-            for key in self.posted(k):
-                if key in seen:
+            for entry in self._posted_entries(k):
+                if entry in seen:
                     continue
-                seen.add(key)
-                entry = entries[key]
+                seen.add(entry)
                 if entry.person_id:
-                    out.append((key, entry))
+                    out.append((entry.key, entry))
         return out
 
     def linked_persons(self, block_keys: Iterable[str], exclude: Key | None = None) -> set[str]:
         """Distinct persons with a linked record posted under any of the keys (``exclude`` aside)."""
-        persons: set[str] = set()
-        entries = self.entries
-        for k in block_keys:
-            for key in self.posted(k):
-                if key == exclude:
-                    continue
-                person_id = entries[key].person_id
-                if person_id:
-                    persons.add(person_id)
-        return persons
+        return {entry.person_id for k in block_keys for entry in self._posted_entries(k)
+                if entry.person_id and entry.key != exclude}
 
     def candidate_persons(self, block_keys: Iterable[str], max_block_size: int,
                           exclude: Key | None = None) -> list[tuple[str, list[tuple[Key, Entry]]]]:
@@ -199,6 +198,7 @@ class CandidateIndex:
         key order, as :meth:`person_entries` gives them.
         """
         postings, entries = self._postings, self.entries
+        excluded = entries.get(exclude) if exclude is not None else None
         persons: set[str] = set()
         for k in block_keys:
             posted = postings.get(k)
@@ -208,14 +208,14 @@ class CandidateIndex:
                 posted = (posted,)
             if len(posted) > max_block_size:
                 continue
-            for key in posted:
-                person_id = entries[key].person_id
-                if person_id and key != exclude:
+            for entry in posted:
+                person_id = entry.person_id
+                if person_id and entry is not excluded:
                     persons.add(person_id)
         out = []
         members_of = self._persons
         for person_id in persons:
-            members = [(key, entries[key]) for key in sorted(members_of[person_id]) if key != exclude]
+            members = [(key, entries[key]) for key in sorted(members_of.get(person_id, ())) if key != exclude]
             if members:
                 out.append((person_id, members))
         return out
@@ -223,17 +223,17 @@ class CandidateIndex:
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
         return [(key, self.entries[key]) for key in sorted(self._persons.get(person_id, ()))]
 
-    def _unpost(self, block_key, key) -> None:
+    def _unpost(self, block_key: str, entry: Entry) -> None:
         postings = self._postings.get(block_key)
         if postings is None:
             return
         if type(postings) is set:
-            postings.discard(key)
+            postings.discard(entry)
             if len(postings) == 1:
                 self._postings[block_key] = next(iter(postings))
             elif not postings:
                 del self._postings[block_key]
-        elif postings == key:
+        elif postings is entry:
             del self._postings[block_key]
 
     def _unperson(self, person_id, key) -> None:

@@ -157,19 +157,23 @@ class QueryScorer:
         self._scorer = scorer
         self._record = scorer.prepare(record)
         self._memo: tuple[dict[Any, tuple[float, int, str, float]], ...] = tuple({} for _ in scorer._compiled)
+        #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
+        self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
 
     def weight(self, shape: tuple[str, ...], values: tuple) -> float:
         """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
-        scorer = self._scorer
-        total = scorer.prior_weight
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = tuple(zip(range(len(self._memo)), self._scorer._getters(shape), self._memo))
+        total = self._scorer.prior_weight
         prepared = None
-        for i, (getter, memo) in enumerate(zip(scorer._getters(shape), self._memo)):
+        for i, getter, memo in plan:
             key = getter(values)
             hit = memo.get(key)
             if hit is None:
                 if prepared is None:
-                    prepared = scorer.prepare(dict(zip(shape, values)))
-                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
+                    prepared = self._scorer.prepare(dict(zip(shape, values)))
+                hit = memo[key] = self._scorer._evaluate(i, self._record, prepared)
             total += hit[0]
         return total
 
