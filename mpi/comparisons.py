@@ -155,6 +155,25 @@ def _all(*preds: Predicate) -> Predicate:
     return test
 
 
+def _per_pair(pred: Predicate) -> Predicate:
+    """A predicate several levels of one comparison ask: computed once per pair of records.
+
+    The last pair and its answer are kept as one tuple (swapped in atomically,
+    holding both records, so neither identity can be reused meanwhile).
+    """
+    last: tuple = (None, None, False)
+
+    def test(l: Rec, r: Rec) -> bool:
+        nonlocal last
+        seen = last
+        if seen[0] is l and seen[1] is r:
+            return seen[2]
+        answer = pred(l, r)
+        last = (l, r, answer)
+        return answer
+    return test
+
+
 def _not(pred: Predicate) -> Predicate:
     return lambda l, r: not pred(l, r)
 
@@ -230,9 +249,9 @@ _SQL_DOB_NEAR = (
 # -- first name: exact, or similar (nickname canonical, phonetic, Jaro-Winkler) --------------
 
 _first_exact = _eq("first_name")
-_first_similar = _any(
+_first_similar = _per_pair(_any(
     _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88)
-)
+))
 _first_missing = _either_missing("first_name")
 _dob_exact = _eq("birth_date")
 _dob_missing = _either_missing("birth_date")
