@@ -172,20 +172,25 @@ class QueryScorer:
             hit = memo.get(key)
             if hit is None:
                 if prepared is None:
-                    prepared = self._scorer.prepare(dict(zip(shape, values)))
+                    prepared = dict(zip(shape, values))
+                    prepared.update(derive(prepared, self._scorer.tf_tables))  # Scorer.prepare, one dict fewer
                 hit = memo[key] = self._scorer._evaluate(i, self._record, prepared)
             total += hit[0]
         return total
 
     def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
         """The full score with evidence, as :meth:`Scorer.score` gives it."""
-        scorer = self._scorer
         total = self.weight(shape, values)  # fills the memo for this record
+        return PairScore(total, probability_from_weight(total), self._evidence(shape, values))
+
+    def _evidence(self, shape: tuple[str, ...], values: tuple) -> list[dict[str, Any]]:
+        """The evidence of a record :meth:`weight` has scored (from the memo)."""
+        scorer = self._scorer
         evidence = [scorer._prior_evidence()]
         for (comparison, _), getter, memo in zip(scorer._compiled, scorer._getters(shape), self._memo):
             weight, index, label, tf = memo[getter(values)]
             evidence.append(_evidence(comparison.name, index, label, weight, tf))
-        return PairScore(total, probability_from_weight(total), evidence)
+        return evidence
 
     def score_person(self, members: Sequence[tuple[Any, tuple[str, ...], tuple]]) -> tuple[PairScore, Any, float]:
         """Score the inbound record against every record of one person.
@@ -200,7 +205,8 @@ class QueryScorer:
         weights = [self.weight(shape, values) for _, shape, values in members]
         best = max(range(len(weights)), key=weights.__getitem__)
         key, shape, values = members[best]
-        return self.score(shape, values), key, min(weights)
+        total = weights[best]
+        return PairScore(total, probability_from_weight(total), self._evidence(shape, values)), key, min(weights)
 
 
 def _evidence(name: str, index: int, label: str, weight: float, tf: float) -> dict[str, Any]:
