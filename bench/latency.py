@@ -208,17 +208,17 @@ def splink_phase(matching, model, queries, times, candidates, limit: int) -> dic
     chosen = [i for i, (_, found) in enumerate(candidates) if found][:limit]
     # Warm-up: the first calls generate and cache Splink's SQL.
     norm, found = candidates[chosen[0]]
-    records = [entry.norm for _, members in found for _, entry in members]
+    records = [entry.norm for _, members in found for entry in members]
     for _ in range(3):
         splink.compare_records(norm, records)
         splink.score_pairs(norm, records)
     ours, scoring, compare, pairs, worst = [], [], [], [], 0.0
     for i in chosen:
         norm, found = candidates[i]
-        records = [entry.norm for _, members in found for _, entry in members]
+        records = [entry.norm for _, members in found for entry in members]
         t0 = time.perf_counter()
         query = model.scorer.query(norm)
-        weights = [query.weight(*entry.columns) for _, members in found for _, entry in members]
+        weights = [query.weight(entry.shape, entry.values) for _, members in found for entry in members]
         scoring.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         by_compare = splink.compare_records(norm, records)

@@ -37,26 +37,22 @@ SHARED_FIELDS = frozenset({
 class Entry:
     """What the index knows of one source record."""
 
-    __slots__ = ("key", "_shape", "_values", "keys", "received_at", "updated_at", "person_id", "decision",
+    __slots__ = ("key", "shape", "values", "keys", "received_at", "updated_at", "person_id", "decision",
                  "link_source", "score", "probability", "case_id")
 
     def __init__(self, key: Key, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
                  updated_at: datetime):
-        self.key, self._shape, self._values, self.keys = key, shape, values, keys
+        #: The normalised form as field names (one tuple shared by every record of that shape) and values.
+        self.key, self.shape, self.values, self.keys = key, shape, values, keys
         self.received_at, self.updated_at = received_at, updated_at
         self.person_id = self.decision = self.link_source = None
         self.score = self.probability = None
         self.case_id = None
 
     @property
-    def columns(self) -> tuple[tuple[str, ...], tuple]:
-        """The normalised form as (field names, values): what the real-time scorer reads."""
-        return self._shape, self._values
-
-    @property
     def norm(self) -> dict[str, Any]:
         """The record's normalised form (a fresh dict: the stored form is compact and immutable)."""
-        return dict(zip(self._shape, self._values))
+        return dict(zip(self.shape, self.values))
 
 
 class CandidateIndex:
@@ -68,7 +64,8 @@ class CandidateIndex:
         #: retrieval reads each posted record's person without looking its key up).
         self._postings: dict[str, Entry | set[Entry]] = {}
         #: person id -> tuple of record keys (persons hold a handful of records).
-        self._persons: dict[str, tuple[Key, ...]] = {}
+        #: person id -> its entries in key order (kept sorted, so retrieval neither sorts nor looks keys up).
+        self._persons: dict[str, tuple[Entry, ...]] = {}
         #: shape -> (the one copy of that shape, positions of its shared fields).
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         self._shared: dict[str, str] = {}
@@ -102,7 +99,7 @@ class CandidateIndex:
     @property
     def persons(self) -> Mapping[str, tuple[Key, ...]]:
         """Person id -> keys of its linked records."""
-        return self._persons
+        return _PersonKeys(self._persons)
 
     def get(self, key: Key) -> Entry | None:
         return self.entries.get(key)
@@ -137,6 +134,8 @@ class CandidateIndex:
         if old is not None:
             entry.person_id, entry.decision, entry.link_source = old.person_id, old.decision, old.link_source
             entry.score, entry.probability, entry.case_id = old.score, old.probability, old.case_id
+            if old.person_id:
+                self._persons[old.person_id] = tuple(entry if e is old else e for e in self._persons[old.person_id])
         self.entries[key] = entry
         postings = self._postings
         for k in entry.keys:
@@ -156,8 +155,8 @@ class CandidateIndex:
         entry.person_id, entry.decision, entry.link_source = person_id, decision, link_source
         entry.score, entry.probability = score, probability
         members = self._persons.get(person_id, ())
-        if key not in members:
-            self._persons[person_id] = (*members, key)
+        if entry not in members:
+            self._persons[person_id] = tuple(sorted((*members, entry), key=_by_key))
 
     def unlink(self, key) -> None:
         entry = self.entries[key]
@@ -204,13 +203,13 @@ class CandidateIndex:
                 if entry.person_id and entry.key != exclude}
 
     def candidate_persons(self, block_keys: Iterable[str], max_block_size: int,
-                          exclude: Key | None = None) -> list[tuple[str, list[tuple[Key, Entry]]]]:
+                          exclude: Key | None = None) -> list[tuple[str, tuple[Entry, ...]]]:
         """Persons worth scoring a record against, each with all its records (``exclude`` aside).
 
         A person is found through any of its linked records posted under one of
         the keys; a key holding more than ``max_block_size`` records is skipped
         (a shelter address, a clinic phone, a placeholder value), so a common
-        value cannot blow up the candidate set. Each person's records come in
+        value cannot blow up the candidate set. Each person's entries come in
         key order, as :meth:`person_entries` gives them.
         """
         postings, entries = self._postings, self.entries
@@ -231,13 +230,15 @@ class CandidateIndex:
         out = []
         members_of = self._persons
         for person_id in persons:
-            members = [(key, entries[key]) for key in sorted(members_of.get(person_id, ())) if key != exclude]
+            members = members_of.get(person_id, ())
+            if excluded is not None and excluded in members:
+                members = tuple(e for e in members if e is not excluded)
             if members:
                 out.append((person_id, members))
         return out
 
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
-        return [(key, self.entries[key]) for key in sorted(self._persons.get(person_id, ()))]
+        return [(e.key, e) for e in self._persons.get(person_id, ())]
 
     def _unpost(self, block_key: str, entry: Entry) -> None:
         postings = self._postings.get(block_key)
@@ -255,8 +256,28 @@ class CandidateIndex:
     def _unperson(self, person_id, key) -> None:
         members = self._persons.get(person_id)
         if members:
-            rest = tuple(k for k in members if k != key)
+            rest = tuple(e for e in members if e.key != key)
             if rest:
                 self._persons[person_id] = rest
             else:
                 del self._persons[person_id]
+
+
+def _by_key(entry: Entry) -> Key:
+    return entry.key
+
+
+class _PersonKeys(Mapping):
+    """Person id -> the keys of its records: a read-only view of the index's persons."""
+
+    def __init__(self, persons: Mapping[str, tuple[Entry, ...]]):
+        self._persons = persons
+
+    def __getitem__(self, person_id: str) -> tuple[Key, ...]:
+        return tuple(e.key for e in self._persons[person_id])
+
+    def __iter__(self):
+        return iter(self._persons)
+
+    def __len__(self) -> int:
+        return len(self._persons)

@@ -139,7 +139,7 @@ class MatchService:
         index, query = self.index(), model.scorer.query(norm)
         candidates = []
         for person_id, members in index.candidate_persons(blocking.query_keys(norm), self.max_block_size, exclude):
-            best, key, weakest = query.score_person([(key, *entry.columns) for key, entry in members])
+            best, key, weakest = query.score_person(members)
             candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
                                         *key, weakest))
         return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))

@@ -75,6 +75,9 @@ class Scorer:
         #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
         self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
         self._getters_by_shape: dict[tuple[str, ...], tuple[Callable[[tuple], Any], ...]] = {}
+        #: Every column a comparison or ``derive`` reads, and per shape how to read them.
+        self._read_columns = tuple(sorted({c for cols in self._key_columns for c in cols} | set(DERIVED_FROM)))
+        self._readers: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[tuple], Any]]] = {}
 
     @staticmethod
     def _compile_level(spec: Mapping[str, Any]) -> _CompiledLevel:
@@ -104,6 +107,21 @@ class Scorer:
     def query(self, record: Mapping[str, Any]) -> QueryScorer:
         """A scorer of one inbound (normalised) record against many stored ones."""
         return QueryScorer(self, record)
+
+    def _prepare_values(self, shape: tuple[str, ...], values: tuple) -> dict[str, Any]:
+        """A stored record's values as :meth:`prepare` gives them, for the columns the comparisons read.
+
+        The other columns cannot change any level (``tests/test_scoring.py``), and
+        leaving them out keeps the dict small on the hot path.
+        """
+        reader = self._readers.get(shape)
+        if reader is None:
+            names = tuple(c for c in self._read_columns if c in shape)
+            reader = self._readers[shape] = (names, _getter(shape, names))
+        names, getter = reader
+        prepared = dict(zip(names, getter(values))) if len(names) > 1 else dict(zip(names, (getter(values),)))
+        prepared.update(derive(prepared, self.tf_tables))
+        return prepared
 
     def _getters(self, shape: tuple[str, ...]) -> tuple[Callable[[tuple], Any], ...]:
         """Per comparison, a function from a stored record's values (in ``shape`` order) to its memo key."""
@@ -156,7 +174,8 @@ class QueryScorer:
     def __init__(self, scorer: Scorer, record: Mapping[str, Any]):
         self._scorer = scorer
         self._record = scorer.prepare(record)
-        self._memo: tuple[dict[Any, tuple[float, int, str, float]], ...] = tuple({} for _ in scorer._compiled)
+        #: Per comparison: memo key -> (weight with tf, its evidence entry).
+        self._memo: tuple[dict[Any, tuple[float, dict[str, Any]]], ...] = tuple({} for _ in scorer._compiled)
         #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
         self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
 
@@ -172,11 +191,14 @@ class QueryScorer:
             hit = memo.get(key)
             if hit is None:
                 if prepared is None:
-                    prepared = dict(zip(shape, values))
-                    prepared.update(derive(prepared, self._scorer.tf_tables))  # Scorer.prepare, one dict fewer
-                hit = memo[key] = self._scorer._evaluate(i, self._record, prepared)
+                    prepared = self._scorer._prepare_values(shape, values)
+                hit = memo[key] = self._evaluate(i, prepared)
             total += hit[0]
         return total
+
+    def _evaluate(self, i: int, prepared: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
+        weight, index, label, tf = self._scorer._evaluate(i, self._record, prepared)
+        return weight, _evidence(self._scorer._compiled[i][0].name, index, label, weight, tf)
 
     def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
         """The full score with evidence, as :meth:`Scorer.score` gives it."""
@@ -184,29 +206,29 @@ class QueryScorer:
         return PairScore(total, probability_from_weight(total), self._evidence(shape, values))
 
     def _evidence(self, shape: tuple[str, ...], values: tuple) -> list[dict[str, Any]]:
-        """The evidence of a record :meth:`weight` has scored (from the memo)."""
-        scorer = self._scorer
-        evidence = [scorer._prior_evidence()]
-        for (comparison, _), getter, memo in zip(scorer._compiled, scorer._getters(shape), self._memo):
-            weight, index, label, tf = memo[getter(values)]
-            evidence.append(_evidence(comparison.name, index, label, weight, tf))
+        """The evidence of a record :meth:`weight` has scored: copies of the memo's entries."""
+        evidence = [self._scorer._prior_evidence()]
+        for _, getter, memo in self._plans[shape]:
+            evidence.append(dict(memo[getter(values)][1]))
         return evidence
 
-    def score_person(self, members: Sequence[tuple[Any, tuple[str, ...], tuple]]) -> tuple[PairScore, Any, float]:
+    def score_person(self, members: Sequence[Any]) -> tuple[PairScore, Any, float]:
         """Score the inbound record against every record of one person.
 
         Args:
-            members: ``(key, shape, values)`` of the person's records, at least one.
+            members: the person's stored records, at least one, each with ``key``,
+                ``shape`` and ``values`` (entries of :class:`mpi.index.CandidateIndex`).
 
         Returns:
             The score of the best record (the first in order among equals) with
             its evidence, that record's key, and the weakest record's weight.
         """
-        weights = [self.weight(shape, values) for _, shape, values in members]
+        weight = self.weight
+        weights = [weight(m.shape, m.values) for m in members]
         best = max(range(len(weights)), key=weights.__getitem__)
-        key, shape, values = members[best]
-        total = weights[best]
-        return PairScore(total, probability_from_weight(total), self._evidence(shape, values)), key, min(weights)
+        record, total = members[best], weights[best]
+        evidence = self._evidence(record.shape, record.values)
+        return PairScore(total, probability_from_weight(total), evidence), record.key, min(weights)
 
 
 def _evidence(name: str, index: int, label: str, weight: float, tf: float) -> dict[str, Any]:

@@ -89,9 +89,10 @@ def test_query_scorer_gives_the_numbers_of_pairwise_scoring_exactly(scorer, norm
     for a, b in blocked_pairs:
         query = queries.setdefault(a, scorer.query(norms[a]))
         expected = scorer.score(norms[a], norms[b])
-        got = query.score(*index.get(("s", str(b))).columns)
+        entry = index.get(("s", str(b)))
+        got = query.score(entry.shape, entry.values)
         assert got == expected  # the same floats, not merely close
-        assert query.weight(*index.get(("s", str(b))).columns) == expected.match_weight
+        assert query.weight(entry.shape, entry.values) == expected.match_weight
         compared += 1
     assert compared > 2000
 
@@ -100,8 +101,8 @@ def test_score_person_picks_the_first_best_record_and_the_weakest_weight(scorer,
     index = CandidateIndex()
     for i, n in enumerate(norms[:6]):
         index.put(("s", str(i)), n, [], None, None)
-    members = [(key, *entry.columns) for key, entry in sorted(index.entries.items())]
+    members = [entry for _, entry in sorted(index.entries.items())]
     best, key, weakest = scorer.query(norms[0]).score_person(members)
-    weights = [scorer.score(norms[0], index.get(k).norm).match_weight for k, _, _ in members]
+    weights = [scorer.score(norms[0], entry.norm).match_weight for entry in members]
     assert best.match_weight == max(weights) and weakest == min(weights)
-    assert key == members[weights.index(max(weights))][0]
+    assert key == members[weights.index(max(weights))].key
