@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, Comparison, derive
 from mpi.errors import ModelError
@@ -30,9 +30,13 @@ class _CompiledLevel:
     tf_min_u: float
 
 
-@dataclass(frozen=True)
-class PairScore:
-    """One pair's score and the per-field evidence that adds up to it."""
+class PairScore(NamedTuple):
+    """One pair's score and the per-field evidence that adds up to it.
+
+    A named tuple rather than a frozen dataclass: one is made per candidate
+    person on the real-time path, and a frozen dataclass's ``__init__`` costs
+    several times a tuple's.
+    """
 
     match_weight: float
     match_probability: float
@@ -174,31 +178,31 @@ class QueryScorer:
     def __init__(self, scorer: Scorer, record: Mapping[str, Any]):
         self._scorer = scorer
         self._record = scorer.prepare(record)
-        #: Per comparison: memo key -> (weight with tf, its evidence entry).
-        self._memo: tuple[dict[Any, tuple[float, dict[str, Any]]], ...] = tuple({} for _ in scorer._compiled)
+        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment).
+        self._memo: tuple[dict[Any, tuple[float, int, str, float]], ...] = tuple({} for _ in scorer._compiled)
         #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
         self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
 
-    def weight(self, shape: tuple[str, ...], values: tuple) -> float:
-        """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
+    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple[int, Callable[[tuple], Any], dict], ...]:
         plan = self._plans.get(shape)
         if plan is None:
             plan = self._plans[shape] = tuple(zip(range(len(self._memo)), self._scorer._getters(shape), self._memo))
-        total = self._scorer.prior_weight
+        return plan
+
+    def weight(self, shape: tuple[str, ...], values: tuple) -> float:
+        """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
+        scorer = self._scorer
+        total = scorer.prior_weight
         prepared = None
-        for i, getter, memo in plan:
+        for i, getter, memo in self._plan(shape):
             key = getter(values)
             hit = memo.get(key)
             if hit is None:
                 if prepared is None:
-                    prepared = self._scorer._prepare_values(shape, values)
-                hit = memo[key] = self._evaluate(i, prepared)
+                    prepared = scorer._prepare_values(shape, values)
+                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
             total += hit[0]
         return total
-
-    def _evaluate(self, i: int, prepared: Mapping[str, Any]) -> tuple[float, dict[str, Any]]:
-        weight, index, label, tf = self._scorer._evaluate(i, self._record, prepared)
-        return weight, _evidence(self._scorer._compiled[i][0].name, index, label, weight, tf)
 
     def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
         """The full score with evidence, as :meth:`Scorer.score` gives it."""
@@ -206,10 +210,12 @@ class QueryScorer:
         return PairScore(total, probability_from_weight(total), self._evidence(shape, values))
 
     def _evidence(self, shape: tuple[str, ...], values: tuple) -> list[dict[str, Any]]:
-        """The evidence of a record :meth:`weight` has scored: copies of the memo's entries."""
-        evidence = [self._scorer._prior_evidence()]
-        for _, getter, memo in self._plans[shape]:
-            evidence.append(dict(memo[getter(values)][1]))
+        """The evidence of a record :meth:`weight` has scored (from the memo)."""
+        scorer = self._scorer
+        evidence = [scorer._prior_evidence()]
+        for (comparison, _), (_, getter, memo) in zip(scorer._compiled, self._plan(shape)):
+            weight, index, label, tf = memo[getter(values)]
+            evidence.append(_evidence(comparison.name, index, label, weight, tf))
         return evidence
 
     def score_person(self, members: Sequence[Any]) -> tuple[PairScore, Any, float]:
