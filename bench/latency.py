@@ -12,7 +12,7 @@ For each size (a store built and cached by ``bench/bulk.py``):
    very candidate records the in-process path scored, through Splink's cached
    real-time calls (``RealtimeScorer.compare_records`` and ``.score_pairs`` of
    ``mpi/splink_engine.py``), checking that Splink gives the same weights.
-4. **mpi load** (1M by default): a few thousand held-out records (duplicates and
+4. **mpi load** (1M by default; run before step 2, so one index is in memory at a time): a few thousand held-out records (duplicates and
    new people) through the real CLI into a copy of the store; records/s.
 
 The query records are held out of the store by ``bench/bulk.py``: fresh
@@ -348,11 +348,11 @@ def main() -> None:
         if not args.no_http:
             result["http"] = http_phase(folder, queries, args.warmup, args.threads)
             print(f"  http: {json.dumps(result['http']['latency_ms'])}", flush=True)
-        result["inprocess"] = inprocess_phase(folder, queries, args.warmup, args.splink_queries)
-        print(f"  in process: {json.dumps(result['inprocess']['latency_ms'])}", flush=True)
-        if n in (args.load_sizes or []):
+        if n in (args.load_sizes or []):  # before this process holds an index of its own: memory
             result["load"] = load_phase(folder)
             print(f"  load: {json.dumps(result['load'])}", flush=True)
+        result["inprocess"] = inprocess_phase(folder, queries, args.warmup, args.splink_queries)
+        print(f"  in process: {json.dumps(result['inprocess']['latency_ms'])}", flush=True)
         results[n] = result
     print_tables(results)
     OUT.mkdir(parents=True, exist_ok=True)
