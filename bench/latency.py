@@ -12,8 +12,9 @@ For each size (a store built and cached by ``bench/bulk.py``):
    very candidate records the in-process path scored, through Splink's cached
    real-time calls (``RealtimeScorer.compare_records`` and ``.score_pairs`` of
    ``mpi/splink_engine.py``), checking that Splink gives the same weights.
-4. **mpi load** (1M by default; run before step 2, so one index is in memory at a time): a few thousand held-out records (duplicates and
-   new people) through the real CLI into a copy of the store; records/s.
+4. **mpi load** (1M by default; run before step 2, so that one index is in
+   memory at a time): a few thousand held-out records (duplicates and new
+   people) through the real CLI into a copy of the store; records/s.
 
 The query records are held out of the store by ``bench/bulk.py``: fresh
 duplicates of persons in the index and some new people. Everything is printed
