@@ -245,6 +245,8 @@ def load_phase(folder: Path) -> dict:
     work.mkdir(parents=True)
     db = work / "store.duckdb"
     shutil.copy(folder / "store.duckdb", db)
+    if (folder / "store.duckdb.wal").exists():  # a server that did not shut down cleanly leaves its log
+        shutil.copy(folder / "store.duckdb.wal", work / "store.duckdb.wal")
     try:
         t0 = time.perf_counter()
         done = subprocess.run([str(MPI), "--db", str(db), "load", "--input", str(folder / "load.csv")],
