@@ -173,6 +173,7 @@ def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queri
     index = matching.index()
     index_build = time.perf_counter() - t0
     index_mb = rss_mb(os.getpid())["VmRSS"] - before
+    duckdb_mb = services.store.memory_bytes() / 2**20
     model = matching.active_model()
     for q in (queries * (1 + warmup // max(len(queries), 1)))[:warmup]:
         matching.match(q, ACTOR)
@@ -190,6 +191,7 @@ def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queri
         candidates.append((norm, found))
     out = {
         "latency_ms": summary(times), "decisions": decisions, "index_build_s": index_build, "index_rss_mb": index_mb,
+        "duckdb_mb": duckdb_mb,
         "records": len(index.entries), "persons": len(index.persons),
         "candidate_persons": summary([len(found) for _, found in candidates]),
         "candidate_records": summary([sum(len(m) for _, m in found) for _, found in candidates]),
@@ -317,11 +319,12 @@ def print_tables(results: dict) -> None:
                       f" {ld['records_per_s']:>10} {ld['index_build_s']:>13.1f}  {ld['decisions']}")
     print("\n## Store and index")
     print(f"{'persons':>9} {'records':>9} {'rec/person':>10} {'bulk build s':>12} {'index build s':>13}"
-          f" {'index RSS MB':>12} {'store MB':>9}")
+          f" {'index RSS MB':>12} {'of it DuckDB MB':>15} {'store MB':>9}")
     for n in sizes:
         r, b = results[n]["inprocess"], results[n]["build"]
         print(f"{r['persons']:>9} {r['records']:>9} {b['records_per_person']:>10} {b['total_seconds']:>12.0f}"
-              f" {r['index_build_s']:>13.1f} {r['index_rss_mb']:>12.0f} {results[n]['store_mb']:>9.0f}")
+              f" {r['index_build_s']:>13.1f} {r['index_rss_mb']:>12.0f} {r.get('duckdb_mb', 0):>15.0f}"
+              f" {results[n]['store_mb']:>9.0f}")
 
 
 def main() -> None:

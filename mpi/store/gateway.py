@@ -514,6 +514,10 @@ class Store:
         while batch := cur.fetchmany(5000):
             yield from batch
 
+    def memory_bytes(self) -> int:
+        """Memory DuckDB holds for this store (its buffers and caches), for diagnostics and benchmarks."""
+        return int(self._one("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")[0])
+
     def counts(self) -> dict[str, int]:
         return {
             "persons": self._one("SELECT count(*) FROM persons WHERE status = 'ACTIVE'")[0],
