@@ -11,6 +11,7 @@ import csv
 import getpass
 import logging
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -57,6 +58,13 @@ def main(ctx: click.Context, db: str | None, models_dir: str | None) -> None:
     logging.basicConfig(level=settings.get("MPI_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = Services({"MPI_DB": db, "MPI_MODELS_DIR": models_dir})
     ctx.call_on_close(ctx.obj.close)
+
+
+def _warm_index(services: Services) -> None:
+    """Build the candidate index before the first record, so no request (or progress bar) waits for it."""
+    started = time.perf_counter()
+    records = len(services.matching.index().entries)
+    click.echo(f"candidate index: {records} records loaded in {time.perf_counter() - started:.1f} s", err=True)
 
 
 @main.command()
@@ -170,6 +178,8 @@ def load(services: Services, input_path: str, no_rematch: bool) -> None:
     rejected: list[str] = []
     total = count_rows(input_path)
     rows = read_records(input_path)
+    _warm_index(services)
+    started = time.perf_counter()
     with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
         batch_done = False
         while not batch_done:
@@ -190,8 +200,10 @@ def load(services: Services, input_path: str, no_rematch: bool) -> None:
         click.echo(f"rejected {message}", err=True)
     if len(rejected) > 20:
         click.echo(f"... and {len(rejected) - 20} more rejected lines", err=True)
+    elapsed = time.perf_counter() - started
     summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
     click.echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {len(rejected)}")
+    click.echo(f"matched in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} records/s)")
     if not no_rematch and decisions["POSSIBLE_MATCH"]:
         _echo_rematch(services.matching.rematch_open_cases(actor))
     counts = services.store.counts()
@@ -272,6 +284,7 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     services.ensure_active_model(_actor())
     app = create_app(services=services)
+    _warm_index(services)
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
 

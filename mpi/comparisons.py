@@ -59,6 +59,8 @@ ESTABLISHED_NAME_SHARE = 1.5e-4
 #: (a separate column, so that another level may weigh first names differently:
 #: Splink adjusts by one frequency lookup per column; see TF_LEVELS).
 DERIVED_COLUMNS = ("first_name_established", "first_name_alone")
+#: The normalised columns ``derive`` reads (the real-time scorer keys its memo on them; a test checks).
+DERIVED_FROM = ("first_name",)
 
 #: Derived tf columns and the column whose value frequencies they use.
 TF_ALIASES = {"first_name_alone": "first_name"}
@@ -112,28 +114,76 @@ def _both(l: Rec, r: Rec, col: str) -> bool:
     return l.get(col) is not None and r.get(col) is not None
 
 
+# These run a few hundred thousand times a second on the real-time path, so they
+# are plain closures: no generator per call, one ``get`` per side.
+
+
 def _either_missing(col: str) -> Predicate:
     return lambda l, r: l.get(col) is None or r.get(col) is None
 
 
 def _eq(col: str) -> Predicate:
-    return lambda l, r: _both(l, r, col) and l[col] == r[col]
+    # A present value never equals a missing one (None), so one test of ``a`` is enough.
+    return lambda l, r: (a := l.get(col)) is not None and a == r.get(col)
 
 
 def _jw_at_least(col: str, threshold: float) -> Predicate:
-    return lambda l, r: _both(l, r, col) and JaroWinkler.similarity(l[col], r[col]) >= threshold
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and JaroWinkler.similarity(a, b) >= threshold
+    return test
 
 
 def _lev_at_most(col: str, distance: int) -> Predicate:
-    return lambda l, r: _both(l, r, col) and Levenshtein.distance(l[col], r[col]) <= distance
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and Levenshtein.distance(a, b) <= distance
+    return test
 
 
 def _any(*preds: Predicate) -> Predicate:
-    return lambda l, r: any(p(l, r) for p in preds)
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) or q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if p(l, r):
+                return True
+        return False
+    return test
 
 
 def _all(*preds: Predicate) -> Predicate:
-    return lambda l, r: all(p(l, r) for p in preds)
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) and q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if not p(l, r):
+                return False
+        return True
+    return test
+
+
+def _per_pair(pred: Predicate) -> Predicate:
+    """A predicate several levels of one comparison ask: computed once per pair of records.
+
+    The last pair and its answer are kept as one tuple (swapped in atomically,
+    holding both records, so neither identity can be reused meanwhile).
+    """
+    last: tuple = (None, None, False)
+
+    def test(l: Rec, r: Rec) -> bool:
+        nonlocal last
+        seen = last
+        if seen[0] is l and seen[1] is r:
+            return seen[2]
+        answer = pred(l, r)
+        last = (l, r, answer)
+        return answer
+    return test
 
 
 def _not(pred: Predicate) -> Predicate:
@@ -264,10 +314,10 @@ _SQL_SWAPPED = ('("first_name_l" = "last_name_r" AND "last_name_l" = "first_name
                 ' AND "first_name_l" <> "last_name_l")')
 
 _first_exact = _eq("first_name")
-_first_similar = _any(
+_first_similar = _per_pair(_any(
     _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88),
     _alias, _swapped,
-)
+))
 _first_missing = _either_missing("first_name")
 _dob_exact = _eq("birth_date")
 _dob_missing = _either_missing("birth_date")

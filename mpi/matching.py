@@ -167,23 +167,19 @@ class MatchService:
         """Persons worth considering, best first.
 
         A person found through any of its records is scored against all of
-        them: by its best record (the candidate's weight and evidence) and its
-        weakest (so a record is not linked to a person it contradicts).
+        them: by its best record (the candidate's weight and evidence), and
+        every one is checked against the policy's conflict rules (so a record is
+        not linked to a person it contradicts in part). The prior is the one for
+        the index's size.
         """
         index = self.index()
-        keys = [k for k in blocking.query_keys(norm) if index.block_size(k) <= self.max_block_size]
-        persons = {entry.person_id for key, entry in index.linked_records(keys) if key != exclude}
-        size = len(index.entries)
+        query = model.scorer.query(norm, len(index.entries))
+        conflict_in = model.policy.conflict_in
         candidates = []
-        for person_id in persons:
-            scored = [(model.scorer.score(norm, entry.norm, size), key)
-                      for key, entry in index.person_entries(person_id) if key != exclude]
-            if not scored:
-                continue
-            best, key = max(scored, key=lambda s: s[0].match_weight)
-            weakest = min(s.match_weight for s, _ in scored)
-            conflict = next(({"source_system": k[0], "source_record_id": k[1], "level": level}
-                             for s, k in scored if (level := model.policy.conflict(s.evidence))), None)
+        for person_id, members in index.candidate_persons(blocking.query_keys(norm), self.max_block_size, exclude):
+            best, key, weakest, found = query.score_person(members, conflict_in)
+            conflict = None if found is None else {"source_system": found[0][0], "source_record_id": found[0][1],
+                                                   "level": found[1]}
             candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
                                         *key, weakest, conflict))
         return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))

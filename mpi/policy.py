@@ -113,10 +113,12 @@ class Policy:
 
     def hold(self, evidence: Sequence[Mapping[str, Any]]) -> list[str] | None:
         """The hold combination a pair's evidence meets (and no clear level lifts), or None."""
-        present = _present(evidence)
+        return self.hold_in(_present(evidence), sum(e["weight"] for e in evidence))
+
+    def hold_in(self, present: set[str], weight: float) -> list[str] | None:
+        """:meth:`hold` for a pair's levels (``"comparison: label"``) and weight."""
         if present & self.clear_levels:
             return None
-        weight = sum(e["weight"] for e in evidence)
         for rule in self.hold_levels:
             if rule.levels <= present and (rule.below is None or weight < rule.below):
                 return sorted(rule.levels)
@@ -124,10 +126,16 @@ class Policy:
 
     def conflict(self, evidence: Iterable[Mapping[str, Any]]) -> str | None:
         """The conflict a pair's evidence shows (and no clear level lifts), or None."""
-        present = _present(evidence)
+        return self.conflict_in(_present(evidence))
+
+    def conflict_in(self, present: set[str]) -> str | None:
+        """:meth:`conflict` for a pair's levels (``"comparison: label"``)."""
         if present & self.clear_levels:
             return None
-        return next((" + ".join(sorted(rule)) for rule in self.conflict_levels if rule <= present), None)
+        for rule in self.conflict_levels:
+            if rule <= present:
+                return " + ".join(sorted(rule))
+        return None
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any] | None) -> Policy:

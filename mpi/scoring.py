@@ -11,11 +11,13 @@ adjustment, in waterfall order (prior first).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import itemgetter
+from typing import Any, NamedTuple
 
-from mpi.comparisons import COMPARISONS, TF_LEVELS, Comparison, derive, tf_table
+from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
 from mpi.errors import ModelError
 
 
@@ -50,9 +52,13 @@ class _CompiledLevel:
     tf_min_u: float
 
 
-@dataclass(frozen=True)
-class PairScore:
-    """One pair's score and the per-field evidence that adds up to it."""
+class PairScore(NamedTuple):
+    """One pair's score and the per-field evidence that adds up to it.
+
+    A named tuple rather than a frozen dataclass: one is made per candidate
+    person on the real-time path, and a frozen dataclass's ``__init__`` costs
+    several times a tuple's.
+    """
 
     match_weight: float
     match_probability: float
@@ -119,6 +125,14 @@ class Scorer:
                 raise ModelError(f"model does not match comparison definition '{comparison.name}': "
                                  "it was trained with other comparison levels; retrain it")
             self._compiled.append((comparison, [self._compile_level(lv) for lv in spec["comparison_levels"]]))
+        #: Per comparison and level, its name as policy rules write it ("comparison: label").
+        self._level_keys = tuple(tuple(f"{c.name}: {lv.label}" for lv in c.levels) for c, _ in self._compiled)
+        #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
+        self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
+        self._getters_by_shape: dict[tuple[str, ...], tuple[Callable[[tuple], Any], ...]] = {}
+        #: Every column a comparison or ``derive`` reads, and per shape how to read them.
+        self._read_columns = tuple(sorted({c for cols in self._key_columns for c in cols} | set(DERIVED_FROM)))
+        self._readers: dict[tuple[str, ...], tuple[tuple[str, ...], Callable[[tuple], Any]]] = {}
 
     @staticmethod
     def _compile_level(spec: Mapping[str, Any]) -> _CompiledLevel:
@@ -141,9 +155,50 @@ class Scorer:
             return 0.0
         return level.log2_u - math.log2(max(max(freqs) * self.tf_scales[level.tf_column], level.tf_min_u))
 
-    def prior_weight_for(self, index_records: int) -> float:
-        """The prior's weight (log2 odds) for an index of this many records (:func:`prior_for_index`)."""
+    def prior_weight_for(self, index_records: int | None) -> float:
+        """The prior's weight (log2 odds) for an index of this many records (:func:`prior_for_index`);
+        the model's own for None."""
+        if index_records is None:
+            return self.prior_weight
         return log2_odds(prior_for_index(self.lam, self.trained_records, index_records))
+
+    def prepare(self, record: Mapping[str, Any]) -> dict[str, Any]:
+        """A normalised record with the model's derived columns: what the level tests read."""
+        return {**record, **derive(record, self.tf_tables)}
+
+    def query(self, record: Mapping[str, Any], index_records: int | None = None) -> QueryScorer:
+        """A scorer of one inbound (normalised) record against many stored ones, in an index of that size."""
+        return QueryScorer(self, record, index_records)
+
+    def _prepare_values(self, shape: tuple[str, ...], values: tuple) -> dict[str, Any]:
+        """A stored record's values as :meth:`prepare` gives them, for the columns the comparisons read.
+
+        The other columns cannot change any level (``tests/test_scoring.py``), and
+        leaving them out keeps the dict small on the hot path.
+        """
+        reader = self._readers.get(shape)
+        if reader is None:
+            names = tuple(c for c in self._read_columns if c in shape)
+            reader = self._readers[shape] = (names, _getter(shape, names))
+        names, getter = reader
+        prepared = dict(zip(names, getter(values))) if len(names) > 1 else dict(zip(names, (getter(values),)))
+        prepared.update(derive(prepared, self.tf_tables))
+        return prepared
+
+    def _getters(self, shape: tuple[str, ...]) -> tuple[Callable[[tuple], Any], ...]:
+        """Per comparison, a function from a stored record's values (in ``shape`` order) to its memo key."""
+        getters = self._getters_by_shape.get(shape)
+        if getters is None:
+            getters = self._getters_by_shape[shape] = tuple(_getter(shape, cols) for cols in self._key_columns)
+        return getters
+
+    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, str]:
+        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level key)."""
+        comparison, levels = self._compiled[i]
+        index = comparison.level_of(l, r)
+        level = levels[index]
+        tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
+        return level.weight + tf, index, level.label, tf, self._level_keys[i][index]
 
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None) -> PairScore:
         """Score two normalised records, with the prior scaled to an index of ``index_records`` (else the model's).
@@ -152,26 +207,145 @@ class Scorer:
         (level, label, weight with its term-frequency part), each with the running
         total, the last of which is the pair's match weight.
         """
-        l, r = {**l, **derive(l, self.tf_tables)}, {**r, **derive(r, self.tf_tables)}
-        total = self.prior_weight if index_records is None else self.prior_weight_for(index_records)
-        prior: dict[str, Any] = {"comparison": "prior", "level": None, "label": "prior odds of a match",
-                                 "weight": total, "tf_adjustment": 0.0, "cumulative_weight": total}
-        if index_records is not None:
-            prior["index_records"] = index_records
-        evidence = [prior]
-        for comparison, levels in self._compiled:
-            index = comparison.level_of(l, r)
-            level = levels[index]
-            tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
-            total += level.weight + tf
-            evidence.append(
-                {
-                    "comparison": comparison.name,
-                    "level": index,
-                    "label": level.label,
-                    "weight": level.weight + tf,
-                    "tf_adjustment": tf,
-                    "cumulative_weight": total,
-                }
-            )
+        l, r = self.prepare(l), self.prepare(r)
+        total = self.prior_weight_for(index_records)
+        evidence: list[dict[str, Any]] = [self._prior_evidence(total, index_records)]
+        for i, (comparison, _) in enumerate(self._compiled):
+            weight, index, label, tf, _ = self._evaluate(i, l, r)
+            total += weight
+            evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return PairScore(total, probability_from_weight(total), evidence)
+
+    @staticmethod
+    def _prior_evidence(prior: float, index_records: int | None) -> dict[str, Any]:
+        entry = {"comparison": "prior", "level": None, "label": "prior odds of a match", "weight": prior,
+                 "tf_adjustment": 0.0, "cumulative_weight": prior}
+        if index_records is not None:
+            entry["index_records"] = index_records
+        return entry
+
+
+class QueryScorer:
+    """One inbound record scored against many stored ones: the real-time hot path.
+
+    A comparison's level and weight depend only on a few columns of each side
+    (its key columns), and the inbound side is fixed for the whole request, so
+    each comparison is evaluated once per distinct set of values the stored
+    records show in those columns and looked up for every other record that
+    shows them (candidates share birth dates, surnames, ZIP codes, empty
+    fields). The evaluation itself is :meth:`Scorer._evaluate`, the same as
+    :meth:`Scorer.score` runs, and weights are summed in the same order, so every
+    number is identical to scoring each pair on its own; stored records are
+    read from their compact values, never turned into dicts unless a
+    comparison has to be evaluated.
+    """
+
+    def __init__(self, scorer: Scorer, record: Mapping[str, Any], index_records: int | None = None):
+        self._scorer = scorer
+        self._record = scorer.prepare(record)
+        self._index_records = index_records
+        self._prior = scorer.prior_weight_for(index_records)
+        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level key).
+        self._memo: tuple[dict[Any, tuple[float, int, str, float, str]], ...] = tuple({} for _ in scorer._compiled)
+        #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
+        self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
+
+    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple[int, Callable[[tuple], Any], dict], ...]:
+        plan = self._plans.get(shape)
+        if plan is None:
+            plan = self._plans[shape] = tuple(zip(range(len(self._memo)), self._scorer._getters(shape), self._memo))
+        return plan
+
+    def weight(self, shape: tuple[str, ...], values: tuple) -> float:
+        """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
+        scorer = self._scorer
+        total = self._prior
+        prepared = None
+        for i, getter, memo in self._plan(shape):
+            key = getter(values)
+            hit = memo.get(key)
+            if hit is None:
+                if prepared is None:
+                    prepared = scorer._prepare_values(shape, values)
+                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
+            total += hit[0]
+        return total
+
+    def levels(self, shape: tuple[str, ...], values: tuple) -> set[str]:
+        """The levels (``"comparison: label"``) of a record :meth:`weight` has scored, for the policy's rules."""
+        return {memo[getter(values)][4] for _, getter, memo in self._plan(shape)}
+
+    def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
+        """The full score with evidence, as :meth:`Scorer.score` gives it."""
+        total = self.weight(shape, values)  # fills the memo for this record
+        return PairScore(total, probability_from_weight(total), self._evidence(shape, values))
+
+    def _evidence(self, shape: tuple[str, ...], values: tuple) -> list[dict[str, Any]]:
+        """The evidence of a record :meth:`weight` has scored (from the memo), as a waterfall."""
+        scorer = self._scorer
+        total = self._prior
+        evidence = [scorer._prior_evidence(total, self._index_records)]
+        for (comparison, _), (_, getter, memo) in zip(scorer._compiled, self._plan(shape)):
+            weight, index, label, tf, _ = memo[getter(values)]
+            total += weight
+            evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
+        return evidence
+
+    def score_person(self, members: Sequence[Any], conflict: Callable[[set[str]], str | None] | None = None
+                     ) -> tuple[PairScore, Any, float, tuple[Any, str] | None]:
+        """Score the inbound record against every record of one person.
+
+        Args:
+            members: the person's stored records, at least one, each with ``key``,
+                ``shape`` and ``values`` (entries of :class:`mpi.index.CandidateIndex`).
+            conflict: a policy's test of one pair's levels (:meth:`mpi.policy.Policy.conflict_in`).
+
+        Returns:
+            The score of the best record (the first in order among equals) with
+            its evidence, that record's key, the weakest record's weight, and the
+            first record (key, conflict) the inbound one conflicts with, if any.
+        """
+        weight = self.weight
+        weights = [weight(m.shape, m.values) for m in members]
+        best = max(range(len(weights)), key=weights.__getitem__)
+        record, total = members[best], weights[best]
+        evidence = self._evidence(record.shape, record.values)
+        found = None
+        if conflict is not None:
+            for m in members:
+                if (why := conflict(self.levels(m.shape, m.values))) is not None:
+                    found = (m.key, why)
+                    break
+        return PairScore(total, probability_from_weight(total), evidence), record.key, min(weights), found
+
+
+def _evidence(name: str, index: int, label: str, weight: float, tf: float, cumulative: float) -> dict[str, Any]:
+    return {"comparison": name, "level": index, "label": label, "weight": weight, "tf_adjustment": tf,
+            "cumulative_weight": cumulative}
+
+
+_SQL_COLUMN = re.compile(r'"(\w+)_[lr]"')
+
+
+def key_columns(comparison: Comparison) -> tuple[str, ...]:
+    """The normalised columns a comparison's level and weight depend on.
+
+    Those its levels' SQL names (``"col_l"``, ``"col_r"``; the Python tests read
+    the same, which ``tests/test_scoring.py`` checks) and its term-frequency
+    columns, with a derived column replaced by what it is derived from.
+    """
+    columns = {m for level in comparison.levels for m in _SQL_COLUMN.findall(level.sql)}
+    columns |= {level.tf_column for level in comparison.levels if level.tf_column}
+    if columns & set(DERIVED_COLUMNS):
+        columns = (columns - set(DERIVED_COLUMNS)) | set(DERIVED_FROM)
+    return tuple(sorted(columns))
+
+
+def _getter(shape: tuple[str, ...], columns: tuple[str, ...]) -> Callable[[tuple], Any]:
+    """A fast function from values in ``shape`` order to the values of ``columns`` (None where absent)."""
+    positions = [shape.index(c) if c in shape else None for c in columns]
+    if not positions:
+        return lambda values: ()
+    if None not in positions:
+        return itemgetter(*positions)
+    return lambda values: tuple(None if p is None else values[p] for p in positions)

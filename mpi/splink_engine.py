@@ -446,6 +446,7 @@ class RealtimeScorer:
         try:
             rows = df.as_record_list()
         finally:
-            df.drop_table_from_database_and_remove_from_cache()
+            # A result made from cached SQL is not marked as Splink's own, though it is.
+            df.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
         by_id = {int(r["unique_id_r"]): r["match_weight"] for r in rows}
         return [by_id[i] for i in range(1, n + 1)]

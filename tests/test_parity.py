@@ -68,3 +68,14 @@ def test_untrained_levels_are_written_down_not_left_to_engine_defaults(shipped):
         for level in comparison["comparison_levels"]:
             if not level.get("is_null_level"):
                 assert level.get("m_probability") and level.get("u_probability"), level["label_for_charts"]
+
+
+def test_splinks_realtime_scoring_gives_the_in_process_weights_call_after_call(shipped):
+    """The latency benchmark's yardstick: Splink's cached real-time calls, repeated, agree with the scorer."""
+    document, model = shipped
+    rows = [model_row(r) for r in generate_records(40, seed=3)]
+    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    for record in rows[:3]:  # the second and later calls run Splink's cached SQL
+        expected = [model.scorer.score(record, other).match_weight for other in rows[3:15]]
+        assert realtime.compare_records(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
+        assert realtime.score_pairs(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)

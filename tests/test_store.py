@@ -157,3 +157,23 @@ def test_records_normalised_under_older_rules_are_normalised_again(config, clien
         assert result["candidates"] and result["candidates"][0]["person_id"] == stored["link"]["person_id"]
     finally:
         fresh.close()
+
+
+def test_cached_reads_follow_writes_commits_and_rollbacks(tmp_path):
+    """Meta and users are read on every request and cached; a write, committed or not, is never hidden."""
+    store = Store(tmp_path / "cache.duckdb")
+    assert store.get_meta("k") is None
+    store.set_meta("k", "one")
+    assert store.get_meta("k") == "one"
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.set_meta("k", "two")
+            assert store.get_meta("k") == "two"  # the transaction sees its own write
+            raise RuntimeError("roll back")
+    assert store.get_meta("k") == "one"
+    store.add_user("ana", "hub", "hash-1")
+    assert store.user_by_token_hash("hash-1") == {"name": "ana", "role": "hub"}
+    store.add_user("ana", "steward", "hash-2")  # a new token replaces the old one
+    assert store.user_by_token_hash("hash-1") is None
+    assert store.user_by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
+    store.close()

@@ -1,0 +1,210 @@
+"""Large benchmark stores, built in minutes instead of hours, and cached under var/bench/.
+
+Loading a million generated people (about 2.6 million records) one record at a
+time through the decision path would take hours, and what the latency benchmark
+needs is an index of that size, not a replay of how it was decided. This
+builder therefore writes every record **already linked to its generated
+person** (the truth column): one person per true person, every record linked
+``AUTO``/``MATCH`` under the active model, with the same rows, blocking keys,
+audit events and golden views the decision path would write, through the
+store's own gateway, in transactions of :data:`BATCH` records. Validation and
+normalisation (most of the cost) run in a pool of worker processes.
+
+It is a benchmark fixture, not a product feature: a real index holds the
+decisions the model made (some records in review, some people split), while
+this one holds the truth. For retrieval that is, if anything, the harder case:
+every record is linked, so every posted record is a candidate.
+
+Some records are held out of the store, chosen by a seeded hash of the person
+and the record (so every size and re-run picks the same way): the queries of
+the latency benchmark (``queries.csv``) and the input of the ``mpi load``
+benchmark (``load.csv``). A held-out record whose person has other records in
+the store is a fresh duplicate; one whose person has none is a new person.
+
+Run alone: ``.venv/bin/python bench/bulk.py --people 100000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import multiprocessing
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / "var" / "bench"
+#: Bump when the way stores are built or records held out changes: cached stores are rebuilt.
+BUILD_VERSION = 1
+#: Records written per store transaction.
+BATCH = 50_000
+#: Records validated and normalised per task sent to a worker process.
+CHUNK = 2_000
+#: About this many persons are chosen to give query records, and this many records are held out for `mpi load`.
+QUERY_PERSONS = 320
+LOAD_RECORDS = 3_000
+ACTOR = "bench:bulk"
+
+
+def store_dir(n_people: int, seed: int) -> Path:
+    """Where the store of one size and seed is cached."""
+    return CACHE / f"people{n_people}-seed{seed}-v{BUILD_VERSION}"
+
+
+def _unit(text: str) -> float:
+    """A stable number in [0, 1) for a text (crc32: the same on every platform and hash seed)."""
+    return zlib.crc32(text.encode()) / 2**32
+
+
+def _role(record: dict[str, str], query_rate: float, load_rate: float) -> str:
+    """``store``, ``query`` or ``load``: half the records (by record hash) of a few chosen persons are held out."""
+    person = _unit(record["truth_person_id"])
+    if person >= query_rate + load_rate or _unit(record["source_system"] + "/" + record["source_record_id"]) < 0.5:
+        return "store"
+    return "query" if person < query_rate else "load"
+
+
+def _prepare(chunk: list[dict[str, str]]) -> list[tuple]:
+    """Worker: validate, normalise and key records (exactly as ``MatchService.submit`` does)."""
+    from mpi import blocking
+    from mpi.errors import ValidationError
+    from mpi.fields import RECORD_FIELDS
+    from mpi.normalise import normalise_record
+    from mpi.records import validate_record
+
+    out = []
+    for raw in chunk:
+        try:
+            record = validate_record({f: raw[f] for f in RECORD_FIELDS}, strict=False)
+        except ValidationError:
+            out.append(None)
+            continue
+        norm = normalise_record(record)
+        out.append((record, norm, blocking.record_keys(norm), raw["truth_person_id"]))
+    return out
+
+
+def _chunks(records: Iterator[dict[str, str]], held: dict[str, list], query_rate: float,
+            load_rate: float) -> Iterator[list[dict[str, str]]]:
+    chunk = []
+    for raw in records:
+        role = _role(raw, query_rate, load_rate)
+        if role != "store":
+            held[role].append(raw)
+            continue
+        chunk.append(raw)
+        if len(chunk) == CHUNK:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
+    """Build (or find cached) the store of ``n_people`` generated people; returns its folder."""
+    folder = store_dir(n_people, seed)
+    if (folder / "build.json").exists():
+        return folder
+    from mpi.generator import COLUMNS, generate_records
+    from mpi.services import Services
+    from mpi.survivorship import golden_view
+    from mpi.vocab import Decision, LinkSource
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    services = Services({"MPI_DB": str(tmp / "store.duckdb")})
+    store = services.store
+    version = services.ensure_active_model(ACTOR)
+    query_rate = min(0.2, QUERY_PERSONS / max(n_people, 1))
+    load_rate = min(0.2, LOAD_RECORDS / 1.3 / max(n_people, 1))
+    held: dict[str, list] = {"query": [], "load": []}
+    persons: dict[str, str] = {}
+    stored = rejected = 0
+    started = time.perf_counter()
+    echo(f"building {folder.name}: {n_people} people, seed {seed}, {workers} workers")
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        prepared = pool.imap(_prepare, _chunks(generate_records(n_people, seed), held, query_rate, load_rate))
+        done = False
+        while not done:
+            with store.transaction():
+                in_batch = 0
+                while in_batch < BATCH:
+                    chunk = next(prepared, None)
+                    if chunk is None:
+                        done = True
+                        break
+                    for item in chunk:
+                        if item is None:
+                            rejected += 1
+                            continue
+                        record, norm, keys, truth = item
+                        key = (record["source_system"], record["source_record_id"])
+                        entity = "/".join(key)
+                        person_id = persons.get(truth)
+                        if person_id is None:
+                            person_id = persons[truth] = store.create_person({})
+                            store.audit(ACTOR, "person.created", "person", person_id, None, {"record": entity})
+                        store.put_record(*key, record, norm, keys)
+                        store.audit(ACTOR, "record.created", "record", entity, None, {"model_version": version})
+                        store.set_link(*key, person_id, Decision.MATCH.value, LinkSource.AUTO.value, None, None, [],
+                                       version)
+                        store.audit(ACTOR, "link.created", "record", entity, "bench bulk load (truth)",
+                                    {"person_id": person_id, "model_version": version})
+                    in_batch += len(chunk)
+                    stored += len(chunk)
+            echo(f"  {stored} records, {len(persons)} persons ({time.perf_counter() - started:.0f} s)")
+    written = time.perf_counter() - started
+    t0 = time.perf_counter()
+    index = services.matching.index()
+    index_seconds = time.perf_counter() - t0
+    echo(f"  index built in {index_seconds:.1f} s; writing golden views")
+    ids = list(index.persons)
+    for start in range(0, len(ids), BATCH):
+        with store.transaction():
+            for person_id in ids[start:start + BATCH]:
+                members = index.person_entries(person_id)
+                store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at}
+                                                         for _, e in members]))
+    services.close()
+    for role, rows in held.items():
+        with open(tmp / f"{role}.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+    info = {
+        "people_generated": n_people, "seed": seed, "build_version": BUILD_VERSION, "model": version,
+        "records_stored": stored - rejected, "records_rejected": rejected, "persons": len(persons),
+        "records_per_person": round((stored - rejected) / max(len(persons), 1), 3),
+        "query_records": len(held["query"]),
+        "query_duplicates": sum(r["truth_person_id"] in persons for r in held["query"]),
+        "load_records": len(held["load"]),
+        "load_duplicates": sum(r["truth_person_id"] in persons for r in held["load"]),
+        "write_seconds": round(written, 1), "index_build_seconds": round(index_seconds, 1),
+        "total_seconds": round(time.perf_counter() - started, 1),
+    }
+    (tmp / "build.json").write_text(json.dumps(info, indent=1) + "\n")
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    echo(f"  built in {info['total_seconds']} s: {json.dumps(info)}")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--people", type=int, nargs="+", default=[10_000])
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    for n in args.people:
+        print(build(n, args.seed, args.workers), file=sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

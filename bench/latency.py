@@ -1,0 +1,371 @@
+"""Real-time latency of /v1/match at 10k, 100k and 1M generated persons, beside Splink's own.
+
+For each size (a store built and cached by ``bench/bulk.py``):
+
+1. **HTTP**: ``mpi serve`` (waitress) in its own process on loopback; its start-up
+   time (until ``/v1/health`` answers: the candidate index is built first) and
+   resident memory; then ``POST /v1/match`` for every query record over one
+   keep-alive connection, after a warm-up.
+2. **In process**: ``MatchService.match`` for the same query records, after a
+   warm-up, with the candidate persons and records each one meets.
+3. **Splink**: for a subset of the queries, the same inbound record against the
+   very candidate records the in-process path scored, through Splink's cached
+   real-time calls (``RealtimeScorer.compare_records`` and ``.score_pairs`` of
+   ``mpi/splink_engine.py``), checking that Splink gives the same weights.
+4. **mpi load** (1M by default; run before step 2, so that one index is in
+   memory at a time): a few thousand held-out records (duplicates and new
+   people) through the real CLI into a copy of the store; records/s.
+
+The query records are held out of the store by ``bench/bulk.py``: fresh
+duplicates of persons in the index and some new people. Everything is printed
+as tables and written as JSON to ``bench/out/``. Timings on a busy machine are
+noisy; ratios within one run are the robust figures.
+
+Run: ``.venv/bin/python bench/latency.py`` (``--help`` for sizes and counts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bulk  # noqa: E402
+
+ROOT = bulk.ROOT
+MPI = ROOT / ".venv" / "bin" / "mpi"
+OUT = ROOT / "bench" / "out"
+ACTOR = "bench:latency"
+
+
+# -- small helpers -----------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, -(-len(ordered) * q // 100))
+    return ordered[int(rank) - 1]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
+            "max": max(values), "mean": sum(values) / len(values)}
+
+
+def rss_mb(pid: int) -> dict[str, float]:
+    """Resident (VmRSS) and peak resident (VmHWM) memory of a process, in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(("VmRSS:", "VmHWM:")):
+            name, kb = line.split()[:2]
+            out[name[:-1]] = int(kb) / 1024
+    return out
+
+
+def read_queries(folder: Path) -> list[dict]:
+    """The held-out query records, without their truth column."""
+    from mpi.fields import RECORD_FIELDS
+
+    with open(folder / "query.csv", newline="", encoding="utf-8") as f:
+        return [{k: row[k] for k in RECORD_FIELDS} for row in csv.DictReader(f)]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- HTTP ----------------------------------------------------------------------------------------
+
+
+def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> dict:
+    """``POST /v1/match`` against ``mpi serve`` in its own process, over one keep-alive connection."""
+    from mpi.auth import add_user
+    from mpi.services import Services
+
+    db = str(folder / "store.duckdb")
+    services = Services({"MPI_DB": db})
+    token = add_user(services.store, "bench-latency", "hub")
+    services.close()
+    port = free_port()
+    log = open(folder / "serve.log", "w")
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(MPI), "--db", db, "serve", "--port", str(port), "--threads", str(threads)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        conn = _wait_for_health(port, proc, started)
+        startup = time.perf_counter() - started
+        memory_ready = rss_mb(proc.pid)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        bodies = [json.dumps(q) for q in queries]
+        for body in (bodies * (1 + warmup // max(len(bodies), 1)))[:warmup]:
+            _post(conn, body, headers)
+        times, decisions = [], []
+        for body in bodies:
+            t0 = time.perf_counter()
+            result = _post(conn, body, headers)
+            times.append((time.perf_counter() - t0) * 1000)
+            decisions.append(result["decision"])
+        memory = rss_mb(proc.pid)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
+    return {"latency_ms": summary(times), "startup_s": startup, "rss_ready_mb": memory_ready.get("VmRSS"),
+            "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "decisions": decisions}
+
+
+def _wait_for_health(port: int, proc: subprocess.Popen, started: float, timeout: float = 1800) -> http.client.HTTPConnection:
+    while time.perf_counter() - started < timeout:
+        if proc.poll() is not None:
+            sys.exit(f"mpi serve exited with {proc.returncode}; see its log")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            conn.request("GET", "/v1/health")
+            response = conn.getresponse()
+            response.read()
+            if response.status == 200:
+                return conn
+        except OSError:
+            pass
+        time.sleep(0.2)
+    sys.exit("mpi serve did not become healthy")
+
+
+def _post(conn: http.client.HTTPConnection, body: str, headers: dict) -> dict:
+    conn.request("POST", "/v1/match", body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 200:
+        sys.exit(f"/v1/match answered {response.status}: {data[:300]!r}")
+    return json.loads(data)
+
+
+# -- in process and Splink -------------------------------------------------------------------------
+
+
+def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queries: int) -> dict:
+    """``MatchService.match`` in this process; then Splink's real-time scoring of the same candidates."""
+    from mpi import blocking
+    from mpi.normalise import normalise_record
+    from mpi.records import validate_record
+    from mpi.services import Services
+
+    services = Services({"MPI_DB": str(folder / "store.duckdb")})
+    matching = services.matching
+    before = rss_mb(os.getpid())["VmRSS"]
+    t0 = time.perf_counter()
+    index = matching.index()
+    index_build = time.perf_counter() - t0
+    index_mb = rss_mb(os.getpid())["VmRSS"] - before
+    duckdb_mb = services.store.memory_bytes() / 2**20
+    model = matching.active_model()
+    for q in (queries * (1 + warmup // max(len(queries), 1)))[:warmup]:
+        matching.match(q, ACTOR)
+    times, decisions, candidates = [], [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        result = matching.match(q, ACTOR)
+        times.append((time.perf_counter() - t0) * 1000)
+        decisions.append(result["decision"])
+    for q in queries:
+        record = validate_record(q)
+        norm = normalise_record(record)
+        found = index.candidate_persons(blocking.query_keys(norm), matching.max_block_size,
+                                        (record["source_system"], record["source_record_id"]))
+        candidates.append((norm, found))
+    out = {
+        "latency_ms": summary(times), "decisions": decisions, "index_build_s": index_build, "index_rss_mb": index_mb,
+        "duckdb_mb": duckdb_mb,
+        "records": len(index.entries), "persons": len(index.persons),
+        "candidate_persons": summary([len(found) for _, found in candidates]),
+        "candidate_records": summary([sum(len(m) for _, m in found) for _, found in candidates]),
+    }
+    if splink_queries:
+        out["splink"] = splink_phase(matching, model, queries, times, candidates, splink_queries)
+    services.close()
+    return out
+
+
+def splink_phase(matching, model, queries, times, candidates, limit: int) -> dict:
+    """Splink's cached real-time scoring of each query against exactly the records the in-process path scored."""
+    from mpi.splink_engine import RealtimeScorer
+
+    document = matching.registry.document(model.version)
+    splink = RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    chosen = [i for i, (_, found) in enumerate(candidates) if found][:limit]
+    # Warm-up: the first calls generate and cache Splink's SQL.
+    norm, found = candidates[chosen[0]]
+    records = [entry.norm for _, members in found for entry in members]
+    for _ in range(3):
+        splink.compare_records(norm, records)
+        splink.score_pairs(norm, records)
+    ours, scoring, compare, pairs, worst = [], [], [], [], 0.0
+    for i in chosen:
+        norm, found = candidates[i]
+        records = [entry.norm for _, members in found for entry in members]
+        t0 = time.perf_counter()
+        query = model.scorer.query(norm)
+        weights = [query.weight(entry.shape, entry.values) for _, members in found for entry in members]
+        scoring.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        by_compare = splink.compare_records(norm, records)
+        compare.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        by_pairs = splink.score_pairs(norm, records)
+        pairs.append((time.perf_counter() - t0) * 1000)
+        worst = max(worst, *(abs(a - b) for a, b in zip(weights, by_compare)),
+                    *(abs(a - b) for a, b in zip(weights, by_pairs)))
+        ours.append(times[i])
+    return {"queries": len(chosen), "match_ms": summary(ours), "scoring_only_ms": summary(scoring),
+            "compare_records_ms": summary(compare), "score_pairs_ms": summary(pairs),
+            "max_weight_difference": worst}
+
+
+# -- mpi load ------------------------------------------------------------------------------------------
+
+
+def load_phase(folder: Path) -> dict:
+    """``mpi load`` of the held-out load records into a copy of the store, through the real CLI."""
+    work = bulk.CACHE / "load-run"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    db = work / "store.duckdb"
+    shutil.copy(folder / "store.duckdb", db)
+    if (folder / "store.duckdb.wal").exists():  # a server that did not shut down cleanly leaves its log
+        shutil.copy(folder / "store.duckdb.wal", work / "store.duckdb.wal")
+    try:
+        t0 = time.perf_counter()
+        done = subprocess.run([str(MPI), "--db", str(db), "load", "--input", str(folder / "load.csv")],
+                              capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if done.returncode != 0:
+        sys.exit(f"mpi load failed:\n{done.stderr[-2000:]}")
+    text = done.stdout + done.stderr
+    matched = re.search(r"matched in ([\d.]+) s \((\d+) records/s\)", text)
+    loaded = re.search(r"loaded (\d+) records: (.*?); rejected (\d+)", text)
+    index = re.search(r"candidate index: (\d+) records loaded in ([\d.]+) s", text)
+    return {"records": int(loaded.group(1)), "decisions": loaded.group(2), "matching_s": float(matched.group(1)),
+            "records_per_s": int(matched.group(2)), "index_build_s": float(index.group(2)), "wall_s": wall}
+
+
+# -- tables ------------------------------------------------------------------------------------------
+
+
+def _ms(s: dict, keys=("p50", "p95", "p99")) -> str:
+    return " ".join(f"{s[k]:7.2f}" for k in keys) if s.get("n") else "      -       -       -"
+
+
+def print_tables(results: dict) -> None:
+    sizes = list(results)
+    print("\n## In process: MatchService.match (ms), after warm-up")
+    print(f"{'persons':>9} {'records':>9} {'queries':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
+          f"  {'cand. persons mean/p99':>22}  {'cand. records mean/p99':>22}")
+    for n in sizes:
+        r = results[n]["inprocess"]
+        cp, cr = r["candidate_persons"], r["candidate_records"]
+        print(f"{r['persons']:>9} {r['records']:>9} {r['latency_ms']['n']:>7} {_ms(r['latency_ms'])} "
+              f"{r['latency_ms']['max']:7.2f}  {cp['mean']:>14.1f} / {cp['p99']:>5}  {cr['mean']:>14.1f} / {cr['p99']:>5}")
+    if any("http" in results[n] for n in sizes):
+        print("\n## Over HTTP: POST /v1/match to mpi serve (waitress) on loopback, keep-alive (ms)")
+        print(f"{'persons':>9} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}  {'start-up s':>10}  {'RSS MB':>8}"
+              f"  {'peak RSS MB':>11}  same decisions")
+        for n in sizes:
+            h = results[n].get("http")
+            if not h:
+                continue
+            same = h["decisions"] == results[n]["inprocess"]["decisions"]
+            print(f"{results[n]['inprocess']['persons']:>9} {_ms(h['latency_ms'])} {h['latency_ms']['max']:7.2f}"
+                  f"  {h['startup_s']:>10.1f}  {h['rss_mb']:>8.0f}  {h['rss_peak_mb']:>11.0f}  {same}")
+    if any("splink" in results[n]["inprocess"] for n in sizes):
+        print("\n## Splink's cached real-time scoring of the same record against the same candidate records (ms)")
+        print(f"{'persons':>9} {'queries':>7} | {'match() p50 p95 p99':>23} | {'scoring only':>23} |"
+              f" {'compare_records':>23} | {'score_pairs':>23} | {'x p50':>6} {'x p99':>6} {'x p50':>6} {'x p99':>6}"
+              f" | max |dw|")
+        for n in sizes:
+            s = results[n]["inprocess"].get("splink")
+            if not s:
+                continue
+            m, c, p = s["match_ms"], s["compare_records_ms"], s["score_pairs_ms"]
+            print(f"{results[n]['inprocess']['persons']:>9} {s['queries']:>7} | {_ms(m)} | {_ms(s['scoring_only_ms'])} |"
+                  f" {_ms(c)} | {_ms(p)} | {c['p50'] / m['p50']:6.1f} {c['p99'] / m['p99']:6.1f}"
+                  f" {p['p50'] / m['p50']:6.1f} {p['p99'] / m['p99']:6.1f} | {s['max_weight_difference']:.1e}")
+        print("  x = Splink's time / match() time (compare_records, then score_pairs), at p50 and p99;"
+              " |dw| = largest weight difference between the engines")
+    if any("load" in results[n] for n in sizes):
+        print("\n## mpi load into the index (held-out duplicates and new people, real CLI)")
+        print(f"{'persons':>9} {'records':>8} {'matching s':>10} {'records/s':>10} {'index build s':>13}  decisions")
+        for n in sizes:
+            ld = results[n].get("load")
+            if ld:
+                print(f"{results[n]['inprocess']['persons']:>9} {ld['records']:>8} {ld['matching_s']:>10.1f}"
+                      f" {ld['records_per_s']:>10} {ld['index_build_s']:>13.1f}  {ld['decisions']}")
+    print("\n## Store and index")
+    print(f"{'persons':>9} {'records':>9} {'rec/person':>10} {'bulk build s':>12} {'index build s':>13}"
+          f" {'index RSS MB':>12} {'of it DuckDB MB':>15} {'store MB':>9}")
+    for n in sizes:
+        r, b = results[n]["inprocess"], results[n]["build"]
+        print(f"{r['persons']:>9} {r['records']:>9} {b['records_per_person']:>10} {b['total_seconds']:>12.0f}"
+              f" {r['index_build_s']:>13.1f} {r['index_rss_mb']:>12.0f} {r.get('duckdb_mb', 0):>15.0f}"
+              f" {results[n]['store_mb']:>9.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000],
+                        help="generated persons per index")
+    parser.add_argument("--seed", type=int, default=7, help="generator seed")
+    parser.add_argument("--queries", type=int, default=400, help="most query records per size")
+    parser.add_argument("--warmup", type=int, default=50, help="requests before timing")
+    parser.add_argument("--splink-queries", type=int, default=100, help="queries also scored by Splink (0: none)")
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--threads", type=int, default=4, help="waitress threads of mpi serve")
+    parser.add_argument("--load-sizes", type=int, nargs="*", default=[1_000_000],
+                        help="sizes at which to time mpi load (none: skip)")
+    args = parser.parse_args()
+
+    results = {}
+    for n in args.sizes:
+        folder = bulk.build(n, args.seed)
+        queries = read_queries(folder)[: args.queries]
+        result = {"build": json.loads((folder / "build.json").read_text()),
+                  "store_mb": (folder / "store.duckdb").stat().st_size / 2**20}
+        build = result["build"]
+        print(f"\n# {n} persons generated ({folder.name}): {build['persons']} persons and {build['records_stored']}"
+              f" records in the store; {len(queries)} queries ({build['query_duplicates']} of"
+              f" {build['query_records']} held out are duplicates of a stored person, the rest new people)", flush=True)
+        if not args.no_http:
+            result["http"] = http_phase(folder, queries, args.warmup, args.threads)
+            print(f"  http: {json.dumps(result['http']['latency_ms'])}", flush=True)
+        if n in (args.load_sizes or []):  # before this process holds an index of its own: memory
+            result["load"] = load_phase(folder)
+            print(f"  load: {json.dumps(result['load'])}", flush=True)
+        result["inprocess"] = inprocess_phase(folder, queries, args.warmup, args.splink_queries)
+        print(f"  in process: {json.dumps(result['inprocess']['latency_ms'])}", flush=True)
+        results[n] = result
+    print_tables(results)
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"latency-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps({"args": vars(args), "cpus": os.cpu_count(), "results": results}, indent=1) + "\n")
+    print(f"\nwritten {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Candidate retrieval from the in-memory index: which persons a record is scored against.
+
+Every blocking key finds the persons posted under it, a key holding more
+records than the bound is skipped (a clinic phone, a shelter address), and a
+person found is returned with all of its records, in key order.
+"""
+
+from __future__ import annotations
+
+from conftest import PEOPLE
+
+from mpi import blocking
+from mpi.index import CandidateIndex
+from mpi.normalise import normalise_record
+from mpi.records import validate_record
+
+
+def norm(person: str, **changes) -> dict:
+    return normalise_record(validate_record({"source_system": "s", "source_record_id": "x", **PEOPLE[person],
+                                             **changes}))
+
+
+def index_of(*records: tuple[str, str, dict]) -> CandidateIndex:
+    """An index of (record id, person id, normalised record), every record linked."""
+    index = CandidateIndex()
+    for record_id, person_id, n in records:
+        index.put(("s", record_id), n, blocking.record_keys(n), None, None)
+        index.link(("s", record_id), person_id, "MATCH", "AUTO", None, None)
+    return index
+
+
+def found(index: CandidateIndex, n: dict, bound: int = 400, exclude=None) -> dict[str, list[str]]:
+    return {person: [e.key[1] for e in members]
+            for person, members in index.candidate_persons(blocking.query_keys(n), bound, exclude)}
+
+
+def test_a_person_found_by_one_key_comes_with_all_its_records_in_key_order():
+    marisol = norm("marisol")
+    moved = norm("marisol", phone=None, email=None, medicaid_id=None, ssn_last4=None, birth_date="1990-01-01",
+                 last_name="Other", postal_code="99999", first_name="Zed")
+    index = index_of(("b", "P1", moved), ("a", "P1", marisol), ("c", "P2", norm("theodore")))
+    assert found(index, norm("marisol")) == {"P1": ["a", "b"]}
+
+
+def test_each_blocking_key_alone_finds_the_person():
+    stored = norm("marisol")
+    index = index_of(("a", "P1", stored))
+    blank = {f: None for f in ("first_name", "middle_name", "last_name", "birth_date", "ssn_last4", "medicaid_id",
+                               "phone", "email", "address_line1", "address_line2", "city", "state", "postal_code")}
+    only = {
+        "birth date": {"birth_date": "1984-03-17"},
+        "phone": {"phone": "(404) 555-0143"},
+        "medicaid id": {"medicaid_id": "MC77120934"},
+        "ssn last 4 and birth year": {"ssn_last4": "4821", "birth_date": "1984-01-01"},
+        "postcode and first name": {"postal_code": "30309", "first_name": "Marisol"},
+        "phonetic surname and first initial": {"last_name": "Kintanilla", "first_name": "Mari"},
+        "swapped names": {"first_name": "Quintanilla", "last_name": "Marisol"},
+    }
+    for what, fields in only.items():
+        assert found(index, norm("marisol", **{**blank, **fields})) == {"P1": ["a"]}, what
+
+
+def test_a_key_commoner_than_the_bound_is_skipped():
+    clinic = "(404) 555-0100"
+    patients = [(f"p{i}", f"P{i}", norm("theodore", first_name=f"Name{chr(65 + i)}", last_name=f"Family{i}",
+                                        birth_date=f"19{50 + i}-01-02", phone=clinic, email=None, ssn_last4=None,
+                                        postal_code="60605"))
+                for i in range(6)]
+    index = index_of(*patients)
+    query = norm("desmond", phone=clinic)
+    assert len(found(index, query, bound=6)) == 6
+    assert found(index, query, bound=5) == {}
+
+
+def test_the_record_itself_is_excluded_and_a_person_of_it_alone_is_not_a_candidate():
+    index = index_of(("a", "P1", norm("marisol")), ("b", "P1", norm("marisol", email=None)),
+                     ("c", "P2", norm("marisol", first_name="Marisa")))
+    assert found(index, norm("marisol"), exclude=("s", "a")) == {"P1": ["b"], "P2": ["c"]}
+    assert found(index, norm("marisol", first_name="Marisa"), exclude=("s", "c")) == {"P1": ["a", "b"]}
+
+
+def test_an_updated_record_is_found_under_its_new_keys_only_and_keeps_its_person():
+    index = index_of(("a", "P1", norm("marisol")))
+    updated = norm("theodore")
+    index.put(("s", "a"), updated, blocking.record_keys(updated), None, None)
+    assert found(index, norm("marisol")) == {}
+    assert found(index, norm("theodore")) == {"P1": ["a"]}
+    assert dict(index.persons) == {"P1": (("s", "a"),)}
+
+
+def test_unlinked_records_are_not_candidates_and_moves_follow_the_link():
+    index = index_of(("a", "P1", norm("marisol")), ("b", "P2", norm("marisol", email=None)))
+    index.unlink(("s", "b"))
+    assert found(index, norm("marisol")) == {"P1": ["a"]}
+    index.link(("s", "b"), "P1", "MATCH", "MANUAL", None, None)
+    assert found(index, norm("marisol")) == {"P1": ["a", "b"]}
+    assert index.persons.get("P2") is None and len(index.persons) == 1
