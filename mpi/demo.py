@@ -84,3 +84,6 @@ def _load(services: Services, people: int, actor: str, echo: Callable[[str], Any
         echo(f"  matched {min(start + BATCH, total)}/{total}")
     summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
     echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {rejected}")
+    # As `mpi load` does: records held before the rest of their person arrived are decided again.
+    rematched = services.matching.rematch_open_cases(actor)
+    echo(f"re-matched held records: {rematched['linked']} linked")
