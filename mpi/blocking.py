@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+#: Bump when the keys change: a store keyed under another version is keyed again
+#: when its index is next built (``MatchService.index``).
+BLOCKING_VERSION = 1
+
 
 def record_keys(n: Mapping[str, Any]) -> list[str]:
     """Keys a normalised record is stored under."""

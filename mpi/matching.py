@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 #: Store meta key: the normalisation rules the stored records' normalised forms follow.
 NORMALISATION_KEY = "normalisation_version"
+#: Store meta key: the blocking-key rules the stored postings follow.
+BLOCKING_KEY = "blocking_version"
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,7 @@ class MatchService:
         if index is None or self._index_generation != self.store.rollbacks:
             with self.store.transaction():
                 self._renormalise_if_stale()
+                self._rekey_if_stale()
                 generation = self.store.rollbacks
                 index = CandidateIndex.from_rows(self.store.index_rows())
             self._index, self._index_generation = index, generation
@@ -157,7 +160,26 @@ class MatchService:
             self.store.audit("system:normalisation", "records.renormalised", "store", "source_records",
                              f"normalisation rules {stored} -> {NORMALISATION_VERSION}", {"records": count})
             logger.info("normalised %s stored records again (rules %s -> %s)", count, stored, NORMALISATION_VERSION)
+            self.store.set_meta(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))  # restated with today's keys
         self.store.set_meta(NORMALISATION_KEY, str(NORMALISATION_VERSION))
+
+    def _rekey_if_stale(self) -> None:
+        """Key every stored record again if the blocking rules changed since (``BLOCKING_VERSION``).
+
+        Without it, records stored before a change of keys would be found only
+        through the keys the old and new rules happen to share. A store with no
+        version recorded and no records needs nothing done.
+        """
+        stored = self.store.get_meta(BLOCKING_KEY)
+        if stored == str(blocking.BLOCKING_VERSION):
+            return
+        count = self.store.restate_blocking_keys(blocking.record_keys)
+        if count:
+            self.store.audit("system:blocking", "records.rekeyed", "store", "blocking_keys",
+                             f"blocking rules {stored} -> {blocking.BLOCKING_VERSION}", {"records": count})
+            logger.info("keyed %s stored records again (blocking rules %s -> %s)", count, stored,
+                        blocking.BLOCKING_VERSION)
+        self.store.set_meta(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))
 
     # -- scoring -----------------------------------------------------------------------
 
