@@ -180,6 +180,10 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
                 store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at}
                                                          for _, e in members]))
     services.close()
+    with open(tmp / "persons.csv", "w", newline="", encoding="utf-8") as f:  # the truth, to score retrieval
+        writer = csv.writer(f)
+        writer.writerow(["truth_person_id", "person_id"])
+        writer.writerows(persons.items())
     for role, rows in held.items():
         with open(tmp / f"{role}.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
