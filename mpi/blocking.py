@@ -4,6 +4,19 @@ A record is stored under its keys; an inbound record asks for the keys it has,
 plus its names swapped (given and family names arrive in either order). The
 store bounds each key (``MPI_MAX_BLOCK_SIZE``), so a common value cannot blow up
 the candidate set.
+
+Two kinds of key, because blocks grow with the index. The **coarse** keys (birth
+date; phonetic surname and first initial; ZIP and first name) find the most
+true pairs while the index is small, but at a million persons a birth date holds
+a hundred and fifty records and a common surname a thousand, past the bound, so
+they fall silent there exactly where they would cost the most. The **compound**
+keys pair those fields with a second one (birth date with the first name, the
+surname sound or the ZIP; surname sound and first initial with the birth year;
+surname sound and first name with the ZIP; ZIP and first name with the birth
+year) and stay at a handful of records at any size, so a large index still
+finds what the coarse keys found in a small one: a surname change on one birth
+date, a typo in either name, a child's record with no first name, a record with
+no birth date. ``bench/blocking.py`` prints what each key finds.
 """
 
 from __future__ import annotations
@@ -11,33 +24,67 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+#: Bump when the keys change: a store keyed under another version is keyed again
+#: when its index is next built (``MatchService.index``).
+BLOCKING_VERSION = 2
+
 
 def record_keys(n: Mapping[str, Any]) -> list[str]:
     """Keys a normalised record is stored under."""
     keys = []
     first, last = n.get("first_name"), n.get("last_name")
-    if n.get("birth_date"):
-        keys.append(f"dob:{n['birth_date']}")
-    if n.get("last_name_phonetic") and first:
-        keys.append(f"lnf:{n['last_name_phonetic']}:{first[0]}")
+    dob, year, zip_ = n.get("birth_date"), n.get("birth_year"), n.get("postal_code")
+    canonical, sound = n.get("first_name_canonical"), n.get("last_name_phonetic")
+    if dob:
+        keys.append(f"dob:{dob}")
+        if canonical:
+            keys.append(f"dfn:{dob}:{canonical}")
+        if sound:
+            keys.append(f"dln:{dob}:{sound}")
+        if zip_:
+            keys.append(f"dz:{dob}:{zip_}")
+    if sound and first:
+        keys.append(f"lnf:{sound}:{first[0]}")
+        if year:
+            keys.append(f"lfy:{sound}:{first[0]}:{year}")
+    if sound and canonical and zip_:
+        keys.append(f"lfz:{sound}:{canonical}:{zip_}")
     if n.get("phone"):
         keys.append(f"ph:{n['phone']}")
     if n.get("medicaid_id"):
         keys.append(f"mid:{n['medicaid_id']}")
-    if n.get("ssn_last4") and n.get("birth_year"):
-        keys.append(f"ssn:{n['ssn_last4']}:{n['birth_year']}")
-    if n.get("postal_code") and n.get("first_name_canonical"):
-        keys.append(f"zf:{n['postal_code']}:{n['first_name_canonical']}")
+    if n.get("ssn_last4") and year:
+        keys.append(f"ssn:{n['ssn_last4']}:{year}")
+    if zip_ and canonical:
+        keys.append(f"zf:{zip_}:{canonical}")
+        if year:
+            keys.append(f"zfy:{zip_}:{canonical}:{year}")
     if n.get("email"):
         keys.append(f"em:{n['email']}")
-    if last and n.get("postal_code") and n.get("birth_year"):
-        keys.append(f"lzy:{n['last_name_first_part']}:{n['postal_code']}:{n['birth_year']}")
+    if last and zip_ and year:
+        keys.append(f"lzy:{n['last_name_first_part']}:{zip_}:{year}")
     return keys
 
 
 def query_keys(n: Mapping[str, Any]) -> list[str]:
-    """Keys to look up for an inbound record: its own, and its names swapped."""
+    """Keys to look up for an inbound record: its own, and its names swapped.
+
+    Swapped, the surname stands for the first name (its own spelling for the
+    first name's canonical form, its first letter for the initial) and the first
+    name's sound for the surname's.
+    """
     keys = record_keys(n)
-    if n.get("first_name_phonetic") and n.get("last_name"):
-        keys.append(f"lnf:{n['first_name_phonetic']}:{n['last_name'][0]}")
+    first, last = n.get("first_name"), n.get("last_name")
+    first_sound = n.get("first_name_phonetic")
+    dob, year, zip_ = n.get("birth_date"), n.get("birth_year"), n.get("postal_code")
+    if dob and last:
+        keys.append(f"dfn:{dob}:{last}")
+    if dob and first_sound:
+        keys.append(f"dln:{dob}:{first_sound}")
+    if first_sound and last:
+        keys.append(f"lnf:{first_sound}:{last[0]}")
+        if year:
+            keys.append(f"lfy:{first_sound}:{last[0]}:{year}")
+        if zip_:
+            keys.append(f"lfz:{first_sound}:{last}:{zip_}")
     return keys

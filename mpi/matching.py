@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mpi import blocking
@@ -23,6 +22,7 @@ from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
 from mpi.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.policy import Policy
 from mpi.records import validate_record
+from mpi.scoring import QueryScorer, probability_from_weight
 from mpi.store import Store
 from mpi.survivorship import golden_view
 from mpi.vocab import CasePriority, CaseState, Decision, LinkSource, MatchGrade
@@ -31,23 +31,38 @@ logger = logging.getLogger(__name__)
 
 #: Store meta key: the normalisation rules the stored records' normalised forms follow.
 NORMALISATION_KEY = "normalisation_version"
+#: Store meta key: the blocking-key rules the stored postings follow.
+BLOCKING_KEY = "blocking_version"
 
 
-@dataclass(frozen=True)
 class Candidate:
-    """A person scored against the inbound record, by its best-scoring record."""
+    """A person scored against the inbound record, by its best-scoring record.
 
-    person_id: str
-    match_weight: float
-    match_probability: float
-    evidence: list[dict[str, Any]]
-    source_system: str
-    source_record_id: str
-    #: The lowest weight against any of the person's records (shown to stewards).
-    weakest_weight: float
-    #: A record of the person the inbound one contradicts (``conflict_levels``), and how:
-    #: a record is only auto-linked to a person it is consistent with as a whole.
-    conflict: dict[str, str] | None = None
+    Its evidence (the waterfall of the best record) is made when first read: a
+    request scores dozens of persons and shows a few.
+    """
+
+    __slots__ = ("person_id", "match_weight", "match_probability", "source_system", "source_record_id",
+                 "weakest_weight", "conflict", "_evidence")
+
+    def __init__(self, person_id: str, match_weight: float, match_probability: float,
+                 evidence: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]], source_system: str,
+                 source_record_id: str, weakest_weight: float, conflict: dict[str, str] | None = None):
+        self.person_id, self.match_weight, self.match_probability = person_id, match_weight, match_probability
+        self.source_system, self.source_record_id = source_system, source_record_id
+        #: The lowest weight against any of the person's records (shown to stewards).
+        self.weakest_weight = weakest_weight
+        #: A record of the person the inbound one contradicts (``conflict_levels``), and how:
+        #: a record is only auto-linked to a person it is consistent with as a whole.
+        self.conflict = conflict
+        self._evidence = evidence
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        """Per comparison, the level, label and weight of the best record, prior first (a waterfall)."""
+        if callable(self._evidence):
+            self._evidence = self._evidence()
+        return self._evidence
 
     def as_dict(self, policy: Policy) -> dict[str, Any]:
         return {
@@ -61,6 +76,14 @@ class Candidate:
             "conflict": self.conflict,
             "evidence": self.evidence,
         }
+
+
+def _explained(query: QueryScorer, record: Any) -> Callable[[], list[dict[str, Any]]]:
+    return lambda: query.explain(record).evidence
+
+
+def _rank(candidate: Candidate) -> tuple[float, str]:
+    return -candidate.match_weight, candidate.person_id
 
 
 def grade(weight: float, policy: Policy) -> MatchGrade:
@@ -128,6 +151,7 @@ class MatchService:
         if index is None or self._index_generation != self.store.rollbacks:
             with self.store.transaction():
                 self._renormalise_if_stale()
+                self._rekey_if_stale()
                 generation = self.store.rollbacks
                 index = CandidateIndex.from_rows(self.store.index_rows())
             self._index, self._index_generation = index, generation
@@ -157,7 +181,26 @@ class MatchService:
             self.store.audit("system:normalisation", "records.renormalised", "store", "source_records",
                              f"normalisation rules {stored} -> {NORMALISATION_VERSION}", {"records": count})
             logger.info("normalised %s stored records again (rules %s -> %s)", count, stored, NORMALISATION_VERSION)
+            self.store.set_meta(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))  # restated with today's keys
         self.store.set_meta(NORMALISATION_KEY, str(NORMALISATION_VERSION))
+
+    def _rekey_if_stale(self) -> None:
+        """Key every stored record again if the blocking rules changed since (``BLOCKING_VERSION``).
+
+        Without it, records stored before a change of keys would be found only
+        through the keys the old and new rules happen to share. A store with no
+        version recorded and no records needs nothing done.
+        """
+        stored = self.store.get_meta(BLOCKING_KEY)
+        if stored == str(blocking.BLOCKING_VERSION):
+            return
+        count = self.store.restate_blocking_keys(blocking.record_keys)
+        if count:
+            self.store.audit("system:blocking", "records.rekeyed", "store", "blocking_keys",
+                             f"blocking rules {stored} -> {blocking.BLOCKING_VERSION}", {"records": count})
+            logger.info("keyed %s stored records again (blocking rules %s -> %s)", count, stored,
+                        blocking.BLOCKING_VERSION)
+        self.store.set_meta(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))
 
     # -- scoring -----------------------------------------------------------------------
 
@@ -174,15 +217,16 @@ class MatchService:
         """
         index = self.index()
         query = model.scorer.query(norm, len(index.entries))
-        conflict_in = model.policy.conflict_in
+        conflict_in = model.policy.conflict_in_bits
         candidates = []
         for person_id, members in index.candidate_persons(blocking.query_keys(norm), self.max_block_size, exclude):
-            best, key, weakest, found = query.score_person(members, conflict_in)
+            best, record, weakest, found = query.score_person(members, conflict_in)
             conflict = None if found is None else {"source_system": found[0][0], "source_record_id": found[0][1],
                                                    "level": found[1]}
-            candidates.append(Candidate(person_id, best.match_weight, best.match_probability, best.evidence,
-                                        *key, weakest, conflict))
-        return sorted(candidates, key=lambda c: (-c.match_weight, c.person_id))
+            candidates.append(Candidate(person_id, best, probability_from_weight(best),
+                                        _explained(query, record), *record.key, weakest, conflict))
+        candidates.sort(key=_rank)
+        return candidates
 
     def match(self, data: Any, actor: str) -> dict[str, Any]:
         """Score a record against the index without writing anything."""

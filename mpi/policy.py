@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from mpi.comparisons import COMPARISONS
@@ -68,6 +69,9 @@ DEFAULT_POLICY = {
 }
 
 _LEVELS = {f"{c.name}: {lv.label}" for c in COMPARISONS for lv in c.levels}
+#: Each level's bit: the real-time scorer keeps a pair's levels as one int, so that checking the
+#: conflict rules against every record of every candidate person is a few integer tests, not set algebra.
+LEVEL_BITS = {name: 1 << i for i, name in enumerate(f"{c.name}: {lv.label}" for c in COMPARISONS for lv in c.levels)}
 
 
 @dataclass(frozen=True)
@@ -136,6 +140,22 @@ class Policy:
             if rule <= present:
                 return " + ".join(sorted(rule))
         return None
+
+    def conflict_in_bits(self, bits: int) -> str | None:
+        """:meth:`conflict_in` for a pair's levels as bits (``LEVEL_BITS``)."""
+        clear, rules = self._conflict_masks
+        if bits & clear:
+            return None
+        for mask, why in rules:
+            if bits & mask == mask:
+                return why
+        return None
+
+    @cached_property
+    def _conflict_masks(self) -> tuple[int, tuple[tuple[int, str], ...]]:
+        def mask(levels: Iterable[str]) -> int:
+            return sum(LEVEL_BITS[name] for name in set(levels))
+        return mask(self.clear_levels), tuple((mask(rule), " + ".join(sorted(rule))) for rule in self.conflict_levels)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any] | None) -> Policy:

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
 from mpi.errors import ModelError
+from mpi.policy import LEVEL_BITS
 
 
 def tf_scales(splink_model: Mapping[str, Any], tf_tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
@@ -127,6 +128,8 @@ class Scorer:
             self._compiled.append((comparison, [self._compile_level(lv) for lv in spec["comparison_levels"]]))
         #: Per comparison and level, its name as policy rules write it ("comparison: label").
         self._level_keys = tuple(tuple(f"{c.name}: {lv.label}" for lv in c.levels) for c, _ in self._compiled)
+        #: The same as bits of one int (``mpi.policy.LEVEL_BITS``): a pair's levels OR-ed together.
+        self._level_bits = tuple(tuple(LEVEL_BITS[k] for k in keys) for keys in self._level_keys)
         #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
         self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
         self._getters_by_shape: dict[tuple[str, ...], tuple[Callable[[tuple], Any], ...]] = {}
@@ -192,13 +195,14 @@ class Scorer:
             getters = self._getters_by_shape[shape] = tuple(_getter(shape, cols) for cols in self._key_columns)
         return getters
 
-    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, str]:
-        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level key)."""
+    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, str, int]:
+        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level key,
+        level bit)."""
         comparison, levels = self._compiled[i]
         index = comparison.level_of(l, r)
         level = levels[index]
         tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
-        return level.weight + tf, index, level.label, tf, self._level_keys[i][index]
+        return level.weight + tf, index, level.label, tf, self._level_keys[i][index], self._level_bits[i][index]
 
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None) -> PairScore:
         """Score two normalised records, with the prior scaled to an index of ``index_records`` (else the model's).
@@ -211,7 +215,7 @@ class Scorer:
         total = self.prior_weight_for(index_records)
         evidence: list[dict[str, Any]] = [self._prior_evidence(total, index_records)]
         for i, (comparison, _) in enumerate(self._compiled):
-            weight, index, label, tf, _ = self._evaluate(i, l, r)
+            weight, index, label, tf, _, _ = self._evaluate(i, l, r)
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return PairScore(total, probability_from_weight(total), evidence)
@@ -245,8 +249,9 @@ class QueryScorer:
         self._record = scorer.prepare(record)
         self._index_records = index_records
         self._prior = scorer.prior_weight_for(index_records)
-        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level key).
-        self._memo: tuple[dict[Any, tuple[float, int, str, float, str]], ...] = tuple({} for _ in scorer._compiled)
+        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level key, level bit).
+        self._memo: tuple[dict[Any, tuple[float, int, str, float, str, int]], ...] = tuple(
+            {} for _ in scorer._compiled)
         #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
         self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
 
@@ -286,37 +291,60 @@ class QueryScorer:
         total = self._prior
         evidence = [scorer._prior_evidence(total, self._index_records)]
         for (comparison, _), (_, getter, memo) in zip(scorer._compiled, self._plan(shape)):
-            weight, index, label, tf, _ = memo[getter(values)]
+            weight, index, label, tf, _, _ = memo[getter(values)]
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return evidence
 
-    def score_person(self, members: Sequence[Any], conflict: Callable[[set[str]], str | None] | None = None
-                     ) -> tuple[PairScore, Any, float, tuple[Any, str] | None]:
+    def _weigh(self, shape: tuple[str, ...], values: tuple) -> tuple[float, int]:
+        """:meth:`weight`, and the record's levels as bits (``mpi.policy.LEVEL_BITS``), in one pass."""
+        scorer = self._scorer
+        total, bits = self._prior, 0
+        prepared = None
+        for i, getter, memo in self._plan(shape):
+            key = getter(values)
+            hit = memo.get(key)
+            if hit is None:
+                if prepared is None:
+                    prepared = scorer._prepare_values(shape, values)
+                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
+            total += hit[0]
+            bits |= hit[5]
+        return total, bits
+
+    def score_person(self, members: Sequence[Any], conflict: Callable[[int], str | None] | None = None
+                     ) -> tuple[float, Any, float, tuple[Any, str] | None]:
         """Score the inbound record against every record of one person.
+
+        Evidence is left out: a request shows it for a few candidates of the
+        dozens it scores, so it is made only for those (:meth:`explain`).
 
         Args:
             members: the person's stored records, at least one, each with ``key``,
                 ``shape`` and ``values`` (entries of :class:`mpi.index.CandidateIndex`).
-            conflict: a policy's test of one pair's levels (:meth:`mpi.policy.Policy.conflict_in`).
+            conflict: a policy's test of one pair's levels as bits (:meth:`mpi.policy.Policy.conflict_in_bits`).
 
         Returns:
-            The score of the best record (the first in order among equals) with
-            its evidence, that record's key, the weakest record's weight, and the
-            first record (key, conflict) the inbound one conflicts with, if any.
+            The best record's weight and the record (the first in order among
+            equals), the weakest record's weight, and the first record (key,
+            conflict) the inbound one conflicts with, if any.
         """
-        weight = self.weight
-        weights = [weight(m.shape, m.values) for m in members]
-        best = max(range(len(weights)), key=weights.__getitem__)
-        record, total = members[best], weights[best]
-        evidence = self._evidence(record.shape, record.values)
-        found = None
-        if conflict is not None:
-            for m in members:
-                if (why := conflict(self.levels(m.shape, m.values))) is not None:
-                    found = (m.key, why)
-                    break
-        return PairScore(total, probability_from_weight(total), evidence), record.key, min(weights), found
+        weigh = self._weigh
+        best = weakest = found = None
+        for m in members:
+            total, bits = weigh(m.shape, m.values)
+            if best is None or total > best:
+                best, record = total, m
+            if weakest is None or total < weakest:
+                weakest = total
+            if conflict is not None and found is None and (why := conflict(bits)) is not None:
+                found = (m.key, why)
+        return best, record, weakest, found
+
+    def explain(self, member: Any) -> PairScore:
+        """The full score with evidence of a record :meth:`score_person` has scored (from the memo)."""
+        total = self.weight(member.shape, member.values)
+        return PairScore(total, probability_from_weight(total), self._evidence(member.shape, member.values))
 
 
 def _evidence(name: str, index: int, label: str, weight: float, tf: float, cumulative: float) -> dict[str, Any]:

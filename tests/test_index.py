@@ -95,3 +95,23 @@ def test_unlinked_records_are_not_candidates_and_moves_follow_the_link():
     index.link(("s", "b"), "P1", "MATCH", "MANUAL", None, None)
     assert found(index, norm("marisol")) == {"P1": ["a", "b"]}
     assert index.persons.get("P2") is None and len(index.persons) == 1
+
+
+def test_compound_keys_alone_find_what_the_coarse_keys_would():
+    """At a million persons a birth date, a surname sound or a ZIP and first name holds more records than the
+    bound, so those keys are skipped; the compound keys alone still find a surname change, a first-name typo,
+    a child's record with no first name and a record without a birth date."""
+    bare = dict(phone=None, email=None, medicaid_id=None, ssn_last4=None)
+    index = index_of(("a", "P1", norm("marisol", **bare)))
+    cases = {
+        "married: another surname, same birth date and first name": {"last_name": "Smith", "postal_code": "99999"},
+        "a typo in the first name, moved": {"first_name": "Marysol", "postal_code": "99999"},
+        "a typo in the surname, moved": {"last_name": "Quintanila", "postal_code": "99999"},
+        "a child's record with no first name": {"first_name": None, "last_name": "Smith"},
+        "no birth date": {"birth_date": None},
+        "no birth date, names swapped": {"birth_date": None, "first_name": "Quintanilla", "last_name": "Marisol"},
+    }
+    for what, changes in cases.items():
+        keys = [k for k in blocking.query_keys(norm("marisol", **bare, **changes))
+                if k.split(":")[0] not in ("dob", "lnf", "zf")]
+        assert [p for p, _ in index.candidate_persons(keys, 400)] == ["P1"], what

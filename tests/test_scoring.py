@@ -24,6 +24,7 @@ from mpi.generator import generate_records
 from mpi.index import CandidateIndex
 from mpi.model import compile_model
 from mpi.normalise import normalise_record
+from mpi.policy import Policy
 from mpi.records import validate_record
 from mpi.scoring import key_columns, prior_for_index, tf_scales
 from mpi.services import DEFAULT_MODEL_VERSION
@@ -102,16 +103,35 @@ def test_query_scorer_gives_the_numbers_of_pairwise_scoring_exactly(scorer, norm
     assert compared > 2000
 
 
+def test_conflicts_checked_as_bits_are_the_conflicts_of_the_evidence(scorer, norms, blocked_pairs):
+    """score_person tests the policy's conflict rules on a pair's levels kept as bits; the rules must say
+    what they say of the pair's evidence."""
+    policy = Policy.from_spec(None)
+    index = CandidateIndex()
+    for i, n in enumerate(norms):
+        index.put(("s", str(i)), n, [], None, None)
+    conflicts = 0
+    for a, b in blocked_pairs:
+        entry = index.get(("s", str(b)))
+        _, _, _, found = scorer.query(norms[a]).score_person([entry], policy.conflict_in_bits)
+        expected = policy.conflict(scorer.score(norms[a], norms[b]).evidence)
+        assert (found and found[1]) == expected
+        conflicts += expected is not None
+    assert conflicts > 100
+
+
 def test_score_person_picks_the_first_best_record_and_the_weakest_weight(scorer, norms):
     index = CandidateIndex()
     for i, n in enumerate(norms[:6]):
         index.put(("s", str(i)), n, [], None, None)
     members = [entry for _, entry in sorted(index.entries.items())]
-    best, key, weakest, conflict = scorer.query(norms[0]).score_person(members)
+    query = scorer.query(norms[0])
+    best, record, weakest, conflict = query.score_person(members)
     weights = [scorer.score(norms[0], entry.norm).match_weight for entry in members]
-    assert best.match_weight == max(weights) and weakest == min(weights)
-    assert key == members[weights.index(max(weights))].key
+    assert best == max(weights) and weakest == min(weights)
+    assert record is members[weights.index(max(weights))]
     assert conflict is None  # no policy asked
+    assert query.explain(record) == scorer.score(norms[0], record.norm)  # the evidence, made on demand
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import record
+from mpi import blocking
 from mpi.errors import StoreError
 from mpi.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.services import Services
@@ -153,6 +154,30 @@ def test_records_normalised_under_older_rules_are_normalised_again(config, clien
         events = fresh.store.audit_events("store", "source_records")
         assert [e["action"] for e in events] == ["records.renormalised"]
         # The blocking keys came back with the record: a second source's record of her still matches.
+        result = fresh.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
+        assert result["candidates"] and result["candidates"][0]["person_id"] == stored["link"]["person_id"]
+    finally:
+        fresh.close()
+
+
+def test_records_keyed_under_older_blocking_rules_are_keyed_again(config, client, auth, services):
+    client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=auth)
+    # An older release keyed records by other rules: here, none of today's keys survive.
+    with services.store.transaction():
+        stored = services.store.get_record("st-marys-ehr", "MRN-1")
+        services.store.restate_record("st-marys-ehr", "MRN-1", stored["raw"], stored["norm"], ["old:key"],
+                                      stored["received_at"], stored["updated_at"])
+        services.store.set_meta("blocking_version", "0")
+    services.close()
+
+    fresh = Services(config)
+    try:
+        index = fresh.matching.index()
+        assert set(index.get(("st-marys-ehr", "MRN-1")).keys) == set(blocking.record_keys(stored["norm"]))
+        assert fresh.store.get_meta("blocking_version") == str(blocking.BLOCKING_VERSION)
+        assert fresh.store.get_record("st-marys-ehr", "MRN-1")["norm"] == stored["norm"]
+        events = fresh.store.audit_events("store", "blocking_keys")
+        assert [e["action"] for e in events] == ["records.rekeyed"]
         result = fresh.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
         assert result["candidates"] and result["candidates"][0]["person_id"] == stored["link"]["person_id"]
     finally:

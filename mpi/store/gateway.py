@@ -1,7 +1,7 @@
 """The DuckDB gateway: one connection per process, a cursor per thread, one writer.
 
-Every SQL statement of the project lives here, in ``schema.py`` or in
-``pending.py``; every value from outside is a bound parameter (or an Arrow
+Every SQL statement of the project lives here, in ``schema.py``, in
+``pending.py`` or in ``restate.py``; every value from outside is a bound parameter (or an Arrow
 column). Writes run inside :meth:`Store.transaction`, which holds a
 process-wide lock, so a read-decide-write sequence (matching one record) is
 serialised: two concurrent requests for the same new person can never both see
@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import duckdb
 from mpi.errors import NotFound, StoreError
 from mpi.store.cache import ReadCache
 from mpi.store.pending import Pending
+from mpi.store.restate import restate_blocking_keys
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.vocab import PersonStatus
 
@@ -271,6 +272,15 @@ class Store:
         """Replace a record's normalised form and blocking keys, keeping its times (buffered)."""
         self._require_transaction().records[(source_system, source_record_id)] = (
             raw, norm, list(keys), received_at, updated_at)
+
+    def restate_blocking_keys(self, keys_of: Callable[[dict], list[str]]) -> int:
+        """Key every stored record again by ``keys_of(norm)``, in bulk (``restate.py``); returns the records."""
+        self._require_transaction()
+        self._flush()
+        try:
+            return restate_blocking_keys(self._cur, keys_of)
+        except duckdb.Error as e:
+            raise StoreError(f"restating blocking keys failed: {type(e).__name__}") from e
 
     def index_rows(self) -> Iterator[tuple]:
         """Every source record with its link and open case, to build the in-memory index.
