@@ -65,7 +65,7 @@ def labelled(folder: Path, bound: int) -> dict:
         seen = set()
         for key in dict.fromkeys(blocking.query_keys(norm)):
             posted = postings.get(key)
-            if not posted or len(posted) > bound:
+            if not posted or len(posted) > blocking.block_bound(key, bound):
                 continue
             brought[_kind(key)] += len(posted) - (uid in posted)
             for other in posted:

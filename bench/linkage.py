@@ -180,7 +180,7 @@ def online_pairs(norms: Mapping[str, Mapping[str, Any]], max_block_size: int,
                  sources: Mapping[str, str] | None = None) -> set[tuple[str, str]]:
     """Pairs the online path would score: a record's query keys against every record's stored keys.
 
-    A key holding more than ``max_block_size`` records is skipped, as ``MatchService.find_candidates``
+    A key holding more than its bound (``blocking.block_bound``) is skipped, as ``MatchService.find_candidates``
     does. For a link task only pairs across sources are kept.
     """
     postings: dict[str, list[str]] = defaultdict(list)
@@ -191,7 +191,7 @@ def online_pairs(norms: Mapping[str, Mapping[str, Any]], max_block_size: int,
     for uid, norm in norms.items():
         for key in blocking.query_keys(norm):
             posted = postings.get(key)
-            if not posted or len(posted) > max_block_size:
+            if not posted or len(posted) > blocking.block_bound(key, max_block_size):
                 continue
             for other in posted:
                 if other != uid and (sources is None or sources[uid] != sources[other]):

@@ -68,8 +68,8 @@ def blocked_pairs(records: Mapping[Key, Mapping[str, Any]], max_block_size: int)
         for block in blocking.record_keys(norm):
             postings.setdefault(block, []).append(key)
     pairs = set()
-    for keys in postings.values():
-        if len(keys) > max_block_size:
+    for block, keys in postings.items():
+        if len(keys) > blocking.block_bound(block, max_block_size):
             continue
         keys.sort()
         for i, a in enumerate(keys):

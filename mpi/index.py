@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from mpi import blocking
+
 Key = tuple[str, str]
 
 #: Normalised fields whose values repeat across many records: each distinct
@@ -209,19 +211,21 @@ class CandidateIndex:
         A person is found through any of its linked records posted under one of
         the keys; a key holding more than ``max_block_size`` records is skipped
         (a shelter address, a clinic phone, a placeholder value), so a common
-        value cannot blow up the candidate set. Each person's entries come in
+        value cannot blow up the candidate set, and a coarse key (a birth date
+        alone) past its own tighter bound (``blocking.block_bound``). Each person's entries come in
         key order, as :meth:`person_entries` gives them.
         """
         postings, entries = self._postings, self.entries
         excluded = entries.get(exclude) if exclude is not None else None
         persons: set[str] = set()
+        coarse, coarse_bound = blocking.COARSE_PREFIXES, min(max_block_size, blocking.COARSE_BLOCK_SIZE)
         for k in block_keys:
             posted = postings.get(k)
             if posted is None:
                 continue
             if type(posted) is not set:
                 posted = (posted,)
-            if len(posted) > max_block_size:
+            if len(posted) > (coarse_bound if k.startswith(coarse) else max_block_size):
                 continue
             for entry in posted:
                 person_id = entry.person_id

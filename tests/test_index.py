@@ -72,6 +72,22 @@ def test_a_key_commoner_than_the_bound_is_skipped():
     assert found(index, query, bound=5) == {}
 
 
+def test_a_coarse_key_has_its_own_tighter_bound():
+    """A birth date shared by more records than COARSE_BLOCK_SIZE is skipped though under the bound; a phone
+    shared as widely is not."""
+    n = blocking.COARSE_BLOCK_SIZE + 1
+    born_today = [(f"p{i}", f"P{i}", norm("theodore", first_name=f"Name{i}", last_name=f"Family{i}",
+                                          birth_date="1961-07-04", phone="(404) 555-0100", email=None,
+                                          ssn_last4=None, medicaid_id=None, postal_code=f"{60000 + i}"))
+                  for i in range(n)]
+    index = index_of(*born_today)
+    by_date = norm("desmond", birth_date="1961-07-04", phone=None, postal_code=None)
+    by_phone = norm("desmond", phone="(404) 555-0100", birth_date=None, postal_code=None)
+    assert found(index, by_date, bound=400) == {}
+    assert len(found(index, by_phone, bound=400)) == n
+    assert len(found(index_of(*born_today[1:]), by_date, bound=400)) == n - 1
+
+
 def test_the_record_itself_is_excluded_and_a_person_of_it_alone_is_not_a_candidate():
     index = index_of(("a", "P1", norm("marisol")), ("b", "P1", norm("marisol", email=None)),
                      ("c", "P2", norm("marisol", first_name="Marisa")))
