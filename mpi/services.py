@@ -29,7 +29,7 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.config["MPI_DB"])
+        return Store(self.config["MPI_DB"], self.config["MPI_CHECKPOINT_THRESHOLD"])
 
     @cached_property
     def registry(self) -> ModelRegistry:

@@ -36,6 +36,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Most records one blocking key may fetch; a commoner value (a shelter address, a clinic "
         "phone) is skipped so it cannot blow up the candidate set.",
     ),
+    Setting(
+        "MPI_CHECKPOINT_THRESHOLD",
+        "256MB",
+        "Write-ahead log size at which DuckDB folds it into the store file. A checkpoint of a store "
+        "of a million persons takes seconds, so DuckDB's 16MB default stalls writes every few batches.",
+    ),
     Setting("MPI_LOG_LEVEL", "INFO", "Python logging level for the service and the CLI."),
     Setting(
         "MPI_SECRET_KEY",

@@ -50,6 +50,17 @@ def test_store_creates_its_folder(tmp_path):
         store.close()
 
 
+def test_the_checkpoint_threshold_is_set_on_the_connection_and_a_bad_one_named(tmp_path):
+    store = Store(tmp_path / "store.duckdb", "64MB")
+    try:
+        assert store._all("SELECT current_setting('checkpoint_threshold')") == [("61.0 MiB",)]
+    finally:
+        store.close()
+    with pytest.raises(StoreError, match="MPI_CHECKPOINT_THRESHOLD"):
+        Store(tmp_path / "other.duckdb", "lots")
+    assert not (tmp_path / "other.duckdb").exists()
+
+
 @pytest.mark.parametrize(
     "write",
     [

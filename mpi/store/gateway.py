@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
@@ -38,6 +39,9 @@ logger = logging.getLogger(__name__)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -49,12 +53,17 @@ def _loads(value: str | None) -> Any:
 class Store:
     """All persistence for one DuckDB file."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None):
+        """Open (or create) the store file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``)."""
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if checkpoint_threshold and not _SIZE.fullmatch(checkpoint_threshold):
+            raise StoreError(f"checkpoint threshold {checkpoint_threshold!r} is not a size such as 256MB"
+                             " (MPI_CHECKPOINT_THRESHOLD)")
+        config = {"checkpoint_threshold": checkpoint_threshold} if checkpoint_threshold else {}
         try:
-            self._con = duckdb.connect(self.path)
+            self._con = duckdb.connect(self.path, config=config)
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()
