@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
 Rec = Mapping[str, object]
 Predicate = Callable[[Rec, Rec], bool]
@@ -46,6 +46,7 @@ MODEL_COLUMNS = (
     "email",
     "address_key",
     "postal_code",
+    "city",
 )
 
 
@@ -141,6 +142,11 @@ def _lev_at_most(col: str, distance: int) -> Predicate:
     return test
 
 
+def _dl_at_most(col: str, distance: int) -> Predicate:
+    """Damerau-Levenshtein: two adjacent characters swapped (1243 for 1234) is one edit, as keyed."""
+    return lambda l, r: _both(l, r, col) and DamerauLevenshtein.distance(l[col], r[col]) <= distance
+
+
 def _any(*preds: Predicate) -> Predicate:
     if len(preds) == 2:
         p, q = preds
@@ -213,6 +219,10 @@ def _sql_lev(col: str, distance: int) -> str:
     return f'levenshtein("{col}_l", "{col}_r") <= {distance}'
 
 
+def _sql_dl(col: str, distance: int) -> str:
+    return f'damerau_levenshtein("{col}_l", "{col}_r") <= {distance}'
+
+
 # -- conflict levels with a fixed m ------------------------------------------------------------
 #
 # EM estimates m from pairs that look alike, and in a household those are twins,
@@ -221,8 +231,11 @@ def _sql_lev(col: str, distance: int) -> str:
 # get m fixed from what they mean, which EM then leaves alone: the same person
 # almost never shows them.
 
-TWIN_M = 1e-6
-"""m of "birth date exact, first name differs": true pairs almost never (about -5 bits)."""
+TWIN_M = 1e-8
+"""m of "birth date exact, another first name, a surname alike": true pairs almost never (about -5 bits).
+
+The level asks for the family's surname too, which random pairs share a few times in a thousand,
+so its u is that much smaller than the birth date's alone, and so is m here."""
 GENERATION_M = 1e-4
 """m of "first name similar, birth date differs": a parent and child, rarely one person (about -6 bits)."""
 BOTH_DIFFER_M = 0.001
@@ -313,29 +326,80 @@ def _swapped(l: Rec, r: Rec) -> bool:
 _SQL_SWAPPED = ('("first_name_l" = "last_name_r" AND "last_name_l" = "first_name_r"'
                 ' AND "first_name_l" <> "last_name_l")')
 
+#: How alike each name must be to the other record's other name for a swap spelt differently.
+SWAP_SIMILARITY = 0.88
+
+
+def _swapped_near(l: Rec, r: Rec) -> bool:
+    """Names swapped, and spelt a little differently too (PHAM ERIC / ERICK PHA, LEE JI HOON / JIHOON LEE).
+
+    Each name is close to the other record's other name, and the names fit better crosswise
+    than straight (JAMES JAMESON against itself is not a swap).
+    """
+    if not (_both(l, r, "first_name") and _both(l, r, "last_name")) or l["first_name"] == l["last_name"]:
+        return False
+    cross = (JaroWinkler.similarity(l["first_name"], r["last_name"]),
+             JaroWinkler.similarity(l["last_name"], r["first_name"]))
+    straight = (JaroWinkler.similarity(l["first_name"], r["first_name"]),
+                JaroWinkler.similarity(l["last_name"], r["last_name"]))
+    return min(cross) >= SWAP_SIMILARITY and cross[0] + cross[1] > straight[0] + straight[1]
+
+
+def _sql_swapped_near() -> str:
+    def jw(a: str, b: str) -> str:
+        return f'jaro_winkler_similarity("{a}", "{b}")'
+
+    cross = (jw("first_name_l", "last_name_r"), jw("last_name_l", "first_name_r"))
+    straight = (jw("first_name_l", "first_name_r"), jw("last_name_l", "last_name_r"))
+    return (f'("first_name_l" <> "last_name_l" AND {cross[0]} >= {SWAP_SIMILARITY} AND {cross[1]} >= {SWAP_SIMILARITY}'
+            f" AND {cross[0]} + {cross[1]} > {straight[0]} + {straight[1]})")
+
+
+_SQL_SWAPPED_NEAR = _sql_swapped_near()
+
 _first_exact = _eq("first_name")
 _first_similar = _per_pair(_any(
-    _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88),
-    _alias, _swapped,
+    _first_exact, _eq("first_name_canonical"), _eq("first_name_phonetic"), _jw_at_least("first_name", 0.88), _alias,
 ))
 _first_missing = _either_missing("first_name")
+# Names swapped are judged by ``last_name`` (its "given and family names swapped" level, which is
+# the agreement of both names): counted here as well, the same coincidence would count twice.
+_first_unknown = _per_pair(_any(_first_missing, _swapped_near))
 _dob_exact = _eq("birth_date")
 _dob_missing = _either_missing("birth_date")
 _SQL_ALIAS = _sql_alias()
 
 _SQL_FIRST_SIMILAR = (
     f"({_sql_eq('first_name')} OR {_sql_eq('first_name_canonical')} OR {_sql_eq('first_name_phonetic')}"
-    f" OR {_sql_jw('first_name', 0.88)} OR {_SQL_ALIAS} OR {_SQL_SWAPPED})"
+    f" OR {_sql_jw('first_name', 0.88)} OR {_SQL_ALIAS})"
 )
+_SQL_FIRST_UNKNOWN = f"({_sql_missing('first_name')} OR {_SQL_SWAPPED_NEAR})"
+
+# A twin shares the surname: only within a family does "same birth date, another first name"
+# mean a second child rather than a mangled or one-name record. Alike: exact, a shared part (a
+# compound surname cut) or similar. (Not by sound: an EM rule blocks on the phonetic key, and a
+# comparison reading it could not be estimated there.)
+_surname_alike = _any(
+    _eq("last_name"), _jw_at_least("last_name", 0.88),
+    lambda l, r: _both(l, r, "last_name") and not set(l["last_name"].split(" ")).isdisjoint(r["last_name"].split(" ")),
+)
+_SQL_SURNAME_ALIKE = (
+    f"({_sql_eq('last_name')} OR {_sql_jw('last_name', 0.88)}"
+    " OR list_has_any(string_split(\"last_name_l\", ' '), string_split(\"last_name_r\", ' ')))"
+)
+_household = _per_pair(_all(_surname_alike, _any(_eq("address_key"), _eq("phone"), _eq("phone_last7"))))
+_SQL_HOUSEHOLD = (f"({_SQL_SURNAME_ALIKE} AND ({_sql_eq('address_key')} OR {_sql_eq('phone')}"
+                  f" OR {_sql_eq('phone_last7')}))")
+_SQL_NOT_HOUSEHOLD = f"NOT COALESCE({_SQL_HOUSEHOLD}, FALSE)"
 
 NAME_DOB = Comparison(
     "name_dob",
     "First name and birth date judged together: a shared birth date with a different first name is a twin.",
     (
         Level(
-            "first name or birth date missing on both counts",
-            f"{_sql_missing('first_name')} AND {_sql_missing('birth_date')}",
-            _all(_first_missing, _dob_missing),
+            "first name (missing or swapped) and birth date missing",
+            f"{_SQL_FIRST_UNKNOWN} AND {_sql_missing('birth_date')}",
+            _all(_first_unknown, _dob_missing),
             is_null=True,
         ),
         # Not weighted by how common the first name is: people with one name and birth date but
@@ -345,11 +409,18 @@ NAME_DOB = Comparison(
               _all(_first_exact, _dob_exact)),
         Level("first name nickname or short form, birth date exact", f"{_SQL_ALIAS} AND {_sql_eq('birth_date')}",
               _all(_alias, _dob_exact)),
-        Level("given and family names swapped, birth date exact", f"{_SQL_SWAPPED} AND {_sql_eq('birth_date')}",
-              _all(_swapped, _dob_exact)),
+        # Before the twin levels: a placeholder or a swap says nothing of the first name.
+        # BABY BOY B is one of twins: its birth date and household are its twin's too.
+        Level("a multiple-birth placeholder, birth date exact or near",
+              f"(\"multiple_birth_l\" = 'Y' OR \"multiple_birth_r\" = 'Y') AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
+              _all(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
+                   _any(_dob_exact, _dob_near))),
+        Level("first name missing or swapped, birth date exact or near",
+              f"{_SQL_FIRST_UNKNOWN} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
+              _all(_first_unknown, _any(_dob_exact, _dob_near))),
         Level("birth date exact, another established first name",
-              f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')}",
-              _all(_dob_exact, _eq("first_name_established")), fixed_m=TWIN_M),
+              f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')} AND {_SQL_HOUSEHOLD}",
+              _all(_dob_exact, _eq("first_name_established"), _household), fixed_m=TWIN_M),
         # Left: a spelling variant with at least one rare spelling on the same birth date, a typo.
         Level("first name spelling variant, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
               _all(_first_similar, _dob_exact)),
@@ -363,15 +434,17 @@ NAME_DOB = Comparison(
               _all(_first_exact, _dob_missing), tf_column="first_name_alone"),
         Level("first name similar, birth date missing", f"{_SQL_FIRST_SIMILAR} AND {_sql_missing('birth_date')}",
               _all(_first_similar, _dob_missing)),
-        # BABY BOY B is one of twins: its birth date and household are its twin's too.
-        Level("a multiple-birth placeholder, birth date exact or near",
-              f"(\"multiple_birth_l\" = 'Y' OR \"multiple_birth_r\" = 'Y') AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
-              _all(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
-                   _any(_dob_exact, _dob_near))),
-        Level("first name missing, birth date exact or near",
-              f"{_sql_missing('first_name')} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
-              _all(_first_missing, _any(_dob_exact, _dob_near))),
-        Level("birth date exact, first name differs", _sql_eq("birth_date"), _dob_exact, fixed_m=TWIN_M),
+        # One of the two missing and the other differing, outside a household, is evidence against
+        # learned like any level. Within one it is another member (a newborn's sibling, a parent
+        # without a birth date): those pairs are left to "both differ", whose m is fixed.
+        Level("first name missing or swapped, birth date differs",
+              f"{_SQL_FIRST_UNKNOWN} AND {_SQL_NOT_HOUSEHOLD}", _all(_first_unknown, _not(_household))),
+        Level("first name differs, birth date missing",
+              f"{_sql_missing('birth_date')} AND {_SQL_NOT_HOUSEHOLD}", _all(_dob_missing, _not(_household))),
+        Level("birth date exact, first name differs", f"{_sql_eq('birth_date')} AND {_SQL_HOUSEHOLD}",
+              _all(_dob_exact, _household), fixed_m=TWIN_M),
+        # Not a twin: outside a family a shared birth date with other names is learned like any level.
+        Level("birth date exact, first name and surname differ", _sql_eq("birth_date"), _dob_exact),
         Level("first name similar, birth date differs", _SQL_FIRST_SIMILAR, _first_similar, fixed_m=GENERATION_M),
         Level("both differ", "ELSE", _always, fixed_m=BOTH_DIFFER_M),
     ),
@@ -396,6 +469,7 @@ LAST_NAME = Comparison(
         Level("last name missing", _sql_missing("last_name"), _either_missing("last_name"), is_null=True),
         Level("exact", _sql_eq("last_name"), _eq("last_name"), tf_column="last_name"),
         Level("given and family names swapped", _SQL_SWAPPED, _swapped),
+        Level("given and family names swapped, spelt differently", _SQL_SWAPPED_NEAR, _swapped_near),
         Level("a surname part agrees",
               "list_has_any(string_split(\"last_name_l\", ' '), string_split(\"last_name_r\", ' '))",
               _surname_part),
@@ -445,22 +519,22 @@ SEX = Comparison(
 
 SSN_LAST4 = Comparison(
     "ssn_last4",
-    "Last four digits of the SSN: strong when present; a one-digit typo is near.",
+    "Last four digits of the SSN: strong when present; a one-digit typo or two digits swapped is near.",
     (
         Level("ssn_last4 missing", _sql_missing("ssn_last4"), _either_missing("ssn_last4"), is_null=True),
         Level("exact", _sql_eq("ssn_last4"), _eq("ssn_last4")),
-        Level("one digit off", _sql_lev("ssn_last4", 1), _lev_at_most("ssn_last4", 1)),
+        Level("one digit off or two swapped", _sql_dl("ssn_last4", 1), _dl_at_most("ssn_last4", 1)),
         Level("conflict", "ELSE", _always),
     ),
 )
 
 MEDICAID_ID = Comparison(
     "medicaid_id",
-    "Medicaid or MCO member id.",
+    "Medicaid or MCO member id: exact, or keyed with one slip (a character off, two swapped).",
     (
         Level("medicaid_id missing", _sql_missing("medicaid_id"), _either_missing("medicaid_id"), is_null=True),
         Level("exact", _sql_eq("medicaid_id"), _eq("medicaid_id")),
-        Level("one character off", _sql_lev("medicaid_id", 1), _lev_at_most("medicaid_id", 1)),
+        Level("one character off or two swapped", _sql_dl("medicaid_id", 1), _dl_at_most("medicaid_id", 1)),
         Level("conflict", "ELSE", _always),
     ),
 )
@@ -476,14 +550,15 @@ EMAIL = Comparison(
     ),
 )
 
-_CONTACT_COLS = ("address_key", "phone", "phone_last7", "postal_code")
+_CONTACT_COLS = ("address_key", "phone", "phone_last7", "postal_code", "city")
+_postal_near = _dl_at_most("postal_code", 1)
 _SQL_CONTACT_NULL = " AND ".join(f'NOT ("{c}_l" IS NOT NULL AND "{c}_r" IS NOT NULL)' for c in _CONTACT_COLS)
 _phone_agrees = _any(_eq("phone"), _eq("phone_last7"))
 _SQL_PHONE_AGREES = f"({_sql_eq('phone')} OR {_sql_eq('phone_last7')})"
 
 CONTACT = Comparison(
     "contact",
-    "Address, phone and ZIP as one piece of household evidence, not three.",
+    "Address, phone, ZIP and city as one piece of household evidence, not four.",
     (
         Level("no contact field on both sides", _SQL_CONTACT_NULL,
               lambda l, r: not any(_both(l, r, c) for c in _CONTACT_COLS), is_null=True),
@@ -492,6 +567,10 @@ CONTACT = Comparison(
         Level("address agrees", _sql_eq("address_key"), _eq("address_key"), tf_column="address_key"),
         Level("phone agrees", _SQL_PHONE_AGREES, _phone_agrees),
         Level("ZIP agrees", _sql_eq("postal_code"), _eq("postal_code"), tf_column="postal_code"),
+        # A keying slip, or the ZIP next door (neighbouring ZIPs share all but the last digits).
+        Level("ZIP one character off", _sql_dl("postal_code", 1), _postal_near),
+        # Weaker than a ZIP: the same town, weighed by its size (a metro's city is shared by millions).
+        Level("city agrees", _sql_eq("city"), _eq("city"), tf_column="city"),
         Level("differs", "ELSE", _always),
     ),
 )
