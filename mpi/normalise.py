@@ -30,7 +30,7 @@ __all__ = ["NORMALISATION_VERSION", "NORMALISED_FIELDS", "names_are_nickname_rel
 
 #: Bumped whenever a rule here changes what a record normalises to: a store whose records were
 #: normalised under another version normalises them again from the records as sent.
-NORMALISATION_VERSION = 2
+NORMALISATION_VERSION = 3
 
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (
@@ -347,6 +347,9 @@ _HOMELESS = re.compile(
     r"\b(?:HOMELESS|GENERAL DELIVERY|NO ADDRESS|NONE|UNKNOWN|NO FIXED|UNHOUSED)\b")
 _DIRECTIONALS = {"N", "S", "E", "W", "NE", "NW", "SE", "SW", "NORTH", "SOUTH", "EAST", "WEST",
                  "NORTHEAST", "NORTHWEST", "SOUTHEAST", "SOUTHWEST"}
+#: Street types keyed without the space before them (``12 GOODWINSTREET``), cut from the street word.
+_RUN_ON_TYPES = re.compile(r"^([A-Z]{4,}?)(STREET|AVENUE|ROAD|DRIVE|PLACE|CLOSE|COURT|CRESCENT|CIRCUIT|LANE|TERRACE"
+                           r"|BOULEVARD|PARADE|HIGHWAY)$")
 _ZIP = re.compile(r"[0-9]{5}(?:[0-9]{4})?")
 _POSTCODE = re.compile(r"(?=.*[0-9])[A-Z0-9]{3,8}")  # a digit: not UNK, NONE, XXXXX
 _ADDRESS_STOPS = re.compile(r"[.,;]")
@@ -394,12 +397,14 @@ def _address_key(line1: str | None) -> str | None:
     """House number plus the first street-name word (``3663 W JAMES BLVD`` -> ``3663 JAMES``).
 
     It ignores what varies most between systems (directional, street type, unit), so it can block
-    households and addresses together.
+    households and addresses together; a street type run on to the name (``12 GOODWINSTREET``) is cut.
     """
     tokens = line1.split() if line1 else []
     if not tokens or not tokens[0][0].isdigit():
         return None
     street = next((t for t in tokens[1:] if t not in _DIRECTIONALS), None)
+    if street and (run_on := _RUN_ON_TYPES.match(street)):
+        street = run_on.group(1)
     return f"{tokens[0]} {street}" if street else None
 
 

@@ -382,6 +382,11 @@ def test_state_is_two_letter_code(raw, expected):
     ("5301 W Barnett Street", "5301 BARNETT"),
     ("2911 49th Rd", "2911 49TH"),
     ("9171 Willow Street", "9171 WILLOW"),
+    # The space before the street type lost in keying: the same key as with it.
+    ("15 goodwinstreet", "15 GOODWIN"),
+    ("2 McKinleyCircuit", "2 MCKINLEY"),
+    # A name that merely ends in a type's letters keeps them when too little is left.
+    ("3 Byroad", "3 BYROAD"),
 ])
 def test_address_key_is_house_number_and_first_street_word(line1, key):
     assert address(line1)["address_key"] == key
