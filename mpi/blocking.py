@@ -28,7 +28,7 @@ from typing import Any
 
 #: Bump when the keys change: a store keyed under another version is keyed again
 #: when its index is next built (``MatchService.index``).
-BLOCKING_VERSION = 2
+BLOCKING_VERSION = 3
 
 #: Key types found by one field or a loose pair of them, whose blocks grow with the index.
 COARSE_PREFIXES = ("dob:", "lnf:", "zf:")
@@ -76,6 +76,8 @@ def record_keys(n: Mapping[str, Any]) -> list[str]:
             keys.append(f"zfy:{zip_}:{canonical}:{year}")
     if n.get("email"):
         keys.append(f"em:{n['email']}")
+    if n.get("address_key"):  # a household's records, whatever their names and birth dates say
+        keys.append(f"ad:{n['address_key']}")
     if last and zip_ and year:
         keys.append(f"lzy:{n['last_name_first_part']}:{zip_}:{year}")
     return keys

@@ -30,7 +30,7 @@ __all__ = ["NORMALISATION_VERSION", "NORMALISED_FIELDS", "names_are_nickname_rel
 
 #: Bumped whenever a rule here changes what a record normalises to: a store whose records were
 #: normalised under another version normalises them again from the records as sent.
-NORMALISATION_VERSION = 2
+NORMALISATION_VERSION = 3
 
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (
@@ -264,7 +264,11 @@ def _normalise_names(raw: Mapping[str, object], out: dict[str, object]) -> None:
 _ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ].*)?", re.ASCII)
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})", re.ASCII)
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})", re.ASCII)
-_EARLIEST_BIRTH = _dt.date(1900, 1, 2)  # 1900-01-01 is the usual "unknown" placeholder
+# Dates systems write for "unknown": 1900-01-01 above all, the day zero of spreadsheets and OLE
+# dates, and the minimum dates of SQL Server and of .NET/Java. A real birth date on one of them is
+# indistinguishable from the placeholder and would agree with every other unknown.
+_PLACEHOLDER_BIRTHS = {_dt.date(1900, 1, 1), _dt.date(1899, 12, 31), _dt.date(1899, 12, 30),
+                       _dt.date(1753, 1, 1), _dt.date(1, 1, 1)}
 _SEX = {"F": "F", "FEMALE": "F", "M": "M", "MALE": "M"}
 _SSN4 = re.compile(r"[0-9]{4}")
 _SSN_PLACEHOLDERS = {"1234", "6789"}  # tails of 123-45-6789 dummies; all-same digits are too
@@ -279,8 +283,10 @@ def _normalise_birth(value: str) -> tuple[str | None, str | None]:
     """Return (ISO date, year) for a plausible birth date in YYYY-MM-DD, YYYYMMDD or MM/DD/YYYY.
 
     The year is kept even when the full date is impossible (``1980-02-31``, or day and month swapped
-    into a month over 12), because the year alone is still evidence. The placeholder 1900-01-01,
-    earlier dates and future dates give nothing.
+    into a month over 12), because the year alone is still evidence. Placeholders (1900-01-01 and
+    the other system "unknown" dates) and future dates give nothing. An early date is kept however
+    old: a deceased person's or a historical record is born when it says, and a mistyped year
+    (1880 for 1980) still agrees with the right date by month and day, which dropping it would lose.
     """
     if m := _ISO_DATE.fullmatch(value) or _COMPACT_DATE.fullmatch(value):
         y, mo, d = m.groups()
@@ -292,8 +298,8 @@ def _normalise_birth(value: str) -> tuple[str | None, str | None]:
     try:
         date = _dt.date(int(y), int(mo), int(d))
     except ValueError:
-        return None, (y if 1900 < int(y) <= today.year else None)
-    if _EARLIEST_BIRTH <= date <= today:
+        return None, (y if 0 < int(y) <= today.year else None)
+    if date <= today and date not in _PLACEHOLDER_BIRTHS:
         return date.isoformat(), y
     return None, None
 
@@ -341,7 +347,11 @@ _HOMELESS = re.compile(
     r"\b(?:HOMELESS|GENERAL DELIVERY|NO ADDRESS|NONE|UNKNOWN|NO FIXED|UNHOUSED)\b")
 _DIRECTIONALS = {"N", "S", "E", "W", "NE", "NW", "SE", "SW", "NORTH", "SOUTH", "EAST", "WEST",
                  "NORTHEAST", "NORTHWEST", "SOUTHEAST", "SOUTHWEST"}
+#: Street types keyed without the space before them (``12 GOODWINSTREET``), cut from the street word.
+_RUN_ON_TYPES = re.compile(r"^([A-Z]{4,}?)(STREET|AVENUE|ROAD|DRIVE|PLACE|CLOSE|COURT|CRESCENT|CIRCUIT|LANE|TERRACE"
+                           r"|BOULEVARD|PARADE|HIGHWAY)$")
 _ZIP = re.compile(r"[0-9]{5}(?:[0-9]{4})?")
+_POSTCODE = re.compile(r"(?=.*[0-9])[A-Z0-9]{3,8}")  # a digit: not UNK, NONE, XXXXX
 _ADDRESS_STOPS = re.compile(r"[.,;]")
 _WHITESPACE = re.compile(r"\s+")
 
@@ -364,21 +374,37 @@ def _normalise_state(value: str) -> str | None:
 
 
 def _normalise_zip(value: str) -> str | None:
-    """Five-digit ZIP, dropping any +4; anything else (4 digits, letters) is missing, not padded."""
-    digits = value.replace("-", "").replace(" ", "")
-    return digits[:5] if _ZIP.fullmatch(digits) else None
+    """Five-digit ZIP (any +4 dropped), or another country's postcode as sent, without its spaces.
+
+    Four digits are a ZIP whose leading zero a spreadsheet dropped (New England, New Jersey and
+    Puerto Rico ZIPs begin with 0), so they are padded, as USPS tools do. A postcode of letters and
+    digits (``SW1A 1AA``, ``K1A 0B6``) is still a postcode: records from abroad, or of people who
+    lived abroad, agree on it as on a ZIP, so it is kept. Every postcode has a digit, so letters
+    alone (UNK, NONE, XXXXX) are a placeholder, as are all-same digits (00000, 99999); anything else
+    (too short, too long, punctuation) is missing.
+    """
+    code = value.replace("-", "").replace(" ", "")
+    if code.isdigit() and len(set(code)) == 1:
+        return None
+    if _ZIP.fullmatch(code):
+        return code[:5]
+    if len(code) == 4 and code.isdigit():
+        return "0" + code
+    return code if _POSTCODE.fullmatch(code) else None
 
 
 def _address_key(line1: str | None) -> str | None:
     """House number plus the first street-name word (``3663 W JAMES BLVD`` -> ``3663 JAMES``).
 
     It ignores what varies most between systems (directional, street type, unit), so it can block
-    households and addresses together.
+    households and addresses together; a street type run on to the name (``12 GOODWINSTREET``) is cut.
     """
     tokens = line1.split() if line1 else []
     if not tokens or not tokens[0][0].isdigit():
         return None
     street = next((t for t in tokens[1:] if t not in _DIRECTIONALS), None)
+    if street and (run_on := _RUN_ON_TYPES.match(street)):
+        street = run_on.group(1)
     return f"{tokens[0]} {street}" if street else None
 
 
@@ -414,7 +440,7 @@ def _standardise_address(line1: str, line2: str, city: str, state: str | None,
     """Return (line1, line2, city, state, postal_code, homeless, address_key).
 
     State and ZIP come in already normalised rather than from scourgify, which passes unknown state
-    codes through and left-pads a 4-digit ZIP. When scourgify fails with a second line (typically a
+    codes through and left-pads a 4-digit ZIP; a foreign postcode is not shown to it at all. When scourgify fails with a second line (typically a
     shelter's ``c/o`` line) it is retried on line 1 alone, so a shelter's street address still gets
     the same USPS form as every other record at it. Without any parse, the tidied text is kept.
     """
@@ -425,9 +451,10 @@ def _standardise_address(line1: str, line2: str, city: str, state: str | None,
     if line1_n and _HOMELESS.search(line1_n):
         homeless, line1_n = True, None
     if line1_n:
-        parsed = _scourgify(line1, line2 if line2_n else None, city_n, state, postal)
+        zip5 = postal if postal and len(postal) == 5 and postal.isdigit() else None  # a USPS parser's ZIP
+        parsed = _scourgify(line1, line2 if line2_n else None, city_n, state, zip5)
         if parsed is None and line2_n:
-            parsed = _scourgify(line1, None, city_n, state, postal)
+            parsed = _scourgify(line1, None, city_n, state, zip5)
             if parsed is not None:
                 parsed = {**parsed, "address_line_2": line2_n}
         if parsed is not None:

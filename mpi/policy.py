@@ -26,7 +26,7 @@ DEFAULT_HOLD_LEVELS = [
     ["name_dob: both differ"],
     ["name_dob: first name similar, birth date near"],
     ["name_dob: a multiple-birth placeholder, birth date exact or near"],
-    ["name_dob: first name missing, birth date exact or near", "sex: differs"],
+    ["name_dob: first name missing or swapped, birth date exact or near", "sex: differs"],
     # A short form on one birth date with another middle name or identifier: a twin (ISABEL K and BELLA D).
     ["name_dob: first name nickname or short form, birth date exact", "middle_name: conflict"],
     ["name_dob: first name nickname or short form, birth date exact", "medicaid_id: conflict"],
@@ -38,6 +38,9 @@ DEFAULT_HOLD_LEVELS = [
     # weighed by frequency here, so common and rare ones alike).
     {"levels": ["name_dob: first name and birth date exact", "contact: differs"], "below": 18.0},
     {"levels": ["name_dob: first name and birth date exact", "contact: ZIP agrees"], "below": 18.0},
+    # A ZIP one character off or only the town agreeing is no more shared household than a ZIP.
+    {"levels": ["name_dob: first name and birth date exact", "contact: ZIP one character off"], "below": 18.0},
+    {"levels": ["name_dob: first name and birth date exact", "contact: city agrees"], "below": 18.0},
     {"levels": ["name_dob: first name and birth date exact", "contact: no contact field on both sides"],
      "below": 18.0},
 ]
@@ -47,8 +50,12 @@ DEFAULT_HOLD_LEVELS = [
 DEFAULT_CONFLICT_LEVELS = [
     "name_dob: birth date exact, another established first name",
     "name_dob: birth date exact, first name differs",
+    "name_dob: birth date exact, first name and surname differ",
     "name_dob: first name similar, birth date differs",
     "name_dob: both differ",
+    # No first name (or no birth date) to tell, and the other differs: a sibling's or a parent's record.
+    "name_dob: first name missing or swapped, birth date differs",
+    "name_dob: first name differs, birth date missing",
     "suffix: conflict",
     # Both identifiers differ: two people, however alike otherwise (the same name, birth date and phone).
     ["medicaid_id: conflict", "ssn_last4: conflict"],

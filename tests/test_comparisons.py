@@ -35,7 +35,7 @@ DOB = "1990-04-12"
     ({"first_name": "Daniel"}, {"first_name": "Daniela"}, "first name spelling variant, birth date exact"),
     ({"first_name": "Emiyl"}, {"first_name": "Emily"}, "first name spelling variant, birth date exact"),
     ({"first_name": "Huong", "last_name": "Nguyen"}, {"first_name": "NGUYEN", "last_name": "HUONG"},
-     "given and family names swapped, birth date exact"),
+     "first name missing or swapped, birth date exact or near"),
 ])
 def test_first_names_on_one_birth_date(left, right, expected):
     assert level("name_dob", {**left, "birth_date": DOB}, {**right, "birth_date": DOB}) == expected
@@ -46,7 +46,7 @@ def test_a_multiple_birth_placeholder_is_its_own_level_and_a_plain_one_is_a_miss
     assert level("name_dob", baby_b, {"first_name": "Diego", "birth_date": DOB}) == \
         "a multiple-birth placeholder, birth date exact or near"
     assert level("name_dob", {"first_name": "Baby Girl", "birth_date": DOB},
-                 {"first_name": "Sofia", "birth_date": DOB}) == "first name missing, birth date exact or near"
+                 {"first_name": "Sofia", "birth_date": DOB}) == "first name missing or swapped, birth date exact or near"
 
 
 @pytest.mark.parametrize(("left", "right", "expected"), [
@@ -73,3 +73,34 @@ def test_each_term_frequency_column_adjusts_exactly_one_level():
     assert sorted(TF_LEVELS) == sorted(TF_COLUMNS)
     for column, (comparison, index) in TF_LEVELS.items():
         assert BY_NAME[comparison].levels[index].tf_column == column
+
+
+HOUSE = {"last_name": "Nguyen", "address_line1": "12 Oak St", "postal_code": "77087"}
+
+
+@pytest.mark.parametrize(("left", "right", "expected"), [
+    # A twin: another first name on the same birth date, in the same household.
+    ({"first_name": "Diego", **HOUSE}, {"first_name": "Mateo", **HOUSE}, "birth date exact, first name differs"),
+    # The same birth date and other names, outside a family: a coincidence, learned like any level.
+    ({"first_name": "Diego", "last_name": "Nguyen"}, {"first_name": "Mateo", "last_name": "Smith"},
+     "birth date exact, first name and surname differ"),
+])
+def test_a_twin_shares_the_household(left, right, expected):
+    assert level("name_dob", {**left, "birth_date": DOB}, {**right, "birth_date": DOB}) == expected
+
+
+def test_names_swapped_and_spelt_differently():
+    left, right = {"first_name": "Eric", "last_name": "Pham"}, {"first_name": "PHA", "last_name": "ERICK"}
+    assert level("last_name", left, right) == "given and family names swapped, spelt differently"
+    assert level("name_dob", {**left, "birth_date": DOB}, {**right, "birth_date": DOB}) == \
+        "first name missing or swapped, birth date exact or near"
+
+
+@pytest.mark.parametrize(("comparison", "left", "right", "expected"), [
+    ("ssn_last4", {"ssn_last4": "5829"}, {"ssn_last4": "5892"}, "one digit off or two swapped"),
+    ("contact", {"postal_code": "77087"}, {"postal_code": "77078"}, "ZIP one character off"),
+    ("contact", {"city": "Houston", "postal_code": "77087"}, {"city": "HOUSTON", "postal_code": "77002"},
+     "city agrees"),
+])
+def test_identifiers_and_contact_keyed_with_a_slip(comparison, left, right, expected):
+    assert level(comparison, left, right) == expected

@@ -199,9 +199,17 @@ def test_placeholder_birth_date_is_missing():
     assert result["birth_date"] is None and result["birth_year"] is None
 
 
-@pytest.mark.parametrize("raw", ["1899-12-31", "2999-01-01", "unknown", "13/45/80", "1980-2", "0"])
-def test_implausible_or_unparseable_birth_date_is_missing(raw):
+@pytest.mark.parametrize("raw", ["1899-12-31", "1899-12-30", "1753-01-01", "0001-01-01", "2999-01-01", "unknown",
+                                 "13/45/80", "1980-2", "0"])
+def test_placeholder_future_or_unparseable_birth_date_is_missing(raw):
     assert norm(birth_date=raw)["birth_date"] is None
+
+
+@pytest.mark.parametrize("raw", ["1899-12-29", "1880-05-12", "1630-08-01"])
+def test_early_birth_date_is_kept(raw):
+    """A deceased or historical person's birth date, or a mistyped year, is still evidence."""
+    result = norm(birth_date=raw)
+    assert (result["birth_date"], result["birth_year"]) == (raw, raw[:4])
 
 
 def test_impossible_birth_date_keeps_only_its_year():
@@ -343,10 +351,23 @@ def test_no_address_at_all_is_not_homeless():
 
 @pytest.mark.parametrize("raw, expected", [
     ("77026", "77026"), ("77026-2174", "77026"), ("770262174", "77026"), ("07702", "07702"),
-    ("7702", None), ("ABCDE", None), ("", None),
+    ("7702", "07702"), ("", None), ("00000", None), ("99999", None),
 ])
 def test_postal_code_is_five_digit_zip(raw, expected):
+    """A ZIP+4 is cut to its ZIP; four digits are a ZIP whose leading zero a spreadsheet dropped."""
     assert address("1 Main St", postal_code=raw)["postal_code"] == expected
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("SW1A 1AA", "SW1A1AA"), ("tq13 8df", "TQ138DF"), ("K1A 0B6", "K1A0B6"), ("D02 X285", "D02X285"),
+    ("ABCDE", None), ("UNKNOWN", None), ("N/A", None), ("12", None), ("123456789012", None),
+])
+def test_foreign_postcode_is_kept_without_spaces_and_placeholders_are_missing(raw, expected):
+    assert address("1 Main St", postal_code=raw)["postal_code"] == expected
+
+
+def test_foreign_postcode_does_not_stop_the_address_parse():
+    assert address("100 North Main Street", city="Leeds", state="", postal_code="LS1 4AP")["address_key"] == "100 MAIN"
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -361,6 +382,11 @@ def test_state_is_two_letter_code(raw, expected):
     ("5301 W Barnett Street", "5301 BARNETT"),
     ("2911 49th Rd", "2911 49TH"),
     ("9171 Willow Street", "9171 WILLOW"),
+    # The space before the street type lost in keying: the same key as with it.
+    ("15 goodwinstreet", "15 GOODWIN"),
+    ("2 McKinleyCircuit", "2 MCKINLEY"),
+    # A name that merely ends in a type's letters keeps them when too little is left.
+    ("3 Byroad", "3 BYROAD"),
 ])
 def test_address_key_is_house_number_and_first_street_word(line1, key):
     assert address(line1)["address_key"] == key

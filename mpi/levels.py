@@ -1,0 +1,162 @@
+"""Building blocks of the comparisons: a level's SQL and its Python twin, side by side.
+
+A :class:`Level` carries both its Splink SQL condition (for training and batch
+prediction) and a Python predicate over two normalised records (for the
+real-time scorer). The helpers here build the two from one description (a
+column equal, Jaro-Winkler at least, a few edits), mirroring SQL NULL semantics
+in Python, so the two engines cannot drift apart unnoticed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+
+Rec = Mapping[str, object]
+Predicate = Callable[[Rec, Rec], bool]
+
+
+@dataclass(frozen=True)
+class Level:
+    """One comparison level: its label, Splink SQL and the equivalent Python test."""
+
+    label: str
+    sql: str
+    test: Predicate
+    is_null: bool = False
+    tf_column: str | None = None
+    #: A fixed m probability that EM leaves alone (the conflict levels: twins, generations).
+    fixed_m: float | None = None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A named comparison: an ordered list of levels, the null level first."""
+
+    name: str
+    description: str
+    levels: tuple[Level, ...] = field(default_factory=tuple)
+
+    def level_of(self, l: Rec, r: Rec) -> int:
+        """Index of the first level that holds for the pair (the last is a catch-all)."""
+        for i, level in enumerate(self.levels):
+            if level.test(l, r):
+                return i
+        return len(self.levels) - 1
+
+
+# -- small Python helpers mirroring SQL NULL semantics -------------------------------
+
+
+def _both(l: Rec, r: Rec, col: str) -> bool:
+    return l.get(col) is not None and r.get(col) is not None
+
+
+# These run a few hundred thousand times a second on the real-time path, so they
+# are plain closures: no generator per call, one ``get`` per side.
+
+
+def _either_missing(col: str) -> Predicate:
+    return lambda l, r: l.get(col) is None or r.get(col) is None
+
+
+def _eq(col: str) -> Predicate:
+    # A present value never equals a missing one (None), so one test of ``a`` is enough.
+    return lambda l, r: (a := l.get(col)) is not None and a == r.get(col)
+
+
+def _jw_at_least(col: str, threshold: float) -> Predicate:
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and JaroWinkler.similarity(a, b) >= threshold
+    return test
+
+
+def _lev_at_most(col: str, distance: int) -> Predicate:
+    def test(l: Rec, r: Rec) -> bool:
+        a, b = l.get(col), r.get(col)
+        return a is not None and b is not None and Levenshtein.distance(a, b) <= distance
+    return test
+
+
+def _dl_at_most(col: str, distance: int) -> Predicate:
+    """Damerau-Levenshtein: two adjacent characters swapped (1243 for 1234) is one edit, as keyed."""
+    return lambda l, r: _both(l, r, col) and DamerauLevenshtein.distance(l[col], r[col]) <= distance
+
+
+def _any(*preds: Predicate) -> Predicate:
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) or q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if p(l, r):
+                return True
+        return False
+    return test
+
+
+def _all(*preds: Predicate) -> Predicate:
+    if len(preds) == 2:
+        p, q = preds
+        return lambda l, r: bool(p(l, r) and q(l, r))
+
+    def test(l: Rec, r: Rec) -> bool:
+        for p in preds:
+            if not p(l, r):
+                return False
+        return True
+    return test
+
+
+def _per_pair(pred: Predicate) -> Predicate:
+    """A predicate several levels of one comparison ask: computed once per pair of records.
+
+    The last pair and its answer are kept as one tuple (swapped in atomically,
+    holding both records, so neither identity can be reused meanwhile).
+    """
+    last: tuple = (None, None, False)
+
+    def test(l: Rec, r: Rec) -> bool:
+        nonlocal last
+        seen = last
+        if seen[0] is l and seen[1] is r:
+            return seen[2]
+        answer = pred(l, r)
+        last = (l, r, answer)
+        return answer
+    return test
+
+
+def _not(pred: Predicate) -> Predicate:
+    return lambda l, r: not pred(l, r)
+
+
+def _always(l: Rec, r: Rec) -> bool:
+    return True
+
+
+# -- SQL fragments, one per predicate above ---------------------------------------------
+
+
+def _sql_missing(col: str) -> str:
+    return f'("{col}_l" IS NULL OR "{col}_r" IS NULL)'
+
+
+def _sql_eq(col: str) -> str:
+    return f'"{col}_l" = "{col}_r"'
+
+
+def _sql_jw(col: str, threshold: float) -> str:
+    return f'jaro_winkler_similarity("{col}_l", "{col}_r") >= {threshold}'
+
+
+def _sql_lev(col: str, distance: int) -> str:
+    return f'levenshtein("{col}_l", "{col}_r") <= {distance}'
+
+
+def _sql_dl(col: str, distance: int) -> str:
+    return f'damerau_levenshtein("{col}_l", "{col}_r") <= {distance}'
