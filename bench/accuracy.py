@@ -101,6 +101,8 @@ def print_beside_plain_splink(folder: Path, rows: list[dict]) -> None:
           f"{review.precision_target:.1%} pairwise precision, must demand {review.upper:.1f} bits, links "
           f"{review.at_upper.recall:.1%} of true pairs there and leaves {review.band_share:.1%} of records with "
           f"a candidate in [0, {review.upper:.1f})\n")
+    if not (folder / "hard_cases.csv").exists():
+        return
     table = metrics.hard_case_table(metrics.read_hard_cases(folder / "hard_cases.csv"), {
         "ours auto-linked": metrics.same_cluster(person),
         "ours in review": lambda a, b: a in held or b in held,

@@ -30,12 +30,13 @@ from typing import Any
 #: when its index is next built (``MatchService.index``).
 BLOCKING_VERSION = 3
 
-#: Key types found by one field or a loose pair of them, whose blocks grow with the index.
-COARSE_PREFIXES = ("dob:", "lnf:", "zf:")
+#: Key types found by one field or a loose pair of them, whose blocks grow with the index
+#: (the address key is a house number and street word, shared across towns and by shelters).
+COARSE_PREFIXES = ("dob:", "lnf:", "zf:", "ad:")
 #: Most records a coarse key may fetch. At a million generated persons this bound
-#: cuts the candidate records per query from 335 to 76 (p99 977 to 259) and keeps
-#: the true person for 274 of 279 duplicates against 276; on people_dev the coarse
-#: keys' blocks are smaller than it but for 8 of 15,766 true pairs (bench/blocking.py).
+#: cut the candidate records per query from 335 to 76 (p99 977 to 259) and kept
+#: the true person for 274 of 279 duplicates against 276; on people_dev it costs
+#: 11 of 15,766 true pairs, 3 of them the address key's (bench/blocking.py).
 COARSE_BLOCK_SIZE = 50
 
 

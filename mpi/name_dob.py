@@ -140,11 +140,16 @@ def _swapped_near(l: Rec, r: Rec) -> bool:
     """
     if not (_both(l, r, "first_name") and _both(l, r, "last_name")) or l["first_name"] == l["last_name"]:
         return False
-    cross = (JaroWinkler.similarity(l["first_name"], r["last_name"]),
-             JaroWinkler.similarity(l["last_name"], r["first_name"]))
-    straight = (JaroWinkler.similarity(l["first_name"], r["first_name"]),
-                JaroWinkler.similarity(l["last_name"], r["last_name"]))
-    return min(cross) >= SWAP_SIMILARITY and cross[0] + cross[1] > straight[0] + straight[1]
+    # One similarity at a time: most pairs fail the first, and this runs for every candidate.
+    cross_first = JaroWinkler.similarity(l["first_name"], r["last_name"])
+    if cross_first < SWAP_SIMILARITY:
+        return False
+    cross_last = JaroWinkler.similarity(l["last_name"], r["first_name"])
+    if cross_last < SWAP_SIMILARITY:
+        return False
+    straight = JaroWinkler.similarity(l["first_name"], r["first_name"]) + JaroWinkler.similarity(
+        l["last_name"], r["last_name"])
+    return cross_first + cross_last > straight
 
 
 def _sql_swapped_near() -> str:
@@ -201,7 +206,7 @@ NAME_DOB = Comparison(
         Level(
             "first name (missing or swapped) and birth date missing",
             f"{_SQL_FIRST_UNKNOWN} AND {_sql_missing('birth_date')}",
-            _all(_first_unknown, _dob_missing),
+            _all(_dob_missing, _first_unknown),
             is_null=True,
         ),
         # Not weighted by how common the first name is: people with one name and birth date but
@@ -210,7 +215,7 @@ NAME_DOB = Comparison(
         Level("first name and birth date exact", f"{_sql_eq('first_name')} AND {_sql_eq('birth_date')}",
               _all(_first_exact, _dob_exact)),
         Level("first name nickname or short form, birth date exact", f"{_SQL_ALIAS} AND {_sql_eq('birth_date')}",
-              _all(_alias, _dob_exact)),
+              _all(_dob_exact, _alias)),
         # Before the twin levels: a placeholder or a swap says nothing of the first name.
         # BABY BOY B is one of twins: its birth date and household are its twin's too.
         Level("a multiple-birth placeholder, birth date exact or near",
@@ -219,23 +224,23 @@ NAME_DOB = Comparison(
                    _any(_dob_exact, _dob_near))),
         Level("first name missing or swapped, birth date exact or near",
               f"{_SQL_FIRST_UNKNOWN} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
-              _all(_first_unknown, _any(_dob_exact, _dob_near))),
+              _all(_any(_dob_exact, _dob_near), _first_unknown)),
         Level("birth date exact, another established first name",
               f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')} AND {_SQL_HOUSEHOLD}",
               _all(_dob_exact, _eq("first_name_established"), _household), fixed_m=TWIN_M),
         # Left: a spelling variant with at least one rare spelling on the same birth date, a typo.
         Level("first name spelling variant, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
-              _all(_first_similar, _dob_exact)),
+              _all(_dob_exact, _first_similar)),
         Level("first name exact, birth date near", f"{_sql_eq('first_name')} AND {_SQL_DOB_NEAR}",
               _all(_first_exact, _dob_near)),
         # Both a little off and the rest shared is a sibling (AIDEN and AIDAN a year apart) as often as a typo.
         Level("first name similar, birth date near", f"{_SQL_FIRST_SIMILAR} AND {_SQL_DOB_NEAR}",
-              _all(_first_similar, _dob_near)),
+              _all(_dob_near, _first_similar)),
         # Weighted by how common the first name is: with no birth date, a rare first name is most of the evidence.
         Level("first name exact, birth date missing", f"{_sql_eq('first_name')} AND {_sql_missing('birth_date')}",
               _all(_first_exact, _dob_missing), tf_column="first_name_alone"),
         Level("first name similar, birth date missing", f"{_SQL_FIRST_SIMILAR} AND {_sql_missing('birth_date')}",
-              _all(_first_similar, _dob_missing)),
+              _all(_dob_missing, _first_similar)),
         # One of the two missing and the other differing, outside a household, is evidence against
         # learned like any level. Within one it is another member (a newborn's sibling, a parent
         # without a birth date): those pairs are left to "both differ", whose m is fixed.
