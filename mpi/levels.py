@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
 
@@ -29,6 +30,8 @@ class Level:
     tf_column: str | None = None
     #: A fixed m probability that EM leaves alone (the conflict levels: twins, generations).
     fixed_m: float | None = None
+    #: The values of its comparison's ``dispatch`` under which the test can hold (None: any).
+    only_when: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,30 @@ class Comparison:
     name: str
     description: str
     levels: tuple[Level, ...] = field(default_factory=tuple)
+    #: A cheap function of the pair that rules levels out by their ``only_when``, so that
+    #: only the levels that can hold are tested (the answer is the same, in fewer tests).
+    dispatch: Callable[[Rec, Rec], str] | None = None
 
     def level_of(self, l: Rec, r: Rec) -> int:
         """Index of the first level that holds for the pair (the last is a catch-all)."""
+        if self.dispatch is not None:
+            plans, rest = self._plans
+            for i, level in plans.get(self.dispatch(l, r), rest):
+                if level.test(l, r):
+                    return i
+            return len(self.levels) - 1
         for i, level in enumerate(self.levels):
             if level.test(l, r):
                 return i
         return len(self.levels) - 1
+
+    @cached_property
+    def _plans(self) -> tuple[dict[str, tuple[tuple[int, Level], ...]], tuple[tuple[int, Level], ...]]:
+        """Per dispatch value, the levels (with their index) that can hold; and those for any other value."""
+        values = {v for level in self.levels if level.only_when for v in level.only_when}
+        indexed = list(enumerate(self.levels))
+        plans = {v: tuple((i, lv) for i, lv in indexed if lv.only_when is None or v in lv.only_when) for v in values}
+        return plans, tuple((i, lv) for i, lv in indexed if lv.only_when is None)
 
 
 # -- small Python helpers mirroring SQL NULL semantics -------------------------------

@@ -61,6 +61,22 @@ def _dob_near(l: Rec, r: Rec) -> bool:
     return transposed or one_digit or year_off or estimate
 
 
+def _dob_relation(l: Rec, r: Rec) -> str:
+    """How the two birth dates relate: missing (either), exact, near (``_dob_near``) or differs.
+
+    ``NAME_DOB`` dispatches on it: most of its levels hold under one relation only.
+    """
+    a, b = l.get("birth_date"), r.get("birth_date")
+    if a is None or b is None:
+        return "missing"
+    if a == b:
+        return "exact"
+    return "near" if _dob_near(l, r) else "differs"
+
+
+_MISSING, _EXACT, _NEAR = frozenset({"missing"}), frozenset({"exact"}), frozenset({"near"})
+_EXACT_OR_NEAR = _EXACT | _NEAR
+
 _SQL_DOB_NEAR = (
     '("birth_date_l" <> "birth_date_r" AND ('
     '(substr("birth_date_l", 1, 4) = substr("birth_date_r", 1, 4)'
@@ -208,51 +224,55 @@ NAME_DOB = Comparison(
             f"{_SQL_FIRST_UNKNOWN} AND {_sql_missing('birth_date')}",
             _all(_dob_missing, _first_unknown),
             is_null=True,
+            only_when=_MISSING,
         ),
         # Not weighted by how common the first name is: people with one name and birth date but
         # nothing else in common (moved, or two people) are told apart by other evidence, not by
         # trusting a rare name more.
         Level("first name and birth date exact", f"{_sql_eq('first_name')} AND {_sql_eq('birth_date')}",
-              _all(_first_exact, _dob_exact)),
+              _all(_first_exact, _dob_exact), only_when=_EXACT),
         Level("first name nickname or short form, birth date exact", f"{_SQL_ALIAS} AND {_sql_eq('birth_date')}",
-              _all(_dob_exact, _alias)),
+              _all(_dob_exact, _alias), only_when=_EXACT),
         # Before the twin levels: a placeholder or a swap says nothing of the first name.
         # BABY BOY B is one of twins: its birth date and household are its twin's too.
         Level("a multiple-birth placeholder, birth date exact or near",
               f"(\"multiple_birth_l\" = 'Y' OR \"multiple_birth_r\" = 'Y') AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
               _all(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
-                   _any(_dob_exact, _dob_near))),
+                   _any(_dob_exact, _dob_near)), only_when=_EXACT_OR_NEAR),
         Level("first name missing or swapped, birth date exact or near",
               f"{_SQL_FIRST_UNKNOWN} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
-              _all(_any(_dob_exact, _dob_near), _first_unknown)),
+              _all(_any(_dob_exact, _dob_near), _first_unknown), only_when=_EXACT_OR_NEAR),
         Level("birth date exact, another established first name",
               f"{_sql_eq('birth_date')} AND {_sql_eq('first_name_established')} AND {_SQL_HOUSEHOLD}",
-              _all(_dob_exact, _eq("first_name_established"), _household), fixed_m=TWIN_M),
+              _all(_dob_exact, _eq("first_name_established"), _household), fixed_m=TWIN_M, only_when=_EXACT),
         # Left: a spelling variant with at least one rare spelling on the same birth date, a typo.
         Level("first name spelling variant, birth date exact", f"{_SQL_FIRST_SIMILAR} AND {_sql_eq('birth_date')}",
-              _all(_dob_exact, _first_similar)),
+              _all(_dob_exact, _first_similar), only_when=_EXACT),
         Level("first name exact, birth date near", f"{_sql_eq('first_name')} AND {_SQL_DOB_NEAR}",
-              _all(_first_exact, _dob_near)),
+              _all(_first_exact, _dob_near), only_when=_NEAR),
         # Both a little off and the rest shared is a sibling (AIDEN and AIDAN a year apart) as often as a typo.
         Level("first name similar, birth date near", f"{_SQL_FIRST_SIMILAR} AND {_SQL_DOB_NEAR}",
-              _all(_dob_near, _first_similar)),
+              _all(_dob_near, _first_similar), only_when=_NEAR),
         # Weighted by how common the first name is: with no birth date, a rare first name is most of the evidence.
         Level("first name exact, birth date missing", f"{_sql_eq('first_name')} AND {_sql_missing('birth_date')}",
-              _all(_first_exact, _dob_missing), tf_column="first_name_alone"),
+              _all(_first_exact, _dob_missing), tf_column="first_name_alone", only_when=_MISSING),
         Level("first name similar, birth date missing", f"{_SQL_FIRST_SIMILAR} AND {_sql_missing('birth_date')}",
-              _all(_dob_missing, _first_similar)),
+              _all(_dob_missing, _first_similar), only_when=_MISSING),
         # One of the two missing and the other differing, outside a household, is evidence against
         # learned like any level. Within one it is another member (a newborn's sibling, a parent
         # without a birth date): those pairs are left to "both differ", whose m is fixed.
         Level("first name missing or swapped, birth date differs",
               f"{_SQL_FIRST_UNKNOWN} AND {_SQL_NOT_HOUSEHOLD}", _all(_first_unknown, _not(_household))),
         Level("first name differs, birth date missing",
-              f"{_sql_missing('birth_date')} AND {_SQL_NOT_HOUSEHOLD}", _all(_dob_missing, _not(_household))),
+              f"{_sql_missing('birth_date')} AND {_SQL_NOT_HOUSEHOLD}", _all(_dob_missing, _not(_household)),
+              only_when=_MISSING),
         Level("birth date exact, first name differs", f"{_sql_eq('birth_date')} AND {_SQL_HOUSEHOLD}",
-              _all(_dob_exact, _household), fixed_m=TWIN_M),
+              _all(_dob_exact, _household), fixed_m=TWIN_M, only_when=_EXACT),
         # Not a twin: outside a family a shared birth date with other names is learned like any level.
-        Level("birth date exact, first name and surname differ", _sql_eq("birth_date"), _dob_exact),
+        Level("birth date exact, first name and surname differ", _sql_eq("birth_date"), _dob_exact,
+              only_when=_EXACT),
         Level("first name similar, birth date differs", _SQL_FIRST_SIMILAR, _first_similar, fixed_m=GENERATION_M),
         Level("both differ", "ELSE", _always, fixed_m=BOTH_DIFFER_M),
     ),
+    dispatch=_dob_relation,
 )

@@ -104,3 +104,25 @@ def test_names_swapped_and_spelt_differently():
 ])
 def test_identifiers_and_contact_keyed_with_a_slip(comparison, left, right, expected):
     assert level(comparison, left, right) == expected
+
+
+def test_dispatching_on_the_birth_dates_finds_the_level_testing_every_level_would():
+    """NAME_DOB tests only the levels its birth-date relation allows; the answer must be the first level that
+    holds in order, whatever the relation (exact, near, missing, differs), over thousands of generated pairs."""
+    from itertools import combinations
+
+    from mpi.generator import generate_records
+    from mpi.name_dob import NAME_DOB, _dob_relation
+    from mpi.records import validate_record
+
+    records = []
+    for raw in generate_records(160, seed=9):
+        record = validate_record(raw, strict=False)
+        norm = normalise_record(record)
+        records.append({**norm, **derive(norm, {})})
+    relations = set()
+    for l, r in combinations(records, 2):
+        expected = next(i for i, level in enumerate(NAME_DOB.levels) if level.test(l, r))
+        assert NAME_DOB.level_of(l, r) == expected, (_dob_relation(l, r), NAME_DOB.levels[expected].label)
+        relations.add(_dob_relation(l, r))
+    assert relations == {"exact", "near", "missing", "differs"}
