@@ -218,14 +218,13 @@ class CandidateIndex:
         postings, entries = self._postings, self.entries
         excluded = entries.get(exclude) if exclude is not None else None
         persons: set[str] = set()
-        coarse, coarse_bound = blocking.COARSE_PREFIXES, min(max_block_size, blocking.COARSE_BLOCK_SIZE)
         for k in block_keys:
             posted = postings.get(k)
             if posted is None:
                 continue
             if type(posted) is not set:
                 posted = (posted,)
-            if len(posted) > (coarse_bound if k.startswith(coarse) else max_block_size):
+            if len(posted) > blocking.block_bound(k, max_block_size):
                 continue
             for entry in posted:
                 person_id = entry.person_id

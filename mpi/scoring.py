@@ -195,14 +195,13 @@ class Scorer:
             getters = self._getters_by_shape[shape] = tuple(_getter(shape, cols) for cols in self._key_columns)
         return getters
 
-    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, str, int]:
-        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level key,
-        level bit)."""
+    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, int]:
+        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level bit)."""
         comparison, levels = self._compiled[i]
         index = comparison.level_of(l, r)
         level = levels[index]
         tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
-        return level.weight + tf, index, level.label, tf, self._level_keys[i][index], self._level_bits[i][index]
+        return level.weight + tf, index, level.label, tf, self._level_bits[i][index]
 
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None) -> PairScore:
         """Score two normalised records, with the prior scaled to an index of ``index_records`` (else the model's).
@@ -215,7 +214,7 @@ class Scorer:
         total = self.prior_weight_for(index_records)
         evidence: list[dict[str, Any]] = [self._prior_evidence(total, index_records)]
         for i, (comparison, _) in enumerate(self._compiled):
-            weight, index, label, tf, _, _ = self._evaluate(i, l, r)
+            weight, index, label, tf, _ = self._evaluate(i, l, r)
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return PairScore(total, probability_from_weight(total), evidence)
@@ -249,8 +248,8 @@ class QueryScorer:
         self._record = scorer.prepare(record)
         self._index_records = index_records
         self._prior = scorer.prior_weight_for(index_records)
-        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level key, level bit).
-        self._memo: tuple[dict[Any, tuple[float, int, str, float, str, int]], ...] = tuple(
+        #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level bit).
+        self._memo: tuple[dict[Any, tuple[float, int, str, float, int]], ...] = tuple(
             {} for _ in scorer._compiled)
         #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
         self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
@@ -263,22 +262,7 @@ class QueryScorer:
 
     def weight(self, shape: tuple[str, ...], values: tuple) -> float:
         """Match weight of the inbound record against a stored one (its values in ``shape`` order)."""
-        scorer = self._scorer
-        total = self._prior
-        prepared = None
-        for i, getter, memo in self._plan(shape):
-            key = getter(values)
-            hit = memo.get(key)
-            if hit is None:
-                if prepared is None:
-                    prepared = scorer._prepare_values(shape, values)
-                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
-            total += hit[0]
-        return total
-
-    def levels(self, shape: tuple[str, ...], values: tuple) -> set[str]:
-        """The levels (``"comparison: label"``) of a record :meth:`weight` has scored, for the policy's rules."""
-        return {memo[getter(values)][4] for _, getter, memo in self._plan(shape)}
+        return self._weigh(shape, values)[0]
 
     def score(self, shape: tuple[str, ...], values: tuple) -> PairScore:
         """The full score with evidence, as :meth:`Scorer.score` gives it."""
@@ -291,7 +275,7 @@ class QueryScorer:
         total = self._prior
         evidence = [scorer._prior_evidence(total, self._index_records)]
         for (comparison, _), (_, getter, memo) in zip(scorer._compiled, self._plan(shape)):
-            weight, index, label, tf, _, _ = memo[getter(values)]
+            weight, index, label, tf, _ = memo[getter(values)]
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return evidence
@@ -309,7 +293,7 @@ class QueryScorer:
                     prepared = scorer._prepare_values(shape, values)
                 hit = memo[key] = scorer._evaluate(i, self._record, prepared)
             total += hit[0]
-            bits |= hit[5]
+            bits |= hit[4]
         return total, bits
 
     def score_person(self, members: Sequence[Any], conflict: Callable[[int], str | None] | None = None
