@@ -356,12 +356,14 @@ def people_dev_report(folder: Path, plain: PlainRun | None = None) -> dict[str, 
     report = metrics.pair_report(plain.pairs, truth)
     clusters = {"best": clusters_at(plain, report.best.weight), "p99": clusters_at(plain, EXAMPLE_CLUSTER_WEIGHT)}
     exact = metrics.exact_key_clusters(dataset.rows, exact_name_dob_key)
-    hard = metrics.hard_case_table(metrics.read_hard_cases(folder / "hard_cases.csv"), {
-        "plain >= best": metrics.scored_at_or_above(plain.pairs, report.best.weight),
-        "plain clustered @best": metrics.same_cluster(clusters["best"]),
-        "plain clustered @p0.99": metrics.same_cluster(clusters["p99"]),
-        "exact key": metrics.same_cluster(exact),
-    })
+    hard = None
+    if (folder / "hard_cases.csv").exists():  # a generated population has no hard-case list
+        hard = metrics.hard_case_table(metrics.read_hard_cases(folder / "hard_cases.csv"), {
+            "plain >= best": metrics.scored_at_or_above(plain.pairs, report.best.weight),
+            "plain clustered @best": metrics.same_cluster(clusters["best"]),
+            "plain clustered @p0.99": metrics.same_cluster(clusters["p99"]),
+            "exact key": metrics.same_cluster(exact),
+        })
     return {"dataset": dataset, "plain": plain, "report": report,
             "review": metrics.review_report(plain.pairs, report, len(dataset.rows)),
             "clusters": {k: metrics.cluster_pairwise(c, truth) for k, c in clusters.items()}, "clusters_of": clusters,
@@ -384,8 +386,9 @@ def print_people_dev(pd: dict[str, Any]) -> None:
     print_review("plain Splink on people_dev", pd["review"])
     print()
     print_clusters(pd)
-    print()
-    print_hard_cases(pd["hard"])
+    if pd["hard"] is not None:
+        print()
+        print_hard_cases(pd["hard"])
 
 
 def print_pair_table(rows: list[tuple[str, str, metrics.PairReport, float]]) -> None:
