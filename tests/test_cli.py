@@ -22,6 +22,7 @@ from mpi.cli import EXPORT_COLUMNS, main
 from mpi.generator import COLUMNS, write_csv
 from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.store import Store
+from mpi.store.schema import LATEST_VERSION
 
 
 @pytest.fixture
@@ -81,7 +82,7 @@ def test_init_creates_the_store_and_activates_the_default_model(mpi, config):
     first = mpi("init")
     again = mpi("init")
 
-    assert "schema version 1" in first.output
+    assert f"schema version {LATEST_VERSION}" in first.output
     assert f"active model: {DEFAULT_MODEL_VERSION}" in first.output
     assert again.output == first.output
     assert Path(config["MPI_DB"]).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from conftest import record
@@ -213,3 +214,22 @@ def test_cached_reads_follow_writes_commits_and_rollbacks(tmp_path):
     assert store.user_by_token_hash("hash-1") is None
     assert store.user_by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
     store.close()
+
+
+def test_the_block_key_index_nobody_queries_is_dropped_from_old_stores_too(tmp_path):
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as con:  # a store as the first release left it
+        con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
+        for statement in MIGRATIONS[0][1]:
+            con.execute(statement)
+        con.execute("INSERT INTO schema_version VALUES (1, now())")
+        assert con.execute("SELECT count(*) FROM duckdb_indexes() WHERE index_name = 'blocking_keys_key'").fetchone()[0]
+
+    store = Store(path)
+    try:
+        assert store.schema_version() == LATEST_VERSION
+        names = {r[0] for r in store._all("SELECT index_name FROM duckdb_indexes()")}
+    finally:
+        store.close()
+    assert "blocking_keys_key" not in names
+    assert "blocking_keys_record" in names  # the one deletes use stays

@@ -123,8 +123,11 @@ class Pending:
                             "updated_at": (_TS, [self.golden[i][1] for i in ids])})
             cur.register("pending_golden", table)
             try:
+                # The IN list lets DuckDB skip the row groups of persons no update touches; the
+                # join alone scans all of them (at 1M persons, 125-190 ms for 300 updates, 85-100 with it).
                 cur.execute("UPDATE persons SET golden = g.golden, updated_at = g.updated_at "
-                            "FROM pending_golden g WHERE persons.person_id = g.person_id")
+                            "FROM pending_golden g WHERE persons.person_id = g.person_id "
+                            f"AND persons.person_id IN ({', '.join('?' * len(ids))})", ids)
             finally:
                 cur.unregister("pending_golden")
 
