@@ -13,6 +13,7 @@ import logging
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -20,7 +21,8 @@ import click
 from mpi import settings
 from mpi.auth import Role, add_user
 from mpi.csvio import count_rows, read_records
-from mpi.errors import MpiError, ValidationError
+from mpi.errors import MpiError
+from mpi.loading import Outcome, PreparedRows
 from mpi.services import Services
 
 logger = logging.getLogger(__name__)
@@ -28,10 +30,10 @@ logger = logging.getLogger(__name__)
 EXPORT_COLUMNS = (
     "source_system", "source_record_id", "person_id", "decision", "link_source", "score", "review_case_id",
 )
-#: Records `mpi load` writes per transaction. Each flush and commit costs DuckDB a
-#: fixed tens of milliseconds at a million persons (the golden-view update scans
-#: the persons table): 1,000 per batch loaded 279-378 records/s there against
-#: 242-262 with 200 (the same 2,992 records, one run).
+#: Records `mpi load` writes per transaction. Each flush and commit costs DuckDB
+#: tens of milliseconds at a million persons whatever its size: 1,000 per batch
+#: loaded 279-378 records/s there against 242-262 with 200 (the same 2,992
+#: records, one run); one transaction of all 2,992 was slower again (209 against 240).
 LOAD_BATCH = 1000
 
 
@@ -173,33 +175,22 @@ def model_activate(services: Services, version: str) -> None:
 @click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
 @click.option("--no-rematch", is_flag=True,
               help="Leave records held in review as decided on arrival (see `mpi rematch`).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes that validate and normalise rows ahead of matching "
+                   "[default: 1 where there is a second core, else 0: all in this process].")
 @click.pass_obj
-def load(services: Services, input_path: str, no_rematch: bool) -> None:
+def load(services: Services, input_path: str, no_rematch: bool, workers: int | None) -> None:
     """Send every record of a CSV through the same decision path as the API, then re-match held records."""
     services.ensure_active_model(_actor())
     actor = _actor()
     decisions: Counter[str] = Counter()
     rejected: list[str] = []
     total = count_rows(input_path)
-    rows = read_records(input_path)
-    _warm_index(services)
-    started = time.perf_counter()
-    with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
-        batch_done = False
-        while not batch_done:
-            with services.store.transaction():
-                for _ in range(LOAD_BATCH):
-                    item = next(rows, None)
-                    if item is None:
-                        batch_done = True
-                        break
-                    line, raw = item
-                    try:
-                        result = services.matching.submit(raw, actor, strict=False)
-                        decisions[result["decision"]] += 1
-                    except ValidationError as e:
-                        rejected.append(f"line {line}: invalid {', '.join(sorted(e.errors))}")
-                    bar.update(1)
+    # Entered before the index is built, so the first rows are prepared when matching begins.
+    with PreparedRows(read_records(input_path), workers) as prepared_rows:
+        _warm_index(services)
+        started = time.perf_counter()
+        _load_rows(services, actor, iter(prepared_rows), total, decisions, rejected)
     for message in rejected[:20]:
         click.echo(f"rejected {message}", err=True)
     if len(rejected) > 20:
@@ -212,6 +203,27 @@ def load(services: Services, input_path: str, no_rematch: bool) -> None:
         _echo_rematch(services.matching.rematch_open_cases(actor))
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+
+
+def _load_rows(services: Services, actor: str, rows: Iterator[Outcome], total: int, decisions: Counter[str],
+               rejected: list[str]) -> None:
+    """Match prepared rows, a transaction per ``LOAD_BATCH``, counting decisions and rejected lines."""
+    with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
+        batch_done = False
+        while not batch_done:
+            with services.store.transaction():
+                for _ in range(LOAD_BATCH):
+                    item = next(rows, None)
+                    if item is None:
+                        batch_done = True
+                        break
+                    line, prepared, bad_fields = item
+                    if prepared is None:
+                        rejected.append(f"line {line}: invalid {', '.join(bad_fields)}")
+                    else:
+                        result = services.matching.submit_prepared(prepared, actor, with_candidates=False)
+                        decisions[result["decision"]] += 1
+                    bar.update(1)
 
 
 def _echo_rematch(result: dict[str, int]) -> None:

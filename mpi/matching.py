@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from mpi import blocking
 from mpi.errors import ModelError, NotFound, ValidationError
@@ -33,6 +33,25 @@ logger = logging.getLogger(__name__)
 NORMALISATION_KEY = "normalisation_version"
 #: Store meta key: the blocking-key rules the stored postings follow.
 BLOCKING_KEY = "blocking_version"
+
+
+class Prepared(NamedTuple):
+    """An inbound record validated, normalised and keyed: all of matching that needs no index or store."""
+
+    record: dict[str, Any]
+    norm: dict[str, Any]
+    keys: list[str]
+
+
+def prepare(data: Any, *, strict: bool = True) -> Prepared:
+    """Validate and normalise an inbound record and derive its blocking keys.
+
+    Raises:
+        ValidationError: naming every bad field.
+    """
+    record = validate_record(data, strict=strict)
+    norm = normalise_record(record)
+    return Prepared(record, norm, blocking.record_keys(norm))
 
 
 class Candidate:
@@ -255,12 +274,18 @@ class MatchService:
         machine never overturns a steward. An open review case for the record
         is withdrawn and the record re-matched.
         """
-        record = validate_record(data, strict=strict)
+        return self.submit_prepared(prepare(data, strict=strict), actor)
+
+    def submit_prepared(self, prepared: Prepared, actor: str, *, with_candidates: bool = True) -> dict[str, Any]:
+        """:meth:`submit` of a record :func:`prepare` has validated and normalised (perhaps in another process).
+
+        ``with_candidates=False`` leaves the result's candidates (and their evidence) out, for a
+        caller that counts decisions (``mpi load``); what is stored is the same.
+        """
+        record, norm, keys = prepared
         model = self.active_model()
-        norm = normalise_record(record)
         key = (record["source_system"], record["source_record_id"])
         entity = "/".join(key)
-        keys = blocking.record_keys(norm)
         with self.store.transaction():
             index = self.index()
             existing = index.get(key)
@@ -310,7 +335,8 @@ class MatchService:
         logger.debug("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
-        return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight, probability)
+        return self._result(key, decision, model, candidates if with_candidates else [], person_id, case_id,
+                            LinkSource.AUTO, weight, probability, grade_from=candidates)
 
     def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
         """Decide again the records held in review that no steward has taken up.
@@ -405,12 +431,14 @@ class MatchService:
         members = self.index().person_entries(person_id)
         self.store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
 
-    def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability):
+    def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
+                grade_from=None):
         return {
             "source_system": key[0],
             "source_record_id": key[1],
             "decision": decision.value,
-            "match_grade": _decision_grade(decision, candidates, model.policy).value,
+            "match_grade": _decision_grade(decision, candidates if grade_from is None else grade_from,
+                                           model.policy).value,
             "person_id": person_id,
             "review_case_id": case_id,
             "link_source": link_source.value if person_id else None,
