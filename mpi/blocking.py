@@ -33,11 +33,14 @@ BLOCKING_VERSION = 3
 #: Key types found by one field or a loose pair of them, whose blocks grow with the index
 #: (the address key is a house number and street word, shared across towns and by shelters).
 COARSE_PREFIXES = ("dob:", "lnf:", "zf:", "ad:")
-#: Most records a coarse key may fetch. At a million generated persons this bound
-#: cut the candidate records per query from 335 to 76 (p99 977 to 259) and kept
-#: the true person for 274 of 279 duplicates against 276; on people_dev it costs
-#: 11 of 15,766 true pairs, 3 of them the address key's (bench/blocking.py).
-COARSE_BLOCK_SIZE = 50
+#: Most records a coarse key may fetch. At a million generated persons a bound of
+#: 50 cut the candidate records per query from 335 to 76 (p99 977 to 259) and kept
+#: the true person for 274 of 279 held-out duplicates against 276 unbounded; 25
+#: cuts them to 57 (p99 245), keeps the same 274, and made ``mpi load`` there 1.4
+#: times as fast. On people_dev, where few coarse blocks pass 25, blocking finds
+#: 15,687 of 15,766 true pairs with 25, 15,707 with 50 and 15,715 unbounded, and
+#: the online path's recall is the same to 0.001 (bench/blocking.py, bench/accuracy.py).
+COARSE_BLOCK_SIZE = 25
 
 
 def block_bound(block_key: str, max_block_size: int) -> int:
