@@ -31,6 +31,9 @@ DEFAULT_HOLD_LEVELS = [
     ["name_dob: first name nickname or short form, birth date exact", "middle_name: conflict"],
     ["name_dob: first name nickname or short form, birth date exact", "medicaid_id: conflict"],
     ["name_dob: first name nickname or short form, birth date exact", "ssn_last4: conflict"],
+    # Neither a first name (a placeholder such as BABY GIRL, or none) nor a birth date to compare:
+    # what agrees is the household's (surname, address, phone), which a newborn and a sibling share.
+    ["name_dob: first name (missing or swapped) and birth date missing"],
     # Another member id from the plan: another member, or a re-enrolment a steward should see.
     ["medicaid_id: conflict"],
     # One first name and birth date, nothing else shared: a move, or two people who share a
