@@ -36,7 +36,7 @@ COARSE_PREFIXES = ("dob:", "lnf:", "zf:", "ad:")
 #: Most records a coarse key may fetch. At a million generated persons a bound of
 #: 50 cut the candidate records per query from 335 to 76 (p99 977 to 259) and kept
 #: the true person for 274 of 279 held-out duplicates against 276 unbounded; 25
-#: cuts them to 57 (p99 245), keeps the same 274, and made ``mpi load`` there 1.4
+#: cuts them to 62 (p99 245), keeps it for 275, and made ``mpi load`` there 1.4
 #: times as fast. On people_dev, where few coarse blocks pass 25, blocking finds
 #: 15,687 of 15,766 true pairs with 25, 15,707 with 50 and 15,715 unbounded, and
 #: the online path's recall is the same to 0.001 (bench/blocking.py, bench/accuracy.py).
