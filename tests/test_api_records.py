@@ -7,6 +7,7 @@ placed around a weight the test measures first.
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -352,6 +353,10 @@ def test_match_scores_without_writing_anything(client, auth, services):
     # Nothing was linked in memory either: the record is still new to the index.
     again = client.post("/v1/match", json=record("marisol", "bluepath-mco", "BPM-77"), headers=auth).get_json()
     assert [c["person_id"] for c in again["candidates"]] == [first["person_id"]]
+    # The evidence goes out as the scorer made it, each entry with the documented names only.
+    made = services.matching.match(record("marisol", "bluepath-mco", "BPM-77"), "test")["candidates"][0]["evidence"]
+    assert top["evidence"] == json.loads(json.dumps(made))
+    assert "index_records" in top["evidence"][0] and all("index_records" not in e for e in top["evidence"][1:])
 
 
 def test_match_ignores_the_record_itself(client, auth):
