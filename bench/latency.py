@@ -275,10 +275,16 @@ def _ms(s: dict, keys=("p50", "p95", "p99")) -> str:
 
 def print_tables(results: dict) -> None:
     sizes = list(results)
-    print("\n## In process: MatchService.match (ms), after warm-up")
-    print(f"{'persons':>9} {'records':>9} {'queries':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
-          f"  {'cand. persons mean/p99':>22}  {'cand. records mean/p99':>22}")
-    for n in sizes:
+    measured = [n for n in sizes if "inprocess" in results[n]]  # --no-inprocess leaves it out
+
+    def persons(n):
+        return results[n]["build"]["persons"]
+
+    if measured:
+        print("\n## In process: MatchService.match (ms), after warm-up")
+        print(f"{'persons':>9} {'records':>9} {'queries':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}"
+              f"  {'cand. persons mean/p99':>22}  {'cand. records mean/p99':>22}")
+    for n in measured:
         r = results[n]["inprocess"]
         cp, cr = r["candidate_persons"], r["candidate_records"]
         print(f"{r['persons']:>9} {r['records']:>9} {r['latency_ms']['n']:>7} {_ms(r['latency_ms'])} "
@@ -291,20 +297,20 @@ def print_tables(results: dict) -> None:
             h = results[n].get("http")
             if not h:
                 continue
-            same = h["decisions"] == results[n]["inprocess"]["decisions"]
-            print(f"{results[n]['inprocess']['persons']:>9} {_ms(h['latency_ms'])} {h['latency_ms']['max']:7.2f}"
+            same = h["decisions"] == results[n]["inprocess"]["decisions"] if n in measured else "-"
+            print(f"{persons(n):>9} {_ms(h['latency_ms'])} {h['latency_ms']['max']:7.2f}"
                   f"  {h['startup_s']:>10.1f}  {h['rss_mb']:>8.0f}  {h['rss_peak_mb']:>11.0f}  {same}")
-    if any("splink" in results[n]["inprocess"] for n in sizes):
+    if any("splink" in results[n]["inprocess"] for n in measured):
         print("\n## Splink's cached real-time scoring of the same record against the same candidate records (ms)")
         print(f"{'persons':>9} {'queries':>7} | {'match() p50 p95 p99':>23} | {'scoring only':>23} |"
               f" {'compare_records':>23} | {'score_pairs':>23} | {'x p50':>6} {'x p99':>6} {'x p50':>6} {'x p99':>6}"
               f" | max |dw|")
-        for n in sizes:
+        for n in measured:
             s = results[n]["inprocess"].get("splink")
             if not s:
                 continue
             m, c, p = s["match_ms"], s["compare_records_ms"], s["score_pairs_ms"]
-            print(f"{results[n]['inprocess']['persons']:>9} {s['queries']:>7} | {_ms(m)} | {_ms(s['scoring_only_ms'])} |"
+            print(f"{persons(n):>9} {s['queries']:>7} | {_ms(m)} | {_ms(s['scoring_only_ms'])} |"
                   f" {_ms(c)} | {_ms(p)} | {c['p50'] / m['p50']:6.1f} {c['p99'] / m['p99']:6.1f}"
                   f" {p['p50'] / m['p50']:6.1f} {p['p99'] / m['p99']:6.1f} | {s['max_weight_difference']:.1e}")
         print("  x = Splink's time / match() time (compare_records, then score_pairs), at p50 and p99;"
@@ -315,12 +321,13 @@ def print_tables(results: dict) -> None:
         for n in sizes:
             ld = results[n].get("load")
             if ld:
-                print(f"{results[n]['inprocess']['persons']:>9} {ld['records']:>8} {ld['matching_s']:>10.1f}"
+                print(f"{persons(n):>9} {ld['records']:>8} {ld['matching_s']:>10.1f}"
                       f" {ld['records_per_s']:>10} {ld['index_build_s']:>13.1f}  {ld['decisions']}")
-    print("\n## Store and index")
-    print(f"{'persons':>9} {'records':>9} {'rec/person':>10} {'bulk build s':>12} {'index build s':>13}"
-          f" {'index RSS MB':>12} {'of it DuckDB MB':>15} {'store MB':>9}")
-    for n in sizes:
+    if measured:
+        print("\n## Store and index")
+        print(f"{'persons':>9} {'records':>9} {'rec/person':>10} {'bulk build s':>12} {'index build s':>13}"
+              f" {'index RSS MB':>12} {'of it DuckDB MB':>15} {'store MB':>9}")
+    for n in measured:
         r, b = results[n]["inprocess"], results[n]["build"]
         print(f"{r['persons']:>9} {r['records']:>9} {b['records_per_person']:>10} {b['total_seconds']:>12.0f}"
               f" {r['index_build_s']:>13.1f} {r['index_rss_mb']:>12.0f} {r.get('duckdb_mb', 0):>15.0f}"
@@ -336,6 +343,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="requests before timing")
     parser.add_argument("--splink-queries", type=int, default=100, help="queries also scored by Splink (0: none)")
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--no-inprocess", action="store_true",
+                        help="skip the in-process measurement and Splink's beside it (HTTP and load only)")
     parser.add_argument("--threads", type=int, default=4, help="waitress threads of mpi serve")
     parser.add_argument("--load-sizes", type=int, nargs="*", default=[1_000_000],
                         help="sizes at which to time mpi load (none: skip)")
@@ -357,8 +366,9 @@ def main() -> None:
         if n in (args.load_sizes or []):  # before this process holds an index of its own: memory
             result["load"] = load_phase(folder)
             print(f"  load: {json.dumps(result['load'])}", flush=True)
-        result["inprocess"] = inprocess_phase(folder, queries, args.warmup, args.splink_queries)
-        print(f"  in process: {json.dumps(result['inprocess']['latency_ms'])}", flush=True)
+        if not args.no_inprocess:
+            result["inprocess"] = inprocess_phase(folder, queries, args.warmup, args.splink_queries)
+            print(f"  in process: {json.dumps(result['inprocess']['latency_ms'])}", flush=True)
         results[n] = result
     print_tables(results)
     OUT.mkdir(parents=True, exist_ok=True)
