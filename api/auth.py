@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from mpi.auth import authenticate
+from mpi.auth import Role, authenticate
+from mpi.errors import Forbidden
+
+#: Roles that may read and work review cases (their pages carry demographics).
+STEWARD_ROLES = (Role.STEWARD.value, Role.ADMIN.value)
 
 
 def require_caller() -> None:
@@ -16,3 +20,10 @@ def require_caller() -> None:
 
 def actor() -> str:
     return f"user:{g.user['name']}"
+
+
+def require_steward() -> None:
+    """``before_request`` hook: a known caller (else 401) with the steward or admin role (else 403)."""
+    require_caller()
+    if g.user["role"] not in STEWARD_ROLES:
+        raise Forbidden("this needs the steward or admin role", {"role": [f"{g.user['role']} may not work review cases"]})

@@ -71,6 +71,8 @@ class CandidateIndex:
         #: shape -> (the one copy of that shape, positions of its shared fields).
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
         self._shared: dict[str, str] = {}
+        #: record key -> persons a steward said it is not (``not_duplicate``): never its candidates.
+        self._apart: dict[Key, frozenset[str]] = {}
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple]) -> CandidateIndex:
@@ -167,6 +169,14 @@ class CandidateIndex:
         entry.person_id = entry.decision = entry.link_source = None
         entry.score = entry.probability = None
 
+    def keep_apart(self, key: Key, person_id: str) -> None:
+        """Remember that a record is not a person: retrieval for that record skips the person."""
+        self._apart[key] = self._apart.get(key, frozenset()) | {person_id}
+
+    def kept_apart(self, key: Key | None) -> frozenset[str]:
+        """The persons a record is known not to be."""
+        return self._apart.get(key, frozenset()) if key is not None else frozenset()
+
     def block_size(self, block_key: str) -> int:
         postings = self._postings.get(block_key)
         if postings is None:
@@ -213,7 +223,8 @@ class CandidateIndex:
         (a shelter address, a clinic phone, a placeholder value), so a common
         value cannot blow up the candidate set, and a coarse key (a birth date
         alone) past its own tighter bound (``blocking.block_bound``). Each person's entries come in
-        key order, as :meth:`person_entries` gives them.
+        key order, as :meth:`person_entries` gives them. Persons a steward said
+        the ``exclude`` record is not (:meth:`keep_apart`) are never returned.
         """
         postings, entries = self._postings, self.entries
         excluded = entries.get(exclude) if exclude is not None else None
@@ -230,6 +241,8 @@ class CandidateIndex:
                 person_id = entry.person_id
                 if person_id and entry is not excluded:
                     persons.add(person_id)
+        if exclude is not None and exclude in self._apart:
+            persons -= self._apart[exclude]
         out = []
         members_of = self._persons
         for person_id in persons:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from mpi import blocking
+from mpi.case_priority import CaseTargets, priority_for
 from mpi.errors import ModelError, NotFound, ValidationError
 from mpi.index import CandidateIndex
 from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
@@ -25,7 +26,7 @@ from mpi.records import validate_record
 from mpi.scoring import QueryScorer, probability_from_weight
 from mpi.store import Store
 from mpi.survivorship import golden_view
-from mpi.vocab import CasePriority, CaseState, Decision, LinkSource, MatchGrade
+from mpi.vocab import CaseState, Decision, LinkSource, MatchGrade
 
 logger = logging.getLogger(__name__)
 
@@ -131,10 +132,13 @@ def decide(candidates: list[Candidate], policy: Policy) -> Decision:
 class MatchService:
     """Matching and its writes, over one store and one folder of models."""
 
-    def __init__(self, store: Store, registry: ModelRegistry, max_block_size: int = 400):
+    def __init__(self, store: Store, registry: ModelRegistry, max_block_size: int = 400,
+                 case_targets: CaseTargets | None = None):
         self.store = store
         self.registry = registry
         self.max_block_size = max_block_size
+        #: Target resolution time per priority: a case opened is due at its creation plus its target.
+        self.case_targets = case_targets or CaseTargets()
         self._model: Model | None = None
         self._model_lock = threading.Lock()
         self._index: CandidateIndex | None = None
@@ -173,6 +177,8 @@ class MatchService:
                 self._rekey_if_stale()
                 generation = self.store.rollbacks
                 index = CandidateIndex.from_rows(self.store.index_rows())
+                for key, person_id in self.store.not_duplicate_pairs():
+                    index.keep_apart(key, person_id)
             self._index, self._index_generation = index, generation
             logger.info("candidate index built: %s records", len(index.entries))
         return index
@@ -297,46 +303,95 @@ class MatchService:
                 self._refresh_golden(existing.person_id)
                 return self._result(key, Decision(existing.decision), model, [], existing.person_id, None,
                                     LinkSource.MANUAL, existing.score, existing.probability)
+            blocks: list = []
             if existing and existing.case_id:
+                # What the withdrawn case blocked still waits on this record: its next case inherits it.
+                blocks = (self.store.get_case(existing.case_id) or {}).get("blocks") or []
                 self.store.close_case(existing.case_id, CaseState.WITHDRAWN.value, None)
                 self.store.audit(actor, "case.withdrawn", "review_case", existing.case_id,
                                  "record updated by its source; re-matched", {"record": entity})
                 index.get(key).case_id = None
-            candidates = self.find_candidates(norm, model, exclude=key)
-            decision = decide(candidates, model.policy)
-            old_person = existing.person_id if existing else None
-            top = candidates[0] if candidates else None
-            person_id, case_id = None, None
-            if decision is Decision.MATCH:
-                person_id = top.person_id
-            elif decision is Decision.NO_MATCH:
-                if old_person and set(index.persons.get(old_person, ())) <= {key}:
-                    person_id = old_person
-                else:
-                    person_id = self.store.create_person({})
-                    self.store.audit(actor, "person.created", "person", person_id, None, {"record": entity})
-            if person_id:
-                self._link(actor, key, person_id, decision, top, model, old_person)
-            else:
-                if old_person:
-                    self.store.delete_link(*key)
-                    index.unlink(key)
-                    self._refresh_golden(old_person)
-                    self.store.audit(actor, "link.removed", "record", entity, "re-matched into review",
-                                     {"person_id": old_person})
-                shown = candidates[: model.policy.max_candidates]
-                case_id = self.store.open_case(
-                    Decision.POSSIBLE_MATCH.value, *key, CasePriority.ROUTINE.value, [], model.version,
-                    [c.as_dict(model.policy) for c in shown],
-                )
-                index.get(key).case_id = case_id
-                self.store.audit(actor, "case.opened", "review_case", case_id, "score in review band",
-                                 {"record": entity, "candidates": [c.person_id for c in shown]})
+            decision, candidates, person_id, case_id = self._decide_and_write(
+                actor, key, norm, model, existing.person_id if existing else None, blocks)
         logger.debug("record %s by %s: %s person=%s case=%s", entity, actor, decision.value, person_id, case_id)
+        top = candidates[0] if candidates else None
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
         return self._result(key, decision, model, candidates if with_candidates else [], person_id, case_id,
                             LinkSource.AUTO, weight, probability, grade_from=candidates)
+
+    def _decide_and_write(self, actor, key, norm, model, old_person, blocks=()):
+        """Decide a stored record against the index and write the outcome: a link, a new person or a case.
+
+        Returns (decision, candidates, person id or None, case id or None).
+        """
+        index = self.index()
+        entity = "/".join(key)
+        candidates = self.find_candidates(norm, model, exclude=key)
+        decision = decide(candidates, model.policy)
+        top = candidates[0] if candidates else None
+        person_id, case_id = None, None
+        if decision is Decision.MATCH:
+            person_id = top.person_id
+        elif decision is Decision.NO_MATCH:
+            if old_person and set(index.persons.get(old_person, ())) <= {key}:
+                person_id = old_person
+            else:
+                person_id = self.store.create_person({})
+                self.store.audit(actor, "person.created", "person", person_id, None, {"record": entity})
+        if person_id:
+            self._link(actor, key, person_id, decision, top, model, old_person)
+        else:
+            if old_person:
+                self.store.delete_link(*key)
+                index.unlink(key)
+                self._refresh_golden(old_person)
+                self.store.audit(actor, "link.removed", "record", entity, "re-matched into review",
+                                 {"person_id": old_person})
+            case_id = self._open_case(actor, key, candidates, model, blocks, "score in review band")
+        return decision, candidates, person_id, case_id
+
+    def _open_case(self, actor, key, candidates, model, blocks, reason) -> str:
+        """Hold a record for review with its top candidates; the case's priority follows what it blocks."""
+        shown = candidates[: model.policy.max_candidates]
+        priority = priority_for(blocks)
+        case_id = self.store.open_case(
+            Decision.POSSIBLE_MATCH.value, *key, priority.value, list(blocks), model.version,
+            [c.as_dict(model.policy) for c in shown], target=self.case_targets.target(priority),
+        )
+        self.index().get(key).case_id = case_id
+        self.store.audit(actor, "case.opened", "review_case", case_id, reason,
+                         {"record": "/".join(key), "candidates": [c.person_id for c in shown],
+                          "priority": priority.value})
+        return case_id
+
+    def decide_again(self, source_system: str, source_record_id: str, actor: str, blocks=()) -> dict[str, Any]:
+        """Decide a stored record afresh (after a steward's ``not_duplicate``), as submitting it would.
+
+        Pairs a steward kept apart are skipped, so the outcome is a link to
+        another person, a new person, or a case with the remaining candidates.
+        """
+        key = (source_system, source_record_id)
+        model = self.active_model()
+        with self.store.transaction():
+            entry = self.index().get(key)
+            if entry is None:
+                raise NotFound(f"record {'/'.join(key)} not found")
+            decision, _, person_id, case_id = self._decide_and_write(
+                actor, key, entry.norm, model, entry.person_id, blocks)
+        return {"decision": decision.value, "person_id": person_id, "review_case_id": case_id}
+
+    def open_review(self, source_system: str, source_record_id: str, actor: str, reason: str,
+                    blocks=()) -> str:
+        """Put an unlinked stored record back to review with fresh candidates, whatever they score."""
+        key = (source_system, source_record_id)
+        model = self.active_model()
+        with self.store.transaction():
+            entry = self.index().get(key)
+            if entry is None:
+                raise NotFound(f"record {'/'.join(key)} not found")
+            candidates = self.find_candidates(entry.norm, model, exclude=key)
+            return self._open_case(actor, key, candidates, model, blocks, reason)
 
     def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
         """Decide again the records held in review that no steward has taken up.
@@ -426,6 +481,10 @@ class MatchService:
         self._refresh_golden(person_id)
         if old_person and old_person != person_id:
             self._refresh_golden(old_person)
+
+    def refresh_golden(self, person_id: str) -> None:
+        """Recompute a person's golden view from the records the index links to it (in a transaction)."""
+        self._refresh_golden(person_id)
 
     def _refresh_golden(self, person_id: str) -> None:
         members = self.index().person_entries(person_id)

@@ -10,6 +10,8 @@ from functools import cached_property
 from pathlib import Path
 
 from mpi import settings
+from mpi.case_priority import CaseTargets
+from mpi.cases import CaseService
 from mpi.matching import MatchService
 from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
 from mpi.store import Store
@@ -36,8 +38,18 @@ class Services:
         return ModelRegistry(Path(self.config["MPI_MODELS_DIR"]))
 
     @cached_property
+    def case_targets(self) -> CaseTargets:
+        """Target resolution time per case priority (``MPI_CASE_TARGET_*_HOURS``)."""
+        return CaseTargets.from_config(self.config)
+
+    @cached_property
     def matching(self) -> MatchService:
-        return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]))
+        return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]), self.case_targets)
+
+    @cached_property
+    def cases(self) -> CaseService:
+        """The steward review workflow (queue and case actions), shared by the API and the review UI."""
+        return CaseService(self.store, self.matching, self.case_targets)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

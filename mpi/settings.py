@@ -48,6 +48,21 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Key that signs the review UI's session cookies; a random one per process when empty.",
     ),
+    Setting(
+        "MPI_CASE_TARGET_URGENT_HOURS",
+        "4",
+        "Hours an `urgent` review case (one blocking a time-critical referral) may stay open before it is overdue.",
+    ),
+    Setting(
+        "MPI_CASE_TARGET_HIGH_HOURS",
+        "24",
+        "Hours a `high` review case (one blocking a referral) may stay open before it is overdue.",
+    ),
+    Setting(
+        "MPI_CASE_TARGET_ROUTINE_HOURS",
+        "72",
+        "Hours a `routine` review case (blocking nothing) may stay open before it is overdue.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

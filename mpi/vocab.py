@@ -49,6 +49,19 @@ class CaseState(StrEnum):
     """No longer needed (the record was withdrawn or superseded)."""
 
 
+class CaseResolution(StrEnum):
+    """How a steward resolved a review case."""
+
+    LINKED = "linked"
+    """The record was linked (MANUAL) to one of the case's candidate persons."""
+    NEW_PERSON = "new_person"
+    """The record is a human the index did not hold: a new person, linked MANUAL."""
+    MERGED = "merged"
+    """Two persons were one human: merged, the loser redirecting to the survivor."""
+    NOT_DUPLICATE = "not_duplicate"
+    """The record is not the candidate person(s); the pair is remembered and never comes back to review."""
+
+
 class CasePriority(StrEnum):
     """Urgency of a review case, driven by what it blocks."""
 

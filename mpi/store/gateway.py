@@ -1,7 +1,7 @@
 """The DuckDB gateway: one connection per process, a cursor per thread, one writer.
 
 Every SQL statement of the project lives here, in ``schema.py``, in
-``pending.py`` or in ``restate.py``; every value from outside is a bound parameter (or an Arrow
+``pending.py``, in ``restate.py`` or in ``cases.py`` (review cases); every value from outside is a bound parameter (or an Arrow
 column). Writes run inside :meth:`Store.transaction`, which holds a
 process-wide lock, so a read-decide-write sequence (matching one record) is
 serialised: two concurrent requests for the same new person can never both see
@@ -28,6 +28,7 @@ import duckdb
 
 from mpi.errors import NotFound, StoreError
 from mpi.store.cache import ReadCache
+from mpi.store.cases import CaseQueries
 from mpi.store.pending import Pending
 from mpi.store.restate import restate_blocking_keys
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
@@ -50,8 +51,8 @@ def _loads(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
-class Store:
-    """All persistence for one DuckDB file."""
+class Store(CaseQueries):
+    """All persistence for one DuckDB file (review-case queries in ``cases.py``)."""
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None):
         """Open (or create) the store file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``)."""
@@ -425,13 +426,17 @@ class Store:
         blocks: list,
         model_version: str | None,
         candidates: list[dict],
+        target: timedelta | None = None,
     ) -> str:
-        """Open a review case with its ranked candidates (buffered); returns the case id."""
+        """Open a review case with its ranked candidates (buffered); returns the case id.
+
+        ``target`` is the time its priority allows (``mpi.case_priority``): the case is due then.
+        """
         case_id = f"RC{self._next('case'):08d}"
         now = _now()
         self._pending.cases.append([
             case_id, kind, source_system, source_record_id, "open", priority, None, None, json.dumps(blocks),
-            model_version, now, now, None, 1,
+            model_version, now, now, None if target is None else now + target, 1,
         ])
         for rank, c in enumerate(candidates, start=1):
             self._pending.candidates.append(

@@ -108,6 +108,35 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "DROP INDEX IF EXISTS blocking_keys_key",
         ],
     ),
+    (
+        3,
+        [
+            # A steward's word that a record is not a person: re-matching skips the pair for good,
+            # so the same question never comes back to review.
+            """CREATE TABLE not_duplicate (
+                source_system VARCHAR NOT NULL,
+                source_record_id VARCHAR NOT NULL,
+                person_id VARCHAR NOT NULL,
+                case_id VARCHAR,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                decided_at TIMESTAMPTZ NOT NULL,
+                PRIMARY KEY (source_system, source_record_id, person_id)
+            )""",
+            # Holds for identity verification by outreach: the note and follow-up date of each,
+            # the current one being the one not yet released. A table, not columns of
+            # review_cases, so a case's earlier holds are kept.
+            """CREATE TABLE case_holds (
+                case_id VARCHAR NOT NULL,
+                held_at TIMESTAMPTZ NOT NULL,
+                held_by VARCHAR NOT NULL,
+                note VARCHAR NOT NULL,
+                follow_up DATE NOT NULL,
+                released_at TIMESTAMPTZ,
+                released_by VARCHAR
+            )""",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]

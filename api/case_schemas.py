@@ -1,0 +1,165 @@
+"""Marshmallow schemas of the review-case API: queue filters, action bodies and case responses."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+
+from api.schemas import EvidenceSchema, SourceRecordSchema
+
+_REASON = ma.fields.String(required=True, validate=ma.validate.Length(max=2000), metadata={
+    "description": "why (required, non-empty): kept in the audit log with the actor and time"})
+_VERSION = ma.fields.Integer(required=True, strict=True, metadata={
+    "description": "the case version you saw; a case changed since answers 409 and nothing is changed"})
+_STATES = ["open", "in_review", "on_hold", "resolved", "withdrawn"]
+_PRIORITIES = ["urgent", "high", "routine"]
+
+
+# ---------------------------------------------------------------------------------------- requests
+
+class QueueArgsSchema(ma.Schema):
+    state = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(_STATES)), metadata={
+        "description": "repeatable; default open, in_review and on_hold"})
+    priority = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(_PRIORITIES)),
+                              metadata={"description": "repeatable"})
+    owner = ma.fields.String(metadata={"description": "user name of the steward a case is assigned to"})
+    source_system = ma.fields.String(metadata={"description": "system that sent the case's record"})
+    min_age_hours = ma.fields.Float(validate=ma.validate.Range(min=0), metadata={
+        "description": "only cases at least this many hours old"})
+    overdue = ma.fields.Boolean(metadata={"description": "true: only overdue cases; false: only those not overdue"})
+    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+
+
+class ActionSchema(ma.Schema):
+    """Body of every case action: why, and the version the steward saw."""
+
+    reason = _REASON
+    version = _VERSION
+
+
+class AssignSchema(ActionSchema):
+    owner = ma.fields.String(required=True, metadata={"description": "user name of a steward or admin"})
+
+
+class LinkBodySchema(ActionSchema):
+    person_id = ma.fields.String(required=True, metadata={"description": "one of the case's candidates"})
+
+
+class NotDuplicateBodySchema(ActionSchema):
+    person_id = ma.fields.String(allow_none=True, metadata={
+        "description": "the candidate the record is not; omitted: none of the candidates"})
+
+
+class HoldBodySchema(ActionSchema):
+    follow_up = ma.fields.Date(required=True, metadata={"description": "when to follow up (YYYY-MM-DD), not past"})
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000), metadata={
+        "description": "what is being verified and how (default: the reason)"})
+
+
+class BlockSchema(ma.Schema):
+    kind = ma.fields.String(required=True, metadata={"description": "what waits on the case, e.g. referral"})
+    id = ma.fields.String(required=True, metadata={"description": "its id in the system that owns it"})
+    priority = ma.fields.String(validate=ma.validate.OneOf(_PRIORITIES), metadata={
+        "description": "urgent makes the case urgent; any referral makes it at least high"})
+
+
+class BlocksBodySchema(ma.Schema):
+    blocks = ma.fields.List(ma.fields.Nested(BlockSchema), required=True)
+    reason = _REASON
+    version = ma.fields.Integer(strict=True, allow_none=True, metadata={
+        "description": "the case version you saw (optional for a system caller)"})
+
+
+class ReasonSchema(ma.Schema):
+    reason = _REASON
+
+
+# --------------------------------------------------------------------------------------- responses
+
+class HoldSchema(ma.Schema):
+    note = ma.fields.String()
+    follow_up = ma.fields.Date()
+    held_by = ma.fields.String()
+    held_at = ma.fields.DateTime()
+
+
+class CandidateRecordSchema(ma.Schema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+    raw = ma.fields.Dict(metadata={"description": "the record as sent"})
+    norm = ma.fields.Dict(metadata={"description": "its normalised form"})
+    decision = ma.fields.String()
+    link_source = ma.fields.String()
+    score = ma.fields.Float(allow_none=True)
+    linked_at = ma.fields.DateTime()
+
+
+class CandidatePersonSchema(ma.Schema):
+    person_id = ma.fields.String(metadata={"description": "the live person (a merged candidate's survivor)"})
+    status = ma.fields.String()
+    golden = ma.fields.Dict()
+    records = ma.fields.List(ma.fields.Nested(CandidateRecordSchema))
+
+
+class CaseCandidateSchema(ma.Schema):
+    rank = ma.fields.Integer()
+    person_id = ma.fields.String()
+    match_weight = ma.fields.Float()
+    match_probability = ma.fields.Float()
+    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), metadata={"description": "waterfall, prior first"})
+    person = ma.fields.Nested(CandidatePersonSchema, allow_none=True)
+
+
+class CaseSchema(ma.Schema):
+    case_id = ma.fields.String()
+    kind = ma.fields.String(metadata={"description": "POSSIBLE_MATCH (a record) or POSSIBLE_DUPLICATE (two persons)"})
+    source_system = ma.fields.String(allow_none=True)
+    source_record_id = ma.fields.String(allow_none=True)
+    state = ma.fields.String(metadata={"description": ", ".join(_STATES)})
+    priority = ma.fields.String(metadata={"description": "follows what the case blocks"})
+    resolution = ma.fields.String(allow_none=True, metadata={
+        "description": "linked, new_person, merged or not_duplicate once resolved"})
+    owner = ma.fields.String(allow_none=True)
+    blocks = ma.fields.List(ma.fields.Nested(BlockSchema))
+    model_version = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+    due_at = ma.fields.DateTime(metadata={"description": "created_at plus the priority's target"})
+    overdue = ma.fields.Boolean()
+    age_hours = ma.fields.Float()
+    version = ma.fields.Integer(metadata={"description": "send it back with the next action"})
+    hold = ma.fields.Nested(HoldSchema, allow_none=True)
+    candidates = ma.fields.List(ma.fields.Nested(CaseCandidateSchema))
+
+
+class CaseDetailSchema(CaseSchema):
+    record = ma.fields.Nested(SourceRecordSchema, allow_none=True, metadata={"description": "the inbound record"})
+
+
+class NotDuplicateResultSchema(CaseDetailSchema):
+    outcome = ma.fields.Dict(allow_none=True, metadata={
+        "description": "the record decided again without the remembered persons: decision, person_id, "
+                       "review_case_id (null for a linked record, which stays as it is)"})
+
+
+class QueueCountsSchema(ma.Schema):
+    total = ma.fields.Integer()
+    by_priority = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    by_state = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    by_age = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(), metadata={
+        "description": "under_4h, 4h_to_24h, 1d_to_3d, over_3d"})
+    overdue = ma.fields.Integer()
+
+
+class QueueSchema(ma.Schema):
+    cases = ma.fields.List(ma.fields.Nested(CaseSchema))
+    counts = ma.fields.Nested(QueueCountsSchema, metadata={"description": "the whole waiting queue, unfiltered"})
+    limit = ma.fields.Integer()
+    offset = ma.fields.Integer()
+
+
+class UndoLinkResultSchema(ma.Schema):
+    source_system = ma.fields.String()
+    source_record_id = ma.fields.String()
+    previous_person_id = ma.fields.String()
+    review_case = ma.fields.Nested(CaseDetailSchema, metadata={"description": "the new open case holding the record"})
