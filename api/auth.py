@@ -1,10 +1,11 @@
-"""Bearer-token authentication for API blueprints: every call has a named caller."""
+"""Bearer-token authentication for API blueprints: every call has a named caller, and some need a role."""
 
 from __future__ import annotations
 
 from flask import current_app, g, request
 
-from mpi.auth import authenticate
+from mpi.auth import Role, authenticate
+from mpi.errors import Forbidden
 
 
 def require_caller() -> None:
@@ -12,6 +13,19 @@ def require_caller() -> None:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
     g.user = authenticate(current_app.extensions["mpi"].store, token)
+
+
+def require_steward() -> None:
+    """``before_request`` hook: a known caller (else 401) with the steward or admin role (else 403)."""
+    require_role(Role.STEWARD, Role.ADMIN)
+
+
+def require_role(*roles: Role) -> None:
+    """Resolve the caller (401 without one) and refuse (403) one whose role is not among ``roles``."""
+    require_caller()
+    allowed = [r.value for r in roles]
+    if g.user["role"] not in allowed:
+        raise Forbidden(f"this needs the {' or '.join(allowed)} role; the caller's is {g.user['role']}")
 
 
 def actor() -> str:

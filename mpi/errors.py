@@ -38,6 +38,13 @@ class Conflict(MpiError):
     code = "conflict"
 
 
+class Forbidden(MpiError):
+    """A known caller whose role does not allow the action (a hub asking to merge two persons)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class ModelError(MpiError):
     """A matching model or policy that is missing, unreadable or inconsistent."""
 
