@@ -427,9 +427,12 @@ class MatchService:
         if old_person and old_person != person_id:
             self._refresh_golden(old_person)
 
-    def _refresh_golden(self, person_id: str) -> None:
+    def refresh_golden(self, person_id: str) -> None:
+        """Compute a person's golden view afresh from the records the index links to it (inside a transaction)."""
         members = self.index().person_entries(person_id)
         self.store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
+
+    _refresh_golden = refresh_golden
 
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
                 grade_from=None):

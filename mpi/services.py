@@ -11,6 +11,7 @@ from pathlib import Path
 
 from mpi import settings
 from mpi.matching import MatchService
+from mpi.merges import MergeService
 from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
 from mpi.store import Store
 
@@ -38,6 +39,10 @@ class Services:
     @cached_property
     def matching(self) -> MatchService:
         return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]))
+
+    @cached_property
+    def merges(self) -> MergeService:
+        return MergeService(self.store, self.matching)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""
