@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 
 from mpi import settings
+from mpi.history import HistoryService
 from mpi.matching import MatchService
 from mpi.merges import MergeService
 from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
@@ -43,6 +44,10 @@ class Services:
     @cached_property
     def merges(self) -> MergeService:
         return MergeService(self.store, self.matching)
+
+    @cached_property
+    def history(self) -> HistoryService:
+        return HistoryService(self.store)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""
