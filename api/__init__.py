@@ -48,11 +48,13 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     errors.register(app)
     _log_requests(app)
 
-    from api import cases, persons, records
+    from api import cases, history, merges, persons, records
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
     api.register_blueprint(cases.blp)
+    api.register_blueprint(merges.blp)
+    api.register_blueprint(history.blp)
 
     from review_ui import bp as review_bp
 

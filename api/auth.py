@@ -1,4 +1,4 @@
-"""Bearer-token authentication for API blueprints: every call has a named caller."""
+"""Bearer-token authentication for API blueprints: every call has a named caller, and some need a role."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ def require_caller() -> None:
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
     g.user = authenticate(current_app.extensions["mpi"].store, token)
+
+
+def require_role(*roles: Role) -> None:
+    """Resolve the caller (401 without one) and refuse (403) one whose role is not among ``roles``."""
+    require_caller()
+    allowed = [r.value for r in roles]
+    if g.user["role"] not in allowed:
+        raise Forbidden(f"this needs the {' or '.join(allowed)} role; the caller's is {g.user['role']}")
 
 
 def actor() -> str:

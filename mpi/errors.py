@@ -39,7 +39,7 @@ class Conflict(MpiError):
 
 
 class Forbidden(MpiError):
-    """A known caller whose role does not allow the action (a hub working review cases)."""
+    """A known caller whose role does not allow the action (a hub working review cases or merging persons)."""
 
     status = 403
     code = "forbidden"

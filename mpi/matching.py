@@ -490,6 +490,8 @@ class MatchService:
         members = self.index().person_entries(person_id)
         self.store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
 
+    _refresh_golden = refresh_golden
+
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
                 grade_from=None):
         return {

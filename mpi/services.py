@@ -12,7 +12,9 @@ from pathlib import Path
 from mpi import settings
 from mpi.case_priority import CaseTargets
 from mpi.cases import CaseService
+from mpi.history import HistoryService
 from mpi.matching import MatchService
+from mpi.merges import MergeService
 from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
 from mpi.store import Store
 
@@ -50,6 +52,14 @@ class Services:
     def cases(self) -> CaseService:
         """The steward review workflow (queue and case actions), shared by the API and the review UI."""
         return CaseService(self.store, self.matching, self.case_targets)
+
+    @cached_property
+    def merges(self) -> MergeService:
+        return MergeService(self.store, self.matching)
+
+    @cached_property
+    def history(self) -> HistoryService:
+        return HistoryService(self.store)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -17,6 +17,7 @@ from mpi.auth import add_user
 from mpi.case_priority import CaseTargets, priority_for
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.services import Services
+from mpi.store.schema import LATEST_VERSION
 
 PARTIAL = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
            "last_name": "Quintanilla", "birth_date": "1984-03-17"}
@@ -573,7 +574,7 @@ def test_a_schema_2_store_gains_the_case_tables_and_its_cases_due_times(tmp_path
 
     services = Services({"MPI_DB": str(path), "MPI_MODELS_DIR": str(models_dir)})
     try:
-        assert services.store.schema_version() == 3
+        assert services.store.schema_version() == LATEST_VERSION
         (case,) = services.cases.queue(now=created + timedelta(hours=23))
         assert (case["due_at"], case["overdue"]) == (created + timedelta(hours=24), False)
         assert ids(services.cases.queue(overdue=True, now=created + timedelta(hours=25))) == ["RC00000001"]

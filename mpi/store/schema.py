@@ -137,6 +137,27 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )""",
         ],
     ),
+    (
+        4,
+        [
+            # One row per merge of two persons: who, why, and every row the merge changed as it
+            # was before (``snapshot``), so an unmerge can put them back exactly. Rows are never
+            # deleted; an unmerge stamps ``undone_at``, ``undone_by`` and ``undo_reason``.
+            """CREATE TABLE merges (
+                merge_id VARCHAR PRIMARY KEY,
+                survivor_id VARCHAR NOT NULL,
+                loser_id VARCHAR NOT NULL,
+                snapshot JSON NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR NOT NULL,
+                case_id VARCHAR,
+                merged_at TIMESTAMPTZ NOT NULL,
+                undone_at TIMESTAMPTZ,
+                undone_by VARCHAR,
+                undo_reason VARCHAR
+            )""",
+        ],
+    ),
 ]
 
 LATEST_VERSION = MIGRATIONS[-1][0]
