@@ -484,9 +484,6 @@ class MatchService:
 
     def refresh_golden(self, person_id: str) -> None:
         """Recompute a person's golden view from the records the index links to it (in a transaction)."""
-        self._refresh_golden(person_id)
-
-    def _refresh_golden(self, person_id: str) -> None:
         members = self.index().person_entries(person_id)
         self.store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
 
