@@ -97,7 +97,7 @@ def _tick_step(span: float) -> float:
 
 
 def build(evidence: Sequence[Mapping[str, Any]], upper: float | None = None, lower: float | None = None,
-          width: int = 560) -> Waterfall:
+          width: int = 520) -> Waterfall:
     """Lay out a waterfall for one candidate's evidence.
 
     Args:
