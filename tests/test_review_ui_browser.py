@@ -9,7 +9,7 @@ builder (``mpi.demo.build_demo``: the seeded generator through the real decision
 path), small so the module takes seconds. While it is built the store's clock is
 moved back a little more for each record, so the queue holds cases of every age
 and some overdue, as a steward's would. Screenshots of the queue and a case page
-are written to ``test-output/screenshots/`` for people to look at.
+(and of a person and the audit log) are written to ``test-output/screenshots/`` for people to look at.
 """
 
 from __future__ import annotations
@@ -176,6 +176,8 @@ def test_a_steward_signs_in_opens_the_most_urgent_case_compares_links_it_and_the
     page.goto(f"/review/persons/{candidate}")
     record = f"{case['source_system']}/{case['source_record_id']}"
     expect(page.locator(f'tr[data-record="{record}"]')).to_contain_text("MANUAL")
+    expect(page.locator("ol.history")).to_contain_text("link.manual")
+    page.screenshot(path=str(SCREENSHOTS / "person.png"), full_page=True)
 
 
 def test_review_pages_need_sign_in_and_forms_without_the_csrf_token_are_refused(page, site):
@@ -194,3 +196,5 @@ def test_review_pages_need_sign_in_and_forms_without_the_csrf_token_are_refused(
     page.goto("/review/audit")
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     expect(page.locator("table.audit tbody tr").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "audit.png"))
