@@ -320,6 +320,7 @@ def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) 
     click.echo(f"demo hub token:     {info['hub_token']}")
     click.echo(f"demo steward token: {info['steward_token']}")
     click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
-    click.echo(f"review queue: http://{host}:{port}/review/")
+    click.echo(f"review UI sign-in: http://{host}:{port}/review/sign-in  user name: demo-steward  "
+               f"token: {info['steward_token']}")
     if not no_serve:
         ctx.invoke(serve, host=host, port=port)

@@ -1,25 +1,71 @@
-"""The steward review pages (server-rendered), calling the same ``mpi`` services as the API.
+"""The steward review pages (server-rendered Jinja), calling the same services as the API.
 
-This first slice shows the review queue: open cases by priority and age, with
-record keys, candidate person ids and scores only (no demographics, so no sign-in
-is needed yet). Sign-in, the case page and actions arrive with the review workflow.
+Stewards sign in (``signin.py``) and work the queue, cases, persons and the
+audit log (``views.py``, ``actions.py``). Every POST carries the session's CSRF
+token (``csrf.py``). Pages use no script and fetch nothing from another site:
+the stylesheet is served from ``static/`` and the evidence waterfall is SVG drawn
+on the server (``waterfall.py``). Responses are never cached and may not be
+framed, and the Content Security Policy allows this site's stylesheet only.
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, render_template
+from flask import g, render_template
+from werkzeug.exceptions import HTTPException
 
-bp = Blueprint("review_ui", __name__, url_prefix="/review", template_folder="templates")
+from mpi.errors import MpiError
+from review_ui import actions, csrf, signin, views  # noqa: F401  (routes register on import)
+from review_ui.blueprint import bp
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["bp"]
+
+#: Review pages show demographics: never cached, never framed, nothing from elsewhere.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
+                                "frame-ancestors 'none'; base-uri 'none'"),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+bp.before_request(csrf.protect)
+bp.before_request(signin.require_steward)
+bp.add_app_template_global(csrf.token, "csrf_token")
 
 
-@bp.get("/")
-def queue():
-    store = current_app.extensions["mpi"].store
-    cases = store.list_cases(state="open", limit=200)
-    now = datetime.now(timezone.utc)
-    for case in cases:
-        case["age_hours"] = round((now - case["created_at"]).total_seconds() / 3600, 1)
-    counts = store.counts()
-    return render_template("queue.html", cases=cases, counts=counts)
+@bp.app_template_filter("when")
+def when(value: datetime | str | None, seconds: bool = False) -> str:
+    """A stored time as UTC, to the minute (or second): what every review page shows."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # already ISO text (a service's JSON-shaped answer)
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc)
+    return value.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+@bp.after_request
+def _headers(response):
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@bp.errorhandler(MpiError)
+def _mpi_error(e: MpiError):
+    if e.status >= 500 and e.status != 501:
+        logger.error("review UI: %s: %s", type(e).__name__, e.message)
+    return render_template("error.html", status=e.status, message=e.message, signed_in="steward" in g), e.status
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(e: HTTPException):
+    return (render_template("error.html", status=e.code, message=e.description, signed_in="steward" in g),
+            e.code or 500)

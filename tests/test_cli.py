@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import http.cookiejar
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -326,6 +328,8 @@ def test_demo_builds_once_and_reissues_tokens(mpi, config):
     assert "building the demo index" in first.output and SUMMARY.search(first.output)
     assert "not reloading" in second.output and "building" not in second.output
     tokens = [dict(re.findall(r"demo (hub|steward) token:\s+(\S+)", r.output)) for r in (first, second)]
+    sign_in = re.search(r"review UI sign-in: (\S+)/review/sign-in\s+user name: (\S+)\s+token: (\S+)", second.output)
+    assert sign_in and sign_in.group(2) == "demo-steward" and sign_in.group(3) == tokens[1]["steward"]
     assert tokens[0]["hub"] != tokens[1]["hub"]
     store = Store(config["MPI_DB"])
     try:
@@ -344,7 +348,18 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_demo_serves_the_api_with_the_printed_token(tmp_path, config):
+def _review_queue_signed_in(base: str, name: str, token: str) -> str:
+    """Sign in to the review UI as a browser would (cookie, CSRF token) and return the queue page."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    with opener.open(f"{base}/review/sign-in", timeout=5) as response:
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', response.read().decode()).group(1)
+    form = urllib.parse.urlencode({"name": name, "token": token, "csrf_token": csrf}).encode()
+    with opener.open(f"{base}/review/sign-in", data=form, timeout=5) as response:
+        assert response.url == f"{base}/review/"
+        return response.read().decode()
+
+
+def test_demo_serves_the_api_and_the_review_ui_with_the_printed_sign_ins(tmp_path, config):
     port = _free_port()
     env = {**os.environ, "MPI_DB": str(tmp_path / "demo.duckdb"), "MPI_MODELS_DIR": config["MPI_MODELS_DIR"]}
     process = subprocess.Popen(
@@ -352,10 +367,13 @@ def test_demo_serves_the_api_with_the_printed_token(tmp_path, config):
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     try:
-        token = None
+        token = steward = None
         for line in process.stdout:
             if line.startswith("demo hub token:"):
                 token = line.split()[-1]
+            if line.startswith("review UI sign-in:"):
+                found = re.search(r"user name: (\S+)\s+token: (\S+)", line)
+                steward = found.groups() if found else None
             if line.startswith("serving on"):
                 break
         assert token, "demo printed no hub token"
@@ -373,8 +391,8 @@ def test_demo_serves_the_api_with_the_printed_token(tmp_path, config):
                     raise
                 time.sleep(0.2)
         assert status == 404  # authenticated (not 401), and the record does not exist
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/review/", timeout=5) as response:
-            assert "Review queue" in response.read().decode()
+        assert steward and steward[0] == "demo-steward"
+        assert "Review queue" in _review_queue_signed_in(f"http://127.0.0.1:{port}", *steward)
     finally:
         process.terminate()
         process.wait(timeout=10)

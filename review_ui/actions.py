@@ -1,0 +1,114 @@
+"""The review UI's actions (POST): every one needs a reason and the case version the steward saw.
+
+A form that succeeds redirects (303) with a one-line message, so reloading the
+next page never posts twice. One that fails shows the same page again with the
+problem and the HTTP status of the core's error: 422 for a missing reason, 409
+when another steward acted on the case first (the form's ``version`` is stale),
+501 for an action whose service is not in this build yet. Logs carry ids and the
+action, never the reason a steward typed (it may name the person).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import flash, redirect, request, url_for
+
+from mpi.errors import MpiError, ValidationError
+from review_ui.blueprint import bp
+from review_ui.signin import actor
+from review_ui.views import render_case, render_person, review
+
+logger = logging.getLogger(__name__)
+
+#: What a steward reads after each action.
+DONE = {
+    "claim": "Case {case_id} is yours now.",
+    "link": "Case {case_id} resolved: record linked to {person_id}.",
+    "new-person": "Case {case_id} resolved: the record is a new person.",
+    "not-duplicate": "Case {case_id} resolved: not a duplicate (this pair will not come back to review).",
+    "hold": "Case {case_id} is on hold until {follow_up}.",
+    "release": "Case {case_id} is back in review.",
+    "withdraw": "Case {case_id} withdrawn.",
+}
+#: Actions after which the case no longer waits, so the steward goes back to the queue.
+CLOSING = {"link", "new-person", "not-duplicate", "withdraw"}
+
+
+def _version() -> int:
+    try:
+        return int(request.form.get("version", ""))
+    except ValueError:
+        raise ValidationError("the case version is missing; reload the case", {"version": ["required"]}) from None
+
+
+@bp.post("/cases/<case_id>/<action>")
+def case_action(case_id: str, action: str):
+    """Claim, link, new person, not duplicate, hold, release or withdraw one case."""
+    form = request.form
+    r = review()
+    who = actor()
+    reason = form.get("reason", "")
+    try:
+        version = _version()
+        if action == "claim":
+            r.claim(case_id, who, reason, version)
+        elif action == "link":
+            r.link(case_id, form.get("person_id", ""), who, reason, version)
+        elif action == "new-person":
+            r.new_person(case_id, who, reason, version)
+        elif action == "not-duplicate":
+            r.not_duplicate(case_id, who, reason, version)
+        elif action == "hold":
+            r.hold(case_id, who, reason, version, form.get("follow_up"), form.get("note"))
+        elif action == "release":
+            r.release(case_id, who, reason, version)
+        elif action == "withdraw":
+            r.withdraw(case_id, who, reason, version)
+        else:
+            return render_case(case_id, 404, error=f"There is no action “{action}”.")
+    except MpiError as e:
+        logger.info("case %s %s by %s refused: %s (%s)", case_id, action, who, e.code, ", ".join(sorted(e.errors)))
+        return render_case(case_id, e.status, error=e.message, field_errors=e.errors,
+                           form={"action": action, "person_id": form.get("person_id", "")})
+    logger.info("case %s %s by %s", case_id, action, who)
+    flash(DONE[action].format(case_id=case_id, person_id=form.get("person_id", ""),
+                              follow_up=form.get("follow_up", "")), "success")
+    if action in CLOSING:
+        return redirect(url_for("review_ui.queue"), code=303)
+    return redirect(url_for("review_ui.case", case_id=case_id), code=303)
+
+
+@bp.post("/persons/<person_id>/merge")
+def merge(person_id: str):
+    """Merge another person into this one (this one survives; the other redirects here)."""
+    loser = request.form.get("loser_id", "").strip()
+    who = actor()
+    try:
+        merge_id = review().merge(person_id, loser, who, request.form.get("reason", ""))
+    except MpiError as e:
+        logger.info("merge of %s into %s by %s refused: %s", loser or "-", person_id, who, e.code)
+        return render_person(person_id, e.status, error=e.message, field_errors=e.errors,
+                             form={"loser_id": loser})
+    logger.info("merge %s: %s into %s by %s", merge_id, loser, person_id, who)
+    flash(f"{loser} merged into {person_id} (merge {merge_id}). Undo it from this page.", "success")
+    return redirect(url_for("review_ui.person", person_id=person_id), code=303)
+
+
+@bp.post("/merges/<merge_id>/unmerge")
+def unmerge(merge_id: str):
+    """Undo a merge: both persons, their records and links exactly as before it."""
+    person_id = request.form.get("person_id", "").strip()
+    who = actor()
+    try:
+        review().unmerge(merge_id, who, request.form.get("reason", ""))
+    except MpiError as e:
+        logger.info("unmerge %s by %s refused: %s", merge_id, who, e.code)
+        if not person_id:
+            raise
+        return render_person(person_id, e.status, error=e.message, field_errors=e.errors)
+    logger.info("unmerge %s by %s", merge_id, who)
+    flash(f"Merge {merge_id} undone.", "success")
+    if not person_id:
+        return redirect(url_for("review_ui.queue"), code=303)
+    return redirect(url_for("review_ui.person", person_id=person_id), code=303)

@@ -1,0 +1,200 @@
+"""The review UI in a real browser: Debian's Chromium driven by Playwright, over a real server and store.
+
+Chromium comes from Debian (``/usr/bin/chromium``): when it is missing the
+session fixture installs it with ``apt-get install -y chromium`` (CI runs as
+root on Debian; ``apt-get update`` first if the package lists are empty).
+Playwright's own browser download is never used. The app runs under waitress in
+a thread on a free loopback port, over a DuckDB store built by the demo's own
+builder (``mpi.demo.build_demo``: the seeded generator through the real decision
+path), small so the module takes seconds. While it is built the store's clock is
+moved back a little more for each record, so the queue holds cases of every age
+and some overdue, as a steward's would. Screenshots of the queue and a case page
+(and of a person and the audit log) are written to ``test-output/screenshots/`` for people to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import waitress
+from playwright.sync_api import Page, expect, sync_playwright
+
+import mpi.store.gateway as gateway
+from api import create_app
+from conftest import SHIPPED_MODELS
+from mpi.auth import add_user
+from mpi.demo import build_demo
+from mpi.services import DEFAULT_MODEL_VERSION, Services
+from mpi.settings import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
+#: Synthetic people in the browser tests' index: enough for a queue of real cases, small enough to be quick.
+PEOPLE = 150
+#: The oldest record of the index arrives this long before now, the newest now.
+SPREAD = timedelta(days=5)
+
+pytestmark = pytest.mark.slow
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(["apt-get", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed with apt when missing (never Playwright's download)."""
+    if not CHROMIUM.exists():
+        if shutil.which("apt-get") is None:
+            pytest.fail("/usr/bin/chromium is missing and there is no apt-get to install it with")
+        result = _apt_get("install", "-y", "chromium")
+        if result.returncode != 0:  # a fresh image has no package lists yet
+            _apt_get("update")
+            result = _apt_get("install", "-y", "chromium")
+        assert result.returncode == 0 and CHROMIUM.exists(), f"apt-get install chromium failed:\n{result.stdout[-2000:]}"
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        yield browser
+        browser.close()
+
+
+def _seed(services: Services) -> None:
+    """Build the demo index with records arriving over :data:`SPREAD`, oldest first."""
+    real_now = gateway._now
+    submit = services.matching.submit
+    start = datetime.now(timezone.utc) - SPREAD
+    per_record = SPREAD / (PEOPLE * 2.7)
+    clock = {"at": start}
+
+    def now() -> datetime:
+        return min(clock["at"], real_now())
+
+    def submit_later(raw, actor, **kwargs):
+        clock["at"] += per_record
+        return submit(raw, actor, **kwargs)
+
+    gateway._now = now
+    services.matching.submit = submit_later
+    try:
+        build_demo(services, PEOPLE, "test:seed")
+    finally:
+        gateway._now = real_now
+        del services.matching.submit
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The app over a seeded store behind waitress on loopback; yields (base URL, services, steward)."""
+    folder = tmp_path_factory.mktemp("browser")
+    models = folder / "models"
+    models.mkdir()
+    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
+    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
+                         "MPI_SECRET_KEY": "browser-test-secret"})
+    _seed(services)
+    steward = ("sam", add_user(services.store, "sam", "steward"))
+    app = create_app(services=services)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="closedloop-mpi-browser")
+    thread = threading.Thread(target=server.run, name="waitress-browser", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}", services, steward
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=5)
+        services.close()
+
+
+@pytest.fixture
+def page(browser, site):
+    context = browser.new_context(base_url=site[0], viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+def sign_in(page: Page, name: str, token: str) -> None:
+    page.goto("/review/")
+    expect(page).to_have_url(re.compile(r"/review/sign-in\?next="))
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+
+
+def queue_total(page: Page) -> int:
+    return int(page.locator("#queue-total").inner_text())
+
+
+def test_a_steward_signs_in_opens_the_most_urgent_case_compares_links_it_and_the_queue_shrinks(page, site):
+    base, services, steward = site
+    sign_in(page, *steward)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    before = queue_total(page)
+    assert before >= 3, "the seeded index should leave cases to review"
+    rows = page.locator("table.queue tbody tr")
+    first_case = rows.first.get_attribute("data-case")
+    overdue = int(page.locator('[data-count="overdue"] .n').inner_text())
+    assert overdue >= 1 and page.locator("table.queue tr.overdue").count() >= 1
+    page.screenshot(path=str(SCREENSHOTS / "queue.png"), full_page=True)
+
+    page.get_by_role("link", name="Open the most urgent case").click()
+
+    expect(page.get_by_role("heading", name=re.compile(f"Case {first_case}"))).to_be_visible()
+    case = services.store.get_case(first_case)
+    candidate = case["candidates"][0]["person_id"]
+    section = page.locator(f"#candidate-{candidate}")
+    # Compare: the inbound record beside the candidate's records, fields marked, evidence as a waterfall.
+    expect(section.locator("table.compare td.inbound").first).to_be_visible()
+    assert section.locator("td[data-mark]").count() >= 3
+    assert section.locator("td[data-mark='agree']").count() >= 1
+    bars = section.locator("svg.waterfall g.row")
+    assert bars.count() == len(case["candidates"][0]["evidence"]) + 1
+    page.screenshot(path=str(SCREENSHOTS / "case.png"), full_page=True)
+
+    section.get_by_label("Why this is the same person").fill("same birth date and address; first name a short form")
+    section.get_by_role("button", name=f"Link to {candidate}").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"Case {first_case} resolved: record linked to {candidate}")
+    assert queue_total(page) == before - 1
+    assert page.locator(f'tr[data-case="{first_case}"]').count() == 0
+    page.goto(f"/review/persons/{candidate}")
+    record = f"{case['source_system']}/{case['source_record_id']}"
+    expect(page.locator(f'tr[data-record="{record}"]')).to_contain_text("MANUAL")
+    expect(page.locator("ol.history")).to_contain_text("link.manual")
+    page.screenshot(path=str(SCREENSHOTS / "person.png"), full_page=True)
+
+
+def test_review_pages_need_sign_in_and_forms_without_the_csrf_token_are_refused(page, site):
+    base, services, steward = site
+    page.goto("/review/audit")
+    expect(page.get_by_role("heading", name="Sign in to the review queue")).to_be_visible()
+    sign_in(page, *steward)
+    case_id = page.locator("table.queue tbody tr").first.get_attribute("data-case")
+    case = services.store.get_case(case_id)
+
+    response = page.request.post(f"/review/cases/{case_id}/link", form={
+        "version": str(case["version"]), "person_id": case["candidates"][0]["person_id"], "reason": "forged"})
+
+    assert response.status == 400
+    assert services.store.get_case(case_id)["state"] == case["state"]
+    page.goto("/review/audit")
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.locator("table.audit tbody tr").first).to_be_visible()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "audit.png"))
