@@ -60,7 +60,7 @@ def _headers(response):
 
 @bp.errorhandler(MpiError)
 def _mpi_error(e: MpiError):
-    if e.status >= 500 and e.status != 501:
+    if e.status >= 500:
         logger.error("review UI: %s: %s", type(e).__name__, e.message)
     return render_template("error.html", status=e.status, message=e.message, signed_in="steward" in g), e.status
 

@@ -3,9 +3,9 @@
 A form that succeeds redirects (303) with a one-line message, so reloading the
 next page never posts twice. One that fails shows the same page again with the
 problem and the HTTP status of the core's error: 422 for a missing reason, 409
-when another steward acted on the case first (the form's ``version`` is stale),
-501 for an action whose service is not in this build yet. Logs carry ids and the
-action, never the reason a steward typed (it may name the person).
+when another steward acted on the case first (the form's ``version`` is stale).
+Logs carry ids and the action, never the reason a steward typed (it may name the
+person).
 """
 
 from __future__ import annotations
@@ -69,7 +69,10 @@ def case_action(case_id: str, action: str):
             return render_case(case_id, 404, error=f"There is no action “{action}”.")
     except MpiError as e:
         logger.info("case %s %s by %s refused: %s (%s)", case_id, action, who, e.code, ", ".join(sorted(e.errors)))
-        return render_case(case_id, e.status, error=e.message, field_errors=e.errors,
+        error = e.message
+        if e.status == 409:
+            error = f"This case was changed by someone else since you opened it ({e.message}). Reload it and decide again."
+        return render_case(case_id, e.status, error=error, field_errors=e.errors,
                            form={"action": action, "person_id": form.get("person_id", "")})
     logger.info("case %s %s by %s", case_id, action, who)
     flash(DONE[action].format(case_id=case_id, person_id=form.get("person_id", ""),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import date, timedelta
 
 import pytest
 
@@ -227,8 +228,10 @@ def test_linking_to_the_candidate_resolves_the_case_and_the_queue_shrinks(signed
     person = signed_in.get(f"/review/persons/{held['person_id']}").get_data(as_text=True)
     assert 'data-record="bluepath-mco/BPM-77"' in person and "MANUAL" in person
     linked = services.store.audit_events("record", "bluepath-mco/BPM-77", limit=10)
-    assert linked[0]["action"] == "link.manual" and linked[0]["actor"] == "user:stella"
+    assert linked[0]["action"] == "link.created" and linked[0]["actor"] == "user:stella"
     assert linked[0]["reason"] == "same person: address and birth date agree"
+    resolved = services.store.audit_events("review_case", held["case_id"], limit=10)
+    assert resolved[0]["action"] == "case.linked" and resolved[0]["actor"] == "user:stella"
 
 
 def test_an_action_without_a_reason_is_422_and_changes_nothing(signed_in, services, held):
@@ -259,13 +262,35 @@ def test_linking_to_a_person_who_is_not_a_candidate_is_refused(signed_in, servic
     assert services.store.get_case(held["case_id"])["state"] == "open"
 
 
-@pytest.mark.parametrize("action", ["new-person", "not-duplicate", "withdraw"])
-def test_actions_whose_service_is_not_in_this_build_say_so_and_change_nothing(signed_in, services, held, action):
-    response = post_action(signed_in, held["case_id"], action, version=held["case"]["version"], reason="why")
+@pytest.mark.parametrize(("action", "state", "resolution", "event"), [
+    ("new-person", "resolved", "new_person", "case.new_person"),
+    ("not-duplicate", "resolved", "not_duplicate", "case.not_duplicate"),
+    ("withdraw", "withdrawn", None, "case.withdrawn"),
+])
+def test_each_closing_action_resolves_the_case_audited_and_back_to_the_queue(signed_in, services, held, action,
+                                                                           state, resolution, event):
+    response = post_action(signed_in, held["case_id"], action, version=held["case"]["version"], reason="checked")
 
-    assert response.status_code == 501
-    assert "not in this build yet" in response.get_data(as_text=True)
-    assert services.store.get_case(held["case_id"])["state"] == "open"
+    assert response.status_code == 303 and response.headers["Location"] == "/review/"
+    case = services.store.get_case(held["case_id"])
+    assert (case["state"], case["resolution"]) == (state, resolution)
+    (last, *_) = services.store.audit_events("review_case", held["case_id"], limit=10)
+    assert (last["action"], last["actor"], last["reason"]) == (event, "user:stella", "checked")
+
+
+def test_hold_then_release_puts_the_case_back_in_review(signed_in, services, held):
+    follow_up = (date.today() + timedelta(days=3)).isoformat()
+    response = post_action(signed_in, held["case_id"], "hold", version=held["case"]["version"],
+                           reason="calling the client", follow_up=follow_up, note="ask about the birth date")
+
+    assert response.status_code == 303
+    case = services.store.get_case(held["case_id"])
+    assert case["state"] == "on_hold"
+    page = signed_in.get(f"/review/cases/{held['case_id']}").get_data(as_text=True)
+    assert follow_up in page
+    response = post_action(signed_in, held["case_id"], "release", version=case["version"], reason="called back")
+    assert response.status_code == 303
+    assert services.store.get_case(held["case_id"])["state"] == "in_review"
 
 
 def test_person_page_shows_records_golden_view_and_history(signed_in, held):

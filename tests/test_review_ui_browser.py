@@ -176,7 +176,8 @@ def test_a_steward_signs_in_opens_the_most_urgent_case_compares_links_it_and_the
     page.goto(f"/review/persons/{candidate}")
     record = f"{case['source_system']}/{case['source_record_id']}"
     expect(page.locator(f'tr[data-record="{record}"]')).to_contain_text("MANUAL")
-    expect(page.locator("ol.history")).to_contain_text("link.manual")
+    expect(page.locator('ol.history li[data-action="case.linked"]')).to_have_count(1)
+    expect(page.locator('ol.history li[data-action="link.created"]').first).to_contain_text(record)
     page.screenshot(path=str(SCREENSHOTS / "person.png"), full_page=True)
 
 
@@ -198,3 +199,32 @@ def test_review_pages_need_sign_in_and_forms_without_the_csrf_token_are_refused(
     expect(page.locator("table.audit tbody tr").first).to_be_visible()
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "audit.png"))
+
+
+def test_a_steward_merges_two_persons_and_unmerges_them(page, site):
+    base, services, steward = site
+    sign_in(page, *steward)
+    survivor, loser = [p for p, keys in services.matching.index().persons.items() if keys][:2]
+    survivor_records = len(services.store.person_records(survivor))
+    loser_records = len(services.store.person_records(loser))
+    page.goto(f"/review/persons/{survivor}")
+
+    page.get_by_label("Person id to merge in").fill(loser)
+    page.get_by_label("Why they are one person").fill("one person registered twice at intake")
+    page.get_by_role("button", name=f"Merge into {survivor}").click()
+
+    expect(page.get_by_role("status")).to_contain_text(f"{loser} merged into {survivor}")
+    expect(page.locator("#record-count")).to_have_text(str(survivor_records + loser_records))
+    page.goto(f"/review/persons/{loser}")
+    expect(page.get_by_text(f"{loser} was merged into {survivor}")).to_be_visible()
+
+    page.get_by_label("Why it was wrong").fill("different people: the birth dates belong to twins")
+    page.get_by_role("button", name="Unmerge").click()
+
+    expect(page.get_by_role("status")).to_contain_text("undone")
+    expect(page.locator("#record-count")).to_have_text(str(survivor_records))
+    page.goto(f"/review/persons/{loser}")
+    expect(page.get_by_role("heading", name=re.compile(f"Person {loser}"))).to_be_visible()
+    expect(page.locator("#record-count")).to_have_text(str(loser_records))
+
+
