@@ -45,6 +45,12 @@ class LinkBodySchema(ActionSchema):
     person_id = ma.fields.String(required=True, metadata={"description": "one of the case's candidates"})
 
 
+class MergeBodySchema(ActionSchema):
+    survivor_id = ma.fields.String(required=True, metadata={"description": "the person that stays"})
+    loser_id = ma.fields.String(required=True, metadata={
+        "description": "the person merged into it (its records move; its id redirects to the survivor)"})
+
+
 class NotDuplicateBodySchema(ActionSchema):
     person_id = ma.fields.String(allow_none=True, metadata={
         "description": "the candidate the record is not; omitted: none of the candidates"})

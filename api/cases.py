@@ -21,6 +21,7 @@ from api.case_schemas import (
     CaseDetailSchema,
     HoldBodySchema,
     LinkBodySchema,
+    MergeBodySchema,
     NotDuplicateBodySchema,
     NotDuplicateResultSchema,
     QueueArgsSchema,
@@ -97,6 +98,11 @@ _action("link", LinkBodySchema,
 _action("new-person", ActionSchema,
         lambda s, c, b, a: s.resolve_new_person(c, a, b["reason"], b["version"]),
         "Resolve as new_person: the record becomes a new person (MANUAL link).")
+_action("merge", MergeBodySchema,
+        lambda s, c, b, a: current_app.extensions["mpi"].merges.resolve_case(
+            s, c, b["survivor_id"], b["loser_id"], a, b["reason"], b["version"]),
+        "Resolve as merged: two persons are one; the loser's records move to the survivor and its id redirects "
+        "there (undo with POST /v1/merges/{merge_id}/unmerge).")
 _action("not-duplicate", NotDuplicateBodySchema,
         lambda s, c, b, a: s.resolve_not_duplicate(c, a, b["reason"], b["version"], b.get("person_id")),
         "Resolve as not_duplicate: the record is not that candidate (or none of them); the pair never "

@@ -30,6 +30,7 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
+from mpi.case_priority import ACTIVE_STATES
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.matching import MatchService
 from mpi.store import Store
@@ -115,6 +116,24 @@ class MergeService:
         logger.info("merge %s: person %s into %s by %s (%s records moved)", merge_id, loser_id, survivor_id, actor,
                     len(moved))
         return merge_id
+
+    def resolve_case(self, cases: Any, case_id: str, survivor_id: str, loser_id: str, actor: str, reason: str,
+                     expected_version: int) -> dict[str, Any]:
+        """Settle a review case by merging two persons: the merge and the case's ``merged`` resolution in one
+        transaction; returns the case as it now is.
+
+        The case's version and state are checked first, so a stale form is a ``Conflict`` before
+        anything is written (a rollback would rebuild the candidate index).
+        """
+        with self.store.transaction():
+            case = cases.get(case_id)
+            if case["version"] != expected_version:
+                raise Conflict(f"review case {case_id} is at version {case['version']}, not {expected_version}",
+                               {"version": ["stale: reload the case"]})
+            if case["state"] not in ACTIVE_STATES:
+                raise Conflict(f"review case {case_id} is {case['state']}: not possible now", {"state": [case["state"]]})
+            merge_id = self.merge(survivor_id, loser_id, actor, reason, case_id=case_id)
+            return cases.resolve_merged(case_id, actor, reason, expected_version, merge_id)
 
     def unmerge(self, merge_id: str, actor: str, reason: str) -> dict[str, Any]:
         """Undo a merge: both persons, their records' links and the index as they were before it.

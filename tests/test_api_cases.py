@@ -271,3 +271,30 @@ def test_two_stewards_acting_on_one_case_at_once_one_wins_the_other_gets_409(liv
     assert [e["actor"] for e in resolutions] == [("user:alice", "user:bob")[winner]]
     link = services.store.get_record("foodbank-cbo", "FB-3")["link"]
     assert (link["person_id"] == person_id) == (winner == 0)
+
+
+# ------------------------------------------------------------------------------------ merged resolution
+
+def test_resolve_as_merged_merges_the_two_persons_and_closes_the_case_in_one_step(client, auth, steward, services,
+                                                                                 held):
+    person_id, case_id = held
+    other = client.post("/v1/records", json=record("theodore", "county-general-ehr", "CG-9"),
+                        headers=auth).get_json()["person_id"]
+    stale = post(client, steward, case_id, "merge", reason="one person", version=7, survivor_id=person_id,
+                 loser_id=other)
+    assert_error(stale, 409, "conflict")
+    assert services.store.get_person_row(other)["status"] == "ACTIVE"  # nothing merged by the stale form
+
+    response = post(client, steward, case_id, "merge", reason="registered twice", version=1,
+                    survivor_id=person_id, loser_id=other)
+
+    assert response.status_code == 200
+    case = response.get_json()
+    assert (case["state"], case["resolution"]) == ("resolved", "merged")
+    assert services.store.get_person_row(other)["redirect_to"] == person_id
+    (event, *_) = services.store.audit_events("review_case", case_id, limit=5)
+    assert (event["action"], event["actor"], event["reason"]) == ("case.merged", "user:alice", "registered twice")
+    merge_id = event["detail"]["merge_id"]
+    undone = client.post(f"/v1/merges/{merge_id}/unmerge", json={"reason": "two people after all"}, headers=steward)
+    assert undone.status_code == 200
+    assert services.store.get_person_row(other)["status"] == "ACTIVE"
