@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas import EvidenceSchema, SourceRecordSchema
+from api.schemas import EvidenceList, SourceRecordSchema
 
 _REASON = ma.fields.String(required=True, validate=ma.validate.Length(max=2000), metadata={
     "description": "why (required, non-empty): kept in the audit log with the actor and time"})
@@ -112,7 +112,7 @@ class CaseCandidateSchema(ma.Schema):
     person_id = ma.fields.String()
     match_weight = ma.fields.Float()
     match_probability = ma.fields.Float()
-    evidence = ma.fields.List(ma.fields.Nested(EvidenceSchema), metadata={"description": "waterfall, prior first"})
+    evidence = EvidenceList(metadata={"description": "waterfall, prior first"})
     person = ma.fields.Nested(CandidatePersonSchema, allow_none=True)
 
 

@@ -367,9 +367,7 @@ class CaseService:
         entity = "/".join(key)
         with self.store.serialised():
             index = self.matching.index()
-            entry = index.get(key)
-            if entry is None:
-                raise NotFound(f"record {entity} not found")
+            entry = self.matching.stored_entry(key)
             if entry.link_source != LinkSource.MANUAL.value:
                 raise Conflict(f"record {entity} has no steward's link to undo",
                                {"link_source": ["only a MANUAL link can be undone"]})
@@ -444,9 +442,7 @@ class CaseService:
         """Link the case's record to a person (``MANUAL``), store and index together, golden views refreshed."""
         key = self._record_key(case)
         index = self.matching.index()
-        entry = index.get(key)
-        if entry is None:
-            raise NotFound(f"record {'/'.join(key)} not found")
+        entry = self.matching.stored_entry(key)
         old = entry.person_id
         weight = candidate["match_weight"] if candidate else None
         probability = candidate["match_probability"] if candidate else None

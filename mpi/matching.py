@@ -374,9 +374,7 @@ class MatchService:
         key = (source_system, source_record_id)
         model = self.active_model()
         with self.store.transaction():
-            entry = self.index().get(key)
-            if entry is None:
-                raise NotFound(f"record {'/'.join(key)} not found")
+            entry = self.stored_entry(key)
             decision, _, person_id, case_id = self._decide_and_write(
                 actor, key, entry.norm, model, entry.person_id, blocks)
         return {"decision": decision.value, "person_id": person_id, "review_case_id": case_id}
@@ -387,11 +385,16 @@ class MatchService:
         key = (source_system, source_record_id)
         model = self.active_model()
         with self.store.transaction():
-            entry = self.index().get(key)
-            if entry is None:
-                raise NotFound(f"record {'/'.join(key)} not found")
+            entry = self.stored_entry(key)
             candidates = self.find_candidates(entry.norm, model, exclude=key)
             return self._open_case(actor, key, candidates, model, blocks, reason)
+
+    def stored_entry(self, key: tuple[str, str]):
+        """The index's entry of a stored record, or NotFound."""
+        entry = self.index().get(key)
+        if entry is None:
+            raise NotFound(f"record {'/'.join(key)} not found")
+        return entry
 
     def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
         """Decide again the records held in review that no steward has taken up.
@@ -446,9 +449,7 @@ class MatchService:
             raise ValidationError("a steward's link needs a reason", {"reason": ["required"]})
         with self.store.transaction():
             index = self.index()
-            entry = index.get(key)
-            if entry is None:
-                raise NotFound(f"record {entity} not found")
+            entry = self.stored_entry(key)
             person = self.store.resolve_person(person_id)
             person_id = person["person_id"]
             old_person = entry.person_id
