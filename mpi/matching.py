@@ -317,8 +317,8 @@ class MatchService:
         top = candidates[0] if candidates else None
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
-        return self._result(key, decision, model, candidates if with_candidates else [], person_id, case_id,
-                            LinkSource.AUTO, weight, probability, grade_from=candidates)
+        return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
+                            probability, with_candidates=with_candidates)
 
     def _decide_and_write(self, actor, key, norm, model, old_person, blocks=()):
         """Decide a stored record against the index and write the outcome: a link, a new person or a case.
@@ -491,20 +491,20 @@ class MatchService:
     _refresh_golden = refresh_golden
 
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
-                grade_from=None):
+                with_candidates=True):
+        shown = candidates[: model.policy.max_candidates] if with_candidates else []
         return {
             "source_system": key[0],
             "source_record_id": key[1],
             "decision": decision.value,
-            "match_grade": _decision_grade(decision, candidates if grade_from is None else grade_from,
-                                           model.policy).value,
+            "match_grade": _decision_grade(decision, candidates, model.policy).value,
             "person_id": person_id,
             "review_case_id": case_id,
             "link_source": link_source.value if person_id else None,
             "match_weight": None if weight is None else round(weight, 6),
             "match_probability": probability,
             "model_version": model.version,
-            "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
+            "candidates": [c.as_dict(model.policy) for c in shown],
         }
 
 
