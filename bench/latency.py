@@ -208,11 +208,12 @@ def splink_phase(matching, model, queries, times, candidates, limit: int) -> dic
 
     document = matching.registry.document(model.version)
     splink = RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    index = matching.index()
     chosen = [i for i, (_, found) in enumerate(candidates) if found][:limit]
     # Warm-up: the first calls generate and cache Splink's SQL.
     norm, found = candidates[chosen[0]]
     records = [entry.norm for _, members in found for entry in members]
-    for _ in range(3):
+    for _ in range(3):  # (the model's own term frequencies: the SQL is the same whichever)
         splink.compare_records(norm, records)
         splink.score_pairs(norm, records)
     ours, scoring, compare, pairs, worst = [], [], [], [], 0.0
@@ -220,14 +221,17 @@ def splink_phase(matching, model, queries, times, candidates, limit: int) -> dic
         norm, found = candidates[i]
         records = [entry.norm for _, members in found for entry in members]
         t0 = time.perf_counter()
-        query = model.scorer.query(norm)
+        # The term frequencies /v1/match uses (the index's pooled with the model's), for both engines; the
+        # prior is the model's in both.
+        frequencies = model.scorer.frequencies(norm, len(index.entries), index.value_counts)
+        query = model.scorer.query(norm, frequencies=frequencies)
         weights = [query.weight(entry.shape, entry.values) for _, members in found for entry in members]
         scoring.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        by_compare = splink.compare_records(norm, records)
+        by_compare = splink.compare_records(norm, records, frequencies)
         compare.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        by_pairs = splink.score_pairs(norm, records)
+        by_pairs = splink.score_pairs(norm, records, frequencies)
         pairs.append((time.perf_counter() - t0) * 1000)
         worst = max(worst, *(abs(a - b) for a, b in zip(weights, by_compare)),
                     *(abs(a - b) for a, b in zip(weights, by_pairs)))

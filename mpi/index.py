@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from mpi import blocking
+from mpi.frequencies import ValueCounts
 
 Key = tuple[str, str]
 
@@ -73,6 +74,8 @@ class CandidateIndex:
         self._shared: dict[str, str] = {}
         #: record key -> persons a steward said it is not (``not_duplicate``): never its candidates.
         self._apart: dict[Key, frozenset[str]] = {}
+        #: How many records show each value term frequencies weigh (``mpi.frequencies``).
+        self.value_counts = ValueCounts()
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple]) -> CandidateIndex:
@@ -130,10 +133,12 @@ class CandidateIndex:
             key = old.key
             for k in old.keys:
                 self._unpost(k, old)
+            self.value_counts.remove(old.norm)
         else:
             shared = self._shared
             key = (shared.setdefault(key[0], key[0]), key[1])
         shape, values = self._compact(norm)
+        self.value_counts.add(norm)
         entry = Entry(key, shape, values, tuple(dict.fromkeys(keys)), received_at, updated_at)
         if old is not None:
             entry.person_id, entry.decision, entry.link_source = old.person_id, old.decision, old.link_source

@@ -238,10 +238,13 @@ class MatchService:
         them: by its best record (the candidate's weight and evidence), and
         every one is checked against the policy's conflict rules (so a record is
         not linked to a person it contradicts in part). The prior is the one for
-        the index's size.
+        the index's size, and term frequencies pool the model's with the
+        index's, the record counted in it (``mpi.frequencies``).
         """
         index = self.index()
-        query = model.scorer.query(norm, len(index.entries))
+        size, stored = len(index.entries), index.get(exclude) if exclude else None
+        frequencies = model.scorer.frequencies(norm, size, index.value_counts, stored and stored.norm)
+        query = model.scorer.query(norm, size, frequencies)
         conflict_in = model.policy.conflict_in_bits
         candidates = []
         for person_id, members in index.candidate_persons(blocking.query_keys(norm), self.max_block_size, exclude):

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
 from mpi.errors import ModelError
+from mpi.frequencies import ValueCounts, pooled
 from mpi.policy import LEVEL_BITS
 
 
@@ -151,8 +152,9 @@ class Scorer:
             float(spec.get("tf_minimum_u_value", 0.0)),
         )
 
-    def _tf_adjustment(self, level: _CompiledLevel, l: Mapping, r: Mapping) -> float:
-        table = tf_table(self.tf_tables, level.tf_column)
+    def _tf_adjustment(self, level: _CompiledLevel, l: Mapping, r: Mapping,
+                       tables: Mapping[str, Mapping[str, float]]) -> float:
+        table = tf_table(tables, level.tf_column)
         freqs = [table.get(v, self.tf_floor) for v in (l.get(level.tf_column), r.get(level.tf_column)) if v is not None]
         if not freqs:
             return 0.0
@@ -169,9 +171,23 @@ class Scorer:
         """A normalised record with the model's derived columns: what the level tests read."""
         return {**record, **derive(record, self.tf_tables)}
 
-    def query(self, record: Mapping[str, Any], index_records: int | None = None) -> QueryScorer:
-        """A scorer of one inbound (normalised) record against many stored ones, in an index of that size."""
-        return QueryScorer(self, record, index_records)
+    def frequencies(self, record: Mapping[str, Any], index_records: int | None = None,
+                    counts: ValueCounts | None = None, stored: Mapping[str, Any] | None = None
+                    ) -> Mapping[str, Mapping[str, float]]:
+        """The value frequencies term-frequency adjustments use when ``record`` is matched in an index of
+        ``index_records`` records whose values are ``counts`` (and which holds ``stored``, the record's
+        present version, if it does): the model's and the index's pooled with the record in it
+        (:mod:`mpi.frequencies`); the model's alone without counts, or for a model that does not record
+        how many records it was trained on."""
+        if counts is None or index_records is None or not self.trained_records:
+            return self.tf_tables
+        return pooled(self.tf_tables, self.tf_floor, self.trained_records, counts, index_records, record, stored)
+
+    def query(self, record: Mapping[str, Any], index_records: int | None = None,
+              frequencies: Mapping[str, Mapping[str, float]] | None = None) -> QueryScorer:
+        """A scorer of one inbound (normalised) record against many stored ones, with the prior for an index of
+        ``index_records`` and the term frequencies ``frequencies`` (the model's when None; see :meth:`frequencies`)."""
+        return QueryScorer(self, record, index_records, frequencies)
 
     def _prepare_values(self, shape: tuple[str, ...], values: tuple) -> dict[str, Any]:
         """A stored record's values as :meth:`prepare` gives them, for the columns the comparisons read.
@@ -195,16 +211,20 @@ class Scorer:
             getters = self._getters_by_shape[shape] = tuple(_getter(shape, cols) for cols in self._key_columns)
         return getters
 
-    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any]) -> tuple[float, int, str, float, int]:
-        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level bit)."""
+    def _evaluate(self, i: int, l: Mapping[str, Any], r: Mapping[str, Any],
+                  tables: Mapping[str, Mapping[str, float]] | None = None) -> tuple[float, int, str, float, int]:
+        """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level bit),
+        its term frequencies from ``tables`` (the model's when None)."""
         comparison, levels = self._compiled[i]
         index = comparison.level_of(l, r)
         level = levels[index]
-        tf = self._tf_adjustment(level, l, r) if level.tf_column else 0.0
+        tf = self._tf_adjustment(level, l, r, tables or self.tf_tables) if level.tf_column else 0.0
         return level.weight + tf, index, level.label, tf, self._level_bits[i][index]
 
-    def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None) -> PairScore:
-        """Score two normalised records, with the prior scaled to an index of ``index_records`` (else the model's).
+    def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None,
+              frequencies: Mapping[str, Mapping[str, float]] | None = None) -> PairScore:
+        """Score two normalised records, with the prior scaled to an index of ``index_records`` (else the model's)
+        and the term frequencies ``frequencies`` (else the model's; see :meth:`frequencies`).
 
         The evidence is the waterfall: the prior, then one entry per comparison
         (level, label, weight with its term-frequency part), each with the running
@@ -214,7 +234,7 @@ class Scorer:
         total = self.prior_weight_for(index_records)
         evidence: list[dict[str, Any]] = [self._prior_evidence(total, index_records)]
         for i, (comparison, _) in enumerate(self._compiled):
-            weight, index, label, tf, _ = self._evaluate(i, l, r)
+            weight, index, label, tf, _ = self._evaluate(i, l, r, frequencies)
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
         return PairScore(total, probability_from_weight(total), evidence)
@@ -243,10 +263,12 @@ class QueryScorer:
     comparison has to be evaluated.
     """
 
-    def __init__(self, scorer: Scorer, record: Mapping[str, Any], index_records: int | None = None):
+    def __init__(self, scorer: Scorer, record: Mapping[str, Any], index_records: int | None = None,
+                 frequencies: Mapping[str, Mapping[str, float]] | None = None):
         self._scorer = scorer
         self._record = scorer.prepare(record)
         self._index_records = index_records
+        self._frequencies = frequencies or scorer.tf_tables
         self._prior = scorer.prior_weight_for(index_records)
         #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level bit).
         self._memo: tuple[dict[Any, tuple[float, int, str, float, int]], ...] = tuple(
@@ -291,7 +313,7 @@ class QueryScorer:
             if hit is None:
                 if prepared is None:
                     prepared = scorer._prepare_values(shape, values)
-                hit = memo[key] = scorer._evaluate(i, self._record, prepared)
+                hit = memo[key] = scorer._evaluate(i, self._record, prepared, self._frequencies)
             total += hit[0]
             bits |= hit[4]
         return total, bits

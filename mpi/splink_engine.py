@@ -390,26 +390,32 @@ class RealtimeScorer:
     still registers the records and runs the scoring SQL in DuckDB, which is
     what Splink pays per request. Term frequencies travel in the records
     (``tf_<column>``), from the model's tables with its floor for rarer values,
-    as in the in-process scorer.
+    as in the in-process scorer, or from the frequencies it is given (for all calls, or for one).
 
     Args:
         model_json: Splink's model JSON from the model file.
         tables, tf_floor: the model's value frequencies and the floor for rarer values.
+        frequencies: the frequencies term-frequency adjustments use instead of the model's
+            (``Scorer.frequencies``: pooled with an index's), scaled as the model's are.
     """
 
-    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float):
+    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
+                 frequencies: Mapping[str, Mapping[str, float]] | None = None):
         from splink.internals.realtime import compare_records
         from splink.internals.settings_creator import SettingsCreator
 
         self._compare_records = compare_records
         self.tables, self.tf_floor = tables, tf_floor
+        self.frequencies = frequencies or tables
         self.tf_scales = tf_scales(model_json, tables)
         self._settings = SettingsCreator.from_path_or_dict(dict(model_json))
         self._db_api = DuckDBAPI(connection=duckdb.connect())
         self._cache_key = f"closedloop-mpi-realtime-{id(self)}"
         self._linker: Linker | None = None
 
-    def _rows(self, records: Sequence[Mapping[str, Any]], first_id: int) -> list[dict[str, Any]]:
+    def _rows(self, records: Sequence[Mapping[str, Any]], first_id: int,
+              frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
+        frequencies = frequencies or self.frequencies
         out = []
         for i, record in enumerate(records, start=first_id):
             row: dict[str, Any] = {"unique_id": str(i)}
@@ -419,23 +425,26 @@ class RealtimeScorer:
             for col in TF_COLUMNS:
                 value = row.get(col)
                 row[f"tf_{col}"] = (None if value is None
-                                    else tf_table(self.tables, col).get(value, self.tf_floor) * self.tf_scales[col])
+                                    else tf_table(frequencies, col).get(value, self.tf_floor)
+                                    * self.tf_scales[col])
             out.append(row)
         return out
 
-    def compare_records(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> list[float]:
+    def compare_records(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]],
+                        frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[float]:
         """Match weights of ``record`` against each candidate (in order), by cached ``compare_records``."""
         if not candidates:
             return []
-        df = self._compare_records(self._rows([record], 0), self._rows(candidates, 1), self._settings,
-                                   self._db_api, sql_cache_key=self._cache_key)
+        df = self._compare_records(self._rows([record], 0, frequencies), self._rows(candidates, 1, frequencies),
+                                   self._settings, self._db_api, sql_cache_key=self._cache_key)
         return self._weights(df, len(candidates))
 
-    def score_pairs(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]]) -> list[float]:
+    def score_pairs(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]],
+                    frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[float]:
         """Match weights of ``record`` against each candidate (in order), by ``linker.inference.score_pairs``."""
         if not candidates:
             return []
-        left, right = self._rows([record], 0), self._rows(candidates, 1)
+        left, right = self._rows([record], 0, frequencies), self._rows(candidates, 1, frequencies)
         if self._linker is None:
             self._linker = Linker(self._db_api.register(pa.Table.from_pylist(left + right)), self._settings)
         df = self._linker.inference.score_pairs(left, right)

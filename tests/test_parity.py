@@ -15,7 +15,10 @@ import pytest
 from mpi import splink_engine
 from mpi.comparisons import COMPARISONS
 from mpi.generator import generate_records
+from mpi.index import CandidateIndex
 from mpi.model import compile_model
+from mpi.normalise import normalise_record
+from mpi.records import validate_record
 from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.settings import PROJECT_ROOT
 from mpi.training import model_row
@@ -79,3 +82,22 @@ def test_splinks_realtime_scoring_gives_the_in_process_weights_call_after_call(s
         expected = [model.scorer.score(record, other).match_weight for other in rows[3:15]]
         assert realtime.compare_records(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
         assert realtime.score_pairs(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
+
+
+def test_both_engines_agree_with_the_term_frequencies_of_an_index(shipped):
+    """/v1/match pools the index's value counts with the model's (``mpi.frequencies``); Splink, handed the
+    same frequencies, gives the same weights."""
+    document, model = shipped
+    rows = [model_row(r) for r in generate_records(40, seed=3)]
+    namesakes = [{**r, "last_name": rows[4]["last_name"]} for r in generate_records(80, seed=9)]
+    index = CandidateIndex()
+    for i, row in enumerate([*generate_records(400, seed=8), *namesakes]):
+        index.put(("s", str(i)), normalise_record(validate_record(row, strict=False)), [], None, None)
+    record, others = rows[4], rows[3:15]
+    frequencies = model.scorer.frequencies(record, len(index.entries), index.value_counts)
+    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"],
+                                            frequencies)
+    expected = [model.scorer.score(record, other, frequencies=frequencies).match_weight for other in others]
+    assert expected != pytest.approx([model.scorer.score(record, other).match_weight for other in others])
+    assert realtime.compare_records(record, others) == pytest.approx(expected, abs=TOLERANCE)
+    assert realtime.score_pairs(record, others) == pytest.approx(expected, abs=TOLERANCE)
