@@ -16,6 +16,11 @@ from typing import Any
 from mpi.comparisons import COMPARISONS
 from mpi.errors import ModelError
 
+#: Contact levels at which two records share no household: a ZIP code, one character off
+#: or not, or only the town is what strangers share.
+_NO_HOUSEHOLD_SHARED = ("contact: differs", "contact: ZIP agrees", "contact: ZIP one character off",
+                        "contact: city agrees", "contact: no contact field on both sides")
+
 #: Evidence that holds a pair for a steward however high it scores: a first name
 #: spelt another way, or a short form across the sexes, on the same birth date is
 #: a typo as often as a twin, and a twin shares every household fact (surname,
@@ -36,16 +41,16 @@ DEFAULT_HOLD_LEVELS = [
     ["name_dob: first name (missing or swapped) and birth date missing"],
     # Another member id from the plan: another member, or a re-enrolment a steward should see.
     ["medicaid_id: conflict"],
-    # One first name and birth date, nothing else shared: a move, or two people who share a
-    # name and a birthday. Only a weight a coincidence does not reach links it (names are not
-    # weighed by frequency here, so common and rare ones alike).
-    {"levels": ["name_dob: first name and birth date exact", "contact: differs"], "below": 18.0},
-    {"levels": ["name_dob: first name and birth date exact", "contact: ZIP agrees"], "below": 18.0},
-    # A ZIP one character off or only the town agreeing is no more shared household than a ZIP.
-    {"levels": ["name_dob: first name and birth date exact", "contact: ZIP one character off"], "below": 18.0},
-    {"levels": ["name_dob: first name and birth date exact", "contact: city agrees"], "below": 18.0},
-    {"levels": ["name_dob: first name and birth date exact", "contact: no contact field on both sides"],
-     "below": 18.0},
+    # No birth date, and a first name only like the other (CARRLOS / CARLOS, JULIO / JULIAN, BARB /
+    # BARBARA): the household agrees either way, and a parent and child of one name share it.
+    ["name_dob: first name similar, birth date missing"],
+    # One first name (or its short form: a namesake's records carry nicknames too) and birth
+    # date, no household fact shared: a move, or two people who share a name and a birthday.
+    # Only a weight a coincidence does not reach links it.
+    *({"levels": [name_dob, contact], "below": 18.0}
+      for name_dob in ("name_dob: first name and birth date exact",
+                       "name_dob: first name nickname or short form, birth date exact")
+      for contact in _NO_HOUSEHOLD_SHARED),
 ]
 #: Evidence against *any* record of a person that keeps a record from joining it
 #: automatically: a record without a birth date can match a father and his son
@@ -64,6 +69,9 @@ DEFAULT_CONFLICT_LEVELS = [
     ["medicaid_id: conflict", "ssn_last4: conflict"],
     # No birth date, and a suffix on one side only: the father or the son, whichever record it is.
     ["name_dob: first name exact, birth date missing", "suffix: on one side only"],
+    # No birth date to tell, and another SSN: the parent or child of that name, not a typo of it.
+    ["name_dob: first name exact, birth date missing", "ssn_last4: conflict"],
+    ["name_dob: first name similar, birth date missing", "ssn_last4: conflict"],
 ]
 #: Evidence twins never share, which lifts a hold.
 DEFAULT_CLEAR_LEVELS = ["ssn_last4: exact", "medicaid_id: exact"]

@@ -67,6 +67,44 @@ def test_a_record_without_birth_date_does_not_bridge_a_father_and_his_son(client
     assert len(persons) >= 2
 
 
+def test_a_namesakes_short_form_elsewhere_is_held_for_a_steward(client, auth):
+    """One first name (here its short form) and birth date, and nothing of a household shared: a move, or two
+    people; a rare surname must not decide it."""
+    stephanie = submit(client, auth, {"source_system": "county-general-ehr", "source_record_id": "1",
+                                      "first_name": "Stephanie", "last_name": "Morgan-Gonzalez", "sex": "F",
+                                      "birth_date": "1974-05-31", "phone": "832-384-7580",
+                                      "address_line1": "5098 Polk Lane", "city": "Houston", "state": "TX",
+                                      "postal_code": "77016"})
+    steph = submit(client, auth, {"source_system": "housing-first-cbo", "source_record_id": "2", "first_name": "Steph",
+                                  "last_name": "Morgan-Gonzalez", "birth_date": "1974-05-31",
+                                  "phone": "+1 562 974 3781", "address_line1": "38 Wren Ave", "city": "Westminster",
+                                  "state": "CA", "postal_code": "92683"})
+
+    assert steph["decision"] == "POSSIBLE_MATCH" and steph["person_id"] != stephanie["person_id"]
+    assert sorted(steph["candidates"][0]["held_by"]) == ["contact: differs",
+                                                         "name_dob: first name nickname or short form, birth date exact"]
+
+
+def test_an_undated_record_of_a_similar_first_name_in_the_household_is_held(client, auth):
+    """JULIO with no birth date where JULIAN lives: the father as likely as a typo of the son."""
+    julian = submit(client, auth, {"source_system": "county-general-ehr", "source_record_id": "1", "sex": "M",
+                                   "first_name": "Julián", "birth_date": "2002-02-17", **HOME})
+    julio = submit(client, auth, {"source_system": "foodbank-cbo", "source_record_id": "2", "sex": "M",
+                                  "first_name": "Julio", "birth_date": "1900-01-01", **HOME})
+
+    assert julio["decision"] == "POSSIBLE_MATCH" and julio["person_id"] != julian["person_id"]
+    assert julio["candidates"][0]["held_by"] == ["name_dob: first name similar, birth date missing"]
+
+
+def test_an_undated_record_with_another_ssn_does_not_join_the_household_namesake(client, auth):
+    dated = submit(client, auth, {"source_system": "fqhc-eastside", "source_record_id": "1", "first_name": "Jorge",
+                                  "sex": "M", "birth_date": "1976-07-01", "ssn_last4": "3986", **HOME})
+    undated = submit(client, auth, {"source_system": "foodbank-cbo", "source_record_id": "2", "first_name": "Jorge",
+                                    "sex": "M", "ssn_last4": "3907", **HOME})
+
+    assert undated["decision"] != "MATCH" and undated["person_id"] != dated["person_id"]
+
+
 def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, services, activate_policy):
     first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
     activate_policy(upper_match_weight=1e6)  # nothing auto-links: the next record is held
