@@ -2,8 +2,8 @@
 
 Three steps kept apart (scoring pairs, deciding, maintaining persons):
 ``find_candidates`` scores the record against stored records fetched by
-blocking keys and keeps each person's best; ``decide`` applies the policy's two
-thresholds; ``submit`` writes the outcome (link, new person, or review case)
+blocking keys and keeps each person's best; ``mpi.decisions.decide`` applies
+the policy; ``submit`` writes the outcome (link, new person, or review case)
 and its audit events in one transaction under the store's writer lock, so two
 concurrent requests for the same new person cannot both create one.
 """
@@ -17,16 +17,16 @@ from typing import Any, NamedTuple
 
 from mpi import blocking
 from mpi.case_priority import CaseTargets, priority_for
+from mpi.decisions import Candidate, decide, decision_grade, rank
 from mpi.errors import ModelError, NotFound, ValidationError
 from mpi.index import CandidateIndex
 from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
 from mpi.normalise import NORMALISATION_VERSION, normalise_record
-from mpi.policy import Policy
 from mpi.records import validate_record
 from mpi.scoring import QueryScorer, probability_from_weight
 from mpi.store import Store
 from mpi.survivorship import golden_view
-from mpi.vocab import CaseState, Decision, LinkSource, MatchGrade
+from mpi.vocab import CaseState, Decision, LinkSource
 
 logger = logging.getLogger(__name__)
 
@@ -55,78 +55,8 @@ def prepare(data: Any, *, strict: bool = True) -> Prepared:
     return Prepared(record, norm, blocking.record_keys(norm))
 
 
-class Candidate:
-    """A person scored against the inbound record, by its best-scoring record.
-
-    Its evidence (the waterfall of the best record) is made when first read: a
-    request scores dozens of persons and shows a few.
-    """
-
-    __slots__ = ("person_id", "match_weight", "match_probability", "source_system", "source_record_id",
-                 "weakest_weight", "conflict", "_evidence")
-
-    def __init__(self, person_id: str, match_weight: float, match_probability: float,
-                 evidence: list[dict[str, Any]] | Callable[[], list[dict[str, Any]]], source_system: str,
-                 source_record_id: str, weakest_weight: float, conflict: dict[str, str] | None = None):
-        self.person_id, self.match_weight, self.match_probability = person_id, match_weight, match_probability
-        self.source_system, self.source_record_id = source_system, source_record_id
-        #: The lowest weight against any of the person's records (shown to stewards).
-        self.weakest_weight = weakest_weight
-        #: A record of the person the inbound one contradicts (``conflict_levels``), and how:
-        #: a record is only auto-linked to a person it is consistent with as a whole.
-        self.conflict = conflict
-        self._evidence = evidence
-
-    @property
-    def evidence(self) -> list[dict[str, Any]]:
-        """Per comparison, the level, label and weight of the best record, prior first (a waterfall)."""
-        if callable(self._evidence):
-            self._evidence = self._evidence()
-        return self._evidence
-
-    def as_dict(self, policy: Policy) -> dict[str, Any]:
-        return {
-            "person_id": self.person_id,
-            "match_weight": round(self.match_weight, 6),
-            "match_probability": self.match_probability,
-            "match_grade": grade(self.match_weight, policy).value,
-            "matched_record": {"source_system": self.source_system, "source_record_id": self.source_record_id},
-            "weakest_record_weight": round(self.weakest_weight, 6),
-            "held_by": policy.hold(self.evidence),
-            "conflict": self.conflict,
-            "evidence": self.evidence,
-        }
-
-
 def _explained(query: QueryScorer, record: Any) -> Callable[[], list[dict[str, Any]]]:
     return lambda: query.explain(record).evidence
-
-
-def _rank(candidate: Candidate) -> tuple[float, str]:
-    return -candidate.match_weight, candidate.person_id
-
-
-def grade(weight: float, policy: Policy) -> MatchGrade:
-    """FHIR match grade of a weight under the policy."""
-    if weight >= policy.upper_match_weight:
-        return MatchGrade.CERTAIN
-    if weight < policy.lower_match_weight:
-        return MatchGrade.CERTAINLY_NOT
-    middle = (policy.upper_match_weight + policy.lower_match_weight) / 2
-    return MatchGrade.PROBABLE if weight >= middle else MatchGrade.POSSIBLE
-
-
-def decide(candidates: list[Candidate], policy: Policy) -> Decision:
-    """The three-way decision for candidates sorted best first."""
-    if not candidates or candidates[0].match_weight < policy.lower_match_weight:
-        return Decision.NO_MATCH
-    top = candidates[0]
-    best = top.match_weight
-    if best >= policy.upper_match_weight and top.conflict is None and policy.hold(top.evidence) is None:
-        rival = candidates[1].match_weight if len(candidates) > 1 else None
-        if rival is None or rival < policy.lower_match_weight or best - rival >= policy.ambiguity_margin:
-            return Decision.MATCH
-    return Decision.POSSIBLE_MATCH
 
 
 class MatchService:
@@ -253,7 +183,7 @@ class MatchService:
                                                    "level": found[1]}
             candidates.append(Candidate(person_id, best, probability_from_weight(best),
                                         _explained(query, record), *record.key, weakest, conflict))
-        candidates.sort(key=_rank)
+        candidates.sort(key=rank)
         return candidates
 
     def match(self, data: Any, actor: str) -> dict[str, Any]:
@@ -269,7 +199,7 @@ class MatchService:
         logger.debug("match by %s: %s candidates, decision %s", actor, len(candidates), decision.value)
         return {
             "decision": decision.value,
-            "match_grade": _decision_grade(decision, candidates, model.policy).value,
+            "match_grade": decision_grade(decision, candidates, model.policy).value,
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
         }
@@ -500,7 +430,7 @@ class MatchService:
             "source_system": key[0],
             "source_record_id": key[1],
             "decision": decision.value,
-            "match_grade": _decision_grade(decision, candidates, model.policy).value,
+            "match_grade": decision_grade(decision, candidates, model.policy).value,
             "person_id": person_id,
             "review_case_id": case_id,
             "link_source": link_source.value if person_id else None,
@@ -509,17 +439,3 @@ class MatchService:
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in shown],
         }
-
-
-def _decision_grade(decision: Decision, candidates: list[Candidate], policy: Policy) -> MatchGrade:
-    if decision is Decision.MATCH:
-        return MatchGrade.CERTAIN
-    if decision is Decision.NO_MATCH:
-        return MatchGrade.CERTAINLY_NOT
-    if not candidates:
-        return MatchGrade.POSSIBLE
-    # An ambiguous best (a rival close behind) is never "certain" to outside clients.
-    return min(grade(candidates[0].match_weight, policy), MatchGrade.PROBABLE, key=_GRADE_ORDER.index)
-
-
-_GRADE_ORDER = [MatchGrade.PROBABLE, MatchGrade.POSSIBLE, MatchGrade.CERTAINLY_NOT, MatchGrade.CERTAIN]
