@@ -19,10 +19,26 @@ import waitress
 
 from api import create_app
 from mpi.auth import add_user
+from mpi.generator import generate_records
+from mpi.model import compile_model
+from mpi.normalise import normalise_record
+from mpi.records import validate_record
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
 
 SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
+
+@pytest.fixture(scope="session")
+def scorer():
+    """The shipped default model's in-process scorer (read-only: shared by every test)."""
+    document = json.loads((SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json").read_text())
+    return compile_model(document).scorer
+
+
+def generated_norms(people: int, seed: int) -> list[dict]:
+    """The normalised records of a seeded generated population (its truth column ignored)."""
+    return [normalise_record(validate_record(r, strict=False)) for r in generate_records(people, seed=seed)]
+
 
 #: Fictional people; each is one full record of one human.
 PEOPLE = {

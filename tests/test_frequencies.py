@@ -2,38 +2,28 @@
 
 A value the model never saw is not thereby rare where the model is deployed; once
 the index holds it many times, agreeing on it must weigh what a common value
-weighs. An empty index gives the model's own numbers.
+weighs. An empty index leaves the model's numbers as they are but for the
+record being matched, counted among the records at hand.
 """
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from conftest import record
+from conftest import generated_norms, record
 from mpi import blocking
 from mpi.frequencies import COUNTED_COLUMNS, PooledFrequencies, ValueCounts
 from mpi.generator import generate_records
 from mpi.index import CandidateIndex
-from mpi.model import compile_model
 from mpi.normalise import normalise_record
 from mpi.records import validate_record
-from mpi.services import DEFAULT_MODEL_VERSION
-from mpi.settings import PROJECT_ROOT
 
 NEW_SURNAME = "ZBYSZEWSKA"  # in no model's tables
 
 
 @pytest.fixture(scope="module")
-def scorer():
-    document = json.loads((PROJECT_ROOT / "matching_models" / f"{DEFAULT_MODEL_VERSION}.json").read_text())
-    return compile_model(document).scorer
-
-
-@pytest.fixture(scope="module")
 def norms():
-    return [normalise_record(validate_record(r, strict=False)) for r in generate_records(600, seed=21)]
+    return generated_norms(600, seed=21)
 
 
 def _index(norms) -> CandidateIndex:

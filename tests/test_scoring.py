@@ -11,24 +11,18 @@ thousands of generated pairs) and the outcome (identical weights and evidence).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 
 import pytest
 
-from conftest import PEOPLE
+from conftest import PEOPLE, generated_norms
 from mpi import blocking
 from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, derive
-from mpi.generator import generate_records
 from mpi.index import CandidateIndex
-from mpi.model import compile_model
 from mpi.normalise import normalise_record
 from mpi.policy import Policy
-from mpi.records import validate_record
 from mpi.scoring import key_columns, prior_for_index, tf_scales
-from mpi.services import DEFAULT_MODEL_VERSION
-from mpi.settings import PROJECT_ROOT
 
 
 class Reads(dict):
@@ -48,14 +42,8 @@ class Reads(dict):
 
 
 @pytest.fixture(scope="module")
-def scorer():
-    document = json.loads((PROJECT_ROOT / "matching_models" / f"{DEFAULT_MODEL_VERSION}.json").read_text())
-    return compile_model(document).scorer
-
-
-@pytest.fixture(scope="module")
 def norms():
-    return [normalise_record(validate_record(r, strict=False)) for r in generate_records(700, seed=11)]
+    return generated_norms(700, seed=11)
 
 
 @pytest.fixture(scope="module")
