@@ -23,19 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mpi.comparisons import TF_ALIASES, TF_COLUMNS
-
-#: The normalised columns whose value counts the index keeps: those a tf level is weighed by.
-COUNTED_COLUMNS = tuple(sorted({TF_ALIASES.get(c, c) for c in TF_COLUMNS}))
+from mpi.comparisons import FREQUENCY_COLUMNS
 
 
 class ValueCounts:
-    """How many of the index's records show each value of the counted columns."""
+    """How many records show each value of the columns whose frequencies the model keeps
+    (``FREQUENCY_COLUMNS``): the index's, or a training set's (:func:`mpi.model.term_frequencies`)."""
 
     __slots__ = ("_counts",)
 
     def __init__(self) -> None:
-        self._counts: dict[str, dict[Any, int]] = {c: {} for c in COUNTED_COLUMNS}
+        self._counts: dict[str, dict[Any, int]] = {c: {} for c in FREQUENCY_COLUMNS}
 
     def add(self, norm: Mapping[str, Any]) -> None:
         for column, counts in self._counts.items():
@@ -54,7 +52,7 @@ class ValueCounts:
                     del counts[value]
 
     def of(self, column: str) -> Mapping[Any, int]:
-        """Value -> records showing it, for one counted column (empty for any other)."""
+        """Value -> records showing it, for one of the columns (empty for any other)."""
         return self._counts.get(column, {})
 
 
@@ -113,9 +111,9 @@ class PooledFrequencies(Mapping):
 def pooled(tables: Mapping[str, Mapping[Any, float]], floor: float, trained: int, counts: ValueCounts,
            indexed: int, record: Mapping[str, Any], stored: Mapping[str, Any] | None = None
            ) -> dict[str, PooledFrequencies]:
-    """Per counted column, its pooled frequencies (:class:`PooledFrequencies`) with ``record`` in the
+    """Per frequency column, its pooled frequencies (:class:`PooledFrequencies`) with ``record`` in the
     index, in place of ``stored`` (the version of it the index holds, if any)."""
     return {column: PooledFrequencies(tables.get(column, {}), floor, trained, counts.of(column), indexed,
                                       record.get(column), stored is not None,
                                       None if stored is None else stored.get(column))
-            for column in COUNTED_COLUMNS}
+            for column in FREQUENCY_COLUMNS}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from typing import Any
 
 from mpi.comparisons import FREQUENCY_COLUMNS
 from mpi.errors import ModelError, NotFound
+from mpi.frequencies import ValueCounts
 from mpi.policy import Policy
 from mpi.scoring import Scorer
 
@@ -43,16 +43,13 @@ def term_frequencies(rows: Iterable[Mapping[str, Any]]) -> tuple[dict[str, dict[
     Only values seen at least twice are kept: the floor (one in the number of
     records) stands for every rarer value, which keeps model files small.
     """
-    counters = {col: Counter() for col in FREQUENCY_COLUMNS}
-    n = 0
+    counts, n = ValueCounts(), 0
     for row in rows:
         n += 1
-        for col, counter in counters.items():
-            value = row.get(col)
-            if value is not None:
-                counter[value] += 1
+        counts.add(row)
     tables = {}
-    for col, counter in counters.items():
+    for col in FREQUENCY_COLUMNS:
+        counter = counts.of(col)
         total = sum(counter.values()) or 1
         tables[col] = {v: c / total for v, c in sorted(counter.items()) if c >= 2}
     return tables, 1.0 / max(n, 1)

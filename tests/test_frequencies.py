@@ -12,7 +12,8 @@ import pytest
 
 from conftest import generated_norms, record
 from mpi import blocking
-from mpi.frequencies import COUNTED_COLUMNS, PooledFrequencies, ValueCounts
+from mpi.comparisons import FREQUENCY_COLUMNS
+from mpi.frequencies import PooledFrequencies, ValueCounts
 from mpi.generator import generate_records
 from mpi.index import CandidateIndex
 from mpi.normalise import normalise_record
@@ -41,7 +42,7 @@ def test_an_empty_index_changes_the_models_frequencies_by_the_record_alone(score
     record = norms[0]
     pooled = scorer.frequencies(record, 0, ValueCounts())
     trained = scorer.trained_records
-    for column in COUNTED_COLUMNS:
+    for column in FREQUENCY_COLUMNS:
         table = scorer.tf_tables[column]
         for value in [v for v in table if v != record.get(column)][:50]:
             assert pooled[column].get(value) == pytest.approx(table[value] * trained / (trained + 1), rel=1e-12)
