@@ -390,23 +390,20 @@ class RealtimeScorer:
     still registers the records and runs the scoring SQL in DuckDB, which is
     what Splink pays per request. Term frequencies travel in the records
     (``tf_<column>``), from the model's tables with its floor for rarer values,
-    as in the in-process scorer, or from the frequencies it is given (for all calls, or for one).
+    as in the in-process scorer, or from the frequencies a call is given
+    (``Scorer.frequencies``: pooled with an index's), scaled as the model's are.
 
     Args:
         model_json: Splink's model JSON from the model file.
         tables, tf_floor: the model's value frequencies and the floor for rarer values.
-        frequencies: the frequencies term-frequency adjustments use instead of the model's
-            (``Scorer.frequencies``: pooled with an index's), scaled as the model's are.
     """
 
-    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
-                 frequencies: Mapping[str, Mapping[str, float]] | None = None):
+    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float):
         from splink.internals.realtime import compare_records
         from splink.internals.settings_creator import SettingsCreator
 
         self._compare_records = compare_records
         self.tables, self.tf_floor = tables, tf_floor
-        self.frequencies = frequencies or tables
         self.tf_scales = tf_scales(model_json, tables)
         self._settings = SettingsCreator.from_path_or_dict(dict(model_json))
         self._db_api = DuckDBAPI(connection=duckdb.connect())
@@ -415,7 +412,7 @@ class RealtimeScorer:
 
     def _rows(self, records: Sequence[Mapping[str, Any]], first_id: int,
               frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
-        frequencies = frequencies or self.frequencies
+        frequencies = frequencies or self.tables
         out = []
         for i, record in enumerate(records, start=first_id):
             row: dict[str, Any] = {"unique_id": str(i)}

@@ -95,9 +95,8 @@ def test_both_engines_agree_with_the_term_frequencies_of_an_index(shipped):
         index.put(("s", str(i)), normalise_record(validate_record(row, strict=False)), [], None, None)
     record, others = rows[4], rows[3:15]
     frequencies = model.scorer.frequencies(record, len(index.entries), index.value_counts)
-    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"],
-                                            frequencies)
+    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
     expected = [model.scorer.score(record, other, frequencies=frequencies).match_weight for other in others]
     assert expected != pytest.approx([model.scorer.score(record, other).match_weight for other in others])
-    assert realtime.compare_records(record, others) == pytest.approx(expected, abs=TOLERANCE)
-    assert realtime.score_pairs(record, others) == pytest.approx(expected, abs=TOLERANCE)
+    assert realtime.compare_records(record, others, frequencies) == pytest.approx(expected, abs=TOLERANCE)
+    assert realtime.score_pairs(record, others, frequencies) == pytest.approx(expected, abs=TOLERANCE)
