@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.auth import actor, require_steward
 from api.schemas import EvidenceSchema, RecordKeySchema
-from mpi.history import instant
+from mpi.identity.history import instant
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.auth import actor, require_caller
 from api.schemas import HealthSchema, PersonSchema
-from mpi.model import ACTIVE_MODEL_KEY
+from mpi.matching.model import ACTIVE_MODEL_KEY
 
 logger = logging.getLogger(__name__)
 

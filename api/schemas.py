@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from mpi.records import RecordSchema
+from mpi.records.validation import RecordSchema
 
 __all__ = ["RecordSchema", "MatchResultSchema", "DecisionResultSchema", "PersonSchema", "SourceRecordSchema"]
 

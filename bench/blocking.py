@@ -25,11 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bulk  # noqa: E402
 
-from mpi import blocking, settings  # noqa: E402
+from mpi import settings
 from mpi.errors import ValidationError  # noqa: E402
-from mpi.fields import RECORD_FIELDS  # noqa: E402
-from mpi.normalise import normalise_record  # noqa: E402
-from mpi.records import validate_record  # noqa: E402
+from mpi.matching import blocking  # noqa: E402
+from mpi.records.fields import RECORD_FIELDS  # noqa: E402
+from mpi.records.normalise import normalise_record  # noqa: E402
+from mpi.records.validation import validate_record  # noqa: E402
 
 DEFAULT_DATA = bulk.ROOT.parent / "shared" / "data" / "people_dev"
 

@@ -71,11 +71,11 @@ def _role(record: dict[str, str], query_rate: float, load_rate: float) -> str:
 
 def _prepare(chunk: list[dict[str, str]]) -> list[tuple]:
     """Worker: validate, normalise and key records (exactly as ``MatchService.submit`` does)."""
-    from mpi import blocking
     from mpi.errors import ValidationError
-    from mpi.fields import RECORD_FIELDS
-    from mpi.normalise import normalise_record
-    from mpi.records import validate_record
+    from mpi.matching import blocking
+    from mpi.records.fields import RECORD_FIELDS
+    from mpi.records.normalise import normalise_record
+    from mpi.records.validation import validate_record
 
     out = []
     for raw in chunk:
@@ -110,12 +110,12 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
     folder = store_dir(n_people, seed)
     if (folder / "build.json").exists():
         return folder
-    from mpi import blocking
-    from mpi.generator import COLUMNS, generate_records
-    from mpi.matching import BLOCKING_KEY, NORMALISATION_KEY
-    from mpi.normalise import NORMALISATION_VERSION
+    from mpi.identity.matcher import BLOCKING_KEY, NORMALISATION_KEY
+    from mpi.identity.survivorship import golden_view
+    from mpi.matching import blocking
+    from mpi.records.normalise import NORMALISATION_VERSION
     from mpi.services import Services
-    from mpi.survivorship import golden_view
+    from mpi.synth.generator import COLUMNS, generate_records
     from mpi.vocab import Decision, LinkSource
 
     tmp = folder.with_name(folder.name + ".tmp")

@@ -11,7 +11,7 @@ For each size (a store built and cached by ``bench/bulk.py``):
 3. **Splink**: for a subset of the queries, the same inbound record against the
    very candidate records the in-process path scored, through Splink's cached
    real-time calls (``RealtimeScorer.compare_records`` and ``.score_pairs`` of
-   ``mpi/splink_engine.py``), checking that Splink gives the same weights.
+   ``mpi/splink_adapter.py``), checking that Splink gives the same weights.
 4. **mpi load** (1M by default; run before step 2, so that one index is in
    memory at a time): a few thousand held-out records (duplicates and new
    people) through the real CLI into a copy of the store; records/s.
@@ -78,7 +78,7 @@ def rss_mb(pid: int) -> dict[str, float]:
 
 def read_queries(folder: Path) -> list[dict]:
     """The held-out query records, without their truth column."""
-    from mpi.fields import RECORD_FIELDS
+    from mpi.records.fields import RECORD_FIELDS
 
     with open(folder / "query.csv", newline="", encoding="utf-8") as f:
         return [{k: row[k] for k in RECORD_FIELDS} for row in csv.DictReader(f)]
@@ -161,9 +161,9 @@ def _post(conn: http.client.HTTPConnection, body: str, headers: dict) -> dict:
 
 def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queries: int) -> dict:
     """``MatchService.match`` in this process; then Splink's real-time scoring of the same candidates."""
-    from mpi import blocking
-    from mpi.normalise import normalise_record
-    from mpi.records import validate_record
+    from mpi.matching import blocking
+    from mpi.records.normalise import normalise_record
+    from mpi.records.validation import validate_record
     from mpi.services import Services
 
     services = Services({"MPI_DB": str(folder / "store.duckdb")})
@@ -204,7 +204,7 @@ def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queri
 
 def splink_phase(matching, model, queries, times, candidates, limit: int) -> dict:
     """Splink's cached real-time scoring of each query against exactly the records the in-process path scored."""
-    from mpi.splink_engine import RealtimeScorer
+    from mpi.matching.splink_adapter import RealtimeScorer
 
     document = matching.registry.document(model.version)
     splink = RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])

@@ -12,7 +12,7 @@ historical_figures_with_errors_50k dedupe, and people_dev) this script
    every record's stored keys, a key holding more than ``MPI_MAX_BLOCK_SIZE``
    records skipped), then scores each pair with the in-process scorer that
    serves requests (``Model.scorer``). ``--batch`` adds a row for the batch
-   path instead (``mpi.splink_engine.predict``: Splink's SQL over the training
+   path instead (``mpi.splink_adapter.predict``: Splink's SQL over the training
    blocking rules, unbounded), which gives the same weights but other pairs;
 3. trains and runs plain Splink the way Splink's examples do (``plain_splink``);
 4. prints, per data set and engine, the best-threshold pairwise precision,
@@ -60,14 +60,18 @@ import datasets  # noqa: E402
 import metrics  # noqa: E402
 import plain_splink  # noqa: E402
 
-from mpi import blocking, settings, splink_engine  # noqa: E402
-from mpi.comparisons import MODEL_COLUMNS  # noqa: E402
+from mpi import settings
 from mpi.errors import ValidationError  # noqa: E402
-from mpi.fields import RECORD_FIELDS  # noqa: E402
-from mpi.model import Model, ModelRegistry, compile_model  # noqa: E402
-from mpi.normalise import normalise_record  # noqa: E402
-from mpi.records import validate_record  # noqa: E402
-from mpi.training import train_from_csv  # noqa: E402
+from mpi.matching import (
+    blocking,
+    splink_adapter,  # noqa: E402
+)
+from mpi.matching.comparisons import MODEL_COLUMNS  # noqa: E402
+from mpi.matching.model import Model, ModelRegistry, compile_model  # noqa: E402
+from mpi.matching.training import train_from_csv  # noqa: E402
+from mpi.records.fields import RECORD_FIELDS  # noqa: E402
+from mpi.records.normalise import normalise_record  # noqa: E402
+from mpi.records.validation import validate_record  # noqa: E402
 
 SEED = 42
 
@@ -200,9 +204,9 @@ def online_pairs(norms: Mapping[str, Mapping[str, Any]], max_block_size: int,
 
 
 def batch_pairs(norms: Mapping[str, Mapping[str, Any]], document: Mapping[str, Any]) -> list[tuple[str, str, float]]:
-    """Every pair of Splink's batch prediction with our model (``mpi.splink_engine.predict``)."""
+    """Every pair of Splink's batch prediction with our model (``mpi.splink_adapter.predict``)."""
     rows = [{"unique_id": uid, **{c: n.get(c) for c in MODEL_COLUMNS}} for uid, n in norms.items()]
-    predicted = splink_engine.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
+    predicted = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
     return [(p["unique_id_l"], p["unique_id_r"], p["match_weight"]) for p in predicted]
 
 

@@ -10,12 +10,12 @@ from functools import cached_property
 from pathlib import Path
 
 from mpi import settings
-from mpi.case_priority import CaseTargets
-from mpi.cases import CaseService
-from mpi.history import HistoryService
-from mpi.matching import MatchService
-from mpi.merges import MergeService
-from mpi.model import ACTIVE_MODEL_KEY, ModelRegistry
+from mpi.identity.history import HistoryService
+from mpi.identity.matcher import MatchService
+from mpi.identity.merges import MergeService
+from mpi.matching.model import ACTIVE_MODEL_KEY, ModelRegistry
+from mpi.stewardship.cases import CaseService
+from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 
 #: The model shipped in matching_models/ and activated in a new store.

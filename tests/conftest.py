@@ -19,12 +19,12 @@ import waitress
 
 from api import create_app
 from mpi.auth import add_user
-from mpi.generator import generate_records
-from mpi.model import compile_model
-from mpi.normalise import normalise_record
-from mpi.records import validate_record
+from mpi.matching.model import compile_model
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
+from mpi.synth.generator import generate_records
 
 SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
 

@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from mpi.calibration import _lower, _upper, calibrate
-from mpi.csvio import CsvError, read_labels
 from mpi.errors import ValidationError
-from mpi.generator import write_csv
-from mpi.normalise import normalise_record
+from mpi.matching.calibration import _lower, _upper, calibrate
+from mpi.records.csvio import CsvError, read_labels
+from mpi.records.normalise import normalise_record
+from mpi.synth.generator import write_csv
 from tests.test_cli import assert_one_line_error, mpi  # noqa: F401  (the CLI fixture)
 
 #: (weight, is a true pair), highest first, as ``calibrate`` sorts them.

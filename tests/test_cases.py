@@ -14,9 +14,9 @@ import pytest
 
 from conftest import record
 from mpi.auth import add_user
-from mpi.case_priority import CaseTargets, priority_for
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.services import Services
+from mpi.stewardship.priority import CaseTargets, priority_for
 from mpi.store.schema import LATEST_VERSION
 
 PARTIAL = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",

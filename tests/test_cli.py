@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 from mpi.auth import authenticate
 from mpi.cli import EXPORT_COLUMNS, main
-from mpi.generator import COLUMNS, write_csv
 from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.store import Store
 from mpi.store.schema import LATEST_VERSION
+from mpi.synth.generator import COLUMNS, write_csv
 
 
 @pytest.fixture

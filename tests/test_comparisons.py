@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from mpi.comparisons import COMPARISONS, TF_COLUMNS, TF_LEVELS, derive
-from mpi.normalise import normalise_record
+from mpi.matching.comparisons import COMPARISONS, TF_COLUMNS, TF_LEVELS, derive
+from mpi.records.normalise import normalise_record
 
 BY_NAME = {c.name: c for c in COMPARISONS}
 
@@ -111,9 +111,9 @@ def test_dispatching_on_the_birth_dates_finds_the_level_testing_every_level_woul
     holds in order, whatever the relation (exact, near, missing, differs), over thousands of generated pairs."""
     from itertools import combinations
 
-    from mpi.generator import generate_records
-    from mpi.name_dob import NAME_DOB, _dob_relation
-    from mpi.records import validate_record
+    from mpi.matching.name_dob import NAME_DOB, _dob_relation
+    from mpi.records.validation import validate_record
+    from mpi.synth.generator import generate_records
 
     records = []
     for raw in generate_records(160, seed=9):

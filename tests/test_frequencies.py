@@ -11,13 +11,13 @@ from __future__ import annotations
 import pytest
 
 from conftest import generated_norms, record
-from mpi import blocking
-from mpi.comparisons import FREQUENCY_COLUMNS
-from mpi.frequencies import PooledFrequencies, ValueCounts
-from mpi.generator import generate_records
-from mpi.index import CandidateIndex
-from mpi.normalise import normalise_record
-from mpi.records import validate_record
+from mpi.identity.index import CandidateIndex
+from mpi.matching import blocking
+from mpi.matching.comparisons import FREQUENCY_COLUMNS
+from mpi.matching.frequencies import PooledFrequencies, ValueCounts
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
+from mpi.synth.generator import generate_records
 
 NEW_SURNAME = "ZBYSZEWSKA"  # in no model's tables
 

@@ -10,9 +10,9 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from mpi.fields import RECORD_FIELDS, TRUTH_FIELD
-from mpi.generator import generate_records, small_population, write_csv
-from mpi.generator_data import NICKNAMES
+from mpi.records.fields import RECORD_FIELDS, TRUTH_FIELD
+from mpi.synth.data import NICKNAMES
+from mpi.synth.generator import generate_records, small_population, write_csv
 
 COLUMNS = RECORD_FIELDS + (TRUTH_FIELD,)
 _ABBREVIATIONS = {"STREET": "ST", "AVENUE": "AVE", "ROAD": "RD", "DRIVE": "DR", "LANE": "LN",
@@ -56,7 +56,7 @@ def test_different_seed_differs():
 
 def test_output_does_not_depend_on_hash_seed():
     """Randomness comes only from the seed, never from set or dict iteration order."""
-    script = ("import hashlib, json; from mpi.generator import generate_records; "
+    script = ("import hashlib, json; from mpi.synth.generator import generate_records; "
               "print(hashlib.sha256(json.dumps(list(generate_records(400, 4))).encode()).hexdigest())")
     digests = set()
     for hash_seed in ("0", "4242"):
@@ -209,7 +209,7 @@ def test_write_csv_is_byte_identical_for_a_seed(tmp_path):
 def test_every_generated_record_passes_the_record_contract():
     """Noise makes records wrong, never invalid: the demo and loaders must accept them all."""
     from mpi.errors import ValidationError
-    from mpi.records import validate_record
+    from mpi.records.validation import validate_record
 
     invalid = []
     for rec in generate_records(5000, seed=7):

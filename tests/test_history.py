@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from test_merges import people, steward  # noqa: F401  (fixtures)
 
 from conftest import record
 from mpi.errors import Conflict, NotFound, ValidationError
-from mpi.history import instant
-from test_merges import people, steward  # noqa: F401  (fixtures)
+from mpi.identity.history import instant
 
 
 def keys(records) -> set[tuple[str, str]]:

@@ -8,11 +8,10 @@ person found is returned with all of its records, in key order.
 from __future__ import annotations
 
 from conftest import PEOPLE
-
-from mpi import blocking
-from mpi.index import CandidateIndex
-from mpi.normalise import normalise_record
-from mpi.records import validate_record
+from mpi.identity.index import CandidateIndex
+from mpi.matching import blocking
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
 
 
 def norm(person: str, **changes) -> dict:

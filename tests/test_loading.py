@@ -6,10 +6,10 @@ import csv
 
 from click.testing import CliRunner
 
-from mpi import loading
 from mpi.cli import main
-from mpi.csvio import read_records
-from mpi.generator import write_csv
+from mpi.identity import loading
+from mpi.records.csvio import read_records
+from mpi.synth.generator import write_csv
 
 
 def _rows(tmp_path, people: int, bad_lines: set[int] = frozenset()):

@@ -10,8 +10,8 @@ from click.testing import CliRunner
 
 from conftest import record
 from mpi.cli import main
-from mpi.generator import write_csv
-from mpi.normalise import normalise_record
+from mpi.records.normalise import normalise_record
+from mpi.synth.generator import write_csv
 
 
 def _identifying_values(rows: list[dict]) -> set[str]:

@@ -16,7 +16,7 @@ import pytest
 from conftest import PEOPLE, record
 from mpi.auth import add_user
 from mpi.errors import Conflict, NotFound, ValidationError
-from mpi.index import CandidateIndex
+from mpi.identity.index import CandidateIndex
 from mpi.services import Services
 
 #: Every table a merge or an unmerge may write, besides the audit log and the merges table.

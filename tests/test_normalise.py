@@ -5,8 +5,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mpi.fields import RECORD_FIELDS
-from mpi.normalise import NORMALISED_FIELDS, names_are_nickname_related, normalise_record
+from mpi.records.fields import RECORD_FIELDS
+from mpi.records.normalise import NORMALISED_FIELDS, names_are_nickname_related, normalise_record
 
 
 def norm(**fields):

@@ -12,16 +12,16 @@ import json
 
 import pytest
 
-from mpi import splink_engine
-from mpi.comparisons import COMPARISONS
-from mpi.generator import generate_records
-from mpi.index import CandidateIndex
-from mpi.model import compile_model
-from mpi.normalise import normalise_record
-from mpi.records import validate_record
+from mpi.identity.index import CandidateIndex
+from mpi.matching import splink_adapter
+from mpi.matching.comparisons import COMPARISONS
+from mpi.matching.model import compile_model
+from mpi.matching.training import model_row
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
 from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.settings import PROJECT_ROOT
-from mpi.training import model_row
+from mpi.synth.generator import generate_records
 
 TOLERANCE = 1e-6
 
@@ -37,7 +37,7 @@ def scored_pairs(shipped):
     document, model = shipped
     rows = [model_row(r) for r in generate_records(900, seed=5)]
     by_id = {r["unique_id"]: r for r in rows}
-    predictions = splink_engine.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
+    predictions = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
     return [(p, model.scorer.score(by_id[p["unique_id_l"]], by_id[p["unique_id_r"]])) for p in predictions]
 
 
@@ -77,7 +77,7 @@ def test_splinks_realtime_scoring_gives_the_in_process_weights_call_after_call(s
     """The latency benchmark's yardstick: Splink's cached real-time calls, repeated, agree with the scorer."""
     document, model = shipped
     rows = [model_row(r) for r in generate_records(40, seed=3)]
-    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
     for record in rows[:3]:  # the second and later calls run Splink's cached SQL
         expected = [model.scorer.score(record, other).match_weight for other in rows[3:15]]
         assert realtime.compare_records(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
@@ -95,7 +95,7 @@ def test_both_engines_agree_with_the_term_frequencies_of_an_index(shipped):
         index.put(("s", str(i)), normalise_record(validate_record(row, strict=False)), [], None, None)
     record, others = rows[4], rows[3:15]
     frequencies = model.scorer.frequencies(record, len(index.entries), index.value_counts)
-    realtime = splink_engine.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
     expected = [model.scorer.score(record, other, frequencies=frequencies).match_weight for other in others]
     assert expected != pytest.approx([model.scorer.score(record, other).match_weight for other in others])
     assert realtime.compare_records(record, others, frequencies) == pytest.approx(expected, abs=TOLERANCE)

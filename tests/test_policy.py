@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpi.errors import ModelError
-from mpi.policy import DEFAULT_POLICY, Policy
+from mpi.matching.policy import DEFAULT_POLICY, Policy
 
 
 def evidence(*levels: str, weight: float = 30.0) -> list[dict]:

@@ -30,9 +30,9 @@ import mpi.store.gateway as gateway
 from api import create_app
 from conftest import SHIPPED_MODELS
 from mpi.auth import add_user
-from mpi.demo import build_demo
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
+from mpi.synth.demo import build_demo
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"

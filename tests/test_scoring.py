@@ -17,12 +17,12 @@ from collections.abc import Mapping
 import pytest
 
 from conftest import PEOPLE, generated_norms
-from mpi import blocking
-from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, derive
-from mpi.index import CandidateIndex
-from mpi.normalise import normalise_record
-from mpi.policy import Policy
-from mpi.scoring import key_columns, prior_for_index, tf_scales
+from mpi.identity.index import CandidateIndex
+from mpi.matching import blocking
+from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, derive
+from mpi.matching.policy import Policy
+from mpi.matching.scoring import key_columns, prior_for_index, tf_scales
+from mpi.records.normalise import normalise_record
 
 
 class Reads(dict):

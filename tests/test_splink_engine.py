@@ -12,10 +12,10 @@ import math
 
 import pytest
 
-from mpi import splink_engine
-from mpi.generator import generate_records
-from mpi.model import term_frequencies
-from mpi.training import model_row
+from mpi.matching import splink_adapter
+from mpi.matching.model import term_frequencies
+from mpi.matching.training import model_row
+from mpi.synth.generator import generate_records
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +29,8 @@ def _without(rows, *columns):
 
 def _sessions(rows):
     tables, _ = term_frequencies(rows)
-    _, db_api = splink_engine._linker(rows, tables, splink_engine.settings_dict())
-    return splink_engine.em_sessions(db_api), splink_engine.deterministic_rules(db_api)
+    _, db_api = splink_adapter._linker(rows, tables, splink_adapter.settings_dict())
+    return splink_adapter.em_sessions(db_api), splink_adapter.deterministic_rules(db_api)
 
 
 def _weight(model_json, comparison, label):
@@ -41,8 +41,8 @@ def _weight(model_json, comparison, label):
 
 def test_complete_records_train_on_exactly_the_em_rules_and_deterministic_rules(rows):
     sessions, deterministic = _sessions(rows)
-    assert sessions == [(rule, None) for rule in splink_engine.EM_BLOCKING_RULES]
-    assert deterministic == list(splink_engine.DETERMINISTIC_RULES)
+    assert sessions == [(rule, None) for rule in splink_adapter.EM_BLOCKING_RULES]
+    assert deterministic == list(splink_adapter.DETERMINISTIC_RULES)
 
 
 def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate_first_name_with_birth_date(rows):
@@ -50,21 +50,21 @@ def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate
     no_zip = _without(rows, "postal_code", "phone", "phone_last7")
     sessions, _ = _sessions(no_zip)
     rules = [rule for rule, _ in sessions]
-    assert splink_engine.EM_BLOCKING_RULES[1] not in rules and splink_engine.EM_BLOCKING_RULES[3] not in rules
-    assert rules[-1] == splink_engine.EM_STAND_IN_RULES[0]
-    assert sessions[-1][1] == splink_engine.EM_STAND_IN_MAX_PAIRS
+    assert splink_adapter.EM_BLOCKING_RULES[1] not in rules and splink_adapter.EM_BLOCKING_RULES[3] not in rules
+    assert rules[-1] == splink_adapter.EM_STAND_IN_RULES[0]
+    assert sessions[-1][1] == splink_adapter.EM_STAND_IN_MAX_PAIRS
 
     tables, _ = term_frequencies(no_zip)
-    model_json = splink_engine.train(no_zip, tables, seed=3)
+    model_json = splink_adapter.train(no_zip, tables, seed=3)
     assert _weight(model_json, "name_dob", "first name and birth date exact") > 5
 
 
 def test_records_without_birth_dates_or_identifiers_get_a_prior_from_the_stand_in_rule(rows):
     bare = _without(rows, "birth_date", "medicaid_id", "ssn_last4")
     _, deterministic = _sessions(bare)
-    assert deterministic == list(splink_engine.DETERMINISTIC_STAND_IN_RULES)
+    assert deterministic == list(splink_adapter.DETERMINISTIC_STAND_IN_RULES)
 
     tables, _ = term_frequencies(bare)
-    model_json = splink_engine.train(bare, tables, seed=3)
+    model_json = splink_adapter.train(bare, tables, seed=3)
     assert 0 < model_json["probability_two_random_records_match"] < 1
     assert _weight(model_json, "last_name", "exact") > 3

@@ -6,9 +6,9 @@ import duckdb
 import pytest
 
 from conftest import record
-from mpi import blocking
 from mpi.errors import StoreError
-from mpi.normalise import NORMALISATION_VERSION, normalise_record
+from mpi.matching import blocking
+from mpi.records.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.services import Services
 from mpi.store import Store
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, NamedTuple
 
-from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
 from mpi.errors import ModelError
-from mpi.frequencies import ValueCounts, pooled
-from mpi.policy import LEVEL_BITS
+from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
+from mpi.matching.frequencies import ValueCounts, pooled
+from mpi.matching.policy import LEVEL_BITS
 
 
 def tf_scales(splink_model: Mapping[str, Any], tf_tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:

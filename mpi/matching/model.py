@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mpi.comparisons import FREQUENCY_COLUMNS
 from mpi.errors import ModelError, NotFound
-from mpi.frequencies import ValueCounts
-from mpi.policy import Policy
-from mpi.scoring import Scorer
+from mpi.matching.comparisons import FREQUENCY_COLUMNS
+from mpi.matching.frequencies import ValueCounts
+from mpi.matching.policy import Policy
+from mpi.matching.scoring import Scorer
 
 ACTIVE_MODEL_KEY = "active_model_version"
 FORMAT = "closedloop-mpi/model/1"

@@ -16,8 +16,8 @@ import csv
 from random import Random
 from typing import Iterator
 
-from mpi.generator_population import REFERENCE_DATE, Population
-from mpi.generator_sources import COLUMNS, HABITS, RECORDS_PER_PERSON, SourceSystems
+from mpi.synth.population import REFERENCE_DATE, Population
+from mpi.synth.sources import COLUMNS, HABITS, RECORDS_PER_PERSON, SourceSystems
 
 __all__ = ["COLUMNS", "HABITS", "RECORDS_PER_PERSON", "REFERENCE_DATE", "SHUFFLE_WINDOW",
            "generate_records", "small_population", "write_csv"]

@@ -25,7 +25,7 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from mpi.errors import NotFound, ValidationError
-from mpi.merges import MERGED, UNMERGED
+from mpi.identity.merges import MERGED, UNMERGED
 from mpi.store import Store
 from mpi.store.history import HistoryQueries
 from mpi.store.merges import MergeTables, record_key

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mpi.levels import (  # noqa: F401  (re-exported: the comparisons' public building blocks)
+from mpi.matching.levels import (  # noqa: F401  (re-exported: the comparisons' public building blocks)
     Comparison,
     Level,
     Predicate,
@@ -42,14 +42,14 @@ from mpi.levels import (  # noqa: F401  (re-exported: the comparisons' public bu
     _sql_lev,
     _sql_missing,
 )
-from mpi.name_dob import (  # noqa: F401  (re-exported)
+from mpi.matching.name_dob import (  # noqa: F401  (re-exported)
+    _SQL_SWAPPED,
+    _SQL_SWAPPED_NEAR,
     BOTH_DIFFER_M,
     GENERATION_M,
     NAME_DOB,
     SWAP_SIMILARITY,
     TWIN_M,
-    _SQL_SWAPPED,
-    _SQL_SWAPPED_NEAR,
     _swapped,
     _swapped_near,
 )

@@ -29,15 +29,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mpi import blocking
-from mpi.csvio import Labels, read_labels
 from mpi.errors import ValidationError
-from mpi.model import derive_version
-from mpi.policy import Policy
-from mpi.scoring import Scorer
+from mpi.matching import blocking
+from mpi.matching.model import derive_version
+from mpi.matching.policy import Policy
+from mpi.matching.scoring import Scorer
+from mpi.records.csvio import Labels, read_labels
 
 if TYPE_CHECKING:
-    from mpi.matching import MatchService
+    from mpi.identity.matcher import MatchService
 
 Key = tuple[str, str]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from mpi.policy import Policy
+from mpi.matching.policy import Policy
 from mpi.vocab import Decision, MatchGrade
 
 

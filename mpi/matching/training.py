@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from mpi import splink_engine
-from mpi.comparisons import MODEL_COLUMNS
-from mpi.csvio import read_labels, read_records
 from mpi.errors import ModelError, ValidationError
-from mpi.model import ModelRegistry, build_model_file, term_frequencies
-from mpi.normalise import normalise_record
-from mpi.records import validate_record
+from mpi.matching import splink_adapter
+from mpi.matching.comparisons import MODEL_COLUMNS
+from mpi.matching.model import ModelRegistry, build_model_file, term_frequencies
+from mpi.records.csvio import read_labels, read_records
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def train_from_csv(
     if labels is not None:
         label_info, matching_pairs = _matching_pairs(Path(labels), {r["unique_id"] for r in rows})
     tf_tables, tf_floor = term_frequencies(rows)
-    splink_model = splink_engine.train(rows, tf_tables, seed=seed, matching_pairs=matching_pairs)
+    splink_model = splink_adapter.train(rows, tf_tables, seed=seed, matching_pairs=matching_pairs)
     document = build_model_file(
         version,
         splink_model,
@@ -122,7 +122,7 @@ def train_from_csv(
             **label_info,
             "seed": seed,
         },
-        splink_version=splink_engine.SPLINK_VERSION,
+        splink_version=splink_adapter.SPLINK_VERSION,
         policy=policy,
     )
     registry.save(document)

@@ -30,9 +30,9 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from mpi.case_priority import ACTIVE_STATES
 from mpi.errors import Conflict, NotFound, ValidationError
-from mpi.matching import MatchService
+from mpi.identity.matcher import MatchService
+from mpi.stewardship.priority import ACTIVE_STATES
 from mpi.store import Store
 from mpi.store.merges import MergeTables, record_key, same_row
 from mpi.vocab import Decision, LinkSource, PersonStatus

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from rapidfuzz.distance import JaroWinkler, Levenshtein
 
-from mpi.levels import (
+from mpi.matching.levels import (
     Comparison,
     Level,
     Rec,

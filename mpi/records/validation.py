@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError as MarshmallowError, fields, pre_load, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, pre_load, validate
+from marshmallow import ValidationError as MarshmallowError
 
 from mpi.errors import ValidationError
-from mpi.fields import DEMOGRAPHIC_FIELDS, RECORD_FIELDS
+from mpi.records.fields import DEMOGRAPHIC_FIELDS, RECORD_FIELDS
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 

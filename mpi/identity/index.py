@@ -23,8 +23,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from mpi import blocking
-from mpi.frequencies import ValueCounts
+from mpi.matching import blocking
+from mpi.matching.frequencies import ValueCounts
 
 Key = tuple[str, str]
 

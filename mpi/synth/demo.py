@@ -17,9 +17,9 @@ from typing import Any
 
 from mpi.auth import Role, add_user
 from mpi.errors import ValidationError
-from mpi.fields import RECORD_FIELDS
-from mpi.generator import generate_records
+from mpi.records.fields import RECORD_FIELDS
 from mpi.services import Services
+from mpi.synth.generator import generate_records
 
 logger = logging.getLogger(__name__)
 

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, timezone
 from typing import Any
 
-from mpi.case_priority import ACTIVE_STATES, URGENCY, CaseTargets, priority_for, validate_blocks
 from mpi.errors import Conflict, NotFound, ValidationError
-from mpi.matching import MatchService
+from mpi.identity.matcher import MatchService
+from mpi.stewardship.priority import ACTIVE_STATES, URGENCY, CaseTargets, priority_for, validate_blocks
 from mpi.store import Store
 from mpi.store.cases import AGE_BUCKETS
 from mpi.vocab import CaseResolution, CaseState, Decision, LinkSource

@@ -22,9 +22,17 @@ import pyarrow as pa
 import splink
 from splink import DuckDBAPI, Linker
 
-from mpi.comparisons import COMPARISONS, DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, Comparison, derive, tf_table
 from mpi.errors import ModelError
-from mpi.scoring import prior_for_index, tf_scales
+from mpi.matching.comparisons import (
+    COMPARISONS,
+    DERIVED_COLUMNS,
+    MODEL_COLUMNS,
+    TF_COLUMNS,
+    Comparison,
+    derive,
+    tf_table,
+)
+from mpi.matching.scoring import prior_for_index, tf_scales
 
 logger = logging.getLogger(__name__)
 

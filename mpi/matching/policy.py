@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from mpi.comparisons import COMPARISONS
 from mpi.errors import ModelError
+from mpi.matching.comparisons import COMPARISONS
 
 #: Contact levels at which two records share no household: a ZIP code, one character off
 #: or not, or only the town is what strangers share.

@@ -19,7 +19,7 @@ from itertools import islice
 from typing import Any
 
 from mpi.errors import ValidationError
-from mpi.matching import Prepared, prepare
+from mpi.identity.matcher import Prepared, prepare
 
 #: Rows per chunk sent to the worker, and chunks in flight at once.
 CHUNK = 250

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mpi.fields import DEMOGRAPHIC_FIELDS
+from mpi.records.fields import DEMOGRAPHIC_FIELDS
 
 
 def golden_view(records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

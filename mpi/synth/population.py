@@ -14,8 +14,8 @@ from datetime import date
 from random import Random
 from typing import Iterator, NamedTuple
 
-from mpi import generator_data as data
-from mpi.generator_sampling import Minter, Weighted, choice, zipf
+from mpi.synth import data
+from mpi.synth.sampling import Minter, Weighted, choice, zipf
 
 #: "Today" in the synthetic world; fixed so output never depends on the real clock.
 REFERENCE_DATE = date(2025, 6, 30)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mpi.comparisons import FREQUENCY_COLUMNS
+from mpi.matching.comparisons import FREQUENCY_COLUMNS
 
 
 class ValueCounts:

@@ -20,9 +20,9 @@ import click
 
 from mpi import settings
 from mpi.auth import Role, add_user
-from mpi.csvio import count_rows, read_records
 from mpi.errors import MpiError
-from mpi.loading import Outcome, PreparedRows
+from mpi.identity.loading import Outcome, PreparedRows
+from mpi.records.csvio import count_rows, read_records
 from mpi.services import Services
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def init(services: Services) -> None:
 def train(services: Services, input_path: str, version: str | None, seed: int, no_activate: bool,
           labels_path: str | None) -> None:
     """Train a model (u by random sampling; m by EM, or from --labels) and activate it."""
-    from mpi.training import train_from_csv  # imports Splink: only when training
+    from mpi.matching.training import train_from_csv  # imports Splink: only when training
 
     total = count_rows(input_path)
     with click.progressbar(length=total, label="normalising", file=sys.stderr) as bar:
@@ -121,7 +121,7 @@ def train(services: Services, input_path: str, version: str | None, seed: int, n
 def calibrate(services: Services, labels_path: str, precision: float, max_missed: float, never_link: str | None,
               version: str | None, no_activate: bool) -> None:
     """Choose the two thresholds for a target precision from labelled pairs; write them as a new model version."""
-    from mpi.calibration import calibrate_active_model
+    from mpi.matching.calibration import calibrate_active_model
 
     services.ensure_active_model(_actor())
     document, result = calibrate_active_model(services.matching, labels_path, _actor(), precision, max_missed,
@@ -148,7 +148,7 @@ def model() -> None:
 @click.pass_obj
 def model_list(services: Services) -> None:
     """Model versions in the models folder; the active one is starred."""
-    from mpi.model import ACTIVE_MODEL_KEY
+    from mpi.matching.model import ACTIVE_MODEL_KEY
 
     active = services.store.get_meta(ACTIVE_MODEL_KEY)
     versions = services.registry.versions()
@@ -281,7 +281,7 @@ def users_add(services: Services, name: str, role: str) -> None:
 @click.option("--seed", default=7, show_default=True)
 def generate(output_path: str, people: int, seed: int) -> None:
     """Write a seeded synthetic population with duplicates (and a truth column)."""
-    from mpi.generator import write_csv
+    from mpi.synth.generator import write_csv
 
     n = write_csv(output_path, people, seed)
     click.echo(f"wrote {n} records for {people} people to {output_path}")
@@ -313,7 +313,7 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 @click.pass_context
 def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) -> None:
     """Build a demo index from the seeded generator (once) and serve it."""
-    from mpi.demo import build_demo
+    from mpi.synth.demo import build_demo
 
     services: Services = ctx.obj
     info = build_demo(services, people, _actor(), echo=click.echo)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpi.errors import MpiError
-from mpi.fields import KEY_FIELDS
+from mpi.records.fields import KEY_FIELDS
 
 
 class CsvError(MpiError):

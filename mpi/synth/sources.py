@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import date
 from random import Random
 
-from mpi import generator_data as data
-from mpi.fields import RECORD_FIELDS, TRUTH_FIELD
-from mpi.generator_population import DAYS_PER_YEAR, REFERENCE_DATE, Person
-from mpi.generator_sampling import Minter, Weighted, choice
+from mpi.records.fields import RECORD_FIELDS, TRUTH_FIELD
+from mpi.synth import data
+from mpi.synth.population import DAYS_PER_YEAR, REFERENCE_DATE, Person
+from mpi.synth.sampling import Minter, Weighted, choice
 
 COLUMNS = RECORD_FIELDS + (TRUTH_FIELD,)
 #: Records per person (count, weight).

@@ -15,17 +15,17 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from mpi import blocking
-from mpi.case_priority import CaseTargets, priority_for
-from mpi.decisions import Candidate, decide, decision_grade, rank
 from mpi.errors import ModelError, NotFound, ValidationError
-from mpi.index import CandidateIndex
-from mpi.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
-from mpi.normalise import NORMALISATION_VERSION, normalise_record
-from mpi.records import validate_record
-from mpi.scoring import QueryScorer, probability_from_weight
+from mpi.identity.index import CandidateIndex
+from mpi.identity.survivorship import golden_view
+from mpi.matching import blocking
+from mpi.matching.decisions import Candidate, decide, decision_grade, rank
+from mpi.matching.model import ACTIVE_MODEL_KEY, Model, ModelRegistry
+from mpi.matching.scoring import QueryScorer, probability_from_weight
+from mpi.records.normalise import NORMALISATION_VERSION, normalise_record
+from mpi.records.validation import validate_record
+from mpi.stewardship.priority import CaseTargets, priority_for
 from mpi.store import Store
-from mpi.survivorship import golden_view
 from mpi.vocab import CaseState, Decision, LinkSource
 
 logger = logging.getLogger(__name__)
