@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from mpi.auth import Role, authenticate
+from mpi.auth import authenticate
 from mpi.errors import Forbidden
-
-#: Roles that may read and work review cases (their pages carry demographics).
-STEWARD_ROLES = (Role.STEWARD.value, Role.ADMIN.value)
+from mpi.vocab import STEWARD_ROLES, Role
 
 
 def require_caller() -> None:

@@ -4,7 +4,7 @@ Every route needs the steward or admin role (a hub gets 403): a case carries
 the demographics of the record and of each candidate. Every action body names
 its ``reason`` and the case ``version`` the steward saw; a case changed since
 answers 409 (``conflict``) and nothing is changed. The work is done by
-``services.cases`` (``mpi/cases.py``), which the review UI calls too.
+``services.cases`` (``mpi/stewardship/cases.py``), which the review UI calls too.
 """
 
 from __future__ import annotations
@@ -99,8 +99,7 @@ _action("new-person", ActionSchema,
         lambda s, c, b, a: s.resolve_new_person(c, a, b["reason"], b["version"]),
         "Resolve as new_person: the record becomes a new person (MANUAL link).")
 _action("merge", MergeBodySchema,
-        lambda s, c, b, a: current_app.extensions["mpi"].merges.resolve_case(
-            s, c, b["survivor_id"], b["loser_id"], a, b["reason"], b["version"]),
+        lambda s, c, b, a: s.resolve_by_merge(c, b["survivor_id"], b["loser_id"], a, b["reason"], b["version"]),
         "Resolve as merged: two persons are one; the loser's records move to the survivor and its id redirects "
         "there (undo with POST /v1/merges/{merge_id}/unmerge).")
 _action("not-duplicate", NotDuplicateBodySchema,

@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 
 from api.auth import actor, require_caller
 from api.schemas import HealthSchema, PersonSchema
-from mpi.matching.model import ACTIVE_MODEL_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +24,7 @@ class Person(MethodView):
     def get(self, person_id):
         """A person (following merge redirects) with golden demographics and linked records."""
         require_caller()
-        store = current_app.extensions["mpi"].store
-        person = store.resolve_person(person_id)
-        person["requested_id"] = person_id
-        person["records"] = store.person_records(person["person_id"])
+        person = current_app.extensions["mpi"].persons.person(person_id)
         logger.info("person %s read by %s", person["person_id"], actor())
         return person
 
@@ -39,5 +35,6 @@ class Health(MethodView):
     @blp.doc(security=[])
     def get(self):
         """Liveness: the store answers and a model is active. No authentication, no patient data."""
-        store = current_app.extensions["mpi"].store
-        return {"status": "ok", "schema_version": store.schema_version(), "active_model": store.get_meta(ACTIVE_MODEL_KEY)}
+        services = current_app.extensions["mpi"]
+        return {"status": "ok", "schema_version": services.store.schema_version(),
+                "active_model": services.models.version()}

@@ -8,7 +8,6 @@ from flask_smorest import Blueprint
 
 from api.auth import actor, require_caller
 from api.schemas import DecisionResultSchema, MatchResultSchema, RecordSchema, SourceRecordSchema
-from mpi.errors import NotFound
 
 blp = Blueprint("records", __name__, url_prefix="/v1", description="Submit and match source records")
 blp.before_request(require_caller)
@@ -36,10 +35,7 @@ class SourceRecord(MethodView):
     @blp.response(200, SourceRecordSchema)
     def get(self, source_system, source_record_id):
         """A stored source record with its link and any open review case."""
-        record = _services().store.get_record(source_system, source_record_id)
-        if record is None:
-            raise NotFound(f"record {source_system}/{source_record_id} not found")
-        return record
+        return _services().persons.record(source_system, source_record_id)
 
 
 @blp.route("/match")

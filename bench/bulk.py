@@ -7,7 +7,7 @@ builder therefore writes every record **already linked to its generated
 person** (the truth column): one person per true person, every record linked
 ``AUTO``/``MATCH`` under the active model, with the same rows, blocking keys,
 audit events and golden views the decision path would write, through the
-store's own gateway, in transactions of :data:`BATCH` records. Validation and
+store's own table gateways, in transactions of :data:`BATCH` records. Validation and
 normalisation (most of the cost) run in a pool of worker processes.
 
 It is a benchmark fixture, not a product feature: a real index holds the
@@ -110,13 +110,13 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
     folder = store_dir(n_people, seed)
     if (folder / "build.json").exists():
         return folder
-    from mpi.identity.matcher import BLOCKING_KEY, NORMALISATION_KEY
+    from mpi.identity.upkeep import BLOCKING_KEY, NORMALISATION_KEY
     from mpi.identity.survivorship import golden_view
     from mpi.matching import blocking
     from mpi.records.normalise import NORMALISATION_VERSION
     from mpi.services import Services
     from mpi.synth.generator import COLUMNS, generate_records
-    from mpi.vocab import Decision, LinkSource
+    from mpi.vocab import AuditAction, Decision, EntityType, LinkSource
 
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -152,21 +152,23 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
                         entity = "/".join(key)
                         person_id = persons.get(truth)
                         if person_id is None:
-                            person_id = persons[truth] = store.create_person({})
-                            store.audit(ACTOR, "person.created", "person", person_id, None, {"record": entity})
-                        store.put_record(*key, record, norm, keys)
-                        store.audit(ACTOR, "record.created", "record", entity, None, {"model_version": version})
-                        store.set_link(*key, person_id, Decision.MATCH.value, LinkSource.AUTO.value, None, None, [],
-                                       version)
-                        store.audit(ACTOR, "link.created", "record", entity, "bench bulk load (truth)",
-                                    {"person_id": person_id, "model_version": version})
+                            person_id = persons[truth] = store.persons.create({})
+                            store.audit.append(ACTOR, AuditAction.PERSON_CREATED, EntityType.PERSON, person_id,
+                                               None, {"record": entity})
+                        store.records.put(*key, record, norm, keys)
+                        store.audit.append(ACTOR, AuditAction.RECORD_CREATED, EntityType.RECORD, entity, None,
+                                           {"model_version": version})
+                        store.persons.set_link(*key, person_id, Decision.MATCH.value, LinkSource.AUTO.value, None,
+                                               None, [], version)
+                        store.audit.append(ACTOR, AuditAction.LINK_CREATED, EntityType.RECORD, entity,
+                                           "bench bulk load (truth)", {"person_id": person_id, "model_version": version})
                     in_batch += len(chunk)
                     stored += len(chunk)
             echo(f"  {stored} records, {len(persons)} persons ({time.perf_counter() - started:.0f} s)")
     # Normalised and keyed by today's rules, as the store records it: the first index build need not
-    # normalise or key every record again (``MatchService._renormalise_if_stale``).
-    store.set_meta(NORMALISATION_KEY, str(NORMALISATION_VERSION))
-    store.set_meta(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))
+    # normalise or key every record again (``mpi.identity.upkeep``).
+    store.meta.set(NORMALISATION_KEY, str(NORMALISATION_VERSION))
+    store.meta.set(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))
     written = time.perf_counter() - started
     t0 = time.perf_counter()
     index = services.matching.index()
@@ -177,8 +179,8 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
         with store.transaction():
             for person_id in ids[start:start + BATCH]:
                 members = index.person_entries(person_id)
-                store.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at}
-                                                         for _, e in members]))
+                store.persons.set_golden(person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at}
+                                                                 for _, e in members]))
     services.close()
     with open(tmp / "persons.csv", "w", newline="", encoding="utf-8") as f:  # the truth, to score retrieval
         writer = csv.writer(f)

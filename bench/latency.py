@@ -10,8 +10,9 @@ For each size (a store built and cached by ``bench/bulk.py``):
    warm-up, with the candidate persons and records each one meets.
 3. **Splink**: for a subset of the queries, the same inbound record against the
    very candidate records the in-process path scored, through Splink's cached
-   real-time calls (``RealtimeScorer.compare_records`` and ``.score_pairs`` of
-   ``mpi/splink_adapter.py``), checking that Splink gives the same weights.
+   real-time calls (``compare_records``, wrapped in ``bench/splink_realtime.py``, and
+   ``RealtimeScorer.score_pairs`` of ``mpi/matching/splink_adapter.py``), checking
+   that Splink gives the same weights.
 4. **mpi load** (1M by default; run before step 2, so that one index is in
    memory at a time): a few thousand held-out records (duplicates and new
    people) through the real CLI into a copy of the store; records/s.
@@ -173,7 +174,7 @@ def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queri
     index = matching.index()
     index_build = time.perf_counter() - t0
     index_mb = rss_mb(os.getpid())["VmRSS"] - before
-    duckdb_mb = services.store.memory_bytes() / 2**20
+    duckdb_mb = services.store.db.memory_bytes() / 2**20
     model = matching.active_model()
     for q in (queries * (1 + warmup // max(len(queries), 1)))[:warmup]:
         matching.match(q, ACTOR)
@@ -197,24 +198,26 @@ def inprocess_phase(folder: Path, queries: list[dict], warmup: int, splink_queri
         "candidate_records": summary([sum(len(m) for _, m in found) for _, found in candidates]),
     }
     if splink_queries:
-        out["splink"] = splink_phase(matching, model, queries, times, candidates, splink_queries)
+        out["splink"] = splink_phase(matching, services.registry, model, queries, times, candidates, splink_queries)
     services.close()
     return out
 
 
-def splink_phase(matching, model, queries, times, candidates, limit: int) -> dict:
+def splink_phase(matching, registry, model, queries, times, candidates, limit: int) -> dict:
     """Splink's cached real-time scoring of each query against exactly the records the in-process path scored."""
-    from mpi.matching.splink_adapter import RealtimeScorer
+    from mpi.matching.splink_adapter import RealtimeScorer, duckdb_api
+    from splink_realtime import CachedCompareRecords
 
-    document = matching.registry.document(model.version)
-    splink = RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    document = registry.document(model.version)
+    splink = RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"], duckdb_api())
+    compare_records = CachedCompareRecords(splink).compare_records
     index = matching.index()
     chosen = [i for i, (_, found) in enumerate(candidates) if found][:limit]
     # Warm-up: the first calls generate and cache Splink's SQL.
     norm, found = candidates[chosen[0]]
     records = [entry.norm for _, members in found for entry in members]
     for _ in range(3):  # (the model's own term frequencies: the SQL is the same whichever)
-        splink.compare_records(norm, records)
+        compare_records(norm, records)
         splink.score_pairs(norm, records)
     ours, scoring, compare, pairs, worst = [], [], [], [], 0.0
     for i in chosen:
@@ -228,7 +231,7 @@ def splink_phase(matching, model, queries, times, candidates, limit: int) -> dic
         weights = [query.weight(entry.shape, entry.values) for _, members in found for entry in members]
         scoring.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        by_compare = splink.compare_records(norm, records, frequencies)
+        by_compare = compare_records(norm, records, frequencies)
         compare.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         by_pairs = splink.score_pairs(norm, records, frequencies)

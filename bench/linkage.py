@@ -5,14 +5,14 @@ historical_figures_with_errors_50k dedupe, and people_dev) this script
 
 1. maps the rows onto our canonical record (below) and trains OUR model on
    them without labels through the package, exactly as ``mpi train`` does
-   (``mpi.training.train_from_csv``: validation, normalisation, u by seeded
+   (``mpi.matching.training.train_from_csv``: validation, normalisation, u by seeded
    sampling, m by EM, the prior from deterministic rules);
 2. normalises every record as the online path does and proposes pairs the way
-   the online path does (``mpi.blocking`` keys: a record's query keys against
+   the online path does (``mpi.matching.blocking`` keys: a record's query keys against
    every record's stored keys, a key holding more than ``MPI_MAX_BLOCK_SIZE``
    records skipped), then scores each pair with the in-process scorer that
    serves requests (``Model.scorer``). ``--batch`` adds a row for the batch
-   path instead (``mpi.splink_adapter.predict``: Splink's SQL over the training
+   path instead (``mpi.matching.splink_adapter.predict``: Splink's SQL over the training
    blocking rules, unbounded), which gives the same weights but other pairs;
 3. trains and runs plain Splink the way Splink's examples do (``plain_splink``);
 4. prints, per data set and engine, the best-threshold pairwise precision,
@@ -184,7 +184,7 @@ def online_pairs(norms: Mapping[str, Mapping[str, Any]], max_block_size: int,
                  sources: Mapping[str, str] | None = None) -> set[tuple[str, str]]:
     """Pairs the online path would score: a record's query keys against every record's stored keys.
 
-    A key holding more than its bound (``blocking.block_bound``) is skipped, as ``MatchService.find_candidates``
+    A key holding more than its bound (``blocking.block_bound``) is skipped, as ``mpi.identity.candidates.find_candidates``
     does. For a link task only pairs across sources are kept.
     """
     postings: dict[str, list[str]] = defaultdict(list)
@@ -204,9 +204,10 @@ def online_pairs(norms: Mapping[str, Mapping[str, Any]], max_block_size: int,
 
 
 def batch_pairs(norms: Mapping[str, Mapping[str, Any]], document: Mapping[str, Any]) -> list[tuple[str, str, float]]:
-    """Every pair of Splink's batch prediction with our model (``mpi.splink_adapter.predict``)."""
+    """Every pair of Splink's batch prediction with our model (``mpi.matching.splink_adapter.predict``)."""
     rows = [{"unique_id": uid, **{c: n.get(c) for c in MODEL_COLUMNS}} for uid, n in norms.items()]
-    predicted = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
+    predicted = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"],
+                                       splink_adapter.duckdb_api())
     return [(p["unique_id_l"], p["unique_id_r"], p["match_weight"]) for p in predicted]
 
 

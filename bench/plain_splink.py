@@ -15,7 +15,7 @@ the metrics afterwards.
 The recipes follow the examples closely on purpose: the question the
 benchmarks answer is how our engine compares with what a competent Splink
 user would get out of the box, not with the best model Splink can be made
-to express. Only bench code imports Splink outside ``mpi/splink_adapter.py``:
+to express. Only bench code imports Splink outside ``mpi/matching/splink_adapter.py`` (and ``bench/splink_realtime.py``):
 this is a yardstick, not the product.
 
 Run ``.venv/bin/python bench/plain_splink.py [--data DIR]`` for the people_dev

@@ -10,23 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from enum import StrEnum
 
 from mpi.errors import Unauthorized, ValidationError
 from mpi.store import Store
+from mpi.vocab import Role
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-
-
-class Role(StrEnum):
-    """What a caller may do."""
-
-    HUB = "hub"
-    """A referral hub or source system: submits and matches records, reads persons."""
-    STEWARD = "steward"
-    """A data steward: works review cases, and everything a hub may do."""
-    ADMIN = "admin"
-    """Manages models and users, and everything a steward may do."""
 
 
 def hash_token(token: str) -> str:
@@ -43,13 +32,13 @@ def add_user(store: Store, name: str, role: str, token: str | None = None) -> st
     if errors:
         raise ValidationError("invalid user", errors)
     token = token or secrets.token_urlsafe(24)
-    store.add_user(name, role, hash_token(token))
+    store.users.add(name, role, hash_token(token))
     return token
 
 
 def authenticate(store: Store, token: str | None) -> dict:
     """The user a bearer token belongs to, or Unauthorized."""
-    user = store.user_by_token_hash(hash_token(token)) if token else None
+    user = store.users.by_token_hash(hash_token(token)) if token else None
     if user is None:
         raise Unauthorized("a valid bearer token is required")
     return user

@@ -1,7 +1,11 @@
-"""Wiring: the store, the model registry and the services built on them.
+"""Wiring: the one place where the store, the clock, the event bus, the model registry and the services are built.
 
 The API, the review UI and the CLI all build one :class:`Services` from the
-resolved settings, so they share one store connection and one loaded model.
+resolved settings, so they share one store connection, one loaded model and one
+candidate index. Domains below know nothing of the domains above them: identity
+reaches steward review through the port wired here (``ReviewDesk`` as
+``ReviewPort``), and hears of nothing above it; the domains above subscribe to
+events on ``services.events``.
 """
 
 from __future__ import annotations
@@ -10,11 +14,17 @@ from functools import cached_property
 from pathlib import Path
 
 from mpi import settings
+from mpi.clock import Clock, SystemClock
+from mpi.events import EventBus
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
-from mpi.matching.model import ACTIVE_MODEL_KEY, ModelRegistry
+from mpi.identity.models import ActiveModel
+from mpi.identity.reads import PersonLookup
+from mpi.identity.writer import IdentityWriter
+from mpi.matching.model import ModelRegistry
 from mpi.stewardship.cases import CaseService
+from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 
@@ -26,18 +36,34 @@ RETIRED_DEFAULTS = ("people_dev-v1",)
 
 
 class Services:
-    """Everything a request or a command needs, made on first use."""
+    """Everything a request or a command needs, made on first use.
 
-    def __init__(self, overrides: dict | None = None):
+    Args:
+        overrides: setting overrides (``MPI_DB``, ...), as :func:`mpi.settings.resolve_all` takes them.
+        clock: the clock every business time comes from (tests pass a :class:`~mpi.clock.FixedClock`).
+    """
+
+    def __init__(self, overrides: dict | None = None, clock: Clock | None = None):
         self.config = settings.resolve_all(overrides)
+        self.clock = clock or SystemClock()
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.config["MPI_DB"], self.config["MPI_CHECKPOINT_THRESHOLD"])
+        return Store(self.config["MPI_DB"], self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock)
+
+    @cached_property
+    def events(self) -> EventBus:
+        """Domain events, delivered to subscribers after the transaction that raised them commits."""
+        return EventBus(self.store.db)
 
     @cached_property
     def registry(self) -> ModelRegistry:
         return ModelRegistry(Path(self.config["MPI_MODELS_DIR"]))
+
+    @cached_property
+    def models(self) -> ActiveModel:
+        """The store's active model (``mpi model activate``)."""
+        return ActiveModel(self.store, self.registry)
 
     @cached_property
     def case_targets(self) -> CaseTargets:
@@ -45,17 +71,33 @@ class Services:
         return CaseTargets.from_config(self.config)
 
     @cached_property
+    def writer(self) -> IdentityWriter:
+        """The one writer of links, persons, golden views and the candidate index."""
+        return IdentityWriter(self.store, self.events)
+
+    @cached_property
+    def review(self) -> ReviewDesk:
+        """Review cases as identity opens and closes them (the ``ReviewPort`` identity is given)."""
+        return ReviewDesk(self.store, self.case_targets, self.events)
+
+    @cached_property
     def matching(self) -> MatchService:
-        return MatchService(self.store, self.registry, int(self.config["MPI_MAX_BLOCK_SIZE"]), self.case_targets)
+        return MatchService(self.store, self.writer, self.models, self.review, int(self.config["MPI_MAX_BLOCK_SIZE"]))
+
+    @cached_property
+    def persons(self) -> PersonLookup:
+        """Persons and records as the API and the review UI read them."""
+        return PersonLookup(self.store)
+
+    @cached_property
+    def merges(self) -> MergeService:
+        return MergeService(self.store, self.writer, self.events)
 
     @cached_property
     def cases(self) -> CaseService:
         """The steward review workflow (queue and case actions), shared by the API and the review UI."""
-        return CaseService(self.store, self.matching, self.case_targets)
-
-    @cached_property
-    def merges(self) -> MergeService:
-        return MergeService(self.store, self.matching)
+        return CaseService(self.store, self.writer, self.matching, self.merges, self.case_targets, self.clock,
+                           self.events)
 
     @cached_property
     def history(self) -> HistoryService:
@@ -63,10 +105,10 @@ class Services:
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""
-        active = self.store.get_meta(ACTIVE_MODEL_KEY)
+        active = self.models.version()
         retired = active in RETIRED_DEFAULTS and not self.registry.path_of(active).exists()
         if (active is None or retired) and self.registry.path_of(DEFAULT_MODEL_VERSION).exists():
-            self.matching.activate(DEFAULT_MODEL_VERSION, actor)
+            self.models.activate(DEFAULT_MODEL_VERSION, actor)
             active = DEFAULT_MODEL_VERSION
         return active
 

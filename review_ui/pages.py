@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from mpi.vocab import CasePriority, CaseState
@@ -149,8 +149,7 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
 
 
 def queue_page(cases: list[dict], counts: Mapping[str, Any], filters: QueueFilters, offset: int,
-               limit: int) -> QueuePage:
-    now = datetime.now(timezone.utc)
+               limit: int, now: datetime) -> QueuePage:
     shown = cases[:limit]
     systems = counts.get("source_systems") or sorted({c["source_system"] for c in shown if c.get("source_system")})
     return QueuePage(filters=filters, rows=tuple(queue_row(c, now) for c in shown), counts=counts, offset=offset,
@@ -207,8 +206,7 @@ def _closest_first(inbound: Mapping[str, Any], records: list[dict], matched: Map
     return sorted(records, key=key)
 
 
-def case_page(case: Mapping[str, Any], policy, me: str, **extra) -> CasePage:
-    now = datetime.now(timezone.utc)
+def case_page(case: Mapping[str, Any], policy, me: str, now: datetime, **extra) -> CasePage:
     record = case.get("record")
     upper = getattr(policy, "upper_match_weight", None)
     lower = getattr(policy, "lower_match_weight", None)

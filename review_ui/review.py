@@ -1,6 +1,6 @@
 """What the review pages read and do: the same services the API calls, never the API itself.
 
-The case workflow (``services.cases``, ``mpi/cases.py``), merges
+The case workflow (``services.cases``, ``mpi/stewardship/cases.py``), merges
 (``services.merges``) and person history (``services.history``); the pages add
 only what a form needs (a reason, a parsed date) before calling them.
 """
@@ -8,12 +8,11 @@ only what a form needs (a reason, a parsed date) before calling them.
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from typing import Any
 
 from mpi.errors import MpiError, ValidationError
 from mpi.services import Services
-from mpi.store.audit import audit_page
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +34,10 @@ class Review:
         self.cases = services.cases
         self.merges = services.merges
 
+    def now(self) -> datetime:
+        """The service's clock: what pages measure ages and due times against."""
+        return self.services.clock.now()
+
     def policy(self):
         try:
             return self.services.matching.active_model().policy
@@ -44,26 +47,23 @@ class Review:
     # -- reads ---------------------------------------------------------------------------
 
     def queue(self, filters: dict[str, Any], limit: int, offset: int) -> list[dict]:
-        return self.cases.queue(**filters, limit=limit, offset=offset, now=datetime.now(timezone.utc))
+        return self.cases.queue(**filters, limit=limit, offset=offset)
 
     def queue_counts(self) -> dict[str, Any]:
-        return self.cases.queue_counts(now=datetime.now(timezone.utc))
+        return self.cases.queue_counts()
 
     def case(self, case_id: str) -> dict:
         return self.cases.get(case_id)
 
     def person(self, person_id: str) -> dict:
-        person = self.store.resolve_person(person_id)
-        person["requested_id"] = person_id
-        person["records"] = self.store.person_records(person["person_id"])
-        return person
+        return self.services.persons.person(person_id)
 
     def history(self, person: dict) -> list[dict]:
         """What happened to a person, newest first (``services.history``)."""
         return self.services.history.history(person["person_id"])
 
     def audit(self, **filters) -> dict[str, Any]:
-        return audit_page(self.store, **filters)
+        return self.store.audit.page(**filters)
 
     # -- case actions ------------------------------------------------------------------
 

@@ -20,15 +20,16 @@ from urllib.parse import urlsplit
 
 from flask import (current_app, flash, g, redirect, render_template, request, session, url_for)
 
-from mpi.auth import Role, authenticate, hash_token
+from mpi.auth import authenticate, hash_token
 from mpi.errors import Unauthorized
+from mpi.vocab import STEWARD_ROLES
 from review_ui import csrf
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)
 
 #: Roles that may sign in to the review UI.
-REVIEW_ROLES = frozenset({Role.STEWARD.value, Role.ADMIN.value})
+REVIEW_ROLES = STEWARD_ROLES
 #: How long a review session lasts.
 SESSION_HOURS = 12
 #: Endpoints open without signing in.
@@ -55,7 +56,7 @@ def _signed_in_user() -> dict | None:
     name, token_hash = session.get("user"), session.get("token_hash")
     if not name or not token_hash:
         return None
-    user = current_app.extensions["mpi"].store.user_by_token_hash(token_hash)
+    user = current_app.extensions["mpi"].store.users.by_token_hash(token_hash)
     if user is None or user["name"] != name or user["role"] not in REVIEW_ROLES:
         return None
     return user

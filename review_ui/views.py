@@ -38,7 +38,7 @@ def queue():
     filters = pages.QueueFilters.from_args(request.args, g.steward["name"])
     offset = _int_arg("offset", 0)
     cases = r.queue(filters.as_kwargs(), limit=QUEUE_PAGE + 1, offset=offset)
-    page = pages.queue_page(cases, r.queue_counts(), filters, offset, QUEUE_PAGE)
+    page = pages.queue_page(cases, r.queue_counts(), filters, offset, QUEUE_PAGE, r.now())
     return render_template("queue.html", page=page, age_buckets=pages.AGE_BUCKETS)
 
 
@@ -53,7 +53,7 @@ def next_case():
 
 def render_case(case_id: str, status: int = 200, **extra):
     r = review()
-    page = pages.case_page(r.case(case_id), r.policy(), g.steward["name"], **extra)
+    page = pages.case_page(r.case(case_id), r.policy(), g.steward["name"], r.now(), **extra)
     logger.debug("case %s shown to %s", case_id, g.steward["name"])
     return render_template("case.html", page=page), status
 

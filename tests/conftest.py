@@ -139,7 +139,7 @@ def activate_policy(services):
         document["version"] = f"{DEFAULT_MODEL_VERSION}-test{next(_versions)}"
         document["policy"] = {**document["policy"], **policy}
         services.registry.save(document)
-        services.matching.activate(document["version"], "test")
+        services.models.activate(document["version"], "test")
         return document["policy"]
 
     return activate

@@ -112,7 +112,7 @@ def test_claim_link_and_the_record_reads_linked_manually(client, auth, steward, 
     assert (linked.get_json()["state"], linked.get_json()["resolution"]) == ("resolved", "linked")
     stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
     assert (stored["link"]["person_id"], stored["link"]["link_source"]) == (person_id, "MANUAL")
-    events = services.store.audit_events("review_case", case_id)
+    events = services.store.audit.events("review_case", case_id)
     assert [(e["action"], e["actor"], e["reason"]) for e in events[:2]] == [
         ("case.linked", "user:alice", "same phone"), ("case.claimed", "user:alice", "taking it")]
 
@@ -266,10 +266,10 @@ def test_two_stewards_acting_on_one_case_at_once_one_wins_the_other_gets_409(liv
     case = services.cases.get(case_id)
     assert case["version"] == 2
     assert case["resolution"] == ("linked" if winner == 0 else "new_person")
-    resolutions = [e for e in services.store.audit_events("review_case", case_id)
+    resolutions = [e for e in services.store.audit.events("review_case", case_id)
                    if e["action"] in ("case.linked", "case.new_person")]
     assert [e["actor"] for e in resolutions] == [("user:alice", "user:bob")[winner]]
-    link = services.store.get_record("foodbank-cbo", "FB-3")["link"]
+    link = services.store.records.get("foodbank-cbo", "FB-3")["link"]
     assert (link["person_id"] == person_id) == (winner == 0)
 
 
@@ -283,7 +283,7 @@ def test_resolve_as_merged_merges_the_two_persons_and_closes_the_case_in_one_ste
     stale = post(client, steward, case_id, "merge", reason="one person", version=7, survivor_id=person_id,
                  loser_id=other)
     assert_error(stale, 409, "conflict")
-    assert services.store.get_person_row(other)["status"] == "ACTIVE"  # nothing merged by the stale form
+    assert services.store.persons.get(other)["status"] == "ACTIVE"  # nothing merged by the stale form
 
     response = post(client, steward, case_id, "merge", reason="registered twice", version=1,
                     survivor_id=person_id, loser_id=other)
@@ -291,10 +291,10 @@ def test_resolve_as_merged_merges_the_two_persons_and_closes_the_case_in_one_ste
     assert response.status_code == 200
     case = response.get_json()
     assert (case["state"], case["resolution"]) == ("resolved", "merged")
-    assert services.store.get_person_row(other)["redirect_to"] == person_id
-    (event, *_) = services.store.audit_events("review_case", case_id, limit=5)
+    assert services.store.persons.get(other)["redirect_to"] == person_id
+    (event, *_) = services.store.audit.events("review_case", case_id, limit=5)
     assert (event["action"], event["actor"], event["reason"]) == ("case.merged", "user:alice", "registered twice")
     merge_id = event["detail"]["merge_id"]
     undone = client.post(f"/v1/merges/{merge_id}/unmerge", json={"reason": "two people after all"}, headers=steward)
     assert undone.status_code == 200
-    assert services.store.get_person_row(other)["status"] == "ACTIVE"
+    assert services.store.persons.get(other)["status"] == "ACTIVE"

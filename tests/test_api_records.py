@@ -108,7 +108,7 @@ def test_possible_match_opens_review_case_and_holds_the_record_unlinked(client, 
     stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
     assert stored["link"] is None
     assert stored["review_case_id"] == body["review_case_id"]
-    case = services.store.get_case(body["review_case_id"])
+    case = services.store.cases.get(body["review_case_id"])
     assert case["state"] == "open"
     assert [c["person_id"] for c in case["candidates"]] == [first["person_id"]]
     person = client.get(f"/v1/persons/{first['person_id']}", headers=auth).get_json()
@@ -173,7 +173,7 @@ def test_same_key_again_updates_the_record_not_a_new_one(client, auth, services)
     assert after["updated_at"] > before["updated_at"]
     counts = services.store.counts()
     assert (counts["records"], counts["persons"]) == (1, 1)
-    actions = [e["action"] for e in services.store.audit_events("record", "county-general-ehr/CG-1")]
+    actions = [e["action"] for e in services.store.audit.events("record", "county-general-ehr/CG-1")]
     assert actions.count("record.created") == 1 and actions.count("record.updated") == 1
 
 
@@ -193,7 +193,7 @@ def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, s
 
     assert body["decision"] == "MATCH"
     assert body["person_id"] == first["person_id"]
-    assert services.store.get_case(held["review_case_id"])["state"] == "withdrawn"
+    assert services.store.cases.get(held["review_case_id"])["state"] == "withdrawn"
     stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
     assert stored["review_case_id"] is None
     assert stored["link"]["person_id"] == first["person_id"]
@@ -216,7 +216,7 @@ def test_manual_link_is_never_changed_by_rematching(client, auth, services):
     assert stored["raw"]["first_name"] == "Marisol"  # the record itself is updated
     person = client.get(f"/v1/persons/{marisol['person_id']}", headers=auth).get_json()
     assert [r["source_record_id"] for r in person["records"]] == ["MRN-1"]
-    events = services.store.audit_events("record", "county-general-ehr/CG-1")
+    events = services.store.audit.events("record", "county-general-ehr/CG-1")
     assert [e["action"] for e in events][:2] == ["record.updated", "link.manual"]
 
 
@@ -231,7 +231,7 @@ def test_manual_link_of_a_held_record_resolves_its_case(client, auth, services, 
 
     services.matching.link_manually("foodbank-cbo", "FB-3", first["person_id"], "steward:test", "same phone")
 
-    case = services.store.get_case(held["review_case_id"])
+    case = services.store.cases.get(held["review_case_id"])
     assert (case["state"], case["resolution"]) == ("resolved", "linked")
     stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
     assert (stored["link"]["person_id"], stored["link"]["link_source"]) == (first["person_id"], "MANUAL")
@@ -333,7 +333,7 @@ def test_record_ids_with_slashes_are_readable(client, auth):
 def test_match_scores_without_writing_anything(client, auth, services):
     first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
     counts = services.store.counts()
-    events = len(services.store.audit_events(limit=10_000))
+    events = len(services.store.audit.events(limit=10_000))
 
     response = client.post("/v1/match", json=record("marisol", "bluepath-mco", "BPM-77"), headers=auth)
 
@@ -346,7 +346,7 @@ def test_match_scores_without_writing_anything(client, auth, services):
     assert top["match_grade"] == "certain"
     assert all(set(e) >= EVIDENCE_KEYS for e in top["evidence"])
     assert services.store.counts() == counts
-    assert len(services.store.audit_events(limit=10_000)) == events
+    assert len(services.store.audit.events(limit=10_000)) == events
     assert client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).status_code == 404
     # Nothing was linked in memory either: the record is still new to the index.
     again = client.post("/v1/match", json=record("marisol", "bluepath-mco", "BPM-77"), headers=auth).get_json()

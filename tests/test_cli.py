@@ -233,7 +233,7 @@ def test_users_add_prints_a_token_that_authenticates_with_the_role(mpi, config):
     store = Store(config["MPI_DB"])
     try:
         assert authenticate(store, token) == {"name": "alice", "role": "steward"}
-        assert [e["action"] for e in store.audit_events("user", "alice")] == ["user.added"]
+        assert [e["action"] for e in store.audit.events("user", "alice")] == ["user.added"]
     finally:
         store.close()
 

@@ -1,4 +1,4 @@
-"""Tests for the synthetic person/record generator (mpi.generator)."""
+"""Tests for the synthetic person/record generator (mpi.synth.generator)."""
 
 import csv
 import os
@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 import pytest
 
 from mpi.records.fields import RECORD_FIELDS, TRUTH_FIELD
-from mpi.synth.data import NICKNAMES
+from mpi.synth.names import NICKNAMES
 from mpi.synth.generator import generate_records, small_population, write_csv
 
 COLUMNS = RECORD_FIELDS + (TRUTH_FIELD,)

@@ -110,7 +110,7 @@ def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, servic
     activate_policy(upper_match_weight=1e6)  # nothing auto-links: the next record is held
     held = submit(client, auth, record("marisol", "bluepath-mco", "BPM-77"))
     assert held["decision"] == "POSSIBLE_MATCH"
-    activate_policy(upper_match_weight=services.matching.registry.load("people_dev-v2").policy.upper_match_weight)
+    activate_policy(upper_match_weight=services.registry.load("people_dev-v2").policy.upper_match_weight)
 
     result = services.matching.rematch_open_cases("test")
 
@@ -118,6 +118,6 @@ def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, servic
     stored = client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).get_json()
     assert stored["link"]["person_id"] == first["person_id"] and stored["link"]["link_source"] == "AUTO"
     assert stored["review_case_id"] is None
-    assert services.store.get_case(held["review_case_id"])["state"] == "withdrawn"
-    actions = {e["action"] for e in services.store.audit_events("review_case", held["review_case_id"])}
+    assert services.store.cases.get(held["review_case_id"])["state"] == "withdrawn"
+    actions = {e["action"] for e in services.store.audit.events("review_case", held["review_case_id"])}
     assert actions == {"case.opened", "case.withdrawn"}

@@ -17,7 +17,7 @@ def keys(records) -> set[tuple[str, str]]:
 
 
 def linked_now(store, person_id) -> set[tuple[str, str]]:
-    return keys(store.person_records(person_id))
+    return keys(store.persons.records_of(person_id))
 
 
 def now() -> datetime:
@@ -122,10 +122,10 @@ def test_replaying_the_audit_log_agrees_with_the_links_of_every_person_after_eve
     seen: list[tuple[datetime, dict]] = []
 
     def checkpoint() -> None:
-        persons = [r[0] for r in store._all("SELECT person_id FROM persons ORDER BY person_id")]
+        persons = [r[0] for r in store.db.query("SELECT person_id FROM persons ORDER BY person_id")]
         held = {}
         for person_id in persons:
-            live = store.resolve_person(person_id)["person_id"]
+            live = store.persons.resolve(person_id)["person_id"]
             held[person_id] = (live, linked_now(store, live))
         seen.append((now(), held))
 

@@ -26,7 +26,7 @@ TABLES = ("persons", "source_records", "links", "blocking_keys", "review_cases",
 
 def dump(store) -> dict[str, list[tuple]]:
     """Every row of every table the index's state lives in, in a stable order."""
-    return {table: store._all(f"SELECT * FROM {table} ORDER BY ALL") for table in TABLES}
+    return {table: store.db.query(f"SELECT * FROM {table} ORDER BY ALL") for table in TABLES}
 
 
 def index_view(index) -> tuple[dict, dict]:
@@ -38,7 +38,7 @@ def index_view(index) -> tuple[dict, dict]:
 
 
 def fresh_index(store) -> CandidateIndex:
-    return CandidateIndex.from_rows(store.index_rows())
+    return CandidateIndex.from_rows(store.records.index_rows())
 
 
 @pytest.fixture
@@ -77,21 +77,21 @@ def test_merge_moves_every_record_of_the_loser_as_manual_links_and_redirects_it(
 
     store = services.store
     assert merge_id.startswith("MG")
-    loser_row = store.get_person_row(loser)
+    loser_row = store.persons.get(loser)
     assert (loser_row["status"], loser_row["redirect_to"]) == ("REDIRECTED", survivor)
-    records = {(r["source_system"], r["source_record_id"]): r for r in store.person_records(survivor)}
+    records = {(r["source_system"], r["source_record_id"]): r for r in store.persons.records_of(survivor)}
     assert set(records) == {("st-marys-ehr", "MRN-1"), ("bluepath-mco", "BPM-77"), ("county-general-ehr", "CG-1"),
                             ("bluepath-mco", "BPM-12")}
     for key in (("county-general-ehr", "CG-1"), ("bluepath-mco", "BPM-12")):
         assert (records[key]["link_source"], records[key]["decision"]) == ("MANUAL", "MATCH")
     assert records[("bluepath-mco", "BPM-77")]["link_source"] == "AUTO"  # the survivor's own links stand
-    assert store.person_records(loser) == []
+    assert store.persons.records_of(loser) == []
     # Reads of the loser follow the redirect; the golden view now counts all four records.
     body = client.get(f"/v1/persons/{loser}", headers=auth).get_json()
     assert body["person_id"] == survivor and body["redirected_from"] == [loser]
     assert len(body["records"]) == 4
-    assert store.resolve_person(survivor)["golden"]["ssn_last4"] in {"4821", "9034"}
-    assert store.get_person_row(loser)["golden"]["last_name"] is None
+    assert store.persons.resolve(survivor)["golden"]["ssn_last4"] in {"4821", "9034"}
+    assert store.persons.get(loser)["golden"]["last_name"] is None
     # The index agrees with the store, and matching now finds Theodore in the survivor.
     index = services.matching.index()
     assert index_view(index) == index_view(fresh_index(store))
@@ -206,7 +206,7 @@ def test_merge_and_unmerge_are_audited_with_actor_time_reason_and_ids_only(servi
     merge_id = services.merges.merge(survivor, loser, "user:test-steward", "same person: same SSN and phone")
     services.merges.unmerge(merge_id, "user:second-steward", "twins: different first names")
 
-    events = services.store.audit_events("person", loser, limit=5)
+    events = services.store.audit.events("person", loser, limit=5)
     unmerged, merged = events[0], events[1]
     assert (merged["action"], merged["actor"], merged["reason"]) == (
         "person.merged", "user:test-steward", "same person: same SSN and phone")
@@ -261,7 +261,7 @@ def test_a_merge_merged_again_is_undone_after_the_later_merge(services, people):
 
 def test_an_update_since_the_merge_and_a_record_that_joined_since_are_kept(services, people):
     survivor, loser = people["marisol"], people["theodore"]
-    before = services.store.get_record("county-general-ehr", "CG-1")
+    before = services.store.records.get("county-general-ehr", "CG-1")
     merge_id = services.merges.merge(survivor, loser, "user:test-steward", "same person")
     services.matching.submit(record("theodore", "county-general-ehr", "CG-1", email="ted@example.net"), "hub")
     services.matching.submit(record("marisol", "county-general-ehr", "CG-7"), "hub")
@@ -270,12 +270,12 @@ def test_an_update_since_the_merge_and_a_record_that_joined_since_are_kept(servi
     services.merges.unmerge(merge_id, "user:test-steward", "wrong merge")
 
     store = services.store
-    after = store.get_record("county-general-ehr", "CG-1")
+    after = store.records.get("county-general-ehr", "CG-1")
     assert after["raw"]["email"] == "ted@example.net"  # the source's update is kept
     assert after["link"] == before["link"]  # its link is the one from before the merge, evidence and time
-    assert store.get_record("county-general-ehr", "CG-7")["link"]["person_id"] == survivor
-    assert store.resolve_person(loser)["golden"]["email"] == "ted@example.net"
-    event = store.audit_events("person", loser, limit=1)[0]
+    assert store.records.get("county-general-ehr", "CG-7")["link"]["person_id"] == survivor
+    assert store.persons.resolve(loser)["golden"]["email"] == "ted@example.net"
+    event = store.audit.events("person", loser, limit=1)[0]
     assert sorted(event["detail"]["golden_recomputed"]) == sorted([survivor, loser])
     assert index_view(services.matching.index()) == index_view(fresh_index(store))
 
@@ -289,7 +289,7 @@ def test_api_merge_and_unmerge_need_a_steward(services, client, auth, steward, p
     assert client.post("/v1/persons/merge", json=body).status_code == 401
     refused = client.post("/v1/persons/merge", json=body, headers=auth)
     assert refused.status_code == 403 and refused.get_json()["code"] == "forbidden"
-    assert services.store.get_person_row(people["theodore"])["status"] == "ACTIVE"
+    assert services.store.persons.get(people["theodore"])["status"] == "ACTIVE"
 
     merged = client.post("/v1/persons/merge", json=body, headers=steward)
     assert merged.status_code == 201, merged.get_json()
@@ -356,5 +356,5 @@ def test_two_stewards_unmerging_at_once_over_http_one_wins_one_gets_409(services
     statuses = sorted(status for status, _ in results)
     assert statuses == [200, 409, 409, 409], results
     assert all(body["code"] == "conflict" for status, body in results if status == 409)
-    assert len([e for e in services.store.audit_events("person", people["theodore"]) if
+    assert len([e for e in services.store.audit.events("person", people["theodore"]) if
                 e["action"] == "person.unmerged"]) == 1

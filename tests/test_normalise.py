@@ -1,4 +1,4 @@
-"""Tests for mpi.normalise: one behaviour per test, small inline records, no shared data."""
+"""Tests for mpi.records.normalise: one behaviour per test, small inline records, no shared data."""
 
 import phonenumbers
 import pytest

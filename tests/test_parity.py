@@ -1,6 +1,6 @@
 """One model, two engines, same numbers: Splink's batch prediction and the in-process scorer.
 
-The real-time path evaluates the trained model without Splink (``mpi.scoring``);
+The real-time path evaluates the trained model without Splink (``mpi.matching.scoring``);
 Splink stays the engine for training and batch runs. For every blocked pair of
 a generated population both must give each comparison the same weight (so the
 same level) and the pair the same total, to 1e-6.
@@ -37,7 +37,8 @@ def scored_pairs(shipped):
     document, model = shipped
     rows = [model_row(r) for r in generate_records(900, seed=5)]
     by_id = {r["unique_id"]: r for r in rows}
-    predictions = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"])
+    predictions = splink_adapter.predict(rows, document["tf_tables"], document["tf_floor"], document["splink_model"],
+                                         splink_adapter.duckdb_api())
     return [(p, model.scorer.score(by_id[p["unique_id_l"]], by_id[p["unique_id_r"]])) for p in predictions]
 
 
@@ -77,15 +78,15 @@ def test_splinks_realtime_scoring_gives_the_in_process_weights_call_after_call(s
     """The latency benchmark's yardstick: Splink's cached real-time calls, repeated, agree with the scorer."""
     document, model = shipped
     rows = [model_row(r) for r in generate_records(40, seed=3)]
-    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"],
+                                             splink_adapter.duckdb_api())
     for record in rows[:3]:  # the second and later calls run Splink's cached SQL
         expected = [model.scorer.score(record, other).match_weight for other in rows[3:15]]
-        assert realtime.compare_records(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
         assert realtime.score_pairs(record, rows[3:15]) == pytest.approx(expected, abs=TOLERANCE)
 
 
 def test_both_engines_agree_with_the_term_frequencies_of_an_index(shipped):
-    """/v1/match pools the index's value counts with the model's (``mpi.frequencies``); Splink, handed the
+    """/v1/match pools the index's value counts with the model's (``mpi.matching.frequencies``); Splink, handed the
     same frequencies, gives the same weights."""
     document, model = shipped
     rows = [model_row(r) for r in generate_records(40, seed=3)]
@@ -95,8 +96,8 @@ def test_both_engines_agree_with_the_term_frequencies_of_an_index(shipped):
         index.put(("s", str(i)), normalise_record(validate_record(row, strict=False)), [], None, None)
     record, others = rows[4], rows[3:15]
     frequencies = model.scorer.frequencies(record, len(index.entries), index.value_counts)
-    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"])
+    realtime = splink_adapter.RealtimeScorer(document["splink_model"], document["tf_tables"], document["tf_floor"],
+                                             splink_adapter.duckdb_api())
     expected = [model.scorer.score(record, other, frequencies=frequencies).match_weight for other in others]
     assert expected != pytest.approx([model.scorer.score(record, other).match_weight for other in others])
-    assert realtime.compare_records(record, others, frequencies) == pytest.approx(expected, abs=TOLERANCE)
     assert realtime.score_pairs(record, others, frequencies) == pytest.approx(expected, abs=TOLERANCE)

@@ -56,7 +56,7 @@ def held(services, activate_policy) -> dict:
     activate_policy(upper_match_weight=weight + 5, lower_match_weight=weight - 5)
     result = matching.submit(sparse, "test")
     assert result["decision"] == "POSSIBLE_MATCH"
-    case = services.store.get_case(result["review_case_id"])
+    case = services.store.cases.get(result["review_case_id"])
     return {"case": case, "case_id": case["case_id"], "person_id": marisol["person_id"],
             "other_person": theodore["person_id"]}
 
@@ -150,8 +150,8 @@ def test_an_action_without_the_sessions_csrf_token_is_400_and_changes_nothing(si
     response = signed_in.post(f"/review/cases/{held['case_id']}/link", data=data)
 
     assert response.status_code == 400
-    assert services.store.get_case(held["case_id"])["state"] == "open"
-    assert not services.store.audit_events("record", "bluepath-mco/BPM-77", limit=50)[0]["action"].startswith("link")
+    assert services.store.cases.get(held["case_id"])["state"] == "open"
+    assert not services.store.audit.events("record", "bluepath-mco/BPM-77", limit=50)[0]["action"].startswith("link")
 
 
 def test_a_csrf_token_from_another_session_is_refused(app, services, steward, held):
@@ -165,7 +165,7 @@ def test_a_csrf_token_from_another_session_is_refused(app, services, steward, he
         "csrf_token": foreign, "version": held["case"]["version"], "person_id": held["person_id"], "reason": "x"})
 
     assert response.status_code == 400
-    assert services.store.get_case(held["case_id"])["state"] == "open"
+    assert services.store.cases.get(held["case_id"])["state"] == "open"
 
 
 # -------------------------------------------------------------------------------------------- pages
@@ -224,13 +224,13 @@ def test_linking_to_the_candidate_resolves_the_case_and_the_queue_shrinks(signed
     queue = signed_in.get("/review/").get_data(as_text=True)
     assert "record linked to " + held["person_id"] in queue
     assert re.search(r'id="queue-total">0<', queue) and held["case_id"] not in queue.split("<table")[1]
-    assert services.store.get_case(held["case_id"])["state"] == "resolved"
+    assert services.store.cases.get(held["case_id"])["state"] == "resolved"
     person = signed_in.get(f"/review/persons/{held['person_id']}").get_data(as_text=True)
     assert 'data-record="bluepath-mco/BPM-77"' in person and "MANUAL" in person
-    linked = services.store.audit_events("record", "bluepath-mco/BPM-77", limit=10)
+    linked = services.store.audit.events("record", "bluepath-mco/BPM-77", limit=10)
     assert linked[0]["action"] == "link.created" and linked[0]["actor"] == "user:stella"
     assert linked[0]["reason"] == "same person: address and birth date agree"
-    resolved = services.store.audit_events("review_case", held["case_id"], limit=10)
+    resolved = services.store.audit.events("review_case", held["case_id"], limit=10)
     assert resolved[0]["action"] == "case.linked" and resolved[0]["actor"] == "user:stella"
 
 
@@ -240,7 +240,7 @@ def test_an_action_without_a_reason_is_422_and_changes_nothing(signed_in, servic
 
     assert response.status_code == 422
     assert "A reason is required" in response.get_data(as_text=True)
-    assert services.store.get_case(held["case_id"])["state"] == "open"
+    assert services.store.cases.get(held["case_id"])["state"] == "open"
 
 
 def test_an_action_on_a_case_changed_since_it_was_shown_is_409(signed_in, services, held):
@@ -251,7 +251,7 @@ def test_an_action_on_a_case_changed_since_it_was_shown_is_409(signed_in, servic
 
     assert response.status_code == 409
     assert "changed by someone else" in response.get_data(as_text=True)
-    assert services.store.get_case(held["case_id"])["state"] == "open"
+    assert services.store.cases.get(held["case_id"])["state"] == "open"
 
 
 def test_linking_to_a_person_who_is_not_a_candidate_is_refused(signed_in, services, held):
@@ -259,7 +259,7 @@ def test_linking_to_a_person_who_is_not_a_candidate_is_refused(signed_in, servic
                            person_id=held["other_person"], reason="same person")
 
     assert response.status_code == 422
-    assert services.store.get_case(held["case_id"])["state"] == "open"
+    assert services.store.cases.get(held["case_id"])["state"] == "open"
 
 
 @pytest.mark.parametrize(("action", "state", "resolution", "event"), [
@@ -272,9 +272,9 @@ def test_each_closing_action_resolves_the_case_audited_and_back_to_the_queue(sig
     response = post_action(signed_in, held["case_id"], action, version=held["case"]["version"], reason="checked")
 
     assert response.status_code == 303 and response.headers["Location"] == "/review/"
-    case = services.store.get_case(held["case_id"])
+    case = services.store.cases.get(held["case_id"])
     assert (case["state"], case["resolution"]) == (state, resolution)
-    (last, *_) = services.store.audit_events("review_case", held["case_id"], limit=10)
+    (last, *_) = services.store.audit.events("review_case", held["case_id"], limit=10)
     assert (last["action"], last["actor"], last["reason"]) == (event, "user:stella", "checked")
 
 
@@ -284,13 +284,13 @@ def test_hold_then_release_puts_the_case_back_in_review(signed_in, services, hel
                            reason="calling the client", follow_up=follow_up, note="ask about the birth date")
 
     assert response.status_code == 303
-    case = services.store.get_case(held["case_id"])
+    case = services.store.cases.get(held["case_id"])
     assert case["state"] == "on_hold"
     page = signed_in.get(f"/review/cases/{held['case_id']}").get_data(as_text=True)
     assert follow_up in page
     response = post_action(signed_in, held["case_id"], "release", version=case["version"], reason="called back")
     assert response.status_code == 303
-    assert services.store.get_case(held["case_id"])["state"] == "in_review"
+    assert services.store.cases.get(held["case_id"])["state"] == "in_review"
 
 
 def test_person_page_shows_records_golden_view_and_history(signed_in, held):
@@ -311,7 +311,7 @@ def test_unknown_case_and_person_are_404_pages(signed_in):
 def test_audit_page_pages_back_by_event_id_and_filters(signed_in, services, held):
     with services.store.transaction():
         for i in range(60):
-            services.store.audit("test", "test.event", "thing", f"T{i}", None, {"i": i})
+            services.store.audit.append("test", "test.event", "thing", f"T{i}", None, {"i": i})
 
     first = signed_in.get("/review/audit").get_data(as_text=True)
     older = re.search(r'href="([^"]+)" id="older"', first).group(1).replace("&amp;", "&")

@@ -5,10 +5,11 @@ session fixture installs it with ``apt-get install -y chromium`` (CI runs as
 root on Debian; ``apt-get update`` first if the package lists are empty).
 Playwright's own browser download is never used. The app runs under waitress in
 a thread on a free loopback port, over a DuckDB store built by the demo's own
-builder (``mpi.demo.build_demo``: the seeded generator through the real decision
-path), small so the module takes seconds. While it is built the store's clock is
-moved back a little more for each record, so the queue holds cases of every age
-and some overdue, as a steward's would. Screenshots of the queue and a case page
+builder (``mpi.synth.demo.build_demo``: the seeded generator through the real decision
+path), small so the module takes seconds. The services run on a clock of the test's
+(:class:`ArrivalClock`): while the index is built it moves on a little with each
+record, from :data:`SPREAD` ago up to now, so the queue holds cases of every age
+and some overdue, as a steward's would; then it runs as the system's. Screenshots of the queue and a case page
 (and of a person and the audit log) are written to ``test-output/screenshots/`` for people to look at.
 """
 
@@ -26,10 +27,10 @@ import pytest
 import waitress
 from playwright.sync_api import Page, expect, sync_playwright
 
-import mpi.store.gateway as gateway
 from api import create_app
 from conftest import SHIPPED_MODELS
 from mpi.auth import add_user
+from mpi.clock import SystemClock
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
 from mpi.synth.demo import build_demo
@@ -71,28 +72,25 @@ def browser(chromium):
         browser.close()
 
 
-def _seed(services: Services) -> None:
-    """Build the demo index with records arriving over :data:`SPREAD`, oldest first."""
-    real_now = gateway._now
-    submit = services.matching.submit
-    start = datetime.now(timezone.utc) - SPREAD
+class ArrivalClock:
+    """A clock that stands at a past instant and is moved on by the test, never beyond the system's time."""
+
+    def __init__(self, start: datetime):
+        self._at = start
+        self._system = SystemClock()
+
+    def advance(self, delta: timedelta) -> None:
+        self._at += delta
+
+    def now(self) -> datetime:
+        return min(self._at, self._system.now())
+
+
+def _seed(services: Services, clock: ArrivalClock) -> None:
+    """Build the demo index with records arriving over :data:`SPREAD`, oldest first; then let time run."""
     per_record = SPREAD / (PEOPLE * 2.7)
-    clock = {"at": start}
-
-    def now() -> datetime:
-        return min(clock["at"], real_now())
-
-    def submit_later(raw, actor, **kwargs):
-        clock["at"] += per_record
-        return submit(raw, actor, **kwargs)
-
-    gateway._now = now
-    services.matching.submit = submit_later
-    try:
-        build_demo(services, PEOPLE, "test:seed")
-    finally:
-        gateway._now = real_now
-        del services.matching.submit
+    build_demo(services, PEOPLE, "test:seed", progress=lambda n: clock.advance(per_record * n))
+    clock.advance(SPREAD)  # past the system's time: from here on it runs as the system's
 
 
 @pytest.fixture(scope="module")
@@ -102,9 +100,10 @@ def site(tmp_path_factory):
     models = folder / "models"
     models.mkdir()
     shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
+    clock = ArrivalClock(datetime.now(timezone.utc) - SPREAD)
     services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
-                         "MPI_SECRET_KEY": "browser-test-secret"})
-    _seed(services)
+                         "MPI_SECRET_KEY": "browser-test-secret"}, clock=clock)
+    _seed(services, clock)
     steward = ("sam", add_user(services.store, "sam", "steward"))
     app = create_app(services=services)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="closedloop-mpi-browser")
@@ -156,7 +155,7 @@ def test_a_steward_signs_in_opens_the_most_urgent_case_compares_links_it_and_the
     page.get_by_role("link", name="Open the most urgent case").click()
 
     expect(page.get_by_role("heading", name=re.compile(f"Case {first_case}"))).to_be_visible()
-    case = services.store.get_case(first_case)
+    case = services.store.cases.get(first_case)
     candidate = case["candidates"][0]["person_id"]
     section = page.locator(f"#candidate-{candidate}")
     # Compare: the inbound record beside the candidate's records, fields marked, evidence as a waterfall.
@@ -187,13 +186,13 @@ def test_review_pages_need_sign_in_and_forms_without_the_csrf_token_are_refused(
     expect(page.get_by_role("heading", name="Sign in to the review queue")).to_be_visible()
     sign_in(page, *steward)
     case_id = page.locator("table.queue tbody tr").first.get_attribute("data-case")
-    case = services.store.get_case(case_id)
+    case = services.store.cases.get(case_id)
 
     response = page.request.post(f"/review/cases/{case_id}/link", form={
         "version": str(case["version"]), "person_id": case["candidates"][0]["person_id"], "reason": "forged"})
 
     assert response.status == 400
-    assert services.store.get_case(case_id)["state"] == case["state"]
+    assert services.store.cases.get(case_id)["state"] == case["state"]
     page.goto("/review/audit")
     expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
     expect(page.locator("table.audit tbody tr").first).to_be_visible()
@@ -205,8 +204,8 @@ def test_a_steward_merges_two_persons_and_unmerges_them(page, site):
     base, services, steward = site
     sign_in(page, *steward)
     survivor, loser = [p for p, keys in services.matching.index().persons.items() if keys][:2]
-    survivor_records = len(services.store.person_records(survivor))
-    loser_records = len(services.store.person_records(loser))
+    survivor_records = len(services.store.persons.records_of(survivor))
+    loser_records = len(services.store.persons.records_of(loser))
     page.goto(f"/review/persons/{survivor}")
 
     page.get_by_label("Person id to merge in").fill(loser)

@@ -55,15 +55,14 @@ def test_threshold_labels_stay_inside_the_chart():
 
 
 def test_audit_page_counts_and_filters_by_action_prefix(services):
-    from mpi.store.audit import audit_page
 
     with services.store.transaction():
         for i in range(7):
-            services.store.audit("user:a", "case.linked" if i % 2 else "record.created", "thing", f"T{i}", None, {})
+            services.store.audit.append("user:a", "case.linked" if i % 2 else "record.created", "thing", f"T{i}", None, {})
 
-    linked = audit_page(services.store, limit=3, action="case.")
-    newest = audit_page(services.store, limit=2, actor="user:a")
-    older = audit_page(services.store, limit=2, actor="user:a", before=newest["older"])
+    linked = services.store.audit.page(limit=3, action="case.")
+    newest = services.store.audit.page(limit=2, actor="user:a")
+    older = services.store.audit.page(limit=2, actor="user:a", before=newest["older"])
 
     assert linked["total"] == 3 and [e["entity_id"] for e in linked["events"]] == ["T5", "T3", "T1"]
     assert linked["older"] is None  # all three on one page

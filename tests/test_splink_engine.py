@@ -29,8 +29,9 @@ def _without(rows, *columns):
 
 def _sessions(rows):
     tables, _ = term_frequencies(rows)
-    _, db_api = splink_adapter._linker(rows, tables, splink_adapter.settings_dict())
-    return splink_adapter.em_sessions(db_api), splink_adapter.deterministic_rules(db_api)
+    db_api = splink_adapter.duckdb_api()
+    table = splink_adapter.register_rows(db_api, rows, tables)
+    return splink_adapter.em_sessions(db_api, table), splink_adapter.deterministic_rules(db_api, table)
 
 
 def _weight(model_json, comparison, label):
@@ -55,7 +56,7 @@ def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate
     assert sessions[-1][1] == splink_adapter.EM_STAND_IN_MAX_PAIRS
 
     tables, _ = term_frequencies(no_zip)
-    model_json = splink_adapter.train(no_zip, tables, seed=3)
+    model_json = splink_adapter.train(no_zip, tables, splink_adapter.duckdb_api(), seed=3)
     assert _weight(model_json, "name_dob", "first name and birth date exact") > 5
 
 
@@ -65,6 +66,6 @@ def test_records_without_birth_dates_or_identifiers_get_a_prior_from_the_stand_i
     assert deterministic == list(splink_adapter.DETERMINISTIC_STAND_IN_RULES)
 
     tables, _ = term_frequencies(bare)
-    model_json = splink_adapter.train(bare, tables, seed=3)
+    model_json = splink_adapter.train(bare, tables, splink_adapter.duckdb_api(), seed=3)
     assert 0 < model_json["probability_two_random_records_match"] < 1
     assert _weight(model_json, "last_name", "exact") > 3

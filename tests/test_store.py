@@ -29,16 +29,16 @@ def test_migration_is_idempotent_and_keeps_data(tmp_path):
     path = tmp_path / "store.duckdb"
     store = Store(path)
     with store.transaction():
-        person_id = store.create_person({"last_name": "WOJCIK"})
+        person_id = store.persons.create({"last_name": "WOJCIK"})
     assert store.migrate() == LATEST_VERSION  # again on an open store: nothing to do, no error
     store.close()
 
     reopened = Store(path)
     try:
         assert reopened.schema_version() == LATEST_VERSION
-        assert reopened.resolve_person(person_id)["golden"] == {"last_name": "WOJCIK"}
+        assert reopened.persons.resolve(person_id)["golden"] == {"last_name": "WOJCIK"}
         with reopened.transaction():
-            assert reopened.create_person({}) != person_id  # ids continue, never reused
+            assert reopened.persons.create({}) != person_id  # ids continue, never reused
     finally:
         reopened.close()
 
@@ -54,7 +54,7 @@ def test_store_creates_its_folder(tmp_path):
 def test_the_checkpoint_threshold_is_set_on_the_connection_and_a_bad_one_named(tmp_path):
     store = Store(tmp_path / "store.duckdb", "64MB")
     try:
-        assert store._all("SELECT current_setting('checkpoint_threshold')") == [("61.0 MiB",)]
+        assert store.db.query("SELECT current_setting('checkpoint_threshold')") == [("61.0 MiB",)]
     finally:
         store.close()
     with pytest.raises(StoreError, match="MPI_CHECKPOINT_THRESHOLD"):
@@ -65,13 +65,13 @@ def test_the_checkpoint_threshold_is_set_on_the_connection_and_a_bad_one_named(t
 @pytest.mark.parametrize(
     "write",
     [
-        lambda s: s.create_person({}),
-        lambda s: s.put_record("a", "1", {}, {}, []),
-        lambda s: s.set_link("a", "1", "MPI00000001", "MATCH", "AUTO", 1.0, 0.5, [], "v1"),
-        lambda s: s.delete_link("a", "1"),
-        lambda s: s.set_golden("MPI00000001", {}),
-        lambda s: s.audit("test", "x.done", "x", "1", None, {}),
-        lambda s: s.open_case("POSSIBLE_MATCH", "a", "1", "routine", [], "v1", []),
+        lambda s: s.persons.create({}),
+        lambda s: s.records.put("a", "1", {}, {}, []),
+        lambda s: s.persons.set_link("a", "1", "MPI00000001", "MATCH", "AUTO", 1.0, 0.5, [], "v1"),
+        lambda s: s.persons.delete_link("a", "1"),
+        lambda s: s.persons.set_golden("MPI00000001", {}),
+        lambda s: s.audit.append("test", "x.done", "x", "1", None, {}),
+        lambda s: s.cases.open("POSSIBLE_MATCH", "a", "1", "routine", [], "v1", []),
     ],
     ids=["create_person", "put_record", "set_link", "delete_link", "set_golden", "audit", "open_case"],
 )
@@ -87,18 +87,18 @@ def test_rollback_leaves_nothing_half_written(store):
 
     with pytest.raises(RuntimeError):
         with store.transaction():
-            store.put_record("st-marys-ehr", "MRN-1", raw, norm, ["dob:1984-03-17"])
-            person_id = store.create_person({})
-            store.set_link("st-marys-ehr", "MRN-1", person_id, "NO_MATCH", "AUTO", None, None, [], "v1")
-            store.open_case("POSSIBLE_MATCH", "st-marys-ehr", "MRN-1", "routine", [], "v1", [])
-            store.audit("test", "record.created", "record", "st-marys-ehr/MRN-1", None, {})
-            assert store.get_record("st-marys-ehr", "MRN-1") is not None  # visible inside the transaction
+            store.records.put("st-marys-ehr", "MRN-1", raw, norm, ["dob:1984-03-17"])
+            person_id = store.persons.create({})
+            store.persons.set_link("st-marys-ehr", "MRN-1", person_id, "NO_MATCH", "AUTO", None, None, [], "v1")
+            store.cases.open("POSSIBLE_MATCH", "st-marys-ehr", "MRN-1", "routine", [], "v1", [])
+            store.audit.append("test", "record.created", "record", "st-marys-ehr/MRN-1", None, {})
+            assert store.records.get("st-marys-ehr", "MRN-1") is not None  # visible inside the transaction
             raise RuntimeError("crash half way")
 
     assert store.counts() == {"persons": 0, "records": 0, "links": 0, "open_cases": 0}
-    assert store.get_record("st-marys-ehr", "MRN-1") is None
-    assert store.audit_events() == []
-    assert list(store.index_rows()) == []
+    assert store.records.get("st-marys-ehr", "MRN-1") is None
+    assert store.audit.events() == []
+    assert list(store.records.index_rows()) == []
     assert store.rollbacks == 1
 
 
@@ -106,7 +106,7 @@ def test_nested_transaction_joins_the_outer_one(store):
     with pytest.raises(RuntimeError):
         with store.transaction():
             with store.transaction():
-                store.create_person({})
+                store.persons.create({})
             raise RuntimeError("outer fails after the inner block finished")
 
     assert store.counts()["persons"] == 0
@@ -132,10 +132,10 @@ def test_failed_submit_rolls_back_the_store_and_the_in_memory_index(services):
 
 def test_audit_log_is_append_only_with_actor_and_reason(store):
     with store.transaction():
-        store.audit("user:alice", "case.withdrawn", "review_case", "RC00000001", "record updated", {"k": 1})
-        store.audit("user:bob", "case.opened", "review_case", "RC00000002", None, None)
+        store.audit.append("user:alice", "case.withdrawn", "review_case", "RC00000001", "record updated", {"k": 1})
+        store.audit.append("user:bob", "case.opened", "review_case", "RC00000002", None, None)
 
-    events = store.audit_events("review_case")
+    events = store.audit.events("review_case")
 
     assert [(e["actor"], e["action"], e["entity_id"]) for e in events] == [
         ("user:bob", "case.opened", "RC00000002"),
@@ -149,21 +149,21 @@ def test_records_normalised_under_older_rules_are_normalised_again(config, clien
     client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=auth)
     # An older release stored a thinner normalised form (no first-name roots) and no version.
     with services.store.transaction():
-        stored = services.store.get_record("st-marys-ehr", "MRN-1")
+        stored = services.store.records.get("st-marys-ehr", "MRN-1")
         old = {k: v for k, v in stored["norm"].items() if k != "first_name_roots"}
-        services.store.restate_record("st-marys-ehr", "MRN-1", stored["raw"], old, [], stored["received_at"],
+        services.store.records.restate("st-marys-ehr", "MRN-1", stored["raw"], old, [], stored["received_at"],
                                       stored["updated_at"])
-        services.store.set_meta("normalisation_version", "1")
+        services.store.meta.set("normalisation_version", "1")
     services.close()
 
     fresh = Services(config)
     try:
         fresh.matching.index()
-        again = fresh.store.get_record("st-marys-ehr", "MRN-1")
+        again = fresh.store.records.get("st-marys-ehr", "MRN-1")
         assert again["norm"] == normalise_record(stored["raw"])
         assert again["updated_at"] == stored["updated_at"] and again["link"] == stored["link"]
-        assert fresh.store.get_meta("normalisation_version") == str(NORMALISATION_VERSION)
-        events = fresh.store.audit_events("store", "source_records")
+        assert fresh.store.meta.get("normalisation_version") == str(NORMALISATION_VERSION)
+        events = fresh.store.audit.events("store", "source_records")
         assert [e["action"] for e in events] == ["records.renormalised"]
         # The blocking keys came back with the record: a second source's record of her still matches.
         result = fresh.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
@@ -176,19 +176,19 @@ def test_records_keyed_under_older_blocking_rules_are_keyed_again(config, client
     client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=auth)
     # An older release keyed records by other rules: here, none of today's keys survive.
     with services.store.transaction():
-        stored = services.store.get_record("st-marys-ehr", "MRN-1")
-        services.store.restate_record("st-marys-ehr", "MRN-1", stored["raw"], stored["norm"], ["old:key"],
+        stored = services.store.records.get("st-marys-ehr", "MRN-1")
+        services.store.records.restate("st-marys-ehr", "MRN-1", stored["raw"], stored["norm"], ["old:key"],
                                       stored["received_at"], stored["updated_at"])
-        services.store.set_meta("blocking_version", "0")
+        services.store.meta.set("blocking_version", "0")
     services.close()
 
     fresh = Services(config)
     try:
         index = fresh.matching.index()
         assert set(index.get(("st-marys-ehr", "MRN-1")).keys) == set(blocking.record_keys(stored["norm"]))
-        assert fresh.store.get_meta("blocking_version") == str(blocking.BLOCKING_VERSION)
-        assert fresh.store.get_record("st-marys-ehr", "MRN-1")["norm"] == stored["norm"]
-        events = fresh.store.audit_events("store", "blocking_keys")
+        assert fresh.store.meta.get("blocking_version") == str(blocking.BLOCKING_VERSION)
+        assert fresh.store.records.get("st-marys-ehr", "MRN-1")["norm"] == stored["norm"]
+        events = fresh.store.audit.events("store", "blocking_keys")
         assert [e["action"] for e in events] == ["records.rekeyed"]
         result = fresh.matching.match(record("marisol", "bluepath-mco", "BPM-1"), "test")
         assert result["candidates"] and result["candidates"][0]["person_id"] == stored["link"]["person_id"]
@@ -199,20 +199,20 @@ def test_records_keyed_under_older_blocking_rules_are_keyed_again(config, client
 def test_cached_reads_follow_writes_commits_and_rollbacks(tmp_path):
     """Meta and users are read on every request and cached; a write, committed or not, is never hidden."""
     store = Store(tmp_path / "cache.duckdb")
-    assert store.get_meta("k") is None
-    store.set_meta("k", "one")
-    assert store.get_meta("k") == "one"
+    assert store.meta.get("k") is None
+    store.meta.set("k", "one")
+    assert store.meta.get("k") == "one"
     with pytest.raises(RuntimeError):
         with store.transaction():
-            store.set_meta("k", "two")
-            assert store.get_meta("k") == "two"  # the transaction sees its own write
+            store.meta.set("k", "two")
+            assert store.meta.get("k") == "two"  # the transaction sees its own write
             raise RuntimeError("roll back")
-    assert store.get_meta("k") == "one"
-    store.add_user("ana", "hub", "hash-1")
-    assert store.user_by_token_hash("hash-1") == {"name": "ana", "role": "hub"}
-    store.add_user("ana", "steward", "hash-2")  # a new token replaces the old one
-    assert store.user_by_token_hash("hash-1") is None
-    assert store.user_by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
+    assert store.meta.get("k") == "one"
+    store.users.add("ana", "hub", "hash-1")
+    assert store.users.by_token_hash("hash-1") == {"name": "ana", "role": "hub"}
+    store.users.add("ana", "steward", "hash-2")  # a new token replaces the old one
+    assert store.users.by_token_hash("hash-1") is None
+    assert store.users.by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
     store.close()
 
 
@@ -228,7 +228,7 @@ def test_the_block_key_index_nobody_queries_is_dropped_from_old_stores_too(tmp_p
     store = Store(path)
     try:
         assert store.schema_version() == LATEST_VERSION
-        names = {r[0] for r in store._all("SELECT index_name FROM duckdb_indexes()")}
+        names = {r[0] for r in store.db.query("SELECT index_name FROM duckdb_indexes()")}
     finally:
         store.close()
     assert "blocking_keys_key" not in names

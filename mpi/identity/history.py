@@ -1,20 +1,21 @@
 """A person's history, and who the person was at an instant, from the audit log.
 
 Every change of a link is written with its audit event in the same transaction
-(``mpi/matching.py``, ``mpi/merges.py``), so the audit log alone says which
-records a person id held at any time. The replay reads these actions:
+(``mpi.identity.writer``, ``mpi.identity.merges``), so the audit log alone says
+which records a person id held at any time. The replay reads the actions whose
+``AuditAction.replay`` says they move records (``mpi.vocab``):
 
-- ``link.created``, ``link.moved``, ``link.manual`` (entity: the record ``system/id``): the record
-  now belongs to ``detail.person_id``;
-- ``link.removed``, ``link.undone`` (entity: the record): the record belongs to no one;
-- ``person.merged`` (entity: the loser): every record in ``detail.records`` now belongs to
-  ``detail.survivor_id``, and the loser redirects to it;
-- ``person.unmerged`` (entity: the loser): those records belong to ``detail.loser_id`` again, and
-  the redirect is gone.
+- ``Replay.LINKS`` (``link.created``, ``link.moved``, ``link.manual``; entity: the record
+  ``system/id``): the record now belongs to ``detail.person_id``;
+- ``Replay.UNLINKS`` (``link.removed``, ``link.undone``; entity: the record): the record belongs to no one;
+- ``Replay.MERGES`` (``person.merged``; entity: the loser): every record in ``detail.records`` now
+  belongs to ``detail.survivor_id``, and the loser redirects to it;
+- ``Replay.UNMERGES`` (``person.unmerged``; entity: the loser): those records belong to
+  ``detail.loser_id`` again, and the redirect is gone.
 
-A new action that moves a record between persons must be added to these
-lists (``tests/test_history.py`` replays a whole store and compares the result
-with its links, so a missing one fails there).
+A new action that moves a record between persons declares its ``replay`` where
+it is defined (``tests/test_history.py`` replays a whole store and compares the
+result with its links, so one that does not fails there).
 """
 
 from __future__ import annotations
@@ -25,19 +26,18 @@ from datetime import date, datetime, time, timezone
 from typing import Any
 
 from mpi.errors import NotFound, ValidationError
-from mpi.identity.merges import MERGED, UNMERGED
 from mpi.store import Store
-from mpi.store.history import HistoryQueries
-from mpi.store.merges import MergeTables, record_key
-from mpi.vocab import LinkSource
+from mpi.store.merges import record_key
+from mpi.vocab import AuditAction, EntityType, LinkSource, Replay
 
 logger = logging.getLogger(__name__)
 
 #: Actions that give a record to ``detail.person_id``, and the link source each writes.
-LINKED = {"link.created": LinkSource.AUTO.value, "link.moved": LinkSource.AUTO.value,
-          "link.manual": LinkSource.MANUAL.value}
+LINKED = {a.value: a.link_source.value for a in AuditAction if a.replay is Replay.LINKS}
 #: Actions that leave a record with no person.
-UNLINKED = ("link.removed", "link.undone")
+UNLINKED = tuple(a.value for a in AuditAction if a.replay is Replay.UNLINKS)
+MERGED = next(a.value for a in AuditAction if a.replay is Replay.MERGES)
+UNMERGED = next(a.value for a in AuditAction if a.replay is Replay.UNMERGES)
 MERGES = (MERGED, UNMERGED)
 #: Most time between a link's ``linked_at`` and its audit event (written together, microseconds apart).
 _LINK_TO_EVENT_SECONDS = 60.0
@@ -72,11 +72,8 @@ def _kind(action: str, detail: dict, person_id: str) -> str:
         return "merge"
     if action == UNMERGED:
         return "unmerge"
-    if action.startswith("case."):
-        return "case"
-    if action.startswith("person."):
-        return "person"
-    return "other"
+    family = action.partition(".")[0]  # case.opened -> case
+    return family if family in ("case", "person") else "other"
 
 
 def _split(entity: str) -> dict[str, str]:
@@ -89,8 +86,8 @@ class HistoryService:
 
     def __init__(self, store: Store):
         self.store = store
-        self.queries = HistoryQueries(store)
-        self.merges = MergeTables(store)
+        self.queries = store.audit
+        self.merges = store.merges
 
     def history(self, person_id: str) -> list[dict[str, Any]]:
         """Every event touching a person, newest first, with who, when, why and what led to it.
@@ -156,7 +153,7 @@ class HistoryService:
     # -- helpers ---------------------------------------------------------------------------
 
     def _person(self, person_id: str) -> dict[str, Any]:
-        row = self.store.get_person_row(person_id)
+        row = self.store.persons.get(person_id)
         if row is None:
             raise NotFound(f"person {person_id} not found", {"person_id": ["not found"]})
         return row
@@ -164,7 +161,7 @@ class HistoryService:
     def _known_links(self, person_id: str, events: list[dict]) -> dict[tuple[str, str], list[dict]]:
         """Link rows that may be what a link event made: the records' current links and merges' snapshots."""
         keys = sorted({tuple(_split(e["entity_id"]).values()) for e in events
-                       if e["entity_type"] == "record" and e["action"] in LINKED})
+                       if e["entity_type"] == EntityType.RECORD and e["action"] in LINKED})
         known: dict[tuple[str, str], list[dict]] = {}
         for key, row in self.merges.links_of(keys).items():
             known.setdefault(key, []).append(row)
@@ -178,7 +175,7 @@ class HistoryService:
     def _entry(self, person_id: str, event: dict, links: dict) -> dict[str, Any]:
         detail = event["detail"] if isinstance(event["detail"], dict) else {}
         action = event["action"]
-        record = _split(event["entity_id"]) if event["entity_type"] == "record" else None
+        record = _split(event["entity_id"]) if event["entity_type"] == EntityType.RECORD else None
         if record is None and isinstance(detail.get("record"), str):
             record = _split(detail["record"])
         link = None
@@ -198,7 +195,7 @@ class HistoryService:
             "person_id": detail.get("person_id", detail.get("survivor_id")),
             "previous_person_id": detail.get("previous_person_id", detail.get("loser_id")),
             "merge_id": detail.get("merge_id"),
-            "case_id": detail.get("case_id", event["entity_id"] if event["entity_type"] == "review_case" else None),
+            "case_id": detail.get("case_id", event["entity_id"] if event["entity_type"] == EntityType.REVIEW_CASE else None),
             "match_weight": detail.get("match_weight"),
             "model_version": detail.get("model_version"),
             "link": link,

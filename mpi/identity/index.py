@@ -3,10 +3,12 @@
 Matching one record must not pay a database round trip per candidate or per
 blocking key. This index holds, for every source record, its normalised form,
 its link and its open review case, plus the blocking-key postings and each
-person's records. It is loaded from the store at start and changed by the
-matching service in the same writer-locked transaction that writes the store;
-if that transaction fails the index is dropped and rebuilt from the store, so
-it can never disagree with what was committed.
+person's records. It is loaded from the store at start and changed only by
+``mpi.identity.writer``, in the same writer-locked transaction that writes the
+store; if that transaction rolls back, the writer undoes its changes here
+(:meth:`CandidateIndex.remove` and :meth:`CandidateIndex.reinstate` are the
+inverse of :meth:`CandidateIndex.put`), so it never disagrees with what was
+committed and is never rebuilt whole for it.
 
 It is sized for millions of records, so entries are compact: a slotted object
 per record whose normalised form is a tuple of values under a shared tuple of
@@ -74,7 +76,7 @@ class CandidateIndex:
         self._shared: dict[str, str] = {}
         #: record key -> persons a steward said it is not (``not_duplicate``): never its candidates.
         self._apart: dict[Key, frozenset[str]] = {}
-        #: How many records show each value term frequencies weigh (``mpi.frequencies``).
+        #: How many records show each value term frequencies weigh (``mpi.matching.frequencies``).
         self.value_counts = ValueCounts()
 
     @classmethod
@@ -146,16 +148,26 @@ class CandidateIndex:
             if old.person_id:
                 self._persons[old.person_id] = tuple(entry if e is old else e for e in self._persons[old.person_id])
         self.entries[key] = entry
-        postings = self._postings
-        for k in entry.keys:
-            current = postings.get(k)
-            if current is None:
-                postings[k] = entry
-            elif type(current) is set:
-                current.add(entry)
-            elif current is not entry:
-                postings[k] = {current, entry}
+        self._post(entry)
         return entry
+
+    def remove(self, key: Key) -> Entry:
+        """Take a record out of the index altogether (postings, person, value counts); returns its entry."""
+        entry = self.entries.pop(key)
+        for k in entry.keys:
+            self._unpost(k, entry)
+        self.value_counts.remove(entry.norm)
+        if entry.person_id:
+            self._unperson(entry.person_id, key)
+        return entry
+
+    def reinstate(self, entry: Entry) -> None:
+        """Put back an entry :meth:`remove` or :meth:`put` took out, as it was (its postings, person and counts)."""
+        self.entries[entry.key] = entry
+        self._post(entry)
+        self.value_counts.add(entry.norm)
+        if entry.person_id:
+            self._add_to_person(entry)
 
     def link(self, key, person_id, decision, link_source, score, probability) -> None:
         entry = self.entries[key]
@@ -163,9 +175,7 @@ class CandidateIndex:
             self._unperson(entry.person_id, key)
         entry.person_id, entry.decision, entry.link_source = person_id, decision, link_source
         entry.score, entry.probability = score, probability
-        members = self._persons.get(person_id, ())
-        if entry not in members:
-            self._persons[person_id] = tuple(sorted((*members, entry), key=_by_key))
+        self._add_to_person(entry)
 
     def unlink(self, key) -> None:
         entry = self.entries[key]
@@ -177,6 +187,13 @@ class CandidateIndex:
     def keep_apart(self, key: Key, person_id: str) -> None:
         """Remember that a record is not a person: retrieval for that record skips the person."""
         self._apart[key] = self._apart.get(key, frozenset()) | {person_id}
+
+    def set_apart(self, key: Key, persons: frozenset[str]) -> None:
+        """Say exactly which persons a record is known not to be (to undo :meth:`keep_apart`)."""
+        if persons:
+            self._apart[key] = persons
+        else:
+            self._apart.pop(key, None)
 
     def kept_apart(self, key: Key | None) -> frozenset[str]:
         """The persons a record is known not to be."""
@@ -261,6 +278,17 @@ class CandidateIndex:
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
         return [(e.key, e) for e in self._persons.get(person_id, ())]
 
+    def _post(self, entry: Entry) -> None:
+        postings = self._postings
+        for k in entry.keys:
+            current = postings.get(k)
+            if current is None:
+                postings[k] = entry
+            elif type(current) is set:
+                current.add(entry)
+            elif current is not entry:
+                postings[k] = {current, entry}
+
     def _unpost(self, block_key: str, entry: Entry) -> None:
         postings = self._postings.get(block_key)
         if postings is None:
@@ -273,6 +301,11 @@ class CandidateIndex:
                 del self._postings[block_key]
         elif postings is entry:
             del self._postings[block_key]
+
+    def _add_to_person(self, entry: Entry) -> None:
+        members = self._persons.get(entry.person_id, ())
+        if entry not in members:
+            self._persons[entry.person_id] = tuple(sorted((*members, entry), key=_by_key))
 
     def _unperson(self, person_id, key) -> None:
         members = self._persons.get(person_id)

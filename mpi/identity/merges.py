@@ -27,25 +27,17 @@ a later change away):
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 from typing import Any
 
 from mpi.errors import Conflict, NotFound, ValidationError
-from mpi.identity.matcher import MatchService
-from mpi.stewardship.priority import ACTIVE_STATES
+from mpi.events import EventBus
+from mpi.identity.events import PersonsMerged, PersonsUnmerged
+from mpi.identity.writer import IdentityWriter
 from mpi.store import Store
-from mpi.store.merges import MergeTables, record_key, same_row
-from mpi.vocab import Decision, LinkSource, PersonStatus
+from mpi.store.merges import record_key, same_row
+from mpi.vocab import AuditAction, EntityType, PersonStatus
 
 logger = logging.getLogger(__name__)
-
-#: Audit actions of this module (entity: the loser person; detail: ids only).
-MERGED, UNMERGED = "person.merged", "person.unmerged"
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
-
 
 def _required(value: Any, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
@@ -58,12 +50,13 @@ def _entity(key: tuple[str, str]) -> str:
 
 
 class MergeService:
-    """Merges and unmerges over one store, keeping the matcher's candidate index in step."""
+    """Merges and unmerges over one store; links and persons change through the identity writer."""
 
-    def __init__(self, store: Store, matching: MatchService):
+    def __init__(self, store: Store, writer: IdentityWriter, events: EventBus):
         self.store = store
-        self.matching = matching
-        self.tables = MergeTables(store)
+        self.writer = writer
+        self.events = events
+        self.tables = store.merges
 
     def merge(self, survivor_id: str, loser_id: str, actor: str, reason: str, case_id: str | None = None) -> str:
         """Merge the loser into the survivor; returns the merge id.
@@ -90,50 +83,29 @@ class MergeService:
         if survivor_id == loser_id:
             raise ValidationError(f"person {loser_id} cannot be merged into itself",
                                   {"loser_id": ["must differ from survivor_id"]})
-        # Checked under the writer lock but before the transaction: a refusal then rolls nothing
-        # back (a rollback makes the matcher rebuild its whole index from the store).
+        # Checked under the writer lock but before the transaction: a refusal then writes nothing.
         with self.store.serialised():
             self._live(survivor_id, "survivor_id")
             self._live(loser_id, "loser_id")
             with self.store.transaction():
-                index = self.matching.index()
                 snapshot = self.tables.snapshot([survivor_id, loser_id])
                 moved = [record_key(link) for link in snapshot["links"] if link["person_id"] == loser_id]
-                merged_at = _now()
+                merged_at = self.store.db.now()
                 merge_id = self.tables.next_merge_id()
                 self.tables.insert(merge_id, survivor_id, loser_id, snapshot, actor, reason, case_id, merged_at)
                 for key in moved:
-                    self.store.set_link(*key, survivor_id, Decision.MATCH.value, LinkSource.MANUAL.value, None,
-                                        None, [], None)
-                    index.link(key, survivor_id, Decision.MATCH.value, LinkSource.MANUAL.value, None, None)
-                self.tables.redirect(loser_id, survivor_id, merged_at)
-                self.matching.refresh_golden(survivor_id)
-                self.matching.refresh_golden(loser_id)
-                self.store.audit(actor, MERGED, "person", loser_id, reason, {
+                    self.writer.move(key, survivor_id)
+                self.writer.redirect(loser_id, survivor_id, merged_at)
+                self.writer.refresh_golden(survivor_id)
+                self.writer.refresh_golden(loser_id)
+                self.store.audit.append(actor, AuditAction.PERSON_MERGED, EntityType.PERSON, loser_id, reason, {
                     "merge_id": merge_id, "survivor_id": survivor_id, "loser_id": loser_id,
                     "records": [_entity(k) for k in moved], "case_id": case_id,
                 })
+                self.events.publish(PersonsMerged(merge_id, survivor_id, loser_id, tuple(moved), case_id))
         logger.info("merge %s: person %s into %s by %s (%s records moved)", merge_id, loser_id, survivor_id, actor,
                     len(moved))
         return merge_id
-
-    def resolve_case(self, cases: Any, case_id: str, survivor_id: str, loser_id: str, actor: str, reason: str,
-                     expected_version: int) -> dict[str, Any]:
-        """Settle a review case by merging two persons: the merge and the case's ``merged`` resolution in one
-        transaction; returns the case as it now is.
-
-        The case's version and state are checked first, so a stale form is a ``Conflict`` before
-        anything is written (a rollback would rebuild the candidate index).
-        """
-        with self.store.transaction():
-            case = cases.get(case_id)
-            if case["version"] != expected_version:
-                raise Conflict(f"review case {case_id} is at version {case['version']}, not {expected_version}",
-                               {"version": ["stale: reload the case"]})
-            if case["state"] not in ACTIVE_STATES:
-                raise Conflict(f"review case {case_id} is {case['state']}: not possible now", {"state": [case["state"]]})
-            merge_id = self.merge(survivor_id, loser_id, actor, reason, case_id=case_id)
-            return cases.resolve_merged(case_id, actor, reason, expected_version, merge_id)
 
     def unmerge(self, merge_id: str, actor: str, reason: str) -> dict[str, Any]:
         """Undo a merge: both persons, their records' links and the index as they were before it.
@@ -166,19 +138,17 @@ class MergeService:
                 raise Conflict(f"merge {merge_id}: {len(strays)} of its records left person {survivor_id} since; "
                                "undo that first", {"records": [_entity(k) for k in strays]})
             with self.store.transaction():
-                index = self.matching.index()
                 for link in restored:
-                    self.tables.put_link(link)
-                    index.link(record_key(link), loser_id, link["decision"], link["link_source"], link["score"],
-                               link["probability"])
-                self.tables.put_person(before[loser_id])
-                self.tables.put_person(before[survivor_id])
-                recomputed = self._recompute_changed(snapshot, survivor_id, loser_id, index)
-                self.tables.mark_undone(merge_id, actor, reason, _now())
-                self.store.audit(actor, UNMERGED, "person", loser_id, reason, {
+                    self.writer.restore_link(link)
+                self.writer.restore_person(before[loser_id])
+                self.writer.restore_person(before[survivor_id])
+                recomputed = self._recompute_changed(snapshot, survivor_id, loser_id)
+                self.tables.mark_undone(merge_id, actor, reason, self.store.db.now())
+                self.store.audit.append(actor, AuditAction.PERSON_UNMERGED, EntityType.PERSON, loser_id, reason, {
                     "merge_id": merge_id, "survivor_id": survivor_id, "loser_id": loser_id,
                     "records": [_entity(k) for k in moved], "golden_recomputed": recomputed,
                 })
+                self.events.publish(PersonsUnmerged(merge_id, survivor_id, loser_id, tuple(moved)))
                 merge = self.tables.get(merge_id, with_snapshot=False)
         logger.info("merge %s undone by %s: person %s restored beside %s (%s records back)", merge_id, actor,
                     loser_id, survivor_id, len(moved))
@@ -194,7 +164,7 @@ class MergeService:
     # -- checks ---------------------------------------------------------------------------
 
     def _live(self, person_id: str, field: str) -> dict[str, Any]:
-        row = self.store.get_person_row(person_id)
+        row = self.store.persons.get(person_id)
         if row is None:
             raise NotFound(f"{field}: person {person_id} not found", {field: ["not found"]})
         if row["status"] == PersonStatus.REDIRECTED.value:
@@ -203,17 +173,17 @@ class MergeService:
         return row
 
     def _check_undoable(self, merge_id: str, survivor_id: str, loser_id: str) -> None:
-        loser = self.store.get_person_row(loser_id)
+        loser = self.store.persons.get(loser_id)
         if loser is None or loser["status"] != PersonStatus.REDIRECTED.value or loser["redirect_to"] != survivor_id:
             raise Conflict(f"merge {merge_id}: person {loser_id} no longer redirects to {survivor_id}",
                            {"loser_id": ["changed since the merge"]})
-        survivor = self.store.get_person_row(survivor_id)
+        survivor = self.store.persons.get(survivor_id)
         if survivor is None or survivor["status"] != PersonStatus.ACTIVE.value:
             later = survivor["redirect_to"] if survivor else None
             raise Conflict(f"merge {merge_id}: person {survivor_id} has since been merged into {later}; "
                            "undo that merge first", {"survivor_id": [f"redirected to {later}"]})
 
-    def _recompute_changed(self, snapshot: dict, survivor_id: str, loser_id: str, index) -> list[str]:
+    def _recompute_changed(self, snapshot: dict, survivor_id: str, loser_id: str) -> list[str]:
         """Golden views computed afresh where the rows put back no longer describe what a person holds.
 
         A person row from the snapshot is right as it stands only if the person
@@ -225,11 +195,11 @@ class MergeService:
                      for pid in (survivor_id, loser_id)}
         recomputed = []
         for person_id in (survivor_id, loser_id):
-            keys = set(index.persons.get(person_id, ()))
+            keys = set(self.writer.index.persons.get(person_id, ()))
             now = self.tables.records_of(sorted(keys))
             unchanged = keys == held_then[person_id] and all(
                 k in now and same_row(now[k], then[k]) for k in keys)
             if not unchanged:
-                self.matching.refresh_golden(person_id)
+                self.writer.refresh_golden(person_id)
                 recomputed.append(person_id)
         return recomputed

@@ -25,19 +25,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mpi.errors import ValidationError
 from mpi.matching import blocking
-from mpi.matching.model import derive_version
 from mpi.matching.policy import Policy
 from mpi.matching.scoring import Scorer
-from mpi.records.csvio import Labels, read_labels
+from mpi.records.csvio import Labels
 
-if TYPE_CHECKING:
-    from mpi.identity.matcher import MatchService
 
 Key = tuple[str, str]
 
@@ -190,33 +185,3 @@ def _lower(scored: list[tuple[float, bool]], true_total: int, max_missed: float,
                 break
             missed += 1
     return min(lower, upper)
-
-
-def calibrate_active_model(
-    matching: MatchService,
-    labels_path: str | Path,
-    actor: str,
-    precision: float = 0.998,
-    max_missed: float = 0.02,
-    version: str | None = None,
-    never_link: str | Path | None = None,
-) -> tuple[dict[str, Any], Calibration]:
-    """Calibrate the active model on the store's records and write (not activate) the calibrated version."""
-    labels_path = Path(labels_path)
-    labels = read_labels(labels_path)
-    never = read_labels(never_link) if never_link else None
-    model = matching.active_model()
-    with matching.store.serialised():
-        records = {key: entry.norm for key, entry in matching.index().entries.items()}
-    result = calibrate(records, labels, model.scorer, precision, max_missed, matching.max_block_size, model.policy,
-                       never)
-    version = version or f"{model.version}-cal{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
-    document = derive_version(
-        matching.registry.document(model.version), version,
-        {"upper_match_weight": result.upper_match_weight, "lower_match_weight": result.lower_match_weight},
-        {"calibrated_by": actor, "labels_file": labels_path.name, "precision_target": precision,
-         "never_link_file": Path(never_link).name if never_link else None,
-         "max_missed_target": max_missed, **result.as_dict()},
-    )
-    matching.registry.save(document)
-    return document, result

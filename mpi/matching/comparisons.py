@@ -14,8 +14,8 @@ and birth date are judged jointly (``name_dob``), so that "same birth date,
 different first name" (the twin signal) is a level of its own with its own
 weight.
 
-The levels' building blocks live in :mod:`mpi.levels` and ``name_dob`` with its
-name helpers in :mod:`mpi.name_dob`; both are re-exported here.
+The levels' building blocks live in :mod:`mpi.matching.levels` and ``name_dob`` with its
+name helpers in :mod:`mpi.matching.name_dob`; both are re-exported here.
 """
 
 from __future__ import annotations

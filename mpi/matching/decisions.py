@@ -1,6 +1,6 @@
 """Deciding on scored candidates: the three-way decision and its FHIR match grade.
 
-``MatchService.find_candidates`` scores the persons an inbound record meets
+``mpi.identity.candidates.find_candidates`` scores the persons an inbound record meets
 (:class:`Candidate`, best first); :func:`decide` applies the policy's thresholds,
 holds, conflicts and ambiguity margin to them, and :func:`grade` /
 :func:`decision_grade` say how sure that is in FHIR's words.

@@ -12,10 +12,10 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mpi.clock import Clock, SystemClock
 from mpi.errors import ModelError, NotFound
 from mpi.matching.comparisons import FREQUENCY_COLUMNS
 from mpi.matching.frequencies import ValueCounts
@@ -63,13 +63,14 @@ def build_model_file(
     trained_on: dict[str, Any],
     splink_version: str,
     policy: dict[str, Any] | None = None,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
-    """Assemble (and validate) the JSON document of one model version."""
+    """Assemble (and validate) the JSON document of one model version (``created_at`` from ``clock``)."""
     check_version_name(version)
     document = {
         "format": FORMAT,
         "version": version,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created_at": _created_at(clock),
         "splink_version": splink_version,
         "trained_on": trained_on,
         "policy": Policy.from_spec(policy).as_spec(),
@@ -82,14 +83,18 @@ def build_model_file(
 
 
 def derive_version(document: Mapping[str, Any], version: str, policy: Mapping[str, Any],
-                   note: Mapping[str, Any]) -> dict[str, Any]:
+                   note: Mapping[str, Any], clock: Clock | None = None) -> dict[str, Any]:
     """A new model version: the same trained model under another policy, with a note of why."""
     check_version_name(version)
-    derived = {**document, "version": version, "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    derived = {**document, "version": version, "created_at": _created_at(clock),
                "policy": Policy.from_spec({**document.get("policy", {}), **policy}).as_spec(),
                "derived_from": {"version": document["version"], **note}}
     compile_model(derived)
     return derived
+
+
+def _created_at(clock: Clock | None) -> str:
+    return (clock or SystemClock()).now().isoformat(timespec="seconds")
 
 
 def check_version_name(version: str) -> None:

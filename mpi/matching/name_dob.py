@@ -3,7 +3,7 @@
 "Same birth date, different first name" is the twin signal only within a family
 (a surname alike and an address or phone shared); a missing first name and names
 swapped are one case, "first name unknown", so that a swap is counted once (by
-``last_name``). Re-exported by :mod:`mpi.comparisons`.
+``last_name``). Re-exported by :mod:`mpi.matching.comparisons`.
 """
 
 from __future__ import annotations

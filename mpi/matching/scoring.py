@@ -2,7 +2,7 @@
 
 Splink trains the model; scoring one inbound record against a handful of
 candidates must not pay for SQL generation and database round trips, so the
-same comparisons (their Python side, :mod:`mpi.comparisons`) and the same m, u,
+same comparisons (their Python side, :mod:`mpi.matching.comparisons`) and the same m, u,
 prior and term-frequency rules are applied here. Every score is returned with
 its evidence: each comparison's level, label, weight and term-frequency
 adjustment, in waterfall order (prior first).
@@ -129,7 +129,7 @@ class Scorer:
             self._compiled.append((comparison, [self._compile_level(lv) for lv in spec["comparison_levels"]]))
         #: Per comparison and level, its name as policy rules write it ("comparison: label").
         self._level_keys = tuple(tuple(f"{c.name}: {lv.label}" for lv in c.levels) for c, _ in self._compiled)
-        #: The same as bits of one int (``mpi.policy.LEVEL_BITS``): a pair's levels OR-ed together.
+        #: The same as bits of one int (``mpi.matching.policy.LEVEL_BITS``): a pair's levels OR-ed together.
         self._level_bits = tuple(tuple(LEVEL_BITS[k] for k in keys) for keys in self._level_keys)
         #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
         self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
@@ -177,7 +177,7 @@ class Scorer:
         """The value frequencies term-frequency adjustments use when ``record`` is matched in an index of
         ``index_records`` records whose values are ``counts`` (and which holds ``stored``, the record's
         present version, if it does): the model's and the index's pooled with the record in it
-        (:mod:`mpi.frequencies`); the model's alone without counts, or for a model that does not record
+        (:mod:`mpi.matching.frequencies`); the model's alone without counts, or for a model that does not record
         how many records it was trained on."""
         if counts is None or index_records is None or not self.trained_records:
             return self.tf_tables
@@ -303,7 +303,7 @@ class QueryScorer:
         return evidence
 
     def _weigh(self, shape: tuple[str, ...], values: tuple) -> tuple[float, int]:
-        """:meth:`weight`, and the record's levels as bits (``mpi.policy.LEVEL_BITS``), in one pass."""
+        """:meth:`weight`, and the record's levels as bits (``mpi.matching.policy.LEVEL_BITS``), in one pass."""
         scorer = self._scorer
         total, bits = self._prior, 0
         prepared = None
@@ -327,8 +327,8 @@ class QueryScorer:
 
         Args:
             members: the person's stored records, at least one, each with ``key``,
-                ``shape`` and ``values`` (entries of :class:`mpi.index.CandidateIndex`).
-            conflict: a policy's test of one pair's levels as bits (:meth:`mpi.policy.Policy.conflict_in_bits`).
+                ``shape`` and ``values`` (entries of :class:`mpi.identity.index.CandidateIndex`).
+            conflict: a policy's test of one pair's levels as bits (:meth:`mpi.matching.policy.Policy.conflict_in_bits`).
 
         Returns:
             The best record's weight and the record (the first in order among

@@ -1,26 +1,32 @@
-"""The one module that imports Splink: training and batch prediction.
+"""The one module that imports Splink: training, batch prediction, and Splink's real-time scoring.
 
-The comparisons come from :mod:`mpi.comparisons` (their SQL side); this module
-turns them into Splink settings, trains a Fellegi-Sunter model without labels
-(u by seeded random sampling, m by expectation maximisation over several
-blocking rules, the prior from deterministic rules) and returns Splink's own
-model JSON. It never runs during a request: the real-time path evaluates the
-same model in process (:mod:`mpi.scoring`).
+The comparisons come from :mod:`mpi.matching.comparisons` (their SQL side);
+this module turns them into Splink settings, trains a Fellegi-Sunter model
+without labels (u by seeded random sampling, m by expectation maximisation
+over several blocking rules, the prior from deterministic rules) and returns
+Splink's own model JSON. It never runs during a request: the real-time path
+evaluates the same model in process (:mod:`mpi.matching.scoring`).
+
+It uses Splink's public API only, pinned to its major version, and runs on the
+Splink ``DatabaseAPI`` its caller passes in (:func:`duckdb_api` makes an
+in-memory DuckDB one; a batch run over more data than one machine holds passes
+Spark's). Every table it registers gets a name of its own, so one database can
+serve several calls.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import random
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 import splink
-from splink import DuckDBAPI, Linker
+from splink import DuckDBAPI, Linker, SettingsCreator
 
 from mpi.errors import ModelError
 from mpi.matching.comparisons import (
@@ -32,71 +38,25 @@ from mpi.matching.comparisons import (
     derive,
     tf_table,
 )
+from mpi.matching.estimation import estimate_u_without_matches, settle_untrained_levels
 from mpi.matching.scoring import prior_for_index, tf_scales
+from mpi.matching.splink_settings import (
+    DETERMINISTIC_RULES,
+    DETERMINISTIC_STAND_IN_RULES,
+    EM_BLOCKING_RULES,
+    EM_STAND_IN_MAX_PAIRS,
+    EM_STAND_IN_RULES,
+    settings_dict,
+)
 
 logger = logging.getLogger(__name__)
 
 SPLINK_VERSION = splink.__version__
 
-#: Rules that propose pairs for EM and batch prediction. Each leaves some
-#: comparisons free to be estimated while it fixes those it blocks on.
-TRAINING_BLOCKING_RULES = (
-    'l."birth_date" = r."birth_date"',
-    'l."last_name_phonetic" = r."last_name_phonetic" AND substr(l."first_name", 1, 1) = substr(r."first_name", 1, 1)',
-    'l."phone" = r."phone"',
-    'l."medicaid_id" = r."medicaid_id"',
-    'l."postal_code" = r."postal_code" AND l."first_name_canonical" = r."first_name_canonical"',
-)
 
-#: Rules EM trains on, one session each (a comparison is estimated in every
-#: session whose rule does not use its columns).
-EM_BLOCKING_RULES = (
-    'l."birth_date" = r."birth_date"',
-    'l."last_name_phonetic" = r."last_name_phonetic" AND l."postal_code" = r."postal_code"',
-    'l."first_name_canonical" = r."first_name_canonical" AND l."last_name" = r."last_name"',
-    'l."phone" = r."phone"',
-)
-
-#: Near-certain rules used only to estimate the prior (lambda).
-DETERMINISTIC_RULES = (
-    'l."first_name" = r."first_name" AND l."last_name" = r."last_name" AND l."birth_date" = r."birth_date"',
-    'l."medicaid_id" = r."medicaid_id" AND l."birth_date" = r."birth_date"',
-    'l."ssn_last4" = r."ssn_last4" AND l."birth_date" = r."birth_date" AND l."last_name" = r."last_name"',
-)
-
-
-def _comparison_dict(comparison: Comparison) -> dict[str, Any]:
-    levels = []
-    for level in comparison.levels:
-        spec: dict[str, Any] = {"sql_condition": level.sql, "label_for_charts": level.label}
-        if level.is_null:
-            spec["is_null_level"] = True
-        if level.tf_column:
-            spec["tf_adjustment_column"] = level.tf_column
-            spec["tf_adjustment_weight"] = 1.0
-            spec["disable_tf_exact_match_detection"] = True
-        if level.fixed_m is not None:
-            spec["m_probability"] = level.fixed_m
-            spec["fix_m_probability"] = True
-        levels.append(spec)
-    return {
-        "output_column_name": comparison.name,
-        "comparison_description": comparison.description,
-        "comparison_levels": levels,
-    }
-
-
-def settings_dict(comparisons: Sequence[Comparison] = COMPARISONS) -> dict[str, Any]:
-    """Splink settings for a dedupe model over the normalised model columns."""
-    return {
-        "link_type": "dedupe_only",
-        "unique_id_column_name": "unique_id",
-        "comparisons": [_comparison_dict(c) for c in comparisons],
-        "blocking_rules_to_generate_predictions": list(TRAINING_BLOCKING_RULES),
-        "retain_intermediate_calculation_columns": True,
-        "retain_matching_columns": False,
-    }
-
+def duckdb_api() -> DuckDBAPI:
+    """A Splink database on a fresh in-memory DuckDB connection (Splink opens it): the default engine."""
+    return DuckDBAPI()
 
 def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]]) -> pa.Table:
     columns = {"unique_id": [str(r["unique_id"]) for r in rows]}
@@ -108,40 +68,34 @@ def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, flo
     return pa.table({k: pa.array(v, type=pa.string()) for k, v in columns.items()})
 
 
-#: Name of the registered model rows, so training can query them before Splink does.
-_ROWS_TABLE = "mpi_model_rows"
+_names = itertools.count(1)
 
 
-def _linker(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
-            settings: dict[str, Any]) -> tuple[Linker, DuckDBAPI]:
-    db_api = DuckDBAPI(connection=duckdb.connect())
-    sdf = db_api.register(_table(rows, tables), table_name=_ROWS_TABLE)
-    return Linker(sdf, settings), db_api
+def register_rows(db_api: Any, rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]]) -> str:
+    """Register normalised model rows (with their derived columns) under a new name; returns the table's name."""
+    name = f"mpi_model_rows_{next(_names)}"
+    db_api.register(_table(rows, tables), table_name=name)
+    return name
 
 
-#: Stand-in for the prior when no deterministic rule finds a pair (no birth date or
-#: identifier anywhere): the same full name, a looser rule that overstates lambda a
-#: little. Thresholds are calibrated on weights, so what matters is that it exists.
-DETERMINISTIC_STAND_IN_RULES = ('l."first_name" = r."first_name" AND l."last_name" = r."last_name"',)
+def _linker(db_api: Any, rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
+            settings: dict[str, Any]) -> tuple[Linker, str]:
+    name = register_rows(db_api, rows, tables)
+    return Linker(db_api.register(name), settings), name
 
-#: Broad stand-in EM rules, used only when the data leaves a comparison without any
-#: session that can estimate it (a rule it needs proposes no pairs: a sender with no
-#: readable postcodes or birth dates). Tried in order; sampled to a bounded size.
-EM_STAND_IN_RULES = (
-    # By sound, not spelling: name_dob reads the surnames themselves (a swap of given and family name).
-    'l."last_name_phonetic" = r."last_name_phonetic"',
-    'l."first_name" = r."first_name"',
-)
-EM_STAND_IN_MAX_PAIRS = 1e6
 
 _SQL_PAIR_COLUMN = re.compile(r'"([A-Za-z0-9_]+)_[lr]"')
 _SQL_RULE_COLUMN = re.compile(r'\b[lr]\."([A-Za-z0-9_]+)"')
 
 
-def _proposes_pairs(db_api: DuckDBAPI, rule: str) -> bool:
-    sql = (f'SELECT EXISTS (SELECT 1 FROM "{_ROWS_TABLE}" l JOIN "{_ROWS_TABLE}" r'
-           f' ON {rule} AND l."unique_id" < r."unique_id")')
-    return bool(db_api.duckdb_con.execute(sql).fetchall()[0][0])
+def _proposes_pairs(db_api: Any, table: str, rule: str) -> bool:
+    sql = (f'SELECT EXISTS (SELECT 1 FROM "{table}" l JOIN "{table}" r'
+           f' ON {rule} AND l."unique_id" < r."unique_id") AS found')
+    result = db_api.query_sql(sql)
+    try:
+        return bool(result.as_record_list()[0]["found"])
+    finally:
+        result.drop_table_from_database_and_remove_from_cache()
 
 
 def _estimable(comparison: Comparison, rule: str) -> bool:
@@ -150,25 +104,25 @@ def _estimable(comparison: Comparison, rule: str) -> bool:
     return not used & set(_SQL_RULE_COLUMN.findall(rule))
 
 
-def deterministic_rules(db_api: DuckDBAPI) -> list[str]:
-    """The rules that estimate the prior on the registered rows: those of ``DETERMINISTIC_RULES`` that find
-    a pair (the others add nothing), else the stand-in.
+def deterministic_rules(db_api: Any, table: str) -> list[str]:
+    """The rules that estimate the prior on the rows registered as ``table`` (:func:`register_rows`): those of
+    ``DETERMINISTIC_RULES`` that find a pair (the others add nothing), else the stand-in.
 
     Raises:
         ModelError: not even the stand-in finds a pair, so the prior would be zero.
     """
-    rules = [r for r in DETERMINISTIC_RULES if _proposes_pairs(db_api, r)]
+    rules = [r for r in DETERMINISTIC_RULES if _proposes_pairs(db_api, table, r)]
     if not rules:
-        rules = [r for r in DETERMINISTIC_STAND_IN_RULES if _proposes_pairs(db_api, r)]
+        rules = [r for r in DETERMINISTIC_STAND_IN_RULES if _proposes_pairs(db_api, table, r)]
         logger.warning("no deterministic rule finds a pair of these records; the prior comes from a stand-in")
     if not rules:
         raise ModelError("no deterministic rule finds a pair of these records: the prior cannot be estimated")
     return rules
 
 
-def em_sessions(db_api: DuckDBAPI, comparisons: Sequence[Comparison] = COMPARISONS,
+def em_sessions(db_api: Any, table: str, comparisons: Sequence[Comparison] = COMPARISONS,
                 rules: Sequence[str] = EM_BLOCKING_RULES) -> list[tuple[str, float | None]]:
-    """The EM sessions to run on the registered rows: (blocking rule, max pairs or None).
+    """The EM sessions to run on the rows registered as ``table``: (blocking rule, max pairs or None).
 
     A rule that proposes no pair is skipped (Splink refuses to train on it).
     Each comparison with a level left to estimate must then still be free in
@@ -181,7 +135,7 @@ def em_sessions(db_api: DuckDBAPI, comparisons: Sequence[Comparison] = COMPARISO
     """
     usable = []
     for i, rule in enumerate(rules, start=1):
-        if _proposes_pairs(db_api, rule):
+        if _proposes_pairs(db_api, table, rule):
             usable.append(rule)
         else:
             logger.warning("EM rule %s proposes no pairs on these records; skipped", i)
@@ -191,8 +145,8 @@ def em_sessions(db_api: DuckDBAPI, comparisons: Sequence[Comparison] = COMPARISO
             continue
         if any(_estimable(comparison, rule) for rule, _ in sessions):
             continue
-        stand_in = next((r for r in EM_STAND_IN_RULES if _estimable(comparison, r) and _proposes_pairs(db_api, r)),
-                        None)
+        stand_in = next((r for r in EM_STAND_IN_RULES
+                         if _estimable(comparison, r) and _proposes_pairs(db_api, table, r)), None)
         if stand_in is None:
             logger.warning("no EM session can estimate %s on these records", comparison.name)
             continue
@@ -205,8 +159,8 @@ def em_sessions(db_api: DuckDBAPI, comparisons: Sequence[Comparison] = COMPARISO
 
 
 def train(
-    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], seed: int = 42, max_pairs: float = 2e6,
-    matching_pairs: Sequence[tuple[str, str]] | None = None,
+    rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], db_api: Any, seed: int = 42,
+    max_pairs: float = 2e6, matching_pairs: Sequence[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """Estimate the model on normalised records; return Splink's model JSON.
 
@@ -217,12 +171,13 @@ def train(
     Args:
         rows: normalised records, each with ``unique_id`` and the model columns.
         tables: the model's value frequencies (for the derived columns).
+        db_api: the Splink database to train on (:func:`duckdb_api`, or Spark's).
         matching_pairs: labelled true pairs, if any.
         seed: seed for u sampling, so a retrain on the same data is repeatable.
         max_pairs: random pairs sampled to estimate u.
     """
-    linker, db_api = _linker(rows, tables, settings_dict())
-    linker.training.estimate_probability_two_random_records_match(deterministic_rules(db_api), recall=0.7)
+    linker, table = _linker(db_api, rows, tables, settings_dict())
+    linker.training.estimate_probability_two_random_records_match(deterministic_rules(db_api, table), recall=0.7)
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     if matching_pairs:
         labels = pa.table({"unique_id_l": pa.array([p[0] for p in matching_pairs], pa.string()),
@@ -230,17 +185,18 @@ def train(
         linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
     else:
         # Without term frequencies: Splink would adjust by the training rows' raw
-        # frequencies, not the model's scaled ones (mpi.scoring.tf_scales).
-        for rule, max_pairs_em in em_sessions(db_api):
+        # frequencies, not the model's scaled ones (mpi.matching.scoring.tf_scales).
+        for rule, max_pairs_em in em_sessions(db_api, table):
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, max_pairs=max_pairs_em, estimate_without_term_frequencies=True)
     model_json = linker.misc.save_model_to_json()
-    model_json = _decontaminate_u(model_json, rows, tables, seed, max_pairs)
-    return _settle_untrained_levels(model_json)
+    model_json = _decontaminate_u(model_json, rows, tables, db_api, seed, max_pairs)
+    return settle_untrained_levels(model_json)
 
 
 def _decontaminate_u(model_json: dict[str, Any], rows: Sequence[dict[str, Any]],
-                     tables: Mapping[str, Mapping[str, float]], seed: int, max_pairs: float) -> dict[str, Any]:
+                     tables: Mapping[str, Mapping[str, float]], db_api: Any, seed: int,
+                     max_pairs: float) -> dict[str, Any]:
     """Re-estimate u on random pairs with the true matches among them weighed out.
 
     Random sampling takes every sampled pair for a non-match. For the levels that
@@ -253,14 +209,14 @@ def _decontaminate_u(model_json: dict[str, Any], rows: Sequence[dict[str, Any]],
     maximisation with m and the prior held re-estimates u, each pair weighed by
     its probability of being a non-match, which is what u means. A level that no
     non-matching sampled pair reaches gets the floor of half a pair. Levels
-    training did not estimate (no m) are left for ``_settle_untrained_levels``.
+    training did not estimate (no m) are left for ``estimation.settle_untrained_levels``.
     """
     n_sample = min(len(rows), int(0.5 * ((8 * max_pairs + 1) ** 0.5 + 1)))
     sample = random.Random(seed).sample(list(rows), n_sample)
     settings = copy.deepcopy(model_json)
     settings["blocking_rules_to_generate_predictions"] = ["1=1"]
     settings["retain_matching_columns"] = True
-    sample_linker, _ = _linker(sample, tables, settings)
+    sample_linker, _ = _linker(db_api, sample, tables, settings)
     pairs = sample_linker.inference.predict()
     gammas = [f"gamma_{c['output_column_name']}" for c in model_json["comparisons"]]
     try:
@@ -278,79 +234,14 @@ def _decontaminate_u(model_json: dict[str, Any], rows: Sequence[dict[str, Any]],
     return model_json
 
 
-def estimate_u_without_matches(model_json: Mapping[str, Any], patterns: Sequence[tuple[Sequence[int], int]],
-                               iterations: int = 10) -> list[list[float | None]]:
-    """u per level from counted comparison vectors of random pairs, matches weighed out by their posterior.
-
-    Args:
-        model_json: the trained model (m, u and the prior; m and the prior are held).
-        patterns: (Splink comparison vector values, one per comparison; pair count).
-        iterations: rounds of expectation maximisation (it settles within a few).
-
-    Returns:
-        Per comparison, per level: the new u, or None for a null level or a level without m.
-    """
-    lam = model_json["probability_two_random_records_match"]
-    levels = []  # per comparison: (gamma value -> level index, m per level, u per level)
-    for comparison in model_json["comparisons"]:
-        specs = comparison["comparison_levels"]
-        non_null = [i for i, lv in enumerate(specs) if not lv.get("is_null_level")]
-        by_gamma = {len(non_null) - 1 - rank: i for rank, i in enumerate(non_null)}
-        m = [lv.get("m_probability") for lv in specs]
-        u = [lv.get("u_probability") for lv in specs]
-        levels.append((by_gamma, m, u))
-    rows = [([levels[c][0].get(g) for c, g in enumerate(vector)], n) for vector, n in patterns]
-    for _ in range(iterations):
-        counts = [[0.0] * len(m) for _, m, _ in levels]
-        for indices, n in rows:
-            odds = lam / (1 - lam)
-            for (_, m, u), i in zip(levels, indices):
-                if i is not None and m[i] and u[i]:
-                    odds *= m[i] / u[i]
-            non_match = n / (1 + odds)
-            for c, i in enumerate(indices):
-                if i is not None:
-                    counts[c][i] += non_match
-        for (by_gamma, m, u), count in zip(levels, counts):
-            total = sum(count[i] for i in by_gamma.values())
-            for i in by_gamma.values():
-                if m[i] is not None and u[i] is not None and total > 0:
-                    u[i] = count[i] / total
-    return [[u[i] if i in by_gamma.values() and m[i] is not None and u[i] is not None else None
-             for i in range(len(u))] for by_gamma, m, u in levels]
-
-
-def _settle_untrained_levels(model_json: dict[str, Any]) -> dict[str, Any]:
-    """Give a level that training could not estimate (no sampled pair reached it) no weight: m = u.
-
-    Left empty, Splink's prediction would still apply a default to it while the
-    in-process scorer applied none; written down, both engines read the same
-    numbers from the model file.
-    """
-    for comparison in model_json["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            if level.get("is_null_level"):
-                continue
-            m, u = level.get("m_probability"), level.get("u_probability")
-            if m and u:
-                continue
-            known = m or u
-            if known is None:
-                continue  # neither: the scorer gives it no weight, and Splink no different
-            level["m_probability"] = level["u_probability"] = known
-            logger.warning("level '%s' of %s was not estimated by training; it carries no weight",
-                           level.get("label_for_charts"), comparison["output_column_name"])
-    return model_json
-
-
-def _register_frequencies(linker: Linker, db_api: DuckDBAPI, rows: Sequence[dict[str, Any]],
+def _register_frequencies(linker: Linker, db_api: Any, rows: Sequence[dict[str, Any]],
                           tables: Mapping[str, Mapping[str, float]], floor: float,
                           scales: Mapping[str, float]) -> None:
     """Make Splink use the model's value frequencies, not those of the rows it is given.
 
     The model's tables keep values seen at least twice; any other value has the
     model's floor frequency (``tf_floor``), and every frequency is scaled by its
-    column's factor (:func:`mpi.scoring.tf_scales`), as in the in-process scorer.
+    column's factor (:func:`mpi.matching.scoring.tf_scales`), as in the in-process scorer.
     """
     for col in TF_COLUMNS:
         table = dict(tf_table(tables, col))
@@ -366,7 +257,8 @@ def _register_frequencies(linker: Linker, db_api: DuckDBAPI, rows: Sequence[dict
 
 def predict(
     rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
-    model_json: dict[str, Any], threshold_match_weight: float | None = None, trained_records: int | None = None,
+    model_json: dict[str, Any], db_api: Any, threshold_match_weight: float | None = None,
+    trained_records: int | None = None,
 ) -> list[dict[str, Any]]:
     """Batch-score all blocked pairs of ``rows`` with a trained model (a list of dicts).
 
@@ -374,52 +266,50 @@ def predict(
         rows: normalised records, each with ``unique_id`` and the model columns.
         tables, tf_floor: the model's value frequencies and the floor for rarer values.
         model_json: Splink's model JSON from the model file.
+        db_api: the Splink database to predict on (:func:`duckdb_api`, or Spark's).
         threshold_match_weight: drop pairs scoring below this.
         trained_records: records the model was trained on; given, the prior is
             scaled to the size of ``rows`` as on the online path
-            (:func:`mpi.scoring.prior_for_index`), else the model's is used.
+            (:func:`mpi.matching.scoring.prior_for_index`), else the model's is used.
     """
     if trained_records:
         model_json = {**model_json, "probability_two_random_records_match": prior_for_index(
             model_json["probability_two_random_records_match"], trained_records, len(rows))}
-    linker, db_api = _linker(rows, tables, model_json)
+    linker, _ = _linker(db_api, rows, tables, model_json)
     _register_frequencies(linker, db_api, rows, tables, tf_floor, tf_scales(model_json, tables))
     df = linker.inference.predict(threshold_match_weight=threshold_match_weight)
     return df.as_record_list()
 
 
 class RealtimeScorer:
-    """Splink's own real-time scoring of one record against given candidate records.
+    """Splink's own real-time scoring of one record against given candidate records (``score_pairs``).
 
-    The yardstick for the in-process scorer (``bench/latency.py``): Splink 5's
-    fastest real-time calls with everything that can be cached, cached. The
-    model settings are parsed once, ``compare_records`` reuses its generated
-    SQL (``sql_cache_key``) and ``score_pairs`` reuses one ``Linker``; each call
-    still registers the records and runs the scoring SQL in DuckDB, which is
-    what Splink pays per request. Term frequencies travel in the records
-    (``tf_<column>``), from the model's tables with its floor for rarer values,
-    as in the in-process scorer, or from the frequencies a call is given
+    The yardstick for the in-process scorer (the parity tests, ``bench/latency.py``):
+    Splink 5's public real-time call with everything that can be cached, cached.
+    The model settings are parsed once and one ``Linker`` is reused; each call
+    still registers the records and runs the scoring SQL, which is what Splink
+    pays per request. Term frequencies travel in the records (``tf_<column>``),
+    from the model's tables with its floor for rarer values, as in the
+    in-process scorer, or from the frequencies a call is given
     (``Scorer.frequencies``: pooled with an index's), scaled as the model's are.
 
     Args:
         model_json: Splink's model JSON from the model file.
         tables, tf_floor: the model's value frequencies and the floor for rarer values.
+        db_api: the Splink database to score on (:func:`duckdb_api`).
     """
 
-    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float):
-        from splink.internals.realtime import compare_records
-        from splink.internals.settings_creator import SettingsCreator
-
-        self._compare_records = compare_records
+    def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
+                 db_api: Any):
         self.tables, self.tf_floor = tables, tf_floor
         self.tf_scales = tf_scales(model_json, tables)
-        self._settings = SettingsCreator.from_path_or_dict(dict(model_json))
-        self._db_api = DuckDBAPI(connection=duckdb.connect())
-        self._cache_key = f"closedloop-mpi-realtime-{id(self)}"
+        self.settings = SettingsCreator.from_path_or_dict(dict(model_json))
+        self.db_api = db_api
         self._linker: Linker | None = None
 
-    def _rows(self, records: Sequence[Mapping[str, Any]], first_id: int,
-              frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
+    def rows(self, records: Sequence[Mapping[str, Any]], first_id: int,
+             frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[dict[str, Any]]:
+        """Records as Splink reads them: ``unique_id`` from ``first_id``, model and derived columns, frequencies."""
         frequencies = frequencies or self.tables
         out = []
         for i, record in enumerate(records, start=first_id):
@@ -435,32 +325,23 @@ class RealtimeScorer:
             out.append(row)
         return out
 
-    def compare_records(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]],
-                        frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[float]:
-        """Match weights of ``record`` against each candidate (in order), by cached ``compare_records``."""
-        if not candidates:
-            return []
-        df = self._compare_records(self._rows([record], 0, frequencies), self._rows(candidates, 1, frequencies),
-                                   self._settings, self._db_api, sql_cache_key=self._cache_key)
-        return self._weights(df, len(candidates))
-
     def score_pairs(self, record: Mapping[str, Any], candidates: Sequence[Mapping[str, Any]],
                     frequencies: Mapping[str, Mapping[str, float]] | None = None) -> list[float]:
         """Match weights of ``record`` against each candidate (in order), by ``linker.inference.score_pairs``."""
         if not candidates:
             return []
-        left, right = self._rows([record], 0, frequencies), self._rows(candidates, 1, frequencies)
+        left, right = self.rows([record], 0, frequencies), self.rows(candidates, 1, frequencies)
         if self._linker is None:
-            self._linker = Linker(self._db_api.register(pa.Table.from_pylist(left + right)), self._settings)
-        df = self._linker.inference.score_pairs(left, right)
-        return self._weights(df, len(candidates))
+            self._linker = Linker(self.db_api.register(pa.Table.from_pylist(left + right)), self.settings)
+        return weights(self._linker.inference.score_pairs(left, right), len(candidates))
 
-    @staticmethod
-    def _weights(df, n: int) -> list[float]:
-        try:
-            rows = df.as_record_list()
-        finally:
-            # A result made from cached SQL is not marked as Splink's own, though it is.
-            df.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
-        by_id = {int(r["unique_id_r"]): r["match_weight"] for r in rows}
-        return [by_id[i] for i in range(1, n + 1)]
+
+def weights(df: Any, n: int) -> list[float]:
+    """The match weights of a real-time result for candidates ``1..n``, in order; the result's table is dropped."""
+    try:
+        rows = df.as_record_list()
+    finally:
+        # A result made from cached SQL is not marked as Splink's own, though it is.
+        df.drop_table_from_database_and_remove_from_cache(force_non_splink_table=True)
+    by_id = {int(r["unique_id_r"]): r["match_weight"] for r in rows}
+    return [by_id[i] for i in range(1, n + 1)]

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mpi.clock import Clock, SystemClock
 from mpi.errors import ModelError, ValidationError
 from mpi.matching import splink_adapter
 from mpi.matching.comparisons import MODEL_COLUMNS
@@ -89,13 +89,18 @@ def train_from_csv(
     policy: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
     labels: str | Path | None = None,
+    db_api: Any = None,
+    clock: Clock | None = None,
 ) -> dict[str, Any]:
     """Train, write and return a new model document (not yet activated).
 
     Args:
-        labels: optional CSV of labelled pairs (``mpi.csvio.PAIR_FIELDS``, optional
+        labels: optional CSV of labelled pairs (``mpi.records.csvio.PAIR_FIELDS``, optional
             ``is_match``); its true pairs give m instead of EM.
+        db_api: the Splink database to train on (default: a fresh in-memory DuckDB, ``splink_adapter.duckdb_api``).
+        clock: what names the version and stamps ``created_at`` (default: the system's).
     """
+    clock = clock or SystemClock()
     path = Path(path)
     if version is not None and registry.path_of(version).exists():
         raise ModelError(f"model version {version} exists already", {"version": ["exists"]})
@@ -103,12 +108,13 @@ def train_from_csv(
     if len(rows) < 50:
         raise ValidationError(f"{path.name}: {len(rows)} valid records; at least 50 are needed to train",
                               {"input": ["too few valid records"]})
-    version = version or f"{path.stem}-{datetime.now(timezone.utc):%Y%m%d%H%M%S}"
+    version = version or f"{path.stem}-{clock.now():%Y%m%d%H%M%S}"
     label_info, matching_pairs = {"labels_used": False}, None
     if labels is not None:
         label_info, matching_pairs = _matching_pairs(Path(labels), {r["unique_id"] for r in rows})
     tf_tables, tf_floor = term_frequencies(rows)
-    splink_model = splink_adapter.train(rows, tf_tables, seed=seed, matching_pairs=matching_pairs)
+    splink_model = splink_adapter.train(rows, tf_tables, db_api or splink_adapter.duckdb_api(), seed=seed,
+                                        matching_pairs=matching_pairs)
     document = build_model_file(
         version,
         splink_model,
@@ -124,6 +130,7 @@ def train_from_csv(
         },
         splink_version=splink_adapter.SPLINK_VERSION,
         policy=policy,
+        clock=clock,
     )
     registry.save(document)
     logger.info("model %s trained on %s records", version, len(rows))

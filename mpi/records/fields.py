@@ -1,4 +1,4 @@
-"""The canonical person record's field names (shared/domain.md, section 1).
+"""The canonical person record's field names (docs/vocabulary.md).
 
 One list, in CSV order, used by the API schema, the CSV loader and exporter, the
 generator and the store, so a field is named in exactly one place.

@@ -15,6 +15,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, fields, pre_load, validate
 from marshmallow import ValidationError as MarshmallowError
 
+from mpi.clock import today as calendar_today
 from mpi.errors import ValidationError
 from mpi.records.fields import DEMOGRAPHIC_FIELDS, RECORD_FIELDS
 
@@ -28,7 +29,7 @@ def _valid_birth_date(value: str) -> None:
         parsed = date.fromisoformat(value)
     except ValueError as e:
         raise MarshmallowError("is not a real calendar date") from e
-    if parsed > date.today():
+    if parsed > calendar_today():
         raise MarshmallowError("is in the future")
 
 

@@ -23,12 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from mpi.errors import ValidationError
-from mpi.vocab import CasePriority, CaseState
-
-#: Most urgent first: the queue's order.
-URGENCY = (CasePriority.URGENT, CasePriority.HIGH, CasePriority.ROUTINE)
-#: States in which a case is still waiting for a steward (and can be overdue).
-ACTIVE_STATES = (CaseState.OPEN, CaseState.IN_REVIEW, CaseState.ON_HOLD)
+from mpi.vocab import URGENCY, CasePriority
 
 #: The setting holding each priority's target, in hours.
 TARGET_SETTINGS = {

@@ -1,5 +1,81 @@
-"""The store: the only package that imports ``duckdb`` or holds SQL."""
+"""The store: the only package that imports ``duckdb`` or holds SQL.
 
-from mpi.store.gateway import Store
+:class:`Store` composes one gateway per concept over one :class:`Database`
+(the file, its cursors, the writer lock, transactions and id sequences):
+
+- ``store.meta``: named settings of the store (``meta.py``);
+- ``store.records``: source records and their blocking keys (``records.py``);
+- ``store.persons``: persons and the links of records to them (``persons.py``);
+- ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
+- ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
+- ``store.audit``: the append-only audit log (``audit.py``);
+- ``store.users``: users and their token hashes (``users.py``).
+
+Every table's columns are named once (``columns.py``), the schema is a list of
+numbered migrations (``schema.py``) and a transaction's hot writes are
+buffered and flushed in bulk (``pending.py``).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from mpi.clock import Clock
+from mpi.store.audit import AuditLog
+from mpi.store.cases import CaseTable
+from mpi.store.database import Database
+from mpi.store.merges import MergeTable
+from mpi.store.meta import MetaTable
+from mpi.store.persons import PersonTable
+from mpi.store.records import RecordTable
+from mpi.store.users import UserTable
 
 __all__ = ["Store"]
+
+
+class Store:
+    """All persistence of one DuckDB file, one gateway per concept."""
+
+    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None):
+        """Open (or create and migrate) the store file; every row written is stamped by ``clock``."""
+        self.db = Database(path, checkpoint_threshold, clock)
+        self.meta = MetaTable(self.db)
+        self.records = RecordTable(self.db)
+        self.persons = PersonTable(self.db)
+        self.cases = CaseTable(self.db)
+        self.merges = MergeTable(self.db)
+        self.audit = AuditLog(self.db)
+        self.users = UserTable(self.db)
+
+    @property
+    def path(self) -> str:
+        return self.db.path
+
+    @property
+    def rollbacks(self) -> int:
+        """Transactions rolled back since the store opened."""
+        return self.db.rollbacks
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """One atomic write under the writer lock (see :meth:`Database.transaction`)."""
+        return self.db.transaction()
+
+    def serialised(self) -> AbstractContextManager[None]:
+        """The writer lock without a transaction: a consistent read of in-memory state."""
+        return self.db.serialised()
+
+    def schema_version(self) -> int:
+        return self.db.schema_version()
+
+    def migrate(self) -> int:
+        return self.db.migrate()
+
+    def counts(self) -> dict[str, int]:
+        """Live persons, records, links and cases not yet closed."""
+        return {"persons": self.persons.count_active(), "records": self.records.count(),
+                "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
+
+    def close(self) -> None:
+        """Close the connection; the file stays."""
+        self.db.close()

@@ -1,10 +1,9 @@
 """SQL of merges: the ``merges`` table, the snapshot of the rows a merge changes, and putting them back.
 
-Part of the store package: it runs on the gateway's connection, inside its
-transaction, through ``Store._all`` (which flushes the gateway's write buffer
-first, so every read sees the transaction's own writes). What a merge means
-(which rows move, what may be undone) lives in ``mpi/merges.py``; this module
-only reads and writes rows.
+Every read flushes the transaction's buffered writes first, so it sees them.
+What a merge means (which rows move, what may be undone) lives in
+``mpi/identity/merges.py``; this module only reads and writes rows, and only
+``mpi.identity.writer`` calls its writes.
 
 A snapshot keeps every column as stored: JSON columns as their stored text,
 times as ISO 8601 with their offset (microseconds kept), doubles as JSON
@@ -19,17 +18,16 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from mpi.store.columns import LINKS as LINK_COLUMNS
+from mpi.store.columns import MERGES as MERGE_COLUMNS
+from mpi.store.columns import PERSONS as PERSON_COLUMNS
+from mpi.store.columns import SOURCE_RECORDS as RECORD_COLUMNS
+from mpi.store.columns import TIMES as _TIMES
+from mpi.store.columns import marks, select
+from mpi.store.database import Database
 from mpi.vocab import PersonStatus
 
 Key = tuple[str, str]
-
-PERSON_COLUMNS = ("person_id", "status", "redirect_to", "golden", "created_at", "updated_at")
-LINK_COLUMNS = ("source_system", "source_record_id", "person_id", "decision", "link_source", "score", "probability",
-                "evidence", "model_version", "linked_at")
-RECORD_COLUMNS = ("source_system", "source_record_id", "raw", "norm", "received_at", "updated_at")
-MERGE_COLUMNS = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "merged_at", "undone_at",
-                 "undone_by", "undo_reason")
-_TIMES = frozenset({"created_at", "updated_at", "linked_at", "received_at"})
 _PREFIX = "MG"
 
 
@@ -59,27 +57,27 @@ def same_row(a: dict[str, Any], b: dict[str, Any]) -> bool:
         for c in a)
 
 
-class MergeTables:
-    """The rows of merges and of what they change, for one store."""
+class MergeTable:
+    """The ``merges`` table, and the rows of what merges change, for one store."""
 
-    def __init__(self, store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.sequence("merge", "SELECT max(merge_id) FROM merges", prefix=_PREFIX)
 
     def _all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        return self._store._all(sql, params)
+        return self._db.query(sql, params)
 
     def _write(self, sql: str, params: Iterable[Any] = ()) -> None:
-        self._store._require_transaction()
-        self._store._all(sql, params)
+        self._db.execute(sql, params)
 
     # -- snapshots ---------------------------------------------------------------------
 
     def snapshot(self, person_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Every row of the persons, their links, their records and the records' blocking keys, as stored now."""
-        marks = ", ".join("?" * len(person_ids))
-        persons = self._all(f"SELECT {', '.join(PERSON_COLUMNS)} FROM persons WHERE person_id IN ({marks}) "
+        ids = marks(len(person_ids))
+        persons = self._all(f"SELECT {select(PERSON_COLUMNS)} FROM persons WHERE person_id IN ({ids}) "
                             "ORDER BY person_id", person_ids)
-        links = self._all(f"SELECT {', '.join(LINK_COLUMNS)} FROM links WHERE person_id IN ({marks}) "
+        links = self._all(f"SELECT {select(LINK_COLUMNS)} FROM links WHERE person_id IN ({ids}) "
                           "ORDER BY source_system, source_record_id", person_ids)
         keys = [(r[0], r[1]) for r in links]
         return {
@@ -95,7 +93,7 @@ class MergeTables:
         if not keys:
             return {}
         where, params = _key_clause(keys)
-        rows = self._all(f"SELECT {', '.join(RECORD_COLUMNS)} FROM source_records WHERE {where} "
+        rows = self._all(f"SELECT {select(RECORD_COLUMNS)} FROM source_records WHERE {where} "
                          "ORDER BY source_system, source_record_id", params)
         return {(r[0], r[1]): _dumped(RECORD_COLUMNS, r) for r in rows}
 
@@ -112,7 +110,7 @@ class MergeTables:
         if not keys:
             return {}
         where, params = _key_clause(keys)
-        rows = self._all(f"SELECT {', '.join(LINK_COLUMNS)} FROM links WHERE {where}", params)
+        rows = self._all(f"SELECT {select(LINK_COLUMNS)} FROM links WHERE {where}", params)
         return {(r[0], r[1]): _dumped(LINK_COLUMNS, r) for r in rows}
 
     # -- writes of a merge and of its undo ---------------------------------------------------
@@ -131,16 +129,14 @@ class MergeTables:
     def put_link(self, row: dict[str, Any]) -> None:
         """Put a snapshot's link row back (replacing the record's current link), every column as it was."""
         self._write("DELETE FROM links WHERE source_system = ? AND source_record_id = ?", list(record_key(row)))
-        self._write(f"INSERT INTO links ({', '.join(LINK_COLUMNS)}) VALUES ({', '.join('?' * len(LINK_COLUMNS))})",
+        self._write(f"INSERT INTO links ({select(LINK_COLUMNS)}) VALUES ({marks(len(LINK_COLUMNS))})",
                     _loaded(LINK_COLUMNS, row))
 
     # -- the merges table ------------------------------------------------------------------
 
     def next_merge_id(self) -> str:
-        """The next never-used merge id (read inside the writing transaction, so never handed out twice)."""
-        self._store._require_transaction()
-        last = self._all("SELECT max(merge_id) FROM merges")[0][0]
-        return f"{_PREFIX}{(int(last[len(_PREFIX):]) if last else 0) + 1:08d}"
+        """The next never-used merge id (inside the writing transaction)."""
+        return f"{_PREFIX}{self._db.next_id('merge'):08d}"
 
     def insert(self, merge_id: str, survivor_id: str, loser_id: str, snapshot: dict, actor: str, reason: str,
                case_id: str | None, merged_at: datetime) -> None:

@@ -16,8 +16,16 @@ from typing import Any
 
 import pyarrow as pa
 
+from mpi.store.columns import AUDIT_LOG, LINK_FIELDS, PERSONS, REVIEW_CANDIDATES, REVIEW_CASES
+
 Key = tuple[str, str]
 _TS = pa.timestamp("us", tz="UTC")
+#: Arrow types of each buffered table's columns, in the order of its tuple in ``columns.py``.
+_AUDIT_TYPES = [pa.int64(), _TS] + [pa.string()] * 6
+_CASE_TYPES = [pa.string()] * 10 + [_TS, _TS, _TS, pa.int32()]
+_CANDIDATE_TYPES = [pa.string(), pa.int32(), pa.string(), pa.float64(), pa.float64(), pa.string()]
+_LINK_TYPES = [pa.string()] * 3 + [pa.float64(), pa.float64(), pa.string(), pa.string(), _TS]
+_PERSON_TYPES = [pa.string()] * 4 + [_TS, _TS]
 
 
 @dataclass
@@ -46,26 +54,11 @@ class Pending:
         if self.new_persons or self.golden:
             self._flush_persons(cur)
         if self.audit:
-            _insert(cur, "audit_log", {
-                "event_id": (pa.int64(), [r[0] for r in self.audit]),
-                "occurred_at": (_TS, [r[1] for r in self.audit]),
-                "actor": (pa.string(), [r[2] for r in self.audit]),
-                "action": (pa.string(), [r[3] for r in self.audit]),
-                "entity_type": (pa.string(), [r[4] for r in self.audit]),
-                "entity_id": (pa.string(), [r[5] for r in self.audit]),
-                "reason": (pa.string(), [r[6] for r in self.audit]),
-                "detail": (pa.string(), [r[7] for r in self.audit]),
-            })
+            _insert_rows(cur, "audit_log", AUDIT_LOG, _AUDIT_TYPES, self.audit)
         if self.cases:
-            names = ("case_id", "kind", "source_system", "source_record_id", "state", "priority", "resolution",
-                     "owner", "blocks", "model_version", "created_at", "updated_at", "due_at", "version")
-            types = [pa.string()] * 10 + [_TS, _TS, _TS, pa.int32()]
-            _insert(cur, "review_cases", {n: (t, [r[i] for r in self.cases]) for i, (n, t) in enumerate(zip(names, types))})
+            _insert_rows(cur, "review_cases", REVIEW_CASES, _CASE_TYPES, self.cases)
         if self.candidates:
-            names = ("case_id", "rank", "person_id", "score", "probability", "evidence")
-            types = [pa.string(), pa.int32(), pa.string(), pa.float64(), pa.float64(), pa.string()]
-            _insert(cur, "review_candidates",
-                    {n: (t, [r[i] for r in self.candidates]) for i, (n, t) in enumerate(zip(names, types))})
+            _insert_rows(cur, "review_candidates", REVIEW_CANDIDATES, _CANDIDATE_TYPES, self.candidates)
         self.__init__()
 
     def _flush_records(self, cur) -> None:
@@ -98,11 +91,8 @@ class Pending:
             _delete_keys(cur, "links", _key_columns(replaced))
         rows = [(k, r) for k, r in self.links.items() if r is not None]
         if rows:
-            names = ("person_id", "decision", "link_source", "score", "probability", "evidence", "model_version",
-                     "linked_at")
-            types = [pa.string()] * 3 + [pa.float64(), pa.float64(), pa.string(), pa.string(), _TS]
             cols = _key_columns([k for k, _ in rows])
-            cols.update({n: (t, [r[i] for _, r in rows]) for i, (n, t) in enumerate(zip(names, types))})
+            cols.update(_columns(LINK_FIELDS, _LINK_TYPES, [r for _, r in rows]))
             _insert(cur, "links", cols)
 
     def _flush_persons(self, cur) -> None:
@@ -112,10 +102,7 @@ class Pending:
                 row[3], row[5] = json.dumps(golden), at
                 del self.golden[person_id]
         if self.new_persons:
-            rows = list(self.new_persons.values())
-            names = ("person_id", "status", "redirect_to", "golden", "created_at", "updated_at")
-            types = [pa.string()] * 4 + [_TS, _TS]
-            _insert(cur, "persons", {n: (t, [r[i] for r in rows]) for i, (n, t) in enumerate(zip(names, types))})
+            _insert_rows(cur, "persons", PERSONS, _PERSON_TYPES, list(self.new_persons.values()))
         if self.golden:
             ids = list(self.golden)
             table = _arrow({"person_id": (pa.string(), ids),
@@ -130,6 +117,14 @@ class Pending:
                             f"AND persons.person_id IN ({', '.join('?' * len(ids))})", ids)
             finally:
                 cur.unregister("pending_golden")
+
+
+def _columns(names: tuple[str, ...], types: list[pa.DataType], rows: list) -> dict[str, tuple[pa.DataType, list]]:
+    return {n: (t, [r[i] for r in rows]) for i, (n, t) in enumerate(zip(names, types, strict=True))}
+
+
+def _insert_rows(cur, table: str, names: tuple[str, ...], types: list[pa.DataType], rows: list) -> None:
+    _insert(cur, table, _columns(names, types, rows))
 
 
 def _key_columns(keys: list[Key]) -> dict[str, tuple[pa.DataType, list[str]]]:

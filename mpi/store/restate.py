@@ -1,7 +1,7 @@
 """Restating every stored record's blocking keys in bulk, when the keys' rules change.
 
 Blocking keys are derived from a record's normalised form, so a release that
-changes them (``mpi.blocking.BLOCKING_VERSION``) must key the records already
+changes them (``mpi.matching.blocking.BLOCKING_VERSION``) must key the records already
 stored the new way, or they would only be found by the keys they happen to
 share with the new rules. Normalising again is not needed for that, and at
 millions of records going through the per-record write buffer would hold every

@@ -14,7 +14,8 @@ from datetime import date
 from random import Random
 from typing import Iterator, NamedTuple
 
-from mpi.synth import data
+from mpi.synth import names
+from mpi.synth import places
 from mpi.synth.sampling import Minter, Weighted, choice, zipf
 
 #: "Today" in the synthetic world; fixed so output never depends on the real clock.
@@ -24,7 +25,7 @@ DAYS_PER_YEAR = 365.25
 _REF, _YEAR = REFERENCE_DATE.toordinal(), DAYS_PER_YEAR
 _EMAIL_CHARS = str.maketrans("áéíóúñüÁÉÍÓÚÑÜ", "aeiounuAEIOUNU", " -'.")
 _ORDINAL = {1: "st", 2: "nd", 3: "rd"}
-_DIRECTIONS = tuple(data.DIRECTIONS.items())
+_DIRECTIONS = tuple(places.DIRECTIONS.items())
 
 
 def _by_sex(male, female, offset):
@@ -33,22 +34,22 @@ def _by_sex(male, female, offset):
 
 _GROUPS = Weighted([("white", 36), ("hispanic", 33), ("black", 17), ("vietnamese", 9),
                     ("korean", 5)])
-_SURNAMES = {"white": zipf(data.SURNAMES_WHITE, 10), "black": zipf(data.SURNAMES_BLACK, 6),
-             "hispanic": zipf(data.SURNAMES_HISPANIC, 8),
-             "vietnamese": zipf(data.SURNAMES_VIETNAMESE, .6),
-             "korean": zipf(data.SURNAMES_KOREAN, 1)}
-_ANGLO = _by_sex(data.MALE_ANGLO, data.FEMALE_ANGLO, 8)
-_MODERN = _by_sex(data.MALE_MODERN, data.FEMALE_MODERN, 6)
+_SURNAMES = {"white": zipf(names.SURNAMES_WHITE, 10), "black": zipf(names.SURNAMES_BLACK, 6),
+             "hispanic": zipf(names.SURNAMES_HISPANIC, 8),
+             "vietnamese": zipf(names.SURNAMES_VIETNAMESE, .6),
+             "korean": zipf(names.SURNAMES_KOREAN, 1)}
+_ANGLO = _by_sex(names.MALE_ANGLO, names.FEMALE_ANGLO, 8)
+_MODERN = _by_sex(names.MALE_MODERN, names.FEMALE_MODERN, 6)
 #: Group -> (share given a name of the group's own tradition, those names by sex).
 _GIVEN = {"white": (0, None),
-          "black": (.35, _by_sex(data.MALE_BLACK, data.FEMALE_BLACK, 4)),
-          "hispanic": (.75, _by_sex(data.MALE_HISPANIC, data.FEMALE_HISPANIC, 4)),
-          "vietnamese": (.7, _by_sex(data.MALE_VIETNAMESE, data.FEMALE_VIETNAMESE, 3)),
-          "korean": (.65, _by_sex(data.MALE_KOREAN, data.FEMALE_KOREAN, 3))}
-_METROS = Weighted([(m, m["weight"]) for m in data.METROS])
-_CITIES = {m["name"]: Weighted([((c, z), w) for c, w, z in m["cities"]]) for m in data.METROS}
-_STREET_TYPES = Weighted([(t[:2], t[2]) for t in data.STREET_TYPES])
-_EMAIL_DOMAINS = Weighted(data.EMAIL_DOMAINS)
+          "black": (.35, _by_sex(names.MALE_BLACK, names.FEMALE_BLACK, 4)),
+          "hispanic": (.75, _by_sex(names.MALE_HISPANIC, names.FEMALE_HISPANIC, 4)),
+          "vietnamese": (.7, _by_sex(names.MALE_VIETNAMESE, names.FEMALE_VIETNAMESE, 3)),
+          "korean": (.65, _by_sex(names.MALE_KOREAN, names.FEMALE_KOREAN, 3))}
+_METROS = Weighted([(m, m["weight"]) for m in places.METROS])
+_CITIES = {m["name"]: Weighted([((c, z), w) for c, w, z in m["cities"]]) for m in places.METROS}
+_STREET_TYPES = Weighted([(t[:2], t[2]) for t in places.STREET_TYPES])
+_EMAIL_DOMAINS = Weighted(places.EMAIL_DOMAINS)
 _CHILD_COUNTS = Weighted([(1, 40), (2, 35), (3, 17), (4, 8)])
 
 
@@ -103,7 +104,7 @@ class Population:
         self.n_people = n_people
         self.pid_format = f"P{{:0{max(7, len(str(n_people)))}d}}"
         self.medicaid_ids = {state: Minter(rng, max(width, len(str(n_people))))
-                             for state, (_, width) in data.MEDICAID_FORMATS.items()}
+                             for state, (_, width) in places.MEDICAID_FORMATS.items()}
         self.recent = deque(maxlen=512)  # recent adults, to copy namesakes from
         self.email_names = {}
 
@@ -205,7 +206,7 @@ class Population:
         named_after_parent = kid.suffix or kid.first == kid.guardian.first
         if twin.sex == kid.sex and not named_after_parent and r() < .5:
             tradition = kid.group if kid.group in ("hispanic", "vietnamese", "korean") else "anglo"
-            kid.first, twin.first = choice(r, data.TWIN_NAMES[kid.sex, tradition])
+            kid.first, twin.first = choice(r, names.TWIN_NAMES[kid.sex, tradition])
         kid.twin, twin.twin = "A", "B"
         return twin
 
@@ -227,7 +228,7 @@ class Population:
         p.dob_str, p.adult = p.dob.isoformat(), days >= 18 * _YEAR
         p.first, p.last = self._given(group, sex, p.dob.year), last or _SURNAMES[group].pick(r)
         if group == "vietnamese" and r() < .8:
-            p.middle = choice(r, data.MIDDLE_VIETNAMESE[sex])
+            p.middle = choice(r, names.MIDDLE_VIETNAMESE[sex])
         elif group in ("white", "black") and r() < .7 or group == "hispanic" and r() < .4:
             p.middle = self._given(group, sex, p.dob.year).split()[0]
         p.ssn4 = str(1 + int(r() * 9999)).zfill(4)
@@ -256,7 +257,7 @@ class Population:
             k = 1 + int(r() * 110)
             street = f"{k}{'th' if 10 <= k % 100 <= 20 else _ORDINAL.get(k % 10, 'th')}"
         else:
-            street = choice(r, data.STREET_NAMES)
+            street = choice(r, places.STREET_NAMES)
         number = str(int(10 ** (1 + r() * 3.3)))
         full_type, short_type = _STREET_TYPES.pick(r)
         if r() < .6:
@@ -294,5 +295,5 @@ class Population:
     def _medicaid_id(self, home: Household) -> str:
         state = home.metro["state"]
         letter = choice(self.r, "ABCDEFGHJKLMNPQRSTUVWXYZ")
-        return data.MEDICAID_FORMATS[state][0].format(n=self.medicaid_ids[state].next(),
+        return places.MEDICAID_FORMATS[state][0].format(n=self.medicaid_ids[state].next(),
                                                       letter=letter)

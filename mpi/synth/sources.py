@@ -12,14 +12,15 @@ from datetime import date
 from random import Random
 
 from mpi.records.fields import RECORD_FIELDS, TRUTH_FIELD
-from mpi.synth import data
+from mpi.synth import names
+from mpi.synth import places
 from mpi.synth.population import DAYS_PER_YEAR, REFERENCE_DATE, Person
 from mpi.synth.sampling import Minter, Weighted, choice
 
 COLUMNS = RECORD_FIELDS + (TRUTH_FIELD,)
 #: Records per person (count, weight).
 RECORDS_PER_PERSON = ((1, 30), (2, 26), (3, 17), (4, 12), (5, 8), (6, 6))
-HABITS = data.SOURCE_HABITS
+HABITS = places.SOURCE_HABITS
 
 _REF, _YEAR = REFERENCE_DATE.toordinal(), DAYS_PER_YEAR
 _STRIP_ACCENTS = str.maketrans("áéíóúñüÁÉÍÓÚÑÜ", "aeiounuAEIOUNU")
@@ -134,8 +135,8 @@ class SourceSystems:
         if " " in first and r() < .35:  # "María Guadalupe" -> "María" (+ middle "Guadalupe")
             first, rest = first.split(" ", 1)
             middle = rest if not middle and r() < .4 else middle
-        if r() < h.nickname and first in data.NICKNAMES:
-            first = choice(r, data.NICKNAMES[first])
+        if r() < h.nickname and first in names.NICKNAMES:
+            first = choice(r, names.NICKNAMES[first])
         if p.group == "hispanic" and " " in last:
             x = r()
             if x < h.truncate_compound:
@@ -144,8 +145,8 @@ class SourceSystems:
                 last = last.replace(" ", "-")
         elif p.group == "korean":
             first = self._korean_spelling(first)
-            if r() < .1 and last in data.KOREAN_ROMANISATIONS:
-                last = choice(r, data.KOREAN_ROMANISATIONS[last])
+            if r() < .1 and last in names.KOREAN_ROMANISATIONS:
+                last = choice(r, names.KOREAN_ROMANISATIONS[last])
         elif p.group == "vietnamese" and middle and r() < .15:
             first, middle = f"{middle} {first}", ""  # "Van Long"
         x = r()
@@ -233,7 +234,7 @@ class SourceSystems:
             email = own
             if r() < .03:
                 local, domain = own.split("@")
-                typos = data.EMAIL_DOMAIN_TYPOS.get(domain)
+                typos = places.EMAIL_DOMAIN_TYPOS.get(domain)
                 email = (f"{local}@{choice(r, typos)}" if typos
                          else f"{self._typo(local)}@{domain}")
             if r() < .05:
@@ -282,7 +283,7 @@ class SourceSystems:
         r = self.r
         i, x = 1 + int(r() * (len(s) - 1)), r()
         if x < .3:
-            near = data.KEY_NEIGHBOURS.get(s[i].lower())
+            near = places.KEY_NEIGHBOURS.get(s[i].lower())
             if not near:
                 return s
             c = choice(r, near)

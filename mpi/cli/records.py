@@ -1,0 +1,89 @@
+"""``mpi load``, ``mpi rematch`` and ``mpi export``: records in bulk, through the same decision path as the API."""
+
+from __future__ import annotations
+
+import csv
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from mpi.cli.base import actor, main, warm_index
+from mpi.identity.loading import PreparedRows
+from mpi.identity.loading import load as load_rows
+from mpi.records.csvio import count_rows, read_records
+from mpi.services import Services
+
+EXPORT_COLUMNS = (
+    "source_system", "source_record_id", "person_id", "decision", "link_source", "score", "review_case_id",
+)
+
+
+@main.command()
+@click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
+@click.option("--no-rematch", is_flag=True,
+              help="Leave records held in review as decided on arrival (see `mpi rematch`).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Processes that validate and normalise rows ahead of matching "
+                   "[default: 1 where there is a second core, else 0: all in this process].")
+@click.pass_obj
+def load(services: Services, input_path: str, no_rematch: bool, workers: int | None) -> None:
+    """Send every record of a CSV through the same decision path as the API, then re-match held records."""
+    who = actor()
+    services.ensure_active_model(who)
+    total = count_rows(input_path)
+    # Entered before the index is built, so the first rows are prepared when matching begins.
+    with PreparedRows(read_records(input_path), workers) as prepared_rows:
+        warm_index(services)
+        started = time.perf_counter()
+        with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
+            loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update)
+    rejected = [f"line {line}: invalid {', '.join(fields)}" for line, fields in loaded.rejected]
+    for message in rejected[:20]:
+        click.echo(f"rejected {message}", err=True)
+    if len(rejected) > 20:
+        click.echo(f"... and {len(rejected) - 20} more rejected lines", err=True)
+    elapsed = time.perf_counter() - started
+    decisions = loaded.decisions
+    summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
+    click.echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {len(rejected)}")
+    click.echo(f"matched in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} records/s)")
+    if not no_rematch and decisions["POSSIBLE_MATCH"]:
+        _echo_rematch(services.matching.rematch_open_cases(who))
+    counts = services.store.counts()
+    click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+
+
+def _echo_rematch(result: dict[str, int]) -> None:
+    click.echo(f"re-matched held records: {result['linked']} linked in {result['passes']} pass(es)")
+
+
+@main.command()
+@click.pass_obj
+def rematch(services: Services) -> None:
+    """Decide again the records held in review that no steward has taken up; link those now unambiguous."""
+    services.ensure_active_model(actor())
+    _echo_rematch(services.matching.rematch_open_cases(actor()))
+
+
+@main.command()
+@click.option("--output", "output_path", required=True, type=click.Path(), help="CSV file to write.")
+@click.pass_obj
+def export(services: Services, output_path: str) -> None:
+    """One row per source record: its person, decision, link source, score and open case."""
+    out = Path(output_path)
+    if out.parent and not out.parent.exists():
+        raise click.ClickException(f"{out.parent}: no such directory")
+    n = 0
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(EXPORT_COLUMNS)
+        for row in services.store.records.export_rows():
+            writer.writerow(["" if v is None else v for v in row])
+            n += 1
+    tmp.replace(out)
+    click.echo(f"exported {n} records to {out}")
+
+

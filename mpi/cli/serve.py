@@ -1,0 +1,48 @@
+"""``mpi serve`` and ``mpi demo``: the API and the review UI under waitress (the one command that loads the app)."""
+
+from __future__ import annotations
+
+import click
+
+from mpi.cli.base import actor, main, warm_index
+from mpi.services import Services
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+@click.pass_obj
+def serve(services: Services, host: str, port: int, threads: int) -> None:
+    """Serve the API and the review UI with waitress (a production WSGI server)."""
+    import waitress
+
+    from api import create_app
+
+    services.ensure_active_model(actor())
+    app = create_app(services=services)
+    warm_index(services)
+    click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
+
+
+@main.command()
+@click.option("--people", default=400, show_default=True, help="Synthetic people in the demo index.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True)
+@click.option("--no-serve", is_flag=True, help="Build the demo index and exit.")
+@click.pass_context
+def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) -> None:
+    """Build a demo index from the seeded generator (once) and serve it."""
+    from mpi.synth.demo import build_demo
+
+    services: Services = ctx.obj
+    info = build_demo(services, people, actor(), echo=click.echo)
+    click.echo(f"demo hub token:     {info['hub_token']}")
+    click.echo(f"demo steward token: {info['steward_token']}")
+    click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
+    click.echo(f"review UI sign-in: http://{host}:{port}/review/sign-in  user name: demo-steward  "
+               f"token: {info['steward_token']}")
+    if not no_serve:
+        ctx.invoke(serve, host=host, port=port)
+

@@ -1,0 +1,27 @@
+"""``mpi users``: API and review UI users."""
+
+from __future__ import annotations
+
+import click
+
+from mpi.auth import add_user
+from mpi.cli.base import actor, main
+from mpi.services import Services
+from mpi.vocab import AuditAction, EntityType, Role
+
+
+@main.group()
+def users() -> None:
+    """Manage API and review UI users."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.pass_obj
+def users_add(services: Services, name: str, role: str) -> None:
+    """Create or replace user NAME and print its bearer token (shown once)."""
+    with services.store.transaction():
+        token = add_user(services.store, name, role)
+        services.store.audit.append(actor(), AuditAction.USER_ADDED, EntityType.USER, name, None, {"role": role})
+    click.echo(token)

@@ -1,0 +1,61 @@
+"""What identity tells the domains above it, after the transaction that did it commits (``mpi.events``).
+
+Ids and codes only: a record is named by its key ``(source_system, source_record_id)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mpi.events import Event
+
+Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class PersonCreated(Event):
+    """A new person, made for a record (or by a steward for one)."""
+
+    person_id: str
+    record: Key | None
+
+
+@dataclass(frozen=True)
+class RecordLinked(Event):
+    """A record now belongs to a person (``previous_person_id``: the one it left, if any)."""
+
+    record: Key
+    person_id: str
+    previous_person_id: str | None
+    decision: str
+    link_source: str
+
+
+@dataclass(frozen=True)
+class RecordUnlinked(Event):
+    """A record belongs to no one now: held for review again."""
+
+    record: Key
+    person_id: str
+    action: str
+
+
+@dataclass(frozen=True)
+class PersonsMerged(Event):
+    """Two persons were one human: the loser's records moved to the survivor, its id redirects there."""
+
+    merge_id: str
+    survivor_id: str
+    loser_id: str
+    records: tuple[Key, ...]
+    case_id: str | None
+
+
+@dataclass(frozen=True)
+class PersonsUnmerged(Event):
+    """A merge undone: the loser holds its records again and no longer redirects."""
+
+    merge_id: str
+    survivor_id: str
+    loser_id: str
+    records: tuple[Key, ...]

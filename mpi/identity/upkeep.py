@@ -1,0 +1,83 @@
+"""Building the candidate index from the store, after bringing stored records up to today's rules.
+
+Only :class:`mpi.identity.writer.IdentityWriter` calls :func:`build` (it owns
+the index). Records stored under older normalisation rules are normalised
+again, and their golden views with them; records keyed under older blocking
+rules are keyed again, in bulk. Each is recorded in the store's meta and audited.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mpi.identity.index import CandidateIndex
+from mpi.identity.survivorship import golden_view
+from mpi.matching import blocking
+from mpi.records.normalise import NORMALISATION_VERSION, normalise_record
+from mpi.store import Store
+from mpi.vocab import AuditAction, EntityType
+
+logger = logging.getLogger(__name__)
+
+#: Store meta key: the normalisation rules the stored records' normalised forms follow.
+NORMALISATION_KEY = "normalisation_version"
+#: Store meta key: the blocking-key rules the stored postings follow.
+BLOCKING_KEY = "blocking_version"
+
+
+def build(store: Store) -> CandidateIndex:
+    """The index of every stored record, its link, open case and the pairs stewards kept apart (in a transaction)."""
+    with store.transaction():
+        _renormalise_if_stale(store)
+        _rekey_if_stale(store)
+        index = CandidateIndex.from_rows(store.records.index_rows())
+        for key, person_id in store.cases.not_duplicate_pairs():
+            index.keep_apart(key, person_id)
+    return index
+
+
+def _renormalise_if_stale(store: Store) -> None:
+    """Normalise every stored record again if the rules changed since (``NORMALISATION_VERSION``).
+
+    Records keep their times, links and cases; their normalised form, blocking
+    keys and the golden views built from them follow the current rules. Links
+    made under the old forms stand until the record is next updated or re-matched.
+    """
+    stored = store.meta.get(NORMALISATION_KEY)
+    if stored == str(NORMALISATION_VERSION):
+        return
+    count = 0
+    for key, raw, received_at, updated_at in store.records.as_sent():
+        norm = normalise_record(raw)
+        store.records.restate(*key, raw, norm, blocking.record_keys(norm), received_at, updated_at)
+        count += 1
+    if count:
+        index = CandidateIndex.from_rows(store.records.index_rows())
+        for person_id in index.persons:
+            store.persons.set_golden(person_id, golden_view(
+                [{"norm": e.norm, "updated_at": e.updated_at} for _, e in index.person_entries(person_id)]))
+        store.audit.append("system:normalisation", AuditAction.RECORDS_RENORMALISED, EntityType.STORE,
+                           "source_records", f"normalisation rules {stored} -> {NORMALISATION_VERSION}",
+                           {"records": count})
+        logger.info("normalised %s stored records again (rules %s -> %s)", count, stored, NORMALISATION_VERSION)
+        store.meta.set(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))  # restated with today's keys
+    store.meta.set(NORMALISATION_KEY, str(NORMALISATION_VERSION))
+
+
+def _rekey_if_stale(store: Store) -> None:
+    """Key every stored record again if the blocking rules changed since (``BLOCKING_VERSION``).
+
+    Without it, records stored before a change of keys would be found only
+    through the keys the old and new rules happen to share. A store with no
+    version recorded and no records needs nothing done.
+    """
+    stored = store.meta.get(BLOCKING_KEY)
+    if stored == str(blocking.BLOCKING_VERSION):
+        return
+    count = store.records.restate_blocking_keys(blocking.record_keys)
+    if count:
+        store.audit.append("system:blocking", AuditAction.RECORDS_REKEYED, EntityType.STORE, "blocking_keys",
+                           f"blocking rules {stored} -> {blocking.BLOCKING_VERSION}", {"records": count})
+        logger.info("keyed %s stored records again (blocking rules %s -> %s)", count, stored,
+                    blocking.BLOCKING_VERSION)
+    store.meta.set(BLOCKING_KEY, str(blocking.BLOCKING_VERSION))

@@ -1,0 +1,270 @@
+"""The one writer of identity: every change of a link, a person, a golden view or the candidate index.
+
+Matching, steward review and merges all change who a record belongs to, and
+each change has four parts that must never drift apart: the store's rows, the
+in-memory candidate index, the audit event, and the golden views of the
+persons concerned. :class:`IdentityWriter` is the only code that makes those
+changes, so:
+
+- **a steward's word stands**: an ``AUTO`` change (the matcher's) to a record
+  whose link a steward made (``MANUAL``) is refused here, in
+  :meth:`IdentityWriter._change_link`, the one place every link change passes;
+- **the index follows what committed**: each change to the index is journalled
+  with its inverse, and if the transaction rolls back the journal is undone, last
+  change first, so the index is as it was without being rebuilt from the store;
+- **the domains above hear of it after commit**: each change publishes its
+  event (``mpi.identity.events``) on the bus, delivered once the transaction commits.
+
+Every method runs inside the caller's store transaction (they write the store).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from mpi.errors import Conflict, NotFound
+from mpi.events import EventBus
+from mpi.identity import upkeep
+from mpi.identity.events import PersonCreated, RecordLinked, RecordUnlinked
+from mpi.identity.index import CandidateIndex, Entry
+from mpi.identity.survivorship import golden_view
+from mpi.store import Store
+from mpi.vocab import AuditAction, Decision, EntityType, LinkSource
+
+logger = logging.getLogger(__name__)
+
+Key = tuple[str, str]
+
+
+class Link(NamedTuple):
+    """What a link says of its record: the decision behind it and who made it, with the score and evidence."""
+
+    decision: str
+    link_source: LinkSource
+    weight: float | None = None
+    probability: float | None = None
+    evidence: Sequence[Mapping[str, Any]] = ()
+    model_version: str | None = None
+
+
+def _entity(key: Key) -> str:
+    return "/".join(key)
+
+
+class IdentityWriter:
+    """Changes links, persons, golden views and the candidate index together, over one store."""
+
+    def __init__(self, store: Store, events: EventBus):
+        self.store = store
+        self.events = events
+        self._index: CandidateIndex | None = None
+        #: Inverses of this transaction's index changes, in the order made.
+        self._undo: list[Callable[[], None]] = []
+
+    # -- the index -----------------------------------------------------------------------------
+
+    @property
+    def index(self) -> CandidateIndex:
+        """The in-memory read model of the store, built on first use (``upkeep.build``)."""
+        if self._index is None:
+            with self.store.transaction():
+                self._index = upkeep.build(self.store)
+                # Built inside a transaction that may yet roll back what upkeep wrote: forget it then.
+                self._remember(self._forget_index)
+            logger.info("candidate index built: %s records", len(self._index.entries))
+        return self._index
+
+    def entry(self, key: Key) -> Entry:
+        """The index's entry of a stored record, or NotFound."""
+        entry = self.index.get(key)
+        if entry is None:
+            raise NotFound(f"record {_entity(key)} not found")
+        return entry
+
+    def protected(self, key: Key) -> bool:
+        """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
+        entry = self.index.get(key)
+        return entry is not None and entry.link_source == LinkSource.MANUAL.value
+
+    # -- records and persons ----------------------------------------------------------------------
+
+    def put_record(self, key: Key, record: Mapping[str, Any], norm: Mapping[str, Any], keys: Sequence[str],
+                   actor: str, model_version: str) -> Entry | None:
+        """Store a record (new, or an update of the same key) and index it; returns its entry before, if any.
+
+        Its link and open case stay as they were: deciding it again is the caller's.
+        """
+        index = self.index
+        old = index.get(key)
+        received_at = old.received_at if old else None
+        updated_at = self.store.records.put(*key, record, norm, keys, received_at)
+        index.put(key, norm, keys, received_at or updated_at, updated_at)
+        self._remember(lambda: _unput(index, key, old))
+        action = AuditAction.RECORD_UPDATED if old else AuditAction.RECORD_CREATED
+        self.store.audit.append(actor, action, EntityType.RECORD, _entity(key), None, {"model_version": model_version})
+        return old
+
+    def create_person(self, actor: str, reason: str | None, detail: Mapping[str, Any],
+                      record: Key | None = None) -> str:
+        """A new person (its golden view follows from the records linked to it)."""
+        person_id = self.store.persons.create({})
+        self.store.audit.append(actor, AuditAction.PERSON_CREATED, EntityType.PERSON, person_id, reason, dict(detail))
+        self.events.publish(PersonCreated(person_id, record))
+        return person_id
+
+    def refresh_golden(self, person_id: str) -> None:
+        """Recompute a person's golden view from the records the index links to it."""
+        members = self.index.person_entries(person_id)
+        self.store.persons.set_golden(
+            person_id, golden_view([{"norm": e.norm, "updated_at": e.updated_at} for _, e in members]))
+
+    # -- links --------------------------------------------------------------------------------------
+
+    def link(self, key: Key, person_id: str, link: Link, actor: str, reason: str | None, *,
+             action: AuditAction | None = None, detail: Mapping[str, Any] | None = None) -> str | None:
+        """Link a record to a person, audited, with both persons' golden views refreshed; returns the person it left.
+
+        The audit action is ``link.created`` (or ``link.moved`` when the record
+        leaves another person) unless one is given; its detail names the person
+        and the previous one, then ``detail``.
+
+        Raises:
+            Conflict: an ``AUTO`` link of a record a steward linked.
+        """
+        previous = self._change_link(key, link.link_source, (person_id, link.decision, link.link_source.value,
+                                                             link.weight, link.probability),
+                                     lambda: self.store.persons.set_link(
+                                         *key, person_id, link.decision, link.link_source.value, link.weight,
+                                         link.probability, list(link.evidence), link.model_version))
+        if action is None:
+            action = AuditAction.LINK_CREATED if previous in (None, person_id) else AuditAction.LINK_MOVED
+        self.store.audit.append(actor, action, EntityType.RECORD, _entity(key), reason,
+                                {"person_id": person_id, "previous_person_id": previous, **(detail or {})})
+        self.refresh_golden(person_id)
+        if previous and previous != person_id:
+            self.refresh_golden(previous)
+        self.events.publish(RecordLinked(key, person_id, previous, link.decision, link.link_source.value))
+        return previous
+
+    def unlink(self, key: Key, by: LinkSource, actor: str, action: AuditAction, reason: str | None,
+               detail: Mapping[str, Any] | None = None) -> str:
+        """Take a record from its person (audited; the person's golden view refreshed); returns that person.
+
+        Raises:
+            Conflict: the machine (``AUTO``) unlinking a record a steward linked.
+        """
+        person_id = self._change_link(key, by, None, lambda: self.store.persons.delete_link(*key))
+        self.refresh_golden(person_id)
+        self.store.audit.append(actor, action, EntityType.RECORD, _entity(key), reason,
+                                {"person_id": person_id, **(detail or {})})
+        self.events.publish(RecordUnlinked(key, person_id, action.value))
+        return person_id
+
+    def move(self, key: Key, person_id: str) -> None:
+        """A steward's link of a record to a person, as part of a merge (which audits and refreshes once)."""
+        match, manual = Decision.MATCH.value, LinkSource.MANUAL.value
+        self._change_link(key, LinkSource.MANUAL, (person_id, match, manual, None, None),
+                          lambda: self.store.persons.set_link(*key, person_id, match, manual, None, None, [], None))
+
+    def restore_link(self, row: Mapping[str, Any]) -> None:
+        """Put back a link exactly as a merge's snapshot kept it (an unmerge: a steward's decision)."""
+        key = (row["source_system"], row["source_record_id"])
+        self._change_link(key, LinkSource.MANUAL, (row["person_id"], row["decision"], row["link_source"],
+                                                   row["score"], row["probability"]),
+                          lambda: self.store.merges.put_link(row))
+
+    def _change_link(self, key: Key, by: LinkSource, link: tuple | None, write: Callable[[], None]) -> str | None:
+        """Every link change passes here: the guard, the store's write, the index and its undo.
+
+        ``by`` is who decides (the matcher: ``AUTO``; a steward: ``MANUAL``),
+        ``link`` the index's new (person, decision, link source, score,
+        probability) or None to unlink. Returns the person the record was linked to.
+        """
+        entry = self.entry(key)
+        if by is LinkSource.AUTO and self.protected(key):
+            raise Conflict(f"record {_entity(key)} was linked by a steward: the machine does not change it",
+                           {"link_source": ["MANUAL: only a steward changes this link"]})
+        before = (entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability)
+        write()
+        index = self.index
+        _relink(index, key, link)
+        self._remember(lambda: _relink(index, key, before if before[0] else None))
+        return before[0]
+
+    # -- merges -------------------------------------------------------------------------------------
+
+    def redirect(self, loser_id: str, survivor_id: str, at: datetime) -> None:
+        """Make a person the redirect of a survivor (its golden view is refreshed by the caller)."""
+        self.store.merges.redirect(loser_id, survivor_id, at)
+
+    def restore_person(self, row: Mapping[str, Any]) -> None:
+        """Put back a person's row exactly as a merge's snapshot kept it."""
+        self.store.merges.put_person(row)
+
+    # -- what the index keeps of review -----------------------------------------------------------
+
+    def hold(self, key: Key, case_id: str) -> None:
+        """Note the record's open review case."""
+        self._set_case(key, case_id)
+
+    def release(self, key: Key, case_id: str | None = None) -> None:
+        """Forget the record's open case (only if it is ``case_id``, when one is given)."""
+        entry = self.index.get(key)
+        if entry is not None and entry.case_id and (case_id is None or entry.case_id == case_id):
+            self._set_case(key, None)
+
+    def keep_apart(self, key: Key, person_id: str, case_id: str | None, actor: str, reason: str) -> None:
+        """A steward's word that a record is not a person: stored, and matching never offers the pair again."""
+        self.store.cases.add_not_duplicate(*key, person_id, case_id, actor, reason)
+        index = self.index
+        before = index.kept_apart(key)
+        index.keep_apart(key, person_id)
+        self._remember(lambda: index.set_apart(key, before))
+
+    def _set_case(self, key: Key, case_id: str | None) -> None:
+        index = self.index
+        entry = self.entry(key)
+        before, entry.case_id = entry.case_id, case_id
+        self._remember(lambda: setattr(index.get(key), "case_id", before))
+
+    # -- the journal ------------------------------------------------------------------------------------
+
+    def _remember(self, undo: Callable[[], None]) -> None:
+        """Journal the inverse of an index change; it runs if the open transaction rolls back."""
+        if not self._undo:
+            self.store.db.after_rollback(self._roll_back)
+            self.store.db.after_commit(self._forget_journal)
+        self._undo.append(undo)
+
+    def _roll_back(self) -> None:
+        undo, self._undo = self._undo, []
+        try:
+            for fn in reversed(undo):
+                fn()
+        except Exception as e:  # noqa: BLE001  (the last resort: an index that may disagree is dropped)
+            logger.error("undoing the candidate index failed (%s): it is built again from the store", type(e).__name__)
+            self._index = None
+
+    def _forget_journal(self) -> None:
+        self._undo = []
+
+    def _forget_index(self) -> None:
+        self._index = None
+
+
+def _unput(index: CandidateIndex, key: Key, old: Entry | None) -> None:
+    """Undo :meth:`CandidateIndex.put`: the record's entry before it, or none."""
+    index.remove(key)
+    if old is not None:
+        index.reinstate(old)
+
+
+def _relink(index: CandidateIndex, key: Key, link: tuple | None) -> None:
+    """Link a record in the index (person, decision, link source, score, probability), or unlink it (None)."""
+    if link is None:
+        index.unlink(key)
+    else:
+        index.link(key, *link)

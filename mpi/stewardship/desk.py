@@ -1,0 +1,71 @@
+"""Opening and closing review cases for identity: the implementation of ``mpi.identity.ports.ReviewPort``.
+
+When the matcher cannot decide a record it asks this desk to hold it for a
+steward: a case with the record's top candidates and their evidence, whose
+priority and due time follow from what it blocks (``priority.py``). It also
+withdraws a case identity no longer needs (the record was updated by its
+source, or re-matched unambiguously) and closes one a steward settled by
+linking its record outside the case. Each is audited and announced after
+commit (``events.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from mpi.events import EventBus
+from mpi.matching.decisions import Candidate
+from mpi.matching.model import Model
+from mpi.stewardship.events import CaseOpened, CaseResolved, CaseWithdrawn
+from mpi.stewardship.priority import CaseTargets, priority_for
+from mpi.store import Store
+from mpi.vocab import AuditAction, CaseResolution, CaseState, Decision, EntityType
+
+Key = tuple[str, str]
+
+
+class ReviewDesk:
+    """Review cases as identity needs them, over one store."""
+
+    def __init__(self, store: Store, targets: CaseTargets, events: EventBus):
+        self.store = store
+        self.targets = targets
+        self.events = events
+
+    def open(self, key: Key, candidates: Sequence[Candidate], model: Model, blocks: Sequence[Mapping[str, Any]],
+             reason: str, actor: str) -> str:
+        """Hold a record for review with its top candidates; the case's priority follows what it blocks."""
+        shown = candidates[: model.policy.max_candidates]
+        priority = priority_for(blocks)
+        case_id = self.store.cases.open(
+            Decision.POSSIBLE_MATCH.value, *key, priority.value, list(blocks), model.version,
+            [c.as_dict(model.policy) for c in shown], target=self.targets.target(priority),
+        )
+        self.store.audit.append(actor, AuditAction.CASE_OPENED, EntityType.REVIEW_CASE, case_id, reason,
+                                {"record": "/".join(key), "candidates": [c.person_id for c in shown],
+                                 "priority": priority.value})
+        self.events.publish(CaseOpened(case_id, key, priority.value, tuple(c.person_id for c in shown)))
+        return case_id
+
+    def withdraw(self, case_id: str, key: Key, actor: str, reason: str) -> list[dict]:
+        """Withdraw a case identity no longer needs; returns what it blocked."""
+        blocks = (self.store.cases.get(case_id) or {}).get("blocks") or []
+        self.store.cases.close(case_id, CaseState.WITHDRAWN.value, None)
+        self.store.audit.append(actor, AuditAction.CASE_WITHDRAWN, EntityType.REVIEW_CASE, case_id, reason,
+                                {"record": "/".join(key)})
+        self.events.publish(CaseWithdrawn(case_id, key))
+        return blocks
+
+    def resolve_linked(self, case_id: str, key: Key, person_id: str, actor: str, reason: str) -> None:
+        """Close a case because a steward linked its record (to ``person_id``) outside the case."""
+        self.store.cases.close(case_id, CaseState.RESOLVED.value, CaseResolution.LINKED.value)
+        self.store.audit.append(actor, AuditAction.CASE_RESOLVED, EntityType.REVIEW_CASE, case_id, reason,
+                                {"resolution": CaseResolution.LINKED.value, "person_id": person_id,
+                                 "record": "/".join(key)})
+        self.events.publish(CaseResolved(case_id, key, CaseResolution.LINKED.value, person_id))
+
+    def untaken(self, case_id: str) -> bool:
+        """Whether a case is still open with no steward on it."""
+        case = self.store.cases.get(case_id)
+        return case is not None and case["state"] == CaseState.OPEN.value and not case["owner"]

@@ -1,0 +1,37 @@
+"""The columns of every table, in table order: named once here, read by every gateway that selects or writes them.
+
+``schema.py`` creates the tables (its migrations are history and never change);
+these tuples are what the code reads and writes today, so a gateway that needs
+a table's columns names this tuple instead of spelling them again.
+"""
+
+META = ("key", "value")
+PERSONS = ("person_id", "status", "redirect_to", "golden", "created_at", "updated_at")
+SOURCE_RECORDS = ("source_system", "source_record_id", "raw", "norm", "received_at", "updated_at")
+BLOCKING_KEYS = ("block_key", "source_system", "source_record_id")
+LINKS = ("source_system", "source_record_id", "person_id", "decision", "link_source", "score", "probability",
+         "evidence", "model_version", "linked_at")
+#: A link's columns after the record key: what a link says of the record.
+LINK_FIELDS = LINKS[2:]
+REVIEW_CASES = ("case_id", "kind", "source_system", "source_record_id", "state", "priority", "resolution", "owner",
+                "blocks", "model_version", "created_at", "updated_at", "due_at", "version")
+REVIEW_CANDIDATES = ("case_id", "rank", "person_id", "score", "probability", "evidence")
+CASE_HOLDS = ("case_id", "held_at", "held_by", "note", "follow_up", "released_at", "released_by")
+NOT_DUPLICATE = ("source_system", "source_record_id", "person_id", "case_id", "actor", "reason", "decided_at")
+MERGES = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "merged_at", "undone_at", "undone_by",
+          "undo_reason")
+AUDIT_LOG = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")
+USERS = ("name", "role", "token_hash", "created_at")
+
+#: Columns that hold a time (a snapshot keeps them as ISO text with their offset).
+TIMES = frozenset({"created_at", "updated_at", "linked_at", "received_at"})
+
+
+def select(columns: tuple[str, ...], prefix: str = "") -> str:
+    """A select list of these columns (``prefix.`` before each, for a join)."""
+    return ", ".join(f"{prefix}.{c}" if prefix else c for c in columns)
+
+
+def marks(n: int) -> str:
+    """``?, ?, ...``: ``n`` bound parameters."""
+    return ", ".join("?" * n)

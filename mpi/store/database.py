@@ -1,0 +1,266 @@
+"""The DuckDB database of one store file: one connection per process, a cursor per thread, one writer.
+
+Everything the table gateways need and nothing about any table: opening the
+file, per-thread cursors, the writer lock and its transactions (with work to run
+after a commit or a rollback), the buffered writes of a transaction
+(``pending.py``), id sequences, migrations, and wrapping DuckDB's errors in the
+project's own (:class:`~mpi.errors.StoreError`, with context) once.
+
+Writes run inside :meth:`Database.transaction`, which holds a process-wide lock,
+so a read-decide-write sequence (matching one record) is serialised: two
+concurrent requests for the same new person can never both see "no candidate"
+and create two persons. Within a transaction the hot writes are buffered and
+flushed in bulk before any read and at commit.
+
+Ids (persons, cases, merges, audit events) come from sequences this process
+owns: a DuckDB file has one writing process, and an id is never reused (one
+taken by a transaction that rolled back is skipped).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from mpi.clock import Clock, SystemClock
+from mpi.errors import StoreError
+from mpi.store.cache import ReadCache
+from mpi.store.pending import Pending
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
+class Database:
+    """The connection to one DuckDB store file and the rules for writing to it."""
+
+    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None):
+        """Open (or create) the file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``)."""
+        self.path = str(path)
+        self.clock = clock or SystemClock()
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if checkpoint_threshold and not _SIZE.fullmatch(checkpoint_threshold):
+            raise StoreError(f"checkpoint threshold {checkpoint_threshold!r} is not a size such as 256MB"
+                             " (MPI_CHECKPOINT_THRESHOLD)")
+        config = {"checkpoint_threshold": checkpoint_threshold} if checkpoint_threshold else {}
+        try:
+            self._con = duckdb.connect(self.path, config=config)
+        except duckdb.Error as e:
+            raise StoreError(f"cannot open the store at {self.path}: {e}") from e
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._pending = Pending()
+        self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
+        self._sequences: dict[str, int] = {}
+        #: Transactions rolled back since the store opened (a diagnostic: a refused action should cause none).
+        self.rollbacks = 0
+        #: Small reads made on every request (meta, users), kept between writes.
+        self.cache = ReadCache()
+        self.migrate()
+
+    def now(self):
+        """The store's clock: the time every row written is stamped with."""
+        return self.clock.now()
+
+    # -- reading and writing -------------------------------------------------------------
+
+    @property
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()
+        return cur
+
+    def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run one statement and return its rows; by default buffered writes are flushed first so it sees them."""
+        try:
+            if flush:
+                self._flush()
+            return self._cur.execute(sql, list(params)).fetchall()
+        except duckdb.Error as e:
+            raise StoreError(f"store query failed: {type(e).__name__}") from e
+
+    def one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+        """The first row of a statement, or None."""
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost)."""
+        self.pending()
+        return self.query(sql, params)
+
+    def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
+               own_cursor: bool = False) -> Iterator[tuple]:
+        """The rows of a large read, a batch at a time.
+
+        On this thread's cursor (after a flush, so a transaction sees its own
+        writes) issue no other statement until it is exhausted; ``own_cursor``
+        reads on a cursor of its own instead (an export running beside requests).
+        """
+        try:
+            if own_cursor:
+                cur = self._con.cursor()
+            else:
+                self._flush()
+                cur = self._cur
+            cur.execute(sql, list(params))
+            while rows := cur.fetchmany(batch):
+                yield from rows
+        except duckdb.Error as e:
+            raise StoreError(f"store read failed: {type(e).__name__}") from e
+
+    def run(self, work: Callable[[Any], Any], what: str) -> Any:
+        """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
+        self.pending()
+        self._flush()
+        try:
+            return work(self._cur)
+        except duckdb.Error as e:
+            raise StoreError(f"{what} failed: {type(e).__name__}") from e
+
+    def pending(self) -> Pending:
+        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
+        if not self.in_transaction():
+            raise StoreError("a write outside Store.transaction() would be lost")
+        return self._pending
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def in_transaction(self) -> bool:
+        """Whether this thread is inside :meth:`transaction`."""
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block as one atomic write; nested use joins the outer one.
+
+        Work registered with :meth:`after_commit` runs once it has committed
+        (still under the writer lock, so in commit order), and work registered
+        with :meth:`after_rollback` once it has rolled back, last registered first.
+        """
+        with self._write_lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth:
+                self._local.depth = depth + 1
+                try:
+                    yield
+                finally:
+                    self._local.depth = depth
+                return
+            self._control("BEGIN TRANSACTION")
+            self._local.depth = 1
+            self._after_commit, self._after_rollback = [], []
+            try:
+                yield
+                self._flush()
+                self._control("COMMIT")
+            except BaseException:
+                self._pending = Pending()
+                self.rollbacks += 1
+                with contextlib.suppress(StoreError):  # a failed COMMIT has already rolled back
+                    self._control("ROLLBACK")
+                self._end()
+                _run_all(reversed(self._after_rollback), "after rollback")
+                raise
+            self._end()
+            _run_all(self._after_commit, "after commit")
+
+    def _end(self) -> None:
+        self._local.depth = 0
+        if self.cache.writing:
+            self.cache.write_ends()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` after the open transaction commits (never if it rolls back)."""
+        self.pending()
+        self._after_commit.append(fn)
+
+    def after_rollback(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` after the open transaction rolls back (never if it commits)."""
+        self.pending()
+        self._after_rollback.append(fn)
+
+    @contextlib.contextmanager
+    def serialised(self) -> Iterator[None]:
+        """Hold the writer lock without a transaction: a consistent read of in-memory state."""
+        with self._write_lock:
+            yield
+
+    def _control(self, statement: str) -> None:
+        try:
+            self._cur.execute(statement)
+        except duckdb.Error as e:
+            raise StoreError(f"store {statement.split()[0].lower()} failed: {type(e).__name__}") from e
+
+    def _flush(self) -> None:
+        if self._pending and self.in_transaction():
+            try:
+                self._pending.flush(self._cur)
+            except duckdb.Error as e:
+                raise StoreError(f"store write failed: {type(e).__name__}") from e
+
+    # -- ids ------------------------------------------------------------------------------------
+
+    def sequence(self, name: str, max_sql: str, prefix: str = "") -> None:
+        """Declare a sequence that continues after the largest id ``max_sql`` finds (ids ``prefix`` + number)."""
+        value = self.one(max_sql)[0]
+        if isinstance(value, str):
+            value = int(value[len(prefix):])
+        self._sequences[name] = int(value or 0)
+
+    def next_id(self, name: str) -> int:
+        """The next number of a sequence (inside a transaction: ids are taken by writes)."""
+        self.pending()
+        self._sequences[name] += 1
+        return self._sequences[name]
+
+    # -- schema and housekeeping -----------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply every migration not yet applied; return the schema version."""
+        with self._write_lock:
+            self._cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)"
+            )
+            current = self._cur.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+            for version, statements in MIGRATIONS:
+                if version <= current:
+                    continue
+                with self.transaction():
+                    for statement in statements:
+                        self._cur.execute(statement)
+                    self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, self.now()])
+                logger.info("store migrated to schema version %s", version)
+            return max(current, LATEST_VERSION)
+
+    def schema_version(self) -> int:
+        return self.one("SELECT max(version) FROM schema_version")[0]
+
+    def memory_bytes(self) -> int:
+        """Memory DuckDB holds for this store (its buffers and caches), for diagnostics and benchmarks."""
+        return int(self.one("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")[0])
+
+    def close(self) -> None:
+        """Close the connection; the file stays."""
+        self._con.close()
+
+
+def _run_all(work: Iterable[Callable[[], None]], when: str) -> None:
+    """Run each piece of work; one that fails is logged and the rest still run (the outcome is settled)."""
+    for fn in work:
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001
+            logger.error("work %s failed: %s in %s", when, type(e).__name__, getattr(fn, "__qualname__", fn))

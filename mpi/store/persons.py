@@ -1,0 +1,107 @@
+"""Persons and the links of source records to them.
+
+A person row holds its status (``ACTIVE``, or ``REDIRECTED`` to the survivor
+of a merge) and its golden view; a link row says which person a record belongs
+to, decided how (``decision``, ``link_source``), with the score and evidence.
+Only ``mpi.identity.writer`` calls the writes here, so the in-memory index
+always follows them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mpi.errors import NotFound, StoreError
+from mpi.store.columns import PERSONS, select
+from mpi.store.database import Database
+from mpi.vocab import PersonStatus
+
+_RECORD_OF_PERSON = ("source_system", "source_record_id", "raw", "norm", "updated_at", "decision", "link_source",
+                     "score", "probability", "model_version", "linked_at")
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class PersonTable:
+    """The ``persons`` and ``links`` tables of one store."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        db.sequence("person", "SELECT max(person_id) FROM persons", prefix="MPI")
+
+    # -- persons --------------------------------------------------------------------------------
+
+    def create(self, golden: dict) -> str:
+        """A new person with the next never-reused id (buffered)."""
+        person_id = f"MPI{self._db.next_id('person'):08d}"
+        now = self._db.now()
+        self._db.pending().new_persons[person_id] = [
+            person_id, PersonStatus.ACTIVE.value, None, json.dumps(golden), now, now,
+        ]
+        return person_id
+
+    def get(self, person_id: str) -> dict | None:
+        """A person's row as stored (a redirected one too), or None."""
+        row = self._db.one(f"SELECT {select(PERSONS)} FROM persons WHERE person_id = ?", [person_id])
+        if row is None:
+            return None
+        person = dict(zip(PERSONS, row))
+        person["golden"] = _loads(person["golden"])
+        return person
+
+    def resolve(self, person_id: str) -> dict:
+        """The live person an id stands for, following merge redirects (``redirected_from``: the ids passed)."""
+        seen = []
+        current = self.get(person_id)
+        while current is not None and current["status"] == PersonStatus.REDIRECTED.value:
+            seen.append(current["person_id"])
+            if current["redirect_to"] in seen:
+                raise StoreError(f"redirect loop at person {person_id}")
+            current = self.get(current["redirect_to"])
+        if current is None:
+            raise NotFound(f"person {person_id} not found")
+        current["redirected_from"] = seen
+        return current
+
+    def set_golden(self, person_id: str, golden: dict) -> None:
+        """Replace a person's golden view (buffered)."""
+        self._db.pending().golden[person_id] = (golden, self._db.now())
+
+    def records_of(self, person_id: str) -> list[dict]:
+        """Source records linked to a person, oldest update first."""
+        rows = self._db.query(
+            """SELECT r.source_system, r.source_record_id, r.raw, r.norm, r.updated_at,
+                      l.decision, l.link_source, l.score, l.probability, l.model_version, l.linked_at
+               FROM links l JOIN source_records r USING (source_system, source_record_id)
+               WHERE l.person_id = ? ORDER BY r.updated_at, r.source_system, r.source_record_id""",
+            [person_id],
+        )
+        out = []
+        for r in rows:
+            record = dict(zip(_RECORD_OF_PERSON, r))
+            record["raw"], record["norm"] = _loads(record["raw"]), _loads(record["norm"])
+            out.append(record)
+        return out
+
+    def count_active(self) -> int:
+        return self._db.one("SELECT count(*) FROM persons WHERE status = ?", [PersonStatus.ACTIVE.value])[0]
+
+    # -- links ------------------------------------------------------------------------------------
+
+    def set_link(self, source_system: str, source_record_id: str, person_id: str, decision: str, link_source: str,
+                 score: float | None, probability: float | None, evidence: Any, model_version: str | None) -> None:
+        """Link a record to a person, replacing any earlier link of that record (buffered)."""
+        self._db.pending().links[(source_system, source_record_id)] = (
+            person_id, decision, link_source, score, probability, json.dumps(evidence), model_version,
+            self._db.now(),
+        )
+
+    def delete_link(self, source_system: str, source_record_id: str) -> None:
+        """Remove a record's link (buffered)."""
+        self._db.pending().links[(source_system, source_record_id)] = None
+
+    def count_links(self) -> int:
+        return self._db.one("SELECT count(*) FROM links")[0]

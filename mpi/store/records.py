@@ -1,0 +1,143 @@
+"""Source records and their blocking keys: stored as sent and normalised, read back one by one or all at once.
+
+Writes are buffered in the transaction's unit of work (``pending.py``); the
+bulk reads (every record to build the candidate index, to normalise again, to
+export) stream a batch at a time.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from mpi.store.columns import LINK_FIELDS, select
+from mpi.store.database import Database
+from mpi.store.restate import restate_blocking_keys
+from mpi.vocab import CLOSED_CASE_STATES, Decision
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Bound for ``NOT list_contains(?, state)``: the states in which a case no longer holds its record.
+_CLOSED = [s.value for s in CLOSED_CASE_STATES]
+
+
+def _loads(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+class RecordTable:
+    """The ``source_records`` and ``blocking_keys`` tables of one store."""
+
+    def __init__(self, db: Database):
+        self._db = db
+
+    def get(self, source_system: str, source_record_id: str) -> dict | None:
+        """The record with its current link and open review case, or None."""
+        row = self._db.one(
+            f"""SELECT r.raw, r.norm, r.received_at, r.updated_at, {select(LINK_FIELDS, 'l')}
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               WHERE r.source_system = ? AND r.source_record_id = ?""",
+            [source_system, source_record_id],
+        )
+        if row is None:
+            return None
+        record = {
+            "source_system": source_system,
+            "source_record_id": source_record_id,
+            "raw": _loads(row[0]),
+            "norm": _loads(row[1]),
+            "received_at": row[2],
+            "updated_at": row[3],
+            "link": None,
+        }
+        if row[4] is not None:
+            link = dict(zip(LINK_FIELDS, row[4:]))
+            link["evidence"] = _loads(link["evidence"])
+            record["link"] = link
+        case = self._db.one(
+            """SELECT case_id FROM review_cases
+               WHERE source_system = ? AND source_record_id = ? AND NOT list_contains(?, state)
+               ORDER BY created_at DESC LIMIT 1""",
+            [source_system, source_record_id, _CLOSED],
+        )
+        record["review_case_id"] = case[0] if case else None
+        return record
+
+    def put(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
+            received_at: datetime | None = None) -> datetime:
+        """Insert or replace a source record and its blocking keys (buffered); returns the update time."""
+        now = self._db.now()
+        pending = self._db.pending()
+        key = (source_system, source_record_id)
+        if received_at is None and key not in pending.records:
+            pending.created.add(key)
+        pending.records[key] = (raw, norm, list(keys), received_at or now, now)
+        return now
+
+    def restate(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
+                received_at: datetime, updated_at: datetime) -> None:
+        """Replace a record's normalised form and blocking keys, keeping its times (buffered)."""
+        self._db.pending().records[(source_system, source_record_id)] = (
+            raw, norm, list(keys), received_at, updated_at)
+
+    def restate_blocking_keys(self, keys_of: Callable[[dict], list[str]]) -> int:
+        """Key every stored record again by ``keys_of(norm)``, in bulk (``restate.py``); returns the records."""
+        return self._db.run(lambda cur: restate_blocking_keys(cur, keys_of), "restating blocking keys")
+
+    def as_sent(self) -> Iterator[tuple[tuple[str, str], dict, datetime, datetime]]:
+        """Every source record as sent, with its times: to normalise them again when the rules change.
+
+        Read on this thread's cursor, so inside a transaction it sees the
+        transaction's writes; issue no other statement until it is exhausted.
+        """
+        for r in self._db.stream("SELECT source_system, source_record_id, raw, received_at, updated_at "
+                                 "FROM source_records"):
+            yield (r[0], r[1]), json.loads(r[2]), r[3], r[4]
+
+    def index_rows(self) -> Iterator[tuple]:
+        """Every source record with its link and open case, to build the in-memory index.
+
+        Read in one pass (blocking keys grouped once, not looked up per record)
+        with times as epoch microseconds: at millions of records, DuckDB's
+        conversion of each timestamp to a zoned datetime was a third of start-up.
+        Read on this thread's cursor (so a transaction's own writes are seen);
+        issue no other statement until it is exhausted.
+        """
+        rows = self._db.stream(
+            """WITH keys AS (SELECT source_system, source_record_id, list(block_key ORDER BY block_key) AS keys
+                             FROM blocking_keys GROUP BY ALL)
+               SELECT r.source_system, r.source_record_id, r.norm, epoch_us(r.received_at), epoch_us(r.updated_at),
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id, k.keys
+               FROM source_records r
+               LEFT JOIN keys k USING (source_system, source_record_id)
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN review_cases c ON c.source_system = r.source_system
+                    AND c.source_record_id = r.source_record_id AND NOT list_contains(?, c.state)""",
+            [_CLOSED])
+        loads, epoch, us = json.loads, _EPOCH, timedelta
+        for r in rows:
+            link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
+            yield ((r[0], r[1]), loads(r[2]), r[11] or [], epoch + us(microseconds=r[3]),
+                   epoch + us(microseconds=r[4]), link, r[10])
+
+    def export_rows(self) -> Iterator[tuple]:
+        """One row per source record: its link (if any) and its open review case (if any)."""
+        return self._db.stream(
+            """SELECT r.source_system, r.source_record_id, l.person_id,
+                      coalesce(l.decision, CASE WHEN c.case_id IS NOT NULL THEN ? END),
+                      l.link_source, coalesce(l.score, c.best_score), c.case_id
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN (
+                   SELECT rc.case_id, rc.source_system, rc.source_record_id, max(cand.score) AS best_score
+                   FROM review_cases rc LEFT JOIN review_candidates cand USING (case_id)
+                   WHERE NOT list_contains(?, rc.state)
+                   GROUP BY ALL
+               ) c USING (source_system, source_record_id)
+               ORDER BY r.source_system, r.source_record_id""",
+            [Decision.POSSIBLE_MATCH.value, _CLOSED], batch=5000, own_cursor=True)
+
+    def count(self) -> int:
+        return self._db.one("SELECT count(*) FROM source_records")[0]
