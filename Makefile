@@ -1,6 +1,6 @@
-# The README's two commands: `make demo` and `make test`.
+# The README's two commands, `make demo` and `make test`, and `make check`.
 #
-# Both create .venv with Python 3.11 when it is missing and (re)install the package
+# Each creates .venv with Python 3.11 when it is missing and (re)installs the package
 # with its dev extras when pyproject.toml is newer than the stamp file, so a re-run
 # starts at once. Override the interpreter with `make PYTHON=/path/to/python3.11 ...`.
 
@@ -12,7 +12,7 @@ DEMO_ARGS ?=
 
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: demo test
+.PHONY: demo test check
 
 ## demo: set up, build the demo index (once) and serve the API and review UI on 127.0.0.1:8080
 demo: $(STAMP)
@@ -21,6 +21,10 @@ demo: $(STAMP)
 ## test: set up and run the whole test suite (pyproject's addopts make it quiet, like -q)
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+## check: set up and run the fast tests: everything except the tests marked slow
+check: $(STAMP)
+	$(BIN)/python -m pytest -m 'not slow'
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \

@@ -1,4 +1,4 @@
-"""Settings are declared once, documented in the README, and resolved override > environment > default."""
+"""Settings are declared once, documented in docs/settings.md, and resolved override > environment > default."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import pytest
 from mpi import settings
 from mpi.settings import PROJECT_ROOT, SETTINGS
 
-README = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+SETTINGS_DOC = (PROJECT_ROOT / "docs" / "settings.md").read_text(encoding="utf-8")
 ROW = re.compile(r"^\| `(?P<name>[A-Z][A-Z0-9_]+)` \| (?P<default>.+?) \| (?P<help>.+) \|$", re.MULTILINE)
 
 
 def _table() -> dict[str, dict[str, str]]:
-    """Rows of the table in the README's "Settings" section."""
-    section = README.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    """Rows of the table in the "Settings" section of docs/settings.md."""
+    section = SETTINGS_DOC.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
     return {m["name"]: m.groupdict() for m in ROW.finditer(section)}
 
 
 def _shown_default(default: str) -> str:
-    """How the README shows a default: paths inside the project relative to it."""
+    """How docs/settings.md shows a default: paths inside the project relative to it."""
     if not default:
         return "(empty)"
     path = Path(default)
@@ -34,7 +34,7 @@ def _shown_default(default: str) -> str:
 def test_every_setting_is_in_the_readme_table_with_its_default_and_help(setting):
     row = _table().get(setting.name)
 
-    assert row is not None, f"{setting.name} is missing from the README settings table"
+    assert row is not None, f"{setting.name} is missing from the settings table in docs/settings.md"
     assert row["default"] == _shown_default(setting.default)
     assert row["help"] == setting.help
 
