@@ -24,7 +24,7 @@ from typing import Protocol, TypeVar
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Event:
     """Base of every domain event (frozen: a subscriber cannot change what another one hears)."""
 
@@ -52,14 +52,23 @@ class EventBus:
         self._lock = threading.Lock()
         #: Events of the open transaction, in the order published (one transaction at a time: the writer lock).
         self._held: list[Event] = []
+        #: Event type -> whether any subscriber asked for it (kept, since a load publishes per record).
+        self._wanted: dict[type[Event], bool] = {}
 
     def subscribe(self, kind: type[E], handler: Handler) -> None:
         """Call ``handler(event)`` for every event of this type (or a subclass of it) from now on."""
         with self._lock:
             self._subscribers.append((kind, handler))
+            self._wanted = {}
 
     def publish(self, event: Event) -> None:
-        """Deliver ``event`` after the current transaction commits (at once outside a transaction)."""
+        """Deliver ``event`` after the current transaction commits (at once outside a transaction).
+
+        An event no subscriber asked for is not kept at all (a load of a million
+        records publishes millions).
+        """
+        if not self.wanted(type(event)):
+            return
         if not self._hooks.in_transaction():
             self._deliver([event])
             return
@@ -67,6 +76,13 @@ class EventBus:
             self._hooks.after_commit(self._release)
             self._hooks.after_rollback(self._held.clear)
         self._held.append(event)
+
+    def wanted(self, kind: type[Event]) -> bool:
+        """Whether any subscriber hears events of this type (a publisher may skip making one nobody hears)."""
+        wanted = self._wanted.get(kind)
+        if wanted is None:
+            wanted = self._wanted[kind] = any(issubclass(kind, k) for k, _ in self._subscribers)
+        return wanted
 
     def _release(self) -> None:
         events, self._held = self._held, []

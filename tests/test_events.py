@@ -17,7 +17,7 @@ from mpi.identity.events import PersonCreated, PersonsMerged, PersonsUnmerged, R
 from mpi.stewardship.events import CaseOpened, CaseResolved
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Noted(Event):
     n: int
 

@@ -12,7 +12,7 @@ from mpi.events import Event
 Key = tuple[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonCreated(Event):
     """A new person, made for a record (or by a steward for one)."""
 
@@ -20,7 +20,7 @@ class PersonCreated(Event):
     record: Key | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordLinked(Event):
     """A record now belongs to a person (``previous_person_id``: the one it left, if any)."""
 
@@ -31,7 +31,7 @@ class RecordLinked(Event):
     link_source: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordUnlinked(Event):
     """A record belongs to no one now: held for review again."""
 
@@ -40,7 +40,7 @@ class RecordUnlinked(Event):
     action: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonsMerged(Event):
     """Two persons were one human: the loser's records moved to the survivor, its id redirects there."""
 
@@ -51,7 +51,7 @@ class PersonsMerged(Event):
     case_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonsUnmerged(Event):
     """A merge undone: the loser holds its records again and no longer redirects."""
 

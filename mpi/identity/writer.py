@@ -9,9 +9,10 @@ changes, so:
 - **a steward's word stands**: an ``AUTO`` change (the matcher's) to a record
   whose link a steward made (``MANUAL``) is refused here, in
   :meth:`IdentityWriter._change_link`, the one place every link change passes;
-- **the index follows what committed**: each change to the index is journalled
-  with its inverse, and if the transaction rolls back the journal is undone, last
-  change first, so the index is as it was without being rebuilt from the store;
+- **the index follows what committed**: before a transaction first changes a
+  record's entry, the writer keeps the entry as it was (once per record and
+  transaction); if the transaction rolls back, each kept entry is put back, so the
+  index is as it was without being rebuilt from the store;
 - **the domains above hear of it after commit**: each change publishes its
   event (``mpi.identity.events``) on the bus, delivered once the transaction commits.
 
@@ -50,8 +51,17 @@ class Link(NamedTuple):
     model_version: str | None = None
 
 
+#: Link sources and a decision as stored (their values, read once: the hot path compares them per record).
+_AUTO, _MANUAL, _MATCH = LinkSource.AUTO.value, LinkSource.MANUAL.value, Decision.MATCH.value
+
+
 def _entity(key: Key) -> str:
     return "/".join(key)
+
+
+def _steward_linked(entry: Entry | None) -> bool:
+    """Whether a steward decided this record's link (``MANUAL``): the one test of the rule "a steward's word stands"."""
+    return entry is not None and entry.link_source == _MANUAL
 
 
 class IdentityWriter:
@@ -61,8 +71,12 @@ class IdentityWriter:
         self.store = store
         self.events = events
         self._index: CandidateIndex | None = None
-        #: Inverses of this transaction's index changes, in the order made.
-        self._undo: list[Callable[[], None]] = []
+        #: The open transaction's records as they were before it first changed them (None: not in the index),
+        #: and the persons each was kept apart from: what a rollback puts back.
+        self._before: dict[Key, tuple | None] = {}
+        self._apart_before: dict[Key, frozenset[str]] = {}
+        #: Whether the open transaction built the index (a rollback then forgets it).
+        self._built_in_transaction = False
 
     # -- the index -----------------------------------------------------------------------------
 
@@ -73,7 +87,8 @@ class IdentityWriter:
             with self.store.transaction():
                 self._index = upkeep.build(self.store)
                 # Built inside a transaction that may yet roll back what upkeep wrote: forget it then.
-                self._remember(self._forget_index)
+                self._journal_opens()
+                self._built_in_transaction = True
             logger.info("candidate index built: %s records", len(self._index.entries))
         return self._index
 
@@ -86,8 +101,7 @@ class IdentityWriter:
 
     def protected(self, key: Key) -> bool:
         """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
-        entry = self.index.get(key)
-        return entry is not None and entry.link_source == LinkSource.MANUAL.value
+        return _steward_linked(self.index.get(key))
 
     # -- records and persons ----------------------------------------------------------------------
 
@@ -101,10 +115,10 @@ class IdentityWriter:
         old = index.get(key)
         received_at = old.received_at if old else None
         updated_at = self.store.records.put(*key, record, norm, keys, received_at)
+        self._keep(key, old)
         index.put(key, norm, keys, received_at or updated_at, updated_at)
-        self._remember(lambda: _unput(index, key, old))
         action = AuditAction.RECORD_UPDATED if old else AuditAction.RECORD_CREATED
-        self.store.audit.append(actor, action, EntityType.RECORD, _entity(key), None, {"model_version": model_version})
+        self.store.audit.append(actor, action, EntityType.RECORD, "/".join(key), None, {"model_version": model_version})
         return old
 
     def create_person(self, actor: str, reason: str | None, detail: Mapping[str, Any],
@@ -134,11 +148,12 @@ class IdentityWriter:
         Raises:
             Conflict: an ``AUTO`` link of a record a steward linked.
         """
-        previous = self._change_link(key, link.link_source, (person_id, link.decision, link.link_source.value,
-                                                             link.weight, link.probability),
+        source = _MANUAL if link.link_source is LinkSource.MANUAL else _AUTO
+        previous = self._change_link(key, link.link_source, (person_id, link.decision, source, link.weight,
+                                                             link.probability),
                                      lambda: self.store.persons.set_link(
-                                         *key, person_id, link.decision, link.link_source.value, link.weight,
-                                         link.probability, list(link.evidence), link.model_version))
+                                         *key, person_id, link.decision, source, link.weight, link.probability,
+                                         list(link.evidence), link.model_version))
         if action is None:
             action = AuditAction.LINK_CREATED if previous in (None, person_id) else AuditAction.LINK_MOVED
         self.store.audit.append(actor, action, EntityType.RECORD, _entity(key), reason,
@@ -146,7 +161,7 @@ class IdentityWriter:
         self.refresh_golden(person_id)
         if previous and previous != person_id:
             self.refresh_golden(previous)
-        self.events.publish(RecordLinked(key, person_id, previous, link.decision, link.link_source.value))
+        self.events.publish(RecordLinked(key, person_id, previous, link.decision, source))
         return previous
 
     def unlink(self, key: Key, by: LinkSource, actor: str, action: AuditAction, reason: str | None,
@@ -165,9 +180,8 @@ class IdentityWriter:
 
     def move(self, key: Key, person_id: str) -> None:
         """A steward's link of a record to a person, as part of a merge (which audits and refreshes once)."""
-        match, manual = Decision.MATCH.value, LinkSource.MANUAL.value
-        self._change_link(key, LinkSource.MANUAL, (person_id, match, manual, None, None),
-                          lambda: self.store.persons.set_link(*key, person_id, match, manual, None, None, [], None))
+        self._change_link(key, LinkSource.MANUAL, (person_id, _MATCH, _MANUAL, None, None),
+                          lambda: self.store.persons.set_link(*key, person_id, _MATCH, _MANUAL, None, None, [], None))
 
     def restore_link(self, row: Mapping[str, Any]) -> None:
         """Put back a link exactly as a merge's snapshot kept it (an unmerge: a steward's decision)."""
@@ -184,15 +198,18 @@ class IdentityWriter:
         probability) or None to unlink. Returns the person the record was linked to.
         """
         entry = self.entry(key)
-        if by is LinkSource.AUTO and self.protected(key):
+        if by is LinkSource.AUTO and _steward_linked(entry):
             raise Conflict(f"record {_entity(key)} was linked by a steward: the machine does not change it",
                            {"link_source": ["MANUAL: only a steward changes this link"]})
-        before = (entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability)
+        previous = entry.person_id
         write()
-        index = self.index
-        _relink(index, key, link)
-        self._remember(lambda: _relink(index, key, before if before[0] else None))
-        return before[0]
+        self._keep(key, entry)
+        index = self._index
+        if link is None:
+            index.unlink(key)
+        else:
+            index.link(key, *link)
+        return previous
 
     # -- merges -------------------------------------------------------------------------------------
 
@@ -220,51 +237,56 @@ class IdentityWriter:
         """A steward's word that a record is not a person: stored, and matching never offers the pair again."""
         self.store.cases.add_not_duplicate(*key, person_id, case_id, actor, reason)
         index = self.index
-        before = index.kept_apart(key)
+        if key not in self._apart_before:
+            self._journal_opens()
+            self._apart_before[key] = index.kept_apart(key)
         index.keep_apart(key, person_id)
-        self._remember(lambda: index.set_apart(key, before))
 
     def _set_case(self, key: Key, case_id: str | None) -> None:
-        index = self.index
         entry = self.entry(key)
-        before, entry.case_id = entry.case_id, case_id
-        self._remember(lambda: setattr(index.get(key), "case_id", before))
+        self._keep(key, entry)
+        entry.case_id = case_id
 
-    # -- the journal ------------------------------------------------------------------------------------
+    # -- what a rollback puts back -------------------------------------------------------------------
 
-    def _remember(self, undo: Callable[[], None]) -> None:
-        """Journal the inverse of an index change; it runs if the open transaction rolls back."""
-        if not self._undo:
+    def _keep(self, key: Key, entry: Entry | None) -> None:
+        """Keep a record's entry (the one in the index now, or None) as it is, unless the transaction already did."""
+        before = self._before
+        if key in before:
+            return
+        if not before:
+            self._journal_opens()
+        before[key] = None if entry is None else (
+            entry, entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability, entry.case_id)
+
+    def _journal_opens(self) -> None:
+        """On the transaction's first change, have the store tell us how it ends."""
+        if not (self._before or self._apart_before or self._built_in_transaction):
             self.store.db.after_rollback(self._roll_back)
             self.store.db.after_commit(self._forget_journal)
-        self._undo.append(undo)
 
     def _roll_back(self) -> None:
-        undo, self._undo = self._undo, []
+        """Put back every kept entry and pair; an index built in the transaction is forgotten instead."""
+        before, apart, built = self._before, self._apart_before, self._built_in_transaction
+        self._forget_journal()
+        if built or self._index is None:
+            self._index = None
+            return
+        index = self._index
         try:
-            for fn in reversed(undo):
-                fn()
+            for key, kept in before.items():
+                if index.get(key) is not None:
+                    index.remove(key)
+                if kept is not None:
+                    entry = kept[0]
+                    (entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability,
+                     entry.case_id) = kept[1:]
+                    index.reinstate(entry)
+            for key, persons in apart.items():
+                index.set_apart(key, persons)
         except Exception as e:  # noqa: BLE001  (the last resort: an index that may disagree is dropped)
             logger.error("undoing the candidate index failed (%s): it is built again from the store", type(e).__name__)
             self._index = None
 
     def _forget_journal(self) -> None:
-        self._undo = []
-
-    def _forget_index(self) -> None:
-        self._index = None
-
-
-def _unput(index: CandidateIndex, key: Key, old: Entry | None) -> None:
-    """Undo :meth:`CandidateIndex.put`: the record's entry before it, or none."""
-    index.remove(key)
-    if old is not None:
-        index.reinstate(old)
-
-
-def _relink(index: CandidateIndex, key: Key, link: tuple | None) -> None:
-    """Link a record in the index (person, decision, link source, score, probability), or unlink it (None)."""
-    if link is None:
-        index.unlink(key)
-    else:
-        index.link(key, *link)
+        self._before, self._apart_before, self._built_in_transaction = {}, {}, False

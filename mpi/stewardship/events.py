@@ -12,7 +12,7 @@ from mpi.events import Event
 Key = tuple[str, str]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseOpened(Event):
     """A record is held for a steward: whatever waits on its person's identity waits on this case."""
 
@@ -22,7 +22,7 @@ class CaseOpened(Event):
     candidates: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseResolved(Event):
     """A steward decided a case: ``resolution`` says how, ``person_id`` whom the record is now (if anyone)."""
 
@@ -32,7 +32,7 @@ class CaseResolved(Event):
     person_id: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseWithdrawn(Event):
     """A case closed as no longer needed; its record stays as it is."""
 

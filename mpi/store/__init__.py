@@ -18,6 +18,7 @@ buffered and flushed in bulk (``pending.py``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class Store:
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None):
         """Open (or create and migrate) the store file; every row written is stamped by ``clock``."""
         self.db = Database(path, checkpoint_threshold, clock)
+        #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
+        self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)
         self.records = RecordTable(self.db)
         self.persons = PersonTable(self.db)
@@ -56,10 +59,6 @@ class Store:
     def rollbacks(self) -> int:
         """Transactions rolled back since the store opened."""
         return self.db.rollbacks
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """One atomic write under the writer lock (see :meth:`Database.transaction`)."""
-        return self.db.transaction()
 
     def serialised(self) -> AbstractContextManager[None]:
         """The writer lock without a transaction: a consistent read of in-memory state."""

@@ -36,9 +36,9 @@ class AuditLog:
     def append(self, actor: str, action: str, entity_type: str, entity_id: str, reason: str | None,
                detail: Any) -> None:
         """Append one event (buffered, in the open transaction)."""
-        event_id = self._db.next_id("audit")
-        self._db.pending().audit.append(
-            [event_id, self._db.now(), actor, action, entity_type, entity_id, reason, json.dumps(detail)])
+        pending = self._db.pending()
+        pending.audit.append([self._db.next_id("audit"), self._db.now(), actor, action, entity_type, entity_id, reason,
+                              json.dumps(detail)])
 
     def events(self, entity_type: str | None = None, entity_id: str | None = None, limit: int = 200) -> list[dict]:
         """Events about an entity type (and id), newest first."""

@@ -47,6 +47,9 @@ class Database:
         """Open (or create) the file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``)."""
         self.path = str(path)
         self.clock = clock or SystemClock()
+        #: The store's clock: the time every row written is stamped with (the clock's own method, bound once:
+        #: a load stamps several values per record).
+        self.now = self.clock.now
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         if checkpoint_threshold and not _SIZE.fullmatch(checkpoint_threshold):
@@ -68,10 +71,6 @@ class Database:
         #: Small reads made on every request (meta, users), kept between writes.
         self.cache = ReadCache()
         self.migrate()
-
-    def now(self):
-        """The store's clock: the time every row written is stamped with."""
-        return self.clock.now()
 
     # -- reading and writing -------------------------------------------------------------
 
@@ -132,7 +131,7 @@ class Database:
 
     def pending(self) -> Pending:
         """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
-        if not self.in_transaction():
+        if not getattr(self._local, "depth", 0):
             raise StoreError("a write outside Store.transaction() would be lost")
         return self._pending
 
@@ -222,7 +221,8 @@ class Database:
 
     def next_id(self, name: str) -> int:
         """The next number of a sequence (inside a transaction: ids are taken by writes)."""
-        self.pending()
+        if not getattr(self._local, "depth", 0):
+            raise StoreError("a write outside Store.transaction() would be lost")
         self._sequences[name] += 1
         return self._sequences[name]
 
