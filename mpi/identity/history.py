@@ -20,13 +20,13 @@ result with its links, so one that does not fails there).
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import date, datetime, time, timezone
 from typing import Any
 
 from mpi.errors import NotFound, ValidationError
 from mpi.store import Store
+from mpi.store.columns import loads
 from mpi.store.merges import record_key
 from mpi.vocab import AuditAction, EntityType, LinkSource, Replay
 
@@ -236,9 +236,5 @@ def _link_made(event: dict, detail: dict, link_source: str, rows: list[dict]) ->
     if best is None:
         return None
     return {"link_source": best["link_source"], "decision": best["decision"], "score": best["score"],
-            "probability": best["probability"], "evidence": _json(best["evidence"]),
+            "probability": best["probability"], "evidence": loads(best["evidence"]),
             "model_version": best["model_version"], "linked_at": datetime.fromisoformat(best["linked_at"])}
-
-
-def _json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)

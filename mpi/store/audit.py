@@ -15,15 +15,21 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from mpi.store.columns import AUDIT_LOG, marks, select
+from mpi.store.columns import AUDIT_LOG, loads, marks, select
 from mpi.store.database import Database
 from mpi.vocab import EntityType
 
 _SELECT = f"SELECT {select(AUDIT_LOG)} FROM audit_log"
 
 
+def _matching(*tests: tuple[str, Any]) -> tuple[list[str], list[Any]]:
+    """The clauses and bound values of the filters given (``(clause with one ?, value)``; a None value is no filter)."""
+    given = [(clause, value) for clause, value in tests if value]
+    return [clause for clause, _ in given], [value for _, value in given]
+
+
 def _events(rows: Iterable[tuple]) -> list[dict[str, Any]]:
-    return [{**dict(zip(AUDIT_LOG, r)), "detail": json.loads(r[7]) if r[7] is not None else None} for r in rows]
+    return [{**dict(zip(AUDIT_LOG, r)), "detail": loads(r[7])} for r in rows]
 
 
 class AuditLog:
@@ -42,13 +48,7 @@ class AuditLog:
 
     def events(self, entity_type: str | None = None, entity_id: str | None = None, limit: int = 200) -> list[dict]:
         """Events about an entity type (and id), newest first."""
-        clauses, params = [], []
-        if entity_type:
-            clauses.append("entity_type = ?")
-            params.append(entity_type)
-        if entity_id:
-            clauses.append("entity_id = ?")
-            params.append(entity_id)
+        clauses, params = _matching(("entity_type = ?", entity_type), ("entity_id = ?", entity_id))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return _events(self._db.query(f"{_SELECT} {where} ORDER BY event_id DESC LIMIT ?", [*params, limit]))
 
@@ -68,16 +68,8 @@ class AuditLog:
             ``before`` of the next page when there is one; ``total`` counts every
             event the filters match.
         """
-        clauses, params = [], []
-        if action:
-            clauses.append("starts_with(action, ?)")
-            params.append(action)
-        if actor:
-            clauses.append("actor = ?")
-            params.append(actor)
-        if entity_id:
-            clauses.append("entity_id = ?")
-            params.append(entity_id)
+        clauses, params = _matching(("starts_with(action, ?)", action), ("actor = ?", actor),
+                                    ("entity_id = ?", entity_id))
         where = " AND ".join(clauses) or "TRUE"
         total = self._db.query(f"SELECT count(*) FROM audit_log WHERE {where}", params)[0][0]
         page_where = where + (" AND event_id < ?" if before is not None else "")

@@ -14,17 +14,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from mpi.errors import Conflict, StoreError
-from mpi.store.columns import REVIEW_CASES, select
+from mpi.store.columns import REVIEW_CASES, loads, select
 from mpi.store.database import Database
 from mpi.store.queue import counts_query, queue_query
 from mpi.vocab import CLOSED_CASE_STATES, CaseState
 
 #: Columns of ``review_cases`` an action may change (besides ``updated_at`` and ``version``).
 CASE_COLUMNS = frozenset({"state", "priority", "resolution", "owner", "blocks", "due_at"})
-
-
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 class CaseTable:
@@ -68,9 +64,9 @@ class CaseTable:
         if row is None:
             return None
         case = dict(zip(REVIEW_CASES, row))
-        case["blocks"] = _loads(case["blocks"])
+        case["blocks"] = loads(case["blocks"])
         case["candidates"] = [
-            {"rank": r[0], "person_id": r[1], "match_weight": r[2], "match_probability": r[3], "evidence": _loads(r[4])}
+            {"rank": r[0], "person_id": r[1], "match_weight": r[2], "match_probability": r[3], "evidence": loads(r[4])}
             for r in self._db.query(
                 "SELECT rank, person_id, score, probability, evidence FROM review_candidates WHERE case_id = ? "
                 "ORDER BY rank", [case_id])

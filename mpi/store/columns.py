@@ -5,6 +5,11 @@ these tuples are what the code reads and writes today, so a gateway that needs
 a table's columns names this tuple instead of spelling them again.
 """
 
+from __future__ import annotations
+
+import json
+from typing import Any
+
 META = ("key", "value")
 PERSONS = ("person_id", "status", "redirect_to", "golden", "created_at", "updated_at")
 SOURCE_RECORDS = ("source_system", "source_record_id", "raw", "norm", "received_at", "updated_at")
@@ -25,6 +30,11 @@ USERS = ("name", "role", "token_hash", "created_at")
 
 #: Columns that hold a time (a snapshot keeps them as ISO text with their offset).
 TIMES = frozenset({"created_at", "updated_at", "linked_at", "received_at"})
+
+
+def loads(text: str | None) -> Any:
+    """A JSON column's value as Python (None stays None)."""
+    return None if text is None else json.loads(text)
 
 
 def select(columns: tuple[str, ...], prefix: str = "") -> str:

@@ -13,16 +13,12 @@ import json
 from typing import Any
 
 from mpi.errors import NotFound, StoreError
-from mpi.store.columns import PERSONS, select
+from mpi.store.columns import PERSONS, loads, select
 from mpi.store.database import Database
 from mpi.vocab import PersonStatus
 
 _RECORD_OF_PERSON = ("source_system", "source_record_id", "raw", "norm", "updated_at", "decision", "link_source",
                      "score", "probability", "model_version", "linked_at")
-
-
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 class PersonTable:
@@ -49,7 +45,7 @@ class PersonTable:
         if row is None:
             return None
         person = dict(zip(PERSONS, row))
-        person["golden"] = _loads(person["golden"])
+        person["golden"] = loads(person["golden"])
         return person
 
     def resolve(self, person_id: str) -> dict:
@@ -82,7 +78,7 @@ class PersonTable:
         out = []
         for r in rows:
             record = dict(zip(_RECORD_OF_PERSON, r))
-            record["raw"], record["norm"] = _loads(record["raw"]), _loads(record["norm"])
+            record["raw"], record["norm"] = loads(record["raw"]), loads(record["norm"])
             out.append(record)
         return out
 

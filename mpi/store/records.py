@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
-from mpi.store.columns import LINK_FIELDS, select
+from mpi.store.columns import LINK_FIELDS, loads, select
 from mpi.store.database import Database
 from mpi.store.restate import restate_blocking_keys
 from mpi.vocab import CLOSED_CASE_STATES, Decision
@@ -20,10 +19,6 @@ from mpi.vocab import CLOSED_CASE_STATES, Decision
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Bound for ``NOT list_contains(?, state)``: the states in which a case no longer holds its record.
 _CLOSED = [s.value for s in CLOSED_CASE_STATES]
-
-
-def _loads(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
 
 
 class RecordTable:
@@ -46,15 +41,15 @@ class RecordTable:
         record = {
             "source_system": source_system,
             "source_record_id": source_record_id,
-            "raw": _loads(row[0]),
-            "norm": _loads(row[1]),
+            "raw": loads(row[0]),
+            "norm": loads(row[1]),
             "received_at": row[2],
             "updated_at": row[3],
             "link": None,
         }
         if row[4] is not None:
             link = dict(zip(LINK_FIELDS, row[4:]))
-            link["evidence"] = _loads(link["evidence"])
+            link["evidence"] = loads(link["evidence"])
             record["link"] = link
         case = self._db.one(
             """SELECT case_id FROM review_cases
