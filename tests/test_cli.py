@@ -249,6 +249,7 @@ def test_users_add_refuses_an_unknown_role(mpi):
 
 # -------------------------------------------------------------------------------------------- train
 
+@pytest.mark.slow  # trains with Splink
 def test_train_writes_a_versioned_model_with_metadata_and_activates_it(mpi, tmp_path, models_dir):
     path = tmp_path / "train.csv"
     rows = write_csv(path, 300, seed=5)
@@ -280,6 +281,7 @@ def _true_pairs(path: Path) -> list[tuple[str, str, str, str]]:
     return [(*a, *b) for keys in by_person.values() for i, a in enumerate(keys) for b in keys[i + 1:]]
 
 
+@pytest.mark.slow  # trains with Splink
 def test_train_with_labels_takes_m_from_labelled_true_pairs(mpi, tmp_path, models_dir):
     path, labels = tmp_path / "train.csv", tmp_path / "pairs.csv"
     write_csv(path, 300, seed=5)
@@ -359,6 +361,7 @@ def _review_queue_signed_in(base: str, name: str, token: str) -> str:
         return response.read().decode()
 
 
+@pytest.mark.slow  # a subprocess serving the demo
 def test_demo_serves_the_api_and_the_review_ui_with_the_printed_sign_ins(tmp_path, config):
     port = _free_port()
     env = {**os.environ, "MPI_DB": str(tmp_path / "demo.duckdb"), "MPI_MODELS_DIR": config["MPI_MODELS_DIR"]}

@@ -106,6 +106,7 @@ def test_identifiers_and_contact_keyed_with_a_slip(comparison, left, right, expe
     assert level(comparison, left, right) == expected
 
 
+@pytest.mark.slow  # every level over 12,720 pairs
 def test_dispatching_on_the_birth_dates_finds_the_level_testing_every_level_would():
     """NAME_DOB tests only the levels its birth-date relation allows; the answer must be the first level that
     holds in order, whatever the relation (exact, near, missing, differs), over thousands of generated pairs."""

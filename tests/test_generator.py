@@ -54,6 +54,7 @@ def test_different_seed_differs():
     assert list(generate_records(300, seed=5)) != list(generate_records(300, seed=6))
 
 
+@pytest.mark.slow  # two Python subprocesses
 def test_output_does_not_depend_on_hash_seed():
     """Randomness comes only from the seed, never from set or dict iteration order."""
     script = ("import hashlib, json; from mpi.synth.generator import generate_records; "

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import csv
 
+import pytest
 from click.testing import CliRunner
 
 from mpi.cli import main
 from mpi.identity import loading
 from mpi.records.csvio import read_records
 from mpi.synth.generator import write_csv
+
+#: Slow: a worker process and `mpi load` with one (make check leaves it out; make test runs it).
+pytestmark = pytest.mark.slow
 
 
 def _rows(tmp_path, people: int, bad_lines: set[int] = frozenset()):

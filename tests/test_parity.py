@@ -23,6 +23,9 @@ from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.settings import PROJECT_ROOT
 from mpi.synth.generator import generate_records
 
+#: Slow: both engines over thousands of generated pairs (make check leaves it out; make test runs it).
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-6
 
 

@@ -17,6 +17,9 @@ from mpi.matching.model import term_frequencies
 from mpi.matching.training import model_row
 from mpi.synth.generator import generate_records
 
+#: Slow: each test trains with Splink (make check leaves it out; make test runs it).
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def rows():
