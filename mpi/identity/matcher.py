@@ -107,8 +107,7 @@ class MatchService:
             blocks: list = []
             if old and old.case_id:
                 # What the withdrawn case blocked still waits on this record: its next case inherits it.
-                blocks = self.review.withdraw(old.case_id, key, actor, "record updated by its source; re-matched")
-                self.writer.release(key)
+                blocks = self._withdraw(old.case_id, key, actor, "record updated by its source; re-matched")
             decision, candidates, person_id, case_id = self._decide_and_write(actor, key, norm, model, blocks)
         logger.debug("record %s by %s: %s person=%s case=%s", "/".join(key), actor, decision.value, person_id,
                      case_id)
@@ -161,6 +160,12 @@ class MatchService:
         self.writer.hold(key, case_id)
         return case_id
 
+    def _withdraw(self, case_id: str, key: Key, actor: str, reason: str) -> list[dict]:
+        """Withdraw a record's case through the review port and forget it in the index; returns what it blocked."""
+        blocks = self.review.withdraw(case_id, key, actor, reason)
+        self.writer.release(key)
+        return blocks
+
     def decide_again(self, source_system: str, source_record_id: str, actor: str, blocks=()) -> dict[str, Any]:
         """Decide a stored record afresh (after a steward's ``not_duplicate``), as submitting it would.
 
@@ -209,8 +214,7 @@ class MatchService:
                     candidates = self.find_candidates(index.get(key).norm, model, exclude=key)
                     if decide(candidates, model.policy) is not Decision.MATCH:
                         continue
-                    self.review.withdraw(case_id, key, actor, "re-matched: an unambiguous match now")
-                    self.writer.release(key)
+                    self._withdraw(case_id, key, actor, "re-matched: an unambiguous match now")
                     self._link(actor, key, candidates[0].person_id, Decision.MATCH, candidates[0], model)
                     done += 1
             linked += done

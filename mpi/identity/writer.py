@@ -225,13 +225,13 @@ class IdentityWriter:
 
     def hold(self, key: Key, case_id: str) -> None:
         """Note the record's open review case."""
-        self._set_case(key, case_id)
+        self._set_case(key, self.entry(key), case_id)
 
     def release(self, key: Key, case_id: str | None = None) -> None:
         """Forget the record's open case (only if it is ``case_id``, when one is given)."""
         entry = self.index.get(key)
         if entry is not None and entry.case_id and (case_id is None or entry.case_id == case_id):
-            self._set_case(key, None)
+            self._set_case(key, entry, None)
 
     def keep_apart(self, key: Key, person_id: str, case_id: str | None, actor: str, reason: str) -> None:
         """A steward's word that a record is not a person: stored, and matching never offers the pair again."""
@@ -242,8 +242,7 @@ class IdentityWriter:
             self._apart_before[key] = index.kept_apart(key)
         index.keep_apart(key, person_id)
 
-    def _set_case(self, key: Key, case_id: str | None) -> None:
-        entry = self.entry(key)
+    def _set_case(self, key: Key, entry: Entry, case_id: str | None) -> None:
         self._keep(key, entry)
         entry.case_id = case_id
 

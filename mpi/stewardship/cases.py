@@ -361,7 +361,6 @@ class CaseService:
               candidate: dict | None) -> None:
         """Link the case's record to a person (``MANUAL``), with the candidate's score and evidence if any."""
         key = self._record_key(case)
-        self.writer.entry(key)
         self._release(case)
         weight = candidate["match_weight"] if candidate else None
         link = Link(decision.value, LinkSource.MANUAL, weight, candidate["match_probability"] if candidate else None,
