@@ -113,9 +113,7 @@ def auth(hub_token) -> dict:
 @pytest.fixture
 def live_server(app):
     """The app behind a real waitress server on a free loopback port, run in a thread."""
-    # A short poll (waitress's default is a second) so the server stops at once when the test ends.
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8, ident="closedloop-mpi-test",
-                                    asyncore_loop_timeout=0.05)
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8, ident="closedloop-mpi-test")
     thread = threading.Thread(target=server.run, name="waitress", daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}"
