@@ -58,6 +58,7 @@ def blocked_pairs(norms):
     return sorted(pairs)
 
 
+@pytest.mark.slow  # two scorers over thousands of generated pairs
 def test_each_comparison_reads_only_its_key_columns(scorer, norms, blocked_pairs):
     for comparison in COMPARISONS:
         allowed = set(key_columns(comparison)) | set(DERIVED_COLUMNS)
@@ -74,6 +75,7 @@ def test_derived_columns_read_only_what_they_are_derived_from(scorer, norms):
     assert seen <= set(DERIVED_FROM)
 
 
+@pytest.mark.slow  # two scorers over thousands of generated pairs
 def test_query_scorer_gives_the_numbers_of_pairwise_scoring_exactly(scorer, norms, blocked_pairs):
     index = CandidateIndex()
     for i, n in enumerate(norms):
@@ -91,6 +93,7 @@ def test_query_scorer_gives_the_numbers_of_pairwise_scoring_exactly(scorer, norm
     assert compared > 2000
 
 
+@pytest.mark.slow  # two scorers over thousands of generated pairs
 def test_conflicts_checked_as_bits_are_the_conflicts_of_the_evidence(scorer, norms, blocked_pairs):
     """score_person tests the policy's conflict rules on a pair's levels kept as bits; the rules must say
     what they say of the pair's evidence."""
