@@ -98,11 +98,15 @@ class Role(StrEnum):
     """What a caller may do."""
 
     HUB = "hub"
-    """A referral hub or source system: submits and matches records, reads persons."""
+    """An organisation's system: submits and matches records, reads persons, sends and works its referrals."""
+    COORDINATOR = "coordinator"
+    """A person at an organisation working its referrals (the worklist)."""
     STEWARD = "steward"
     """A data steward: works review cases, and everything a hub may do."""
     ADMIN = "admin"
-    """Manages models and users, and everything a steward may do."""
+    """Manages the directory, models and users, and everything a steward may do."""
+    AUDITOR = "auditor"
+    """Reads the access log."""
 
 
 #: Roles that may work review cases and sign in to the review UI (their pages carry demographics).
@@ -124,6 +128,12 @@ class EntityType(StrEnum):
     """A user, by name."""
     STORE = "store"
     """The store itself, by the table a change went over (``source_records``, ``blocking_keys``)."""
+    ORGANISATION = "organisation"
+    """An organisation of the directory, by its code."""
+    REFERRAL = "referral"
+    """A referral, by referral id."""
+    ALERT = "alert"
+    """A reminder or escalation of a referral's time target, by alert id."""
 
 
 class Replay(StrEnum):
@@ -210,3 +220,164 @@ class AuditAction(StrEnum):
     """A model version made the one matching uses."""
     USER_ADDED = "user.added"
     """A user created or given a new token."""
+    ORGANISATION_ADDED = "organisation.added"
+    """An organisation added to the directory, or its entry replaced."""
+    REFERRAL_SUBMITTED = "referral.submitted"
+    """A referral received from its requester (its person through the match decision)."""
+    REFERRAL_STATUS_CHANGED = "referral.status_changed"
+    """A referral moved to another state of its lifecycle."""
+    REFERRAL_CORRECTED = "referral.corrected"
+    """The requester corrected a referral returned as information-incomplete: it is back where it was."""
+    REFERRAL_REOPENED = "referral.reopened"
+    """A closed referral reopened, back in the state it closed from."""
+    REFERRAL_GATED = "referral.gated"
+    """A referral waits on a review case for its person's identity (``identity_pending``)."""
+    REFERRAL_GATE_LIFTED = "referral.gate_lifted"
+    """The review case a referral waited on was decided: the referral belongs to a person."""
+    REFERRAL_PERSON_CHANGED = "referral.person_changed"
+    """A referral's person changed under it (its record moved, or its person was merged away)."""
+    ALERTS_RAISED = "alerts.raised"
+    """A sweep raised reminders and escalations of time targets (the detail counts them)."""
+    ALERT_ACKNOWLEDGED = "alert.acknowledged"
+    """Someone acknowledged a reminder or an escalation."""
+
+
+# -- referrals (docs/referrals.md) ---------------------------------------------------------------------------
+
+
+class ReferralState(StrEnum):
+    """The business state of a referral (the lifecycle: ``mpi/referrals/lifecycle.py``)."""
+
+    SUBMITTED = "submitted"
+    """Received from the requester; waiting for the performer to acknowledge it."""
+    ACKNOWLEDGED = "acknowledged"
+    """The performer confirmed receipt (a business act, not a transport acknowledgement)."""
+    IN_TRIAGE = "in_triage"
+    """The performer is judging eligibility or capacity."""
+    ACCEPTED = "accepted"
+    """The performer agreed to serve; nothing started yet."""
+    IN_PROGRESS = "in_progress"
+    """First contact made or the service started (never while the person's identity is pending)."""
+    COMPLETED = "completed"
+    """The service was delivered."""
+    DECLINED = "declined"
+    """The performer refused before acting (a coded reason)."""
+    REDIRECTED = "redirected"
+    """Routed to another performer: a successor referral carries the loop on."""
+    CLOSED_NOT_SERVED = "closed_not_served"
+    """Accepted, but the service could not be delivered (unable to contact, no show, client withdrew)."""
+    ON_HOLD = "on_hold"
+    """Waitlisted, waiting on the client, or returned to the requester as information-incomplete."""
+    EXPIRED = "expired"
+    """Never acknowledged in time: recalled by the system."""
+    CANCELLED = "cancelled"
+    """Withdrawn by the requester."""
+    ENTERED_IN_ERROR = "entered_in_error"
+    """Should never have existed (wrong person, created by mistake)."""
+
+
+class Urgency(StrEnum):
+    """How time-critical a referral is."""
+
+    DISCHARGE = "discharge"
+    """A hospital discharge: the most time-critical."""
+    URGENT = "urgent"
+    """Needs attention within hours."""
+    ROUTINE = "routine"
+    """Everything else."""
+
+
+class Consent(StrEnum):
+    """What the person said about sharing their information for this referral."""
+
+    GRANTED = "granted"
+    """Consent to share is recorded."""
+    DECLINED = "declined"
+    """The person declined to share."""
+    UNKNOWN = "unknown"
+    """Asked about, but not known."""
+
+
+class Party(StrEnum):
+    """Who made the call behind a status change (the metrics split on it)."""
+
+    PROVIDER = "provider"
+    """The performing organisation."""
+    CLIENT = "client"
+    """The person the referral is for."""
+    REQUESTER = "requester"
+    """The referring organisation."""
+    SYSTEM = "system"
+    """The service itself (an expiry)."""
+
+
+class ReasonCode(StrEnum):
+    """Why a referral was declined, closed, paused or withdrawn (with the party that made the call)."""
+
+    NO_CAPACITY = "no-capacity"
+    """At capacity, no funds or no slots."""
+    NOT_ELIGIBLE = "not-eligible"
+    """Fails the program's criteria."""
+    OUT_OF_SERVICE_AREA = "out-of-service-area"
+    """The client lives outside the service area."""
+    SERVICE_NOT_OFFERED = "service-not-offered"
+    """The wrong program or service was requested."""
+    INFORMATION_INCOMPLETE = "information-incomplete"
+    """Missing data or documents: returned to the requester to correct (not terminal)."""
+    UNABLE_TO_CONTACT = "unable-to-contact"
+    """Contact attempts exhausted."""
+    CLIENT_DECLINED = "client-declined"
+    """The client refused or is no longer interested."""
+    ALREADY_SERVED = "already-served"
+    """Active with another provider or program."""
+    DUPLICATE = "duplicate"
+    """A duplicate referral or client record."""
+    SAFETY_CONCERN = "safety-concern"
+    """A risk to the provider's or the client's safety."""
+    REDIRECTED = "redirected"
+    """Routed to another organisation in the network."""
+    EXPIRED_NO_RESPONSE = "expired-no-response"
+    """No acknowledgement or decision in time."""
+    NEED_RESOLVED = "need-resolved"
+    """The need was met otherwise."""
+    PATIENT_MOVED = "patient-moved"
+    """The person moved away."""
+    DECEASED = "deceased"
+    """The person died."""
+    CREATED_IN_ERROR = "created-in-error"
+    """The referral was made by mistake (wrong person, test)."""
+    IDENTITY_UNRESOLVED = "identity-unresolved"
+    """The person's identity could not be settled by a steward."""
+
+
+class Gate(StrEnum):
+    """What blocks a referral's progress without being its state."""
+
+    IDENTITY_PENDING = "identity_pending"
+    """A review case for the person is open: no first contact or completion until a steward decides it."""
+
+
+class OrganisationKind(StrEnum):
+    """What kind of organisation requests or performs referrals."""
+
+    HOSPITAL = "hospital"
+    """A hospital (discharges)."""
+    PRIMARY_CARE = "primary-care"
+    """A primary-care practice."""
+    MCO = "mco"
+    """A managed care organisation (a health plan)."""
+    CBO = "cbo"
+    """A community-based organisation (food, housing, transport)."""
+    BEHAVIORAL_HEALTH = "behavioral-health"
+    """A behavioral-health provider."""
+    SOCIAL_SERVICES = "social-services"
+    """A public social-services agency."""
+
+
+class AlertKind(StrEnum):
+    """A sweep's message about a referral's time target."""
+
+    REMINDER = "reminder"
+    """A target nears: sent to the organisation that owns the next step."""
+    ESCALATION = "escalation"
+    """A target passed: sent to that organisation's supervisors."""

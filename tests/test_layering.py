@@ -6,7 +6,7 @@
 - Only ``mpi/store/`` imports ``duckdb``; only ``mpi/matching/splink_adapter.py`` imports ``splink``.
 - Domain packages import only downward, in :data:`LAYERS` order (a module may import its
   own layer and the layers before it): the kernel, records, matching, the store,
-  callers (auth), identity, stewardship, then the domains built on them, the wiring
+  the directory of organisations, callers (auth), identity, stewardship, then the domains built on them, the wiring
   (services), the demo and the CLI. The store imports only the kernel.
 - One clock: no module of ``mpi/``, ``api/`` or ``review_ui/`` but ``mpi/clock.py`` asks the
   system for the time (``datetime.now``, ``datetime.utcnow``, ``date.today``, ``time.time``).
@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("records", ("mpi.records",)),
     ("matching", ("mpi.matching",)),
     ("store", ("mpi.store",)),
+    ("directory", ("mpi.directory",)),
     ("auth", ("mpi.auth",)),
     ("identity", ("mpi.identity",)),
     ("stewardship", ("mpi.stewardship",)),
