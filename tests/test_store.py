@@ -209,10 +209,10 @@ def test_cached_reads_follow_writes_commits_and_rollbacks(tmp_path):
             raise RuntimeError("roll back")
     assert store.meta.get("k") == "one"
     store.users.add("ana", "hub", "hash-1")
-    assert store.users.by_token_hash("hash-1") == {"name": "ana", "role": "hub"}
+    assert store.users.by_token_hash("hash-1") == {"name": "ana", "role": "hub", "organisation": None}
     store.users.add("ana", "steward", "hash-2")  # a new token replaces the old one
     assert store.users.by_token_hash("hash-1") is None
-    assert store.users.by_token_hash("hash-2") == {"name": "ana", "role": "steward"}
+    assert store.users.by_token_hash("hash-2") == {"name": "ana", "role": "steward", "organisation": None}
     store.close()
 
 

@@ -9,7 +9,10 @@
 - ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
-- ``store.users``: users and their token hashes (``users.py``).
+- ``store.users``: users, their organisation and their token hashes (``users.py``);
+- ``store.organisations``: the directory of organisations (``organisations.py``);
+- ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
+- ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``).
 
 Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
@@ -23,13 +26,16 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
+from mpi.store.organisations import OrganisationTable
 from mpi.store.persons import PersonTable
 from mpi.store.records import RecordTable
+from mpi.store.referrals import ReferralTable
 from mpi.store.users import UserTable
 
 __all__ = ["Store"]
@@ -50,6 +56,9 @@ class Store:
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
         self.users = UserTable(self.db)
+        self.organisations = OrganisationTable(self.db)
+        self.referrals = ReferralTable(self.db)
+        self.alerts = AlertTable(self.db)
 
     @property
     def path(self) -> str:

@@ -26,7 +26,25 @@ NOT_DUPLICATE = ("source_system", "source_record_id", "person_id", "case_id", "a
 MERGES = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "merged_at", "undone_at", "undone_by",
           "undo_reason")
 AUDIT_LOG = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")
-USERS = ("name", "role", "token_hash", "created_at")
+USERS = ("name", "role", "token_hash", "created_at", "organisation")
+ORGANISATIONS = ("code", "name", "kind", "service_types", "calendar", "supervisors", "created_at", "updated_at")
+REFERRALS = (
+    "referral_id", "reference", "requester", "requester_referral_id", "performer", "service_type", "urgency",
+    "reason", "requester_contact", "consent", "risk_flags", "service_address", "source_system", "source_record_id",
+    "person_id", "state", "state_reason", "state_party", "resume_state", "gate", "review_case_id", "gated_since",
+    "gated_seconds", "predecessor_id", "received_at", "recorded_at", "updated_at", "closed_at", "business_day_s",
+    "ack_target_s", "ack_due_at", "ack_remind_at", "ack_met_at", "ack_business_s",
+    "triage_target_s", "triage_due_at", "triage_remind_at", "triage_met_at", "triage_business_s",
+    "contact_target_s", "contact_due_at", "contact_remind_at", "contact_met_at", "contact_business_s",
+    "expiry_target_s", "expiry_due_at", "next_due_at", "next_clock", "version",
+)
+#: Columns of ``referrals`` holding JSON.
+REFERRAL_JSON = frozenset({"requester_contact", "risk_flags", "service_address"})
+REFERRAL_EVENTS = ("referral_id", "seq", "kind", "from_state", "to_state", "event_time", "recorded_time", "actor",
+                   "party", "reason", "note", "detail")
+REFERRAL_PAUSES = ("referral_id", "kind", "started_at", "ended_at", "case_id")
+ALERTS = ("alert_id", "referral_id", "kind", "clock", "organisation", "recipients", "due_at", "raised_at",
+          "acknowledged_at", "acknowledged_by")
 
 #: Columns that hold a time (a snapshot keeps them as ISO text with their offset).
 TIMES = frozenset({"created_at", "updated_at", "linked_at", "received_at"})

@@ -90,9 +90,9 @@ class Database:
         except duckdb.Error as e:
             raise StoreError(f"store query failed: {type(e).__name__}") from e
 
-    def one(self, sql: str, params: Iterable[Any] = ()) -> tuple | None:
+    def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
         """The first row of a statement, or None."""
-        rows = self.query(sql, params)
+        rows = self.query(sql, params, flush=flush)
         return rows[0] if rows else None
 
     def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
@@ -225,6 +225,16 @@ class Database:
             raise StoreError("a write outside Store.transaction() would be lost")
         self._sequences[name] += 1
         return self._sequences[name]
+
+    def peek(self, name: str) -> int:
+        """The last number a sequence gave (a set-based insert numbers its rows after it)."""
+        return self._sequences[name]
+
+    def advance(self, name: str, n: int) -> None:
+        """Count ``n`` numbers of a sequence as taken (by a set-based insert, inside a transaction)."""
+        if not getattr(self._local, "depth", 0):
+            raise StoreError("a write outside Store.transaction() would be lost")
+        self._sequences[name] += int(n)
 
     # -- schema and housekeeping -----------------------------------------------------------------
 

@@ -160,4 +160,116 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     ),
 ]
 
+MIGRATIONS.append((
+    5,
+    [
+        # The directory: who requests and performs referrals, and when each works (its business
+        # hours, in its time zone, with its public holidays: the calendar spec as JSON).
+        """CREATE TABLE organisations (
+            code VARCHAR PRIMARY KEY,
+            name VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            service_types JSON NOT NULL,
+            calendar JSON NOT NULL,
+            supervisors JSON NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        )""",
+        # Every caller belongs to one organisation (users made before organisations belong to none).
+        "ALTER TABLE users ADD COLUMN organisation VARCHAR",
+        # One row per referral: what was asked, of whom, for which record's person, its state and
+        # gate, and its clocks (target, due, reminder and met times, and business seconds taken,
+        # per clock; ``next_due_at`` is the earliest due time still running, what "overdue" reads).
+        # No UNIQUE on (requester, requester_referral_id): a redirect's successor shares them, and
+        # intake checks them under the writer lock.
+        """CREATE TABLE referrals (
+            referral_id VARCHAR PRIMARY KEY,
+            reference VARCHAR NOT NULL,
+            requester VARCHAR NOT NULL,
+            requester_referral_id VARCHAR NOT NULL,
+            performer VARCHAR NOT NULL,
+            service_type VARCHAR NOT NULL,
+            urgency VARCHAR NOT NULL,
+            reason VARCHAR,
+            requester_contact JSON,
+            consent VARCHAR,
+            risk_flags JSON NOT NULL,
+            service_address JSON,
+            source_system VARCHAR NOT NULL,
+            source_record_id VARCHAR NOT NULL,
+            person_id VARCHAR,
+            state VARCHAR NOT NULL,
+            state_reason VARCHAR,
+            state_party VARCHAR,
+            resume_state VARCHAR,
+            gate VARCHAR,
+            review_case_id VARCHAR,
+            gated_since TIMESTAMPTZ,
+            gated_seconds DOUBLE NOT NULL,
+            predecessor_id VARCHAR,
+            received_at TIMESTAMPTZ NOT NULL,
+            recorded_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            closed_at TIMESTAMPTZ,
+            business_day_s DOUBLE NOT NULL,
+            ack_target_s DOUBLE, ack_due_at TIMESTAMPTZ, ack_remind_at TIMESTAMPTZ, ack_met_at TIMESTAMPTZ,
+            ack_business_s DOUBLE,
+            triage_target_s DOUBLE, triage_due_at TIMESTAMPTZ, triage_remind_at TIMESTAMPTZ,
+            triage_met_at TIMESTAMPTZ, triage_business_s DOUBLE,
+            contact_target_s DOUBLE, contact_due_at TIMESTAMPTZ, contact_remind_at TIMESTAMPTZ,
+            contact_met_at TIMESTAMPTZ, contact_business_s DOUBLE,
+            expiry_target_s DOUBLE, expiry_due_at TIMESTAMPTZ,
+            next_due_at TIMESTAMPTZ,
+            next_clock VARCHAR,
+            version INTEGER NOT NULL
+        )""",
+        "CREATE INDEX referrals_requester_id ON referrals (requester, requester_referral_id)",
+        "CREATE INDEX referrals_record ON referrals (source_system, source_record_id)",
+        "CREATE INDEX referrals_person ON referrals (person_id)",
+        "CREATE INDEX referrals_case ON referrals (review_case_id)",
+        # The referral's history: every change with both its times (when it happened, when we stored
+        # it), who, for which party, the coded reason and a note.
+        """CREATE TABLE referral_events (
+            referral_id VARCHAR NOT NULL,
+            seq INTEGER NOT NULL,
+            kind VARCHAR NOT NULL,
+            from_state VARCHAR,
+            to_state VARCHAR,
+            event_time TIMESTAMPTZ NOT NULL,
+            recorded_time TIMESTAMPTZ NOT NULL,
+            actor VARCHAR NOT NULL,
+            party VARCHAR,
+            reason VARCHAR,
+            note VARCHAR,
+            detail JSON
+        )""",
+        "CREATE INDEX referral_events_referral ON referral_events (referral_id)",
+        # Intervals in which a referral's clocks stood still: returned for information or closed
+        # (every clock), or gated on a review case (the first-contact clock).
+        """CREATE TABLE referral_pauses (
+            referral_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            ended_at TIMESTAMPTZ,
+            case_id VARCHAR
+        )""",
+        "CREATE INDEX referral_pauses_referral ON referral_pauses (referral_id)",
+        # Reminders (a target nears) and escalations (it passed), one per referral, clock, kind and
+        # due time: a second sweep finds its row and raises nothing twice.
+        """CREATE TABLE alerts (
+            alert_id VARCHAR PRIMARY KEY,
+            referral_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            clock VARCHAR NOT NULL,
+            organisation VARCHAR NOT NULL,
+            recipients JSON NOT NULL,
+            due_at TIMESTAMPTZ NOT NULL,
+            raised_at TIMESTAMPTZ NOT NULL,
+            acknowledged_at TIMESTAMPTZ,
+            acknowledged_by VARCHAR
+        )""",
+        "CREATE INDEX alerts_referral ON alerts (referral_id)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

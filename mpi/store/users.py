@@ -1,4 +1,4 @@
-"""The ``users`` table: named callers with a role and the hash of their bearer token."""
+"""The ``users`` table: named callers with a role, their organisation and the hash of their bearer token."""
 
 from __future__ import annotations
 
@@ -11,22 +11,30 @@ class UserTable:
     def __init__(self, db: Database):
         self._db = db
 
-    def add(self, name: str, role: str, token_hash: str) -> None:
+    def add(self, name: str, role: str, token_hash: str, organisation: str | None = None) -> None:
         """Create or replace a user (in its own transaction, or joining the caller's)."""
         with self._db.transaction():
             self._db.cache.write_begins()
             self._db.execute("DELETE FROM users WHERE name = ?", [name])
-            self._db.execute("INSERT INTO users VALUES (?, ?, ?, ?)", [name, role, token_hash, self._db.now()])
+            self._db.execute("INSERT INTO users (name, role, token_hash, created_at, organisation) "
+                             "VALUES (?, ?, ?, ?, ?)", [name, role, token_hash, self._db.now(), organisation])
 
     def by_token_hash(self, token_hash: str) -> dict | None:
         """The user holding a token (by its hash). Only known tokens are cached, so guesses cannot fill memory."""
         found = self._db.cache.get(("user", token_hash),
-                                   lambda: self._db.one("SELECT name, role FROM users WHERE token_hash = ?",
-                                                        [token_hash]),
+                                   lambda: self._db.one("SELECT name, role, organisation FROM users "
+                                                        "WHERE token_hash = ?", [token_hash]),
                                    keep=lambda row: row is not None)
-        return {"name": found[0], "role": found[1]} if found else None
+        return {"name": found[0], "role": found[1], "organisation": found[2]} if found else None
 
     def role_of(self, name: str) -> str | None:
         """The role of a user by name, or None if there is no such user."""
         row = self._db.one("SELECT role FROM users WHERE name = ?", [name])
         return row[0] if row else None
+
+    def of_organisation(self, organisation: str, roles: list[str] | None = None) -> list[dict]:
+        """The users of an organisation (optionally of some roles), by name."""
+        rows = self._db.query("SELECT name, role FROM users WHERE organisation = ? "
+                              "AND (? IS NULL OR list_contains(?, role)) ORDER BY name",
+                              [organisation, roles, roles])
+        return [{"name": r[0], "role": r[1]} for r in rows]
