@@ -191,7 +191,7 @@ def test_users_add_prints_a_token_that_authenticates_with_the_role(mpi, config):
     assert len(token.splitlines()) == 1 and len(token) >= 20
     store = Store(config["MPI_DB"])
     try:
-        assert authenticate(store, token) == {"name": "alice", "role": "steward"}
+        assert authenticate(store, token) == {"name": "alice", "role": "steward", "organisation": None}
         assert [e["action"] for e in store.audit.events("user", "alice")] == ["user.added"]
     finally:
         store.close()
