@@ -5,6 +5,25 @@ never reach a log line or an error response.
 """
 
 
+from collections.abc import Mapping
+from typing import Any
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """Nested error messages (marshmallow's) as one list per dotted field path (``person.birth_date``)."""
+    if not isinstance(messages, Mapping):
+        items = messages if isinstance(messages, list) else [messages]
+        return {prefix or "_schema": [str(m) for m in items]}
+    out: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            out.update(flatten(value, path))
+        else:
+            out[path] = [str(m) for m in (value if isinstance(value, list) else [value])]
+    return out
+
+
 class MpiError(Exception):
     """Root of every error the core raises on purpose."""
 

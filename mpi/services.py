@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mpi import settings
 from mpi.clock import Clock, SystemClock
+from mpi.directory.organisations import Directory
 from mpi.events import EventBus
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
@@ -23,6 +24,15 @@ from mpi.identity.models import ActiveModel
 from mpi.identity.reads import PersonLookup
 from mpi.identity.writer import IdentityWriter
 from mpi.matching.model import ModelRegistry
+from mpi.referrals import gate
+from mpi.referrals.alerts import AlertDesk
+from mpi.referrals.intake import ReferralIntake
+from mpi.referrals.policy import ReferralPolicy
+from mpi.referrals.reads import ReferralReads
+from mpi.referrals.service import ReferralService
+from mpi.referrals.sweep import Sweep
+from mpi.referrals.transitions import ReferralSteps
+from mpi.referrals.writer import ReferralWriter
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
@@ -53,8 +63,14 @@ class Services:
 
     @cached_property
     def events(self) -> EventBus:
-        """Domain events, delivered to subscribers after the transaction that raised them commits."""
-        return EventBus(self.store.db)
+        """Domain events, delivered to subscribers after the transaction that raised them commits.
+
+        The referral tracker's identity gate listens from the start (made when its first
+        event arrives), so no decision of identity is missed by a referral waiting on it.
+        """
+        bus = EventBus(self.store.db)
+        gate.subscribe(bus, lambda: self.identity_gate)
+        return bus
 
     @cached_property
     def registry(self) -> ModelRegistry:
@@ -102,6 +118,46 @@ class Services:
     @cached_property
     def history(self) -> HistoryService:
         return HistoryService(self.store)
+
+    # -- referrals ----------------------------------------------------------------------------------
+
+    @cached_property
+    def directory(self) -> Directory:
+        """The organisations that request and perform referrals, with their business calendars."""
+        return Directory(self.store)
+
+    @cached_property
+    def referral_policy(self) -> ReferralPolicy:
+        """The minimum data set and time targets (``MPI_REFERRAL_POLICY``)."""
+        return ReferralPolicy.load(self.config["MPI_REFERRAL_POLICY"])
+
+    @cached_property
+    def referral_writer(self) -> ReferralWriter:
+        return ReferralWriter(self.store, self.directory, self.referral_policy, self.events, self.clock)
+
+    @cached_property
+    def identity_gate(self) -> gate.IdentityGate:
+        """Keeps each referral's person and gate in step with identity (through events after commit)."""
+        return gate.IdentityGate(self.store, self.referral_writer, self.matching, self.cases, self.clock)
+
+    @cached_property
+    def referrals(self) -> ReferralService:
+        """The referral tracker: intake gated by identity, the lifecycle's steps and reads."""
+        intake = ReferralIntake(self.store, self.referral_writer, self.matching, self.directory, self.referral_policy,
+                                self.identity_gate, self.clock)
+        steps = ReferralSteps(self.store, self.referral_writer, self.directory, self.referral_policy,
+                              self.identity_gate, self.clock)
+        return ReferralService(intake, steps, ReferralReads(self.store, self.clock), self.identity_gate)
+
+    @cached_property
+    def alerts(self) -> AlertDesk:
+        """Reminders and escalations the sweep raised."""
+        return AlertDesk(self.store)
+
+    @cached_property
+    def sweep(self) -> Sweep:
+        """Reminders, escalations and expiry of referrals (``mpi sweep``; every ``MPI_SWEEP_SECONDS`` in serve)."""
+        return Sweep(self.store, self.identity_gate, self.events, self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

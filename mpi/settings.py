@@ -63,6 +63,18 @@ SETTINGS: tuple[Setting, ...] = (
         "72",
         "Hours a `routine` review case (blocking nothing) may stay open before it is overdue.",
     ),
+    Setting(
+        "MPI_REFERRAL_POLICY",
+        str(PROJECT_ROOT / "mpi" / "referrals" / "policy.json"),
+        "JSON file of the network's referral policy: the minimum data set per service type and urgency, the "
+        "time targets per urgency (and service type) in business hours, and when reminders go out.",
+    ),
+    Setting(
+        "MPI_SWEEP_SECONDS",
+        "60",
+        "Seconds between two runs of the referral sweep (reminders, escalations, expiry) inside `mpi serve`; "
+        "0 runs none (run `mpi sweep` instead).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

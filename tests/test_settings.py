@@ -21,12 +21,12 @@ def _table() -> dict[str, dict[str, str]]:
 
 
 def _shown_default(default: str) -> str:
-    """How docs/settings.md shows a default: paths inside the project relative to it."""
+    """How docs/settings.md shows a default: paths inside the project relative to it (a folder ending in /)."""
     if not default:
         return "(empty)"
     path = Path(default)
     if path.is_absolute() and path.is_relative_to(PROJECT_ROOT):
-        return f"`{path.relative_to(PROJECT_ROOT).as_posix()}/` in the project"
+        return f"`{path.relative_to(PROJECT_ROOT).as_posix()}{'/' if path.is_dir() else ''}` in the project"
     return f"`{default}`"
 
 

@@ -89,11 +89,14 @@ class MatchService:
         """
         return self.submit_prepared(prepare(data, strict=strict), actor)
 
-    def submit_prepared(self, prepared: Prepared, actor: str, *, with_candidates: bool = True) -> dict[str, Any]:
+    def submit_prepared(self, prepared: Prepared, actor: str, *, with_candidates: bool = True,
+                        blocks: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
         """:meth:`submit` of a record :func:`~mpi.matching.prepare.prepare` has validated and normalised.
 
         ``with_candidates=False`` leaves the result's candidates (and their evidence) out, for a
-        caller that counts decisions (``mpi load``); what is stored is the same.
+        caller that counts decisions (``mpi load``); what is stored is the same. ``blocks`` is
+        what waits on the record's person (a referral): a case opened for the record blocks it,
+        and its priority follows.
         """
         record, norm, keys = prepared
         model = self.active_model()
@@ -104,10 +107,10 @@ class MatchService:
                 self.writer.refresh_golden(old.person_id)
                 return self._result(key, Decision(old.decision), model, [], old.person_id, None, LinkSource.MANUAL,
                                     old.score, old.probability)
-            blocks: list = []
+            blocks = list(blocks)
             if old and old.case_id:
                 # What the withdrawn case blocked still waits on this record: its next case inherits it.
-                blocks = self._withdraw(old.case_id, key, actor, "record updated by its source; re-matched")
+                blocks = self._withdraw(old.case_id, key, actor, "record updated by its source; re-matched") + blocks
             decision, candidates, person_id, case_id = self._decide_and_write(actor, key, norm, model, blocks)
         logger.debug("record %s by %s: %s person=%s case=%s", "/".join(key), actor, decision.value, person_id,
                      case_id)

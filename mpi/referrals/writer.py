@@ -1,0 +1,107 @@
+"""The one writer of referrals: every change of a referral's row, history, pauses and clocks, audited, announced.
+
+A change of a referral has five parts that must never drift apart: its row
+(under a version check), one row of its history with both times, the pauses its
+clocks stand in, its clocks recomputed from those pauses, and the audit event;
+then the event the domains above hear after commit. :class:`ReferralWriter`
+makes all five, so intake, status changes, corrections, reopening, redirects and
+the identity gate each say only *what* changes.
+
+Every method runs inside the caller's store transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from mpi.clock import Clock as TimeSource
+from mpi.directory.organisations import Directory
+from mpi.events import EventBus
+from mpi.referrals.events import ReferralGateChanged, ReferralStatusChanged
+from mpi.referrals.lifecycle import Clock
+from mpi.referrals.policy import ReferralPolicy
+from mpi.referrals.timing import PauseKind, meet, schedule
+from mpi.store import Store
+from mpi.store.referrals import CHANGEABLE
+from mpi.vocab import AuditAction, EntityType
+
+
+class ReferralWriter:
+    """Writes referrals over one store, with the directory's calendars and the policy's reminders."""
+
+    def __init__(self, store: Store, directory: Directory, policy: ReferralPolicy, events: EventBus,
+                 clock: TimeSource):
+        self.store = store
+        self.directory = directory
+        self.policy = policy
+        self.events = events
+        self.clock = clock
+
+    def insert(self, row: dict[str, Any], actor: str, detail: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a new referral (``submitted``; gated if ``row`` names a gate) with its first history row."""
+        referral_id, at = row["referral_id"], row["received_at"]
+        pauses = []
+        if row.get("gate"):
+            self.store.referrals.start_pause(referral_id, PauseKind.GATE.value, at, row["review_case_id"])
+            pauses = self.store.referrals.pauses(referral_id)
+        row.update(schedule(row, self.directory.calendar(row["performer"]), pauses, self.policy.remind_before))
+        self.store.referrals.insert(row)
+        self.store.referrals.add_event(referral_id, 1, "intake", None, row["state"], at, actor, detail=dict(detail))
+        self.store.audit.append(actor, AuditAction.REFERRAL_SUBMITTED, EntityType.REFERRAL, referral_id, None,
+                                {"requester": row["requester"], "performer": row["performer"],
+                                 "record": f"{row['source_system']}/{row['source_record_id']}",
+                                 "person_id": row["person_id"], "review_case_id": row["review_case_id"],
+                                 **detail})
+        self._status(row, None, actor, at)
+        if row.get("gate"):
+            self._gate(row, at)
+        return row
+
+    def change(self, referral: Mapping[str, Any], *, kind: str, action: AuditAction, event_time: datetime,
+               actor: str, changes: Mapping[str, Any] | None = None, party: str | None = None,
+               reason: str | None = None, note: str | None = None, detail: Mapping[str, Any] | None = None,
+               meets: Iterable[Clock] = (), start: PauseKind | None = None, end: PauseKind | None = None,
+               case_id: str | None = None) -> dict[str, Any]:
+        """Apply one change: pauses ended and started at ``event_time``, clocks met and rescheduled, row, history.
+
+        Returns the referral as it now is (with its new version).
+
+        Raises:
+            Conflict: the referral changed since ``referral`` was read.
+        """
+        referral_id = referral["referral_id"]
+        if end is not None:
+            self.store.referrals.end_pause(referral_id, end.value, event_time)
+        if start is not None:
+            self.store.referrals.start_pause(referral_id, start.value, event_time, case_id)
+        pauses = self.store.referrals.pauses(referral_id)
+        calendar = self.directory.calendar((changes or {}).get("performer", referral["performer"]))
+        after = {**referral, **(changes or {})}
+        after.update(meet(after, meets, event_time, calendar, pauses))
+        after.update(schedule(after, calendar, pauses, self.policy.remind_before))
+        after["updated_at"] = self.clock.now()
+        diff = {k: v for k, v in after.items() if k in CHANGEABLE and referral.get(k) != v}
+        after["version"] = self.store.referrals.update(referral_id, referral["version"], **diff)
+        self.store.referrals.add_event(referral_id, after["version"], kind, referral["state"], after["state"],
+                                       event_time, actor, party, reason, note, None if detail is None else dict(detail))
+        self.store.audit.append(actor, action, EntityType.REFERRAL, referral_id, reason,
+                                {"from_state": referral["state"], "to_state": after["state"], "party": party,
+                                 "event_time": event_time.isoformat(), "version": after["version"], **(detail or {})})
+        if after["state"] != referral["state"]:
+            self._status(after, referral["state"], actor, event_time)
+        if after.get("gate") != referral.get("gate") or after.get("review_case_id") != referral.get("review_case_id"):
+            self._gate(after, event_time)
+        return after
+
+    def _status(self, referral: Mapping[str, Any], from_state: str | None, actor: str, at: datetime) -> None:
+        self.events.publish(ReferralStatusChanged(
+            referral["referral_id"], from_state, referral["state"], referral.get("state_reason"),
+            referral.get("state_party"), at, self.clock.now(), actor, referral["requester"], referral["performer"],
+            referral["version"]))
+
+    def _gate(self, referral: Mapping[str, Any], at: datetime) -> None:
+        self.events.publish(ReferralGateChanged(referral["referral_id"], referral.get("gate"),
+                                                referral.get("review_case_id"), referral.get("person_id"), at,
+                                                referral["version"]))
