@@ -48,13 +48,16 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     errors.register(app)
     _log_requests(app)
 
-    from api import cases, history, merges, persons, records
+    from api import alerts, cases, history, merges, organisations, persons, records, referrals
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
     api.register_blueprint(cases.blp)
     api.register_blueprint(merges.blp)
     api.register_blueprint(history.blp)
+    api.register_blueprint(organisations.blp)
+    api.register_blueprint(referrals.blp)
+    api.register_blueprint(alerts.blp)
 
     from review_ui import bp as review_bp
 

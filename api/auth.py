@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
-from mpi.auth import authenticate
+from mpi.auth import Caller, authenticate
 from mpi.errors import Forbidden
 from mpi.vocab import STEWARD_ROLES, Role
 
@@ -26,6 +26,11 @@ def require_role(*roles: Role) -> None:
 
 def actor() -> str:
     return f"user:{g.user['name']}"
+
+
+def caller() -> Caller:
+    """The authenticated caller, with its role and organisation (what the referral tracker checks)."""
+    return Caller.of(g.user)
 
 
 def require_steward() -> None:

@@ -14,7 +14,7 @@ from flask import jsonify
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from mpi.errors import MpiError
+from mpi.errors import MpiError, flatten
 
 logger = logging.getLogger(__name__)
 
@@ -38,15 +38,13 @@ def error_response(code: str, status: int, message: str, errors: dict | None = N
 
 
 def _flatten(messages) -> dict[str, list[str]]:
-    """webargs nests errors by location (``{"json": {...}}``): lift them to field names."""
+    """webargs nests errors by location (``{"json": {...}}``): lift them to field names, nested ones dotted."""
     if isinstance(messages, dict) and set(messages) <= {"json", "query", "path", "headers", "form"}:
         merged: dict = {}
         for part in messages.values():
             merged.update(part if isinstance(part, dict) else {"_schema": part})
         messages = merged
-    if not isinstance(messages, dict):
-        return {"_schema": [str(messages)]}
-    return {str(k): [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in messages.items()}
+    return flatten(messages)
 
 
 class MpiApi(Api):

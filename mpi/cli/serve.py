@@ -19,11 +19,18 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     from api import create_app
 
+    from mpi.referrals.sweep import SweepScheduler
+
     services.ensure_active_model(actor())
     app = create_app(services=services)
     warm_index(services)
+    scheduler = SweepScheduler(services.sweep, float(services.config["MPI_SWEEP_SECONDS"]))
+    scheduler.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
-    waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
+    finally:
+        scheduler.stop()
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""``mpi users``: API and review UI users."""
+"""``mpi users``: API and review UI users, each of one organisation."""
 
 from __future__ import annotations
 
@@ -18,10 +18,13 @@ def users() -> None:
 @users.command("add")
 @click.argument("name")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--org", "organisation", default=None,
+              help="Code of the organisation the user belongs to (required for a coordinator).")
 @click.pass_obj
-def users_add(services: Services, name: str, role: str) -> None:
+def users_add(services: Services, name: str, role: str, organisation: str | None) -> None:
     """Create or replace user NAME and print its bearer token (shown once)."""
     with services.store.transaction():
-        token = add_user(services.store, name, role)
-        services.store.audit.append(actor(), AuditAction.USER_ADDED, EntityType.USER, name, None, {"role": role})
+        token = add_user(services.store, name, role, organisation=organisation)
+        services.store.audit.append(actor(), AuditAction.USER_ADDED, EntityType.USER, name, None,
+                                    {"role": role, "organisation": organisation})
     click.echo(token)
