@@ -10,17 +10,20 @@ from typing import Any
 
 
 def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """Nested error messages (marshmallow's) as one list per dotted field path (``person.birth_date``)."""
+    """Nested error messages (marshmallow's) as one list per dotted field path (``person.birth_date``).
+
+    A list's items are named by the list's field (``state``, not ``state.0``): the field is what the
+    caller fixes.
+    """
     if not isinstance(messages, Mapping):
         items = messages if isinstance(messages, list) else [messages]
         return {prefix or "_schema": [str(m) for m in items]}
     out: dict[str, list[str]] = {}
     for key, value in messages.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, Mapping):
-            out.update(flatten(value, path))
-        else:
-            out[path] = [str(m) for m in (value if isinstance(value, list) else [value])]
+        path = prefix if isinstance(key, int) and prefix else (f"{prefix}.{key}" if prefix else str(key))
+        for name, problems in (flatten(value, path) if isinstance(value, Mapping) else {
+                path: [str(m) for m in (value if isinstance(value, list) else [value])]}).items():
+            out.setdefault(name, []).extend(p for p in problems if p not in out.get(name, []))
     return out
 
 

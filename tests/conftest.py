@@ -125,21 +125,22 @@ def live_server(app):
 _versions = count(1)
 
 
-@pytest.fixture
-def activate_policy(services):
+def activate_policy_on(services: Services, **policy) -> dict:
     """Activate a copy of the active model with other policy thresholds; returns its policy.
 
     The copy keeps every weight, so a weight measured under one policy is the same
     under the other: tests set the thresholds around a weight they measured.
     """
+    active = services.matching.active_model()
+    document = json.loads(services.registry.path_of(active.version).read_text())
+    document["version"] = f"{DEFAULT_MODEL_VERSION}-test{next(_versions)}"
+    document["policy"] = {**document["policy"], **policy}
+    services.registry.save(document)
+    services.models.activate(document["version"], "test")
+    return document["policy"]
 
-    def activate(**policy) -> dict:
-        active = services.matching.active_model()
-        document = json.loads(services.registry.path_of(active.version).read_text())
-        document["version"] = f"{DEFAULT_MODEL_VERSION}-test{next(_versions)}"
-        document["policy"] = {**document["policy"], **policy}
-        services.registry.save(document)
-        services.models.activate(document["version"], "test")
-        return document["policy"]
 
-    return activate
+@pytest.fixture
+def activate_policy(services):
+    """:func:`activate_policy_on` the test's services."""
+    return lambda **policy: activate_policy_on(services, **policy)

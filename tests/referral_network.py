@@ -37,10 +37,13 @@ SERVICE_ADDRESS = {"address_line1": "12 Oak St", "city": "Atlanta", "state": "GA
 CONTACT = {"name": "Discharge desk", "phone": "404-555-0100", "email": "desk@stmarys.example"}
 
 
-def referral_body(person: str = "marisol", ref: str = "SM-1", *, performer: str = "foodbank",
+def referral_body(name: str = "marisol", ref: str = "SM-1", *, performer: str = "foodbank",
                   service_type: str = "food", urgency: str = "routine", **changes) -> dict:
-    """A complete referral from St Mary's for one of the conftest people (its record keyed by ``ref``)."""
-    person_record = changes.pop("person", None) or record(person, "st-marys-ehr", f"MRN-{ref}")
+    """A complete referral from St Mary's for one of the conftest people (its record keyed by ``ref``).
+
+    ``person=`` gives the record itself instead (a partial one, say).
+    """
+    person_record = changes.pop("person", None) or record(name, "st-marys-ehr", f"MRN-{ref}")
     return {"requester": "st-marys", "requester_referral_id": ref, "performer": performer,
             "service_type": service_type, "urgency": urgency, "reason": "food insecurity after discharge",
             "requester_contact": CONTACT, "consent": "granted", "risk_flags": [], "service_address": SERVICE_ADDRESS,

@@ -149,7 +149,8 @@ def missing_fields(referral: Mapping[str, Any], policy: ReferralPolicy) -> list[
         value = referral.get(top)
         if part:
             value = value.get(part) if isinstance(value, Mapping) else None
-        if value is None or (isinstance(value, (str, list, dict)) and not value):
+        if value is None or (isinstance(value, str) and not value.strip()) or (
+                isinstance(value, (list, dict)) and not value):
             missing.append(name)
     return missing
 

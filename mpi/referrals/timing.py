@@ -75,6 +75,13 @@ def meet(referral: Mapping[str, Any], clocks: Iterable[Clock], at: datetime, cal
     return changes
 
 
+def fresh_expiry(referral: Mapping[str, Any], at: datetime, calendar: BusinessCalendar,
+                 pauses: list[Mapping[str, Any]]) -> float:
+    """An expiry target giving a referral reopened at ``at`` a whole expiry window again (from receipt, as stored)."""
+    used = clock_elapsed(calendar, referral["received_at"], at, intervals(pauses, Clock.EXPIRY))
+    return used + referral["expiry_target_s"]
+
+
 def schedule(referral: Mapping[str, Any], calendar: BusinessCalendar, pauses: list[Mapping[str, Any]],
              remind_before: float) -> dict[str, Any]:
     """Due and reminder columns of the clocks still running, the expiry, and ``next_due_at``/``next_clock``."""

@@ -27,7 +27,7 @@ from mpi.referrals.gate import IdentityGate
 from mpi.referrals.intake import check_organisations, reference
 from mpi.referrals.lifecycle import DEFAULT_PARTY, REOPEN, STEPS, Side, may, next_states, returned
 from mpi.referrals.policy import ReferralPolicy, check_complete
-from mpi.referrals.timing import PauseKind, targets
+from mpi.referrals.timing import PauseKind, fresh_expiry, targets
 from mpi.referrals.validation import validate_correction, validate_reopen, validate_status_change
 from mpi.referrals.writer import ReferralWriter
 from mpi.store import Store
@@ -147,12 +147,17 @@ class ReferralSteps:
                 raise refuse_side(referral, f"reopen a referral that is {state.value}", REOPEN[state])
             event_time = self._event_time(body.get("event_time"), referral)
             back = referral["resume_state"] or S.SUBMITTED.value
+            changes = {"state": back, "state_reason": None, "state_party": None, "resume_state": None,
+                       "closed_at": None}
+            if state is S.EXPIRED:
+                # Its expiry ran out: reopened, it gets a whole expiry window again (or the next sweep expires it).
+                changes["expiry_target_s"] = fresh_expiry(referral, event_time,
+                                                          self.directory.calendar(referral["performer"]),
+                                                          self.store.referrals.pauses(referral_id))
             with self.store.transaction():
                 reopened = self.writer.change(
                     referral, kind="reopen", action=AuditAction.REFERRAL_REOPENED, event_time=event_time,
-                    actor=caller.actor, reason=None, note=body["reason"], end=PauseKind.CLOSED,
-                    changes={"state": back, "state_reason": None, "state_party": None, "resume_state": None,
-                             "closed_at": None})
+                    actor=caller.actor, reason=None, note=body["reason"], end=PauseKind.CLOSED, changes=changes)
                 return self.gate.reconcile(reopened["referral_id"])
 
     # -- redirects ----------------------------------------------------------------------------------------

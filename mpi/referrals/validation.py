@@ -100,13 +100,14 @@ class StatusChangeSchema(Schema):
 
 
 class CorrectionSchema(Schema):
-    """The requester's correction of a referral returned as information-incomplete."""
+    """The requester's correction of a referral returned as information-incomplete: the fields it sends replace
+    the referral's own (those it leaves out stay as they are)."""
 
     class Meta:
         unknown = RAISE
 
     event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc)
-    reason = _text(2000)
+    reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
     requester_contact = fields.Nested(ContactSchema, allow_none=True)
     consent = _one_of(Consent, allow_none=True)
     risk_flags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=20))

@@ -40,7 +40,7 @@ def raise_due_query(open_states: Sequence[str], now: datetime, first_number: int
         params += [clock, list(open_states), now]
     sql = (f"INSERT INTO alerts ({select(ALERTS)}) "
            f"WITH c AS ({' UNION ALL '.join(branches)}), "
-           "k AS (SELECT c.*, CASE WHEN due <= ? THEN 'escalation' ELSE 'reminder' END AS kind FROM c), "
+           "k AS (SELECT c.*, CASE WHEN due < ? THEN 'escalation' ELSE 'reminder' END AS kind FROM c), "
            "fresh AS (SELECT k.* FROM k WHERE NOT EXISTS (SELECT 1 FROM alerts x WHERE x.referral_id = k.referral_id "
            "AND x.clock = k.clock AND x.kind = k.kind AND x.due_at = k.due)) "
            "SELECT 'AL' || lpad(CAST(? + row_number() OVER (ORDER BY fresh.referral_id, fresh.clock, fresh.kind) "
