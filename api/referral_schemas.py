@@ -36,19 +36,21 @@ class CalendarSchema(ma.Schema):
 
 
 class OrganisationBodySchema(ma.Schema):
+    """An organisation's entry: checked whole by the directory, so every problem is named together."""
+
     class Meta:
         unknown = ma.RAISE
 
     code = ma.fields.String(required=True, metadata={"description": "short code, e.g. st-marys"})
     name = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True, validate=ma.validate.OneOf([k.value for k in OrganisationKind]))
-    service_types = ma.fields.List(ma.fields.String(), load_default=list, metadata={
-        "description": "the service types it performs (food, housing, ...)"})
+    kind = ma.fields.String(required=True, metadata={"description": ", ".join(k.value for k in OrganisationKind)})
+    service_types = ma.fields.Raw(load_default=list, metadata={
+        "description": "a list of the service types it performs (food, housing, ...)"})
     calendar = ma.fields.Dict(allow_none=True, load_default=None, metadata={
         "description": "its business-hours calendar (see CalendarSchema); default Mon-Fri 09:00-17:00 "
                        "America/New_York with US federal holidays"})
-    supervisors = ma.fields.List(ma.fields.String(), load_default=list, metadata={
-        "description": "user names that escalations go to"})
+    supervisors = ma.fields.Raw(load_default=list, metadata={
+        "description": "a list of user names that escalations go to"})
 
 
 class OrganisationSchema(ma.Schema):

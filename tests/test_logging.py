@@ -74,3 +74,32 @@ def test_every_api_read_of_a_person_is_attributed_to_its_caller(caplog, client, 
     lines = [r.getMessage() for r in caplog.records if r.name == "api.access"]
     assert any(line.startswith(f"GET /v1/persons/{person_id} 200 caller=test-hub") for line in lines), lines
     assert any(line.startswith(f"GET /v1/persons/{person_id} 401 caller=-") for line in lines), lines
+
+
+def test_no_log_line_of_the_referral_tracker_carries_a_name_birth_date_or_free_text(caplog, services):
+    from api import create_app
+    from referral_network import build, referral_body
+
+    network = build(services)
+    client = create_app(services=services).test_client()
+    caplog.set_level(logging.DEBUG)
+    body = referral_body(reason="Marisol Quintanilla needs meals", requester_contact={
+        "name": "Desk Nurse Okonkwo", "phone": "404-555-0100"})
+    stmarys, foodbank = network.headers["hub-stmarys"], network.headers["hub-foodbank"]
+    referral_id = client.post("/v1/referrals", json=body, headers=stmarys).get_json()["referral_id"]
+    client.post("/v1/referrals", json=body, headers=stmarys)  # a retry
+    client.post(f"/v1/referrals/{referral_id}/status", json={"state": "on_hold", "reason": "information-incomplete",
+                                                             "note": "call Marisol at home"}, headers=foodbank)
+    client.post(f"/v1/referrals/{referral_id}/correction", json={"reason": "Okonkwo says Marisol is diabetic"},
+                headers=stmarys)
+    client.post(f"/v1/referrals/{referral_id}/status", json={"state": "completed"}, headers=foodbank)
+    client.post("/v1/referrals", json={**body, "requester_referral_id": "X", "consent": None}, headers=stmarys)
+    client.get(f"/v1/referrals/{referral_id}", headers=foodbank)
+    services.sweep.run()
+
+    formatter = logging.Formatter("%(name)s %(message)s")
+    lines = [formatter.format(r) for r in caplog.records]
+    assert sum(referral_id in line for line in lines) >= 3, "expected referral log lines to check"
+    values = _identifying_values([body["person"]]) | {"Okonkwo", "diabetic", "meals", "Desk Nurse"}
+    pattern = re.compile("|".join(rf"(?<![\w@.-]){re.escape(v)}(?![\w@.-])" for v in values), re.IGNORECASE)
+    assert [line for line in lines if pattern.search(line)] == []

@@ -6,6 +6,8 @@ import click
 
 from mpi.cli.base import actor, main
 from mpi.directory.calendar import DEFAULT_SPEC, parse_hours
+from mpi.directory.organisations import validate_organisation
+from mpi.errors import ValidationError
 from mpi.services import Services
 from mpi.vocab import OrganisationKind
 
@@ -31,18 +33,29 @@ def orgs_add(services: Services, code: str, name: str, kind: str, service_types:
              timezone: str | None, hours: str | None, holidays: str | None, supervisors: tuple[str, ...]) -> None:
     """Add organisation CODE (or replace its entry)."""
     calendar = dict(DEFAULT_SPEC)
+    problems: dict[str, list[str]] = {}
     if timezone:
         calendar["timezone"] = timezone
     if hours:
-        calendar["hours"] = parse_hours(hours)
+        try:
+            calendar["hours"] = parse_hours(hours)
+        except ValidationError as e:  # reported with every other problem below
+            problems["calendar.hours"] = [m for ms in e.errors.values() for m in ms]
     if holidays:
         if holidays.lower() == "none":
             calendar["holidays"] = None
         else:
             country, _, subdivision = holidays.partition("-")
             calendar["holidays"] = {"country": country, "subdivision": subdivision or None}
-    org = services.directory.add({"code": code, "name": name, "kind": kind, "service_types": list(service_types),
-                                  "calendar": calendar, "supervisors": list(supervisors)}, actor())
+    entry = {"code": code, "name": name, "kind": kind, "service_types": list(service_types), "calendar": calendar,
+             "supervisors": list(supervisors)}
+    try:
+        validate_organisation(entry)
+    except ValidationError as e:
+        problems.update(e.errors)
+    if problems:
+        raise ValidationError(f"invalid organisation: {', '.join(sorted(problems))}", problems)
+    org = services.directory.add(entry, actor())
     click.echo(f"{org['code']}: {org['name']} ({org['kind']}), performs {', '.join(org['service_types']) or '-'}; "
                f"{org['calendar']['timezone']}")
 
