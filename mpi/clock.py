@@ -59,6 +59,34 @@ class FixedClock:
             return self._at
 
 
+class ReplayClock:
+    """The system's clock set back by an offset its caller moves, never ahead of the system's.
+
+    For building a history that ends now (the demo's referrals, received over the past
+    week): set it ``behind`` the system by the age of each step in turn, oldest first,
+    then :meth:`catch_up` and it runs as the system's.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._behind = timedelta(0)
+        self._system = SystemClock()
+
+    def now(self) -> datetime:
+        with self._lock:
+            behind = self._behind
+        return self._system.now() - behind
+
+    def set_behind(self, behind: timedelta) -> None:
+        """Show the system's time less ``behind`` (never less than nothing: the future is not replayed)."""
+        with self._lock:
+            self._behind = max(behind, timedelta(0))
+
+    def catch_up(self) -> None:
+        """Run as the system's clock from now on."""
+        self.set_behind(timedelta(0))
+
+
 def today() -> date:
     """The calendar's date, for validity checks that are no business time (a birth date cannot be in the future)."""
     return date.today()

@@ -20,6 +20,7 @@ from cli_runner import SUMMARY, mpi, rows_of  # noqa: F401  (mpi: a fixture)
 from mpi.auth import authenticate
 from mpi.store import Store
 from mpi.synth.generator import COLUMNS
+from mpi.vocab import ReferralState
 
 # ------------------------------------------------------------------------------------ generate and demo
 
@@ -39,17 +40,24 @@ def test_demo_builds_once_and_reissues_tokens(mpi, config):
 
     assert "building the demo index" in first.output and SUMMARY.search(first.output)
     assert "not reloading" in second.output and "building" not in second.output
-    tokens = [dict(re.findall(r"demo (hub|steward) token:\s+(\S+)", r.output)) for r in (first, second)]
+    tokens = [dict(re.findall(r"demo (hub|steward|coordinator) token:\s+(\S+)", r.output)) for r in (first, second)]
     sign_in = re.search(r"review UI sign-in: (\S+)/review/sign-in\s+user name: (\S+)\s+token: (\S+)", second.output)
     assert sign_in and sign_in.group(2) == "demo-steward" and sign_in.group(3) == tokens[1]["steward"]
     assert tokens[0]["hub"] != tokens[1]["hub"]
     store = Store(config["MPI_DB"])
     try:
-        assert authenticate(store, tokens[1]["hub"])["role"] == "hub"
+        assert authenticate(store, tokens[1]["hub"]) == {"name": "demo-hub", "role": "hub",
+                                                         "organisation": "st-marys"}
         assert authenticate(store, tokens[1]["steward"])["role"] == "steward"
+        assert authenticate(store, tokens[1]["coordinator"])["organisation"] == "metro-foodbank"
         with pytest.raises(Exception):
             authenticate(store, tokens[0]["hub"])  # the old token was replaced
         assert store.counts()["records"] > 25
+        states = {r[0] for r in store.db.query("SELECT DISTINCT state FROM referrals")}
+        assert states == {s.value for s in ReferralState}, "the demo shows a referral in every state"
+        assert store.db.one("SELECT count(*) FROM referrals WHERE gate IS NOT NULL")[0] >= 2
+        assert store.db.one("SELECT count(*) FROM alerts WHERE kind = 'escalation'")[0] >= 1
+        assert "demo referrals already built" in second.output
     finally:
         store.close()
 

@@ -40,16 +40,23 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 @click.option("--no-serve", is_flag=True, help="Build the demo index and exit.")
 @click.pass_context
 def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) -> None:
-    """Build a demo index from the seeded generator (once) and serve it."""
+    """Build a demo index and referral network from the seeded generator (once) and serve it."""
+    from mpi.clock import ReplayClock
     from mpi.synth.demo import build_demo
 
-    services: Services = ctx.obj
+    # The demo's history (records, then a week of referrals) is replayed up to now, then the clock runs on.
+    services = ctx.obj = Services(ctx.obj.config, clock=ReplayClock())
+    ctx.call_on_close(services.close)
     info = build_demo(services, people, actor(), echo=click.echo)
-    click.echo(f"demo hub token:     {info['hub_token']}")
-    click.echo(f"demo steward token: {info['steward_token']}")
+    click.echo(f"demo hub token:         {info['hub_token']}")
+    click.echo(f"demo steward token:     {info['steward_token']}")
+    click.echo(f"demo coordinator token: {info['coordinator_token']}")
+    click.echo("(the hub sends referrals for St Mary's Hospital; the coordinator works Metro Food Bank's)")
     click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
     click.echo(f"review UI sign-in: http://{host}:{port}/review/sign-in  user name: demo-steward  "
                f"token: {info['steward_token']}")
+    click.echo(f"worklist sign-in:  http://{host}:{port}/review/sign-in  user name: demo-coordinator  "
+               f"token: {info['coordinator_token']}")
     if not no_serve:
         ctx.invoke(serve, host=host, port=port)
 

@@ -1,11 +1,15 @@
-"""The demo index: a seeded synthetic population loaded once, and two demo users.
+"""The demo index: a seeded synthetic population loaded once, a referral network over it, and demo users.
 
 ``mpi demo`` (and so ``make demo``) must work on a fresh machine with nothing
 but the project, so the people come from :mod:`mpi.synth.generator` in memory, never
 from files outside the repository. Every record goes through the same decision
-path as the API and ``mpi load``. A store that already holds records is left as
-it is: running the demo again only issues new tokens for the demo users (a
+path as the API and ``mpi load``; then :mod:`mpi.synth.referral_demo` adds
+organisations and a week of referrals. A store that already holds records is left
+as it is: running the demo again only issues new tokens for the demo users (a
 token is shown once and stored as its hash, so the old ones cannot be printed).
+
+On a :class:`~mpi.clock.ReplayClock` (what ``mpi demo`` runs on) the records
+arrive between :data:`ARRIVALS` ago, and the referrals over the week after.
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from datetime import timedelta
+
 from mpi.auth import add_user
+from mpi.clock import ReplayClock
 from mpi.identity.loading import PreparedRows, load
 from mpi.records.fields import RECORD_FIELDS
 from mpi.synth.generator import generate_records
+from mpi.synth.referral_demo import build_network
 from mpi.vocab import AuditAction, EntityType, Role
 
 if TYPE_CHECKING:
@@ -29,8 +37,10 @@ logger = logging.getLogger(__name__)
 DEMO_SEED = 7
 #: Records between two lines of progress.
 PROGRESS_EVERY = 200
-#: The demo users and their roles.
-DEMO_USERS = (("demo-hub", Role.HUB), ("demo-steward", Role.STEWARD))
+#: The demo's steward (the referral network's users are in ``referral_demo.USERS``).
+DEMO_USERS = (("demo-steward", Role.STEWARD),)
+#: When the demo's records arrive (on a replay clock): from the first to the second, before now.
+ARRIVALS = (timedelta(days=9), timedelta(days=7))
 
 
 def build_demo(
@@ -47,8 +57,9 @@ def build_demo(
         progress: called with 1 after each record is decided (a test moves its clock on by it).
 
     Returns:
-        ``{"hub_token": ..., "steward_token": ...}``: bearer tokens for ``demo-hub``
-        (role hub) and ``demo-steward`` (role steward), valid until the next run.
+        Bearer tokens valid until the next run: ``hub_token`` (``demo-hub``, St Mary's hub),
+        ``steward_token`` (``demo-steward``), ``coordinator_token`` (``demo-coordinator``, Metro
+        Food Bank) and ``supervisor_token`` (``demo-supervisor``, the food bank's supervisor).
     """
     active = services.ensure_active_model(actor)
     echo(f"active model: {active or 'none'}")
@@ -66,7 +77,9 @@ def build_demo(
             tokens[f"{role.value}_token"] = add_user(services.store, name, role.value)
             services.store.audit.append(actor, AuditAction.USER_ADDED, EntityType.USER, name, "demo token issued",
                                         {"role": role.value})
-    return tokens
+    network = build_network(services, actor, DEMO_SEED, echo)
+    return {**tokens, "hub_token": network["demo-hub"], "coordinator_token": network["demo-coordinator"],
+            "supervisor_token": network["demo-supervisor"]}
 
 
 def _load(services: Services, people: int, actor: str, echo: Callable[[str], Any],
@@ -77,10 +90,15 @@ def _load(services: Services, people: int, actor: str, echo: Callable[[str], Any
     total = len(records)
     echo(f"building the demo index: {total} records of {people} synthetic people (seed {DEMO_SEED})")
     done = 0
+    replay = services.clock if isinstance(services.clock, ReplayClock) else None
+    if replay is not None:
+        replay.set_behind(ARRIVALS[0])
 
     def step(n: int) -> None:
         nonlocal done
         done += n
+        if replay is not None:
+            replay.set_behind(ARRIVALS[0] - (ARRIVALS[0] - ARRIVALS[1]) * done / max(total, 1))
         if progress is not None:
             progress(n)
         if done % PROGRESS_EVERY == 0 or done == total:
