@@ -227,6 +227,7 @@ MIGRATIONS.append((
         "CREATE INDEX referrals_record ON referrals (source_system, source_record_id)",
         "CREATE INDEX referrals_person ON referrals (person_id)",
         "CREATE INDEX referrals_case ON referrals (review_case_id)",
+        "CREATE INDEX referrals_predecessor ON referrals (predecessor_id)",
         # The referral's history: every change with both its times (when it happened, when we stored
         # it), who, for which party, the coded reason and a note.
         """CREATE TABLE referral_events (
