@@ -46,12 +46,12 @@ def test_each_resource_answers_as_fhir_json(net_client, network, redirect):
     assert version["meta"]["versionId"] == "2" and version["status"] == "rejected"
 
 
-@pytest.mark.parametrize("path", ["/fhir/Task/RF00000001", "/fhir/Task/RF00000001/_history",
-                                  "/fhir/Task/RF00000001/_history/1", "/fhir/ServiceRequest/RF00000001",
-                                  "/fhir/Task?status=requested"])
-@pytest.mark.parametrize("header", [None, "Bearer not-a-token"], ids=["none", "unknown"])
-def test_401_without_a_valid_token(net_client, redirect, path, header):
-    assert_error(net_client.get(path, headers={"Authorization": header} if header else {}), 401, "unauthorized")
+def test_401_without_a_valid_token(net_client, redirect):
+    first, _ = redirect
+    for path in (f"/fhir/Task/{first}", f"/fhir/Task/{first}/_history", f"/fhir/Task/{first}/_history/1",
+                 f"/fhir/ServiceRequest/{first}", "/fhir/Task?status=requested"):
+        for headers in ({}, {"Authorization": "Bearer not-a-token"}, {"Authorization": "Basic dXNlcjpwYXNz"}):
+            assert_error(net_client.get(path, headers=headers), 401, "unauthorized")
 
 
 def test_another_organisations_task_is_not_found(net_client, network, redirect):
@@ -159,11 +159,10 @@ def test_a_gated_referral_in_progress_is_found_as_on_hold_not_in_progress(net_se
     assert whole == sorted(whole, reverse=True), "newest first (received together: the later id first)"
 
 
-@pytest.mark.parametrize("query, field", [("status=pending", "status"), ("status=,", "status"),
-                                          ("owner=Patient/p1", "owner"), ("_count=0", "_count"),
-                                          ("_offset=-1", "_offset")])
-def test_a_bad_search_parameter_is_422_naming_it(net_client, network, query, field):
-    assert_error(get(net_client, network, "hub-stmarys", f"/fhir/Task?{query}"), 422, "validation_error", field)
+def test_a_bad_search_parameter_is_422_naming_it(net_client, network):
+    for query, field in (("status=pending", "status"), ("status=,", "status"), ("owner=Patient/p1", "owner"),
+                         ("_count=0", "_count"), ("_count=many", "_count"), ("_offset=-1", "_offset")):
+        assert_error(get(net_client, network, "hub-stmarys", f"/fhir/Task?{query}"), 422, "validation_error", field)
 
 
 def test_openapi_lists_the_fhir_routes_as_fhir_json(net_client):
