@@ -58,6 +58,9 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(organisations.blp)
     api.register_blueprint(referrals.blp)
     api.register_blueprint(alerts.blp)
+    from api import fhir
+
+    api.register_blueprint(fhir.blp)
 
     from review_ui import bp as review_bp
 

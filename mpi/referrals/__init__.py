@@ -10,6 +10,8 @@
 - ``access.py``: which side of a referral a caller is on, and what it may see;
 - ``reads.py``: one referral with its history, lineage and clocks, and lists of them;
 - ``sweep.py``: reminders, escalations and expiries;
+- ``fhir.py``: referrals as FHIR R4 resources (Task, ServiceRequest, history with Provenance), pure;
+- ``fhir_search.py``: FHIR Task search over the caller's referral list;
 - ``events.py``: what the tracker tells the domains above it (the exchange).
 
 Links and persons change only through identity; review cases only through stewardship.

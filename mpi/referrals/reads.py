@@ -13,8 +13,8 @@ from typing import Any
 
 from mpi.auth import Caller
 from mpi.clock import Clock as TimeSource
-from mpi.errors import Forbidden, ValidationError
-from mpi.referrals.access import READ_ALL_ROLES, check_visible, side_of
+from mpi.errors import Forbidden, NotFound, ValidationError
+from mpi.referrals.access import READ_ALL_ROLES, check_visible, side_of, visible
 from mpi.referrals.lifecycle import OPEN_STATES, STEPS, may, next_states
 from mpi.referrals.timing import clocks_view
 from mpi.store import Store
@@ -48,6 +48,25 @@ class ReferralReads:
         referral["successor_ids"] = self.store.referrals.successors(referral_id)
         referral["lineage"] = self._lineage(referral)
         return self.timed(referral, caller, now or self.clock.now())
+
+    def chain(self, referral_id: str, caller: Caller) -> list[dict[str, Any]]:
+        """Every referral of the chain of redirects that starts at ``referral_id``, as stored, the first first.
+
+        The chain is one order (the FHIR ServiceRequest), so a caller on either side of
+        any referral of it sees it: a redirect's new performer, which never sees the
+        referrals before its own, still sees the order it serves.
+
+        Raises:
+            NotFound: no such referral, one that does not start its chain (a redirect's
+                successor), or a chain the caller has no part in.
+        """
+        first = self.store.referrals.get(referral_id)
+        if first is None or first["predecessor_id"] is not None:
+            raise NotFound(f"no chain of referrals starts at {referral_id}")
+        chain = [self.store.referrals.get(link["referral_id"]) for link in self._lineage(first)]
+        if not any(visible(r, caller) for r in chain):
+            raise NotFound(f"no chain of referrals starts at {referral_id}")
+        return chain
 
     def timed(self, referral: dict[str, Any], caller: Caller | None, now: datetime) -> dict[str, Any]:
         """The referral with what depends on the time (gated seconds, clocks, overdue) and the caller (its steps)."""
