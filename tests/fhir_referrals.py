@@ -109,7 +109,7 @@ def gated_after_start(services, network, clock, ref: str = "SM-3") -> dict:
 
     Desmond, so that the other tests' referrals (for Marisol) stay as they are.
     """
-    referral = referral_in(services, network, clock, "in_progress", ref, person="desmond")
+    referral = referral_in(services, network, clock, "in_progress", ref, name="desmond")
     other = services.matching.submit(record("theodore", "bluepath-mco", f"BP-{ref}"), "test")["person_id"]
     merge_id = services.merges.merge(other, referral["person_id"], "user:sam", "looked like one client")
     services.merges.unmerge(merge_id, "user:sam", "two clients after all")
