@@ -1,7 +1,9 @@
-"""The steward review pages (server-rendered Jinja), calling the same services as the API.
+"""The review pages (server-rendered Jinja), calling the same services as the API.
 
 Stewards sign in (``signin.py``) and work the queue, cases, persons and the
-audit log (``views.py``, ``actions.py``). Every POST carries the session's CSRF
+audit log (``views.py``, ``actions.py``); coordinators work their organisation's
+referrals and alerts (``referral_views.py``, ``referral_actions.py``), and
+``signin.py`` keeps each role to its own pages. Every POST carries the session's CSRF
 token (``csrf.py``). Pages use no script and fetch nothing from another site:
 the stylesheet is served from ``static/`` and the evidence waterfall is SVG drawn
 on the server (``waterfall.py``). Responses are never cached and may not be
@@ -17,7 +19,8 @@ from flask import g, render_template
 from werkzeug.exceptions import HTTPException
 
 from mpi.errors import MpiError
-from review_ui import actions, csrf, signin, views  # noqa: F401  (routes register on import)
+# Routes register on import.
+from review_ui import actions, csrf, referral_actions, referral_views, signin, views  # noqa: F401
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)
@@ -37,6 +40,8 @@ SECURITY_HEADERS = {
 bp.before_request(csrf.protect)
 bp.before_request(signin.require_steward)
 bp.add_app_template_global(csrf.token, "csrf_token")
+bp.add_app_template_global(signin.may_open, "may_open")
+bp.add_app_template_global(signin.home, "home_url")
 
 
 @bp.app_template_filter("when")

@@ -1,9 +1,8 @@
 """The review UI in a real browser: Debian's Chromium driven by Playwright, over a real server and store.
 
-Chromium comes from Debian (``/usr/bin/chromium``): when it is missing the
-session fixture installs it with ``apt-get install -y chromium`` (CI runs as
-root on Debian; ``apt-get update`` first if the package lists are empty).
-Playwright's own browser download is never used. The app runs under waitress in
+Chromium comes from Debian (``/usr/bin/chromium``), installed by the shared
+``chromium`` fixture when missing (``browser_support.py``); Playwright's own
+browser download is never used. The app runs under waitress in
 a thread on a free loopback port, over a DuckDB store built by the demo's own
 builder (``mpi.synth.demo.build_demo``: the seeded generator through the real decision
 path), small so the module takes seconds. The services run on a clock of the test's
@@ -15,61 +14,27 @@ and some overdue, as a steward's would; then it runs as the system's. Screenshot
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-import waitress
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from api import create_app
+from browser_support import SCREENSHOTS, VIEWPORT, browser, chromium, serve  # noqa: F401  (fixtures)
 from conftest import SHIPPED_MODELS
 from mpi.auth import add_user
 from mpi.clock import SystemClock
 from mpi.services import DEFAULT_MODEL_VERSION, Services
-from mpi.settings import PROJECT_ROOT
 from mpi.synth.demo import build_demo
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
 #: Synthetic people in the browser tests' index: enough for a queue of real cases, small enough to be quick.
 PEOPLE = 150
 #: The oldest record of the index arrives this long before now, the newest now.
 SPREAD = timedelta(days=5)
 
 pytestmark = pytest.mark.slow
-
-
-def _apt_get(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    return subprocess.run(["apt-get", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's Chromium, installed with apt when missing (never Playwright's download)."""
-    if not CHROMIUM.exists():
-        if shutil.which("apt-get") is None:
-            pytest.fail("/usr/bin/chromium is missing and there is no apt-get to install it with")
-        result = _apt_get("install", "-y", "chromium")
-        if result.returncode != 0:  # a fresh image has no package lists yet
-            _apt_get("update")
-            result = _apt_get("install", "-y", "chromium")
-        assert result.returncode == 0 and CHROMIUM.exists(), f"apt-get install chromium failed:\n{result.stdout[-2000:]}"
-    return str(CHROMIUM)
-
-
-@pytest.fixture(scope="session")
-def browser(chromium):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
-        yield browser
-        browser.close()
 
 
 class ArrivalClock:
@@ -106,21 +71,16 @@ def site(tmp_path_factory):
     _seed(services, clock)
     steward = ("sam", add_user(services.store, "sam", "steward"))
     app = create_app(services=services)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="closedloop-mpi-browser")
-    thread = threading.Thread(target=server.run, name="waitress-browser", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.effective_port}", services, steward
+        with serve(app) as base:
+            yield base, services, steward
     finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=5)
         services.close()
 
 
 @pytest.fixture
 def page(browser, site):
-    context = browser.new_context(base_url=site[0], viewport={"width": 1440, "height": 900})
+    context = browser.new_context(base_url=site[0], viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page

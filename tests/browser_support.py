@@ -1,0 +1,81 @@
+"""What the browser tests share: Debian's Chromium (installed with apt when missing), one browser, a live server.
+
+Chromium comes from Debian (``/usr/bin/chromium``): when it is missing the
+``chromium`` fixture installs it with ``apt-get install -y chromium`` (CI runs as
+root on Debian; ``apt-get update`` first if the package lists are empty).
+Playwright's own browser download is never used. Screenshots go to
+``test-output/screenshots/`` for people to look at. Imported by the browser test
+modules (``test_review_ui_browser.py``, ``test_worklist_browser.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import waitress
+from playwright.sync_api import sync_playwright
+
+from mpi.settings import PROJECT_ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
+#: The laptop screen the pages are laid out for.
+VIEWPORT = {"width": 1440, "height": 900}
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(["apt-get", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium, installed with apt when missing (never Playwright's download)."""
+    if not CHROMIUM.exists():
+        if shutil.which("apt-get") is None:
+            pytest.fail("/usr/bin/chromium is missing and there is no apt-get to install it with")
+        result = _apt_get("install", "-y", "chromium")
+        if result.returncode != 0:  # a fresh image has no package lists yet
+            _apt_get("update")
+            result = _apt_get("install", "-y", "chromium")
+        assert result.returncode == 0 and CHROMIUM.exists(), f"apt-get install chromium failed:\n{result.stdout[-2000:]}"
+    return str(CHROMIUM)
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """One headless Chromium per test module: each module imports this fixture, so each has its own, and only one
+    runs at a time (two sessions' Playwright loops on one thread would clash)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True)
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def serve(app, name: str = "closedloop-mpi-browser") -> Iterator[str]:
+    """The app behind waitress on a free loopback port, in a thread; yields its base URL."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident=name)
+    thread = threading.Thread(target=server.run, name=f"waitress-{name}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        server.task_dispatcher.shutdown()
+        thread.join(timeout=5)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save the whole page as ``test-output/screenshots/NAME.png``."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
