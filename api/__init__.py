@@ -49,6 +49,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import alerts, cases, history, merges, organisations, persons, records, referrals
+    from api import metrics
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -61,6 +62,8 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     from api import fhir
 
     api.register_blueprint(fhir.blp)
+    api.register_blueprint(metrics.blp)
+    metrics.init_app(app)
 
     from review_ui import bp as review_bp
 

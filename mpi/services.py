@@ -27,6 +27,7 @@ from mpi.matching.model import ModelRegistry
 from mpi.referrals import gate
 from mpi.referrals.alerts import AlertDesk
 from mpi.referrals.intake import ReferralIntake
+from mpi.referrals.metrics import ReferralMetrics
 from mpi.referrals.policy import ReferralPolicy
 from mpi.referrals.reads import ReferralReads
 from mpi.referrals.service import ReferralService
@@ -153,6 +154,11 @@ class Services:
     def alerts(self) -> AlertDesk:
         """Reminders and escalations the sweep raised."""
         return AlertDesk(self.store)
+
+    @cached_property
+    def referral_metrics(self) -> ReferralMetrics:
+        """Loop measures over a period (``/v1/metrics/referrals``, the metrics page) and the scrape's gauges."""
+        return ReferralMetrics(self.store, self.directory, self.clock)
 
     @cached_property
     def sweep(self) -> Sweep:

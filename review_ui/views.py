@@ -10,9 +10,12 @@ import logging
 
 from flask import current_app, g, redirect, render_template, request, url_for
 
+from mpi.errors import ValidationError
+from review_ui import metrics_page
 from review_ui import pages
 from review_ui.blueprint import bp
 from review_ui.review import Review
+from review_ui.signin import REVIEW_ROLES, caller, open_to
 
 logger = logging.getLogger(__name__)
 
@@ -84,3 +87,22 @@ def audit():
     before = _int_arg("before", None, low=1)
     result = review().audit(before=before, limit=AUDIT_PAGE, **filters)
     return render_template("audit.html", result=result, filters=filters, before=before)
+
+
+@bp.get("/metrics")
+@open_to(*REVIEW_ROLES)
+def metrics():
+    """The loop measures of referrals over a period, as figures and as charts over time (docs/metrics.md).
+
+    Open to coordinators too: the measures are counts, scoped to the caller's organisation as its lists are.
+    """
+    services = review().services
+    filters = metrics_page.MetricsFilters.from_args(request.args)
+    me = caller()
+    organisations = [o["code"] for o in services.directory.all()]
+    try:
+        result = services.referral_metrics.measure(me, filters.service_args(services.clock.now()))
+    except ValidationError as e:
+        page = metrics_page.metrics_page(None, filters, organisations, e.errors)
+        return render_template("metrics.html", page=page), 422
+    return render_template("metrics.html", page=metrics_page.metrics_page(result, filters, organisations))

@@ -73,7 +73,7 @@ def test_400_when_the_body_is_not_json(client, auth):
 @pytest.mark.parametrize(
     "method, path",
     [("post", "/v1/records"), ("post", "/v1/match"), ("get", "/v1/persons/MPI00000001"),
-     ("get", "/v1/records/st-marys-ehr/MRN-1")],
+     ("get", "/v1/records/st-marys-ehr/MRN-1"), ("get", "/v1/metrics/referrals")],
 )
 @pytest.mark.parametrize(
     "header", [None, "Bearer not-a-token", "Basic dXNlcjpwYXNz", "Bearer "], ids=["none", "unknown", "basic", "empty"]

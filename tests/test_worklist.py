@@ -37,7 +37,7 @@ def test_a_coordinator_signs_in_and_lands_on_the_worklist(app, world):
     page = client.get("/review/referrals").get_data(as_text=True)
     assert "<h1>Worklist" in page and "Metro Food Bank" in page
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', page, re.S).group(1)
-    assert re.findall(r">([^<>]+)</a>", nav) == ["Worklist", "Alerts"]
+    assert re.findall(r">([^<>]+)</a>", nav) == ["Worklist", "Alerts", "Metrics"]
 
 
 def test_a_steward_still_lands_on_the_queue_and_gets_referrals_in_the_nav(app, world):
@@ -47,7 +47,7 @@ def test_a_steward_still_lands_on_the_queue_and_gets_referrals_in_the_nav(app, w
 
     assert response.headers["Location"] == "/review/"
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', client.get("/review/").get_data(as_text=True), re.S)
-    assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Referrals", "Audit log"]
+    assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Referrals", "Audit log", "Metrics"]
 
 
 def test_sign_in_sent_from_a_steward_page_takes_a_coordinator_to_the_worklist(app, world):

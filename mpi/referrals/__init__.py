@@ -12,6 +12,7 @@
 - ``sweep.py``: reminders, escalations and expiries;
 - ``fhir.py``: referrals as FHIR R4 resources (Task, ServiceRequest, history with Provenance), pure;
 - ``fhir_search.py``: FHIR Task search over the caller's referral list;
+- ``outcomes.py`` and ``metrics.py``: the outcomes each referral reached, and the loop measures over a period;
 - ``events.py``: what the tracker tells the domains above it (the exchange).
 
 Links and persons change only through identity; review cases only through stewardship.

@@ -1,8 +1,9 @@
 """The one writer of referrals: every change of a referral's row, history, pauses and clocks, audited, announced.
 
 A change of a referral has five parts that must never drift apart: its row
-(under a version check), one row of its history with both times, the pauses its
-clocks stand in, its clocks recomputed from those pauses, and the audit event;
+(under a version check, with the outcomes it reached stamped: ``outcomes.py``),
+one row of its history with both times, the pauses its clocks stand in, its
+clocks recomputed from those pauses, and the audit event;
 then the event the domains above hear after commit. :class:`ReferralWriter`
 makes all five, so intake, status changes, corrections, reopening, redirects and
 the identity gate each say only *what* changes.
@@ -21,6 +22,7 @@ from mpi.directory.organisations import Directory
 from mpi.events import EventBus
 from mpi.referrals.events import ReferralGateChanged, ReferralStatusChanged
 from mpi.referrals.lifecycle import Clock
+from mpi.referrals.outcomes import reached
 from mpi.referrals.policy import ReferralPolicy
 from mpi.referrals.timing import PauseKind, meet, schedule
 from mpi.store import Store
@@ -80,6 +82,7 @@ class ReferralWriter:
         calendar = self.directory.calendar((changes or {}).get("performer", referral["performer"]))
         after = {**referral, **(changes or {})}
         after.update(meet(after, meets, event_time, calendar, pauses))
+        after.update(reached(after, event_time))
         after.update(schedule(after, calendar, pauses, self.policy.remind_before))
         after["updated_at"] = self.clock.now()
         diff = {k: v for k, v in after.items() if k in CHANGEABLE and referral.get(k) != v}

@@ -12,7 +12,8 @@
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
-- ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``).
+- ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
+- ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
 Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
@@ -35,6 +36,7 @@ from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
 from mpi.store.persons import PersonTable
 from mpi.store.records import RecordTable
+from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
 from mpi.store.users import UserTable
 
@@ -59,6 +61,7 @@ class Store:
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)
+        self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property
     def path(self) -> str:

@@ -37,6 +37,7 @@ REFERRALS = (
     "triage_target_s", "triage_due_at", "triage_remind_at", "triage_met_at", "triage_business_s",
     "contact_target_s", "contact_due_at", "contact_remind_at", "contact_met_at", "contact_business_s",
     "expiry_target_s", "expiry_due_at", "next_due_at", "next_clock", "version",
+    "accepted_at", "declined_at", "redirected_at", "completed_at",
 )
 #: Columns of ``referrals`` holding JSON.
 REFERRAL_JSON = frozenset({"requester_contact", "risk_flags", "service_address"})

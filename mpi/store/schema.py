@@ -273,4 +273,27 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    6,
+    [
+        # When a referral first reached each outcome the loop measures count (accepted, or the service
+        # started, which is acceptance in deed; declined; redirected; completed), kept on its row so the
+        # measures are one pass over ``referrals`` rather than a grouping of its whole history.
+        "ALTER TABLE referrals ADD COLUMN accepted_at TIMESTAMPTZ",
+        "ALTER TABLE referrals ADD COLUMN declined_at TIMESTAMPTZ",
+        "ALTER TABLE referrals ADD COLUMN redirected_at TIMESTAMPTZ",
+        "ALTER TABLE referrals ADD COLUMN completed_at TIMESTAMPTZ",
+        # Referrals stored before this migration: from their history.
+        """UPDATE referrals SET accepted_at = h.accepted_at, declined_at = h.declined_at,
+                redirected_at = h.redirected_at, completed_at = h.completed_at
+            FROM (SELECT referral_id,
+                    min(event_time) FILTER (WHERE to_state IN ('accepted', 'in_progress', 'completed')) AS accepted_at,
+                    min(event_time) FILTER (WHERE to_state = 'declined') AS declined_at,
+                    min(event_time) FILTER (WHERE to_state = 'redirected') AS redirected_at,
+                    min(event_time) FILTER (WHERE to_state = 'completed') AS completed_at
+                  FROM referral_events WHERE kind = 'status' GROUP BY referral_id) h
+            WHERE referrals.referral_id = h.referral_id""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

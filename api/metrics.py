@@ -1,0 +1,119 @@
+"""Metrics: the loop measures of referrals (``GET /v1/metrics/referrals``) and the Prometheus scrape (``GET /metrics``).
+
+The loop measures are the core's (``services.referral_metrics``), scoped to the
+caller as its referral lists are, as JSON or, with ``?format=csv``, as CSV.
+
+``/metrics`` serves the operational gauges in Prometheus' text format, read from
+the store when scraped (:class:`StoreCollector`), and the latency of every
+request (:data:`LATENCY`, observed by :func:`init_app`'s hooks, labelled by the
+URL rule, never by a path that holds an id). Each app has its own
+``CollectorRegistry``, so two apps in one process (tests) never share or clash.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Flask, Response, current_app, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.registry import Collector
+
+from api.auth import caller, require_caller
+from api.metric_schemas import MetricsArgsSchema, ReferralMetricsSchema
+
+blp = Blueprint("metrics", __name__, description="Loop measures of referrals, and the Prometheus scrape")
+
+#: The request-latency histogram's name and labels.
+LATENCY = ("mpi_http_request_duration_seconds", ("method", "endpoint", "status"))
+#: The label of a request no URL rule matched (a 404 on a path that names nothing).
+UNMATCHED = "<unmatched>"
+
+
+class StoreCollector(Collector):
+    """The operational gauges, read from the store at each scrape (counts only: no id, no person's data)."""
+
+    def __init__(self, app: Flask):
+        self._app = app
+
+    def collect(self):
+        gauges = self._app.extensions["mpi"].referral_metrics.gauges()
+        by_state = GaugeMetricFamily("mpi_referrals", "Referrals by state", labels=["state"])
+        for state, n in gauges["referrals_by_state"].items():
+            by_state.add_metric([state], n)
+        yield by_state
+        yield GaugeMetricFamily("mpi_referrals_gated", "Open referrals gated on a review case of their person's "
+                                "identity", value=gauges["gated"])
+        overdue = GaugeMetricFamily("mpi_referrals_overdue", "Open referrals past a running clock's due time, "
+                                    "under the earliest clock they are overdue on", labels=["clock"])
+        for clock, n in gauges["overdue_by_clock"].items():
+            overdue.add_metric([clock], n)
+        yield overdue
+        cases = GaugeMetricFamily("mpi_review_cases_open", "Review cases open, in review or on hold, by priority",
+                                  labels=["priority"])
+        for priority, n in gauges["open_cases_by_priority"].items():
+            cases.add_metric([priority], n)
+        yield cases
+        yield GaugeMetricFamily("mpi_review_case_oldest_open_age_seconds", "Age of the oldest review case not yet "
+                                "closed (0 when none is)", value=gauges["oldest_open_case_age_seconds"])
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its own registry (the store's gauges and the latency histogram) and time every request."""
+    registry = CollectorRegistry()
+    registry.register(StoreCollector(app))
+    name, labels = LATENCY
+    latency = Histogram(name, "Time to answer an HTTP request, by method, URL rule and status", labels,
+                        registry=registry)
+    app.extensions["prometheus"] = registry
+
+    @app.before_request
+    def _start_timer() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response):
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else UNMATCHED
+            latency.labels(request.method, rule, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+
+@blp.route("/v1/metrics/referrals")
+class ReferralMetrics(MethodView):
+    @blp.arguments(MetricsArgsSchema, location="query")
+    @blp.response(200, ReferralMetricsSchema, description="the measures as JSON; with format=csv, text/csv rows "
+                                                           "of metric,value")
+    @blp.alt_response(403, schema="Error", description="a caller of no organisation that does not read every "
+                                                        "referral")
+    def get(self, args):
+        """The loop measures over the referrals received in a period (by default the 30 days up to now), filtered
+        by performer, requester, service type and urgency, scoped to the caller's organisation; with
+        ``interval`` a series by day, week or month. A 422 names every bad parameter."""
+        require_caller()
+        args = {("from" if k == "from_" else k): v for k, v in args.items()}
+        metrics = current_app.extensions["mpi"].referral_metrics
+        result = metrics.measure(caller(), args)
+        if args.get("format") == "csv":
+            return Response(metrics.csv(result), mimetype="text/csv",
+                            headers={"Content-Disposition": "inline; filename=referral-metrics.csv"})
+        return result
+
+
+@blp.route("/metrics")
+class Scrape(MethodView):
+    @blp.doc(security=[], responses={"200": {"description": "Prometheus text exposition format",
+                                             "content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def get(self):
+        """The operational gauges and request latencies for Prometheus to scrape.
+
+        No token is needed: it carries counts and timings only (referrals by
+        state, gated and overdue referrals, open review cases by priority, the
+        oldest case's age, latency by URL rule), never an id or a person's data.
+        """
+        encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
+        return Response(encoder(current_app.extensions["prometheus"]), content_type=content_type)
