@@ -387,46 +387,6 @@ def test_the_outcome_stamps_are_those_the_history_shows(measured):
     assert measured.services.store.referrals.get(measured.ids["A"])["accepted_at"] == datetime(2026, 11, 24, 15, tzinfo=timezone.utc)
 
 
-def test_a_schema_5_store_gains_outcome_stamps_from_its_referrals_history(tmp_path, models_dir):
-    import duckdb
-
-    from mpi.store.schema import MIGRATIONS
-
-    path = tmp_path / "old.duckdb"
-    con = duckdb.connect(str(path))
-    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
-    for number, statements in MIGRATIONS[:5]:
-        for statement in statements:
-            con.execute(statement)
-        con.execute("INSERT INTO schema_version VALUES (?, now())", [number])
-    t0 = datetime(2026, 11, 2, 15, tzinfo=timezone.utc)
-    for rid, state in (("RF00000001", "completed"), ("RF00000002", "accepted"), ("RF00000003", "submitted")):
-        con.execute("INSERT INTO referrals (referral_id, reference, requester, requester_referral_id, performer, "
-                    "service_type, urgency, risk_flags, source_system, source_record_id, state, gated_seconds, "
-                    "received_at, recorded_at, updated_at, business_day_s, version) VALUES (?, ?, 'st-marys', ?, "
-                    "'foodbank', 'food', 'routine', '[]', 'st-marys-ehr', ?, ?, 0, ?, ?, ?, 28800, 1)",
-                    [rid, f"REF-{rid}", rid, rid, state, t0, t0, t0])
-    history = [("RF00000001", "in_progress", 2), ("RF00000001", "completed", 3), ("RF00000002", "declined", 1),
-               ("RF00000002", "accepted", 4)]
-    for rid, to_state, hours in history:
-        con.execute("INSERT INTO referral_events (referral_id, seq, kind, to_state, event_time, recorded_time, actor) "
-                    "VALUES (?, ?, 'status', ?, ?, ?, 'test')", [rid, hours, to_state, t0 + timedelta(hours=hours),
-                                                                  t0 + timedelta(hours=hours)])
-    con.close()
-
-    services = Services({"MPI_DB": str(path), "MPI_MODELS_DIR": str(models_dir)})
-    try:
-        stamps = {rid: tuple(services.store.referrals.get(rid)[c] for c in ("accepted_at", "declined_at",
-                                                                             "redirected_at", "completed_at"))
-                  for rid in ("RF00000001", "RF00000002", "RF00000003")}
-    finally:
-        services.close()
-    hour = timedelta(hours=1)
-    assert stamps["RF00000001"] == (t0 + 2 * hour, None, None, t0 + 3 * hour)  # starting the service is acceptance
-    assert stamps["RF00000002"] == (t0 + 4 * hour, t0 + hour, None, None)  # declined, reopened, then accepted
-    assert stamps["RF00000003"] == (None, None, None, None)
-
-
 def test_the_default_period_ending_at_midnight_still_has_a_bucket_for_that_instant():
     from mpi.referrals.metrics import MetricsQuery
 

@@ -179,7 +179,9 @@ MIGRATIONS.append((
         "ALTER TABLE users ADD COLUMN organisation VARCHAR",
         # One row per referral: what was asked, of whom, for which record's person, its state and
         # gate, and its clocks (target, due, reminder and met times, and business seconds taken,
-        # per clock; ``next_due_at`` is the earliest due time still running, what "overdue" reads).
+        # per clock; ``next_due_at`` is the earliest due time still running, what "overdue" reads),
+        # and when it first reached each outcome the loop measures count (``mpi/referrals/outcomes.py``:
+        # one pass over this table, not a grouping of its whole history).
         # No UNIQUE on (requester, requester_referral_id): a redirect's successor shares them, and
         # intake checks them under the writer lock.
         """CREATE TABLE referrals (
@@ -221,7 +223,11 @@ MIGRATIONS.append((
             expiry_target_s DOUBLE, expiry_due_at TIMESTAMPTZ,
             next_due_at TIMESTAMPTZ,
             next_clock VARCHAR,
-            version INTEGER NOT NULL
+            version INTEGER NOT NULL,
+            accepted_at TIMESTAMPTZ,
+            declined_at TIMESTAMPTZ,
+            redirected_at TIMESTAMPTZ,
+            completed_at TIMESTAMPTZ
         )""",
         "CREATE INDEX referrals_requester_id ON referrals (requester, requester_referral_id)",
         "CREATE INDEX referrals_record ON referrals (source_system, source_record_id)",
@@ -270,29 +276,6 @@ MIGRATIONS.append((
             acknowledged_by VARCHAR
         )""",
         "CREATE INDEX alerts_referral ON alerts (referral_id)",
-    ],
-))
-
-MIGRATIONS.append((
-    6,
-    [
-        # When a referral first reached each outcome the loop measures count (accepted, or the service
-        # started, which is acceptance in deed; declined; redirected; completed), kept on its row so the
-        # measures are one pass over ``referrals`` rather than a grouping of its whole history.
-        "ALTER TABLE referrals ADD COLUMN accepted_at TIMESTAMPTZ",
-        "ALTER TABLE referrals ADD COLUMN declined_at TIMESTAMPTZ",
-        "ALTER TABLE referrals ADD COLUMN redirected_at TIMESTAMPTZ",
-        "ALTER TABLE referrals ADD COLUMN completed_at TIMESTAMPTZ",
-        # Referrals stored before this migration: from their history.
-        """UPDATE referrals SET accepted_at = h.accepted_at, declined_at = h.declined_at,
-                redirected_at = h.redirected_at, completed_at = h.completed_at
-            FROM (SELECT referral_id,
-                    min(event_time) FILTER (WHERE to_state IN ('accepted', 'in_progress', 'completed')) AS accepted_at,
-                    min(event_time) FILTER (WHERE to_state = 'declined') AS declined_at,
-                    min(event_time) FILTER (WHERE to_state = 'redirected') AS redirected_at,
-                    min(event_time) FILTER (WHERE to_state = 'completed') AS completed_at
-                  FROM referral_events WHERE kind = 'status' GROUP BY referral_id) h
-            WHERE referrals.referral_id = h.referral_id""",
     ],
 ))
 
