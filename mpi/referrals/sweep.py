@@ -27,7 +27,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from mpi.auth import SYSTEM
 from mpi.clock import Clock as TimeSource
 from mpi.events import EventBus
 from mpi.referrals.events import ReferralStatusChanged

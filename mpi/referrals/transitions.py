@@ -1,11 +1,12 @@
 """Guarded steps of the lifecycle: status changes, the requester's correction, reopening, and redirects.
 
 Every step is checked whole under the writer lock before anything is written,
-against the table in ``lifecycle.py``: the state must be reachable from here
-(else 409 ``invalid_transition`` listing where it can go), the caller must be on
-the side that takes the step (else 403 naming that side), a step refused while
-gated is refused while the person's identity is pending (409 ``identity_pending``
-with the case), a negative or paused state needs a coded reason it allows, and the
+against the table in ``lifecycle.py``: a step refused while gated is refused while
+the person's identity is pending, whatever the state (409 ``identity_pending``
+with the case, and the states allowed if the step is not one of them either); the
+state must be reachable from here (else 409 ``invalid_transition`` listing where it
+can go); the caller must be on the side that takes the step (else 403 naming that
+side); a negative or paused state needs a coded reason it allows, and the
 event time may be neither in the future nor before the referral was received or
 its last change happened. Then one :class:`~mpi.referrals.writer.ReferralWriter`
 change writes it.
@@ -80,15 +81,18 @@ class ReferralSteps:
             referral = self._read(referral_id, caller)
             side = side_of(referral, caller)
             allowed = next_states(referral["state"], referral["state_reason"])
+            if step.refused_while_gated and referral["gate"]:
+                # The gate answers first: whatever the state, no start or completion until identity is settled.
+                errors = {"gate": [referral["gate"]], "review_case_id": [referral["review_case_id"]]}
+                if target not in allowed:
+                    errors["state"] = self._invalid(referral, target, allowed).errors["state"]
+                raise IdentityPending(
+                    f"referral {referral_id} waits on review case {referral['review_case_id']} for its person's "
+                    f"identity: {target.value} is refused until a steward decides it", errors)
             if target not in allowed:
                 raise self._invalid(referral, target, allowed)
             if not step.allowed_for(side):
                 raise refuse_side(referral, f"move a referral to {target.value}", step.by)
-            if step.refused_while_gated and referral["gate"]:
-                raise IdentityPending(
-                    f"referral {referral_id} waits on review case {referral['review_case_id']} for its person's "
-                    f"identity: {target.value} is refused until a steward decides it",
-                    {"gate": [referral["gate"]], "review_case_id": [referral["review_case_id"]]})
             event_time = self._event_time(body.get("event_time"), referral)
             reason, party = self._reason(step, body.get("reason"), body.get("party"), body.get("note"), side)
             with self.store.transaction():
