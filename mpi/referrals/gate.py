@@ -19,8 +19,9 @@ after they commit (no polling):
   whose it is.
 
 :meth:`IdentityGate.reconcile` is that rule for one referral, idempotent; the
-handlers only find the referrals an event touches. Record keys of referrals are
-kept in memory, so the events of a bulk load (one per record) cost a set lookup.
+handlers only find the referrals an event touches. The hashes of referrals' record
+keys are kept in memory, so the events of a bulk load (one per record) cost a set
+lookup.
 """
 
 from __future__ import annotations
@@ -84,22 +85,24 @@ class IdentityGate:
         self.matching = matching
         self.cases = cases
         self.clock = clock
-        self._records: set[Key] | None = None
+        self._records: set[int] | None = None
         self._lock = threading.Lock()
 
     # -- what the gate watches -----------------------------------------------------------------------
 
     def watch(self, key: Key) -> None:
         """Listen for identity changes of this record (a referral names it)."""
-        self._watched().add(key)
+        self._watched().add(hash(key))
 
     def watches(self, key: Key | None) -> bool:
-        return key is not None and key in self._watched()
+        """Whether a referral may name this record (a rare false yes costs one query, a no none)."""
+        return key is not None and hash(key) in self._watched()
 
-    def _watched(self) -> set[Key]:
+    def _watched(self) -> set[int]:
+        # Hashes, not keys: a million referrals' keys would hold some 200 MB, their hashes a fifth of it.
         with self._lock:
             if self._records is None:
-                self._records = set(self.store.referrals.live_records(_ALL))
+                self._records = {hash(key) for key in self.store.referrals.live_records(_ALL)}
             return self._records
 
     def of_record(self, key: Key | None, states: list[str] = _OPEN) -> list[str]:
@@ -114,12 +117,26 @@ class IdentityGate:
         return self.store.referrals.ids_where("person_id", person_id, _ALL)
 
     def settle(self, referral_ids: Iterable[str]) -> None:
+        """Reconcile these referrals, in one transaction, if any is out of step with identity (else write nothing)."""
         ids = list(dict.fromkeys(referral_ids))
-        if not ids:
+        stale = [r for r in map(self.store.referrals.get, ids) if r is not None and self._stale(r)]
+        if not stale:
             return
         with self.store.transaction():
-            for referral_id in ids:
-                self.reconcile(referral_id)
+            for referral in stale:
+                self.reconcile(referral["referral_id"])
+
+    def _stale(self, referral: Mapping[str, Any]) -> bool:
+        """Whether :meth:`reconcile` would change the referral (read from the index alone: no query)."""
+        entry = self.matching.index().get((referral["source_system"], referral["source_record_id"]))
+        if entry is None:
+            return False
+        open_ = referral["state"] not in TERMINAL_STATES
+        if entry.case_id and open_:
+            return referral["gate"] != Gate.IDENTITY_PENDING or referral["review_case_id"] != entry.case_id
+        if entry.person_id is not None:
+            return bool(referral["gate"]) or referral["person_id"] != entry.person_id
+        return entry.case_id is None and open_
 
     def unmerged(self, event: PersonsUnmerged) -> None:
         """Identity changed under the referrals of the records the unmerge moved: back to review, gated."""
@@ -146,7 +163,9 @@ class IdentityGate:
         if entry is None:
             return referral
         now = self.clock.now()
-        person = self._live(entry.person_id)
+        person = entry.person_id
+        if person is not None and person != referral["person_id"]:
+            person = self._live(person)  # a link never names a merged-away person, but a snapshot might
         if entry.case_id and referral["state"] not in TERMINAL_STATES:
             return self._hold(referral, entry.case_id, now)
         if person is not None:

@@ -22,6 +22,8 @@ from mpi.vocab import ReasonCode, ReferralState, Urgency
 
 _OPEN = [s.value for s in OPEN_STATES]
 _RETURNED = (ReferralState.ON_HOLD.value, ReasonCode.INFORMATION_INCOMPLETE.value)
+#: What a lineage says of each referral in the chain.
+_LINEAGE = ("referral_id", "reference", "performer", "state", "predecessor_id")
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
@@ -44,9 +46,23 @@ class ReferralReads:
             NotFound: no such referral, or one the caller may not see.
         """
         referral = dict(check_visible(self.store.referrals.get(referral_id), referral_id, caller))
-        referral["history"] = self.store.referrals.events(referral_id)
-        referral["successor_ids"] = self.store.referrals.successors(referral_id)
-        referral["lineage"] = self._lineage(referral)
+        return self.view(referral, caller, now)
+
+    def view(self, referral: dict[str, Any], caller: Caller | None, now: datetime | None = None) -> dict[str, Any]:
+        """A referral the caller may see (as just read or written) with its history, lineage and clocks.
+
+        Reads only what the referral does not carry: its history unless given, and its
+        successors and lineage only if it was ever redirected or is a redirect's successor.
+        """
+        referral = dict(referral)
+        if referral.get("history") is None:
+            referral["history"] = self.store.referrals.events(referral["referral_id"])
+        if referral["predecessor_id"] or referral.get("redirected_at"):
+            referral["successor_ids"] = self.store.referrals.successors(referral["referral_id"])
+            referral["lineage"] = self._lineage(referral)
+        else:
+            referral["successor_ids"] = []
+            referral["lineage"] = [{k: referral[k] for k in _LINEAGE}]
         return self.timed(referral, caller, now or self.clock.now())
 
     def chain(self, referral_id: str, caller: Caller) -> list[dict[str, Any]]:
@@ -130,8 +146,7 @@ class ReferralReads:
         chain, queue = [], [root["referral_id"]]
         while queue:
             current = self.store.referrals.get(queue.pop(0))
-            chain.append({k: current[k] for k in ("referral_id", "reference", "performer", "state",
-                                                  "predecessor_id")})
+            chain.append({k: current[k] for k in _LINEAGE})
             queue.extend(self.store.referrals.successors(current["referral_id"]))
         return chain
 

@@ -1,7 +1,9 @@
 """The referral tracker as the API, the worklist and the CLI call it: one object over its parts.
 
 Each method hands over to the part that owns the concept (``intake``,
-``transitions``, ``reads``), so callers need not know the package's layout.
+``transitions``, ``reads``), so callers need not know the package's layout. A change
+answers with the referral as it wrote it (read again only for its history), so a
+request pays for one read, not two.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ class ReferralService:
     def submit(self, data: Any, caller: Caller) -> tuple[dict[str, Any], bool]:
         """Receive a referral: (the referral with its clocks, whether it is new rather than a retry)."""
         referral, new = self.intake.submit(data, caller)
-        return self.get(referral["referral_id"], caller), new
+        return (self.reads.view(referral, caller) if new else self.get(referral["referral_id"], caller)), new
 
     def get(self, referral_id: str, caller: Caller) -> dict[str, Any]:
         return self.reads.get(referral_id, caller)
@@ -36,13 +38,10 @@ class ReferralService:
         return self.reads.page(caller, **filters)
 
     def change_status(self, referral_id: str, data: Any, caller: Caller) -> dict[str, Any]:
-        self.steps.change_status(referral_id, data, caller)
-        return self.get(referral_id, caller)
+        return self.reads.view(self.steps.change_status(referral_id, data, caller), caller)
 
     def correct(self, referral_id: str, data: Any, caller: Caller) -> dict[str, Any]:
-        self.steps.correct(referral_id, data, caller)
-        return self.get(referral_id, caller)
+        return self.reads.view(self.steps.correct(referral_id, data, caller), caller)
 
     def reopen(self, referral_id: str, data: Any, caller: Caller) -> dict[str, Any]:
-        self.steps.reopen(referral_id, data, caller)
-        return self.get(referral_id, caller)
+        return self.reads.view(self.steps.reopen(referral_id, data, caller), caller)

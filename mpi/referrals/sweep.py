@@ -32,7 +32,6 @@ from mpi.events import EventBus
 from mpi.referrals.events import ReferralStatusChanged
 from mpi.referrals.gate import IdentityGate
 from mpi.referrals.lifecycle import OPEN_STATES
-from mpi.referrals.timing import PauseKind
 from mpi.store import Store
 from mpi.vocab import CLOSED_CASE_STATES, AuditAction, EntityType, Party, ReasonCode, ReferralState
 
@@ -57,7 +56,7 @@ class Sweep:
         with self.store.transaction():
             expired = self.store.referrals.expire_due(
                 now, ACTOR, ReferralState.SUBMITTED.value, ReferralState.EXPIRED.value,
-                ReasonCode.EXPIRED_NO_RESPONSE.value, Party.SYSTEM.value, PauseKind.CLOSED.value)
+                ReasonCode.EXPIRED_NO_RESPONSE.value, Party.SYSTEM.value)
             for referral_id, performer, version, at in expired:
                 self.store.audit.append(ACTOR, AuditAction.REFERRAL_STATUS_CHANGED, EntityType.REFERRAL, referral_id,
                                         ReasonCode.EXPIRED_NO_RESPONSE.value,

@@ -30,7 +30,7 @@ class PauseKind(StrEnum):
     RETURNED = "returned"
     """Returned to the requester as information-incomplete: every clock stops."""
     CLOSED = "closed"
-    """Closed (until reopened): every clock stops."""
+    """Closed until reopened (kept once it is reopened: from ``closed_at`` to then): every clock stops."""
     GATE = "gate"
     """Gated on a review case of its person's identity: the first-contact clock stops."""
 
@@ -51,7 +51,7 @@ Interval = tuple[datetime, datetime | None]
 
 
 def intervals(pauses: Iterable[Mapping[str, Any]], clock: Clock) -> list[Interval]:
-    """The stored pauses (rows of ``referral_pauses``) that stop this clock, as intervals."""
+    """The referral's pauses (its ``pauses``: kind, started and ended at) that stop this clock, as intervals."""
     return [(p["started_at"], p["ended_at"]) for p in pauses if p["kind"] in STOPPED_BY[clock]]
 
 

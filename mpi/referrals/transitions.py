@@ -28,7 +28,7 @@ from mpi.referrals.gate import IdentityGate
 from mpi.referrals.intake import check_organisations, reference
 from mpi.referrals.lifecycle import DEFAULT_PARTY, REOPEN, STEPS, Side, may, next_states, returned
 from mpi.referrals.policy import ReferralPolicy, check_complete
-from mpi.referrals.timing import PauseKind, fresh_expiry, targets
+from mpi.referrals.timing import PauseKind, targets
 from mpi.referrals.validation import validate_correction, validate_reopen, validate_status_change
 from mpi.referrals.writer import ReferralWriter
 from mpi.store import Store
@@ -39,8 +39,6 @@ logger = logging.getLogger(__name__)
 #: How far ahead of the service's clock an event time may be (the sender's clock may run a little fast).
 CLOCK_SKEW = timedelta(seconds=60)
 S = ReferralState
-#: History rows that are steps of the lifecycle (a gate's rows carry the service's time, not the sender's).
-STATUS_KINDS = frozenset({"intake", "status", "correction", "reopen"})
 
 
 class InvalidTransition(Conflict):
@@ -100,9 +98,8 @@ class ReferralSteps:
                     return self._redirect(referral, body, event_time, reason, party, caller)
                 changes: dict[str, Any] = {"state": target.value, "state_reason": reason, "state_party": party}
                 start = None
-                if step.terminal:
+                if step.terminal:  # its clocks stand still from closed_at until it is reopened
                     changes.update(resume_state=referral["state"], closed_at=event_time)
-                    start = PauseKind.CLOSED
                 elif returned(target, reason):
                     changes["resume_state"] = referral["state"]
                     start = PauseKind.RETURNED
@@ -153,15 +150,11 @@ class ReferralSteps:
             back = referral["resume_state"] or S.SUBMITTED.value
             changes = {"state": back, "state_reason": None, "state_party": None, "resume_state": None,
                        "closed_at": None}
-            if state is S.EXPIRED:
-                # Its expiry ran out: reopened, it gets a whole expiry window again (or the next sweep expires it).
-                changes["expiry_target_s"] = fresh_expiry(referral, event_time,
-                                                          self.directory.calendar(referral["performer"]),
-                                                          self.store.referrals.pauses(referral_id))
             with self.store.transaction():
+                # An expired one gets a whole expiry window again, or the next sweep would expire it at once.
                 reopened = self.writer.change(
                     referral, kind="reopen", action=AuditAction.REFERRAL_REOPENED, event_time=event_time,
-                    actor=caller.actor, reason=None, note=body["reason"], end=PauseKind.CLOSED, changes=changes)
+                    actor=caller.actor, reason=None, note=body["reason"], changes=changes, reopened=True)
                 return self.gate.reconcile(reopened["referral_id"])
 
     # -- redirects ----------------------------------------------------------------------------------------
@@ -178,7 +171,7 @@ class ReferralSteps:
         successor_id, number = self.store.referrals.next_id()
         closed = self.writer.change(
             referral, kind="status", action=AuditAction.REFERRAL_STATUS_CHANGED, event_time=event_time,
-            actor=caller.actor, party=party, reason=reason, note=body.get("note"), start=PauseKind.CLOSED,
+            actor=caller.actor, party=party, reason=reason, note=body.get("note"),
             changes={"state": S.REDIRECTED.value, "state_reason": reason, "state_party": party,
                      "resume_state": referral["state"], "closed_at": event_time},
             meets=STEPS[S.REDIRECTED].meets if caller.organisation == referral["performer"] else (),
@@ -215,8 +208,7 @@ class ReferralSteps:
         now = self.clock.now()
         if given is None:
             return now
-        last = max((e["event_time"] for e in self.store.referrals.events(referral["referral_id"])
-                    if e["kind"] in STATUS_KINDS), default=referral["received_at"])
+        last = referral["stepped_at"]
         if given > now + CLOCK_SKEW:
             raise ValidationError("the event time is in the future", {"event_time": ["must not be in the future"]})
         if given < referral["received_at"]:

@@ -37,13 +37,12 @@ REFERRALS = (
     "triage_target_s", "triage_due_at", "triage_remind_at", "triage_met_at", "triage_business_s",
     "contact_target_s", "contact_due_at", "contact_remind_at", "contact_met_at", "contact_business_s",
     "expiry_target_s", "expiry_due_at", "next_due_at", "next_clock", "version",
-    "accepted_at", "declined_at", "redirected_at", "completed_at",
+    "accepted_at", "declined_at", "redirected_at", "completed_at", "stepped_at", "pauses",
 )
 #: Columns of ``referrals`` holding JSON.
-REFERRAL_JSON = frozenset({"requester_contact", "risk_flags", "service_address"})
+REFERRAL_JSON = frozenset({"requester_contact", "risk_flags", "service_address", "pauses"})
 REFERRAL_EVENTS = ("referral_id", "seq", "kind", "from_state", "to_state", "event_time", "recorded_time", "actor",
                    "party", "reason", "note", "detail")
-REFERRAL_PAUSES = ("referral_id", "kind", "started_at", "ended_at", "case_id")
 ALERTS = ("alert_id", "referral_id", "kind", "clock", "organisation", "recipients", "due_at", "raised_at",
           "acknowledged_at", "acknowledged_by")
 

@@ -95,10 +95,14 @@ class Database:
         rows = self.query(sql, params, flush=flush)
         return rows[0] if rows else None
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[tuple]:
-        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost)."""
+    def execute(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost).
+
+        ``flush=False`` leaves the buffered writes buffered: for a statement that reads nothing they
+        hold (a row of a table that is never buffered), so a request does not pay a flush mid-way.
+        """
         self.pending()
-        return self.query(sql, params)
+        return self.query(sql, params, flush=flush)
 
     def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
                own_cursor: bool = False) -> Iterator[tuple]:

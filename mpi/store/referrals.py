@@ -1,10 +1,16 @@
-"""Referrals: the ``referrals`` table, each referral's history (``referral_events``) and its pauses.
+"""Referrals: the ``referrals`` table (its pauses kept on the row as JSON) and each referral's history.
 
 A change of a referral runs under a version check (:meth:`ReferralTable.update`)
 and writes one history row whose ``seq`` is the new version, so a referral's
 version counts its recorded changes (the FHIR Task's ``versionId``). Column names
 in an update come only from :data:`CHANGEABLE`; list queries are built in
 ``referral_queries.py``.
+
+A request changes one referral and must stay within milliseconds at a million
+of them, so: a read returns the row's ``rowid`` and the update finds the row by it
+(DuckDB plans an UPDATE's key filter as a scan, its rowid filter as a direct
+fetch); history rows are buffered with the transaction's other writes; a new
+referral's row is written without flushing the writes buffered before it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from mpi.errors import Conflict, StoreError
-from mpi.store.columns import REFERRAL_EVENTS, REFERRAL_JSON, REFERRAL_PAUSES, REFERRALS, loads, marks, select
+from mpi.store.columns import REFERRAL_EVENTS, REFERRAL_JSON, REFERRALS, loads, marks, select
 from mpi.store.database import Database
 from mpi.store.referral_queries import referral_query
 
@@ -23,17 +29,25 @@ Key = tuple[str, str]
 #: Columns a change may set (everything but the id, what was asked at intake, and the version).
 CHANGEABLE = frozenset(REFERRALS) - {"referral_id", "reference", "requester", "requester_referral_id",
                                      "received_at", "recorded_at", "predecessor_id", "version"}
-_SELECT = f"SELECT {select(REFERRALS)} FROM referrals"
+_SELECT = f"SELECT {select(REFERRALS)}, rowid FROM referrals"
+_PAUSE_TIMES = ("started_at", "ended_at")
 
 
 def _referral(row: tuple) -> dict[str, Any]:
+    """A row as a dict: JSON columns loaded, pause times as datetimes, and the row's ``_rowid`` for its update."""
     referral = dict(zip(REFERRALS, row))
     for column in REFERRAL_JSON:
         referral[column] = loads(referral[column])
+    referral["pauses"] = [{**p, **{t: p[t] and datetime.fromisoformat(p[t]) for t in _PAUSE_TIMES}}
+                          for p in referral["pauses"] or []]
+    if len(row) > len(REFERRALS):
+        referral["_rowid"] = row[len(REFERRALS)]
     return referral
 
 
 def _dumped(column: str, value: Any) -> Any:
+    if column == "pauses":
+        return json.dumps([{**p, **{t: p[t] and p[t].isoformat() for t in _PAUSE_TIMES}} for p in value or []])
     return json.dumps(value) if column in REFERRAL_JSON and value is not None else value
 
 
@@ -52,9 +66,10 @@ class ReferralTable:
         return f"RF{number:08d}", number
 
     def insert(self, referral: dict[str, Any]) -> None:
-        """Store a new referral (every column of :data:`REFERRALS`; version 1)."""
+        """Store a new referral (every column of :data:`REFERRALS`; version 1), leaving buffered writes buffered."""
         values = [_dumped(c, referral.get(c)) for c in REFERRALS]
-        self._db.execute(f"INSERT INTO referrals ({select(REFERRALS)}) VALUES ({marks(len(REFERRALS))})", values)
+        self._db.execute(f"INSERT INTO referrals ({select(REFERRALS)}) VALUES ({marks(len(REFERRALS))})", values,
+                         flush=False)
 
     def get(self, referral_id: str) -> dict[str, Any] | None:
         row = self._db.one(f"{_SELECT} WHERE referral_id = ?", [referral_id])
@@ -66,8 +81,8 @@ class ReferralTable:
                            "AND predecessor_id IS NULL", [requester, requester_referral_id])
         return row[0] if row else None
 
-    def update(self, referral_id: str, expected_version: int, **changes: Any) -> int:
-        """Change a referral still at ``expected_version``; returns the new version.
+    def update(self, referral: dict[str, Any], **changes: Any) -> int:
+        """Change a referral (as :meth:`get` read it) if it is still at the version read; returns the new version.
 
         Raises:
             Conflict: the referral has changed since the caller read it.
@@ -75,10 +90,13 @@ class ReferralTable:
         unknown = set(changes) - CHANGEABLE
         if unknown:
             raise StoreError(f"not a changeable referral column: {', '.join(sorted(unknown))}")
+        referral_id, expected_version = referral["referral_id"], int(referral["version"])
         sets = "".join(f"{column} = ?, " for column in changes)
+        where, key = ("rowid = ? AND referral_id = ?", [referral["_rowid"], referral_id]) if "_rowid" in referral \
+            else ("referral_id = ?", [referral_id])
         rows = self._db.execute(
-            f"UPDATE referrals SET {sets}version = version + 1 WHERE referral_id = ? AND version = ?",
-            [*(_dumped(c, v) for c, v in changes.items()), referral_id, int(expected_version)])
+            f"UPDATE referrals SET {sets}version = version + 1 WHERE {where} AND version = ?",
+            [*(_dumped(c, v) for c, v in changes.items()), *key, expected_version])
         if not rows or rows[0][0] != 1:
             raise Conflict(f"referral {referral_id} has changed since version {expected_version}: reload it",
                            {"version": ["stale: the referral was changed by someone else"]})
@@ -88,34 +106,18 @@ class ReferralTable:
 
     def add_event(self, referral_id: str, seq: int, kind: str, from_state: str | None, to_state: str | None,
                   event_time: datetime, actor: str, party: str | None = None, reason: str | None = None,
-                  note: str | None = None, detail: Any = None) -> None:
-        """One row of a referral's history (``seq``: the version the change made)."""
-        self._db.execute(f"INSERT INTO referral_events ({select(REFERRAL_EVENTS)}) "
-                         f"VALUES ({marks(len(REFERRAL_EVENTS))})",
-                         [referral_id, seq, kind, from_state, to_state, event_time, self._db.now(), actor, party,
-                          reason, note, None if detail is None else json.dumps(detail)])
+                  note: str | None = None, detail: Any = None) -> dict[str, Any]:
+        """One row of a referral's history (``seq``: the version the change made), buffered; returns it."""
+        row = [referral_id, seq, kind, from_state, to_state, event_time, self._db.now(), actor, party, reason, note,
+               None if detail is None else json.dumps(detail)]
+        self._db.pending().referral_events.append(row)
+        return {**dict(zip(REFERRAL_EVENTS, row)), "detail": detail}
 
     def events(self, referral_id: str) -> list[dict[str, Any]]:
         """A referral's history, oldest first."""
         rows = self._db.query(f"SELECT {select(REFERRAL_EVENTS)} FROM referral_events WHERE referral_id = ? "
                               "ORDER BY seq", [referral_id])
         return [{**dict(zip(REFERRAL_EVENTS, r)), "detail": loads(r[-1])} for r in rows]
-
-    # -- pauses ---------------------------------------------------------------------------------------------
-
-    def start_pause(self, referral_id: str, kind: str, at: datetime, case_id: str | None = None) -> None:
-        self._db.execute(f"INSERT INTO referral_pauses ({select(REFERRAL_PAUSES)}) VALUES (?, ?, ?, NULL, ?)",
-                         [referral_id, kind, at, case_id])
-
-    def end_pause(self, referral_id: str, kind: str, at: datetime) -> None:
-        """End the referral's running pause of this kind (if any); it ends no earlier than it started."""
-        self._db.execute("UPDATE referral_pauses SET ended_at = greatest(started_at, ?) "
-                         "WHERE referral_id = ? AND kind = ? AND ended_at IS NULL", [at, referral_id, kind])
-
-    def pauses(self, referral_id: str) -> list[dict[str, Any]]:
-        rows = self._db.query(f"SELECT {select(REFERRAL_PAUSES)} FROM referral_pauses WHERE referral_id = ? "
-                              "ORDER BY started_at", [referral_id])
-        return [dict(zip(REFERRAL_PAUSES, r)) for r in rows]
 
     # -- lineage and the referrals an identity change touches ---------------------------------------------
 
@@ -157,27 +159,24 @@ class ReferralTable:
 
     # -- the sweep's expiries ---------------------------------------------------------------------------------
 
-    def expire_due(self, now: datetime, actor: str, submitted: str, expired: str, reason: str, party: str,
-                   pause_kind: str) -> list[tuple[str, str, int, datetime]]:
-        """Expire every referral still ``submitted`` past its expiry, in a few set-based statements.
+    def expire_due(self, now: datetime, actor: str, submitted: str, expired: str, reason: str,
+                   party: str) -> list[tuple[str, str, int, datetime]]:
+        """Expire every referral still ``submitted`` past its expiry, in two set-based statements.
 
-        Each gets its history row (event time: when it expired), the pause a closed
-        referral's clocks stand in, and loses its running due times. Returns
-        (referral id, performer, new version, event time) of each.
+        Each gets its history row (event time: when it expired) and loses its running
+        due times (a closed referral's clocks stand still from ``closed_at`` until it is
+        reopened). Returns (referral id, performer, new version, event time) of each.
         """
         due = "state = ? AND expiry_due_at <= ?"
         self._db.execute(
             f"INSERT INTO referral_events ({select(REFERRAL_EVENTS)}) "
             f"SELECT referral_id, version + 1, 'status', ?, ?, expiry_due_at, ?, ?, ?, ?, NULL, NULL "
             f"FROM referrals WHERE {due}", [submitted, expired, now, actor, party, reason, submitted, now])
-        self._db.execute(
-            f"INSERT INTO referral_pauses ({select(REFERRAL_PAUSES)}) "
-            f"SELECT referral_id, ?, expiry_due_at, NULL, NULL FROM referrals WHERE {due}",
-            [pause_kind, submitted, now])
         rows = self._db.execute(
             "UPDATE referrals SET state = ?, state_reason = ?, state_party = ?, resume_state = state, "
-            "closed_at = expiry_due_at, updated_at = ?, next_due_at = NULL, next_clock = NULL, "
-            f"version = version + 1 WHERE {due} RETURNING referral_id, performer, version, expiry_due_at",
+            "closed_at = expiry_due_at, stepped_at = expiry_due_at, updated_at = ?, next_due_at = NULL, "
+            f"next_clock = NULL, version = version + 1 WHERE {due} "
+            "RETURNING referral_id, performer, version, expiry_due_at",
             [expired, reason, party, now, submitted, now])
         return [tuple(r) for r in rows]
 

@@ -181,7 +181,10 @@ MIGRATIONS.append((
         # gate, and its clocks (target, due, reminder and met times, and business seconds taken,
         # per clock; ``next_due_at`` is the earliest due time still running, what "overdue" reads),
         # and when it first reached each outcome the loop measures count (``mpi/referrals/outcomes.py``:
-        # one pass over this table, not a grouping of its whole history).
+        # one pass over this table, not a grouping of its whole history). ``stepped_at`` is the event
+        # time of its last lifecycle step; ``pauses`` the intervals its clocks stood still (gated,
+        # returned for information, closed until reopened), kept on the row because every change
+        # reads them and a table of their own cost a query per change.
         # No UNIQUE on (requester, requester_referral_id): a redirect's successor shares them, and
         # intake checks them under the writer lock.
         """CREATE TABLE referrals (
@@ -227,7 +230,9 @@ MIGRATIONS.append((
             accepted_at TIMESTAMPTZ,
             declined_at TIMESTAMPTZ,
             redirected_at TIMESTAMPTZ,
-            completed_at TIMESTAMPTZ
+            completed_at TIMESTAMPTZ,
+            stepped_at TIMESTAMPTZ NOT NULL,
+            pauses JSON NOT NULL
         )""",
         "CREATE INDEX referrals_requester_id ON referrals (requester, requester_referral_id)",
         "CREATE INDEX referrals_record ON referrals (source_system, source_record_id)",
@@ -251,16 +256,6 @@ MIGRATIONS.append((
             detail JSON
         )""",
         "CREATE INDEX referral_events_referral ON referral_events (referral_id)",
-        # Intervals in which a referral's clocks stood still: returned for information or closed
-        # (every clock), or gated on a review case (the first-contact clock).
-        """CREATE TABLE referral_pauses (
-            referral_id VARCHAR NOT NULL,
-            kind VARCHAR NOT NULL,
-            started_at TIMESTAMPTZ NOT NULL,
-            ended_at TIMESTAMPTZ,
-            case_id VARCHAR
-        )""",
-        "CREATE INDEX referral_pauses_referral ON referral_pauses (referral_id)",
         # Reminders (a target nears) and escalations (it passed), one per referral, clock, kind and
         # due time: a second sweep finds its row and raises nothing twice.
         """CREATE TABLE alerts (
