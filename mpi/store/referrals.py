@@ -76,10 +76,14 @@ class ReferralTable:
         return _referral(row) if row else None
 
     def by_requester_id(self, requester: str, requester_referral_id: str) -> str | None:
-        """The referral a requester sent under its own id (the original: never a redirect's successor)."""
-        row = self._db.one("SELECT referral_id FROM referrals WHERE requester = ? AND requester_referral_id = ? "
-                           "AND predecessor_id IS NULL", [requester, requester_referral_id])
-        return row[0] if row else None
+        """The referral a requester sent under its own id (the original: never a redirect's successor).
+
+        Looked up by the id alone, through its index, and narrowed here: DuckDB uses an index only for
+        a lone equality, so a second condition in the query would make it a scan.
+        """
+        rows = self._db.query("SELECT referral_id, requester, predecessor_id FROM referrals "
+                              "WHERE requester_referral_id = ?", [requester_referral_id])
+        return next((r[0] for r in rows if r[1] == requester and r[2] is None), None)
 
     def update(self, referral: dict[str, Any], **changes: Any) -> int:
         """Change a referral (as :meth:`get` read it) if it is still at the version read; returns the new version.
@@ -127,16 +131,20 @@ class ReferralTable:
         return [r[0] for r in rows]
 
     def ids_where(self, column: str, value: Any, states: Sequence[str]) -> list[str]:
-        """Referrals in these states whose ``record``, ``person_id`` or ``review_case_id`` is ``value``."""
+        """Referrals in these states whose ``record``, ``person_id`` or ``review_case_id`` is ``value``.
+
+        Each looked up through the index of one column (see :meth:`by_requester_id`), the rest narrowed here.
+        """
         if column == "record":
-            condition, params = "source_system = ? AND source_record_id = ?", list(value)
+            rows = self._db.query("SELECT referral_id, state, source_system FROM referrals "
+                                  "WHERE source_record_id = ?", [value[1]])
+            rows = [r for r in rows if r[2] == value[0]]
         elif column in ("person_id", "review_case_id"):
-            condition, params = f"{column} = ?", [value]
+            rows = self._db.query(f"SELECT referral_id, state FROM referrals WHERE {column} = ?", [value])
         else:
             raise StoreError(f"referrals are not looked up by {column}")
-        rows = self._db.query(f"SELECT referral_id FROM referrals WHERE {condition} AND list_contains(?, state) "
-                              "ORDER BY referral_id", [*params, list(states)])
-        return [r[0] for r in rows]
+        wanted = set(states)
+        return sorted(r[0] for r in rows if r[1] in wanted)
 
     def gated_on_closed_cases(self, closed_states: Sequence[str]) -> list[str]:
         """Gated referrals whose review case is closed (a gate an event failed to lift: the sweep's safety net)."""
