@@ -332,9 +332,6 @@ class Simulator:
                 body["note"] = note
             if state == "correction":
                 body["requester_contact"] = {**(row["requester_contact"] or {}), "phone": "404-555-0199"}
-                # The correction schema loads an absent reason as None, which would clear it (and fail the
-                # minimum data set): the requester sends it again (reported as a product problem).
-                body["reason"] = row["reason"]
                 self.steps.correct(referral_id, body, caller)
             else:
                 body.update(state=state, reason=reason)
@@ -434,9 +431,13 @@ def _alerts(referral_id: str, snaps: list[tuple], horizon: datetime, anchor: dat
         for clock, (met, due, remind) in zip(_CLOCKS, clocks):
             if met is not None or due is None or remind is None:
                 continue
+            # A run raises a reminder once the reminder time has passed, up to the due time itself, and an
+            # escalation once the due time has passed.
             for kind, begin, until in (("reminder", remind, due), ("escalation", due, None)):
                 tick = _tick(max(begin, start))
-                if (until is not None and tick >= until) or (end is not None and tick >= end) or tick > horizon:
+                if kind == "escalation" and tick == due:
+                    tick += timedelta(minutes=1)
+                if (until is not None and tick > until) or (end is not None and tick >= end) or tick > horizon:
                     continue
                 if (clock, kind, due) in raised:
                     continue
