@@ -267,6 +267,11 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
 
     con = duckdb.connect(str(db))
     con.execute("SET TimeZone = 'UTC'")
+    # Everything is staged first and inserted at the end in the order the service would have written it
+    # (referrals by id, history and pauses by time, alerts and audit events by number), so the tables lie
+    # on disk as a year of single writes leaves them: DuckDB's zone maps prune by that order.
+    for table in ("referrals", "referral_events", "referral_pauses"):
+        con.execute(f"CREATE TABLE bench_{table} AS SELECT * FROM {table} LIMIT 0")
     con.execute("CREATE TABLE bench_audit (n BIGINT, occurred_at TIMESTAMPTZ, actor VARCHAR, action VARCHAR, "
                 "entity_type VARCHAR, entity_id VARCHAR, reason VARCHAR, detail VARCHAR)")
     con.execute("CREATE TABLE bench_alerts (n BIGINT, referral_id VARCHAR, kind VARCHAR, clock VARCHAR, "
@@ -282,11 +287,13 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
             for name, table in tables.items():
                 con.register("staged", table)
                 if name == "referrals":
-                    con.execute(f"INSERT INTO referrals ({', '.join(REFERRALS)}) SELECT * FROM staged")
+                    con.execute(f"INSERT INTO bench_referrals ({', '.join(REFERRALS)}) SELECT * FROM staged")
                 elif name == "events":
-                    con.execute(f"INSERT INTO referral_events ({', '.join(REFERRAL_EVENTS)}) SELECT * FROM staged")
+                    con.execute(f"INSERT INTO bench_referral_events ({', '.join(REFERRAL_EVENTS)}) "
+                                "SELECT * FROM staged")
                 elif name == "pauses":
-                    con.execute(f"INSERT INTO referral_pauses ({', '.join(REFERRAL_PAUSES)}) SELECT * FROM staged")
+                    con.execute(f"INSERT INTO bench_referral_pauses ({', '.join(REFERRAL_PAUSES)}) "
+                                "SELECT * FROM staged")
                 else:  # numbered in time order once all are in
                     columns = _STAGED_AUDIT if name == "audit" else _STAGED_ALERTS
                     con.execute(f"INSERT INTO bench_{name} SELECT ? + row_number() OVER () AS n, "
@@ -295,15 +302,22 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
                 con.unregister("staged")
             con.execute("COMMIT")
             if done % 20 == 0 or done == len(chunks):
-                echo(f"  {min(done * CHUNK, len(plans))} of {len(plans)} referrals simulated and written "
+                echo(f"  {min(done * CHUNK, len(plans))} of {len(plans)} referrals simulated and staged "
                      f"({time.perf_counter() - started:.0f} s)")
     t0 = time.perf_counter()
     con.execute("BEGIN TRANSACTION")
+    con.execute(f"INSERT INTO referrals ({', '.join(REFERRALS)}) SELECT {', '.join(REFERRALS)} "
+                "FROM bench_referrals ORDER BY referral_id")
+    con.execute(f"INSERT INTO referral_events ({', '.join(REFERRAL_EVENTS)}) SELECT {', '.join(REFERRAL_EVENTS)} "
+                "FROM bench_referral_events ORDER BY recorded_time, referral_id, seq")
+    con.execute(f"INSERT INTO referral_pauses ({', '.join(REFERRAL_PAUSES)}) SELECT {', '.join(REFERRAL_PAUSES)} "
+                "FROM bench_referral_pauses ORDER BY started_at, referral_id")
     # Alerts numbered as the sweep numbers them: by run, then referral, clock and kind.
     first_alert = con.execute("SELECT coalesce(max(CAST(substr(alert_id, 3) AS BIGINT)), 0) FROM alerts").fetchone()[0]
     con.execute("INSERT INTO alerts SELECT 'AL' || lpad(CAST(? + row_number() OVER (ORDER BY raised_at, referral_id, "
                 "clock, kind) AS VARCHAR), 8, '0'), referral_id, kind, clock, organisation, recipients, due_at, "
-                "raised_at, acknowledged_at, acknowledged_by FROM bench_alerts", [first_alert])
+                "raised_at, acknowledged_at, acknowledged_by FROM bench_alerts ORDER BY raised_at, referral_id, "
+                "clock, kind", [first_alert])
     # The sweep's audit event per run that raised alerts, and one per acknowledgement.
     con.execute("INSERT INTO bench_audit SELECT NULL, raised_at, ?, 'alerts.raised', 'alert', "
                 "min(alert_id) || '..' || max(alert_id), NULL, json_object('reminders', count_if(kind = 'reminder'), "
@@ -315,12 +329,12 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
     first_event = con.execute("SELECT coalesce(max(event_id), 0) FROM audit_log").fetchone()[0]
     con.execute(f"INSERT INTO audit_log ({', '.join(AUDIT_LOG)}) SELECT ? + row_number() OVER (ORDER BY occurred_at, "
                 "n NULLS LAST, entity_id), occurred_at, actor, action, entity_type, entity_id, reason, detail "
-                "FROM bench_audit", [first_event])
-    con.execute("DROP TABLE bench_audit")
-    con.execute("DROP TABLE bench_alerts")
+                "FROM bench_audit ORDER BY occurred_at, n NULLS LAST, entity_id", [first_event])
+    for table in ("bench_audit", "bench_alerts", "bench_referrals", "bench_referral_events", "bench_referral_pauses"):
+        con.execute(f"DROP TABLE {table}")
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
-    echo(f"  alerts and audit events numbered in {time.perf_counter() - t0:.0f} s")
+    echo(f"  written in order, alerts and audit events numbered, in {time.perf_counter() - t0:.0f} s")
     counts = {
         "referrals_by_state": dict(con.execute("SELECT state, count(*) FROM referrals GROUP BY state "
                                                "ORDER BY count(*) DESC").fetchall()),

@@ -42,6 +42,7 @@ Run: ``.venv/bin/python bench/referrals.py`` (``--help`` for sizes, counts and s
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import csv
 import http.client
@@ -51,6 +52,7 @@ import os
 import pstats
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -279,11 +281,11 @@ def http_phases(db: Path, tokens: dict, bodies: list[dict], targets: list[tuple]
         out["startup_s"] = time.perf_counter() - started
         out["rss_ready_mb"] = rss_mb(proc.pid)["VmRSS"]
         client = Client(conn, tokens)
-        if args.pause_for_profiler:
-            input(f"server pid {proc.pid}: attach a profiler, then press Enter ")
-        out["intake"] = intake_phase(client, bodies, args.warmup)
+        with _spy(proc.pid, args.py_spy, "intake"):
+            out["intake"] = intake_phase(client, bodies, args.warmup)
         print(f"  intake: {json.dumps(out['intake'])}", flush=True)
-        out["status"] = status_phase(client, targets, args.warmup)
+        with _spy(proc.pid, args.py_spy, "status"):
+            out["status"] = status_phase(client, targets, args.warmup)
         print(f"  status: {json.dumps(out['status']['latency_ms'])}", flush=True)
         out["reads"] = reads_phase(client, args.read_repeat, args.performer, read_ids)
         print(f"  reads: {json.dumps({k: v['latency_ms']['p50'] for k, v in out['reads'].items()})}", flush=True)
@@ -296,6 +298,24 @@ def http_phases(db: Path, tokens: dict, bodies: list[dict], targets: list[tuple]
         proc.wait(timeout=120)
         log.close()
     return out
+
+
+@contextlib.contextmanager
+def _spy(pid: int, folder: str | None, phase: str):
+    """py-spy sampling the server through one phase (``--py-spy DIR``: collapsed stacks in DIR/<phase>.txt)."""
+    if not folder:
+        yield
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    spy = subprocess.Popen([str(ROOT / ".venv" / "bin" / "py-spy"), "record", "--pid", str(pid), "--format", "raw",
+                            "--rate", "200", "--output", str(Path(folder) / f"{phase}.txt")],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached before the first request
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)
+        spy.wait(timeout=60)
 
 
 # -- the sweep, in a process of its own ----------------------------------------------------------------
@@ -400,16 +420,24 @@ def main() -> None:
     parser.add_argument("--run-seed", type=int, default=5, help="seed of the requests (bodies, referrals picked)")
     parser.add_argument("--sweep-gap-hours", type=float, default=bulk_referrals.SWEEP_GAP_HOURS,
                         help="hours before the anchor since which the store's sweep has not run (a build parameter)")
+    parser.add_argument("--store", metavar="FOLDER",
+                        help="measure this store built by bench/bulk_referrals.py (another checkout's, say) instead of "
+                             "this checkout's cached one for the sizes and seeds given")
     parser.add_argument("--threads", type=int, default=4, help="waitress threads of mpi serve")
     parser.add_argument("--performer", default="metro-foodbank", help="whose worklist and alerts are read")
-    parser.add_argument("--pause-for-profiler", action="store_true",
-                        help="wait for Enter once the server is up (to attach py-spy to its pid)")
+    parser.add_argument("--py-spy", metavar="DIR",
+                        help="sample the server with py-spy (pip install py-spy) through the intake and the status "
+                             "changes; collapsed stacks in DIR/intake.txt and DIR/status.txt (timings then include "
+                             "its pauses)")
     parser.add_argument("--profile-sweep", metavar="FILE", help="write a cProfile of the first sweep here")
     args = parser.parse_args()
 
-    folder = bulk_referrals.build(args.people, args.referrals, args.seed, args.people_seed, args.sweep_gap_hours)
+    if args.store:
+        folder = Path(args.store)
+    else:
+        folder = bulk_referrals.build(args.people, args.referrals, args.seed, args.people_seed, args.sweep_gap_hours)
     build = json.loads((folder / "build.json").read_text())
-    people = bulk.store_dir(args.people, args.people_seed)
+    people = folder.parent / build["people_store"]  # its held-out records
     anchor = datetime.fromisoformat(build["anchor"])
     print(f"# {folder.name}: {build['referrals_stored']} referrals ({build['open']} open) over "
           f"{build['people_generated']} generated persons; copying the store for this run", flush=True)
