@@ -70,7 +70,7 @@ from zoneinfo import ZoneInfo
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bulk  # noqa: E402
 from referral_life import ACTOR_SWEEP, OPEN, init_worker, simulate  # noqa: E402
-from referral_network import BY_CODE, ORGANISATIONS, PERFORMERS, SERVICE_MIX, SOURCE_ORG, hub  # noqa: E402
+from referral_directory import BY_CODE, ORGANISATIONS, PERFORMERS, SERVICE_MIX, SOURCE_ORG, hub  # noqa: E402
 
 #: Bump when the way referral stores are built changes: cached ones are rebuilt.
 BUILD_VERSION = 2

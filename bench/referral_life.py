@@ -21,7 +21,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from referral_network import BY_CODE, NO_RESPONSE, NO_RESPONSE_DEFAULT, ORGANISATIONS, REASONS, hub
+from referral_directory import BY_CODE, NO_RESPONSE, NO_RESPONSE_DEFAULT, ORGANISATIONS, REASONS, hub
 
 ACTOR_SWEEP = "system:sweep"
 

@@ -63,7 +63,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bulk  # noqa: E402
 import bulk_referrals  # noqa: E402
-import referral_network as network  # noqa: E402
+import referral_directory as network  # noqa: E402
 from latency import _wait_for_health, free_port, rss_mb, summary  # noqa: E402
 
 ROOT = bulk.ROOT

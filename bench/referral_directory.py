@@ -6,7 +6,7 @@ calendars (time zones, opening hours, public holidays), the share of each servic
 asked for, and the organisation that sends referrals for each source system of the
 generated person store (``mpi.synth``). ``bench/bulk_referrals.py`` writes them into
 the store and ``bench/referrals.py`` sends referrals as them. (The tests' own small
-network is ``tests/referral_network.py``.)
+network is ``tests/referral_network.py``, hence this name.)
 """
 
 from __future__ import annotations
