@@ -1,4 +1,4 @@
-"""The referral tracker at 100k persons and 1M referrals: intake, status changes, the sweep and the metrics, with memory.
+"""The referral tracker at 100k persons and 1M referrals: intake, status changes, the sweep, the metrics, memory.
 
 The store is built and cached by ``bench/bulk_referrals.py`` (over ``bench/bulk.py``'s
 person store; see its docstring for what is in it and how it is written) and
@@ -124,7 +124,12 @@ def pick_status_targets(db: Path, anchor: datetime, n: int, seed: int) -> list[t
 
 
 def intake_bodies(people: Path, n: int, seed: int, run_tag: str) -> list[dict]:
-    """``n`` referrals of held-out records (query.csv, then load.csv; again under new ids when both are used up)."""
+    """``n`` referrals of held-out records (query.csv, then load.csv; again under new ids when both are used up).
+
+    Each requester's own referral id follows its scheme in the store (``ST-M-00000012``) with the run's tag after
+    it, so it sorts among the stored ones: an id sorting after every stored one would let DuckDB's zone maps
+    skip the whole table where a real requester's next id does not.
+    """
     from mpi.records.fields import RECORD_FIELDS
 
     records = []
@@ -145,7 +150,8 @@ def intake_bodies(people: Path, n: int, seed: int, run_tag: str) -> list[dict]:
         urgency = (rng.choices(("discharge", "urgent", "routine"), (0.3, 0.2, 0.5))[0] if hospital
                    else rng.choices(("urgent", "routine"), (0.15, 0.85))[0])
         bodies.append({
-            "requester": requester, "requester_referral_id": f"BENCH-{run_tag}-{i:06d}", "performer": performer,
+            "requester": requester, "requester_referral_id": f"{requester.upper()[:4]}-{i:08d}-{run_tag}",
+            "performer": performer,
             "service_type": service, "urgency": urgency, "reason": network.REASONS[service],
             "requester_contact": {"name": "Referral desk", "phone": "404-555-0100", "email": None},
             "consent": "granted", "risk_flags": [],
