@@ -73,7 +73,7 @@ from referral_life import ACTOR_SWEEP, OPEN, init_worker, simulate  # noqa: E402
 from referral_directory import BY_CODE, ORGANISATIONS, PERFORMERS, SERVICE_MIX, SOURCE_ORG, hub  # noqa: E402
 
 #: Bump when the way referral stores are built changes: cached ones are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 #: Days of referrals before the anchor.
 DAYS = 365
 #: Hours before the anchor since which the sweep has not run (see the module docstring).
@@ -128,7 +128,7 @@ def build(n_people: int, n_referrals: int, seed: int = 11, people_seed: int = 7,
     anchor = anchor_before(datetime.now(timezone.utc))
     echo(f"building {folder.name}: {n_referrals} referrals over {DAYS} days to {anchor.isoformat()} "
          f"(the sweep last ran {gap_hours:g} h before)")
-    records = _records(db)
+    records = _records(db, people)
     plans, gated = _plan(records, n_referrals, seed, anchor)
     echo(f"  planned in {time.perf_counter() - started:.0f} s: {len(plans)} referrals received, "
          f"{sum(p[10] is not None for p in plans)} to be redirected, {len(gated)} gated on identity")
@@ -146,12 +146,21 @@ def build(n_people: int, n_referrals: int, seed: int = 11, people_seed: int = 7,
     return folder
 
 
-def _records(db: Path) -> list[tuple]:
+def _records(db: Path, people: Path) -> list[tuple]:
     """Every linked record of the person store: (source system, record id, person id, records of that person)."""
     import duckdb
 
+    from mpi.store.columns import REFERRALS
+
     con = duckdb.connect(str(db), read_only=True)
     try:
+        # Schema 5 (referrals) changed in place while unreleased: a person store cached before a change has
+        # version 5 and never migrates to what the code now writes.
+        columns = {r[0] for r in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'referrals'")
+                   .fetchall()}
+        if set(REFERRALS) - columns:
+            sys.exit(f"the cached person store {people} predates today's referrals table (it has no "
+                     f"{', '.join(sorted(set(REFERRALS) - columns))}): delete it and run again")
         return con.execute("SELECT source_system, source_record_id, person_id, count(*) OVER (PARTITION BY person_id) "
                            "FROM links ORDER BY source_system, source_record_id").fetchall()
     finally:
