@@ -5,7 +5,7 @@ benchmark needs is a store of that size, not a replay of how it filled. This
 builder therefore takes the cached person store of ``bench/bulk.py`` (built if
 missing), copies it, and writes into the copy:
 
-1. **the directory** (:data:`ORGANISATIONS`): three hospitals, two health plans
+1. **the directory** (``bench/referral_directory.py``): three hospitals, two health plans
    and eight community organisations with their service types, supervisors and
    business calendars (time zones, opening hours, public holidays), through the
    product's own ``Directory.add``;
@@ -18,11 +18,15 @@ missing), copies it, and writes into the copy:
    through the product's own code (``ReferralWriter`` for every row, history row,
    pause, clock column and audit event, ``ReferralSteps`` for every status change,
    correction and redirect, so each step is checked against the lifecycle table),
-   over a small stand-in of the store that keeps what they write, in two worker
-   processes. The rows are then inserted with DuckDB ``INSERT ... SELECT`` from
-   Arrow tables through a connection this script opens on the store file itself
-   (``duckdb.connect``: bench code may; the product never lets anything but
-   ``mpi/store`` import duckdb), before any service opens the file again.
+   over a small stand-in of the store that keeps what they write
+   (``bench/referral_life.py``), in two worker processes. The rows are then
+   inserted with DuckDB ``INSERT ... SELECT`` from Arrow tables through a
+   connection this script opens on the store file itself (``duckdb.connect``: bench
+   code may; the product never lets anything but ``mpi/store`` import duckdb),
+   before any service opens the file again: staged first, then written in the
+   order the service would have written them (referrals by id, history and pauses
+   by time, alerts and audit events by number), since DuckDB's zone maps prune by
+   that order.
 
 The network's clock is set to an *anchor* ``T``: the last weekday 14:00 in
 Atlanta before the build (a business day of every calendar), so the store is the
