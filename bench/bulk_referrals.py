@@ -24,9 +24,9 @@ missing), copies it, and writes into the copy:
    connection this script opens on the store file itself (``duckdb.connect``: bench
    code may; the product never lets anything but ``mpi/store`` import duckdb),
    before any service opens the file again: staged first, then written in the
-   order the service would have written them (referrals by id, history and pauses
-   by time, alerts and audit events by number), since DuckDB's zone maps prune by
-   that order.
+   order the service would have written them (referrals by id, history by time,
+   alerts and audit events by number), since DuckDB's zone maps prune by that
+   order.
 
 The network's clock is set to an *anchor* ``T``: the last weekday 14:00 in
 Atlanta before the build (a business day of every calendar), so the store is the
@@ -77,7 +77,7 @@ from referral_life import ACTOR_SWEEP, OPEN, init_worker, simulate  # noqa: E402
 from referral_directory import BY_CODE, ORGANISATIONS, PERFORMERS, SERVICE_MIX, SOURCE_ORG, hub  # noqa: E402
 
 #: Bump when the way referral stores are built changes: cached ones are rebuilt.
-BUILD_VERSION = 3
+BUILD_VERSION = 4
 #: Days of referrals before the anchor.
 DAYS = 365
 #: Hours before the anchor since which the sweep has not run (see the module docstring).
@@ -276,14 +276,14 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
     """Simulate the referrals in worker processes and insert what they wrote, in bulk, through DuckDB."""
     import duckdb
 
-    from mpi.store.columns import AUDIT_LOG, REFERRAL_EVENTS, REFERRAL_PAUSES, REFERRALS
+    from mpi.store.columns import AUDIT_LOG, REFERRAL_EVENTS, REFERRALS
 
     con = duckdb.connect(str(db))
     con.execute("SET TimeZone = 'UTC'")
     # Everything is staged first and inserted at the end in the order the service would have written it
-    # (referrals by id, history and pauses by time, alerts and audit events by number), so the tables lie
+    # (referrals by id, history by time, alerts and audit events by number), so the tables lie
     # on disk as a year of single writes leaves them: DuckDB's zone maps prune by that order.
-    for table in ("referrals", "referral_events", "referral_pauses"):
+    for table in ("referrals", "referral_events"):
         con.execute(f"CREATE TABLE bench_{table} AS SELECT * FROM {table} LIMIT 0")
     con.execute("CREATE TABLE bench_audit (n BIGINT, occurred_at TIMESTAMPTZ, actor VARCHAR, action VARCHAR, "
                 "entity_type VARCHAR, entity_id VARCHAR, reason VARCHAR, detail VARCHAR)")
@@ -304,9 +304,6 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
                 elif name == "events":
                     con.execute(f"INSERT INTO bench_referral_events ({', '.join(REFERRAL_EVENTS)}) "
                                 "SELECT * FROM staged")
-                elif name == "pauses":
-                    con.execute(f"INSERT INTO bench_referral_pauses ({', '.join(REFERRAL_PAUSES)}) "
-                                "SELECT * FROM staged")
                 else:  # numbered in time order once all are in
                     columns = _STAGED_AUDIT if name == "audit" else _STAGED_ALERTS
                     con.execute(f"INSERT INTO bench_{name} SELECT ? + row_number() OVER () AS n, "
@@ -323,8 +320,6 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
                 "FROM bench_referrals ORDER BY referral_id")
     con.execute(f"INSERT INTO referral_events ({', '.join(REFERRAL_EVENTS)}) SELECT {', '.join(REFERRAL_EVENTS)} "
                 "FROM bench_referral_events ORDER BY recorded_time, referral_id, seq")
-    con.execute(f"INSERT INTO referral_pauses ({', '.join(REFERRAL_PAUSES)}) SELECT {', '.join(REFERRAL_PAUSES)} "
-                "FROM bench_referral_pauses ORDER BY started_at, referral_id")
     # Alerts numbered as the sweep numbers them: by run, then referral, clock and kind.
     first_alert = con.execute("SELECT coalesce(max(CAST(substr(alert_id, 3) AS BIGINT)), 0) FROM alerts").fetchone()[0]
     con.execute("INSERT INTO alerts SELECT 'AL' || lpad(CAST(? + row_number() OVER (ORDER BY raised_at, referral_id, "
@@ -343,7 +338,7 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
     con.execute(f"INSERT INTO audit_log ({', '.join(AUDIT_LOG)}) SELECT ? + row_number() OVER (ORDER BY occurred_at, "
                 "n NULLS LAST, entity_id), occurred_at, actor, action, entity_type, entity_id, reason, detail "
                 "FROM bench_audit ORDER BY occurred_at, n NULLS LAST, entity_id", [first_event])
-    for table in ("bench_audit", "bench_alerts", "bench_referrals", "bench_referral_events", "bench_referral_pauses"):
+    for table in ("bench_audit", "bench_alerts", "bench_referrals", "bench_referral_events"):
         con.execute(f"DROP TABLE {table}")
     con.execute("COMMIT")
     con.execute("CHECKPOINT")
@@ -353,7 +348,6 @@ def _write(db: Path, plans: list[tuple], anchor: datetime, gap_hours: float, wor
                                                "ORDER BY count(*) DESC").fetchall()),
         "referrals_stored": con.execute("SELECT count(*) FROM referrals").fetchone()[0],
         "referral_events": con.execute("SELECT count(*) FROM referral_events").fetchone()[0],
-        "referral_pauses": con.execute("SELECT count(*) FROM referral_pauses").fetchone()[0],
         "alerts": con.execute("SELECT count(*) FROM alerts").fetchone()[0],
         "audit_events": con.execute("SELECT count(*) FROM audit_log").fetchone()[0],
         "open": con.execute("SELECT count(*) FROM referrals WHERE list_contains(?, state)",

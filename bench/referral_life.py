@@ -7,7 +7,7 @@ stores it with ``ReferralWriter.insert``, and takes each later step through
 ``ReferralSteps`` (``change_status``, ``correct``, redirects), whose checks against
 the lifecycle table refuse any step the simulation gets wrong. They run over
 :class:`_Store`, a stand-in of the few store calls they make, which keeps the rows,
-history, pauses and audit events in memory for the builder to insert in bulk.
+history (pauses live on the row) and audit events in memory for the builder to insert in bulk.
 What the sweep did before the store's gap (expiries, alerts) is written as
 ``ReferralTable.expire_due`` and ``mpi.store.alerts.raise_due_query`` write it.
 """
@@ -15,6 +15,7 @@ What the sweep did before the store's gap (expiries, alerts) is written as
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 import random
@@ -39,46 +40,33 @@ class _Referrals:
         self.changeable = CHANGEABLE
         self.rows: dict[str, dict] = {}
         self.history: dict[str, list[tuple]] = {}
-        self.paused: dict[str, list[dict]] = {}
         self.successor: tuple[str, int] | None = None
 
     def insert(self, referral: dict) -> None:
         from mpi.store.columns import REFERRALS
 
-        self.rows[referral["referral_id"]] = {c: referral.get(c) for c in REFERRALS}
+        self.rows[referral["referral_id"]] = {c: copy.deepcopy(referral.get(c)) for c in REFERRALS}
 
     def get(self, referral_id: str) -> dict | None:
         row = self.rows.get(referral_id)
-        return dict(row) if row else None
+        return copy.deepcopy(row) if row else None
 
-    def update(self, referral_id: str, expected_version: int, **changes) -> int:
+    def update(self, referral: dict, **changes) -> int:
         assert not set(changes) - self.changeable, set(changes) - self.changeable
-        row = self.rows[referral_id]
-        assert row["version"] == expected_version
-        row.update(changes)
+        row = self.rows[referral["referral_id"]]
+        assert row["version"] == referral["version"]
+        row.update(copy.deepcopy(changes))
         row["version"] += 1
         return row["version"]
 
     def add_event(self, referral_id, seq, kind, from_state, to_state, event_time, actor, party=None, reason=None,
-                  note=None, detail=None) -> None:
-        self.history.setdefault(referral_id, []).append(
-            (referral_id, seq, kind, from_state, to_state, event_time, self.clock.now(), actor, party, reason, note,
-             None if detail is None else json.dumps(detail)))
+                  note=None, detail=None) -> dict:
+        from mpi.store.columns import REFERRAL_EVENTS
 
-    def events(self, referral_id: str) -> list[dict]:
-        return [{"kind": e[2], "event_time": e[5]} for e in self.history.get(referral_id, [])]
-
-    def start_pause(self, referral_id, kind, at, case_id=None) -> None:
-        self.paused.setdefault(referral_id, []).append(
-            {"referral_id": referral_id, "kind": kind, "started_at": at, "ended_at": None, "case_id": case_id})
-
-    def end_pause(self, referral_id, kind, at) -> None:
-        for p in self.paused.get(referral_id, []):
-            if p["kind"] == kind and p["ended_at"] is None:
-                p["ended_at"] = max(p["started_at"], at)
-
-    def pauses(self, referral_id) -> list[dict]:
-        return sorted((dict(p) for p in self.paused.get(referral_id, [])), key=lambda p: p["started_at"])
+        row = (referral_id, seq, kind, from_state, to_state, event_time, self.clock.now(), actor, party, reason, note,
+               None if detail is None else json.dumps(detail))
+        self.history.setdefault(referral_id, []).append(row)
+        return {**dict(zip(REFERRAL_EVENTS, row)), "detail": detail}
 
     def next_id(self) -> tuple[str, int]:
         assert self.successor is not None, "a redirect the plan did not number"
@@ -175,7 +163,7 @@ class Simulator:
         self.policy = ReferralPolicy.load()
         self.writer = ReferralWriter(self.store, self.directory, self.policy, _Events(), self.clock)
         self.steps = ReferralSteps(self.store, self.writer, self.directory, self.policy, _NoGate(), self.clock)
-        self.out: dict[str, list] = {"referrals": [], "events": [], "pauses": [], "audit": [], "alerts": []}
+        self.out: dict[str, list] = {"referrals": [], "events": [], "audit": [], "alerts": []}
 
     # -- the plan of one referral: (number, id, received, requester, performer, service, urgency,
     #    record key, person, case id or None, successor (id, number, performer) or None, seed)
@@ -366,10 +354,9 @@ class Simulator:
         referrals.history.setdefault(referral_id, []).append(
             (referral_id, version, "status", "submitted", "expired", due, tick, ACTOR_SWEEP, "system",
              "expired-no-response", None, None))
-        referrals.start_pause(referral_id, "closed", due)
         row.update(state="expired", state_reason="expired-no-response", state_party="system",
-                   resume_state="submitted", closed_at=due, updated_at=tick, next_due_at=None, next_clock=None,
-                   version=version)
+                   resume_state="submitted", closed_at=due, stepped_at=due, updated_at=tick, next_due_at=None,
+                   next_clock=None, version=version)
         self.store.audit.append(ACTOR_SWEEP, "referral.status_changed", "referral", referral_id,
                                 "expired-no-response", {"from_state": "submitted", "to_state": "expired",
                                                         "party": "system", "event_time": due.isoformat(),
@@ -386,8 +373,6 @@ class Simulator:
         referrals = self.store.referrals
         self.out["referrals"].append(referrals.rows.pop(referral_id))
         self.out["events"] += referrals.history.pop(referral_id, [])
-        self.out["pauses"] += [(p["referral_id"], p["kind"], p["started_at"], p["ended_at"], p["case_id"])
-                               for p in referrals.paused.pop(referral_id, [])]
         self.out["alerts"] += _alerts(referral_id, snaps, self.horizon, self.anchor)
 
     def take_output(self) -> dict[str, list]:
@@ -471,14 +456,15 @@ def simulate(plans: list[tuple]) -> dict[str, Any]:
 def _arrow(out: dict[str, list]) -> dict[str, Any]:
     import pyarrow as pa
 
-    from mpi.store.columns import REFERRAL_EVENTS, REFERRAL_JSON, REFERRAL_PAUSES, REFERRALS
+    from mpi.store.columns import REFERRAL_EVENTS, REFERRAL_JSON, REFERRALS
+    from mpi.store.referrals import _dumped  # the store's own JSON of a column (pauses with ISO times)
 
     ts = pa.timestamp("us", tz="UTC")
     types = {c: ts for c in REFERRALS if c.endswith(("_at", "_since"))}
     types.update({c: pa.float64() for c in REFERRALS if c.endswith("_s") or c == "gated_seconds"})
     types["version"] = pa.int32()
     rows = out["referrals"]
-    referrals = pa.table({c: pa.array([json.dumps(r[c]) if c in REFERRAL_JSON and r[c] is not None else r[c]
+    referrals = pa.table({c: pa.array([_dumped(c, r[c]) if c in REFERRAL_JSON else r[c]
                                        for r in rows], type=types.get(c, pa.string())) for c in REFERRALS})
 
     def table(columns, data, kinds):
@@ -486,11 +472,10 @@ def _arrow(out: dict[str, list]) -> dict[str, Any]:
         return pa.table({c: pa.array(list(v), type=kinds.get(c, pa.string())) for c, v in zip(columns, cols)})
 
     events = table(REFERRAL_EVENTS, out["events"], {"seq": pa.int32(), "event_time": ts, "recorded_time": ts})
-    pauses = table(REFERRAL_PAUSES, out["pauses"], {"started_at": ts, "ended_at": ts})
     audit = table(("occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail"), out["audit"],
                   {"occurred_at": ts})
     alerts = table(("referral_id", "kind", "clock", "organisation", "recipients", "due_at", "raised_at",
                     "acknowledged_at", "acknowledged_by"), out["alerts"],
                    {"due_at": ts, "raised_at": ts, "acknowledged_at": ts})
-    return {"referrals": referrals, "events": events, "pauses": pauses, "audit": audit, "alerts": alerts}
+    return {"referrals": referrals, "events": events, "audit": audit, "alerts": alerts}
 
