@@ -77,7 +77,7 @@ from referral_life import ACTOR_SWEEP, OPEN, init_worker, simulate  # noqa: E402
 from referral_directory import BY_CODE, ORGANISATIONS, PERFORMERS, SERVICE_MIX, SOURCE_ORG, hub  # noqa: E402
 
 #: Bump when the way referral stores are built changes: cached ones are rebuilt.
-BUILD_VERSION = 4
+BUILD_VERSION = 5
 #: Days of referrals before the anchor.
 DAYS = 365
 #: Hours before the anchor since which the sweep has not run (see the module docstring).
