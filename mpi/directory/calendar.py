@@ -89,6 +89,10 @@ class BusinessCalendar:
     #: Closed dates by year (holidays and ``closed``), filled in on first use and shared by threads.
     _closed_by_year: dict[int, frozenset[date]] = field(
         default_factory=dict, init=False, repr=False, compare=False)
+    #: Each local date's window as UTC instants (None when closed), made once: a referral's clocks
+    #: count every day since it was received, and a zone conversion per day was most of that.
+    _windows: dict[date, tuple[datetime, datetime] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     # -- the spec ---------------------------------------------------------------------------------------
 
@@ -261,13 +265,20 @@ class BusinessCalendar:
         The window's edges are local wall-clock times, turned into instants
         through the zone: an edge the clocks skip or repeat reads as ``fold=0``.
         """
+        try:
+            return self._windows[day]
+        except KeyError:
+            pass
         window = self.hours[day.weekday()]
         if window is None or day in self._closed_in(day.year):
-            return None
-        midnight = datetime(day.year, day.month, day.day, tzinfo=self._tz)
-        # Aware arithmetic within one zone is wall-clock arithmetic: 09:00 stays 09:00 on a DST day.
-        return ((midnight + timedelta(minutes=window.open)).astimezone(timezone.utc),
-                (midnight + timedelta(minutes=window.close)).astimezone(timezone.utc))
+            found = None
+        else:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=self._tz)
+            # Aware arithmetic within one zone is wall-clock arithmetic: 09:00 stays 09:00 on a DST day.
+            found = ((midnight + timedelta(minutes=window.open)).astimezone(timezone.utc),
+                     (midnight + timedelta(minutes=window.close)).astimezone(timezone.utc))
+        self._windows[day] = found  # the same value from any thread that gets here first
+        return found
 
 
 def parse_hours(text: str) -> dict[str, str | None]:

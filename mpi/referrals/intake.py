@@ -98,6 +98,9 @@ class ReferralIntake:
                 return self.store.referrals.get(existing), False
             with self.store.transaction():
                 referral = self._store(body, prepared, caller)
+            # Watched from now on: the referral was written in step with identity's events of its own
+            # transaction (the record linked, its case opened), so the gate need not read it back for them.
+            self.gate.watch((referral["source_system"], referral["source_record_id"]))
         logger.info("referral %s received from %s for %s (%s, gate %s)", referral["referral_id"],
                     referral["requester"], referral["performer"], referral["urgency"], referral["gate"] or "none")
         return referral, True
@@ -123,6 +126,5 @@ class ReferralIntake:
             "received_at": now, "recorded_at": now, "updated_at": now, "version": 1,
             **targets(self.policy, body["urgency"], body["service_type"], calendar),
         }
-        self.gate.watch(key)
         return self.writer.insert(row, caller.actor, {"decision": decided["decision"],
                                                       "policy_version": self.policy.version})
