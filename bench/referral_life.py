@@ -6,7 +6,7 @@ but it can have the product's code decide every column of them:
 stores it with ``ReferralWriter.insert``, and takes each later step through
 ``ReferralSteps`` (``change_status``, ``correct``, redirects), whose checks against
 the lifecycle table refuse any step the simulation gets wrong. They run over
-:class:`_Store`, a stand-in of the few store calls they make, which keeps the rows,
+:class:`referral_standin.Store`, a stand-in of the few store calls they make, which keeps the rows,
 history (pauses live on the row) and audit events in memory for the builder to insert in bulk.
 What the sweep did before the store's gap (expiries, alerts) is written as
 ``ReferralTable.expire_due`` and ``mpi.store.alerts.raise_due_query`` write it.
@@ -14,140 +14,23 @@ What the sweep did before the store's gap (expiries, alerts) is written as
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import json
 import math
 import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from referral_directory import BY_CODE, NO_RESPONSE, NO_RESPONSE_DEFAULT, ORGANISATIONS, REASONS, hub
+from referral_directory import BY_CODE, NO_RESPONSE, NO_RESPONSE_DEFAULT, REASONS, hub
+from referral_standin import Directory, Events, NoGate, Store
 
 ACTOR_SWEEP = "system:sweep"
-
-
-# -- a stand-in store that keeps what the product's referral code writes -------------------------------
-
-
-class _Referrals:
-    """What ``ReferralWriter`` and ``ReferralSteps`` ask of ``store.referrals``, kept in memory."""
-
-    def __init__(self, clock):
-        from mpi.store.referrals import CHANGEABLE
-
-        self.clock = clock
-        self.changeable = CHANGEABLE
-        self.rows: dict[str, dict] = {}
-        self.history: dict[str, list[tuple]] = {}
-        self.successor: tuple[str, int] | None = None
-
-    def insert(self, referral: dict) -> None:
-        from mpi.store.columns import REFERRALS
-
-        self.rows[referral["referral_id"]] = {c: copy.deepcopy(referral.get(c)) for c in REFERRALS}
-
-    def get(self, referral_id: str) -> dict | None:
-        row = self.rows.get(referral_id)
-        return copy.deepcopy(row) if row else None
-
-    def update(self, referral: dict, **changes) -> int:
-        assert not set(changes) - self.changeable, set(changes) - self.changeable
-        row = self.rows[referral["referral_id"]]
-        assert row["version"] == referral["version"]
-        row.update(copy.deepcopy(changes))
-        row["version"] += 1
-        return row["version"]
-
-    def add_event(self, referral_id, seq, kind, from_state, to_state, event_time, actor, party=None, reason=None,
-                  note=None, detail=None) -> dict:
-        from mpi.store.columns import REFERRAL_EVENTS
-
-        row = (referral_id, seq, kind, from_state, to_state, event_time, self.clock.now(), actor, party, reason, note,
-               None if detail is None else json.dumps(detail))
-        self.history.setdefault(referral_id, []).append(row)
-        return {**dict(zip(REFERRAL_EVENTS, row)), "detail": detail}
-
-    def next_id(self) -> tuple[str, int]:
-        assert self.successor is not None, "a redirect the plan did not number"
-        taken, self.successor = self.successor, None
-        return taken
-
-    def successors(self, referral_id: str) -> list[str]:
-        return []
-
-
-class _Audit:
-    def __init__(self, clock):
-        self.clock = clock
-        self.rows: list[tuple] = []
-
-    def append(self, actor, action, entity_type, entity_id, reason, detail) -> None:
-        self.rows.append((self.clock.now(), actor, str(action), str(entity_type), entity_id, reason,
-                          json.dumps(detail)))
-
-
-class _Store:
-    def __init__(self, clock):
-        self.referrals = _Referrals(clock)
-        self.audit = _Audit(clock)
-
-    def transaction(self):
-        return contextlib.nullcontext()
-
-    serialised = transaction
-
-
-class _Events:
-    def publish(self, event) -> None:
-        pass
-
-    def wanted(self, kind) -> bool:
-        return False
-
-
-def _calendar(spec: dict):
-    """The product's calendar, with each local day's opening kept once computed (it is a pure function of the day:
-    a million simulated referrals ask for the same few hundred days again and again)."""
-    from mpi.directory.calendar import BusinessCalendar
-
-    class KeptDays(BusinessCalendar):
-        def _window(self, day):
-            kept = _WINDOWS.get((id(self), day))
-            if kept is None:
-                kept = _WINDOWS[(id(self), day)] = (super()._window(day),)
-            return kept[0]
-
-    return KeptDays.from_spec(spec)
-
-
-_WINDOWS: dict = {}
-
-
-class _Directory:
-    def __init__(self):
-        self.calendars = {o["code"]: _calendar(o["calendar"]) for o in ORGANISATIONS}
-
-    def exists(self, code: str) -> bool:
-        return code in BY_CODE
-
-    def get(self, code: str) -> dict:
-        return BY_CODE[code]
-
-    def calendar(self, code: str):
-        return self.calendars[code]
-
-
-class _NoGate:
-    def reconcile(self, referral_id: str):
-        raise AssertionError("the bench never redirects or reopens a gated referral")
 
 
 # -- one referral's life ----------------------------------------------------------------------------
 
 
 class Simulator:
-    """Runs referrals' lives through the product's writer and steps over a :class:`_Store`; collects the rows."""
+    """Runs referrals' lives through the product's writer and steps over a stand-in store; collects the rows."""
 
     def __init__(self, anchor: datetime, gap_hours: float):
         from mpi.clock import FixedClock
@@ -158,11 +41,11 @@ class Simulator:
         self.anchor = anchor
         self.horizon = anchor - timedelta(hours=gap_hours)
         self.clock = FixedClock(anchor)
-        self.store = _Store(self.clock)
-        self.directory = _Directory()
+        self.store = Store(self.clock)
+        self.directory = Directory()
         self.policy = ReferralPolicy.load()
-        self.writer = ReferralWriter(self.store, self.directory, self.policy, _Events(), self.clock)
-        self.steps = ReferralSteps(self.store, self.writer, self.directory, self.policy, _NoGate(), self.clock)
+        self.writer = ReferralWriter(self.store, self.directory, self.policy, Events(), self.clock)
+        self.steps = ReferralSteps(self.store, self.writer, self.directory, self.policy, NoGate(), self.clock)
         self.out: dict[str, list] = {"referrals": [], "events": [], "audit": [], "alerts": []}
 
     # -- the plan of one referral: (number, id, received, requester, performer, service, urgency,
