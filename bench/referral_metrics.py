@@ -119,6 +119,7 @@ def referrals_sql(n: int) -> str:
         "next_clock": f"CASE WHEN {open_state} THEN CASE hash(i + 19) % 3 WHEN 0 THEN 'acknowledge' "
                       "WHEN 1 THEN 'triage' ELSE 'first_contact' END END",
         "version": "1",
+        "stepped_at": "received", "pauses": "'[]'",
     }
     for column, states in (("accepted_at", ("accepted", "in_progress", "completed")), ("declined_at", ("declined",)),
                            ("redirected_at", ("redirected",)), ("completed_at", ("completed",))):
