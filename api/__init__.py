@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import errors
+from api import bodies, errors
 from api.errors import MpiApi
 from mpi import __version__, settings
 from mpi.services import Services
@@ -46,6 +46,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         "security": [{"bearer": []}],
     })
     errors.register(app)
+    bodies.init_app(app, int(services.config["MPI_MAX_BODY_BYTES"]))
     _log_requests(app)
 
     from api import alerts, cases, history, merges, organisations, persons, records, referrals

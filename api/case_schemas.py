@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas import EvidenceList, SourceRecordSchema
+from api.schemas import MAX_AGE_HOURS, MAX_OFFSET, EvidenceList, SourceRecordSchema
 
 _REASON = ma.fields.String(required=True, validate=ma.validate.Length(max=2000), metadata={
     "description": "why (required, non-empty): kept in the audit log with the actor and time"})
@@ -23,11 +23,11 @@ class QueueArgsSchema(ma.Schema):
                               metadata={"description": "repeatable"})
     owner = ma.fields.String(metadata={"description": "user name of the steward a case is assigned to"})
     source_system = ma.fields.String(metadata={"description": "system that sent the case's record"})
-    min_age_hours = ma.fields.Float(validate=ma.validate.Range(min=0), metadata={
+    min_age_hours = ma.fields.Float(validate=ma.validate.Range(min=0, max=MAX_AGE_HOURS), metadata={
         "description": "only cases at least this many hours old"})
     overdue = ma.fields.Boolean(metadata={"description": "true: only overdue cases; false: only those not overdue"})
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ActionSchema(ma.Schema):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 import marshmallow as ma
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from mpi.errors import MpiError, flatten
 
@@ -61,7 +61,14 @@ class MpiApi(Api):
         if error.code >= 500:
             logger.exception("unhandled error")
             return error_response("internal_error", error.code, "internal error")
-        return error_response(word, error.code, data.get("message") or error.description or error.name)
+        if isinstance(error, RequestEntityTooLarge):
+            limit = current_app.config.get("MAX_CONTENT_LENGTH")
+            return error_response(word, 413, f"the body is larger than the {limit} bytes this service reads "
+                                             "(MPI_MAX_BODY_BYTES)", {"_body": [f"over {limit} bytes"]})
+        response = error_response(word, error.code, data.get("message") or error.description or error.name)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
 
 def register(app) -> None:

@@ -22,6 +22,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import caller, require_caller
+from api.schemas import MAX_OFFSET
 from mpi.referrals import fhir
 from mpi.referrals.fhir_search import search
 
@@ -58,7 +59,7 @@ class TaskSearchArgsSchema(ma.Schema):
     status = ma.fields.String(metadata={"description": "Task.status codes, comma-separated (any of them)"})
     count = ma.fields.Integer(data_key="_count", load_default=50, validate=ma.validate.Range(min=1, max=1000),
                               metadata={"description": "page size"})
-    offset = ma.fields.Integer(data_key="_offset", load_default=0, validate=ma.validate.Range(min=0),
+    offset = ma.fields.Integer(data_key="_offset", load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET),
                                metadata={"description": "matches to skip"})
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from api.schemas import MAX_OFFSET
 from mpi.referrals.lifecycle import Clock
 from mpi.referrals.validation import (
     ContactSchema,
@@ -173,7 +174,7 @@ class ReferralListArgsSchema(ma.Schema):
     person_id = ma.fields.String()
     order = ma.fields.String(load_default="due", validate=ma.validate.OneOf(["due", "newest"]))
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET))
 
 
 class ReferralListSchema(ma.Schema):
@@ -204,7 +205,7 @@ class AlertArgsSchema(ma.Schema):
     acknowledged = ma.fields.Boolean()
     mine = ma.fields.Boolean(load_default=False, metadata={"description": "only alerts naming the caller"})
     limit = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=1000))
-    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0))
+    offset = ma.fields.Integer(load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET))
 
 
 class AlertListSchema(ma.Schema):

@@ -6,6 +6,11 @@ import marshmallow as ma
 
 from mpi.records.validation import RecordSchema
 
+#: The largest page offset a list takes: past it there is no page, and the store's OFFSET is a signed 64-bit number.
+MAX_OFFSET = 1_000_000_000
+#: The oldest age, in hours, a filter may ask for (about 114 years): past it a date cannot be computed.
+MAX_AGE_HOURS = 1_000_000
+
 __all__ = ["RecordSchema", "MatchResultSchema", "DecisionResultSchema", "PersonSchema", "SourceRecordSchema"]
 
 

@@ -44,6 +44,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("MPI_LOG_LEVEL", "INFO", "Python logging level for the service and the CLI."),
     Setting(
+        "MPI_MAX_BODY_BYTES",
+        "1048576",
+        "Largest request body the API reads, in bytes (a record or a referral is a few kilobytes); a larger "
+        "one answers 413 unread.",
+    ),
+    Setting(
         "MPI_SECRET_KEY",
         "",
         "Key that signs the review UI's session cookies; a random one per process when empty.",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import re
 import time
 
 import click
@@ -36,13 +37,27 @@ class _Errors(click.Group):
             raise click.ClickException(f"{e.message}" + (f" ({detail})" if detail else "")) from None
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log record is one line: control characters in its message (a newline sent in a request path, say)
+    are written as ``\\x0a``, so nobody can forge a line of the log by what they send. A traceback after
+    the message keeps its lines."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802  (logging's name)
+        return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", super().formatMessage(record))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 @click.group(cls=_Errors)
 @click.option("--db", envvar="MPI_DB", default=None, help="DuckDB store file [env MPI_DB; default var/mpi.duckdb].")
 @click.option("--models-dir", envvar="MPI_MODELS_DIR", default=None, help="Folder of model files [env MPI_MODELS_DIR].")
 @click.pass_context
 def main(ctx: click.Context, db: str | None, models_dir: str | None) -> None:
     """closedloop-mpi: master person index for referral networks."""
-    logging.basicConfig(level=settings.get("MPI_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.get("MPI_LOG_LEVEL"), handlers=[handler])
     ctx.obj = Services({"MPI_DB": db, "MPI_MODELS_DIR": models_dir})
     ctx.call_on_close(ctx.obj.close)
 

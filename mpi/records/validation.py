@@ -39,6 +39,11 @@ def _text(max_length: int = 100, **kwargs: Any) -> fields.String:
     )
 
 
+#: A key must read back as sent: a newline, a tab, NUL or another control character is refused
+#: (it could not be read back through a URL, and would forge lines of a log).
+NO_CONTROL = validate.Regexp(r"[^\x00-\x1f\x7f-\x9f]*\Z", error="no control characters (a newline, a tab, NUL)")
+
+
 class RecordSchema(Schema):
     """A source record as one flat object with the canonical field names."""
 
@@ -50,7 +55,7 @@ class RecordSchema(Schema):
     )
     source_record_id = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=128),
+        validate=[validate.Length(min=1, max=128), NO_CONTROL],
         metadata={"description": "the sending system's own id (MRN, member id, client id)"},
     )
     first_name = _text()

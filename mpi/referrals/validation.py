@@ -18,7 +18,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from marshmallow import ValidationError as MarshmallowError
 
 from mpi.errors import ValidationError, flatten
-from mpi.records.validation import RecordSchema
+from mpi.records.validation import NO_CONTROL, RecordSchema
 from mpi.vocab import Consent, Party, ReasonCode, ReferralState, Urgency
 
 _CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="a code: letters, digits and . _ - only")
@@ -66,7 +66,7 @@ class ReferralSchema(Schema):
 
     requester = fields.String(required=True, validate=_CODE,
                               metadata={"description": "code of the referring organisation (the caller's own)"})
-    requester_referral_id = fields.String(required=True, validate=validate.Length(min=1, max=128),
+    requester_referral_id = fields.String(required=True, validate=[validate.Length(min=1, max=128), NO_CONTROL],
                                           metadata={"description": "the requester's own id of this referral"})
     performer = fields.String(required=True, validate=_CODE,
                               metadata={"description": "code of the organisation asked to serve"})
