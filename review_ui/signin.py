@@ -144,8 +144,11 @@ def _safe_next(value: str | None, user: dict) -> str:
     """
     if value:
         parts = urlsplit(value)
+        # A page of the review UI by its route, so a path that only starts with /review/ and climbs out
+        # of it ("/review/../../v1/...", which the browser resolves) matches none and is not followed.
+        endpoint = _endpoint_of(parts.path)
         if (not parts.scheme and not parts.netloc and value.startswith("/review/") and "\\" not in value
-                and user["role"] in roles_of(_endpoint_of(parts.path))):
+                and endpoint is not None and endpoint.startswith(f"{bp.name}.") and user["role"] in roles_of(endpoint)):
             return value
     return home(user)
 

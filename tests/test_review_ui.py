@@ -113,7 +113,9 @@ def test_a_new_token_for_the_user_ends_their_old_sessions(signed_in, services):
     assert signed_in.get("/review/").status_code == 302
 
 
-@pytest.mark.parametrize("next_url", ["https://elsewhere.example/", "//elsewhere.example/review/", "/v1/persons/x"])
+@pytest.mark.parametrize("next_url", ["https://elsewhere.example/", "//elsewhere.example/review/", "/v1/persons/x",
+                                      "/review/../v1/persons/x", "/review/../../v1/persons/MPI00000001",
+                                      "/review/%2e%2e/v1/persons/x", "/review/./cases/../../v1/audit"])
 def test_sign_in_only_returns_to_a_review_page(client, steward, next_url):
     form = client.get("/review/sign-in")
     response = client.post("/review/sign-in", data={"name": steward[0], "token": steward[1], "next": next_url,
