@@ -60,7 +60,10 @@ class Services:
 
     @cached_property
     def store(self) -> Store:
-        return Store(self.config["MPI_DB"], self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock)
+        path = self.config["MPI_DB"]
+        # Only the default location's folder (var/) is made; a path given must name an existing folder.
+        return Store(path, self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock,
+                     make_folder=path == settings.default("MPI_DB"))
 
     @cached_property
     def events(self) -> EventBus:

@@ -24,7 +24,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MPI_DB", "var/mpi.duckdb", "Path of the DuckDB store file (created on first use)."),
+    Setting("MPI_DB", "var/mpi.duckdb", "Path of the DuckDB store file (created on first use). Its folder must exist, but for the default's `var/`."),
     Setting(
         "MPI_MODELS_DIR",
         str(PROJECT_ROOT / "matching_models"),
@@ -92,6 +92,11 @@ def get(name: str, overrides: dict | None = None) -> str:
     if overrides and overrides.get(name) not in (None, ""):
         return str(overrides[name])
     return os.environ.get(name) or setting.default
+
+
+def default(name: str) -> str:
+    """A setting's default value, whatever the environment says."""
+    return _BY_NAME[name].default
 
 
 def resolve_all(overrides: dict | None = None) -> dict[str, str]:

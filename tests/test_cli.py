@@ -49,6 +49,15 @@ def test_init_creates_the_store_and_activates_the_default_model(mpi, config):
     assert Path(config["MPI_DB"]).exists()
 
 
+def test_init_in_a_folder_that_does_not_exist_is_one_line_and_makes_no_folder(tmp_path, config):
+    missing = tmp_path / "nonexistent" / "x.duckdb"
+
+    result = CliRunner().invoke(main, ["--db", str(missing), "--models-dir", config["MPI_MODELS_DIR"], "init"])
+
+    assert_one_line_error(result, f"{missing.parent} does not exist")
+    assert not missing.parent.exists()
+
+
 def test_store_path_comes_from_the_environment(tmp_path, config):
     db = tmp_path / "from-env.duckdb"
     result = CliRunner().invoke(main, ["--models-dir", config["MPI_MODELS_DIR"], "init"], env={"MPI_DB": str(db)})

@@ -43,12 +43,22 @@ def test_migration_is_idempotent_and_keeps_data(tmp_path):
         reopened.close()
 
 
-def test_store_creates_its_folder(tmp_path):
-    store = Store(tmp_path / "deep" / "er" / "mpi.duckdb")
+def test_a_store_whose_folder_does_not_exist_is_refused_and_nothing_is_made(tmp_path):
+    with pytest.raises(StoreError, match="folder .*deep/er does not exist"):
+        Store(tmp_path / "deep" / "er" / "mpi.duckdb")
+
+    assert not (tmp_path / "deep").exists()
+
+
+def test_the_default_store_makes_its_var_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MPI_DB", raising=False)
+    services = Services()
     try:
-        assert (tmp_path / "deep" / "er" / "mpi.duckdb").exists()
+        services.store
+        assert (tmp_path / "var" / "mpi.duckdb").exists()
     finally:
-        store.close()
+        services.close()
 
 
 def test_the_checkpoint_threshold_is_set_on_the_connection_and_a_bad_one_named(tmp_path):

@@ -46,9 +46,13 @@ __all__ = ["Store"]
 class Store:
     """All persistence of one DuckDB file, one gateway per concept."""
 
-    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None):
-        """Open (or create and migrate) the store file; every row written is stamped by ``clock``."""
-        self.db = Database(path, checkpoint_threshold, clock)
+    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
+                 make_folder: bool = False):
+        """Open (or create and migrate) the store file; every row written is stamped by ``clock``.
+
+        Its folder must exist, unless ``make_folder`` (the default location's ``var/``).
+        """
+        self.db = Database(path, checkpoint_threshold, clock, make_folder)
         #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
         self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)

@@ -43,15 +43,25 @@ _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 class Database:
     """The connection to one DuckDB store file and the rules for writing to it."""
 
-    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None):
-        """Open (or create) the file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``)."""
+    def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
+                 make_folder: bool = False):
+        """Open (or create) the file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``).
+
+        The file's folder must exist unless ``make_folder`` (the default location, ``var/``): a
+        mistyped ``--db /nonexistent/x.duckdb`` is refused instead of creating folders at the root.
+        """
         self.path = str(path)
         self.clock = clock or SystemClock()
         #: The store's clock: the time every row written is stamped with (the clock's own method, bound once:
         #: a load stamps several values per record).
         self.now = self.clock.now
         if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            if make_folder:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif not folder.is_dir():
+                raise StoreError(f"cannot open the store at {self.path}: its folder {folder} does not exist "
+                                 "(create it first, or give another path)")
         if checkpoint_threshold and not _SIZE.fullmatch(checkpoint_threshold):
             raise StoreError(f"checkpoint threshold {checkpoint_threshold!r} is not a size such as 256MB"
                              " (MPI_CHECKPOINT_THRESHOLD)")
