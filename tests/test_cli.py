@@ -72,6 +72,7 @@ def test_load_decides_every_row_ignores_unknown_columns_and_summarises(mpi, peop
     result = mpi("load", "--input", str(people_csv))
 
     assert "matching" in result.stderr  # the progress bar
+    assert result.stderr.count("ignoring column(s) no record has: intake_notes") == 1
     loaded, match, no_match, possible, rejected = map(int, SUMMARY.search(result.stdout).groups())
     assert loaded == match + no_match + possible == total - rejected
     assert no_match >= 1 and match >= 1
@@ -142,13 +143,19 @@ def test_export_into_a_missing_folder_is_a_one_line_error(mpi, tmp_path):
         (b"", "empty file"),
         (b"first_name,last_name\nAna,Diaz\n", "missing required column(s): source_system, source_record_id"),
         (b"source_system,source_record_id,first_name\nx,1,\xff\xfe\x00bad\n", "UTF-8"),
+        (b"source_system;source_record_id;first_name\nx;1;Ana\n", "separated by semicolons"),
+        (b"source_system,source_record_id,firstname,surname\nx,1,Ana,Diaz\n",
+         "no column of a record's fields (every record would be empty): expected some of first_name"),
+        ("a directory", "a directory, not a CSV file"),
     ],
-    ids=["missing", "empty", "no-key-columns", "not-utf8"],
+    ids=["missing", "empty", "no-key-columns", "not-utf8", "semicolons", "misnamed-header", "directory"],
 )
 @pytest.mark.parametrize("command", ["load", "train"])
 def test_bad_input_file_is_a_one_line_error(mpi, tmp_path, content, fragment, command):
     path = tmp_path / "input.csv"
-    if content is not None:
+    if content == "a directory":
+        path.mkdir()
+    elif content is not None:
         path.write_bytes(content)
 
     result = mpi(command, "--input", str(path), ok=False)

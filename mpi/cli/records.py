@@ -12,7 +12,7 @@ import click
 from mpi.cli.base import actor, main, warm_index
 from mpi.identity.loading import PreparedRows
 from mpi.identity.loading import load as load_rows
-from mpi.records.csvio import count_rows, read_records
+from mpi.records.csvio import count_rows, read_header, read_records
 from mpi.services import Services
 
 EXPORT_COLUMNS = (
@@ -31,6 +31,10 @@ EXPORT_COLUMNS = (
 def load(services: Services, input_path: str, no_rematch: bool, workers: int | None) -> None:
     """Send every record of a CSV through the same decision path as the API, then re-match held records."""
     who = actor()
+    # The header first: a file that cannot load stops here, before any worker or progress bar starts.
+    unknown = read_header(input_path)
+    if unknown:
+        click.echo(f"ignoring column(s) no record has: {', '.join(unknown)}", err=True)
     services.ensure_active_model(who)
     total = count_rows(input_path)
     # Entered before the index is built, so the first rows are prepared when matching begins.

@@ -1,8 +1,10 @@
 """Reading and writing canonical record CSV files, with errors a person can act on.
 
 Every column is read as text (ids and ZIP codes keep their leading zeros);
-unknown extra columns are ignored; a missing file, a missing required column or
-an undecodable file is one :class:`CsvError` naming the file and the problem.
+unknown extra columns are ignored (:func:`read_header` names them, for a warning);
+a missing file, a directory, a missing key column, a header with no column of a
+record's fields, or an undecodable file is one :class:`CsvError` naming the file
+and the problem.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mpi.errors import MpiError
-from mpi.records.fields import KEY_FIELDS
+from mpi.records.fields import DEMOGRAPHIC_FIELDS, KEY_FIELDS, RECORD_FIELDS
 
 
 class CsvError(MpiError):
@@ -34,30 +36,58 @@ def count_rows(path: str | Path) -> int:
 
 def _open(path: str | Path):
     p = Path(path)
+    if p.is_dir():
+        raise CsvError(f"{p}: a directory, not a CSV file")
     if not p.is_file():
         raise CsvError(f"{p}: no such file")
     return p.open(newline="", encoding="utf-8-sig")
+
+
+#: Columns a records file may carry beside a record's fields without a warning (a dev set's truth).
+KNOWN_EXTRA = ("truth_person_id", "person_label")
+
+
+def read_header(path: str | Path) -> list[str]:
+    """Check a records file's header before any row is read; returns its unknown columns (to be ignored).
+
+    Raises:
+        CsvError: the file is missing or a directory, not UTF-8, empty, lacks a key column (with a hint
+            when it is separated by semicolons or tabs), or has no column of a record's fields at all
+            (every row would be an empty record): the missing and the unknown columns named.
+    """
+    with _open(path) as f:
+        return _checked_header(path, csv.DictReader(f))[1]
+
+
+def _checked_header(path: str | Path, reader: csv.DictReader) -> tuple[list[str], list[str]]:
+    try:
+        header = reader.fieldnames
+    except (UnicodeDecodeError, csv.Error) as e:
+        raise CsvError(f"{path}: cannot read the header: not a readable UTF-8 CSV file ({type(e).__name__})") from None
+    if not header:
+        raise CsvError(f"{path}: empty file, expected a header row")
+    header = [h.strip() for h in header]
+    unknown = [c for c in header if c not in RECORD_FIELDS and c not in KNOWN_EXTRA]
+    missing = [c for c in KEY_FIELDS if c not in header]
+    if missing:
+        separator = next((name for sep, name in ((";", "semicolons"), ("\t", "tabs")) if sep in header[0]), None)
+        hint = f" (the header is separated by {separator}: the file must be comma-separated)" if separator else ""
+        raise CsvError(f"{path}: missing required column(s): {', '.join(missing)}{hint}")
+    if not any(c in header for c in DEMOGRAPHIC_FIELDS):
+        raise CsvError(f"{path}: no column of a record's fields (every record would be empty): expected some of "
+                       f"{', '.join(DEMOGRAPHIC_FIELDS)}; unknown column(s): {', '.join(unknown) or 'none'}")
+    return header, unknown
 
 
 def read_records(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield ``(line_number, row)`` for each data row, values stripped.
 
     Raises:
-        CsvError: the file is missing, not UTF-8, has no header, or lacks a key column.
+        CsvError: as :func:`read_header`, or an unreadable line.
     """
     with _open(path) as f:
         reader = csv.DictReader(f)
-        try:
-            header = reader.fieldnames
-        except (UnicodeDecodeError, csv.Error) as e:
-            raise CsvError(f"{path}: cannot read the header ({type(e).__name__})") from None
-        if not header:
-            raise CsvError(f"{path}: empty file, expected a header row")
-        header = [h.strip() for h in header]
-        reader.fieldnames = header
-        missing = [c for c in KEY_FIELDS if c not in header]
-        if missing:
-            raise CsvError(f"{path}: missing required column(s): {', '.join(missing)}")
+        reader.fieldnames = _checked_header(path, reader)[0]
         try:
             for row in reader:
                 yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k is not None}
