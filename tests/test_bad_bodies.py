@@ -146,3 +146,36 @@ def test_a_newline_in_a_message_cannot_forge_a_log_line():
         logger.removeHandler(handler)
 
     assert stream.getvalue() == "WARNING GET /v1/persons/x\\x0aINFO forged: admin signed in\\x00 404\n"
+
+
+# -- a record with nothing to match on ---------------------------------------------------------------------
+
+ONLY_KEYS = {"source_system": "st-marys-ehr", "source_record_id": "MRN-9"}
+
+
+@pytest.mark.parametrize("fields", [{}, {"first_name": "", "last_name": " ", "birth_date": None, "phone": ""},
+                                    {"last_name": "Quintanilla", "sex": "F", "state": "GA"}],
+                         ids=["only-keys", "every-field-empty", "a-surname-sex-and-state"])
+def test_a_record_with_nothing_to_match_on_is_refused_not_made_a_person(client, auth, services, fields):
+    response = client.post("/v1/records", json={**ONLY_KEYS, **fields}, headers=auth)
+
+    body = assert_error(response, 422, "validation_error")
+    assert list(body["errors"]) == ["_schema"] and "not enough to match on" in body["errors"]["_schema"][0]
+    _nothing_written(services)
+
+
+@pytest.mark.parametrize("fields", [{"first_name": "Marisol", "last_name": "Quintanilla"}, {"phone": "404-555-0187"},
+                                    {"birth_date": "1984-03-17"}, {"medicaid_id": "GA1234567"}],
+                         ids=["names", "phone", "birth-date", "medicaid-id"])
+def test_one_thing_to_match_on_is_enough(client, auth, fields):
+    assert client.post("/v1/records", json={**ONLY_KEYS, **fields}, headers=auth).status_code == 200
+
+
+def test_a_referral_whose_person_has_nothing_to_match_on_is_refused_naming_the_person(net_client, network,
+                                                                                       net_services):
+    response = net_client.post("/v1/referrals", json=referral_body(person=ONLY_KEYS),
+                               headers=network.headers["hub-stmarys"])
+
+    assert list(assert_error(response, 422, "validation_error")["errors"]) == ["person"]
+    _nothing_written(net_services)
+    assert _count(net_services, "review_cases") == 0

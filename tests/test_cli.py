@@ -168,14 +168,16 @@ def test_invalid_rows_are_rejected_by_line_and_field_without_values(mpi, tmp_pat
     path.write_text("source_system,source_record_id,first_name,birth_date,sex\n"
                     "clinic,1,Ana,1990-01-02,F\n"
                     "clinic,2,Bea,31/12/1990,F\n"
-                    "clinic,3,Cy,1991-05-06,Q\n")
+                    "clinic,3,Cy,1991-05-06,Q\n"
+                    "clinic,4,,,F\n")
 
     result = mpi("load", "--input", str(path))
 
     assert "rejected line 3: invalid birth_date" in result.stderr
     assert "rejected line 4: invalid sex" in result.stderr
+    assert "rejected line 5: nothing to match on" in result.stderr  # only its keys and a sex: no person made
     assert "31/12/1990" not in result.output and "Bea" not in result.output
-    assert SUMMARY.search(result.stdout).group(1, 5) == ("1", "2")
+    assert SUMMARY.search(result.stdout).group(1, 5) == ("1", "3")
 
 
 # ------------------------------------------------------------------------------------ models and users

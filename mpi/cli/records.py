@@ -43,7 +43,8 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         started = time.perf_counter()
         with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
             loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update)
-    rejected = [f"line {line}: invalid {', '.join(fields)}" for line, fields in loaded.rejected]
+    rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
+                                    else f"invalid {', '.join(fields)}") for line, fields in loaded.rejected]
     for message in rejected[:20]:
         click.echo(f"rejected {message}", err=True)
     if len(rejected) > 20:

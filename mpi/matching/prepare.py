@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from mpi.errors import ValidationError
 from mpi.matching import blocking
 from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
@@ -22,12 +23,23 @@ class Prepared(NamedTuple):
     keys: list[str]
 
 
+#: What a record must carry to be matched at all, in words (the README and the 422 say it): each
+#: is what one blocking key needs, and a record with none could never be found or find anyone.
+ENOUGH_TO_MATCH = ("a birth date", "a phone", "an email", "a Medicaid id", "a street address",
+                   "a first and a last name", "a first name and a ZIP", "SSN last 4 and a birth date")
+
+
 def prepare(data: Any, *, strict: bool = True) -> Prepared:
     """Validate and normalise an inbound record and derive its blocking keys.
 
     Raises:
-        ValidationError: naming every bad field.
+        ValidationError: naming every bad field; or, for a record with nothing to match on (only its
+            keys, or every field empty or unusable), ``_schema`` saying what would do.
     """
     record = validate_record(data, strict=strict)
     norm = normalise_record(record)
-    return Prepared(record, norm, blocking.record_keys(norm))
+    keys = blocking.record_keys(norm)
+    if not keys:
+        raise ValidationError("invalid record: nothing to match on", {"_schema": [
+            f"not enough to match on: give at least {', '.join(ENOUGH_TO_MATCH[:-1])} or {ENOUGH_TO_MATCH[-1]}"]})
+    return Prepared(record, norm, keys)

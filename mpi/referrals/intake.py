@@ -90,7 +90,11 @@ class ReferralIntake:
     def submit(self, data: Any, caller: Caller) -> tuple[dict[str, Any], bool]:
         """Receive a referral; returns it as stored and whether it is new (False: a retry of one already stored)."""
         body = self.check(data, caller)
-        prepared = prepare(body["person"])
+        try:
+            prepared = prepare(body["person"])
+        except ValidationError as e:  # named inside the referral: the person, or its field
+            raise ValidationError(e.message, {"person" if k == "_schema" else f"person.{k}": v
+                                              for k, v in e.errors.items()}) from None
         with self.store.serialised():
             existing = self.store.referrals.by_requester_id(body["requester"], body["requester_referral_id"])
             if existing is not None:
