@@ -69,11 +69,19 @@ class CandidateSchema(ma.Schema):
     evidence = EvidenceList(metadata={"description": "waterfall, prior first"})
 
 
+class FieldWarningSchema(ma.Schema):
+    field = ma.fields.String(metadata={"description": "the record's field"})
+    message = ma.fields.String(metadata={"description": "why it takes no part in matching (its value kept as sent)"})
+
+
 class MatchResultSchema(ma.Schema):
     decision = ma.fields.String(metadata={"description": "MATCH, POSSIBLE_MATCH or NO_MATCH if it were submitted"})
     match_grade = ma.fields.String()
     model_version = ma.fields.String()
     candidates = ma.fields.List(ma.fields.Nested(CandidateSchema))
+    warnings = ma.fields.List(ma.fields.Nested(FieldWarningSchema), metadata={
+        "description": "fields sent with a value matching cannot use (an invalid phone, email, ZIP, state or SSN "
+                       "last 4): the record is kept with the value as sent, and that field is not matched on"})
 
 
 class DecisionResultSchema(MatchResultSchema):

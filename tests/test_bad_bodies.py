@@ -179,3 +179,31 @@ def test_a_referral_whose_person_has_nothing_to_match_on_is_refused_naming_the_p
     assert list(assert_error(response, 422, "validation_error")["errors"]) == ["person"]
     _nothing_written(net_services)
     assert _count(net_services, "review_cases") == 0
+
+
+# -- values matching cannot use are kept and said ------------------------------------------------------------
+
+
+def test_an_invalid_phone_email_zip_and_state_are_kept_and_named_in_warnings(client, auth, services):
+    sent = {**record("marisol", "st-marys-ehr", "MRN-1"), "phone": "12", "email": "marisol-at-example",
+            "postal_code": "XXXXX", "state": "Atlantis", "ssn_last4": "0000"}
+
+    response = client.post("/v1/records", json=sent, headers=auth)
+
+    assert response.status_code == 200
+    warnings = response.get_json()["warnings"]
+    assert [w["field"] for w in warnings] == ["phone", "email", "postal_code", "state", "ssn_last4"]
+    assert all("kept as sent" in w["message"] for w in warnings)
+    assert "marisol-at-example" not in response.get_data(as_text=True)
+    stored = client.get("/v1/records/st-marys-ehr/MRN-1", headers=auth).get_json()
+    assert (stored["raw"]["email"], stored["raw"]["state"]) == ("marisol-at-example", "Atlantis")
+
+
+def test_a_clean_record_has_no_warnings_and_match_says_them_too(client, auth):
+    clean = client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=auth).get_json()
+    scored = client.post("/v1/match", json={**record("marisol", "st-marys-ehr", "MRN-2"), "email": "nope"},
+                         headers=auth).get_json()
+
+    assert clean["warnings"] == []
+    assert scored["warnings"] == [{"field": "email", "message": "not an email address: kept as sent, not used for "
+                                                                 "matching"}]

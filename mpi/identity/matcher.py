@@ -27,6 +27,7 @@ from mpi.matching.decisions import Candidate, decide, decision_grade
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
 from mpi.records.normalise import normalise_record
+from mpi.records.unused import unused_fields
 from mpi.records.validation import validate_record
 from mpi.store import Store
 from mpi.vocab import AuditAction, Decision, LinkSource
@@ -76,6 +77,7 @@ class MatchService:
             "match_grade": decision_grade(decision, candidates, model.policy).value,
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
+            "warnings": unused_fields(record, norm),
         }
 
     # -- writing ----------------------------------------------------------------------------------
@@ -105,8 +107,9 @@ class MatchService:
             old = self.writer.put_record(key, record, norm, keys, actor, model.version)
             if self.writer.protected(key):
                 self.writer.refresh_golden(old.person_id)
-                return self._result(key, Decision(old.decision), model, [], old.person_id, None, LinkSource.MANUAL,
-                                    old.score, old.probability)
+                return {**self._result(key, Decision(old.decision), model, [], old.person_id, None,
+                                       LinkSource.MANUAL, old.score, old.probability),
+                        "warnings": unused_fields(record, norm)}
             blocks = list(blocks)
             if old and old.case_id:
                 # What the withdrawn case blocked still waits on this record: its next case inherits it.
@@ -117,8 +120,9 @@ class MatchService:
         top = candidates[0] if candidates else None
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
-        return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
-                            probability, with_candidates=with_candidates)
+        return {**self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
+                               probability, with_candidates=with_candidates),
+                "warnings": unused_fields(record, norm)}
 
     def _decide_and_write(self, actor: str, key: Key, norm: Mapping[str, Any], model: Model,
                           blocks: Sequence[Mapping[str, Any]] = ()):
