@@ -92,6 +92,9 @@ class DecisionResultSchema(MatchResultSchema):
     link_source = ma.fields.String(allow_none=True, metadata={"description": "AUTO or MANUAL"})
     match_weight = ma.fields.Float(allow_none=True)
     match_probability = ma.fields.Float(allow_none=True)
+    unchanged = ma.fields.Boolean(metadata={
+        "description": "true when the record was sent again exactly as stored: nothing was written, audited or "
+                       "decided again, and the answer is its standing decision (without candidates)"})
 
 
 class LinkSchema(ma.Schema):

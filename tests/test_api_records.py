@@ -177,6 +177,37 @@ def test_same_key_again_updates_the_record_not_a_new_one(client, auth, services)
     assert actions.count("record.created") == 1 and actions.count("record.updated") == 1
 
 
+def test_the_same_record_sent_again_unchanged_writes_audits_and_decides_nothing(client, auth, services):
+    first = submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))
+    submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    audit_before = services.store.db.one("SELECT count(*) FROM audit_log")[0]
+    before = client.get("/v1/records/county-general-ehr/CG-1", headers=auth).get_json()
+
+    again = submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))
+
+    assert again["unchanged"] is True
+    assert (again["person_id"], again["decision"], again["link_source"]) == (first["person_id"], "NO_MATCH", "AUTO")
+    assert services.store.db.one("SELECT count(*) FROM audit_log")[0] == audit_before
+    assert client.get("/v1/records/county-general-ehr/CG-1", headers=auth).get_json() == before
+    changed = submit(client, auth, record("theodore", "county-general-ehr", "CG-1", phone="312-555-0177"))
+    assert "unchanged" not in changed
+
+
+def test_a_held_record_sent_again_unchanged_stays_in_its_case(client, auth, services, activate_policy):
+    submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
+               "last_name": "Quintanilla", "birth_date": "1984-03-17"}
+    _, weight = best_weight(client, auth, partial)
+    activate_policy(lower_match_weight=weight - 1, upper_match_weight=weight + 1)
+    held = submit(client, auth, partial)
+
+    again = submit(client, auth, partial)
+
+    assert (again["unchanged"], again["decision"], again["review_case_id"]) == (True, "POSSIBLE_MATCH",
+                                                                               held["review_case_id"])
+    assert services.store.cases.get(held["review_case_id"])["state"] == "open"
+
+
 def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, services, activate_policy):
     first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
     partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",

@@ -164,7 +164,8 @@ def test_a_case_reopened_by_an_update_keeps_what_it_blocks(services, case_id):
     services.cases.set_blocks(case_id, [{"kind": "referral", "id": "REF-1", "priority": "urgent"}],
                               "system:referrals", "discharge", 1)
 
-    again = services.matching.submit(PARTIAL, "test")  # the source sends it again
+    # The source sends it again in capitals: an update (sent again unchanged, it would change nothing).
+    again = services.matching.submit({**PARTIAL, "first_name": "MARISOL"}, "test")
 
     assert again["review_case_id"] not in (None, case_id)
     case = services.cases.get(again["review_case_id"])

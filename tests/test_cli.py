@@ -84,6 +84,26 @@ def test_load_decides_every_row_ignores_unknown_columns_and_summarises(mpi, peop
     assert (persons, records, cases) == (no_match, loaded, possible - relinked)
 
 
+def test_loading_the_same_file_again_changes_nothing(mpi, people_csv, config, tmp_path):
+    mpi("load", "--input", str(people_csv))
+    mpi("export", "--output", str(tmp_path / "first.csv"))
+    def audit() -> int:
+        store = Store(config["MPI_DB"])
+        try:
+            return store.db.one("SELECT count(*) FROM audit_log")[0]
+        finally:
+            store.close()
+
+    before = audit()
+
+    again = mpi("load", "--input", str(people_csv))
+
+    mpi("export", "--output", str(tmp_path / "again.csv"))
+    assert rows_of(tmp_path / "again.csv") == rows_of(tmp_path / "first.csv")
+    assert audit() == before  # every record sent again as stored: nothing written, audited or decided
+    assert "re-matched" not in again.stdout or "0 linked" in again.stdout
+
+
 def test_load_no_rematch_leaves_held_records_as_decided_on_arrival(mpi, people_csv):
     result = mpi("load", "--input", str(people_csv), "--no-rematch")
 

@@ -104,6 +104,13 @@ class MatchService:
         model = self.active_model()
         key = (record["source_system"], record["source_record_id"])
         with self.store.transaction():
+            same = self._unchanged(key, record, norm)
+            if same is not None and (same.person_id or not blocks):  # a held record's new blocks reopen its case
+                # Sent again as it is stored: nothing to write, audit or decide (a load run twice converges).
+                decision = Decision(same.decision) if same.person_id else Decision.POSSIBLE_MATCH  # held
+                return {**self._result(key, decision, model, [], same.person_id, same.case_id,
+                                       LinkSource(same.link_source or LinkSource.AUTO), same.score, same.probability),
+                        "warnings": unused_fields(record, norm), "unchanged": True}
             old = self.writer.put_record(key, record, norm, keys, actor, model.version)
             if self.writer.protected(key):
                 self.writer.refresh_golden(old.person_id)
@@ -123,6 +130,13 @@ class MatchService:
         return {**self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
                                probability, with_candidates=with_candidates),
                 "warnings": unused_fields(record, norm)}
+
+    def _unchanged(self, key: Key, record: Mapping[str, Any], norm: Mapping[str, Any]):
+        """The record's index entry if it was decided and is sent again exactly as stored, else None."""
+        entry = self.writer.index.get(key)
+        if entry is None or not (entry.person_id and entry.decision or entry.case_id) or entry.norm != norm:
+            return None
+        return entry if self.store.records.raw(*key) == dict(record) else None
 
     def _decide_and_write(self, actor: str, key: Key, norm: Mapping[str, Any], model: Model,
                           blocks: Sequence[Mapping[str, Any]] = ()):

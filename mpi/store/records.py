@@ -60,6 +60,16 @@ class RecordTable:
         record["review_case_id"] = case[0] if case else None
         return record
 
+    def raw(self, source_system: str, source_record_id: str) -> dict | None:
+        """A record as it was last sent (one buffered in this transaction included), or None."""
+        buffered = self._db.pending().records.get((source_system, source_record_id)) \
+            if self._db.in_transaction() else None
+        if buffered is not None:
+            return buffered[0]
+        row = self._db.one("SELECT raw FROM source_records WHERE source_system = ? AND source_record_id = ?",
+                           [source_system, source_record_id], flush=False)
+        return loads(row[0]) if row else None
+
     def put(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
             received_at: datetime | None = None) -> datetime:
         """Insert or replace a source record and its blocking keys (buffered); returns the update time."""
