@@ -182,6 +182,8 @@ class AuditAction(StrEnum):
     """Two persons merged: the loser's records moved to the survivor, its id redirects there."""
     PERSON_UNMERGED = "person.unmerged", Replay.UNMERGES
     """A merge undone: both persons and their records as they were before it."""
+    PERSON_RETIRED = "person.retired"
+    """A person whose last record the matcher moved to another person: its id redirects where its records went."""
     LINK_CREATED = "link.created", Replay.LINKS, LinkSource.AUTO
     """A record linked to a person it had not been linked to."""
     LINK_MOVED = "link.moved", Replay.LINKS, LinkSource.AUTO

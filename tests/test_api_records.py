@@ -193,6 +193,23 @@ def test_the_same_record_sent_again_unchanged_writes_audits_and_decides_nothing(
     assert "unchanged" not in changed
 
 
+def test_an_update_that_moves_a_persons_last_record_retires_it_to_where_the_record_went(client, auth, services):
+    wrong = submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))  # registered as the wrong patient
+    marisol = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    submit(client, auth, record("marisol", "foodbank-cbo", "FB-1"))
+
+    moved = submit(client, auth, record("marisol", "county-general-ehr", "CG-1"))  # the source corrects it
+
+    assert (moved["decision"], moved["person_id"]) == ("MATCH", marisol["person_id"])
+    answer = client.get(f"/v1/persons/{wrong['person_id']}", headers=auth).get_json()
+    assert (answer["person_id"], answer["redirected_from"]) == (marisol["person_id"], [wrong["person_id"]])
+    assert {r["source_record_id"] for r in answer["records"]} == {"CG-1", "MRN-1", "FB-1"}
+    retired = services.store.audit.events("person", wrong["person_id"])[0]  # newest first
+    assert (retired["action"], retired["actor"]) == ("person.retired", "user:test-hub")
+    assert retired["detail"] == {"redirect_to": marisol["person_id"], "record": "county-general-ehr/CG-1"}
+    assert services.store.counts()["persons"] == 1
+
+
 def test_a_held_record_sent_again_unchanged_stays_in_its_case(client, auth, services, activate_policy):
     submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
     partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",

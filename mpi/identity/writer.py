@@ -161,8 +161,22 @@ class IdentityWriter:
         self.refresh_golden(person_id)
         if previous and previous != person_id:
             self.refresh_golden(previous)
+            if link.link_source is LinkSource.AUTO and not self.index.person_entries(previous):
+                self._retire(previous, person_id, key, actor)
         self.events.publish(RecordLinked(key, person_id, previous, link.decision, source))
         return previous
+
+    def _retire(self, person_id: str, to: str, key: Key, actor: str) -> None:
+        """A person left without records by a move: its id redirects to where its last record went, audited.
+
+        It never answers again as a person with no demographics; reads of it follow the redirect,
+        as a merged person's do. Only the matcher's moves retire (an update re-matched to another
+        person): a steward's move, or a record taken into review, leaves the person as it is, so
+        the steward can link the record back.
+        """
+        self.store.merges.redirect(person_id, to, self.store.db.now())
+        self.store.audit.append(actor, AuditAction.PERSON_RETIRED, EntityType.PERSON, person_id,
+                                "its last record moved to another person", {"redirect_to": to, "record": _entity(key)})
 
     def unlink(self, key: Key, by: LinkSource, actor: str, action: AuditAction, reason: str | None,
                detail: Mapping[str, Any] | None = None) -> str:
