@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -56,6 +58,23 @@ def test_init_in_a_folder_that_does_not_exist_is_one_line_and_makes_no_folder(tm
 
     assert_one_line_error(result, f"{missing.parent} does not exist")
     assert not missing.parent.exists()
+
+
+@pytest.mark.slow  # a second process holds the store
+def test_a_store_held_by_another_process_says_so_and_what_to_do(mpi, config):
+    mpi("init")
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", config["MPI_DB"]],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+
+        result = mpi("users", "add", "bob", "--role", "hub", ok=False)
+
+        assert_one_line_error(result, f"the store {config['MPI_DB']} is held by another process (PID {holder.pid})",
+                              "through its API", "or stop it")
+    finally:
+        holder.communicate("")
 
 
 def test_store_path_comes_from_the_environment(tmp_path, config):

@@ -68,6 +68,14 @@ class Database:
         config = {"checkpoint_threshold": checkpoint_threshold} if checkpoint_threshold else {}
         try:
             self._con = duckdb.connect(self.path, config=config)
+        except duckdb.IOException as e:
+            if "lock" not in str(e).lower():
+                raise StoreError(f"cannot open the store at {self.path}: {e}") from e
+            # One process writes the file: while `mpi serve` holds it, the work goes through the service.
+            pid = re.search(r"\(PID (\d+)\)", str(e))
+            raise StoreError(f"the store {self.path} is held by another process{f' (PID {pid[1]})' if pid else ''}, "
+                             "such as a running `mpi serve`: while it runs, do this through its API "
+                             "(docs/api.md), or stop it and run this again") from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()
