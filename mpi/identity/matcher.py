@@ -103,20 +103,20 @@ class MatchService:
         record, norm, keys = prepared
         model = self.active_model()
         key = (record["source_system"], record["source_record_id"])
+        warnings = unused_fields(record, norm)
         with self.store.transaction():
             same = self._unchanged(key, record, norm)
             if same is not None and (same.person_id or not blocks):  # a held record's new blocks reopen its case
                 # Sent again as it is stored: nothing to write, audit or decide (a load run twice converges).
                 decision = Decision(same.decision) if same.person_id else Decision.POSSIBLE_MATCH  # held
                 return {**self._result(key, decision, model, [], same.person_id, same.case_id,
-                                       LinkSource(same.link_source or LinkSource.AUTO), same.score, same.probability),
-                        "warnings": unused_fields(record, norm), "unchanged": True}
+                                       LinkSource(same.link_source or LinkSource.AUTO), same.score, same.probability,
+                                       warnings), "unchanged": True}
             old = self.writer.put_record(key, record, norm, keys, actor, model.version)
             if self.writer.protected(key):
                 self.writer.refresh_golden(old.person_id)
-                return {**self._result(key, Decision(old.decision), model, [], old.person_id, None,
-                                       LinkSource.MANUAL, old.score, old.probability),
-                        "warnings": unused_fields(record, norm)}
+                return self._result(key, Decision(old.decision), model, [], old.person_id, None, LinkSource.MANUAL,
+                                    old.score, old.probability, warnings)
             blocks = list(blocks)
             if old and old.case_id:
                 # What the withdrawn case blocked still waits on this record: its next case inherits it.
@@ -127,9 +127,8 @@ class MatchService:
         top = candidates[0] if candidates else None
         weight = top.match_weight if top else None
         probability = top.match_probability if top else None
-        return {**self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
-                               probability, with_candidates=with_candidates),
-                "warnings": unused_fields(record, norm)}
+        return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
+                            probability, warnings, with_candidates=with_candidates)
 
     def _unchanged(self, key: Key, record: Mapping[str, Any], norm: Mapping[str, Any]):
         """The record's index entry if it was decided and is sent again exactly as stored, else None."""
@@ -267,7 +266,7 @@ class MatchService:
                 "link_source": LinkSource.MANUAL.value}
 
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
-                with_candidates=True):
+                warnings, with_candidates=True):
         shown = candidates[: model.policy.max_candidates] if with_candidates else []
         return {
             "source_system": key[0],
@@ -281,4 +280,5 @@ class MatchService:
             "match_probability": probability,
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in shown],
+            "warnings": warnings,
         }
