@@ -56,6 +56,20 @@ def store_dir(n_people: int, seed: int) -> Path:
     return CACHE / f"people{n_people}-seed{seed}-v{BUILD_VERSION}"
 
 
+def copy_store(source: Path, target: Path) -> Path:
+    """A fresh copy of the store in ``source`` as ``target`` (emptied first); returns the copy's file.
+
+    The write-ahead log goes with it: a server that did not shut down cleanly leaves its last writes there.
+    """
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    db = target / "store.duckdb"
+    shutil.copy(source / "store.duckdb", db)
+    if (source / "store.duckdb.wal").exists():
+        shutil.copy(source / "store.duckdb.wal", target / "store.duckdb.wal")
+    return db
+
+
 def _unit(text: str) -> float:
     """A stable number in [0, 1) for a text (crc32: the same on every platform and hash seed)."""
     return zlib.crc32(text.encode()) / 2**32

@@ -122,12 +122,7 @@ def build(n_people: int, n_referrals: int, seed: int = 11, people_seed: int = 7,
         return folder
     people = bulk.build(n_people, people_seed, workers, echo)
     tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    db = tmp / "store.duckdb"
-    shutil.copy(people / "store.duckdb", db)
-    if (people / "store.duckdb.wal").exists():
-        shutil.copy(people / "store.duckdb.wal", tmp / "store.duckdb.wal")
+    db = bulk.copy_store(people, tmp)
     started = time.perf_counter()
     anchor = anchor_before(datetime.now(timezone.utc))
     echo(f"building {folder.name}: {n_referrals} referrals over {DAYS} days to {anchor.isoformat()} "

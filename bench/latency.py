@@ -250,12 +250,7 @@ def splink_phase(matching, registry, model, queries, times, candidates, limit: i
 def load_phase(folder: Path) -> dict:
     """``mpi load`` of the held-out load records into a copy of the store, through the real CLI."""
     work = bulk.CACHE / "load-run"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    db = work / "store.duckdb"
-    shutil.copy(folder / "store.duckdb", db)
-    if (folder / "store.duckdb.wal").exists():  # a server that did not shut down cleanly leaves its log
-        shutil.copy(folder / "store.duckdb.wal", work / "store.duckdb.wal")
+    db = bulk.copy_store(folder, work)
     try:
         t0 = time.perf_counter()
         done = subprocess.run([str(MPI), "--db", str(db), "load", "--input", str(folder / "load.csv")],

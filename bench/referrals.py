@@ -50,7 +50,6 @@ import multiprocessing
 import os
 import pstats
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -81,13 +80,7 @@ NEXT = {"submitted": "acknowledged", "acknowledged": "in_triage", "in_triage": "
 
 def prepare_run(folder: Path) -> Path:
     """A fresh copy of the cached store for this run (the run writes to it)."""
-    shutil.rmtree(RUN, ignore_errors=True)
-    RUN.mkdir(parents=True)
-    db = RUN / "store.duckdb"
-    shutil.copy(folder / "store.duckdb", db)
-    if (folder / "store.duckdb.wal").exists():
-        shutil.copy(folder / "store.duckdb.wal", RUN / "store.duckdb.wal")
-    return db
+    return bulk.copy_store(folder, RUN)
 
 
 def issue_tokens(db: Path) -> dict[str, str]:
