@@ -15,6 +15,7 @@ import click
 
 from mpi import settings
 from mpi.errors import MpiError
+from mpi.records.text import CONTROL_RANGE
 from mpi.services import Services
 
 
@@ -46,7 +47,7 @@ class OneLineFormatter(logging.Formatter):
         return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", super().formatMessage(record))
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL = re.compile(f"[{CONTROL_RANGE}]")
 
 
 @click.group(cls=_Errors)

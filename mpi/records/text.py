@@ -17,6 +17,8 @@ NAME_SEPARATORS = re.compile(r"[\s\-_/,]+")
 NOT_ALNUM_SPACE = re.compile(r"[^A-Z0-9 ]")
 NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 SPACES = re.compile(r" {2,}")
+#: Control characters (C0, DEL and C1) as a regex character range: refused in keys, escaped in log lines.
+CONTROL_RANGE = r"\x00-\x1f\x7f-\x9f"
 # UTF-8 two-byte sequences read as Latin-1/cp1252: a lead Â/Ã (ã/â once lower-cased), then a
 # continuation byte shown as its Latin-1 or cp1252 character.
 _MOJIBAKE_LEAD = re.compile("[ÂÃâã]")

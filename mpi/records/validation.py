@@ -18,6 +18,7 @@ from marshmallow import ValidationError as MarshmallowError
 from mpi.clock import today as calendar_today
 from mpi.errors import ValidationError
 from mpi.records.fields import DEMOGRAPHIC_FIELDS, RECORD_FIELDS
+from mpi.records.text import CONTROL_RANGE
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -41,7 +42,7 @@ def _text(max_length: int = 100, **kwargs: Any) -> fields.String:
 
 #: A key must read back as sent: a newline, a tab, NUL or another control character is refused
 #: (it could not be read back through a URL, and would forge lines of a log).
-NO_CONTROL = validate.Regexp(r"[^\x00-\x1f\x7f-\x9f]*\Z", error="no control characters (a newline, a tab, NUL)")
+NO_CONTROL = validate.Regexp(rf"[^{CONTROL_RANGE}]*\Z", error="no control characters (a newline, a tab, NUL)")
 
 
 class RecordSchema(Schema):
