@@ -96,11 +96,9 @@ class ReferralTable:
             raise StoreError(f"not a changeable referral column: {', '.join(sorted(unknown))}")
         referral_id, expected_version = referral["referral_id"], int(referral["version"])
         sets = "".join(f"{column} = ?, " for column in changes)
-        where, key = ("rowid = ? AND referral_id = ?", [referral["_rowid"], referral_id]) if "_rowid" in referral \
-            else ("referral_id = ?", [referral_id])
         rows = self._db.execute(
-            f"UPDATE referrals SET {sets}version = version + 1 WHERE {where} AND version = ?",
-            [*(_dumped(c, v) for c, v in changes.items()), *key, expected_version])
+            f"UPDATE referrals SET {sets}version = version + 1 WHERE rowid = ? AND referral_id = ? AND version = ?",
+            [*(_dumped(c, v) for c, v in changes.items()), referral["_rowid"], referral_id, expected_version])
         if not rows or rows[0][0] != 1:
             raise Conflict(f"referral {referral_id} has changed since version {expected_version}: reload it",
                            {"version": ["stale: the referral was changed by someone else"]})
