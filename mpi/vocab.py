@@ -134,6 +134,8 @@ class EntityType(StrEnum):
     """A referral, by referral id."""
     ALERT = "alert"
     """A reminder or escalation of a referral's time target, by alert id."""
+    API_KEY = "api_key"
+    """An API key of an organisation, by key id (never its secret)."""
 
 
 class Replay(StrEnum):
@@ -222,6 +224,10 @@ class AuditAction(StrEnum):
     """A model version made the one matching uses."""
     USER_ADDED = "user.added"
     """A user created or given a new token."""
+    KEY_CREATED = "key.created"
+    """An API key made for an organisation and a role (the detail says which, and its expiry)."""
+    KEY_REVOKED = "key.revoked"
+    """An API key revoked: refused from that moment."""
     ORGANISATION_ADDED = "organisation.added"
     """An organisation added to the directory, or its entry replaced."""
     REFERRAL_SUBMITTED = "referral.submitted"
