@@ -6,6 +6,7 @@ Through the core, the CLI (on the store) and the API (``/v1/admin/keys``), on a 
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -282,3 +283,17 @@ def test_cli_key_errors_are_one_line(mpi):
                               ok=False), "invalid key", "expires")
     assert_one_line_error(mpi("keys", "revoke", "KZZZZ2222", ok=False), "no API key KZZZZ2222")
     assert "no API keys" in mpi("keys", "list").stdout
+
+
+def test_no_log_line_or_error_carries_a_key_secret(caplog, timed_client, admin, clock):
+    caplog.set_level(logging.DEBUG)
+    made = timed_client.post("/v1/admin/keys", json={"organisation": "foodbank", "role": "hub",
+                                                     "expires": "2026-03-03"}, headers=admin).get_json()
+    answers = [timed_client.get("/v1/organisations", headers=bearer(made["key"]))]
+    timed_client.post(f"/v1/admin/keys/{made['key_id']}/revoke", headers=admin)
+    answers.append(timed_client.get("/v1/organisations", headers=bearer(made["key"])))
+
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(f"caller=key:{made['key_id']}" in line for line in lines)  # there are lines to check
+    assert not [line for line in lines if made["key"] in line or made["key"][-24:] in line]
+    assert all(made["key"] not in a.get_data(as_text=True) for a in answers)
