@@ -115,8 +115,7 @@ class Users(MethodView):
             token = add_user(store, body["name"], body["role"], organisation=body["organisation"])
             store.audit.append(actor(), AuditAction.USER_ADDED, EntityType.USER, body["name"], None,
                                {"role": body["role"], "organisation": body["organisation"]})
-        user = next(u for u in store.users.all() if u["name"] == body["name"])
-        return {**user, "token": token}
+        return {**store.users.get(body["name"]), "token": token}
 
 
 @blp.route("/export")

@@ -18,7 +18,7 @@ from datetime import date, datetime, timezone
 
 from mpi.errors import NotFound, Unauthorized, ValidationError
 from mpi.store import Store
-from mpi.vocab import AuditAction, EntityType, Role
+from mpi.vocab import AuditAction, EntityType, KeyStatus, Role
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,9 @@ def authenticate(store: Store, token: str | None) -> dict:
     if key is None:
         raise Unauthorized("a valid bearer token is required")
     status = key_status(key, store.db.now())
-    if status == KEY_REVOKED:
+    if status == KeyStatus.REVOKED:
         raise Unauthorized(f"API key {key['key_id']} was revoked: ask an admin for a new one")
-    if status == KEY_EXPIRED:
+    if status == KeyStatus.EXPIRED:
         expired = key["expires_at"].astimezone(timezone.utc)
         raise Unauthorized(f"API key {key['key_id']} expired at {expired:%Y-%m-%d %H:%M} UTC: ask an admin for a new one")
     return {"name": f"key:{key['key_id']}", "role": key["role"], "organisation": key["organisation"]}
@@ -101,18 +101,17 @@ def authenticate(store: Store, token: str | None) -> dict:
 
 # -- API keys ---------------------------------------------------------------------------------------------
 
-KEY_ACTIVE, KEY_EXPIRED, KEY_REVOKED = "active", "expired", "revoked"
 #: Letters of a key id: capitals and digits a person reads aloud without mistaking one for another.
 _KEY_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
-def key_status(key: dict, now: datetime) -> str:
+def key_status(key: dict, now: datetime) -> KeyStatus:
     """``revoked``, ``expired`` (from the moment of its expiry) or ``active``."""
     if key["revoked_at"] is not None:
-        return KEY_REVOKED
+        return KeyStatus.REVOKED
     if key["expires_at"] is not None and now >= key["expires_at"]:
-        return KEY_EXPIRED
-    return KEY_ACTIVE
+        return KeyStatus.EXPIRED
+    return KeyStatus.ACTIVE
 
 
 def parse_expiry(value: str | date | datetime | None) -> datetime | None:
@@ -125,7 +124,7 @@ def parse_expiry(value: str | date | datetime | None) -> datetime | None:
         return None
     if isinstance(value, str):
         try:
-            value = date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value)
+            value = datetime.fromisoformat(value)  # a date alone is its midnight
         except ValueError:
             raise ValidationError("invalid key: expires", {"expires": [
                 "a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"]}) from None

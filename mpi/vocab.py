@@ -109,6 +109,17 @@ class Role(StrEnum):
     """Reads the access log."""
 
 
+class KeyStatus(StrEnum):
+    """Whether an API key is accepted now (worked out from its expiry and revocation, never stored)."""
+
+    ACTIVE = "active"
+    """Accepted."""
+    EXPIRED = "expired"
+    """Its expiry has come: refused (401, saying it expired)."""
+    REVOKED = "revoked"
+    """An admin revoked it: refused from that moment (401, saying it was revoked)."""
+
+
 #: Roles that may work review cases and sign in to the review UI (their pages carry demographics).
 STEWARD_ROLES = frozenset({Role.STEWARD, Role.ADMIN})
 
