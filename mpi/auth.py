@@ -122,15 +122,15 @@ def parse_expiry(value: str | date | datetime | None) -> datetime | None:
     """
     if value is None or value == "":
         return None
-    if isinstance(value, str):
-        try:
+    try:
+        if isinstance(value, str):
             value = datetime.fromisoformat(value)  # a date alone is its midnight
-        except ValueError:
-            raise ValidationError("invalid key: expires", {"expires": [
-                "a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"]}) from None
-    if not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one whose UTC falls outside years 1-9999
+        raise ValidationError("invalid key: expires", {"expires": [
+            "a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"]}) from None
 
 
 def create_key(store: Store, organisation: str, role: str, created_by: str,

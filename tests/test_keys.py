@@ -217,6 +217,7 @@ def test_an_admin_key_acts_under_its_own_name_in_the_audit_log(timed, timed_clie
     ({"organisation": "foodbank", "role": "root"}, {"role"}),
     ({"organisation": "foodbank", "role": "hub", "expires": "2020-01-01"}, {"expires"}),
     ({"organisation": "foodbank", "role": "hub", "expires": "tomorrow"}, {"expires"}),
+    ({"organisation": "foodbank", "role": "hub", "expires": "9999-12-31T23:59:00-23:59"}, {"expires"}),
     ({"role": "hub"}, {"organisation"}),
     ({"organisation": "foodbank", "role": "hub", "secret": "mine"}, {"secret"}),
 ])
