@@ -233,6 +233,7 @@ def test_with_the_store_held_by_the_server_local_commands_say_how_and_remote_one
     remote = ("--db", db, "--models-dir", models, "--url", live_server, "--token", admin_token)
     added = _mpi_process(*remote, "users", "add", "bob", "--role", "hub")
     assert added.returncode == 0, added.stderr
+    assert "HTTP Request" not in added.stderr  # no log line per call
     assert get(live_server, added.stdout.strip(), "/v1/organisations").status_code == 200
     out = tmp_path / "held.csv"
     exported = _mpi_process(*remote, "export", "--output", str(out))

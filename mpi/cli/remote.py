@@ -13,6 +13,7 @@ calls these two and adds its name to :data:`REMOTE_COMMANDS`.
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,6 +146,8 @@ def connect(ctx: click.Context, url: str | None, token: str | None) -> None:
         return
     if not token:
         raise click.ClickException("--url needs --token (or MPI_TOKEN): an admin's token or API key")
+    # httpx logs every request at INFO: the command's output is its answer, not a line per call.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     remote = Remote(url, token)
     ctx.meta[_META_KEY] = remote
     ctx.call_on_close(remote.close)
