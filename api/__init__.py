@@ -49,7 +49,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     bodies.init_app(app, int(services.config["MPI_MAX_BODY_BYTES"]))
     _log_requests(app)
 
-    from api import alerts, cases, history, merges, organisations, persons, records, referrals
+    from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
     from api import metrics
 
     api.register_blueprint(records.blp)
@@ -60,6 +60,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(organisations.blp)
     api.register_blueprint(referrals.blp)
     api.register_blueprint(alerts.blp)
+    api.register_blueprint(admin.blp)
     from api import fhir
 
     api.register_blueprint(fhir.blp)

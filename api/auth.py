@@ -25,7 +25,8 @@ def require_role(*roles: Role) -> None:
 
 
 def actor() -> str:
-    return f"user:{g.user['name']}"
+    """How the audit log names the caller: ``user:NAME``, or ``key:ID`` for an API key."""
+    return Caller.of(g.user).actor
 
 
 def caller() -> Caller:

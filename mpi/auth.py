@@ -1,8 +1,11 @@
-"""Callers: named users with a role, their organisation and a bearer token.
+"""Callers: named users and API keys, each with a role and an organisation, and the bearer token they show.
 
 Every read or change of a person must be attributable, so the API serves no
-one it cannot name. Tokens are random, shown once when made, and stored only as
-their SHA-256.
+one it cannot name. Tokens and keys are random, shown once when made, and
+stored only as their SHA-256. A user is a person (``user:NAME`` in the audit
+log); an API key is an organisation's system (``key:ID``): it belongs to an
+organisation of the directory, may carry an expiry, and can be revoked, after
+which it is refused at once with a message that says so.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
-from mpi.errors import Unauthorized, ValidationError
+from mpi.errors import NotFound, Unauthorized, ValidationError
 from mpi.store import Store
-from mpi.vocab import Role
+from mpi.vocab import AuditAction, EntityType, KeyStatus, Role
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,121 @@ def add_user(store: Store, name: str, role: str, token: str | None = None, organ
 
 
 def authenticate(store: Store, token: str | None) -> dict:
-    """The user a bearer token belongs to, or Unauthorized."""
-    user = store.users.by_token_hash(hash_token(token)) if token else None
-    if user is None:
+    """The caller a bearer token belongs to (a user, or an API key as ``key:ID``), or Unauthorized.
+
+    An expired or revoked key is refused with a message saying so (its id only).
+    """
+    if not token:
         raise Unauthorized("a valid bearer token is required")
-    return user
+    digest = hash_token(token)
+    user = store.users.by_token_hash(digest)
+    if user is not None:
+        return user
+    key = store.keys.by_hash(digest)
+    if key is None:
+        raise Unauthorized("a valid bearer token is required")
+    status = key_status(key, store.db.now())
+    if status == KeyStatus.REVOKED:
+        raise Unauthorized(f"API key {key['key_id']} was revoked: ask an admin for a new one")
+    if status == KeyStatus.EXPIRED:
+        expired = key["expires_at"].astimezone(timezone.utc)
+        raise Unauthorized(f"API key {key['key_id']} expired at {expired:%Y-%m-%d %H:%M} UTC: ask an admin for a new one")
+    return {"name": f"key:{key['key_id']}", "role": key["role"], "organisation": key["organisation"]}
+
+
+# -- API keys ---------------------------------------------------------------------------------------------
+
+#: Letters of a key id: capitals and digits a person reads aloud without mistaking one for another.
+_KEY_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def key_status(key: dict, now: datetime) -> KeyStatus:
+    """``revoked``, ``expired`` (from the moment of its expiry) or ``active``."""
+    if key["revoked_at"] is not None:
+        return KeyStatus.REVOKED
+    if key["expires_at"] is not None and now >= key["expires_at"]:
+        return KeyStatus.EXPIRED
+    return KeyStatus.ACTIVE
+
+
+def parse_expiry(value: str | date | datetime | None) -> datetime | None:
+    """An expiry as an aware UTC time: a date means its first moment (UTC), a time without an offset is UTC.
+
+    Raises:
+        ValidationError: neither a date nor a date and time (``expires``).
+    """
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)  # a date alone is its midnight
+        if not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # not a time, or one whose UTC falls outside years 1-9999
+        raise ValidationError("invalid key: expires", {"expires": [
+            "a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"]}) from None
+
+
+def create_key(store: Store, organisation: str, role: str, created_by: str,
+               expires: str | date | datetime | None = None) -> tuple[dict, str]:
+    """Make an API key for an organisation and a role, audited; returns the key and its secret (shown once).
+
+    Raises:
+        ValidationError: an unknown organisation or role, or an expiry that is not a time to come.
+    """
+    errors: dict[str, list[str]] = {}
+    if role not in {r.value for r in Role}:
+        errors["role"] = [f"must be one of {', '.join(r.value for r in Role)}"]
+    if not organisation or store.organisations.get(organisation) is None:
+        errors["organisation"] = ["no such organisation (add it with mpi orgs add)"]
+    try:
+        expires_at = parse_expiry(expires)
+    except ValidationError as e:
+        errors.update(e.errors)
+    else:
+        if expires_at is not None and expires_at <= store.db.now():
+            errors["expires"] = ["must be later than now"]
+    if errors:
+        raise ValidationError(f"invalid key: {', '.join(sorted(errors))}", errors)
+    with store.transaction():
+        key_id = _new_key_id(store)
+        secret = f"mpi_{key_id}_{secrets.token_urlsafe(32)}"
+        key = store.keys.add(key_id, organisation, role, hash_token(secret), created_by, expires_at)
+        store.audit.append(created_by, AuditAction.KEY_CREATED, EntityType.API_KEY, key_id, None,
+                           {"organisation": organisation, "role": role,
+                            "expires_at": expires_at.isoformat() if expires_at else None})
+    return key, secret
+
+
+def revoke_key(store: Store, key_id: str, revoked_by: str) -> dict:
+    """Revoke a key from this moment, audited; a key revoked before stays as it was. Returns the key.
+
+    Raises:
+        NotFound: no key has this id.
+    """
+    with store.transaction():
+        key = store.keys.get(key_id)
+        if key is None:
+            raise NotFound(f"no API key {key_id}" if _KEY_ID.match(key_id) else "no such API key")
+        if key["revoked_at"] is None:
+            store.keys.revoke(key_id, revoked_by)
+            store.audit.append(revoked_by, AuditAction.KEY_REVOKED, EntityType.API_KEY, key_id, None, {})
+            key = store.keys.get(key_id)
+    return key
+
+
+def keys_with_status(store: Store) -> list[dict]:
+    """Every key with its status now (never a hash or a secret)."""
+    now = store.db.now()
+    return [{**key, "status": key_status(key, now)} for key in store.keys.all()]
+
+
+_KEY_ID = re.compile(f"^K[{_KEY_ID_ALPHABET}]{{8}}$")
+
+
+def _new_key_id(store: Store) -> str:
+    while True:
+        key_id = "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(8))
+        if store.keys.get(key_id) is None:
+            return key_id

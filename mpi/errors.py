@@ -81,6 +81,18 @@ class StoreError(MpiError):
     code = "store_error"
 
 
+class StoreLocked(StoreError):
+    """Another process (a running ``mpi serve``) holds the store file's lock; ``pid`` names it when DuckDB says."""
+
+    status = 503
+    code = "store_locked"
+
+    def __init__(self, message: str, path: str, pid: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
+
+
 class Unauthorized(MpiError):
     """A request without a known caller: every read or change must be attributable."""
 

@@ -50,6 +50,12 @@ SETTINGS: tuple[Setting, ...] = (
         "one answers 413 unread.",
     ),
     Setting(
+        "MPI_PUBLIC_URL",
+        "",
+        "Address users reach the service at, e.g. `https://mpi.example.org` (empty: not said). `https://` means "
+        "TLS (typically ended at a proxy in front of `mpi serve`): the review UI's session cookie is then `Secure`.",
+    ),
+    Setting(
         "MPI_SECRET_KEY",
         "",
         "Key that signs the review UI's session cookies; a random one per process when empty.",

@@ -109,6 +109,17 @@ class Role(StrEnum):
     """Reads the access log."""
 
 
+class KeyStatus(StrEnum):
+    """Whether an API key is accepted now (worked out from its expiry and revocation, never stored)."""
+
+    ACTIVE = "active"
+    """Accepted."""
+    EXPIRED = "expired"
+    """Its expiry has come: refused (401, saying it expired)."""
+    REVOKED = "revoked"
+    """An admin revoked it: refused from that moment (401, saying it was revoked)."""
+
+
 #: Roles that may work review cases and sign in to the review UI (their pages carry demographics).
 STEWARD_ROLES = frozenset({Role.STEWARD, Role.ADMIN})
 
@@ -134,6 +145,8 @@ class EntityType(StrEnum):
     """A referral, by referral id."""
     ALERT = "alert"
     """A reminder or escalation of a referral's time target, by alert id."""
+    API_KEY = "api_key"
+    """An API key of an organisation, by key id (never its secret)."""
 
 
 class Replay(StrEnum):
@@ -222,6 +235,10 @@ class AuditAction(StrEnum):
     """A model version made the one matching uses."""
     USER_ADDED = "user.added"
     """A user created or given a new token."""
+    KEY_CREATED = "key.created"
+    """An API key made for an organisation and a role (the detail says which, and its expiry)."""
+    KEY_REVOKED = "key.revoked"
+    """An API key revoked: refused from that moment."""
     ORGANISATION_ADDED = "organisation.added"
     """An organisation added to the directory, or its entry replaced."""
     REFERRAL_SUBMITTED = "referral.submitted"

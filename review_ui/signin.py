@@ -58,7 +58,14 @@ def _configure(state) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        # Over TLS (MPI_PUBLIC_URL is https://, typically ended at a proxy) the browser sends it over TLS only.
+        SESSION_COOKIE_SECURE=uses_tls(state.app.config.get("MPI", {}).get("MPI_PUBLIC_URL")),
     )
+
+
+def uses_tls(public_url: str | None) -> bool:
+    """Whether users reach the service over TLS: its public address (``MPI_PUBLIC_URL``) is ``https://``."""
+    return (public_url or "").strip().lower().startswith("https://")
 
 
 View = TypeVar("View", bound=Callable)
@@ -166,7 +173,8 @@ def sign_in():
         user = authenticate(current_app.extensions["mpi"].store, token)
     except Unauthorized:
         user = None
-    if user is None or user["name"] != name:
+    # An API key (``key:ID``) is an organisation's system: it calls the API and never signs in here.
+    if user is None or user["name"] != name or user["name"].startswith("key:"):
         logger.info("review UI sign-in refused: unknown user name or token")
         return render_template("sign_in.html", next=next_url, name=name,
                                error="That user name and token do not match a user."), 401

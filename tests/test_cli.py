@@ -72,7 +72,7 @@ def test_a_store_held_by_another_process_says_so_and_what_to_do(mpi, config):
         result = mpi("users", "add", "bob", "--role", "hub", ok=False)
 
         assert_one_line_error(result, f"the store {config['MPI_DB']} is held by another process (PID {holder.pid})",
-                              "through its API", "or stop it")
+                              "the service holds the store: run it as mpi --url http://HOST:PORT --token T users add")
     finally:
         holder.communicate("")
 

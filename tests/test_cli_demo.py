@@ -40,7 +40,7 @@ def test_demo_builds_once_and_reissues_tokens(mpi, config):
 
     assert "building the demo index" in first.output and SUMMARY.search(first.output)
     assert "not reloading" in second.output and "building" not in second.output
-    tokens = [dict(re.findall(r"demo (hub|steward|coordinator) token:\s+(\S+)", r.output)) for r in (first, second)]
+    tokens = [dict(re.findall(r"demo (hub|steward|coordinator|admin) token:\s+(\S+)", r.output)) for r in (first, second)]
     sign_in = re.search(r"review UI sign-in: (\S+)/review/sign-in\s+user name: (\S+)\s+token: (\S+)", second.output)
     assert sign_in and sign_in.group(2) == "demo-steward" and sign_in.group(3) == tokens[1]["steward"]
     assert tokens[0]["hub"] != tokens[1]["hub"]
@@ -49,6 +49,8 @@ def test_demo_builds_once_and_reissues_tokens(mpi, config):
         assert authenticate(store, tokens[1]["hub"]) == {"name": "demo-hub", "role": "hub",
                                                          "organisation": "st-marys"}
         assert authenticate(store, tokens[1]["steward"])["role"] == "steward"
+        assert authenticate(store, tokens[1]["admin"])["role"] == "admin"
+        assert f"mpi --url http://127.0.0.1:8080 --token {tokens[1]['admin']} users list" in second.output
         assert authenticate(store, tokens[1]["coordinator"])["organisation"] == "metro-foodbank"
         with pytest.raises(Exception):
             authenticate(store, tokens[0]["hub"])  # the old token was replaced

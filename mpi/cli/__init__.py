@@ -3,13 +3,14 @@
 Commands parse options, call services and echo results; long work shows a
 progress bar. ``base.py`` holds the group and its error handling;
 ``store.py`` (init), ``models.py`` (train, calibrate, model list/activate),
-``records.py`` (load, rematch, export), ``users.py``, ``orgs.py``, ``referrals.py`` (sweep),
+``records.py`` (load, rematch, export), ``users.py``, ``keys.py``, ``orgs.py``, ``referrals.py`` (sweep),
 ``synth.py`` (generate)
-and ``serve.py`` (serve, demo) add their commands to it.
+and ``serve.py`` (serve, demo) add their commands to it. With ``--url`` the administrative
+commands go through a running service (``remote.py``).
 """
 
-from mpi.cli import models, orgs, records, referrals, serve, store, synth, users  # noqa: F401  (commands register on import)
+from mpi.cli import keys, models, orgs, records, referrals, serve, store, synth, users  # noqa: F401  (commands register on import)
 from mpi.cli.base import main
-from mpi.cli.records import EXPORT_COLUMNS
+from mpi.identity.export import EXPORT_COLUMNS
 
 __all__ = ["main", "EXPORT_COLUMNS"]

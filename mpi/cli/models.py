@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sys
+from urllib.parse import quote
 
 import click
 
 from mpi.cli.base import actor, main
+from mpi.cli.remote import remote
 from mpi.records.csvio import count_rows
 from mpi.services import Services
 
@@ -77,10 +79,14 @@ def model() -> None:
 @click.pass_obj
 def model_list(services: Services) -> None:
     """Model versions in the models folder; the active one is starred."""
-    active = services.models.version()
-    versions = services.registry.versions()
+    service = remote()
+    if service is not None:
+        answer = service.call("GET", "/v1/admin/models")
+        active, versions, folder = answer["active"], answer["models"], "the service's models folder"
+    else:
+        active, versions, folder = services.models.version(), services.registry.versions(), services.registry.folder
     if not versions:
-        click.echo(f"no models in {services.registry.folder}")
+        click.echo(f"no models in {folder}")
     for v in versions:
         mark = "*" if v["version"] == active else " "
         trained = v.get("trained_on") or {}
@@ -94,7 +100,11 @@ def model_list(services: Services) -> None:
 @click.pass_obj
 def model_activate(services: Services, version: str) -> None:
     """Make VERSION the store's active model."""
-    services.models.activate(version, actor())
+    service = remote()
+    if service is not None:
+        service.call("POST", f"/v1/admin/models/{quote(version, safe='')}/activate")
+    else:
+        services.models.activate(version, actor())
     click.echo(f"model {version} is now active")
 
 

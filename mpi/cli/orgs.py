@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mpi.cli.base import actor, main
+from mpi.cli.remote import remote
 from mpi.directory.calendar import DEFAULT_SPEC, parse_hours
 from mpi.directory.organisations import validate_organisation
 from mpi.errors import ValidationError
@@ -55,7 +56,9 @@ def orgs_add(services: Services, code: str, name: str, kind: str, service_types:
         problems.update(e.errors)
     if problems:
         raise ValidationError(f"invalid organisation: {', '.join(sorted(problems))}", problems)
-    org = services.directory.add(entry, actor())
+    service = remote()
+    org = service.call("POST", "/v1/organisations", json=entry) if service is not None \
+        else services.directory.add(entry, actor())
     click.echo(f"{org['code']}: {org['name']} ({org['kind']}), performs {', '.join(org['service_types']) or '-'}; "
                f"{org['calendar']['timezone']}")
 
@@ -64,7 +67,9 @@ def orgs_add(services: Services, code: str, name: str, kind: str, service_types:
 @click.pass_obj
 def orgs_list(services: Services) -> None:
     """Every organisation: code, kind, service types, time zone, supervisors."""
-    found = services.directory.all()
+    service = remote()
+    found = service.call("GET", "/v1/organisations")["organisations"] if service is not None \
+        else services.directory.all()
     if not found:
         click.echo("no organisations (add one with: mpi orgs add CODE --name NAME --kind KIND)")
         return

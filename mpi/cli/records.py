@@ -10,14 +10,13 @@ from pathlib import Path
 import click
 
 from mpi.cli.base import actor, main, warm_index
+from mpi.cli.remote import remote
+from mpi.identity.export import export_csv
 from mpi.identity.loading import PreparedRows
 from mpi.identity.loading import load as load_rows
 from mpi.records.csvio import count_rows, read_header, read_records
 from mpi.services import Services
 
-EXPORT_COLUMNS = (
-    "source_system", "source_record_id", "person_id", "decision", "link_source", "score", "review_case_id",
-)
 
 
 @main.command()
@@ -80,15 +79,17 @@ def export(services: Services, output_path: str) -> None:
     out = Path(output_path)
     if out.parent and not out.parent.exists():
         raise click.ClickException(f"{out.parent}: no such directory")
-    n = 0
-    tmp = out.with_name(out.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(EXPORT_COLUMNS)
-        for row in services.store.records.export_rows():
-            writer.writerow(["" if v is None else v for v in row])
-            n += 1
-    tmp.replace(out)
+    service = remote()
+    if service is not None:
+        service.download("/v1/admin/export", out)
+    else:
+        tmp = out.with_name(out.name + ".tmp")
+        with tmp.open("w", newline="") as f:
+            for text in export_csv(services.store):
+                f.write(text)
+        tmp.replace(out)
+    with out.open(newline="") as f:
+        n = sum(1 for _ in csv.reader(f)) - 1
     click.echo(f"exported {n} records to {out}")
 
 

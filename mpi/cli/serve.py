@@ -51,12 +51,14 @@ def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) 
     click.echo(f"demo hub token:         {info['hub_token']}")
     click.echo(f"demo steward token:     {info['steward_token']}")
     click.echo(f"demo coordinator token: {info['coordinator_token']}")
+    click.echo(f"demo admin token:       {info['admin_token']}")
     click.echo("(the hub sends referrals for St Mary's Hospital; the coordinator works Metro Food Bank's)")
     click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
     click.echo(f"review UI sign-in: http://{host}:{port}/review/sign-in  user name: demo-steward  "
                f"token: {info['steward_token']}")
     click.echo(f"worklist sign-in:  http://{host}:{port}/review/sign-in  user name: demo-coordinator  "
                f"token: {info['coordinator_token']}")
+    click.echo(f"administer it while it runs: mpi --url http://{host}:{port} --token {info['admin_token']} users list")
     if not no_serve:
         ctx.invoke(serve, host=host, port=port)
 

@@ -10,6 +10,7 @@
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
+- ``store.keys``: API keys of organisations, with their role and the hash of their secret (``keys.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
@@ -31,6 +32,7 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.keys import KeyTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
@@ -62,6 +64,7 @@ class Store:
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
         self.users = UserTable(self.db)
+        self.keys = KeyTable(self.db)
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)

@@ -27,6 +27,8 @@ MERGES = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "
           "undo_reason")
 AUDIT_LOG = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")
 USERS = ("name", "role", "token_hash", "created_at", "organisation")
+#: ``api_keys`` without ``key_hash``: what is read and shown of a key (its hash is compared, never shown).
+API_KEYS = ("key_id", "organisation", "role", "created_at", "created_by", "expires_at", "revoked_at", "revoked_by")
 ORGANISATIONS = ("code", "name", "kind", "service_types", "calendar", "supervisors", "created_at", "updated_at")
 REFERRALS = (
     "referral_id", "reference", "requester", "requester_referral_id", "performer", "service_type", "urgency",

@@ -30,7 +30,7 @@ from typing import Any
 import duckdb
 
 from mpi.clock import Clock, SystemClock
-from mpi.errors import StoreError
+from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
@@ -72,10 +72,11 @@ class Database:
             if "lock" not in str(e).lower():
                 raise StoreError(f"cannot open the store at {self.path}: {e}") from e
             # One process writes the file: while `mpi serve` holds it, the work goes through the service.
-            pid = re.search(r"\(PID (\d+)\)", str(e))
-            raise StoreError(f"the store {self.path} is held by another process{f' (PID {pid[1]})' if pid else ''}, "
-                             "such as a running `mpi serve`: while it runs, do this through its API "
-                             "(docs/api.md), or stop it and run this again") from e
+            found = re.search(r"\(PID (\d+)\)", str(e))
+            pid = int(found[1]) if found else None
+            raise StoreLocked(f"the store {self.path} is held by another process{f' (PID {pid})' if pid else ''}, "
+                              "such as a running `mpi serve`: while it runs, do this through its API "
+                              "(docs/api.md), or stop it and run this again", self.path, pid) from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()

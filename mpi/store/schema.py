@@ -276,4 +276,23 @@ MIGRATIONS.append((
     ],
 ))
 
+# API keys: each belongs to an organisation and a role, and is kept only as the SHA-256 of its secret
+# (shown once). A key is refused from its expiry on, and from the moment it is revoked.
+MIGRATIONS.append((
+    6,
+    [
+        """CREATE TABLE api_keys (
+            key_id VARCHAR PRIMARY KEY,
+            organisation VARCHAR NOT NULL,
+            role VARCHAR NOT NULL,
+            key_hash VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            created_by VARCHAR NOT NULL,
+            expires_at TIMESTAMPTZ,
+            revoked_at TIMESTAMPTZ,
+            revoked_by VARCHAR
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

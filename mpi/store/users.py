@@ -27,6 +27,15 @@ class UserTable:
                                    keep=lambda row: row is not None)
         return {"name": found[0], "role": found[1], "organisation": found[2]} if found else None
 
+    def all(self) -> list[dict]:
+        """Every user by name, with role, organisation and when made (never the token's hash)."""
+        rows = self._db.query("SELECT name, role, organisation, created_at FROM users ORDER BY name")
+        return [{"name": r[0], "role": r[1], "organisation": r[2], "created_at": r[3]} for r in rows]
+
+    def get(self, name: str) -> dict | None:
+        """One user by name, as :meth:`all` lists them, or None."""
+        return next((u for u in self.all() if u["name"] == name), None)
+
     def role_of(self, name: str) -> str | None:
         """The role of a user by name, or None if there is no such user."""
         row = self._db.one("SELECT role FROM users WHERE name = ?", [name])

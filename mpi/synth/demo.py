@@ -38,7 +38,7 @@ DEMO_SEED = 7
 #: Records between two lines of progress.
 PROGRESS_EVERY = 200
 #: The demo's steward (the referral network's users are in ``referral_demo.USERS``).
-DEMO_USERS = (("demo-steward", Role.STEWARD),)
+DEMO_USERS = (("demo-steward", Role.STEWARD), ("demo-admin", Role.ADMIN))
 #: When the demo's records arrive (on a replay clock): from the first to the second, before now.
 ARRIVALS = (timedelta(days=9), timedelta(days=7))
 
@@ -58,7 +58,8 @@ def build_demo(
 
     Returns:
         Bearer tokens valid until the next run: ``hub_token`` (``demo-hub``, St Mary's hub),
-        ``steward_token`` (``demo-steward``), ``coordinator_token`` (``demo-coordinator``, Metro
+        ``steward_token`` (``demo-steward``), ``admin_token`` (``demo-admin``: keys, users, export and
+        models through ``mpi --url``), ``coordinator_token`` (``demo-coordinator``, Metro
         Food Bank) and ``supervisor_token`` (``demo-supervisor``, the food bank's supervisor).
     """
     active = services.ensure_active_model(actor)
