@@ -22,7 +22,7 @@ def test_a_short_run_with_a_kill_passes_every_check(tmp_path):
     out = tmp_path / "load.json"
     run = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "load.py"), "--clients", "4", "--seconds", "4",
                           "--kill-after", "2", "--people", "200", "--folder", str(tmp_path / "run"),
-                          "--json", str(out)], capture_output=True, text=True, timeout=600,
+                          "--json", str(out)], check=False, capture_output=True, text=True, timeout=600,
                          env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
 
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

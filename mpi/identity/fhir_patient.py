@@ -125,8 +125,8 @@ def _count(parameter: Mapping[str, Any] | None, errors: dict) -> int | None:
         return None
     value = parameter.get("valueInteger", parameter.get("valuePositiveInt"))
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_COUNT:
-        errors["Parameters.parameter[count]"] = [f"must have a valueInteger (or valuePositiveInt) from 1 to "
-                                                 f"{MAX_COUNT}"]
+        message = f"must have a valueInteger (or valuePositiveInt) from 1 to {MAX_COUNT}"
+        errors["Parameters.parameter[count]"] = [message]
         return None
     return value
 
@@ -346,8 +346,7 @@ def patient_resource(person_id: str, golden: Mapping[str, Any]) -> dict[str, Any
         patient["gender"] = GENDER_OF_SEX[golden["sex"]]
     if golden.get("birth_date"):
         patient["birthDate"] = golden["birth_date"]
-    telecom = [{"system": system, "value": golden[field]} for system, field in (("phone", "phone"),
-                                                                                ("email", "email")) if golden.get(field)]
+    telecom = [{"system": field, "value": golden[field]} for field in ("phone", "email") if golden.get(field)]
     if telecom:
         patient["telecom"] = telecom
     lines = [v for v in (golden.get("address_line1"), golden.get("address_line2")) if v]
