@@ -24,7 +24,8 @@ from flask_smorest import Blueprint
 
 from api.auth import require_role
 from api.fhir import FHIR_JSON, ResourceSchema, _log
-from mpi.identity.fhir_patient import MAX_COUNT, PARAMETERS, match_patient, operation_outcome
+from mpi.identity.fhir_match import match_patient, operation_outcome
+from mpi.identity.fhir_patient import ParametersSchema
 from mpi.vocab import Role
 
 blp = Blueprint("fhir_patient", __name__, url_prefix="/fhir",
@@ -52,31 +53,6 @@ def _as_operation_outcome(response):
     response.set_data(json.dumps(outcome, ensure_ascii=False))
     response.mimetype = FHIR_JSON
     return response
-
-
-class MatchParameterSchema(ma.Schema):
-    """One parameter of ``$match`` (documentation: the view reads the body itself, to answer OperationOutcomes)."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    name = ma.fields.String(required=True, validate=ma.validate.OneOf(PARAMETERS))
-    resource = ma.fields.Dict(metadata={"description": "with name resource: the Patient to match (FHIR R4)"})
-    valueBoolean = ma.fields.Boolean(metadata={"description": "with name onlyCertainMatches"})
-    valueInteger = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_COUNT),
-                                     metadata={"description": "with name count (or valuePositiveInt)"})
-    valuePositiveInt = ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_COUNT))
-
-
-class MatchParametersSchema(ma.Schema):
-    """The ``$match`` input: a FHIR R4 Parameters resource, one ``resource`` (a Patient) required."""
-
-    class Meta:
-        unknown = ma.INCLUDE
-
-    resourceType = ma.fields.String(required=True, validate=ma.validate.OneOf(["Parameters"]))
-    parameter = ma.fields.List(ma.fields.Nested(MatchParameterSchema), required=True,
-                               validate=ma.validate.Length(min=1, max=len(PARAMETERS)))
 
 
 class OperationOutcomeSchema(ma.Schema):
@@ -107,7 +83,7 @@ PARAMETERS_EXAMPLE = {
 class PatientMatch(MethodView):
     @blp.doc(requestBody={"required": True, "description": "a FHIR R4 Parameters resource: resource (a Patient), "
                           "onlyCertainMatches (valueBoolean), count (valueInteger or valuePositiveInt)",
-                          "content": {media: {"schema": MatchParametersSchema, "example": PARAMETERS_EXAMPLE}
+                          "content": {media: {"schema": ParametersSchema, "example": PARAMETERS_EXAMPLE}
                                       for media in (FHIR_JSON, "application/json")}})
     @blp.response(200, ResourceSchema, content_type=FHIR_JSON,
                   description="a searchset Bundle: one entry per candidate person, best first, each a Patient "

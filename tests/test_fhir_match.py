@@ -10,7 +10,8 @@ from fhir.resources.R4B.patient import Patient
 
 from conftest import PEOPLE, record
 from mpi.auth import add_user
-from mpi.identity.fhir_patient import MATCH_GRADE_URL, MEDICAID_SYSTEM, SSN_SYSTEM, patient_record
+from mpi.identity.fhir_match import MATCH_GRADE_URL
+from mpi.identity.fhir_patient import MEDICAID_SYSTEM, SSN_SYSTEM, patient_record
 from mpi.matching.decisions import grade
 from mpi.vocab import MatchGrade
 
@@ -207,27 +208,40 @@ def _expressions(outcome: dict) -> set[str]:
 NO_NAME = {k: v for k, v in patient("marisol").items() if k not in ("name",)}
 
 
+RESOURCE = {"name": "resource", "resource": patient("marisol")}
+
+
 @pytest.mark.parametrize("body, field", [
-    ({"resourceType": "Patient"}, "resourceType"),
+    ({"resourceType": "Patient"}, "Parameters.resourceType"),
     ([1, 2], "resourceType"),
+    ({"resourceType": "Parameters"}, "Parameters.parameter"),
     ({"resourceType": "Parameters", "parameter": "resource"}, "Parameters.parameter"),
-    (parameters(None, count=2), "Parameters.parameter[resource]"),
-    (parameters({"resourceType": "Practitioner", "name": [{"family": "Ng"}]}), "Parameters.parameter[resource]"),
-    (parameters(patient("marisol"), count=0), "Parameters.parameter[count]"),
-    (parameters(patient("marisol"), count=-3), "Parameters.parameter[count]"),
-    (parameters(patient("marisol"), count="3"), "Parameters.parameter[count]"),
-    (parameters(patient("marisol"), count=True), "Parameters.parameter[count]"),
-    (parameters(patient("marisol"), count=2**40), "Parameters.parameter[count]"),
-    (parameters(patient("marisol"), only_certain="yes"), "Parameters.parameter[onlyCertainMatches]"),
-    ({"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient("marisol")},
-                                                  {"name": "limit", "valueInteger": 3}]},
+    (parameters(None, count=2), "Parameters.parameter.resource"),
+    (parameters({"resourceType": "Practitioner", "name": [{"family": "Ng"}]}), "Parameters.parameter.resource"),
+    ({"resourceType": "Parameters", "parameter": [RESOURCE, RESOURCE]}, "Parameters.parameter.name"),
+    (parameters(patient("marisol"), count=0), "Parameters.parameter.valueInteger"),
+    (parameters(patient("marisol"), count=-3), "Parameters.parameter.valueInteger"),
+    (parameters(patient("marisol"), count="3"), "Parameters.parameter.valueInteger"),
+    (parameters(patient("marisol"), count=True), "Parameters.parameter.valueInteger"),
+    (parameters(patient("marisol"), count=2**40), "Parameters.parameter.valueInteger"),
+    (parameters(patient("marisol"), only_certain="yes"), "Parameters.parameter.valueBoolean"),
+    (parameters(patient("marisol"), only_certain=1), "Parameters.parameter.valueBoolean"),
+    ({"resourceType": "Parameters", "parameter": [RESOURCE, {"name": "onlyCertainMatches"}]},
+     "Parameters.parameter.valueBoolean"),
+    ({"resourceType": "Parameters", "parameter": [RESOURCE, {"name": "count", "valueString": "3"}]},
+     "Parameters.parameter.valueString"),
+    ({"resourceType": "Parameters", "parameter": [RESOURCE, {"name": "limit", "valueInteger": 3}]},
      "Parameters.parameter.name"),
     (parameters({"resourceType": "Patient", "gender": "female"}), "Patient"),
     (parameters({"resourceType": "Patient", "name": [{"family": "Quintanilla"}], "gender": "female"}), "Patient"),
     (parameters({**patient("marisol"), "birthDate": "17/03/1984"}), "Patient.birthDate"),
+    (parameters({**patient("marisol"), "birthDate": "1984-02-30"}), "Patient.birthDate"),
     (parameters({**patient("marisol"), "gender": "f"}), "Patient.gender"),
     (parameters({**patient("marisol"), "name": "Marisol"}), "Patient.name"),
-    (parameters({**NO_NAME, "identifier": [{"system": SSN_SYSTEM, "value": "12"}]}), "Patient.identifier"),
+    (parameters({**patient("marisol"), "name": [{"given": "Marisol"}]}), "Patient.name.given"),
+    (parameters({**patient("marisol"), "telecom": [{"system": "phone", "value": 4045550143}]}),
+     "Patient.telecom.value"),
+    (parameters({**NO_NAME, "identifier": [{"system": SSN_SYSTEM, "value": "12"}]}), "Patient.identifier.value"),
 ])
 def test_bad_input_is_a_422_operation_outcome_naming_the_field(client, auth, services, body, field):
     before = services.store.counts()
