@@ -177,19 +177,14 @@ def test_a_field_that_cannot_be_matched_on_is_a_warning_outcome_entry(client, au
     assert "call me" not in str(bundle)
 
 
-def _audit_events(services) -> int:
-    return services.store.db.one("SELECT count(*) FROM audit_log")[0]
-
-
 def test_nothing_is_written(client, auth, services, three):
-    before, events = services.store.counts(), _audit_events(services)
+    before = services.store.counts()
     answers = [client.post(URL, json=body, headers=auth).status_code
                for body in (parameters(patient("marisol")), parameters(patient("theodore", ssn_last4="1111")),
                             parameters(patient("desmond", first_name="Des")), parameters({"resourceType": "Patient"}))]
 
     assert answers == [200, 200, 200, 422]
-    assert services.store.counts() == before
-    assert _audit_events(services) == events
+    assert services.store.counts() == before  # persons, records, links, open cases
 
 
 @pytest.mark.parametrize("role, status", [("hub", 200), ("steward", 200), ("admin", 200), ("auditor", 403)])
