@@ -97,7 +97,8 @@ def match_bundle(request: MatchRequest, decision: Decision, candidates: Sequence
         problems = [{"field": FHIR_PATH.get(w["field"], "Patient"), "message": w["message"]} for w in warnings]
         entries.append({"resource": operation_outcome(problems, severity="warning"),
                         "search": {"mode": "outcome"}})
-    return {"resourceType": "Bundle", "type": "searchset", "total": len(graded), "entry": entries}
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": len(graded)}
+    return {**bundle, "entry": entries} if entries else bundle  # FHIR JSON has no empty arrays
 
 
 def _entry(candidate: Candidate, match_grade: MatchGrade, golden: Mapping[str, Any], base: str) -> dict[str, Any]:
