@@ -61,9 +61,10 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(referrals.blp)
     api.register_blueprint(alerts.blp)
     api.register_blueprint(admin.blp)
-    from api import fhir
+    from api import fhir, fhir_patient
 
     api.register_blueprint(fhir.blp)
+    api.register_blueprint(fhir_patient.blp)
     api.register_blueprint(metrics.blp)
     metrics.init_app(app)
 

@@ -27,6 +27,13 @@ def _identifying_values(rows: list[dict]) -> set[str]:
     return values
 
 
+def _match_parameters(body: dict, **changes) -> dict:
+    """A record as the Patient of a FHIR ``$match``."""
+    patient = {"resourceType": "Patient", "name": [{"family": body["last_name"], "given": [body["first_name"]]}],
+               "birthDate": body["birth_date"], "telecom": [{"system": "email", "value": body["email"]}], **changes}
+    return {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient}]}
+
+
 def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, client, auth):
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "people.csv"
@@ -49,11 +56,14 @@ def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, clie
         person_id = client.post("/v1/records", json=body, headers=auth).get_json()["person_id"]
         client.post("/v1/match", json={**body, "source_system": "other"}, headers=auth)
         client.get(f"/v1/persons/{person_id}", headers=auth)
+        client.post("/fhir/Patient/$match", json=_match_parameters(body), headers=auth)
     client.post("/v1/records", json={**sent[0], "birth_date": "17/03/1984", "sex": "woman"}, headers=auth)
+    client.post("/fhir/Patient/$match", json=_match_parameters(sent[0], birthDate="17/03/1984"), headers=auth)
 
     formatter = logging.Formatter("%(name)s %(message)s")
     lines = [formatter.format(r) for r in caplog.records]
     assert sum("st-marys-ehr/MRN-1" in line for line in lines) >= 1, "expected per-record log lines to check"
+    assert sum("/fhir/Patient/$match" in line for line in lines) == 4, "expected the $match calls' lines to check"
     assert len(lines) > len(rows)
     values = _identifying_values(rows + sent) | {"17/03/1984", "31/12/1990"}
     assert len(values) > 100

@@ -1,0 +1,369 @@
+"""Concurrent load on the real service, then a SIGKILL mid-load: nothing acknowledged lost, nothing half-written.
+
+1. **store**: a fresh store in ``--folder`` with the demo's referral network (its four
+   organisations, ``mpi.synth.referral_demo``), a hub token per organisation and an admin.
+2. **load**: ``mpi serve`` in its own process on a loopback port (``MPI_SWEEP_SECONDS=0``),
+   and ``--clients`` threads (16), each with its own keep-alive ``httpx`` connection, for
+   ``--seconds``. The work is the generator's (``mpi.synth``, ``--people`` humans, seeded):
+   human by human, every record of the human (the generator's own, with its noise) and
+   two to four *copies* of its fullest record under other systems' keys with format noise
+   only (case, spacing, phone punctuation), shuffled and taken from one queue, so the
+   records of one human are sent by different clients at the same time. Some records are
+   sent twice (a retry). A third of the humans are also referred: a copy is sent as the
+   person of a referral from the hospital or the plan (``POST /v1/referrals``), which the
+   performer's hub then moves step by step (acknowledged, in triage, accepted, in
+   progress, completed; a gated one stops at accepted), each step queued once the one
+   before it was acknowledged. Printed: requests, errors (any transport failure, 5xx or
+   4xx but a gate's 409: must be 0), p50/p99 per kind, throughput.
+3. **kill**: the same load again, and after ``--kill-after`` seconds the server is killed
+   with SIGKILL while requests are in flight; it is restarted on the same store.
+4. **checks** (the exit status is non-zero if one fails): through the API of the restarted
+   server, every acknowledged (2xx) record is there with its person or its review case,
+   every acknowledged referral is there with each acknowledged state change in its history;
+   then, with the server stopped, ``mpi export`` gives each record's person, and for each
+   generated human the copies of its record, which any arrival order links to one person,
+   are on exactly one person (two would be a race); and the store holds nothing
+   half-written: no live person without records, no link to a missing person or record,
+   no record neither linked nor held by a case, no referral without its intake event.
+
+Run: ``.venv/bin/python bench/load.py`` (``--help`` for the options). Figures on a shared
+2-core machine are noisy; the checks are the point.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bulk  # noqa: E402
+from latency import free_port, pct  # noqa: E402
+from load_checks import check_acknowledged, check_half_written, check_persons, mpi  # noqa: E402
+
+ROOT = bulk.ROOT
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "bench" / "out"
+#: Systems the copies of a human's record are sent as (each a distinct key of the same human).
+COPY_SYSTEMS = ("st-marys-records", "bluepath-records", "metro-foodbank-records", "homebase-records")
+#: Who refers, and to whom for what.
+REQUESTERS = ("st-marys", "bluepath")
+PERFORMERS = (("metro-foodbank", "food"), ("homebase", "housing"))
+STEPS = ("acknowledged", "in_triage", "accepted", "in_progress", "completed")
+GATED_LAST = "accepted"  # a gated referral may be accepted, not started
+
+
+# -- the work ------------------------------------------------------------------------------------------
+
+
+def humans(people: int, seed: int) -> list[list[dict]]:
+    """The generator's records grouped by human (truth column kept for the checks), in a seeded order."""
+    from mpi.synth.generator import generate_records
+
+    by_truth: dict[str, list[dict]] = defaultdict(list)
+    for r in generate_records(people, seed=seed):
+        by_truth[r["truth_person_id"]].append(r)
+    groups = [by_truth[t] for t in sorted(by_truth)]
+    random.Random(seed).shuffle(groups)
+    return groups
+
+
+def _fullness(r: dict) -> int:
+    return sum(1 for f in ("first_name", "last_name", "birth_date", "phone", "ssn_last4", "medicaid_id",
+                           "address_line1", "postal_code", "email") if r.get(f))
+
+
+def _noisy(r: dict, rng: random.Random) -> dict:
+    """The same record as another system might type it: case, spacing, phone punctuation (same normal form)."""
+    out = dict(r)
+    for f in ("first_name", "last_name", "city", "address_line1", "email"):
+        if out.get(f):
+            out[f] = rng.choice((str.upper, str.lower, str.title, lambda s: f"  {s} "))(out[f])
+    digits = "".join(c for c in out.get("phone") or "" if c.isdigit())[-10:]
+    if len(digits) == 10:
+        area, exchange, line = digits[:3], digits[3:6], digits[6:]
+        out["phone"] = rng.choice((f"({area}) {exchange}-{line}", f"{area}.{exchange}.{line}",
+                                   f"+1 {area} {exchange} {line}", digits))
+    return out
+
+
+def tasks_of(index: int, group: list[dict], rng: random.Random) -> list[tuple]:
+    """One human's work: its records, copies of its fullest record, a retry or two, maybe a referral."""
+    from mpi.records.fields import RECORD_FIELDS
+
+    truth = group[0]["truth_person_id"]
+    base = max(group, key=_fullness)
+    out = [("record", {f: r[f] for f in RECORD_FIELDS}, truth, False) for r in group]
+    systems = rng.sample(COPY_SYSTEMS, rng.randint(2, 4))
+    copies = [{**_noisy({f: base[f] for f in RECORD_FIELDS}, rng), "source_system": s,
+               "source_record_id": f"L{index:06d}-{s[:2]}"} for s in systems]
+    referred = copies.pop() if index % 3 == 0 else None
+    out += [("record", c, truth, True) for c in copies]
+    out += [t for t in out if rng.random() < 0.1]  # a retry: the same record again
+    if referred is not None:
+        performer, service = PERFORMERS[index % 2]
+        requester = REQUESTERS[index % 4 // 2]
+        out.append(("referral", {
+            "requester": requester, "requester_referral_id": f"LOAD-{index:06d}", "performer": performer,
+            "service_type": service, "urgency": rng.choice(("discharge", "urgent", "routine")),
+            "reason": "referred under load", "requester_contact": {"name": "Desk", "phone": "404-555-0100"},
+            "consent": "granted", "risk_flags": [],
+            "service_address": {k: base[k] or None for k in ("address_line1", "city", "state", "postal_code")},
+            "person": referred}, truth, True))
+    rng.shuffle(out)
+    return out
+
+
+class Work:
+    """The shared queue: a referral's next step first (once the one before it was acknowledged), else new work."""
+
+    def __init__(self, groups: list[list[dict]], seed: int):
+        self.groups, self.rng, self.next_group = groups, random.Random(seed), 0
+        self.pending: deque = deque()
+        self.steps: deque = deque()
+        self.lock = threading.Lock()
+        self.ledger = {"records": {}, "referrals": {}, "copies": defaultdict(set)}
+        self.stats = defaultdict(list)  # kind -> latencies (ms) of acknowledged requests
+        self.errors: list[str] = []
+        self.refused = 0  # a gate's 409: the rule working, not an error
+        self.cut = 0  # requests in flight when the server was killed: never acknowledged
+        self.requests = 0
+
+    def take(self) -> tuple | None:
+        with self.lock:
+            if self.steps:
+                return self.steps.popleft()
+            while not self.pending and self.next_group < len(self.groups):
+                self.pending.extend(tasks_of(self.next_group, self.groups[self.next_group], self.rng))
+                self.next_group += 1
+            return self.pending.popleft() if self.pending else None
+
+    def done(self, task: tuple, status: int, body: dict, ms: float) -> None:
+        kind, payload, truth, copy = task
+        with self.lock:
+            self.requests += 1
+            if kind == "step" and status == 409 and body.get("code") == "identity_pending":
+                self.refused += 1
+                return
+            if not 200 <= status < 300:
+                self.errors.append(f"{kind} {status} {body.get('code')}")
+                return
+            self.stats[kind].append(ms)
+            if kind == "record":
+                key = (payload["source_system"], payload["source_record_id"])
+                self.ledger["records"][key] = truth
+                if copy:
+                    self.ledger["copies"][truth].add(key)
+            elif kind == "referral":
+                person = payload["person"]
+                key = (person["source_system"], person["source_record_id"])
+                self.ledger["records"][key] = truth
+                self.ledger["copies"][truth].add(key)
+                self.ledger["referrals"].setdefault(body["referral_id"], [])
+                if body["state"] == "submitted":
+                    self._next(body["referral_id"], payload["performer"], body.get("gate"), "submitted")
+            else:
+                referral_id, performer, gate, state = payload
+                self.ledger["referrals"][referral_id].append(state)
+                self._next(referral_id, performer, gate, state)
+
+    def _next(self, referral_id: str, performer: str, gate, state: str) -> None:
+        if state == "completed" or (gate and state == GATED_LAST):
+            return
+        following = STEPS[0] if state == "submitted" else STEPS[STEPS.index(state) + 1]
+        self.steps.append(("step", (referral_id, performer, gate, following), None, False))
+
+
+def client_loop(base: str, tokens: dict[str, str], work: Work, until: float, stop: threading.Event) -> None:
+    """One client: take work and send it over one keep-alive connection until the time is up or it is stopped."""
+    with httpx.Client(base_url=base, timeout=60) as http:
+        while time.monotonic() < until and not stop.is_set():
+            task = work.take()
+            if task is None:
+                return
+            kind, payload, _, _ = task
+            if kind == "record":
+                method, path, user, body = "POST", "/v1/records", "hub-st-marys", payload
+            elif kind == "referral":
+                method, path, user, body = "POST", "/v1/referrals", f"hub-{payload['requester']}", payload
+            else:
+                method, path, user, body = ("POST", f"/v1/referrals/{payload[0]}/status", f"hub-{payload[1]}",
+                                            {"state": payload[3]})
+            t0 = time.perf_counter()
+            try:
+                response = http.request(method, path, json=body, headers={"Authorization": f"Bearer {tokens[user]}"})
+            except httpx.HTTPError as e:
+                with work.lock:
+                    if stop.is_set():
+                        work.cut += 1
+                    else:
+                        work.errors.append(f"{kind} {type(e).__name__}")
+                return
+            work.done(task, response.status_code, response.json() if response.content else {},
+                      (time.perf_counter() - t0) * 1000)
+
+
+def run_clients(base: str, tokens: dict, work: Work, clients: int, seconds: float,
+                kill: subprocess.Popen | None = None, kill_after: float = 0.0) -> float:
+    """Run the clients for ``seconds`` (or kill the server after ``kill_after`` and stop); returns the time taken."""
+    stop = threading.Event()
+    until = time.monotonic() + seconds
+    threads = [threading.Thread(target=client_loop, args=(base, tokens, work, until, stop), daemon=True)
+               for _ in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    if kill is not None:
+        time.sleep(kill_after)
+        stop.set()  # a request cut short by the kill is not an error: it was never acknowledged
+        kill.send_signal(signal.SIGKILL)
+        kill.wait()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0
+
+
+# -- the server ----------------------------------------------------------------------------------------
+
+
+def build_store(db: Path) -> dict[str, str]:
+    """A fresh store with the demo's organisations; a hub token per organisation and an admin's."""
+    from mpi.auth import add_user
+    from mpi.services import Services
+    from mpi.synth.referral_demo import ORGANISATIONS
+
+    services = Services({"MPI_DB": str(db)})
+    try:
+        services.ensure_active_model("bench:load")
+        for org in ORGANISATIONS:
+            services.directory.add(org, "bench:load")
+        tokens = {f"hub-{o['code']}": add_user(services.store, f"hub-{o['code']}", "hub", organisation=o["code"])
+                  for o in ORGANISATIONS}
+        tokens["load-admin"] = add_user(services.store, "load-admin", "admin")
+    finally:
+        services.close()
+    return tokens
+
+
+def serve(db: Path, port: int, threads: int, log) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPI_SWEEP_SECONDS": "0"}
+    proc = subprocess.Popen(mpi(db, "serve", "--port", str(port), "--threads", str(threads)), env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"mpi serve exited with {proc.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    sys.exit("mpi serve did not become healthy")
+
+
+# -- the run -------------------------------------------------------------------------------------------
+
+
+def figures(work: Work, elapsed: float) -> dict:
+    kinds = {k: {"n": len(v), "p50_ms": round(pct(v, 50), 1), "p99_ms": round(pct(v, 99), 1)}
+             for k, v in sorted(work.stats.items()) if v}
+    acknowledged = sum(len(v) for v in work.stats.values())
+    return {"requests": work.requests, "acknowledged": acknowledged, "errors": len(work.errors),
+            "refused_by_gate": work.refused, "seconds": round(elapsed, 1),
+            "throughput_per_s": round(acknowledged / elapsed, 1) if elapsed else 0.0, "by_kind": kinds}
+
+
+def show(title: str, f: dict) -> None:
+    print(f"\n{title}: {f['requests']} requests in {f['seconds']} s, {f['acknowledged']} acknowledged "
+          f"({f['throughput_per_s']}/s), errors {f['errors']}, refused by the gate {f['refused_by_gate']}")
+    print(f"  {'kind':<10}{'n':>8}{'p50 ms':>10}{'p99 ms':>10}")
+    for kind, k in f["by_kind"].items():
+        print(f"  {kind:<10}{k['n']:>8}{k['p50_ms']:>10}{k['p99_ms']:>10}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (threads, one connection each)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the load phase")
+    parser.add_argument("--kill-after", type=float, default=5.0, help="seconds of load before the SIGKILL")
+    parser.add_argument("--people", type=int, default=6000, help="generated humans (work for the whole run)")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads of mpi serve")
+    parser.add_argument("--folder", type=Path, default=bulk.CACHE / "load", help="where the store is made afresh")
+    parser.add_argument("--json", type=Path, default=OUT / "load.json", help="figures as JSON")
+    args = parser.parse_args(argv)
+
+    args.folder.mkdir(parents=True, exist_ok=True)
+    db = args.folder / "store.duckdb"
+    for stale in args.folder.glob("store.duckdb*"):
+        stale.unlink()
+    print(f"store {db}: demo network, {args.people} generated humans (seed {args.seed}), {args.clients} clients")
+    tokens = build_store(db)
+    work = Work(humans(args.people, args.seed), args.seed)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    result: dict = {"clients": args.clients, "people": args.people, "seed": args.seed}
+    with open(args.folder / "serve.log", "w") as log:
+        server = serve(db, port, args.threads, log)
+        try:
+            result["load"] = figures(work, run_clients(base, tokens, work, args.clients, args.seconds))
+        except BaseException:
+            server.kill()
+            raise
+        show("load", result["load"])
+        before = {"requests": work.requests, "acknowledged": sum(len(v) for v in work.stats.values())}
+        errors_before_kill = list(work.errors)
+        run_clients(base, tokens, work, args.clients, args.kill_after + 60, kill=server, kill_after=args.kill_after)
+        result["kill"] = {"requests": work.requests - before["requests"],
+                          "acknowledged": sum(len(v) for v in work.stats.values()) - before["acknowledged"],
+                          "errors": len(work.errors) - len(errors_before_kill), "in_flight_at_kill": work.cut}
+        print(f"\nSIGKILL after {args.kill_after} s of load: {result['kill']['requests']} answered before it "
+              f"({result['kill']['acknowledged']} acknowledged), {work.cut} in flight cut off; restarting on the "
+              "same store")
+        server = serve(db, port, args.threads, log)
+        try:
+            problems = check_acknowledged(base, tokens["load-admin"], work)
+        finally:
+            server.terminate()
+            server.wait(timeout=60)
+    result["errors"] = work.errors[:20]
+    problems += [f"request error: {e}" for e in work.errors[:20]]
+    persons, split = check_persons(db, work, args.folder)
+    counts, half = check_half_written(db)
+    problems += split + half
+    result.update(persons, counts=counts, acknowledged_records=len(work.ledger["records"]),
+                  acknowledged_referrals=len(work.ledger["referrals"]),
+                  acknowledged_steps=sum(len(s) for s in work.ledger["referrals"].values()),
+                  humans_with_copies=len(work.ledger["copies"]), problems=problems)
+    print(f"\nafter the restart: {result['acknowledged_records']} acknowledged records, "
+          f"{result['acknowledged_referrals']} referrals and {result['acknowledged_steps']} state changes checked")
+    print(f"store: {counts}")
+    print("persons per human, copies of its record sent at once (must all be 1): "
+          f"{persons['copies_persons_per_human']}")
+    print(f"persons per human, all its records (the generator's noise may split a human apart, by the model's "
+          f"decision, not a race): {persons['records_persons_per_human']}")
+    print(f"half-written: {'none' if not half else '; '.join(half)}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2, default=str))
+    if problems:
+        print(f"\nFAILED: {len(problems)} problems")
+        for p in problems[:30]:
+            print(f"  {p}")
+        return 1
+    print("\nall checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""``bench/load.py``: a short run passes its checks, and each kind of check finds what it is there to find."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import record
+from mpi.auth import add_user
+from mpi.services import Services
+from mpi.settings import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+import load  # noqa: E402
+
+
+@pytest.mark.slow  # two servers in their own processes, a SIGKILL, mpi export
+def test_a_short_run_with_a_kill_passes_every_check(tmp_path):
+    out = tmp_path / "load.json"
+    run = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "load.py"), "--clients", "4", "--seconds", "4",
+                          "--kill-after", "2", "--people", "200", "--folder", str(tmp_path / "run"),
+                          "--json", str(out)], check=False, capture_output=True, text=True, timeout=600,
+                         env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"})
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "all checks passed" in run.stdout
+    result = json.loads(out.read_text())
+    assert result["load"]["errors"] == 0 and result["problems"] == []
+    assert result["load"]["by_kind"]["record"]["n"] > 0 and result["acknowledged_steps"] > 0
+    assert set(result["copies_persons_per_human"]) <= {"0", "1"} and result["copies_persons_per_human"]["1"] > 0
+    assert result["counts"]["records"] >= result["acknowledged_records"]
+
+
+def test_the_half_written_checks_find_a_person_without_records(config, tmp_path):
+    services = Services(config)
+    with services.store.transaction():
+        services.store.persons.create({})  # a person and no link: what a torn write would leave
+    services.close()
+
+    _, problems = load.check_half_written(tmp_path / "mpi.duckdb")
+
+    assert problems == ["live persons without records: 1"]
+
+
+def test_the_acknowledged_check_finds_a_lost_record_and_a_lost_state_change(client, services, live_server):
+    token = add_user(services.store, "load-admin", "admin")
+    hub = {"Authorization": f"Bearer {add_user(services.store, 'hub', 'hub')}"}
+    assert client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=hub).status_code == 200
+    work = load.Work([], seed=1)
+    work.ledger["records"] = {("st-marys-ehr", "MRN-1"): "T1", ("st-marys-ehr", "MRN-LOST"): "T2"}
+    work.ledger["referrals"] = {"RF99999999": ["acknowledged"]}
+
+    problems = load.check_acknowledged(live_server, token, work)
+
+    assert [p.split(":")[0] for p in problems] == ["acknowledged record st-marys-ehr/MRN-LOST",
+                                                   "acknowledged referral RF99999999"]
