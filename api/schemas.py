@@ -135,7 +135,12 @@ class PersonSchema(ma.Schema):
     requested_id = ma.fields.String(metadata={"description": "the id asked for"})
     redirected_from = ma.fields.List(ma.fields.String(), metadata={"description": "merged ids followed to this one"})
     golden = ma.fields.Dict(metadata={"description": "golden demographics (survivorship rule in the README)"})
-    records = ma.fields.List(ma.fields.Nested(PersonRecordSchema))
+    records = ma.fields.List(ma.fields.Nested(PersonRecordSchema), metadata={
+        "description": "its linked records (a hub's or coordinator's own only)"})
+    disclosure = ma.fields.String(metadata={
+        "description": "whole (stewards, admins), masked (ssn_last4 as **21, medicaid_id to its last 4, the "
+                       "organisation's own records only) or contact (a name and a way to contact only: the "
+                       "performer of a referral made without the person's consent)"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
