@@ -157,7 +157,8 @@ class Services:
                                 self.identity_gate, self.clock)
         steps = ReferralSteps(self.store, self.referral_writer, self.directory, self.referral_policy,
                               self.identity_gate, self.clock)
-        return ReferralService(intake, steps, ReferralReads(self.store, self.clock, self.referral_policy), self.identity_gate)
+        reads = ReferralReads(self.store, self.clock, self.referral_policy)
+        return ReferralService(intake, steps, reads, self.identity_gate)
 
     @cached_property
     def alerts(self) -> AlertDesk:
