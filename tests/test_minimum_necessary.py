@@ -121,32 +121,33 @@ def test_a_referral_gives_its_person_to_requester_and_performer_and_to_no_one_el
     assert client.get("/v1/records/st-marys-ehr/MRN-SM-9", headers=net.headers["hub-foodbank"]).status_code == 404
 
 
-def test_a_grant_follows_a_merge_to_the_survivor_and_goes_back_with_an_unmerge(client, net, services):
+def test_a_grant_follows_merges_to_the_survivor_at_any_depth_and_goes_back_with_each_unmerge(client, net, services):
     marisol = post(client, "/v1/records", record("marisol", "st-marys-ehr", "MRN-1"), net.headers["hub-stmarys"])
     ted = post(client, "/v1/records", record("theodore", "homebase-hmis", "HB-1"), net.headers["hub-homebase"])
     desmond = post(client, "/v1/records", record("desmond", "st-marys-ehr", "MRN-2"), net.headers["hub-stmarys"])
     certain = post(client, "/v1/match", record("desmond", "bluepath-mco", "BP-2"), net.headers["hub-bluepath"])
     assert certain["decision"] == "MATCH"
+    m, t, d = marisol["person_id"], ted["person_id"], desmond["person_id"]
     bluepath, homebase = net.headers["hub-bluepath"], net.headers["hub-homebase"]
-    assert person(client, marisol["person_id"], homebase).status_code == 404
+    assert person(client, m, homebase).status_code == 404 and person(client, t, bluepath).status_code == 404
 
-    first = services.merges.merge(marisol["person_id"], ted["person_id"], "user:sam", "test: one human")
-    second = services.merges.merge(marisol["person_id"], desmond["person_id"], "user:sam", "test: one human")
+    first = services.merges.merge(t, d, "user:sam", "test: one human")  # Desmond's id into Theodore
+    second = services.merges.merge(m, t, "user:sam", "test: one human")  # and Theodore's into Marisol
 
-    # HomeBase's record moved to the survivor; BluePath's match grant on Desmond's id holds for it too.
-    assert person(client, marisol["person_id"], homebase).status_code == 200
-    assert person(client, marisol["person_id"], bluepath).status_code == 200
-    via = person(client, desmond["person_id"], bluepath).get_json()
-    assert via["person_id"] == marisol["person_id"] and via["redirected_from"] == [desmond["person_id"]]
-    assert person(client, marisol["person_id"], net.headers["hub-foodbank"]).status_code == 404
+    # HomeBase's record moved to the survivor; BluePath's match grant on Desmond's id holds two merges on.
+    assert person(client, m, homebase).status_code == 200
+    assert person(client, m, bluepath).status_code == 200
+    via = person(client, d, bluepath).get_json()
+    assert via["person_id"] == m and set(via["redirected_from"]) == {d, t}
+    assert person(client, m, net.headers["hub-foodbank"]).status_code == 404
 
     services.merges.unmerge(second, "user:sam", "test: two humans")
-    services.merges.unmerge(first, "user:sam", "test: two humans")
+    assert person(client, m, homebase).status_code == person(client, m, bluepath).status_code == 404
+    assert person(client, t, homebase).status_code == person(client, t, bluepath).status_code == 200
 
-    assert person(client, marisol["person_id"], homebase).status_code == 404
-    assert person(client, marisol["person_id"], bluepath).status_code == 404
-    assert person(client, ted["person_id"], homebase).status_code == 200
-    assert person(client, desmond["person_id"], bluepath).status_code == 200
+    services.merges.unmerge(first, "user:sam", "test: two humans")
+    assert person(client, t, bluepath).status_code == 404 and person(client, d, bluepath).status_code == 200
+    assert person(client, t, homebase).status_code == 200 and person(client, d, homebase).status_code == 404
 
 
 # ------------------------------------------------------------------------------------- records and roles
