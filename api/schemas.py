@@ -56,7 +56,9 @@ class CandidateSchema(ma.Schema):
     match_weight = ma.fields.Float()
     match_probability = ma.fields.Float()
     match_grade = ma.fields.String(metadata={"description": "FHIR match grade"})
-    matched_record = ma.fields.Nested(RecordKeySchema, metadata={"description": "the person's best-scoring record"})
+    matched_record = ma.fields.Nested(RecordKeySchema, allow_none=True, metadata={
+        "description": "the person's best-scoring record; for a hub or coordinator only if it is its organisation's "
+                       "own, else null (which other systems hold a person is not theirs to learn)"})
     weakest_record_weight = ma.fields.Float(metadata={
         "description": "lowest weight against any of the person's records"})
     held_by = ma.fields.List(ma.fields.String(), allow_none=True, metadata={
@@ -65,7 +67,8 @@ class CandidateSchema(ma.Schema):
                        "a typo or a twin)"})
     conflict = ma.fields.Dict(allow_none=True, metadata={
         "description": "a record of the person this one contradicts (source_system, source_record_id, level): "
-                       "the record is not auto-linked to a person it contradicts in part"})
+                       "the record is not auto-linked to a person it contradicts in part; for a hub or coordinator "
+                       "the level only, unless the record is its organisation's own"})
     evidence = EvidenceList(metadata={"description": "waterfall, prior first"})
 
 

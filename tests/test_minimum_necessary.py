@@ -110,6 +110,21 @@ def test_a_certain_match_gives_its_person_and_a_possible_one_gives_nothing(clien
     assert services.store.records.get("homebase-hmis", "HB-1") is None  # /v1/match still stores no record
 
 
+def test_a_match_answer_names_no_other_organisations_record(client, net):
+    post(client, "/v1/records", record("marisol", "hiv-clinic-ehr", "HC-1"), net.headers["hub-stmarys"])
+    query = record("marisol", "bluepath-mco", "BP-1")
+
+    theirs = post(client, "/v1/match", query, net.headers["hub-bluepath"])["candidates"][0]
+    stored = post(client, "/v1/records", query, net.headers["hub-bluepath"])["candidates"][0]
+    mine = post(client, "/v1/match", query, net.headers["hub-stmarys"])["candidates"][0]
+    whole = post(client, "/v1/match", query, net.headers["sam"])["candidates"][0]
+
+    assert theirs["matched_record"] is None and stored["matched_record"] is None
+    assert theirs["person_id"] == mine["person_id"] and theirs["match_weight"] == mine["match_weight"]
+    assert mine["matched_record"] == whole["matched_record"] == {"source_system": "hiv-clinic-ehr",
+                                                                 "source_record_id": "HC-1"}
+
+
 def test_a_referral_gives_its_person_to_requester_and_performer_and_to_no_one_else(client, net):
     referral = post(client, "/v1/referrals", referral_body("theodore", "SM-9"), net.headers["hub-stmarys"])
     pid = referral["person_id"]

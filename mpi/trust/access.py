@@ -123,7 +123,7 @@ class TrustedReads:
             if caller.organisation is not None:
                 self.store.grants.add(caller.organisation, GrantKind.RECORD, result["person_id"],
                                       (result["source_system"], result["source_record_id"]))
-        return result
+        return self._candidates_for(result, caller)
 
     def match(self, data: Any, caller: Caller) -> dict[str, Any]:
         """Score a record without storing it; a certain match (``MATCH``) gives its person to the caller's
@@ -132,7 +132,32 @@ class TrustedReads:
         result = self.matching.match(data, caller.actor)
         if caller.organisation is not None and result["decision"] == Decision.MATCH.value and result["candidates"]:
             self.store.grants.add(caller.organisation, GrantKind.MATCH, result["candidates"][0]["person_id"])
-        return result
+        return self._candidates_for(result, caller)
+
+    def _candidates_for(self, result: dict[str, Any], caller: Caller) -> dict[str, Any]:
+        """The answer's candidates without other organisations' record keys, for a caller who does not read all.
+
+        A candidate's ``matched_record`` (and the record a ``conflict`` names) would tell a hub which
+        other systems hold the person (an HIV clinic's, say): it keeps the key of its own records only,
+        ``null`` (the conflict its level only) for any other.
+        """
+        if caller.role in WHOLE_ROLES or not result.get("candidates"):
+            return result
+        keys = {(c["matched_record"]["source_system"], c["matched_record"]["source_record_id"])
+                for c in result["candidates"]}
+        keys |= {(c["conflict"]["source_system"], c["conflict"]["source_record_id"])
+                 for c in result["candidates"] if c.get("conflict") and "source_record_id" in c["conflict"]}
+        own = self.store.grants.own_records(caller.organisation, keys) if caller.organisation else set()
+        candidates = []
+        for c in result["candidates"]:
+            c = dict(c)
+            if (c["matched_record"]["source_system"], c["matched_record"]["source_record_id"]) not in own:
+                c["matched_record"] = None
+            conflict = c.get("conflict")
+            if conflict and (conflict.get("source_system"), conflict.get("source_record_id")) not in own:
+                c["conflict"] = {k: v for k, v in conflict.items() if k not in ("source_system", "source_record_id")}
+            candidates.append(c)
+        return {**result, "candidates": candidates}
 
 
 def _refuse_no_phi(caller: Caller) -> None:
