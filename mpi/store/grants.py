@@ -46,16 +46,20 @@ class GrantTable:
         the answer was committed.
         """
         system, record_id = key if key else (None, None)
+        params = [organisation, how.value, person_id, system, record_id]
+        if not self._db.in_transaction() and self._has(params):
+            return  # granted before: no write transaction (a hub matching the same person again pays one read)
         with self._db.transaction():
-            found = self._db.one(
-                """SELECT 1 FROM person_grants WHERE organisation = ? AND how = ?
-                   AND person_id IS NOT DISTINCT FROM ? AND source_system IS NOT DISTINCT FROM ?
-                   AND source_record_id IS NOT DISTINCT FROM ?""",
-                [organisation, how.value, person_id, system, record_id], flush=False)
-            if found is None:
-                self._db.execute(
-                    "INSERT INTO person_grants VALUES (?, ?, ?, ?, ?, ?)",
-                    [organisation, person_id, how.value, system, record_id, self._db.now()], flush=False)
+            if not self._has(params):
+                self._db.execute("INSERT INTO person_grants VALUES (?, ?, ?, ?, ?, ?)",
+                                 [organisation, person_id, how.value, system, record_id, self._db.now()], flush=False)
+
+    def _has(self, params: list) -> bool:
+        """Whether the grant (organisation, how, person id, record key) is there already."""
+        return self._db.one(
+            """SELECT 1 FROM person_grants WHERE organisation = ? AND how = ? AND person_id IS NOT DISTINCT FROM ?
+               AND source_system IS NOT DISTINCT FROM ? AND source_record_id IS NOT DISTINCT FROM ?""",
+            params, flush=False) is not None
 
     def merged_into(self, person_id: str) -> list[str]:
         """The person id and every id merged (or retired) into it, at any depth: a grant on any of them holds for
