@@ -110,6 +110,24 @@ def test_a_certain_match_gives_its_person_and_a_possible_one_gives_nothing(clien
     assert services.store.records.get("homebase-hmis", "HB-1") is None  # /v1/match still stores no record
 
 
+def test_a_grant_is_written_once_with_its_answer_and_not_at_all_for_a_refused_record(client, net, services):
+    def grants() -> list[tuple]:
+        return services.store.db.query("SELECT organisation, how, person_id, source_system, source_record_id "
+                                       "FROM person_grants ORDER BY how")
+
+    body = record("marisol", "st-marys-ehr", "MRN-1")
+    first = post(client, "/v1/records", body, net.headers["hub-stmarys"])
+    again = post(client, "/v1/records", body, net.headers["hub-stmarys"])  # unchanged: nothing written
+    for _ in range(2):
+        post(client, "/v1/match", record("marisol", "bluepath-mco", "BP-1"), net.headers["hub-bluepath"])
+    refused = client.post("/v1/records", json={"source_system": "st-marys-ehr", "source_record_id": "MRN-2"},
+                          headers=net.headers["hub-stmarys"])
+
+    assert again["unchanged"] is True and refused.status_code == 422
+    assert grants() == [("bluepath", "match", first["person_id"], None, None),
+                        ("st-marys", "record", first["person_id"], "st-marys-ehr", "MRN-1")]
+
+
 def test_a_match_answer_names_no_other_organisations_record(client, net):
     post(client, "/v1/records", record("marisol", "hiv-clinic-ehr", "HC-1"), net.headers["hub-stmarys"])
     query = record("marisol", "bluepath-mco", "BP-1")
