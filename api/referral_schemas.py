@@ -118,9 +118,13 @@ class ReferralOutSchema(ma.Schema):
     performer = ma.fields.String()
     service_type = ma.fields.String()
     urgency = ma.fields.String(metadata={"description": ", ".join(u.value for u in Urgency)})
-    reason = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True, metadata={
+        "description": "null for its performer when consent is not granted and the service type is sensitive "
+                       "(then withheld names it)"})
     requester_contact = ma.fields.Nested(ContactSchema, allow_none=True)
     consent = ma.fields.String(allow_none=True)
+    withheld = ma.fields.List(ma.fields.String(), metadata={
+        "description": "fields not shown to this caller for want of the person's consent (ask the requester)"})
     risk_flags = ma.fields.List(ma.fields.String())
     service_address = ma.fields.Nested(ServiceAddressSchema, allow_none=True)
     record = ma.fields.Function(lambda r: {"source_system": r["source_system"],

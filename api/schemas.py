@@ -56,7 +56,9 @@ class CandidateSchema(ma.Schema):
     match_weight = ma.fields.Float()
     match_probability = ma.fields.Float()
     match_grade = ma.fields.String(metadata={"description": "FHIR match grade"})
-    matched_record = ma.fields.Nested(RecordKeySchema, metadata={"description": "the person's best-scoring record"})
+    matched_record = ma.fields.Nested(RecordKeySchema, allow_none=True, metadata={
+        "description": "the person's best-scoring record; for a hub or coordinator only if it is its organisation's "
+                       "own, else null (which other systems hold a person is not theirs to learn)"})
     weakest_record_weight = ma.fields.Float(metadata={
         "description": "lowest weight against any of the person's records"})
     held_by = ma.fields.List(ma.fields.String(), allow_none=True, metadata={
@@ -65,7 +67,8 @@ class CandidateSchema(ma.Schema):
                        "a typo or a twin)"})
     conflict = ma.fields.Dict(allow_none=True, metadata={
         "description": "a record of the person this one contradicts (source_system, source_record_id, level): "
-                       "the record is not auto-linked to a person it contradicts in part"})
+                       "the record is not auto-linked to a person it contradicts in part; for a hub or coordinator "
+                       "the level only, unless the record is its organisation's own"})
     evidence = EvidenceList(metadata={"description": "waterfall, prior first"})
 
 
@@ -135,7 +138,12 @@ class PersonSchema(ma.Schema):
     requested_id = ma.fields.String(metadata={"description": "the id asked for"})
     redirected_from = ma.fields.List(ma.fields.String(), metadata={"description": "merged ids followed to this one"})
     golden = ma.fields.Dict(metadata={"description": "golden demographics (survivorship rule in the README)"})
-    records = ma.fields.List(ma.fields.Nested(PersonRecordSchema))
+    records = ma.fields.List(ma.fields.Nested(PersonRecordSchema), metadata={
+        "description": "its linked records (a hub's or coordinator's own only)"})
+    disclosure = ma.fields.String(metadata={
+        "description": "whole (stewards, admins), masked (ssn_last4 as **21, medicaid_id to its last 4, the "
+                       "organisation's own records only) or contact (a name and a way to contact only: the "
+                       "performer of a referral made without the person's consent)"})
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 

@@ -101,7 +101,8 @@ def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> 
 
     db = str(folder / "store.duckdb")
     services = Services({"MPI_DB": db})
-    token = add_user(services.store, "bench-latency", "hub")
+    services.directory.add({"code": "bench", "name": "Bench", "kind": "hospital", "service_types": []}, "bench")
+    token = add_user(services.store, "bench-latency", "hub", organisation="bench")
     services.close()
     port = free_port()
     log = open(folder / "serve.log", "w")

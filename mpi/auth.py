@@ -51,14 +51,14 @@ def hash_token(token: str) -> str:
 
 
 #: Roles that act for an organisation and so must belong to one.
-ORGANISATION_ROLES = frozenset({Role.COORDINATOR})
+ORGANISATION_ROLES = frozenset({Role.HUB, Role.COORDINATOR})
 
 
 def add_user(store: Store, name: str, role: str, token: str | None = None, organisation: str | None = None) -> str:
     """Create or replace a user of an organisation; returns the bearer token (shown once).
 
     Raises:
-        ValidationError: a bad name or role, an unknown organisation, or a coordinator without one.
+        ValidationError: a bad name or role, an unknown organisation, or a hub or coordinator without one.
     """
     errors = {}
     if not _NAME_RE.match(name or ""):

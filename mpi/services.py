@@ -38,6 +38,7 @@ from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
+from mpi.trust.access import TrustedReads
 
 #: The model shipped in matching_models/ and activated in a new store.
 DEFAULT_MODEL_VERSION = "people_dev-v2"
@@ -110,6 +111,11 @@ class Services:
         return PersonLookup(self.store)
 
     @cached_property
+    def trust(self) -> TrustedReads:
+        """Person and record reads scoped to the caller (minimum necessary), and the grants answers make."""
+        return TrustedReads(self.store, self.persons, self.matching)
+
+    @cached_property
     def merges(self) -> MergeService:
         return MergeService(self.store, self.writer, self.events)
 
@@ -151,7 +157,8 @@ class Services:
                                 self.identity_gate, self.clock)
         steps = ReferralSteps(self.store, self.referral_writer, self.directory, self.referral_policy,
                               self.identity_gate, self.clock)
-        return ReferralService(intake, steps, ReferralReads(self.store, self.clock), self.identity_gate)
+        reads = ReferralReads(self.store, self.clock, self.referral_policy)
+        return ReferralService(intake, steps, reads, self.identity_gate)
 
     @cached_property
     def alerts(self) -> AlertDesk:

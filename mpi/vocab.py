@@ -34,6 +34,15 @@ class PersonStatus(StrEnum):
     """Lost a merge; reads follow ``redirect_to``. The id is never reused."""
 
 
+class GrantKind(StrEnum):
+    """How an organisation was given a person (minimum necessary: it reads only the persons it was given)."""
+
+    RECORD = "record"
+    """Its own record, submitted by one of its callers: it reads the person that record is linked to."""
+    MATCH = "match"
+    """A certain match (``MATCH``) answered to its ``/v1/match``: it reads that person."""
+
+
 class CaseState(StrEnum):
     """Life of a review case."""
 

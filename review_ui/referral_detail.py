@@ -160,7 +160,8 @@ def request_facts(referral: Mapping[str, Any], org_name: Callable[[str], str]) -
     facts = [
         ("Service", referral["service_type"]),
         ("Urgency", referral["urgency"]),
-        ("Reason", referral.get("reason") or "—"),
+        ("Reason", "withheld: no consent to share (ask the requester)" if "reason" in (referral.get("withheld") or ())
+         else referral.get("reason") or "—"),
         ("Requester", f"{org_name(referral['requester'])} (their id {referral['requester_referral_id']})"),
         ("Requester contact", " · ".join(v for v in (contact.get("name"), contact.get("phone"), contact.get("email"))
                                          if v) or "—"),

@@ -60,17 +60,19 @@ def zone_of(performer: str | None = None) -> str:
 class Names:
     """Persons' and organisations' names for one page, each looked up once."""
 
-    def __init__(self, svc):
+    def __init__(self, svc, who):
         self.svc = svc
+        self.who = who
         self._people: dict[str, str | None] = {}
         self._orgs: dict[str, str] = {}
         self._refs: dict[str, str] = {}
 
     def person(self, person_id: str) -> str | None:
-        """A settled person's first and last name from the golden view (never asked while a referral is gated)."""
+        """A settled person's first and last name from the golden view (never asked while a referral is gated),
+        as far as the viewer may see the person (minimum necessary: ``services.trust``)."""
         if person_id not in self._people:
             try:
-                golden = self.svc.persons.person(person_id).get("golden") or {}
+                golden = self.svc.trust.person(person_id, self.who).get("golden") or {}
             except NotFound:
                 golden = {}
             self._people[person_id] = display_name(golden.get("first_name"), golden.get("last_name")) or None
@@ -105,7 +107,7 @@ def worklist():
     counts = {"all": svc.referrals.page(who, **scope, limit=1)["total"],
               "overdue": svc.referrals.page(who, **scope, overdue=True, limit=1)["total"],
               "gated": svc.referrals.page(who, **scope, gated=True, limit=1)["total"]}
-    names = Names(svc)
+    names = Names(svc, who)
     page = rp.worklist_page(result, counts, filters, svc.clock.now(), name_of=names.person, org_name=names.org,
                             zone=zone_of(), coordinator=coordinator, organisation=who.organisation)
     org_name = names.org(who.organisation) if who.organisation else None
@@ -124,10 +126,10 @@ def render_referral(referral_id: str, status: int = 200, **extra: Any):
     person = None
     if referral["person_id"] and not referral["gate"]:
         try:
-            person = svc.persons.person(referral["person_id"])
+            person = svc.trust.person(referral["person_id"], who)
         except NotFound:
             person = None
-    names = Names(svc)
+    names = Names(svc, who)
     redirect_to = []
     if "redirected" in referral["your_steps"]:
         redirect_to = [(o["code"], o["name"]) for o in svc.directory.all()
@@ -156,7 +158,7 @@ def render_alerts(status: int = 200, referral_id: str | None = None, **extra: An
     offset = max(request.args.get("offset", 0, type=int), 0)
     waiting = svc.alerts.page(who, acknowledged=False, referral_id=referral_id, limit=ALERT_PAGE, offset=offset)
     done = svc.alerts.page(who, acknowledged=True, referral_id=referral_id, limit=RECENT_ACKNOWLEDGED)
-    names = Names(svc)
+    names = Names(svc, who)
     page = rp.alerts_page(waiting, done, svc.clock.now(), reference_of=names.reference, org_name=names.org,
                           referral_id=referral_id, zone=zone_of(), **extra)
     return render_template("alerts.html", page=page), status

@@ -99,9 +99,27 @@ def client(app):
     return app.test_client()
 
 
+#: The organisation the ``hub_token`` fixture's hub acts for (a hub belongs to one).
+HUB_ORGANISATION = "test-clinic"
+
+
+def add_organisation(services: Services, code: str, kind: str = "hospital") -> str:
+    """Add an organisation to the directory (once); returns its code."""
+    if not services.directory.exists(code):
+        services.directory.add({"code": code, "name": code.replace("-", " ").title(), "kind": kind,
+                                "service_types": []}, "test")
+    return code
+
+
+def add_hub(services: Services, name: str, organisation: str = HUB_ORGANISATION) -> str:
+    """A hub of an organisation (added to the directory if it is not there); returns its token."""
+    return add_user(services.store, name, "hub", organisation=add_organisation(services, organisation))
+
+
 @pytest.fixture
 def hub_token(services) -> str:
-    return add_user(services.store, "test-hub", "hub")
+    """The token of a hub of :data:`HUB_ORGANISATION`."""
+    return add_hub(services, "test-hub")
 
 
 @pytest.fixture

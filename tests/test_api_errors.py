@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from api import create_app
-from conftest import record
-from mpi.auth import add_user
+from conftest import add_hub, record
 from mpi.services import Services
 
 SHAPE = {"code", "status", "message", "errors"}
@@ -116,7 +115,7 @@ def test_503_when_no_model_is_active(tmp_path):
     services = Services({"MPI_DB": str(tmp_path / "bare.duckdb"), "MPI_MODELS_DIR": str(empty)})
     try:
         client = create_app(services=services).test_client()
-        token = add_user(services.store, "hub", "hub")
+        token = add_hub(services, "hub")
         response = client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"),
                                headers={"Authorization": f"Bearer {token}"})
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import record
+from conftest import add_hub, record
 from held_cases import PARTIAL, STEWARD, band, case_id, hold_in_review, ids, partial, today, version, weight_of  # noqa: F401
 from mpi.auth import add_user
 from mpi.errors import Conflict, NotFound, ValidationError
@@ -98,7 +98,7 @@ def test_a_refused_action_does_not_rebuild_the_candidate_index(services, case_id
 
 def test_claim_of_a_case_another_steward_reviews_is_a_conflict_but_assign_hands_it_over(services, case_id):
     add_user(services.store, "carol", "steward")
-    add_user(services.store, "hubby", "hub")
+    add_hub(services, "hubby")
     services.cases.claim(case_id, "user:bob", "mine", 1)
 
     with pytest.raises(Conflict) as e:

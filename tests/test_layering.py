@@ -6,8 +6,8 @@
 - Only ``mpi/store/`` imports ``duckdb``; only ``mpi/matching/splink_adapter.py`` imports ``splink``.
 - Domain packages import only downward, in :data:`LAYERS` order (a module may import its
   own layer and the layers before it): the kernel, records, matching, the store,
-  the directory of organisations, callers (auth), identity, stewardship, then the domains built on them, the wiring
-  (services), the demo and the CLI. The store imports only the kernel.
+  the directory of organisations, callers (auth), identity, stewardship, then the domains built on them,
+  minimum necessary (trust), the wiring (services), the demo and the CLI. The store imports only the kernel.
 - One clock: no module of ``mpi/``, ``api/`` or ``review_ui/`` but ``mpi/clock.py`` asks the
   system for the time (``datetime.now``, ``datetime.utcnow``, ``date.today``, ``time.time``).
 
@@ -38,6 +38,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("referrals", ("mpi.referrals",)),
     ("exchange", ("mpi.exchange",)),
     ("batch", ("mpi.batch",)),
+    ("trust", ("mpi.trust",)),
     ("services", ("mpi.services",)),
     ("synth", ("mpi.synth",)),
     ("cli", ("mpi.cli",)),

@@ -70,7 +70,7 @@ def query(person: str) -> dict:
 
 # ------------------------------------------------------------------------------- merge
 
-def test_merge_moves_every_record_of_the_loser_as_manual_links_and_redirects_it(services, client, auth, people):
+def test_merge_moves_every_record_of_the_loser_as_manual_links_and_redirects_it(services, client, steward, people):
     survivor, loser = people["marisol"], people["theodore"]
 
     merge_id = services.merges.merge(survivor, loser, "user:test-steward", "one person, two ids")
@@ -87,7 +87,7 @@ def test_merge_moves_every_record_of_the_loser_as_manual_links_and_redirects_it(
     assert records[("bluepath-mco", "BPM-77")]["link_source"] == "AUTO"  # the survivor's own links stand
     assert store.persons.records_of(loser) == []
     # Reads of the loser follow the redirect; the golden view now counts all four records.
-    body = client.get(f"/v1/persons/{loser}", headers=auth).get_json()
+    body = client.get(f"/v1/persons/{loser}", headers=steward).get_json()
     assert body["person_id"] == survivor and body["redirected_from"] == [loser]
     assert len(body["records"]) == 4
     assert store.persons.resolve(survivor)["golden"]["ssn_last4"] in {"4821", "9034"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli_runner import assert_one_line_error, mpi  # noqa: F401  (mpi: a fixture)
+from conftest import HUB_ORGANISATION
 from mpi.auth import add_user, authenticate
 from mpi.errors import ValidationError
 from mpi.store import Store
@@ -69,13 +70,13 @@ def test_an_admin_adds_an_organisation_that_every_caller_can_list(client, admin,
     assert (body["code"], body["timezone"], body["calendar"]["hours"]["mon"], body["calendar"]["hours"]["tue"]) == (
         "foodbank", "America/New_York", "09:00-17:00", None)
     listed = client.get("/v1/organisations", headers=auth).get_json()["organisations"]
-    assert [o["code"] for o in listed] == ["foodbank"]
+    assert [o["code"] for o in listed] == ["foodbank", HUB_ORGANISATION]  # and the hub's own
     assert client.get("/v1/organisations/foodbank", headers=auth).get_json()["supervisors"] == ["fiona"]
 
 
 def test_only_an_admin_adds_organisations(client, auth, services):
     assert_error(client.post("/v1/organisations", json=FOODBANK, headers=auth), 403, "forbidden")
-    assert services.directory.all() == []
+    assert [o["code"] for o in services.directory.all()] == [HUB_ORGANISATION]  # the hub's own only
 
 
 def test_a_bad_organisation_is_422_naming_each_field(client, admin, services):

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import record
+from conftest import add_hub, record
 from mpi.auth import add_user
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -94,7 +94,7 @@ def test_steward_signs_in_with_name_and_token_and_signs_out(client, steward):
 
 @pytest.mark.parametrize("who, status", [("wrong-token", 401), ("other-name", 401), ("hub", 403)])
 def test_sign_in_refuses_a_wrong_token_another_users_name_and_a_hub(client, services, steward, who, status):
-    hub_token = add_user(services.store, "hubby", "hub")
+    hub_token = add_hub(services, "hubby")
     name, token = {"wrong-token": ("stella", "not-a-token"), "other-name": ("hubby", steward[1]),
                    "hub": ("hubby", hub_token)}[who]
 

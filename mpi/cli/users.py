@@ -20,7 +20,7 @@ def users() -> None:
 @click.argument("name")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--org", "organisation", default=None,
-              help="Code of the organisation the user belongs to (required for a coordinator).")
+              help="Code of the organisation the user belongs to (required for a hub or a coordinator).")
 @click.pass_obj
 def users_add(services: Services, name: str, role: str, organisation: str | None) -> None:
     """Create or replace user NAME and print its bearer token (shown once)."""

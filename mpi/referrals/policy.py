@@ -14,6 +14,9 @@ compiled into a frozen :class:`ReferralPolicy`:
   contact, and after which a referral never acknowledged expires;
   ``service_type_targets`` overrides some of them per service type and urgency.
 - ``remind_before``: the share of a target left when its reminder goes out.
+- ``sensitive_service_types``: service types of a sensitive domain (behavioral health,
+  substance use, HIV, ...): without the person's consent, a referral's ``reason`` is not
+  shown to its performer (:mod:`mpi.referrals.disclosure`).
 
 :func:`missing_fields` is the one check of the minimum data set: intake refuses a
 referral it finds wanting (422 naming every missing field), and the exchange will
@@ -65,6 +68,7 @@ class ReferralPolicy:
     targets: Mapping[str, Mapping[Clock, float]]
     service_type_targets: Mapping[tuple[str, str], Mapping[Clock, float]]
     remind_before: float
+    sensitive_service_types: frozenset[str] = frozenset()
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> ReferralPolicy:
@@ -88,7 +92,7 @@ class ReferralPolicy:
         if not isinstance(spec, Mapping):
             raise ValidationError("the referral policy must be an object", {"policy": ["must be an object"]})
         unknown = set(spec) - {"version", "minimum_data_set", "time_targets", "service_type_targets",
-                               "remind_before"}
+                               "remind_before", "sensitive_service_types"}
         for key in sorted(unknown):
             errors[key] = ["unknown key"]
         version = spec.get("version")
@@ -113,9 +117,13 @@ class ReferralPolicy:
         remind = spec.get("remind_before", 0.25)
         if isinstance(remind, bool) or not isinstance(remind, (int, float)) or not 0 <= remind < 1:
             errors["remind_before"] = ["a share of the target from 0 up to (not including) 1"]
+        sensitive = spec.get("sensitive_service_types", [])
+        if not isinstance(sensitive, list) or not all(isinstance(t, str) and t for t in sensitive):
+            errors["sensitive_service_types"] = ["a list of service type codes"]
+            sensitive = []
         if errors:
             raise ValidationError(f"invalid referral policy: {', '.join(sorted(errors))}", errors)
-        return cls(version, tuple(rules), targets, overrides, float(remind))
+        return cls(version, tuple(rules), targets, overrides, float(remind), frozenset(sensitive))
 
     def target_seconds(self, urgency: str, service_type: str, clock: Clock) -> float:
         """A clock's target in business seconds for a referral of this urgency and service type."""

@@ -1,5 +1,8 @@
 """What readers see of referrals: one referral with its history, lineage and clocks, and lists of them.
 
+Every referral read leaves through :func:`~mpi.referrals.disclosure.disclosed`, so
+consent limits what a performer is shown in the API, FHIR and the worklist alike.
+
 Ages, gated time and "overdue" are measured against the injected clock. A
 caller sees only what :mod:`mpi.referrals.access` lets it: another
 organisation's referral is not found, and a list holds only its own.
@@ -15,7 +18,9 @@ from mpi.auth import Caller
 from mpi.clock import Clock as TimeSource
 from mpi.errors import Forbidden, NotFound, ValidationError
 from mpi.referrals.access import READ_ALL_ROLES, check_visible, side_of, visible
+from mpi.referrals.disclosure import disclosed
 from mpi.referrals.lifecycle import OPEN_STATES, STEPS, may, next_states
+from mpi.referrals.policy import ReferralPolicy
 from mpi.referrals.timing import clocks_view
 from mpi.store import Store
 from mpi.vocab import ReasonCode, ReferralState, Urgency
@@ -35,9 +40,10 @@ def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
 class ReferralReads:
     """Reads of referrals over one store."""
 
-    def __init__(self, store: Store, clock: TimeSource):
+    def __init__(self, store: Store, clock: TimeSource, policy: ReferralPolicy):
         self.store = store
         self.clock = clock
+        self.policy = policy
 
     def get(self, referral_id: str, caller: Caller, now: datetime | None = None) -> dict[str, Any]:
         """One referral with its history (both times of every change), lineage, gate, gated time and clocks.
@@ -82,10 +88,11 @@ class ReferralReads:
         chain = [self.store.referrals.get(link["referral_id"]) for link in self._lineage(first)]
         if not any(visible(r, caller) for r in chain):
             raise NotFound(f"no chain of referrals starts at {referral_id}")
-        return chain
+        return [disclosed(dict(r), caller, self.policy) for r in chain]
 
     def timed(self, referral: dict[str, Any], caller: Caller | None, now: datetime) -> dict[str, Any]:
-        """The referral with what depends on the time (gated seconds, clocks, overdue) and the caller (its steps)."""
+        """The referral with what depends on the time (gated seconds, clocks, overdue) and the caller (its steps,
+        and what consent lets it see: :mod:`mpi.referrals.disclosure`)."""
         gated = referral["gated_seconds"] or 0.0
         if referral["gate"] and referral["gated_since"] is not None:
             gated += max((now - referral["gated_since"]).total_seconds(), 0.0)
@@ -95,7 +102,7 @@ class ReferralReads:
         referral["overdue"] = due is not None and referral["state"] in _OPEN and due < now
         referral["next_states"] = [s.value for s in next_states(referral["state"], referral["state_reason"])]
         referral["your_steps"] = self._steps_for(referral, caller)
-        return referral
+        return disclosed(referral, caller, self.policy)
 
     def page(self, caller: Caller, *, state: str | Iterable[str] | None = None, performer: str | None = None,
              requester: str | None = None, gated: bool | None = None, overdue: bool | None = None,

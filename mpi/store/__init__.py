@@ -11,6 +11,7 @@
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.keys``: API keys of organisations, with their role and the hash of their secret (``keys.py``);
+- ``store.grants``: which organisation was given which person, and how far it reaches one (``grants.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
@@ -32,6 +33,7 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.grants import GrantTable
 from mpi.store.keys import KeyTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
@@ -65,6 +67,7 @@ class Store:
         self.audit = AuditLog(self.db)
         self.users = UserTable(self.db)
         self.keys = KeyTable(self.db)
+        self.grants = GrantTable(self.db)
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)

@@ -295,4 +295,24 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    7,
+    [
+        # Minimum necessary: which organisation was given which person, how and when. A row is
+        # written in the same transaction as the answer that named the person to the organisation
+        # (``record``: its own record, keyed here, linked to the person; ``match``: a certain match
+        # of its /v1/match). Referrals need no row: the referral itself names both organisations.
+        """CREATE TABLE person_grants (
+            organisation VARCHAR NOT NULL,
+            person_id VARCHAR,
+            how VARCHAR NOT NULL,
+            source_system VARCHAR,
+            source_record_id VARCHAR,
+            granted_at TIMESTAMPTZ NOT NULL
+        )""",
+        "CREATE INDEX person_grants_person ON person_grants (person_id)",
+        "CREATE INDEX person_grants_record ON person_grants (source_record_id)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
