@@ -22,9 +22,9 @@ from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import require_role
+from api.auth import caller, require_role
 from api.fhir import FHIR_JSON, ResourceSchema, _log
-from mpi.identity.fhir_match import match_patient, operation_outcome
+from mpi.identity.fhir_match import operation_outcome
 from mpi.identity.fhir_patient import ParametersSchema
 from mpi.vocab import Role
 
@@ -113,6 +113,6 @@ class PatientMatch(MethodView):
         entries (default: the policy's ``max_candidates``).
         """
         body = request.get_json(silent=True) if request.get_data(cache=True) else None
-        bundle = match_patient(current_app.extensions["mpi"].matching, body,
-                               request.url_root.rstrip("/") + blp.url_prefix)
+        bundle = current_app.extensions["mpi"].trust.match_patient(body, request.url_root.rstrip("/") + blp.url_prefix,
+                                                                   caller())
         return current_app.response_class(json.dumps(bundle, ensure_ascii=False), mimetype=FHIR_JSON)

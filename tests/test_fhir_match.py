@@ -8,7 +8,7 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 from fhir.resources.R4B.patient import Patient
 
-from conftest import PEOPLE, record
+from conftest import PEOPLE, add_hub, add_organisation, record
 from mpi.auth import add_user
 from mpi.identity.fhir_match import MATCH_GRADE_URL
 from mpi.identity.fhir_patient import MEDICAID_SYSTEM, SSN_SYSTEM, patient_record
@@ -137,6 +137,39 @@ def test_entries_are_ordered_by_score_and_graded_against_the_thresholds(client, 
     assert set(ruled_out["resource"]) == {"resourceType", "id", "identifier", "active"}  # its id, no demographics
 
 
+def test_a_hub_sees_only_a_certain_match_whole_and_is_given_that_person(client, auth, services, three):
+    """Minimum necessary, as /v1/match: another organisation's hub is shown the golden view of the one certain
+    person (and may read it afterwards), the other candidates' ids and scores only; a steward sees them all."""
+    other = {"Authorization": f"Bearer {add_hub(services, 'far-hub', 'far-clinic')}"}
+    steward = {"Authorization": f"Bearer {add_user(services.store, 'sam', 'steward')}"}
+    probe = parameters(patient("marisol"), count=10)
+    assert client.get(f"/v1/persons/{three['marisol']}", headers=other).status_code == 404
+
+    as_hub, as_steward = matches(match(client, other, probe)), matches(match(client, steward, probe))
+
+    assert [e["resource"]["id"] for e in as_hub] == [e["resource"]["id"] for e in as_steward]
+    assert len(as_hub) >= 2 and grade_of(as_hub[0]) == "certain"
+    assert "name" in as_hub[0]["resource"]
+    assert all("name" in e["resource"] for e in as_steward if grade_of(e) != "certainly-not")
+    assert all(set(e["resource"]) == {"resourceType", "id", "identifier", "active"} for e in as_hub[1:])
+    assert client.get(f"/v1/persons/{three['marisol']}", headers=other).status_code == 200
+    assert client.get(f"/v1/persons/{as_hub[1]['resource']['id']}", headers=other).status_code == 404
+
+
+def test_a_hub_is_shown_no_one_of_a_possible_match(client, services, three, activate_policy):
+    other = {"Authorization": f"Bearer {add_hub(services, 'far-hub', 'far-clinic')}"}
+    steward = {"Authorization": f"Bearer {add_user(services.store, 'sam', 'steward')}"}
+    activate_policy(lower_match_weight=-100.0, upper_match_weight=1000.0)  # everyone possible, no one certain
+    probe = parameters(patient("marisol"), count=10)
+
+    as_hub, as_steward = matches(match(client, other, probe)), matches(match(client, steward, probe))
+
+    assert {grade_of(e) for e in as_steward} <= {"probable", "possible"} and len(as_steward) >= 2
+    assert all("name" in e["resource"] for e in as_steward)
+    assert all(set(e["resource"]) == {"resourceType", "id", "identifier", "active"} for e in as_hub)
+    assert client.get(f"/v1/persons/{three['marisol']}", headers=other).status_code == 404
+
+
 def test_count_keeps_the_best_entries(client, auth, three):
     everyone = matches(match(client, auth, parameters(patient("marisol"), count=10)))
     assert len(everyone) >= 2
@@ -189,7 +222,7 @@ def test_nothing_is_written(client, auth, services, three):
 
 @pytest.mark.parametrize("role, status", [("hub", 200), ("steward", 200), ("admin", 200), ("auditor", 403)])
 def test_hubs_stewards_and_admins_may_match(client, services, three, role, status):
-    token = add_user(services.store, f"user-{role}", role)
+    token = add_user(services.store, f"user-{role}", role, organisation=add_organisation(services, "test-clinic"))
     response = client.post(URL, json=parameters(patient("marisol")), headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == status
 

@@ -16,7 +16,7 @@ id, enough to rule it out; no answer carries an SSN or a Medicaid id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from mpi.identity.fhir_patient import FHIR_PATH, MatchRequest, match_request
@@ -36,12 +36,16 @@ GENDER_OF_SEX = {"F": "female", "M": "male", "U": "unknown"}
 
 # --------------------------------------------------------------------------------------------- matching
 
-def match_patient(matching: MatchService, body: Any, base: str) -> dict[str, Any]:
+def match_patient(matching: MatchService, body: Any, base: str,
+                  reveal: Callable[[Decision, Sequence[Candidate]], Collection[str] | None] | None = None,
+                  ) -> dict[str, Any]:
     """Answer ``$match``: the Patient scored against the whole index, read-only, as a searchset Bundle.
 
     As ``/v1/match``: the candidates are found and the decision made under the writer lock
     with nothing written; the golden views shown are read under the same lock, so they are
-    those of the persons scored. ``base`` is the FHIR base URL for ``fullUrl``.
+    those of the persons scored. ``base`` is the FHIR base URL for ``fullUrl``. ``reveal``,
+    given the decision and the candidates, names the persons whose golden view the caller may
+    see (None: all); the others are answered with their id, score and grade only.
 
     Raises:
         ValidationError: the Parameters or the Patient cannot be matched (:func:`match_request`).
@@ -54,6 +58,9 @@ def match_patient(matching: MatchService, body: Any, base: str) -> dict[str, Any
         shown = candidates[: request.count or model.policy.max_candidates]
         golden = {c.person_id: (matching.store.persons.get(c.person_id) or {}).get("golden") or {} for c in shown}
     decision = decide(candidates, model.policy)
+    revealed = reveal(decision, candidates) if reveal else None
+    if revealed is not None:
+        golden = {person_id: view for person_id, view in golden.items() if person_id in revealed}
     logger.debug("patient $match: %s candidates, decision %s", len(candidates), decision.value)
     return match_bundle(request, decision, candidates, model.policy, golden, base, unused_fields(record, norm))
 

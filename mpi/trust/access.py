@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import logging
 from enum import StrEnum
+from collections.abc import Sequence
 from typing import Any
 
 from mpi.auth import Caller
 from mpi.errors import Forbidden, NotFound
+from mpi.identity.fhir_match import match_patient
 from mpi.identity.matcher import MatchService
 from mpi.identity.reads import PersonLookup
+from mpi.matching.decisions import Candidate
 from mpi.store import Store
 from mpi.trust.masking import contact_only, masked
 from mpi.vocab import Decision, GrantKind, Role
@@ -133,6 +136,23 @@ class TrustedReads:
         if caller.organisation is not None and result["decision"] == Decision.MATCH.value and result["candidates"]:
             self.store.grants.add(caller.organisation, GrantKind.MATCH, result["candidates"][0]["person_id"])
         return self._candidates_for(result, caller)
+
+    def match_patient(self, body: Any, base: str, caller: Caller) -> dict[str, Any]:
+        """FHIR ``Patient/$match`` for the caller, under the rule of :meth:`match`: a certain match gives its
+        person to the caller's organisation (a grant), and is the one candidate a hub or coordinator is shown
+        more of than its id, score and grade; stewards and admins see every candidate's golden view."""
+        _refuse_no_phi(caller)
+
+        def reveal(decision: Decision, candidates: Sequence[Candidate]) -> set[str] | None:
+            if caller.role in WHOLE_ROLES:
+                return None
+            if decision is not Decision.MATCH or not candidates:
+                return set()
+            if caller.organisation is not None:
+                self.store.grants.add(caller.organisation, GrantKind.MATCH, candidates[0].person_id)
+            return {candidates[0].person_id}
+
+        return match_patient(self.matching, body, base, reveal)
 
     def _candidates_for(self, result: dict[str, Any], caller: Caller) -> dict[str, Any]:
         """The answer's candidates without other organisations' record keys, for a caller who does not read all.
