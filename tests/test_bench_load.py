@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import record
+from conftest import add_hub, record
 from mpi.auth import add_user
 from mpi.services import Services
 from mpi.settings import PROJECT_ROOT
@@ -47,7 +47,7 @@ def test_the_half_written_checks_find_a_person_without_records(config, tmp_path)
 
 def test_the_acknowledged_check_finds_a_lost_record_and_a_lost_state_change(client, services, live_server):
     token = add_user(services.store, "load-admin", "admin")
-    hub = {"Authorization": f"Bearer {add_user(services.store, 'hub', 'hub')}"}
+    hub = {"Authorization": f"Bearer {add_hub(services, 'hub')}"}
     assert client.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=hub).status_code == 200
     work = load.Work([], seed=1)
     work.ledger["records"] = {("st-marys-ehr", "MRN-1"): "T1", ("st-marys-ehr", "MRN-LOST"): "T2"}

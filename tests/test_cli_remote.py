@@ -22,7 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli_runner import assert_one_line_error
-from conftest import record
+from conftest import add_hub, record
 from mpi.auth import add_user
 from mpi.cli import main
 from mpi.identity.export import EXPORT_COLUMNS
@@ -91,7 +91,7 @@ def test_organisations_are_added_and_listed_through_the_service(remote):
 
 
 def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server, services, admin_token, tmp_path):
-    hub = add_user(services.store, "hub", "hub")
+    hub = add_hub(services, "hub")
     for i in range(3):
         httpx.post(live_server + "/v1/records", json=record("theodore", "st-marys-ehr", f"MRN{i}"),
                    headers={"Authorization": f"Bearer {hub}"}, timeout=30).raise_for_status()
@@ -123,7 +123,7 @@ def test_model_versions_are_listed_and_activated_through_the_service(remote, ser
 # ------------------------------------------------------------------------------------------ errors, one line
 
 def test_the_services_refusals_are_one_line_naming_status_and_fields(remote, services):
-    hub = add_user(services.store, "hub", "hub")
+    hub = add_hub(services, "hub")
 
     assert_one_line_error(remote("keys", "list", token=hub, ok=False),
                           "the service refused it (403 forbidden): this needs the admin role")
@@ -136,7 +136,7 @@ def test_the_services_refusals_are_one_line_naming_status_and_fields(remote, ser
 
 
 def test_a_refused_export_leaves_no_file(remote, services, tmp_path):
-    hub = add_user(services.store, "hub", "hub")
+    hub = add_hub(services, "hub")
     out = tmp_path / "export.csv"
 
     assert_one_line_error(remote("export", "--output", str(out), token=hub, ok=False), "(403 forbidden)")
@@ -223,7 +223,7 @@ def test_with_the_store_held_by_the_server_local_commands_say_how_and_remote_one
     db, models = config["MPI_DB"], config["MPI_MODELS_DIR"]
     held = f"the store {db} is held by another process (PID {os.getpid()}), such as a running `mpi serve`: "
 
-    line = _error_line(_mpi_process("--db", db, "--models-dir", models, "users", "add", "bob", "--role", "hub"))
+    line = _error_line(_mpi_process("--db", db, "--models-dir", models, "users", "add", "bob", "--role", "steward"))
     assert line == f"Error: {held}the service holds the store: run it as mpi --url http://HOST:PORT --token T users add"
     line = _error_line(_mpi_process("--db", db, "--models-dir", models, "keys", "list"))
     assert line.endswith("run it as mpi --url http://HOST:PORT --token T keys list")
@@ -231,7 +231,7 @@ def test_with_the_store_held_by_the_server_local_commands_say_how_and_remote_one
     assert line == f"Error: {held}stop the service first, then run mpi init again"
 
     remote = ("--db", db, "--models-dir", models, "--url", live_server, "--token", admin_token)
-    added = _mpi_process(*remote, "users", "add", "bob", "--role", "hub")
+    added = _mpi_process(*remote, "users", "add", "bob", "--role", "steward")
     assert added.returncode == 0, added.stderr
     assert "HTTP Request" not in added.stderr  # no log line per call
     assert get(live_server, added.stdout.strip(), "/v1/organisations").status_code == 200
