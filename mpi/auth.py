@@ -12,9 +12,9 @@ import re
 import secrets
 from dataclasses import dataclass
 
-from mpi.errors import Unauthorized, ValidationError
+from mpi.errors import BadRequest, Unauthorized, ValidationError
 from mpi.store import Store
-from mpi.vocab import Role
+from mpi.vocab import PurposeOfUse, Role
 
 
 @dataclass(frozen=True)
@@ -78,3 +78,38 @@ def authenticate(store: Store, token: str | None) -> dict:
     if user is None:
         raise Unauthorized("a valid bearer token is required")
     return user
+
+
+#: The header a caller names its purpose of use in (an HL7 v3 PurposeOfUse code).
+PURPOSE_HEADER = "X-Purpose-Of-Use"
+#: The purpose of use recorded when a caller sends none: what its role is for.
+DEFAULT_PURPOSE = {
+    Role.HUB: PurposeOfUse.TREAT,
+    Role.COORDINATOR: PurposeOfUse.CAREMGT,
+    Role.STEWARD: PurposeOfUse.HOPERAT,
+    Role.ADMIN: PurposeOfUse.HSYSADMIN,
+    Role.AUDITOR: PurposeOfUse.HCOMPL,
+}
+
+
+def purpose_code(sent: str | None) -> str | None:
+    """The purpose-of-use code a request sent (any case), or None when it sent none.
+
+    Raises:
+        BadRequest: a code that is not an HL7 v3 PurposeOfUse this service knows (the header is named).
+    """
+    if sent is None or not sent.strip():
+        return None
+    code = sent.strip().upper()
+    if code not in PurposeOfUse.__members__:
+        raise BadRequest(f"unknown purpose of use in {PURPOSE_HEADER}", {PURPOSE_HEADER: [
+            f"must be an HL7 v3 PurposeOfUse code: one of {', '.join(p.value for p in PurposeOfUse)}"]})
+    return code
+
+
+def purpose_of(sent: str | None, role: str | None) -> str | None:
+    """The purpose recorded for a call: the one sent, else its role's default (None for an unknown caller)."""
+    if sent is not None:
+        return sent
+    default = DEFAULT_PURPOSE.get(role) if role else None
+    return default.value if default else None

@@ -9,6 +9,7 @@
 - ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
+- ``store.access``: the append-only access log, who read or changed what and why (``access.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
@@ -27,6 +28,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.store.access import AccessLog
 from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
@@ -61,6 +63,7 @@ class Store:
         self.cases = CaseTable(self.db)
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
+        self.access = AccessLog(self.db)
         self.users = UserTable(self.db)
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
