@@ -70,14 +70,19 @@ class Pick:
 
 @dataclass(frozen=True)
 class Links:
-    """Entities of one type an HTML page (or its redirect) links to, by their review UI path (``cases``)."""
+    """Entities of one type an HTML page (or its redirect) shows, by their review UI path (``cases``).
+
+    A page names what it shows by a link to it, or, where the role may not open that page
+    (a coordinator and a person), by a ``data-person="ID"`` attribute (``data-`` and the type).
+    """
 
     type: EntityType
     folder: str
 
     def ids(self, page: str) -> Iterator[str]:
-        for match in re.finditer(rf'(?:^|")[^"\s]*/review/{self.folder}/([^"/?#\s]+)', page):
-            yield unquote(match.group(1))
+        pattern = rf'(?:^|")[^"\s]*/review/{self.folder}/([^"/?#\s]+)|data-{self.type.value}="([^"]+)"'
+        for match in re.finditer(pattern, page):
+            yield unquote(match.group(1) or match.group(2))
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ _RECORD_ARGS = ((RECORD, ("source_system", "source_record_id")),)
 _CASE_ANSWER = (Pick(RECORD, "record"), Pick(PERSON, "candidates.*.person_id"))
 _MERGE_ANSWER = (Pick(MERGE, "merge_id"), Pick(PERSON, "survivor_id"), Pick(PERSON, "loser_id"))
 _REFERRAL_ARGS = ((REFERRAL, ("referral_id",)),)
-_REFERRAL_ANSWER = (Pick(PERSON, "person_id"), Pick(CASE, "review_case_id"))
+_REFERRAL_ANSWER = (Pick(PERSON, "person_id"), Pick(RECORD, "record"), Pick(CASE, "review_case_id"))
 _FHIR_READ = Touch(READ, _REFERRAL_ARGS, (Pick(PERSON, "for.reference", "Patient/"),
                                           Pick(PERSON, "subject.reference", "Patient/")))
 _CASE_ACTIONS = ("CaseClaim", "CaseAssign", "CaseLink", "CaseNewPerson", "CaseMerge", "CaseNotDuplicate", "CaseHold",
@@ -151,7 +156,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_cases.UndoLink": {"*": Touch(UPDATE, _RECORD_ARGS, (Pick(PERSON, "previous_person_id"),
                                                                 Pick(CASE, "review_case.case_id")))},
     "referrals.Referrals": {
-        "POST": Touch(CREATE, answer=(Pick(REFERRAL, "referral_id"), Pick(RECORD, ""), *_REFERRAL_ANSWER)),
+        "POST": Touch(CREATE, answer=(Pick(REFERRAL, "referral_id"), *_REFERRAL_ANSWER)),
         "GET": Touch(SEARCH, answer=(Pick(REFERRAL, "referrals.*.referral_id"), Pick(PERSON, "referrals.*.person_id"))),
     },
     "referrals.Referral": {"*": Touch(READ, _REFERRAL_ARGS, _REFERRAL_ANSWER)},
@@ -175,7 +180,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.person": {"*": Touch(READ, _person(), _UI_PAGE_LINKS)},
     "review_ui.merge": {"*": Touch(UPDATE, _person(), (Links(PERSON, "persons"),))},
     "review_ui.unmerge": {"*": Touch(UPDATE, ((MERGE, ("merge_id",)),), (Links(PERSON, "persons"),))},
-    "review_ui.worklist": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
+    "review_ui.worklist": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"), Links(PERSON, "persons")))},
     "review_ui.referral": {"*": Touch(READ, _REFERRAL_ARGS, _UI_PAGE_LINKS)},
     **{f"review_ui.{name}": {"*": Touch(UPDATE, _REFERRAL_ARGS)}
        for name in ("referral_status", "referral_correction", "referral_reopen")},
