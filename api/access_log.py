@@ -14,9 +14,12 @@ HTML page shows. A route nobody has classified is still logged, by its route
 template only (action ``route``); :data:`UNTOUCHED` lists the routes that touch
 no PHI (health, the OpenAPI document, metrics, the directory, sign-in, static).
 
-The event is written after the answer is built, in a transaction of its own
-(one INSERT, outside the writer lock). If it cannot be written, a successful read
-is not answered (503): nothing is shown that the log does not hold. A change has
+The event is appended after the answer is built, never inside the change's
+transaction, and never under the writer lock: by default it is buffered and the
+store writes the buffer with one INSERT every ``MPI_ACCESS_LOG_FLUSH_MS`` (100 ms),
+so a request pays microseconds for it. With the setting at 0 each event is its own
+INSERT before the answer leaves, and if it cannot be written a successful read is
+not answered (503): nothing is shown that the log does not hold. A change has
 committed by then, so its answer stands and the failure is logged (ids only).
 """
 

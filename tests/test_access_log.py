@@ -17,6 +17,7 @@ import pytest
 
 from conftest import record
 from mpi.auth import add_user
+from mpi.services import Services
 from test_api_errors import assert_error
 from test_review_ui import sign_in
 
@@ -94,8 +95,23 @@ def test_routes_that_touch_no_phi_write_nothing(client, auth, services):
 
 # ------------------------------------------------------------------------------------------ writing it
 
-def test_a_read_is_not_answered_when_its_event_cannot_be_written_but_a_change_keeps_its_answer(
+def test_buffered_events_are_read_back_at_once_and_written_when_the_store_closes(config, client, auth, services,
+                                                                               person_id):
+    client.get(f"/v1/persons/{person_id}", headers=auth)
+
+    assert [e["action"] for e in events(services)] == ["read", "submit"], "a read of the log writes the buffer first"
+    client.get(f"/v1/persons/{person_id}", headers=auth)
+    services.close()
+    reopened = Services(config)
+    try:
+        assert [e["event_id"] for e in events(reopened)] == [3, 2, 1]
+    finally:
+        reopened.close()
+
+
+def test_written_one_by_one_a_read_is_not_answered_when_its_event_cannot_be_written_but_a_change_keeps_its_answer(
         client, auth, services, person_id):
+    services.store.access.flush_every(0)
     services.store.db.query("ALTER TABLE access_log RENAME TO access_log_away")
 
     read = client.get(f"/v1/persons/{person_id}", headers=auth)

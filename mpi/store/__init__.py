@@ -95,5 +95,6 @@ class Store:
                 "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
 
     def close(self) -> None:
-        """Close the connection; the file stays."""
+        """Close the connection (after writing the access events still buffered); the file stays."""
+        self.access.close()
         self.db.close()

@@ -4,21 +4,30 @@ One row per request, appended and never updated or deleted, apart from the
 audit log (``audit.py``, which records what changed). A row names the caller
 (actor, organisation, role), the purpose of use, the action, the HTTP method and
 route template, the status answered and the entities touched, as
-``{"type", "id"}`` pairs: ids only, never a value from a record. A row is one
-autocommitted INSERT outside the writer lock (:meth:`Database.append`): about a
-millisecond, and no request waits on another's match for it. Event ids come from
-a lock of the log's own, taken with the insert, so ids are committed in order
-and a reader paging newest first by id skips none.
+``{"type", "id"}`` pairs: ids only, never a value from a record.
+
+By default a row is one autocommitted INSERT outside the writer lock
+(:meth:`Database.append`), written before the answer leaves: no request waits on
+another's match for it, but each pays a commit (1-2 ms on a quiet machine, more
+when the disk is busy). With :meth:`flush_every` (``MPI_ACCESS_LOG_FLUSH_MS``) rows
+are buffered and a thread of the log's own writes them with one INSERT per
+interval: a request then pays nothing measurable, and a crash loses the events of
+at most one interval. Event ids come from a lock of the log's own, taken with the
+write, so ids are committed in order and a reader paging newest first by id skips none.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any
 
 from mpi.store.columns import ACCESS_LOG, marks, select
+from mpi.errors import MpiError
 from mpi.store.database import Database
+
+logger = logging.getLogger(__name__)
 
 _SELECT = f"SELECT {select(ACCESS_LOG)} FROM access_log"
 _INSERT = f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES ({marks(len(ACCESS_LOG))})"
@@ -43,13 +52,66 @@ class AccessLog:
 
     def __init__(self, db: Database):
         self._db = db
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._last = int(db.one("SELECT coalesce(max(event_id), 0) FROM access_log")[0])
+        self._buffer: list[list] = []
+        self._interval: float = 0.0
+        self._flusher: threading.Thread | None = None
+        self._closing = False
+        self._writing = threading.Lock()
+
+    def flush_every(self, milliseconds: int) -> None:
+        """Buffer rows and write them once per interval from a thread of the log's own (0: write each at once)."""
+        if milliseconds < 0:
+            raise ValueError("the access log's flush interval is a number of milliseconds, 0 or more")
+        self.flush()
+        self._interval = milliseconds / 1000
+        if self._interval and self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="access-log", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._closing:
+                    self._lock.wait(self._interval)
+                if self._closing:
+                    return
+            self._write_buffer()
+
+    def flush(self) -> None:
+        """Write the buffered rows now (a read of the log sees every event appended before it)."""
+        self._write_buffer()
+
+    def _write_buffer(self) -> None:
+        # One writer of buffered rows at a time, in id order; appending goes on meanwhile (it waits on no disk).
+        with self._writing:
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+            if not rows:
+                return
+            try:
+                self._db.append(f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES "
+                                + ", ".join([f"({marks(len(ACCESS_LOG))})"] * len(rows)),
+                                [v for r in rows for v in r])
+            except MpiError as e:
+                with self._lock:
+                    self._buffer = rows + self._buffer  # kept for the next try, in order
+                logger.error("access log: %s buffered events not written: %s", len(rows), type(e).__name__)
+
+    def close(self) -> None:
+        """Stop the flushing thread and write what is buffered (before the store closes)."""
+        with self._lock:
+            self._closing = True
+            self._lock.notify_all()
+        if self._flusher is not None:
+            self._flusher.join(timeout=10)
+        self.flush()
 
     def append(self, *, actor: str | None, organisation: str | None, role: str | None, purpose: str | None,
                action: str, method: str, route: str, status: int,
                entities: Sequence[tuple[str, str]] = ()) -> int:
-        """Append one access event in a transaction of its own; returns its event id.
+        """Append one access event (in a transaction of its own, or buffered: :meth:`flush_every`); returns its id.
 
         Args:
             actor: the caller as the audit log names it (``user:alice``), None when no one signed in.
@@ -58,8 +120,11 @@ class AccessLog:
         rows = [{"type": t, "id": i} for t, i in dict.fromkeys(entities)]
         with self._lock:
             event_id = self._last + 1
-            self._db.append(_INSERT, [event_id, self._db.now(), actor, organisation, role, purpose, action, method,
-                                      route, status, rows])
+            row = [event_id, self._db.now(), actor, organisation, role, purpose, action, method, route, status, rows]
+            if self._interval:
+                self._buffer.append(row)
+            else:
+                self._db.append(_INSERT, row)
             self._last = event_id
         return event_id
 
@@ -77,6 +142,7 @@ class AccessLog:
             ``{"events": [...], "older": id or None, "total": n}``: ``older`` is the ``before``
             of the next page when there is one; ``total`` counts every event the filters match.
         """
+        self.flush()
         unknown = set(filters) - set(_FILTERS)
         if unknown:
             raise TypeError(f"unknown access-log filters: {', '.join(sorted(unknown))}")
@@ -96,6 +162,7 @@ class AccessLog:
         return {"events": events, "older": events[-1]["event_id"] if len(rows) > limit else None, "total": total}
 
     def count(self) -> int:
+        self.flush()
         return self._db.one("SELECT count(*) FROM access_log")[0]
 
 
