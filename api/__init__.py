@@ -68,6 +68,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     from api import audit
 
     api.register_blueprint(audit.blp)
+    access_log.document(api)
     metrics.init_app(app)
 
     from review_ui import bp as review_bp

@@ -229,6 +229,24 @@ def init_app(app: Flask) -> None:
         return _write(touch, response)
 
 
+def document(api) -> None:
+    """Say in the OpenAPI document that every operation takes ``X-Purpose-Of-Use`` (call once all are registered)."""
+    from mpi.vocab import PurposeOfUse
+
+    api.spec.components.parameter("PurposeOfUse", "header", {
+        "name": PURPOSE_HEADER, "required": False, "schema": {"type": "string", "enum": [p.value for p in PurposeOfUse]},
+        "description": "why the caller reads or changes PHI: an HL7 v3 PurposeOfUse code (any case), recorded in "
+                       "the access log; the caller's role's default when absent; an unknown code is a 400"})
+    # apispec keeps the registered operations in ``_paths`` and offers no public way to amend them all.
+    for operations in api.spec._paths.values():  # noqa: SLF001
+        for method, operation in operations.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/PurposeOfUse"})
+                operation.setdefault("responses", {}).setdefault("400", {
+                    "description": "an unknown purpose of use in X-Purpose-Of-Use",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+
+
 def _write(touch: Touch, response: Response) -> Response:
     user = g.get("user") or g.get("steward")
     who = Caller.of(user) if user else None
