@@ -223,7 +223,9 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _record(response: Response) -> Response:
-        touch = touch_of(request.endpoint, request.method) if request.endpoint and request.url_rule else None
+        # An OPTIONS answer is Flask's own (the allowed methods): it reads nothing and runs no view.
+        touch = (touch_of(request.endpoint, request.method)
+                 if request.endpoint and request.url_rule and request.method != "OPTIONS" else None)
         if touch is None:
             return response
         return _write(touch, response)

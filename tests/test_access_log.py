@@ -89,6 +89,7 @@ def test_routes_that_touch_no_phi_write_nothing(client, auth, services):
     client.get("/v1/health")
     client.get("/v1/openapi.json")
     client.get("/v1/organisations", headers=auth)
+    client.options("/v1/persons/MPI00000001")
 
     assert services.store.access.count() == 0
 
