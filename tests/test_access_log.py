@@ -254,3 +254,17 @@ def test_the_access_page_refuses_a_filter_it_cannot_read(app, services):
 
     assert page.status_code == 422
     assert "could not be read: role, since" in page.get_data(as_text=True)
+
+
+def test_a_buffer_larger_than_one_insert_is_written_whole_and_in_order(services):
+    access = services.store.access
+    access.flush_every(60_000)  # nothing written but by a read or the close
+    for n in range(1_234):
+        access.append(actor="user:a", organisation=None, role="hub", purpose="TREAT", action="read", method="GET",
+                      route="/v1/persons/<string:person_id>", status=200, entities=[("person", f"MPI{n:08d}")])
+
+    newest = access.page(limit=1)
+
+    assert newest["total"] == 1_234
+    assert newest["events"][0]["entities"] == [{"type": "person", "id": "MPI00001233"}]
+    assert newest["events"][0]["event_id"] == 1_234

@@ -45,6 +45,8 @@ _FILTERS = {
 }
 
 _ENTITY = frozenset({"entity_type", "entity_id"})
+#: Most buffered rows one INSERT writes (a busy interval, or the rows kept after a failed write).
+_BATCH = 500
 
 
 class AccessLog:
@@ -90,14 +92,18 @@ class AccessLog:
                 rows, self._buffer = self._buffer, []
             if not rows:
                 return
-            try:
-                self._db.append(f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES "
-                                + ", ".join([f"({marks(len(ACCESS_LOG))})"] * len(rows)),
-                                [v for r in rows for v in r])
-            except MpiError as e:
-                with self._lock:
-                    self._buffer = rows + self._buffer  # kept for the next try, in order
-                logger.error("access log: %s buffered events not written: %s", len(rows), type(e).__name__)
+            for start in range(0, len(rows), _BATCH):
+                batch = rows[start:start + _BATCH]
+                try:
+                    self._db.append(f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES "
+                                    + ", ".join([f"({marks(len(ACCESS_LOG))})"] * len(batch)),
+                                    [v for r in batch for v in r])
+                except MpiError as e:
+                    with self._lock:
+                        self._buffer = rows[start:] + self._buffer  # kept for the next try, in order
+                    logger.error("access log: %s buffered events not written: %s", len(rows) - start,
+                                 type(e).__name__)
+                    return
 
     def close(self) -> None:
         """Stop the flushing thread and write what is buffered (before the store closes)."""
