@@ -232,18 +232,22 @@ def init_app(app: Flask) -> None:
 
 
 def document(api) -> None:
-    """Say in the OpenAPI document that every operation takes ``X-Purpose-Of-Use`` (call once all are registered)."""
+    """Say in the OpenAPI document that every operation takes ``X-Purpose-Of-Use`` (call once all are registered).
+
+    The parameter is written out in each operation (not a ``$ref``), so a reader of an operation's
+    parameters finds its name there like any other's.
+    """
     from mpi.vocab import PurposeOfUse
 
-    api.spec.components.parameter("PurposeOfUse", "header", {
-        "name": PURPOSE_HEADER, "required": False, "schema": {"type": "string", "enum": [p.value for p in PurposeOfUse]},
-        "description": "why the caller reads or changes PHI: an HL7 v3 PurposeOfUse code (any case), recorded in "
-                       "the access log; the caller's role's default when absent; an unknown code is a 400"})
+    header = {"name": PURPOSE_HEADER, "in": "header", "required": False,
+              "schema": {"type": "string", "enum": [p.value for p in PurposeOfUse]},
+              "description": "why the caller reads or changes PHI: an HL7 v3 PurposeOfUse code (any case), recorded "
+                             "in the access log; the caller's role's default when absent; an unknown code is a 400"}
     # apispec keeps the registered operations in ``_paths`` and offers no public way to amend them all.
     for operations in api.spec._paths.values():  # noqa: SLF001
         for method, operation in operations.items():
             if method in ("get", "post", "put", "patch", "delete"):
-                operation.setdefault("parameters", []).append({"$ref": "#/components/parameters/PurposeOfUse"})
+                operation.setdefault("parameters", []).append(dict(header))
                 operation.setdefault("responses", {}).setdefault("400", {
                     "description": "an unknown purpose of use in X-Purpose-Of-Use",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
