@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import bodies, errors
+from api import access_log, bodies, errors
 from api.errors import MpiApi
 from mpi import __version__, settings
 from mpi.services import Services
@@ -46,6 +46,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         "security": [{"bearer": []}],
     })
     errors.register(app)
+    access_log.init_app(app)
     bodies.init_app(app, int(services.config["MPI_MAX_BODY_BYTES"]))
     _log_requests(app)
 
@@ -66,6 +67,10 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(fhir.blp)
     api.register_blueprint(fhir_patient.blp)
     api.register_blueprint(metrics.blp)
+    from api import audit
+
+    api.register_blueprint(audit.blp)
+    access_log.document(api)
     metrics.init_app(app)
 
     from review_ui import bp as review_bp

@@ -16,9 +16,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
-from mpi.errors import NotFound, Unauthorized, ValidationError
+from mpi.errors import BadRequest, NotFound, Unauthorized, ValidationError
 from mpi.store import Store
-from mpi.vocab import AuditAction, EntityType, KeyStatus, Role
+from mpi.vocab import AuditAction, EntityType, KeyStatus, PurposeOfUse, Role
 
 
 @dataclass(frozen=True)
@@ -195,3 +195,38 @@ def _new_key_id(store: Store) -> str:
         key_id = "K" + "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(8))
         if store.keys.get(key_id) is None:
             return key_id
+
+
+#: The header a caller names its purpose of use in (an HL7 v3 PurposeOfUse code).
+PURPOSE_HEADER = "X-Purpose-Of-Use"
+#: The purpose of use recorded when a caller sends none: what its role is for.
+DEFAULT_PURPOSE = {
+    Role.HUB: PurposeOfUse.TREAT,
+    Role.COORDINATOR: PurposeOfUse.CAREMGT,
+    Role.STEWARD: PurposeOfUse.HOPERAT,
+    Role.ADMIN: PurposeOfUse.HSYSADMIN,
+    Role.AUDITOR: PurposeOfUse.HCOMPL,
+}
+
+
+def purpose_code(sent: str | None) -> str | None:
+    """The purpose-of-use code a request sent (any case), or None when it sent none.
+
+    Raises:
+        BadRequest: a code that is not an HL7 v3 PurposeOfUse this service knows (the header is named).
+    """
+    if sent is None or not sent.strip():
+        return None
+    code = sent.strip().upper()
+    if code not in PurposeOfUse.__members__:
+        raise BadRequest(f"unknown purpose of use in {PURPOSE_HEADER}", {PURPOSE_HEADER: [
+            f"must be an HL7 v3 PurposeOfUse code: one of {', '.join(p.value for p in PurposeOfUse)}"]})
+    return code
+
+
+def purpose_of(sent: str | None, role: str | None) -> str | None:
+    """The purpose recorded for a call: the one sent, else its role's default (None for an unknown caller)."""
+    if sent is not None:
+        return sent
+    default = DEFAULT_PURPOSE.get(role) if role else None
+    return default.value if default else None

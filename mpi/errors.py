@@ -98,3 +98,10 @@ class Unauthorized(MpiError):
 
     status = 401
     code = "unauthorized"
+
+
+class BadRequest(MpiError):
+    """A request the service cannot read as sent (an unknown purpose-of-use code in its header)."""
+
+    status = 400
+    code = "bad_request"

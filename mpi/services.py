@@ -63,8 +63,10 @@ class Services:
     def store(self) -> Store:
         path = self.config["MPI_DB"]
         # Only the default location's folder (var/) is made; a path given must name an existing folder.
-        return Store(path, self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock,
-                     make_folder=path == settings.default("MPI_DB"))
+        store = Store(path, self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock,
+                      make_folder=path == settings.default("MPI_DB"))
+        store.access.flush_every(int(self.config["MPI_ACCESS_LOG_FLUSH_MS"]))
+        return store
 
     @cached_property
     def events(self) -> EventBus:

@@ -42,6 +42,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Write-ahead log size at which DuckDB folds it into the store file. A checkpoint of a store "
         "of a million persons takes seconds, so DuckDB's 16MB default stalls writes every few batches.",
     ),
+    Setting(
+        "MPI_ACCESS_LOG_FLUSH_MS",
+        "100",
+        "Milliseconds between writes of the buffered access events (one INSERT each time): a request pays "
+        "microseconds for its event, and a crash loses at most this interval of events. 0 writes each request's "
+        "event before its answer leaves instead (a commit per request, 1-2 ms or more; a read whose event cannot "
+        "be written is then refused with a 503).",
+    ),
     Setting("MPI_LOG_LEVEL", "INFO", "Python logging level for the service and the CLI."),
     Setting(
         "MPI_MAX_BODY_BYTES",

@@ -156,6 +156,8 @@ class EntityType(StrEnum):
     """A reminder or escalation of a referral's time target, by alert id."""
     API_KEY = "api_key"
     """An API key of an organisation, by key id (never its secret)."""
+    MERGE = "merge"
+    """A merge of two persons, by merge id."""
 
 
 class Replay(StrEnum):
@@ -409,3 +411,51 @@ class AlertKind(StrEnum):
     """A target nears: sent to the organisation that owns the next step."""
     ESCALATION = "escalation"
     """A target passed: sent to that organisation's supervisors."""
+
+
+class PurposeOfUse(StrEnum):
+    """Why a caller reads or changes PHI: HL7 v3 PurposeOfUse codes, sent in ``X-Purpose-Of-Use``."""
+
+    TREAT = "TREAT"
+    """Treatment."""
+    ETREAT = "ETREAT"
+    """Emergency treatment."""
+    COC = "COC"
+    """Coordination of care."""
+    CAREMGT = "CAREMGT"
+    """Care management (a coordinator working referrals)."""
+    HPAYMT = "HPAYMT"
+    """Healthcare payment."""
+    HOPERAT = "HOPERAT"
+    """Healthcare operations (identity stewardship)."""
+    HSYSADMIN = "HSYSADMIN"
+    """Health system administration."""
+    HCOMPL = "HCOMPL"
+    """Health compliance (auditing who saw what)."""
+    HLEGAL = "HLEGAL"
+    """Legal."""
+    PUBHLTH = "PUBHLTH"
+    """Public health."""
+    HRESCH = "HRESCH"
+    """Healthcare research."""
+    PATRQT = "PATRQT"
+    """The patient's own request."""
+
+
+class AccessAction(StrEnum):
+    """What a request did to the entities an access event names (the route says exactly how)."""
+
+    READ = "read"
+    """Read one entity."""
+    SEARCH = "search"
+    """Read a list or page naming several."""
+    MATCH = "match"
+    """Scored a record against the index without storing it: the candidates are what it saw."""
+    SUBMIT = "submit"
+    """Sent a source record: stored new, or an update of the record its key names."""
+    CREATE = "create"
+    """Created an entity (a referral, a merge)."""
+    UPDATE = "update"
+    """Changed an entity (a case action, a referral step, an unmerge)."""
+    ROUTE = "route"
+    """A route no one has classified yet: logged by its method and route template only."""

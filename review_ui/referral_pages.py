@@ -112,6 +112,8 @@ class WorklistRow:
     overdue: bool
     requester: str
     performer: str
+    #: The person the row names (None while gated): the access log's record of whom the page showed.
+    person_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +165,8 @@ def worklist_row(referral: Mapping[str, Any], now: datetime, name_of: Callable[[
         identity_pending=pending, service_type=referral["service_type"], urgency=referral["urgency"],
         state=referral["state"], state_word=state_word(referral["state"], referral.get("state_reason")),
         clock=CLOCK_WORDS.get(referral.get("next_clock") or "", ""), due_at=referral.get("next_due_at"), due=due,
-        overdue=overdue, requester=org_name(referral["requester"]), performer=org_name(referral["performer"]))
+        overdue=overdue, requester=org_name(referral["requester"]), performer=org_name(referral["performer"]),
+        person_id=None if pending else referral.get("person_id"))
 
 
 def worklist_page(result: Mapping[str, Any], counts: Mapping[str, int], filters: WorklistFilters, now: datetime, *,

@@ -3,8 +3,9 @@
 A steward signs in with their user name and the token ``mpi users add NAME
 --role steward`` printed (``mpi demo`` prints one for ``demo-steward``); a
 coordinator (``--role coordinator --org CODE``) signs in the same way to work
-its organisation's referrals. Stewards, coordinators and admins may sign in: a
-hub's token reads persons over the API but decides nothing here. The session is
+its organisation's referrals. Stewards, coordinators and admins may sign in, and
+auditors, who open only the access log (``/review/access``): a hub's token reads
+persons over the API but decides nothing here. The session is
 Flask's cookie, signed with ``MPI_SECRET_KEY``; it keeps the user's name, role
 and the *hash* of their token, and every request checks that hash against the
 users table, so issuing the user a new token (``mpi users add`` again, or ``mpi
@@ -14,7 +15,7 @@ hours.
 Pages are the steward's unless a view says otherwise with :func:`open_to`: a
 page that forgets to say stays closed to coordinators, since the steward pages
 show candidates' demographics that a coordinator must never see (minimum
-necessary). A coordinator lands on the worklist, a steward or admin on the
+necessary). A coordinator lands on the worklist, an auditor on the access log, a steward or admin on the
 queue. The signed-in user is ``g.steward`` whatever their role: the name is
 older than coordinators, and every page (those of other branches too) reads it.
 
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 #: Roles that may sign in to the review UI.
 REVIEW_ROLES = STEWARD_ROLES | {Role.COORDINATOR}
+#: Roles that may sign in: those of the review pages, and auditors, who open only the access log.
+SIGN_IN_ROLES = REVIEW_ROLES | {Role.AUDITOR}
 #: Who may open a page whose view does not say (:func:`open_to`): the steward pages.
 DEFAULT_ROLES = frozenset(r.value for r in STEWARD_ROLES)
 #: How long a review session lasts.
@@ -92,10 +95,12 @@ def may_open(endpoint: str) -> bool:
 
 
 def home(user: dict | None = None) -> str:
-    """Where a user starts: a coordinator on the worklist, a steward or admin on the queue."""
+    """Where a user starts: a coordinator on the worklist, an auditor on the access log, a steward or admin on the queue."""
     user = user or g.get("steward")
     if user is not None and user["role"] == Role.COORDINATOR:
         return url_for("review_ui.worklist")
+    if user is not None and user["role"] == Role.AUDITOR:
+        return url_for("review_ui.access")
     return url_for("review_ui.queue")
 
 
@@ -114,7 +119,7 @@ def _signed_in_user() -> dict | None:
     if not name or not token_hash:
         return None
     user = current_app.extensions["mpi"].store.users.by_token_hash(token_hash)
-    if user is None or user["name"] != name or user["role"] not in REVIEW_ROLES:
+    if user is None or user["name"] != name or user["role"] not in SIGN_IN_ROLES:
         return None
     return user
 
@@ -178,10 +183,10 @@ def sign_in():
         logger.info("review UI sign-in refused: unknown user name or token")
         return render_template("sign_in.html", next=next_url, name=name,
                                error="That user name and token do not match a user."), 401
-    if user["role"] not in REVIEW_ROLES:
+    if user["role"] not in SIGN_IN_ROLES:
         logger.info("review UI sign-in refused for user %s: role %s", user["name"], user["role"])
         return render_template("sign_in.html", next=next_url, name=name,
-                               error="Only coordinators, stewards and admins can sign in here."), 403
+                               error="Only coordinators, stewards, admins and auditors can sign in here."), 403
     session.clear()
     session.permanent = True
     session.update(user=user["name"], role=user["role"], token_hash=hash_token(token))
@@ -191,7 +196,7 @@ def sign_in():
 
 
 @bp.post("/sign-out")
-@open_to(*REVIEW_ROLES)
+@open_to(*SIGN_IN_ROLES)
 def sign_out():
     """Sign out: the session is cleared and a new CSRF token issued."""
     name = session.get("user")

@@ -9,6 +9,7 @@
 - ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
+- ``store.access``: the append-only access log, who read or changed what and why (``access.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.keys``: API keys of organisations, with their role and the hash of their secret (``keys.py``);
 - ``store.grants``: which organisation was given which person, and how far it reaches one (``grants.py``);
@@ -29,6 +30,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.store.access import AccessLog
 from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
@@ -65,6 +67,7 @@ class Store:
         self.cases = CaseTable(self.db)
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
+        self.access = AccessLog(self.db)
         self.users = UserTable(self.db)
         self.keys = KeyTable(self.db)
         self.grants = GrantTable(self.db)
@@ -98,5 +101,6 @@ class Store:
                 "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
 
     def close(self) -> None:
-        """Close the connection; the file stays."""
+        """Close the connection (after writing the access events still buffered); the file stays."""
+        self.access.close()
         self.db.close()

@@ -26,6 +26,8 @@ NOT_DUPLICATE = ("source_system", "source_record_id", "person_id", "case_id", "a
 MERGES = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "merged_at", "undone_at", "undone_by",
           "undo_reason")
 AUDIT_LOG = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")
+ACCESS_LOG = ("event_id", "occurred_at", "actor", "organisation", "role", "purpose", "action", "method", "route",
+              "status", "entities")
 USERS = ("name", "role", "token_hash", "created_at", "organisation")
 #: ``api_keys`` without ``key_hash``: what is read and shown of a key (its hash is compared, never shown).
 API_KEYS = ("key_id", "organisation", "role", "created_at", "created_by", "expires_at", "revoked_at", "revoked_by")

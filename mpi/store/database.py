@@ -143,6 +143,18 @@ class Database:
         except duckdb.Error as e:
             raise StoreError(f"store read failed: {type(e).__name__}") from e
 
+    def append(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """Run one INSERT into an append-only table as a transaction of its own, outside the writer lock.
+
+        Rows only ever added to a table no one updates never conflict with the writer's
+        transaction, so such a row (an access event, written on every request) waits for no
+        match in progress. Inside this thread's open transaction it joins that one instead.
+        """
+        try:
+            self._cur.execute(sql, list(params))
+        except duckdb.Error as e:
+            raise StoreError(f"store append failed: {type(e).__name__}") from e
+
     def run(self, work: Callable[[Any], Any], what: str) -> Any:
         """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
         self.pending()

@@ -315,4 +315,27 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    8,
+    [
+        # The access log: who read or changed which persons, records, cases and referrals, for what
+        # purpose, through which route, and with what answer. Ids only, never a value from a record.
+        # Append-only and apart from audit_log (what changed). No primary key: it is written on every
+        # request, its ids come from the process's sequence, and an index would cost every insert.
+        """CREATE TABLE access_log (
+            event_id BIGINT NOT NULL,
+            occurred_at TIMESTAMPTZ NOT NULL,
+            actor VARCHAR,
+            organisation VARCHAR,
+            role VARCHAR,
+            purpose VARCHAR,
+            action VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            route VARCHAR NOT NULL,
+            status INTEGER NOT NULL,
+            entities STRUCT(type VARCHAR, id VARCHAR)[] NOT NULL
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

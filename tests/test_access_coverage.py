@@ -1,0 +1,269 @@
+"""Every route that touches PHI writes its access event: the coverage test of the access audit (issue 14, point 3).
+
+Every route of the app (API, FHIR and review UI, by method and Flask endpoint) is
+classified here, either as touching PHI, with a call that exercises it on a small
+real store (a referral network, persons, a held review case, a merge, an alert),
+or in :data:`NOT_PHI`. A route added later fails :func:`test_every_route_is_classified`
+until it is classified here. Then every PHI route is called through the real app
+and its event must name the caller, organisation, role, purpose of use, method,
+route template, status, and the entities the call touched; and no access-log row
+may hold a value of a record (a name, a birth date, an identifier).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from api import create_app
+from api.access_log import TOUCHES, UNTOUCHED
+from conftest import PEOPLE, activate_policy_on, record
+from mpi.auth import add_user
+from referral_network import MONDAY_10AM, build, clock, net_services, referral_body  # noqa: F401
+from test_review_ui import csrf_of, sign_in
+
+#: Routes that touch no person, record, case or referral, by "METHOD endpoint".
+NOT_PHI = frozenset({
+    "GET persons.Health", "GET api-docs.openapi_json", "GET metrics.Scrape", "GET metrics.ReferralMetrics",
+    "GET organisations.Organisations", "POST organisations.Organisations", "GET organisations.Organisation",
+    "GET review_ui.sign_in", "POST review_ui.sign_in", "POST review_ui.sign_out", "GET review_ui.static",
+    "GET static", "GET review_ui.metrics",
+})
+#: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
+SENT_PURPOSE = "COC"
+DEFAULT_PURPOSE = {"hub": "TREAT", "coordinator": "CAREMGT", "steward": "HOPERAT", "admin": "HSYSADMIN",
+                   "auditor": "HCOMPL"}
+
+
+@dataclass
+class Call:
+    """One call of a PHI route, by a user, and the entities its access event must name."""
+
+    key: str
+    who: str
+    response: object
+    entities: set[tuple[str, str]]
+    purpose: str | None = SENT_PURPOSE
+
+
+def _routes(app) -> set[str]:
+    return {f"{m} {rule.endpoint}" for rule in app.url_map.iter_rules() for m in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+@pytest.fixture
+def world(net_services, clock):  # noqa: F811
+    """A referral network with two persons, a held case, a referral with an alert, and signed-in UI clients."""
+    services = net_services
+    network = build(services)
+    network.tokens["audrey"] = add_user(services.store, "audrey", "auditor")
+    app = create_app(services=services)
+    app.config["TESTING"] = True
+    api = app.test_client()
+
+    def headers(who: str) -> dict:
+        return {"Authorization": f"Bearer {network.tokens[who]}", "X-Purpose-Of-Use": SENT_PURPOSE}
+
+    hub = headers("hub-stmarys")
+    marisol = api.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1"), headers=hub).json
+    theodore = api.post("/v1/records", json=record("theodore", "st-marys-ehr", "MRN-2"), headers=hub).json
+    desmond = api.post("/v1/records", json=record("desmond", "st-marys-ehr", "MRN-3"), headers=hub).json
+    sparse = record("marisol", "bluepath-mco", "BPM-77", first_name="Mari", phone="", email="", ssn_last4="",
+                    medicaid_id="", address_line2="")
+    weight = services.matching.match(sparse, "test")["candidates"][0]["match_weight"]
+    activate_policy_on(services, upper_match_weight=weight + 5, lower_match_weight=weight - 5)
+    held = api.post("/v1/records", json=sparse, headers=hub).json
+    assert held["decision"] == "POSSIBLE_MATCH", held["decision"]
+    referral = api.post("/v1/referrals", json=referral_body("theodore", ref="SM-9", person=record(
+        "theodore", "st-marys-ehr", "MRN-2")), headers=hub).json
+    clock.set(MONDAY_10AM + timedelta(hours=6))  # 6 of the food bank's 8 hours to acknowledge: a reminder
+    services.sweep.run()
+    uis = {}
+    for who in ("sam", "cora", "audrey"):
+        uis[who] = app.test_client()
+        assert sign_in(uis[who], who, network.tokens[who]).status_code == 303
+    return SimpleNamespace(services=services, network=network, app=app, api=api, headers=headers, uis=uis,
+                           marisol=marisol["person_id"], theodore=theodore["person_id"],
+                           desmond=desmond["person_id"], case_id=held["review_case_id"],
+                           referral_id=referral["referral_id"])
+
+
+def _ui_post(client, page: str, path: str, **form):
+    return client.post(path, data={"csrf_token": csrf_of(client.get(page)), **form})
+
+
+def calls(w) -> Iterator[Call]:
+    """Every PHI route exercised, in an order that keeps the world usable (resolving steps last)."""
+    api, h = w.api, w.headers
+    P, C, F = "person", "review_case", "referral"
+    mari, theo, des, case, ref = w.marisol, w.theodore, w.desmond, w.case_id, w.referral_id
+
+    yield Call("POST records.Records", "hub-stmarys",
+               api.post("/v1/records", json=record("marisol", "st-marys-ehr", "MRN-1", phone="404-555-0144"),
+                        headers=h("hub-stmarys")), {("record", "st-marys-ehr/MRN-1"), (P, mari)})
+    yield Call("POST records.Match", "hub-stmarys",
+               api.post("/v1/match", json=record("marisol", "other-ehr", "X-1"), headers=h("hub-stmarys")),
+               {(P, mari)})
+    yield Call("GET records.SourceRecord", "hub-stmarys",
+               api.get("/v1/records/st-marys-ehr/MRN-1", headers=h("hub-stmarys")),
+               {("record", "st-marys-ehr/MRN-1"), (P, mari)})
+    yield Call("GET persons.Person", "hub-stmarys", api.get(f"/v1/persons/{mari}", headers=h("hub-stmarys")),
+               {(P, mari), ("record", "st-marys-ehr/MRN-1")})
+    yield Call("GET history.PersonHistory", "sam", api.get(f"/v1/persons/{mari}/history", headers=h("sam")),
+               {(P, mari)})
+    yield Call("GET review_cases.ReviewCases", "sam", api.get("/v1/review-cases", headers=h("sam")),
+               {(C, case), ("record", "bluepath-mco/BPM-77"), (P, mari)})
+    yield Call("GET review_cases.ReviewCase", "sam", api.get(f"/v1/review-cases/{case}", headers=h("sam")),
+               {(C, case), ("record", "bluepath-mco/BPM-77"), (P, mari)})
+    version = w.services.cases.get(case)["version"]
+    yield Call("POST review_cases.CaseClaim", "sam", api.post(
+        f"/v1/review-cases/{case}/claim", json={"reason": "mine", "version": version}, headers=h("sam")),
+        {(C, case), (P, mari)})
+    stale = {"reason": "late", "version": 999}
+    for name, path, body in (
+            ("CaseAssign", "assign", {**stale, "owner": "sam"}), ("CaseHold", "hold", {
+                **stale, "follow_up": (MONDAY_10AM + timedelta(days=3)).date().isoformat(), "note": "call"}),
+            ("CaseRelease", "release", stale), ("CaseBlocks", "blocks", {**stale, "blocks": []}),
+            ("CaseLink", "link", {**stale, "person_id": mari}), ("CaseNewPerson", "new-person", stale),
+            ("CaseMerge", "merge", {**stale, "survivor_id": mari, "loser_id": theo}),
+            ("CaseNotDuplicate", "not-duplicate", stale), ("CaseWithdraw", "withdraw", stale)):
+        yield Call(f"POST review_cases.{name}", "sam",
+                   api.post(f"/v1/review-cases/{case}/{path}", json=body, headers=h("sam")), {(C, case)})
+    yield Call("POST review_cases.UndoLink", "sam", api.post(
+        "/v1/records/st-marys-ehr/MRN-1/undo-link", json={"reason": "test"}, headers=h("sam")),
+        {("record", "st-marys-ehr/MRN-1")})
+    merge = api.post("/v1/persons/merge", json={"survivor_id": theo, "loser_id": des, "reason": "one man"},
+                     headers=h("sam"))
+    yield Call("POST merges.Merge", "sam", merge, {("merge", merge.json["merge_id"]), (P, theo), (P, des)})
+    merge_id = merge.json["merge_id"]
+    yield Call("GET merges.MergeRecord", "sam", api.get(f"/v1/merges/{merge_id}", headers=h("sam")),
+               {("merge", merge_id), (P, theo), (P, des)})
+    yield Call("POST merges.Unmerge", "sam", api.post(f"/v1/merges/{merge_id}/unmerge", json={"reason": "two"},
+                                                      headers=h("sam")), {("merge", merge_id), (P, theo), (P, des)})
+    created = api.post("/v1/referrals", json=referral_body("desmond", ref="SM-10", person=record(
+        "desmond", "st-marys-ehr", "MRN-3")), headers=h("hub-stmarys"))
+    yield Call("POST referrals.Referrals", "hub-stmarys", created,
+               {(F, created.json["referral_id"]), ("record", "st-marys-ehr/MRN-3"), (P, des)})
+    yield Call("GET referrals.Referrals", "cora", api.get("/v1/referrals", headers=h("cora")), {(F, ref), (P, theo)})
+    yield Call("GET referrals.Referral", "cora", api.get(f"/v1/referrals/{ref}", headers=h("cora")),
+               {(F, ref), (P, theo)})
+    alerts = api.get("/v1/alerts", headers=h("cora"))
+    [alert] = [a for a in alerts.json["alerts"] if a["referral_id"] == ref]
+    yield Call("GET alerts.Alerts", "cora", alerts, {("alert", alert["alert_id"]), (F, ref)})
+    yield Call("POST alerts.Acknowledge", "cora", api.post(f"/v1/alerts/{alert['alert_id']}/ack", headers=h("cora")),
+               {("alert", alert["alert_id"]), (F, ref)})
+    yield Call("GET fhir.Task", "cora", api.get(f"/fhir/Task/{ref}", headers=h("cora")), {(F, ref), (P, theo)})
+    yield Call("GET fhir.ServiceRequest", "cora", api.get(f"/fhir/ServiceRequest/{ref}", headers=h("cora")),
+               {(F, ref), (P, theo)})
+    yield Call("GET fhir.TaskHistory", "cora", api.get(f"/fhir/Task/{ref}/_history", headers=h("cora")), {(F, ref)})
+    yield Call("GET fhir.TaskVersion", "cora", api.get(f"/fhir/Task/{ref}/_history/1", headers=h("cora")),
+               {(F, ref)})
+    yield Call("GET fhir.TaskSearch", "cora", api.get("/fhir/Task?owner=foodbank", headers=h("cora")),
+               {(F, ref), (P, theo)})
+    yield Call("POST referrals.Status", "cora", api.post(f"/v1/referrals/{ref}/status", json={
+        "state": "acknowledged"}, headers=h("cora")), {(F, ref), (P, theo)})
+    yield Call("POST referrals.Correction", "hub-stmarys", api.post(f"/v1/referrals/{ref}/correction", json={
+        "reason": "fixed"}, headers=h("hub-stmarys")), {(F, ref)})
+    yield Call("POST referrals.Reopen", "hub-stmarys", api.post(f"/v1/referrals/{ref}/reopen", json={
+        "reason": "again"}, headers=h("hub-stmarys")), {(F, ref)})
+    yield Call("GET access_audit.AccessEvents", "audrey", api.get("/v1/audit", headers=h("audrey")), set())
+
+    # -- the review UI: no header sent, so each role's default purpose
+    sam, cora, audrey = w.uis["sam"], w.uis["cora"], w.uis["audrey"]
+    ui = dict(purpose=None)
+    yield Call("GET review_ui.queue", "sam", sam.get("/review/"), {(C, case)}, **ui)
+    yield Call("GET review_ui.next_case", "sam", sam.get("/review/next"), {(C, case)}, **ui)
+    yield Call("GET review_ui.case", "sam", sam.get(f"/review/cases/{case}"), {(C, case), (P, mari)}, **ui)
+    yield Call("POST review_ui.case_action", "sam", _ui_post(
+        sam, f"/review/cases/{case}", f"/review/cases/{case}/release", reason="x", version="999"), {(C, case)}, **ui)
+    yield Call("GET review_ui.person", "sam", sam.get(f"/review/persons/{theo}"), {(P, theo)}, **ui)
+    yield Call("GET review_ui.audit", "sam", sam.get("/review/audit"), set(), **ui)
+    yield Call("POST review_ui.merge", "sam", _ui_post(
+        sam, f"/review/persons/{theo}", f"/review/persons/{theo}/merge", loser_id=des, reason="one"),
+        {(P, theo)}, **ui)
+    yield Call("POST review_ui.unmerge", "sam", _ui_post(
+        sam, f"/review/persons/{theo}", f"/review/merges/{merge_id}/unmerge", reason="two"),
+        {("merge", merge_id)}, **ui)
+    yield Call("GET review_ui.worklist", "cora", cora.get("/review/referrals"), {(F, ref), (P, theo)}, **ui)
+    yield Call("GET review_ui.referral", "cora", cora.get(f"/review/referrals/{ref}"), {(F, ref), (P, theo)}, **ui)
+    yield Call("GET review_ui.alerts", "cora", cora.get("/review/alerts"), {(F, ref)}, **ui)
+    yield Call("POST review_ui.acknowledge_alert", "cora", _ui_post(
+        cora, "/review/alerts", f"/review/alerts/{alert['alert_id']}/ack"), {("alert", alert["alert_id"])}, **ui)
+    for name, path, form in (("referral_status", "status", {"state": "in_triage"}),
+                             ("referral_correction", "correction", {}), ("referral_reopen", "reopen", {"reason": "x"})):
+        yield Call(f"POST review_ui.{name}", "cora", _ui_post(
+            cora, f"/review/referrals/{ref}", f"/review/referrals/{ref}/{path}", **form), {(F, ref)}, **ui)
+    yield Call("GET review_ui.access", "audrey", audrey.get("/review/access"), set(), **ui)
+
+
+def _last_event(services) -> dict:
+    return services.store.access.page(limit=1)["events"][0]
+
+
+def test_every_route_is_classified_as_touching_phi_or_not(world):
+    exercised = {c.key for c in calls(world)}
+    routes = _routes(world.app)
+
+    assert not exercised & NOT_PHI, "a route cannot be both"
+    unclassified = routes - exercised - NOT_PHI
+    assert not unclassified, f"classify these routes in tests/test_access_coverage.py: {sorted(unclassified)}"
+    assert not (exercised | NOT_PHI) - routes, "stale entries name routes that no longer exist"
+
+
+def test_the_access_log_table_names_only_routes_that_exist(world):
+    endpoints = {rule.endpoint for rule in world.app.url_map.iter_rules()}
+
+    assert set(TOUCHES) <= endpoints, sorted(set(TOUCHES) - endpoints)
+    assert UNTOUCHED <= endpoints, sorted(UNTOUCHED - endpoints)
+    assert {k.split(" ", 1)[1] for k in NOT_PHI} == UNTOUCHED, "the app skips exactly the routes classified here"
+    assert not UNTOUCHED & set(TOUCHES)
+
+
+def test_every_phi_route_writes_its_access_event_with_caller_purpose_and_entities(world):
+    users = {name: (c.role, c.organisation) for name, c in world.network.callers.items()}
+    users["audrey"] = ("auditor", None)
+    rules = {rule.endpoint: rule.rule for rule in world.app.url_map.iter_rules()}
+    problems, seen = [], 0
+    for call in calls(world):
+        seen += 1
+        event = _last_event(world.services)
+        method, endpoint = call.key.split(" ")
+        role, organisation = users[call.who]
+        expected = {"actor": f"user:{call.who}", "organisation": organisation, "role": role,
+                    "purpose": call.purpose or DEFAULT_PURPOSE[role], "method": method, "route": rules[endpoint],
+                    "status": call.response.status_code}
+        got = {k: event[k] for k in expected}
+        if got != expected:
+            problems.append(f"{call.key}: {got} != {expected}")
+        logged = {(e["type"], e["id"]) for e in event["entities"]}
+        if not call.entities <= logged:
+            problems.append(f"{call.key} ({call.response.status_code}): missing {call.entities - logged}")
+    assert seen > 50
+    assert not problems, "\n".join(problems)
+
+
+def _phi_values() -> set[str]:
+    values = set()
+    for person in PEOPLE.values():
+        for field in ("first_name", "last_name", "birth_date", "ssn_last4", "medicaid_id", "phone", "email",
+                      "address_line1", "postal_code"):
+            if person.get(field):
+                values.add(person[field])
+    return values | {"404-555-0144", "food insecurity after discharge", "Mari"}
+
+
+def test_no_access_log_row_holds_a_value_of_a_record(world):
+    for _ in calls(world):
+        pass
+    rows = world.services.store.access.page(limit=10_000)["events"]
+    text = json.dumps(rows, default=str)
+
+    assert len(rows) > 50, "expected rows to check"
+    assert "MPI" in text and "st-marys-ehr/MRN-1" in text, "the rows name ids"
+    leaked = {v for v in _phi_values() if re.search(rf"\b{re.escape(v)}\b", text)}
+    assert not leaked, f"PHI in the access log: {sorted(leaked)}"
