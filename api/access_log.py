@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 PERSON, RECORD, CASE = EntityType.PERSON, EntityType.RECORD, EntityType.REVIEW_CASE
 REFERRAL, MERGE, ALERT = EntityType.REFERRAL, EntityType.MERGE, EntityType.ALERT
 READ, SEARCH, MATCH = AccessAction.READ, AccessAction.SEARCH, AccessAction.MATCH
-SUBMIT, CREATE, UPDATE = AccessAction.SUBMIT, AccessAction.CREATE, AccessAction.UPDATE
+SUBMIT, CREATE, UPDATE, EXPORT = AccessAction.SUBMIT, AccessAction.CREATE, AccessAction.UPDATE, AccessAction.EXPORT
 
 Entity = tuple[str, str]
 
@@ -165,6 +165,8 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "referrals.Referral": {"*": Touch(READ, _REFERRAL_ARGS, _REFERRAL_ANSWER)},
     **{f"referrals.{name}": {"*": Touch(UPDATE, _REFERRAL_ARGS, _REFERRAL_ANSWER)}
        for name in ("Status", "Correction", "Reopen")},
+    "fhir_patient.PatientMatch": {"*": Touch(MATCH, answer=(Pick(PERSON, "entry.*.resource.id"),))},
+    "admin.Export": {"*": Touch(EXPORT)},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
@@ -197,6 +199,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
 UNTOUCHED = frozenset({
     "static", "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
     "organisations.Organisations", "organisations.Organisation",
+    "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
 })
 

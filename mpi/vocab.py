@@ -457,5 +457,7 @@ class AccessAction(StrEnum):
     """Created an entity (a referral, a merge)."""
     UPDATE = "update"
     """Changed an entity (a case action, a referral step, an unmerge)."""
+    EXPORT = "export"
+    """Read the whole index at once (the export's CSV, a backup of the store): every person and record, named by none."""
     ROUTE = "route"
     """A route no one has classified yet: logged by its method and route template only."""

@@ -34,6 +34,8 @@ NOT_PHI = frozenset({
     "GET organisations.Organisations", "POST organisations.Organisations", "GET organisations.Organisation",
     "GET review_ui.sign_in", "POST review_ui.sign_in", "POST review_ui.sign_out", "GET review_ui.static",
     "GET static", "GET review_ui.metrics",
+    "GET admin.Keys", "POST admin.Keys", "GET admin.Key", "DELETE admin.Key", "POST admin.KeyRevoke",
+    "GET admin.Users", "POST admin.Users", "GET admin.Models", "POST admin.ModelActivate",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"
@@ -109,6 +111,12 @@ def calls(w) -> Iterator[Call]:
     yield Call("POST records.Match", "hub-stmarys",
                api.post("/v1/match", json=record("marisol", "other-ehr", "X-1"), headers=h("hub-stmarys")),
                {(P, mari)})
+    patient = {"resourceType": "Patient", "name": [{"family": "Quintanilla", "given": ["Marisol"]}],
+               "birthDate": "1984-03-17", "gender": "female"}
+    yield Call("POST fhir_patient.PatientMatch", "hub-stmarys", api.post(
+        "/fhir/Patient/$match", json={"resourceType": "Parameters", "parameter": [
+            {"name": "resource", "resource": patient}]}, headers=h("hub-stmarys")), {(P, mari)})
+    yield Call("GET admin.Export", "sam", api.get("/v1/admin/export", headers=h("sam")), set())
     yield Call("GET records.SourceRecord", "hub-stmarys",
                api.get("/v1/records/st-marys-ehr/MRN-1", headers=h("hub-stmarys")),
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})
