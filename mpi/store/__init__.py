@@ -9,6 +9,7 @@
 - ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
+- ``store.loads``: how far ``mpi load`` has gone through each file (``loads.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
@@ -31,6 +32,7 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
@@ -61,6 +63,7 @@ class Store:
         self.cases = CaseTable(self.db)
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
+        self.loads = LoadTable(self.db)
         self.users = UserTable(self.db)
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
