@@ -50,7 +50,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import alerts, cases, history, merges, organisations, persons, records, referrals
-    from api import metrics
+    from api import backup, metrics
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -64,6 +64,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
 
     api.register_blueprint(fhir.blp)
     api.register_blueprint(metrics.blp)
+    api.register_blueprint(backup.blp)
     metrics.init_app(app)
 
     from review_ui import bp as review_bp

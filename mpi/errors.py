@@ -81,6 +81,13 @@ class StoreError(MpiError):
     code = "store_error"
 
 
+class StoreLocked(StoreError):
+    """The store file is held by another process (a running ``mpi serve``): only it may write the file."""
+
+    status = 409
+    code = "store_locked"
+
+
 class Unauthorized(MpiError):
     """A request without a known caller: every read or change must be attributable."""
 

@@ -18,7 +18,8 @@
 
 Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
-buffered and flushed in bulk (``pending.py``).
+buffered and flushed in bulk (``pending.py``). A store is backed up and restored
+as one DuckDB file (``backup.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.store import backup
 from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
@@ -93,6 +95,14 @@ class Store:
         """Live persons, records, links and cases not yet closed."""
         return {"persons": self.persons.count_active(), "records": self.records.count(),
                 "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
+
+    def backup(self, output: str | Path) -> int:
+        """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``)."""
+        return backup.backup_to(self.db, output)
+
+    def snapshot(self) -> AbstractContextManager[Path]:
+        """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``)."""
+        return backup.snapshot(self.db)
 
     def close(self) -> None:
         """Close the connection; the file stays."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 import duckdb
 
 from mpi.clock import Clock, SystemClock
-from mpi.errors import StoreError
+from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
@@ -71,11 +72,7 @@ class Database:
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():
                 raise StoreError(f"cannot open the store at {self.path}: {e}") from e
-            # One process writes the file: while `mpi serve` holds it, the work goes through the service.
-            pid = re.search(r"\(PID (\d+)\)", str(e))
-            raise StoreError(f"the store {self.path} is held by another process{f' (PID {pid[1]})' if pid else ''}, "
-                             "such as a running `mpi serve`: while it runs, do this through its API "
-                             "(docs/api.md), or stop it and run this again") from e
+            raise locked(self.path, e) from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()
@@ -277,6 +274,38 @@ class Database:
                 logger.info("store migrated to schema version %s", version)
             return max(current, LATEST_VERSION)
 
+    def copy_to(self, path: str | Path) -> None:
+        """Copy the whole database into a new DuckDB file, as it stood at one moment, while writes go on.
+
+        One read transaction on a cursor of its own runs ``COPY FROM DATABASE`` (every table with its rows,
+        constraints and indexes, and the schema version) into the attached file. DuckDB gives a transaction
+        a snapshot of what had committed when it began, so the copy holds every transaction committed
+        before it and nothing of one committed during it, and no writer waits for it (EXPORT DATABASE would
+        give a folder of files, IMPORT DATABASE to restore, and holding the writer lock would stop writes).
+        Detaching checkpoints the file, so it is whole by itself (no write-ahead log beside it).
+        """
+        alias = f"mpi_backup_{secrets.token_hex(6)}"
+        quoted = str(path).replace("'", "''")  # ATTACH takes no parameter: the path is ours, quoted
+        cur = self._con.cursor()
+        try:
+            source = cur.execute("SELECT current_database()").fetchone()[0]
+            cur.execute(f"ATTACH '{quoted}' AS {alias}")
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+                    cur.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.execute(f"DETACH {alias}")
+        except duckdb.Error as e:
+            raise StoreError(f"store backup failed: {type(e).__name__}") from e
+        finally:
+            cur.close()
+
     def schema_version(self) -> int:
         return self.one("SELECT max(version) FROM schema_version")[0]
 
@@ -287,6 +316,18 @@ class Database:
     def close(self) -> None:
         """Close the connection; the file stays."""
         self._con.close()
+
+
+#: What to do instead while a service holds the store, by default.
+THROUGH_THE_API = "while it runs, do this through its API (docs/api.md), or stop it and run this again"
+
+
+def locked(path: str, e: duckdb.IOException, hint: str = THROUGH_THE_API) -> StoreLocked:
+    """The error for a store file another process holds, naming that process where DuckDB says which."""
+    # One process writes the file: while `mpi serve` holds it, the work goes through the service.
+    pid = re.search(r"\(PID (\d+)\)", str(e))
+    return StoreLocked(f"the store {path} is held by another process{f' (PID {pid[1]})' if pid else ''}, "
+                       f"such as a running `mpi serve`: {hint}")
 
 
 def _run_all(work: Iterable[Callable[[], None]], when: str) -> None:
