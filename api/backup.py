@@ -33,6 +33,8 @@ class Backup(MethodView):
         "description": "the store as one DuckDB file (`mpi restore --input FILE` puts it back); its schema "
                        "version in the `X-MPI-Schema-Version` header",
         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "headers": {"X-MPI-Schema-Version": {"description": "the schema version of the store copied",
+                                             "schema": {"type": "integer"}}},
     }})
     @blp.alt_response(401, schema="Error", description="no known caller")
     @blp.alt_response(403, schema="Error", description="the caller is not an admin")

@@ -233,3 +233,26 @@ def test_restore_refuses_while_a_service_holds_the_store(config, backup_file):
     finally:
         holder.communicate("")
     assert _digest(store) == before
+
+
+@pytest.mark.slow  # a second process writes to the store and dies
+def test_restore_over_a_killed_store_leaves_no_log_of_it_to_replay(config, backup_file, tmp_path):
+    store = Path(config["MPI_DB"])
+    # A process that wrote and was killed leaves its write in the store's write-ahead log.
+    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+                    "con.execute(\"INSERT INTO meta VALUES ('left-in-the-log', 'x')\"); os._exit(0)", str(store)],
+                   check=True)
+    assert store.with_name(store.name + ".wal").exists()
+
+    result = _mpi(config, "restore", "--input", str(backup_file), "--force")
+
+    assert result.exit_code == 0, result.output
+    assert not store.with_name(store.name + ".wal").exists()
+    assert _tables(store) == _tables(backup_file)
+
+
+def test_backup_without_a_store_says_so_and_makes_none(config, tmp_path):
+    missing = tmp_path / "none.duckdb"
+    _refused(_mpi(config, "backup", "--output", str(tmp_path / "b.duckdb"), db=str(missing)),
+             f"no store at {missing}")
+    assert not missing.exists() and not (tmp_path / "b.duckdb").exists()

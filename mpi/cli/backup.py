@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from mpi.cli.base import main
@@ -15,6 +17,8 @@ from mpi.store.backup import restore as restore_store
 @click.pass_obj
 def backup(services: Services, output_path: str) -> None:
     """Write a consistent copy of the store to a file (while `mpi serve` runs: POST /v1/admin/backup)."""
+    if not Path(services.config["MPI_DB"]).is_file():  # opening it would make an empty store to back up
+        raise click.ClickException(f"no store at {services.config['MPI_DB']} to back up")
     try:
         store = services.store
     except StoreLocked as e:
