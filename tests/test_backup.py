@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from conftest import record
 from mpi.auth import add_user
 from mpi.cli import main
+from mpi.identity.loading import PreparedRows, load
 from mpi.store.schema import LATEST_VERSION
 from mpi.synth.generator import generate_records
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
@@ -53,8 +54,9 @@ def _digest(path: Path) -> str:
 def world(net_services, network, net_client):
     """A store with matched and held records, a merge, referrals and users; its counts."""
     services = net_services
-    for row in generate_records(60, seed=3):
-        services.matching.submit({k: v for k, v in row.items() if k != "truth_person_id"}, "test", strict=False)
+    rows = enumerate(({k: v for k, v in r.items() if k != "truth_person_id"} for r in generate_records(60, seed=3)), 2)
+    with PreparedRows(rows, workers=0) as prepared:
+        load(services.matching, prepared, "test")
     people = [services.matching.submit(record(name, "county-ehr", f"C-{name}"), "test")["person_id"]
               for name in ("marisol", "theodore", "desmond")]
     services.merges.merge(people[2], people[1], "user:sam", "the same man, by his Medicaid card")
@@ -110,8 +112,8 @@ def test_only_an_admin_takes_a_backup(net_client, network):
 def test_a_backup_taken_while_writes_go_on_is_consistent_and_restores(config, services, app, live_server, tmp_path):
     hub = {"Authorization": f"Bearer {add_user(services.store, 'hub', 'hub')}"}
     admin = {"Authorization": f"Bearer {add_user(services.store, 'root', 'admin')}"}
-    rows = [{k: v for k, v in r.items() if k != "truth_person_id"} for r in generate_records(400, seed=9)]
-    before = rows[:150]
+    rows = [{k: v for k, v in r.items() if k != "truth_person_id"} for r in generate_records(200, seed=9)]
+    before = rows[:60]
     with httpx.Client(base_url=live_server, headers=hub, timeout=60) as http:
         for row in before:
             assert http.post("/v1/records", json=row).status_code == 200
@@ -126,10 +128,10 @@ def test_a_backup_taken_while_writes_go_on_is_consistent_and_restores(config, se
                 if response.status_code != 200:
                     failures.append(response.status_code)
                 acknowledged.append((row["source_system"], row["source_record_id"]))
-                if len(acknowledged) >= 30:
+                if len(acknowledged) >= 20:
                     going.set()
 
-    writers = [threading.Thread(target=write, args=(rows[150 + i::3],)) for i in range(3)]
+    writers = [threading.Thread(target=write, args=(rows[60 + i::3],)) for i in range(3)]
     for t in writers:
         t.start()
     try:
