@@ -150,7 +150,7 @@ def test_a_backup_taken_while_writes_go_on_is_consistent_and_restores(config, se
     assert _mpi(config, "restore", "--input", str(backup), db=str(restored)).exit_code == 0
     con = duckdb.connect(str(restored), read_only=True)
     try:
-        one = lambda sql: con.execute(sql).fetchone()[0]  # noqa: E731
+        one = lambda sql: con.execute(sql).fetchone()[0]
         keys = {tuple(r) for r in con.execute("SELECT source_system, source_record_id FROM source_records").fetchall()}
         # Every write acknowledged before the backup began, and none it could not have seen.
         assert {(r["source_system"], r["source_record_id"]) for r in before} | acknowledged_before <= keys
@@ -223,8 +223,8 @@ def test_restore_refuses_an_existing_store_without_force_and_a_file_that_is_not_
 def test_restore_refuses_while_a_service_holds_the_store(config, backup_file):
     store = Path(config["MPI_DB"])
     before = _digest(store)
-    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); sys.stdin.read()", str(store)],
+    hold = "import duckdb, sys; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(store)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -241,9 +241,9 @@ def test_restore_refuses_while_a_service_holds_the_store(config, backup_file):
 def test_restore_over_a_killed_store_leaves_no_log_of_it_to_replay(config, backup_file, tmp_path):
     store = Path(config["MPI_DB"])
     # A process that wrote and was killed leaves its write in the store's write-ahead log.
-    subprocess.run([sys.executable, "-c", "import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
-                    "con.execute(\"INSERT INTO meta VALUES ('left-in-the-log', 'x')\"); os._exit(0)", str(store)],
-                   check=True)
+    write_and_die = ("import duckdb, os, sys; con = duckdb.connect(sys.argv[1]); "
+                     "con.execute(\"INSERT INTO meta VALUES ('left-in-the-log', 'x')\"); os._exit(0)")
+    subprocess.run([sys.executable, "-c", write_and_die, str(store)], check=True)
     assert store.with_name(store.name + ".wal").exists()
 
     result = _mpi(config, "restore", "--input", str(backup_file), "--force")

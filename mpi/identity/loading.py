@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Any
 
 from mpi.errors import ValidationError
 from mpi.matching.prepare import Prepared, prepare
-
 from mpi.records.csvio import count_rows, fingerprint, read_records
 
 if TYPE_CHECKING:
