@@ -82,10 +82,15 @@ class StoreError(MpiError):
 
 
 class StoreLocked(StoreError):
-    """The store file is held by another process (a running ``mpi serve``): only it may write the file."""
+    """Another process (a running ``mpi serve``) holds the store file's lock; ``pid`` names it when DuckDB says."""
 
-    status = 409
+    status = 503
     code = "store_locked"
+
+    def __init__(self, message: str, path: str, pid: int | None = None):
+        super().__init__(message)
+        self.path = path
+        self.pid = pid
 
 
 class Unauthorized(MpiError):

@@ -229,7 +229,7 @@ def test_restore_refuses_while_a_service_holds_the_store(config, backup_file):
     try:
         assert holder.stdout.readline().strip() == "held"
         _refused(_mpi(config, "restore", "--input", str(backup_file), "--force"),
-                 f"the store {store} is held by another process (PID {holder.pid})", "stop it, then restore")
+                 f"the store {store} is held by another process (PID {holder.pid})", "stop")
         _refused(_mpi(config, "backup", "--output", str(backup_file.with_name("b2.duckdb"))),
                  "held by another process", "POST /v1/admin/backup")
     finally:

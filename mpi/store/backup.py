@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -26,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
-from mpi.errors import StoreError
-from mpi.store.database import Database, locked
+from mpi.errors import StoreError, StoreLocked
+from mpi.store.database import Database
 from mpi.store.schema import LATEST_VERSION
 
 logger = logging.getLogger(__name__)
@@ -139,7 +140,10 @@ def _hold(target: Path) -> duckdb.DuckDBPyConnection | None:
         con = duckdb.connect(str(target))
     except duckdb.IOException as e:
         if "lock" in str(e).lower():
-            raise locked(str(target), e, "stop it, then restore") from e
+            found = re.search(r"\(PID (\d+)\)", str(e))
+            pid = int(found[1]) if found else None
+            raise StoreLocked(f"the store {target} is held by another process{f' (PID {pid})' if pid else ''}, "
+                              "such as a running `mpi serve`: stop it, then restore", str(target), pid) from e
         logger.warning("the store being replaced cannot be opened (%s); replacing it", type(e).__name__)
         return None
     except duckdb.Error as e:

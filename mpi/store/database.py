@@ -72,7 +72,12 @@ class Database:
         except duckdb.IOException as e:
             if "lock" not in str(e).lower():
                 raise StoreError(f"cannot open the store at {self.path}: {e}") from e
-            raise locked(self.path, e) from e
+            # One process writes the file: while `mpi serve` holds it, the work goes through the service.
+            found = re.search(r"\(PID (\d+)\)", str(e))
+            pid = int(found[1]) if found else None
+            raise StoreLocked(f"the store {self.path} is held by another process{f' (PID {pid})' if pid else ''}, "
+                              "such as a running `mpi serve`: while it runs, do this through its API "
+                              "(docs/api.md), or stop it and run this again", self.path, pid) from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
         self._local = threading.local()
@@ -316,18 +321,6 @@ class Database:
     def close(self) -> None:
         """Close the connection; the file stays."""
         self._con.close()
-
-
-#: What to do instead while a service holds the store, by default.
-THROUGH_THE_API = "while it runs, do this through its API (docs/api.md), or stop it and run this again"
-
-
-def locked(path: str, e: duckdb.IOException, hint: str = THROUGH_THE_API) -> StoreLocked:
-    """The error for a store file another process holds, naming that process where DuckDB says which."""
-    # One process writes the file: while `mpi serve` holds it, the work goes through the service.
-    pid = re.search(r"\(PID (\d+)\)", str(e))
-    return StoreLocked(f"the store {path} is held by another process{f' (PID {pid[1]})' if pid else ''}, "
-                       f"such as a running `mpi serve`: {hint}")
 
 
 def _run_all(work: Iterable[Callable[[], None]], when: str) -> None:
