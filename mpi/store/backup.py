@@ -103,11 +103,11 @@ def check_backup(path: str | Path) -> int:
 def restore(backup: str | Path, store_path: str | Path, *, force: bool = False) -> int:
     """Put the backup in place of the store file; returns the backup's schema version.
 
-    Refused, before anything is written, when the store is held by another
+    Refused, before anything is replaced, when the store is held by another
     process (a running service), when a store exists there and ``force`` is
     not given, and when the backup is not a store of this service. The store's
-    own write-ahead log is checkpointed first, so none is left to be replayed
-    into the restored file.
+    own write-ahead log is checkpointed first (its content unchanged), so none
+    is left to be replayed into the restored file.
     """
     target = Path(store_path)
     if not target.parent.is_dir():
@@ -126,12 +126,23 @@ def restore(backup: str | Path, store_path: str | Path, *, force: bool = False) 
         wal = target.with_name(target.name + ".wal")
         if wal.exists():  # checkpointed above, so empty of anything the old store needed
             wal.unlink()
+        _sync_folder(target.parent)
     finally:
         if holding is not None:
             holding.close()
         tmp.unlink(missing_ok=True)
     logger.info("store restored from a backup at schema version %s", version)
     return version
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform can open a folder to sync it)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _hold(target: Path) -> duckdb.DuckDBPyConnection | None:
