@@ -51,7 +51,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
-    from api import metrics
+    from api import backup, metrics
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -71,6 +71,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
 
     api.register_blueprint(audit.blp)
     access_log.document(api)
+    api.register_blueprint(backup.blp)
     metrics.init_app(app)
 
     from review_ui import bp as review_bp

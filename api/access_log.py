@@ -167,6 +167,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
        for name in ("Status", "Correction", "Reopen")},
     "fhir_patient.PatientMatch": {"*": Touch(MATCH, answer=(Pick(PERSON, "entry.*.resource.id"),))},
     "admin.Export": {"*": Touch(EXPORT)},
+    "backup.Backup": {"*": Touch(EXPORT)},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},

@@ -117,6 +117,7 @@ def calls(w) -> Iterator[Call]:
         "/fhir/Patient/$match", json={"resourceType": "Parameters", "parameter": [
             {"name": "resource", "resource": patient}]}, headers=h("hub-stmarys")), {(P, mari)})
     yield Call("GET admin.Export", "sam", api.get("/v1/admin/export", headers=h("sam")), set())
+    yield Call("POST backup.Backup", "root", api.post("/v1/admin/backup", headers=h("root")), set())
     yield Call("GET records.SourceRecord", "hub-stmarys",
                api.get("/v1/records/st-marys-ehr/MRN-1", headers=h("hub-stmarys")),
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})

@@ -33,6 +33,7 @@ ADMIN_ROUTES = [
     ("POST", f"/v1/admin/models/{DEFAULT_MODEL_VERSION}/activate", None),
     ("POST", "/v1/organisations", FOODBANK),
     ("GET", "/v1/admin/export", None),
+    ("POST", "/v1/admin/backup", None),
 ]
 
 

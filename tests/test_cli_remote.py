@@ -17,6 +17,7 @@ import subprocess
 import sys
 import threading
 
+import duckdb
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -105,6 +106,27 @@ def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server
     assert tuple(rows[0]) == EXPORT_COLUMNS and [r[1] for r in rows[1:]] == ["MRN0", "MRN1", "MRN2"]
     assert out.read_bytes() == get(live_server, admin_token, "/v1/admin/export").content
     assert not (tmp_path / "export.csv.part").exists()
+
+
+def test_a_backup_is_taken_through_the_service_and_restores_its_records(remote, live_server, services, config,
+                                                                        tmp_path):
+    hub = add_hub(services, "hub")
+    for i in range(3):
+        httpx.post(live_server + "/v1/records", json=record("theodore", "st-marys-ehr", f"MRN{i}"),
+                   headers={"Authorization": f"Bearer {hub}"}, timeout=30).raise_for_status()
+    out = tmp_path / "held-backup.duckdb"
+
+    result = remote("backup", "--output", str(out))
+
+    assert result.stdout.startswith(f"backed up the store of {live_server} to {out} (")
+    assert not (tmp_path / "held-backup.duckdb.part").exists()
+    restored = tmp_path / "restored.duckdb"
+    runner = CliRunner().invoke(main, ["--db", str(restored), "--models-dir", config["MPI_MODELS_DIR"], "restore",
+                                       "--input", str(out)])
+    assert runner.exit_code == 0, runner.output
+    with duckdb.connect(str(restored), read_only=True) as con:
+        keys = [r[0] for r in con.execute("SELECT source_record_id FROM source_records ORDER BY 1").fetchall()]
+    assert keys == ["MRN0", "MRN1", "MRN2"]
 
 
 def test_model_versions_are_listed_and_activated_through_the_service(remote, services, activate_policy):

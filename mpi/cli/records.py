@@ -12,9 +12,9 @@ import click
 from mpi.cli.base import actor, main, warm_index
 from mpi.cli.remote import remote
 from mpi.identity.export import export_csv
-from mpi.identity.loading import PreparedRows
+from mpi.identity.loading import FileLoad, PreparedRows
 from mpi.identity.loading import load as load_rows
-from mpi.records.csvio import count_rows, read_header, read_records
+from mpi.records.csvio import read_header
 from mpi.services import Services
 
 
@@ -26,22 +26,35 @@ from mpi.services import Services
 @click.option("--workers", type=click.IntRange(min=0), default=None,
               help="Processes that validate and normalise rows ahead of matching "
                    "[default: 1 where there is a second core, else 0: all in this process].")
+@click.option("--restart", is_flag=True,
+              help="Send the file from its first row, even if an earlier load of it committed rows "
+                   "(by default a load of the same file resumes after its last committed row).")
 @click.pass_obj
-def load(services: Services, input_path: str, no_rematch: bool, workers: int | None) -> None:
-    """Send every record of a CSV through the same decision path as the API, then re-match held records."""
+def load(services: Services, input_path: str, no_rematch: bool, workers: int | None, restart: bool) -> None:
+    """Send every record of a CSV through the same decision path as the API, then re-match held records.
+
+    The rows committed are recorded with each batch, so a load of the same file (by size and SHA-256)
+    that was killed part-way resumes after its last committed row; one that finished sends nothing again.
+    """
     who = actor()
     # The header first: a file that cannot load stops here, before any worker or progress bar starts.
     unknown = read_header(input_path)
     if unknown:
         click.echo(f"ignoring column(s) no record has: {', '.join(unknown)}", err=True)
     services.ensure_active_model(who)
-    total = count_rows(input_path)
+    source = FileLoad(services.store.loads, input_path, who, restart=restart)
+    total = source.rows_total
+    if source.finished:
+        click.echo(f"already loaded {input_path}: all {total} rows (--restart sends them again)")
+    elif source.resumed:
+        click.echo(f"resuming {input_path} after row {source.skip} of {total}")
     # Entered before the index is built, so the first rows are prepared when matching begins.
-    with PreparedRows(read_records(input_path), workers) as prepared_rows:
+    with PreparedRows(source.rows(), workers) as prepared_rows:
         warm_index(services)
         started = time.perf_counter()
-        with click.progressbar(length=total, label="matching", file=sys.stderr) as bar:
-            loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update)
+        with click.progressbar(length=max(total - source.skip, 0), label="matching", file=sys.stderr) as bar:
+            loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update,
+                               checkpoint=None if source.finished else source.checkpoint)
     rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
                                     else f"invalid {', '.join(fields)}") for line, fields in loaded.rejected]
     for message in rejected[:20]:
@@ -52,8 +65,9 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     decisions = loaded.decisions
     summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
     click.echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {len(rejected)}")
-    click.echo(f"matched in {elapsed:.1f} s ({total / max(elapsed, 1e-9):.0f} records/s)")
-    if not no_rematch and decisions["POSSIBLE_MATCH"]:
+    click.echo(f"matched in {elapsed:.1f} s ({sum(decisions.values()) / max(elapsed, 1e-9):.0f} records/s)")
+    # After a resume too: the run that was killed may have been killed while re-matching.
+    if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
         _echo_rematch(services.matching.rematch_open_cases(who))
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")

@@ -10,10 +10,19 @@ On a machine with a second core a worker process does it for the rows ahead,
 in chunks, while this process matches the rows already prepared. Rows come
 back in file order, and at most a few chunks are in flight, so a file of any
 size is never held in memory at once.
+
+:class:`FileLoad` makes a load of a file resumable: the rows committed so far
+are recorded in the store (``store.loads``, by the file's size and SHA-256) in
+the transaction of each batch, so a load killed part-way goes on after its last
+committed row when run again, and a load that finished is not sent again.
+Rows already committed are never sent twice: a file that holds one record twice
+(an update further down) would otherwise have its earlier version sent again
+after the later one.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections import Counter, deque
@@ -24,9 +33,13 @@ from typing import TYPE_CHECKING, Any
 
 from mpi.errors import ValidationError
 from mpi.matching.prepare import Prepared, prepare
+from mpi.records.csvio import count_rows, fingerprint, read_records
 
 if TYPE_CHECKING:
     from mpi.identity.matcher import MatchService
+    from mpi.store.loads import LoadTable
+
+logger = logging.getLogger(__name__)
 
 #: Records written per transaction. Each flush and commit costs DuckDB tens of
 #: milliseconds at a million persons whatever its size: 1,000 per batch loaded
@@ -111,24 +124,65 @@ class Loaded:
     rejected: list[tuple[int, list[str]]] = field(default_factory=list)
 
 
+class FileLoad:
+    """One file's load as the store remembers it: where it resumes, and its progress written per batch.
+
+    Args:
+        loads: the store's progress of loads.
+        path: the records file.
+        actor: who loads it.
+        restart: start from the first row whatever an earlier load of the file committed.
+    """
+
+    def __init__(self, loads: LoadTable, path: str, actor: str, *, restart: bool = False):
+        self._loads = loads
+        self.path = path
+        self.size, self.sha256 = fingerprint(path)
+        self.rows_total = count_rows(path)
+        earlier = None if restart else loads.get(self.sha256, self.size)
+        #: Data rows an earlier load of this file committed (skipped now), and whether it went to the end.
+        self.skip = earlier.rows_done if earlier else 0
+        self.finished = bool(earlier and earlier.finished_at)
+        if earlier is None:
+            loads.begin(self.sha256, self.size, str(path), self.rows_total, actor)
+
+    @property
+    def resumed(self) -> bool:
+        """Whether an earlier load of the file had committed rows this one does not send again."""
+        return self.skip > 0 or self.finished
+
+    def rows(self) -> Iterator[tuple[int, dict[str, Any]]]:
+        """``(line, row)`` of the rows not yet committed (none if the file was loaded to the end)."""
+        return iter(()) if self.finished else islice(read_records(self.path), self.skip, None)
+
+    def checkpoint(self, rows_done: int, exhausted: bool) -> None:
+        """Record, in the open batch's transaction, that this run has committed ``rows_done`` more rows."""
+        self._loads.advance(self.sha256, self.size, self.skip + rows_done, finished=exhausted)
+
+
 def load(matching: MatchService, rows: Iterable[Outcome], actor: str,
-         progress: Callable[[int], Any] | None = None, batch: int = LOAD_BATCH) -> Loaded:
+         progress: Callable[[int], Any] | None = None, batch: int = LOAD_BATCH,
+         checkpoint: Callable[[int, bool], Any] | None = None) -> Loaded:
     """Submit prepared rows through the decision path, a store transaction per ``batch``.
 
     Every row is decided as ``POST /v1/records`` would decide it; ``progress(1)``
-    is called after each row. Re-matching held records afterwards is the caller's
-    (``MatchService.rematch_open_cases``).
+    is called after each row, and ``checkpoint(rows taken so far, whether they are all)``
+    inside each batch's transaction before it commits (:meth:`FileLoad.checkpoint`).
+    Re-matching held records afterwards is the caller's (``MatchService.rematch_open_cases``).
     """
     rows = iter(rows)
     loaded = Loaded()
     exhausted = False
+    taken = 0
     while not exhausted:
         with matching.store.transaction():
+            in_batch = 0
             for _ in range(batch):
                 item = next(rows, None)
                 if item is None:
                     exhausted = True
                     break
+                in_batch += 1
                 line, prepared, bad_fields = item
                 if prepared is None:
                     loaded.rejected.append((line, bad_fields))
@@ -137,4 +191,9 @@ def load(matching: MatchService, rows: Iterable[Outcome], actor: str,
                     loaded.decisions[result["decision"]] += 1
                 if progress is not None:
                     progress(1)
+            taken += in_batch
+            if checkpoint is not None and (in_batch or exhausted):
+                checkpoint(taken, exhausted)
+        if in_batch:
+            logger.info("load: %s rows committed", taken)
     return loaded

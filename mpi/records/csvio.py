@@ -10,6 +10,7 @@ and the problem.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,17 @@ def count_rows(path: str | Path) -> int:
             return max(sum(1 for _ in csv.reader(f)) - 1, 0)
         except (UnicodeDecodeError, csv.Error) as e:
             raise CsvError(f"{path}: not a readable UTF-8 CSV file ({type(e).__name__})") from None
+
+
+def fingerprint(path: str | Path) -> tuple[int, str]:
+    """A file's size and SHA-256 (hex): what ``mpi load`` knows a file by when it resumes."""
+    _open(path).close()  # the same errors as reading it: missing, a directory
+    digest, size = hashlib.sha256(), 0
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 def _open(path: str | Path):

@@ -10,6 +10,7 @@
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.access``: the append-only access log, who read or changed what and why (``access.py``);
+- ``store.loads``: how far ``mpi load`` has gone through each file (``loads.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.keys``: API keys of organisations, with their role and the hash of their secret (``keys.py``);
 - ``store.grants``: which organisation was given which person, and how far it reaches one (``grants.py``);
@@ -20,7 +21,8 @@
 
 Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
-buffered and flushed in bulk (``pending.py``).
+buffered and flushed in bulk (``pending.py``). A store is backed up and restored
+as one DuckDB file (``backup.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.store import backup
 from mpi.store.access import AccessLog
 from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
@@ -37,6 +40,7 @@ from mpi.store.cases import CaseTable
 from mpi.store.database import Database
 from mpi.store.grants import GrantTable
 from mpi.store.keys import KeyTable
+from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
@@ -68,6 +72,7 @@ class Store:
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
         self.access = AccessLog(self.db)
+        self.loads = LoadTable(self.db)
         self.users = UserTable(self.db)
         self.keys = KeyTable(self.db)
         self.grants = GrantTable(self.db)
@@ -99,6 +104,14 @@ class Store:
         """Live persons, records, links and cases not yet closed."""
         return {"persons": self.persons.count_active(), "records": self.records.count(),
                 "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
+
+    def backup(self, output: str | Path) -> int:
+        """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``)."""
+        return backup.backup_to(self.db, output)
+
+    def snapshot(self) -> AbstractContextManager[Path]:
+        """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``)."""
+        return backup.snapshot(self.db)
 
     def close(self) -> None:
         """Close the connection (after writing the access events still buffered); the file stays."""

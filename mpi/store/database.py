@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import secrets
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -289,6 +290,38 @@ class Database:
                     self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, self.now()])
                 logger.info("store migrated to schema version %s", version)
             return max(current, LATEST_VERSION)
+
+    def copy_to(self, path: str | Path) -> None:
+        """Copy the whole database into a new DuckDB file, as it stood at one moment, while writes go on.
+
+        One read transaction on a cursor of its own runs ``COPY FROM DATABASE`` (every table with its rows,
+        constraints and indexes, and the schema version) into the attached file. DuckDB gives a transaction
+        a snapshot of what had committed when it began, so the copy holds every transaction committed
+        before it and nothing of one committed during it, and no writer waits for it (EXPORT DATABASE would
+        give a folder of files, IMPORT DATABASE to restore, and holding the writer lock would stop writes).
+        Detaching checkpoints the file, so it is whole by itself (no write-ahead log beside it).
+        """
+        alias = f"mpi_backup_{secrets.token_hex(6)}"
+        quoted = str(path).replace("'", "''")  # ATTACH takes no parameter: the path is ours, quoted
+        cur = self._con.cursor()
+        try:
+            source = cur.execute("SELECT current_database()").fetchone()[0]
+            cur.execute(f"ATTACH '{quoted}' AS {alias}")
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    cur.execute(f'COPY FROM DATABASE "{source}" TO {alias}')
+                    cur.execute("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+            finally:
+                cur.execute(f"DETACH {alias}")
+        except duckdb.Error as e:
+            raise StoreError(f"store backup failed: {type(e).__name__}") from e
+        finally:
+            cur.close()
 
     def schema_version(self) -> int:
         return self.one("SELECT max(version) FROM schema_version")[0]

@@ -338,4 +338,25 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    9,
+    [
+        # ``mpi load``'s progress through one file, written in the transaction of each batch it
+        # commits, so a load killed part-way resumes after its last committed row. A file is known
+        # by its size and SHA-256 (its path may change between runs, its content may not).
+        """CREATE TABLE loads (
+            file_sha256 VARCHAR NOT NULL,
+            file_size BIGINT NOT NULL,
+            file_name VARCHAR NOT NULL,
+            rows_total BIGINT NOT NULL,
+            rows_done BIGINT NOT NULL,
+            actor VARCHAR NOT NULL,
+            started_at TIMESTAMPTZ NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL,
+            finished_at TIMESTAMPTZ,
+            PRIMARY KEY (file_sha256, file_size)
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
