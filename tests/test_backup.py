@@ -22,7 +22,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import record
+from conftest import add_hub, record
 from mpi.auth import add_user
 from mpi.cli import main
 from mpi.identity.loading import PreparedRows, load
@@ -44,6 +44,15 @@ def _tables(path: Path) -> dict[str, Counter]:
         return {t: Counter(map(repr, con.execute(f'SELECT * FROM "{t}"').fetchall())) for t in names}
     finally:
         con.close()
+
+
+def _same_state(restored: dict[str, Counter], original: dict[str, Counter]) -> bool:
+    """Every table row for row, but the access log: its events are written after their answers, outside any
+    transaction (``api/access_log.py``), so a backup holds those written when it began (the backup's own event,
+    among others, comes later): the backup's events must be a part of the original's."""
+    assert restored["access_log"] and not restored["access_log"] - original["access_log"]
+    return {k: v for k, v in restored.items() if k != "access_log"} == {
+        k: v for k, v in original.items() if k != "access_log"}
 
 
 def _digest(path: Path) -> str:
@@ -92,13 +101,13 @@ def test_a_backup_through_the_api_or_the_cli_restores_every_table_row_for_row(
         result = _mpi(config, "restore", "--input", str(backup), db=str(restored))
         assert result.exit_code == 0, result.output
         assert f"restored {backup} to {restored}" in result.output
-        assert _tables(restored) == original
+        assert _same_state(_tables(restored), original)
     assert sum(map(len, original.values())) > 500 and original["referrals"] and original["merges"]
 
     # Over the store itself, with --force: the same state again, and the store opens and serves.
     result = _mpi(config, "restore", "--input", str(through_api), "--force")
     assert result.exit_code == 0, result.output
-    assert _tables(Path(config["MPI_DB"])) == original
+    assert _same_state(_tables(Path(config["MPI_DB"])), original)
     assert _mpi(config, "export", "--output", str(tmp_path / "export.csv")).exit_code == 0
 
 
@@ -110,7 +119,7 @@ def test_only_an_admin_takes_a_backup(net_client, network):
 
 
 def test_a_backup_taken_while_writes_go_on_is_consistent_and_restores(config, services, app, live_server, tmp_path):
-    hub = {"Authorization": f"Bearer {add_user(services.store, 'hub', 'hub')}"}
+    hub = {"Authorization": f"Bearer {add_hub(services, 'hub')}"}
     admin = {"Authorization": f"Bearer {add_user(services.store, 'root', 'admin')}"}
     rows = [{k: v for k, v in r.items() if k != "truth_person_id"} for r in generate_records(200, seed=9)]
     before = rows[:60]
