@@ -47,9 +47,8 @@ def _tables(path: Path) -> dict[str, Counter]:
 
 
 def _same_state(restored: dict[str, Counter], original: dict[str, Counter]) -> bool:
-    """Every table row for row, but the access log: its events are written after their answers, outside any
-    transaction (``api/access_log.py``), so a backup holds those written when it began (the backup's own event,
-    among others, comes later): the backup's events must be a part of the original's."""
+    """Every table row for row, but the access log: its events are written after their answers (``api/access_log.py``),
+    so a backup holds the events of the requests answered before it began, not its own: a part of the original's."""
     assert restored["access_log"] and not restored["access_log"] - original["access_log"]
     return {k: v for k, v in restored.items() if k != "access_log"} == {
         k: v for k, v in original.items() if k != "access_log"}

@@ -106,11 +106,17 @@ class Store:
                 "links": self.persons.count_links(), "open_cases": self.cases.count_open()}
 
     def backup(self, output: str | Path) -> int:
-        """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``)."""
+        """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``).
+
+        The access events still buffered are written first, so the copy holds the event of every request
+        answered before it began."""
+        self.access.flush()
         return backup.backup_to(self.db, output)
 
     def snapshot(self) -> AbstractContextManager[Path]:
-        """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``)."""
+        """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``);
+        as :meth:`backup`, with the buffered access events written first."""
+        self.access.flush()
         return backup.snapshot(self.db)
 
     def close(self) -> None:
