@@ -6,11 +6,11 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import actor, require_caller
+from api.auth import actor, require_identity_role
 from api.schemas import DecisionResultSchema, MatchResultSchema, RecordSchema, SourceRecordSchema
 
 blp = Blueprint("records", __name__, url_prefix="/v1", description="Submit and match source records")
-blp.before_request(require_caller)
+blp.before_request(require_identity_role)
 
 
 def _services():
@@ -30,7 +30,7 @@ class Records(MethodView):
         return _services().matching.submit(record, actor())
 
 
-@blp.route("/records/<string:source_system>/<path:source_record_id>")
+@blp.route("/records/<string:source_system>/<record_id:source_record_id>")
 class SourceRecord(MethodView):
     @blp.response(200, SourceRecordSchema)
     def get(self, source_system, source_record_id):
