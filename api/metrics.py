@@ -97,6 +97,10 @@ class ReferralMetrics(MethodView):
                                                            "of metric,value")
     @blp.alt_response(403, schema="Error", description="a caller of no organisation that does not read every "
                                                         "referral")
+    @blp.doc(responses={"200": {
+        "description": "the measures as JSON; with format=csv, text/csv rows of metric,value",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReferralMetrics"}},
+                    "text/csv": {"schema": {"type": "string"}}}}})
     def get(self, args):
         """The loop measures over the referrals received in a period (by default the 30 days up to now), filtered
         by performer, requester, service type and urgency, scoped to the caller's organisation; with
