@@ -27,7 +27,7 @@ class MetricsArgsSchema(ma.Schema):
     performer = ma.fields.List(ma.fields.String(), metadata={"description": "organisation code; repeatable"})
     requester = ma.fields.List(ma.fields.String(), metadata={"description": "organisation code; repeatable"})
     service_type = ma.fields.List(ma.fields.String(), metadata={"description": "repeatable"})
-    urgency = ma.fields.List(ma.fields.String(metadata={"enum": [u.value for u in Urgency]}),
+    urgency = ma.fields.List(ma.fields.String(metadata={"enum": ["", *(u.value for u in Urgency)]}),
                              metadata={"description": f"{_URGENCIES}; repeatable"})
     interval = ma.fields.String(metadata={"enum": ["", *INTERVALS],
         "description": f"add a series by bucket of received_at (UTC): {', '.join(INTERVALS)}"})

@@ -6,13 +6,12 @@ API documents exactly what the core checks.
 
 from __future__ import annotations
 
-import marshmallow as ma
-
-from api.schemas import MAX_OFFSET
 from zoneinfo import available_timezones
 
+import marshmallow as ma
 from holidays import list_supported_countries
 
+from api.schemas import MAX_OFFSET
 from mpi.directory.calendar import DAYS
 from mpi.directory.organisations import CODE, SERVICE_TYPE, USER_NAME
 from mpi.records.text import NOT_BLANK, WHITESPACE_RANGE

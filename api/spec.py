@@ -102,8 +102,8 @@ class ContractPlugin(BasePlugin):
             return None
         instance = resolve_schema_instance(schema)
         extra = {}
-        for name, prop in (definition.get("properties") or {}).items():
-            definition["properties"][name] = _only_null_or(prop)
+        for field, prop in (definition.get("properties") or {}).items():
+            definition["properties"][field] = _only_null_or(prop)
         if instance.unknown == RAISE and not instance.many:
             extra["additionalProperties"] = False
         if isinstance(instance, RecordSchema):

@@ -164,3 +164,15 @@ def test_the_loop_measures_document_their_csv_answer(spec):
 
     assert content["application/json"]["schema"] == {"$ref": "#/components/schemas/ReferralMetrics"}
     assert content["text/csv"]["schema"] == {"type": "string"}
+
+
+def test_the_loop_measures_take_empty_parameters_as_the_spec_says(client, services, spec):
+    token = add_user(services.store, "sam", "steward")
+    parameters = {p["name"]: p["schema"] for p in spec["paths"]["/v1/metrics/referrals"]["get"]["parameters"]}
+
+    response = client.get("/v1/metrics/referrals?interval=&format=&to=&from=&urgency=",
+                          headers={"Authorization": f"Bearer {token}"})
+
+    assert response.status_code == 200
+    assert "" in parameters["interval"]["enum"] and "" in parameters["format"]["enum"]
+    assert "" in parameters["urgency"]["items"]["enum"] and {"maxLength": 0} in parameters["to"]["anyOf"]
