@@ -12,8 +12,9 @@ import time
 
 from flask import Flask, g, request
 
-from api import access_log, bodies, errors
+from api import access_log, bodies, errors, routing
 from api.errors import MpiApi
+from api.spec import ContractPlugin
 from mpi import __version__, settings
 from mpi.services import Services
 
@@ -25,7 +26,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         config: setting overrides (``MPI_DB``, ``MPI_MODELS_DIR``, ...), as in the README.
         services: ready services to share (the CLI passes its own); built from config if None.
     """
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)  # the review UI serves its own; the API has no static files
     services = services or Services(config)
     app.config.update(
         API_TITLE="closedloop-mpi",
@@ -41,10 +42,12 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     services.ensure_active_model("system:startup")
 
     api = MpiApi(app, spec_kwargs={
+        "extra_plugins": [ContractPlugin()],
         "info": {"description": "Identity resolution and master person index for referral networks."},
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearer": []}],
     })
+    routing.init_app(app, api)
     errors.register(app)
     access_log.init_app(app)
     bodies.init_app(app, int(services.config["MPI_MAX_BODY_BYTES"]))

@@ -6,7 +6,7 @@ from flask import current_app, g, request
 
 from mpi.auth import Caller, authenticate
 from mpi.errors import Forbidden
-from mpi.vocab import STEWARD_ROLES, Role
+from mpi.vocab import IDENTITY_ROLES, STEWARD_ROLES, Role
 
 
 def require_caller() -> None:
@@ -32,6 +32,11 @@ def actor() -> str:
 def caller() -> Caller:
     """The authenticated caller, with its role and organisation (what the referral tracker checks)."""
     return Caller.of(g.user)
+
+
+def require_identity_role() -> None:
+    """``before_request`` hook: a known caller (else 401) whose role submits records and reads persons (else 403)."""
+    require_role(*sorted(IDENTITY_ROLES))
 
 
 def require_steward() -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas import MAX_AGE_HOURS, MAX_OFFSET, EvidenceList, SourceRecordSchema
+from api.schemas import ID, MAX_AGE_HOURS, MAX_OFFSET, REASON, EvidenceList, SourceRecordSchema
 
-_REASON = ma.fields.String(required=True, validate=ma.validate.Length(max=2000), metadata={
-    "description": "why (required, non-empty): kept in the audit log with the actor and time"})
+_REASON = ma.fields.String(required=True, validate=REASON, metadata={
+    "description": "why (required, not blank): kept in the audit log with the actor and time"})
 _VERSION = ma.fields.Integer(required=True, strict=True, metadata={
     "description": "the case version you saw; a case changed since answers 409 and nothing is changed"})
 _STATES = ["open", "in_review", "on_hold", "resolved", "withdrawn"]
@@ -38,33 +38,35 @@ class ActionSchema(ma.Schema):
 
 
 class AssignSchema(ActionSchema):
-    owner = ma.fields.String(required=True, metadata={"description": "user name of a steward or admin"})
+    owner = ma.fields.String(required=True, validate=ID, metadata={"description": "user name of a steward or admin"})
 
 
 class LinkBodySchema(ActionSchema):
-    person_id = ma.fields.String(required=True, metadata={"description": "one of the case's candidates"})
+    person_id = ma.fields.String(required=True, validate=ID, metadata={"description": "one of the case's candidates"})
 
 
 class MergeBodySchema(ActionSchema):
-    survivor_id = ma.fields.String(required=True, metadata={"description": "the person that stays"})
-    loser_id = ma.fields.String(required=True, metadata={
+    survivor_id = ma.fields.String(required=True, validate=ID, metadata={"description": "the person that stays"})
+    loser_id = ma.fields.String(required=True, validate=ID, metadata={
         "description": "the person merged into it (its records move; its id redirects to the survivor)"})
 
 
 class NotDuplicateBodySchema(ActionSchema):
-    person_id = ma.fields.String(allow_none=True, metadata={
+    person_id = ma.fields.String(allow_none=True, validate=ID, metadata={
         "description": "the candidate the record is not; omitted: none of the candidates"})
 
 
 class HoldBodySchema(ActionSchema):
-    follow_up = ma.fields.Date(required=True, metadata={"description": "when to follow up (YYYY-MM-DD), not past"})
+    follow_up = ma.fields.Date(required=True, metadata={
+        "description": "when to follow up (YYYY-MM-DD): today or later, in UTC (a rule relative to the day the "
+                       "request is made, which a schema cannot say: a past date answers 422)"})
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000), metadata={
         "description": "what is being verified and how (default: the reason)"})
 
 
 class BlockSchema(ma.Schema):
-    kind = ma.fields.String(required=True, metadata={"description": "what waits on the case, e.g. referral"})
-    id = ma.fields.String(required=True, metadata={"description": "its id in the system that owns it"})
+    kind = ma.fields.String(required=True, validate=ID, metadata={"description": "what waits on the case, e.g. referral"})
+    id = ma.fields.String(required=True, validate=ID, metadata={"description": "its id in the system that owns it"})
     priority = ma.fields.String(validate=ma.validate.OneOf(_PRIORITIES), metadata={
         "description": "urgent makes the case urgent; any referral makes it at least high"})
 

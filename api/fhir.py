@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from urllib.parse import urlencode
 
@@ -23,7 +24,9 @@ from flask_smorest import Blueprint
 
 from api.auth import caller, require_caller
 from api.schemas import MAX_OFFSET
+from mpi.records.text import WHITESPACE_RANGE
 from mpi.referrals import fhir
+from mpi.referrals.fhir import TASK_STATUSES
 from mpi.referrals.fhir_search import search
 
 FHIR_JSON = "application/fhir+json"
@@ -54,9 +57,24 @@ class ResourceSchema(ma.Schema):
     id = ma.fields.String()
 
 
+#: ``owner`` as the search reads it: a code, or a reference to an Organization.
+OWNER = r"^(Organization/|/)?[^/]+$"
+
+
+def _statuses() -> str:
+    """``status`` as the search reads it: comma-separated Task.status codes (blanks around them and empty items
+    ignored), at least one."""
+    ws = f"[{WHITESPACE_RANGE}]*"
+    code = f"({'|'.join(re.escape(s) for s in TASK_STATUSES)})"
+    item = f"{ws}{code}?{ws}"
+    return f"^({item},)*{ws}{code}{ws}(,{item})*$"
+
+
 class TaskSearchArgsSchema(ma.Schema):
-    owner = ma.fields.String(metadata={"description": "the performer: foodbank or Organization/foodbank"})
-    status = ma.fields.String(metadata={"description": "Task.status codes, comma-separated (any of them)"})
+    owner = ma.fields.String(validate=ma.validate.Regexp(OWNER, error="an organisation code or Organization/<code>"),
+                             metadata={"description": "the performer: foodbank or Organization/foodbank"})
+    status = ma.fields.String(validate=ma.validate.Regexp(_statuses(), error="comma-separated Task.status codes"),
+                              metadata={"description": "Task.status codes, comma-separated (any of them)"})
     count = ma.fields.Integer(data_key="_count", load_default=50, validate=ma.validate.Range(min=1, max=1000),
                               metadata={"description": "page size"})
     offset = ma.fields.Integer(data_key="_offset", load_default=0, validate=ma.validate.Range(min=0, max=MAX_OFFSET),

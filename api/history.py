@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 
 from api.auth import actor, require_steward
 from api.schemas import EvidenceSchema, RecordKeySchema
+from mpi.errors import MpiError
 from mpi.identity.history import instant
 
 logger = logging.getLogger(__name__)
@@ -20,8 +21,23 @@ blp = Blueprint("history", __name__, url_prefix="/v1",
 blp.before_request(require_steward)
 
 
+#: ``as_of`` as the history reads it: a date, or a date-time (seconds, fraction and offset optional; naive is UTC).
+AS_OF = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+         r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?)?$")
+
+
+def _as_of(value: str) -> None:
+    """A real calendar date and time (the pattern lets 2026-02-30 through)."""
+    try:
+        instant(value)
+    except MpiError as e:
+        raise ma.ValidationError("an ISO 8601 date (YYYY-MM-DD) or date-time") from e
+
+
 class HistoryQuerySchema(ma.Schema):
-    as_of = ma.fields.String(metadata={
+    as_of = ma.fields.String(validate=[ma.validate.Regexp(AS_OF, error="an ISO 8601 date (YYYY-MM-DD) or date-time"),
+                                       _as_of], metadata={
+        "anyOf": [{"format": "date"}, {"format": "date-time"}],
         "description": "an ISO 8601 date (the end of that day, UTC) or date-time: also return the records "
                        "linked to the person then, and only the events up to then"})
 

@@ -8,23 +8,24 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import actor, require_steward
+from api.schemas import ID, REASON
 
 blp = Blueprint("merges", __name__, url_prefix="/v1",
                 description="Merge two persons into one (the loser redirects to the survivor), and unmerge")
 blp.before_request(require_steward)
 
-_REASON = {"description": "why (required; kept in the audit log)"}
+_REASON = {"description": "why (required, not blank; kept in the audit log)"}
 
 
 class MergeRequestSchema(ma.Schema):
-    survivor_id = ma.fields.String(required=True, metadata={"description": "the person that stays"})
-    loser_id = ma.fields.String(required=True, metadata={
+    survivor_id = ma.fields.String(required=True, validate=ID, metadata={"description": "the person that stays"})
+    loser_id = ma.fields.String(required=True, validate=ID, metadata={
         "description": "the person that goes: its records move to the survivor, its id redirects there"})
-    reason = ma.fields.String(required=True, metadata=_REASON)
+    reason = ma.fields.String(required=True, validate=REASON, metadata=_REASON)
 
 
 class UnmergeRequestSchema(ma.Schema):
-    reason = ma.fields.String(required=True, metadata=_REASON)
+    reason = ma.fields.String(required=True, validate=REASON, metadata=_REASON)
 
 
 class MergeSchema(ma.Schema):

@@ -14,21 +14,24 @@ from mpi.referrals.metrics import INTERVALS
 from mpi.vocab import Urgency
 
 _URGENCIES = ", ".join(u.value for u in Urgency)
+#: ``from`` and ``to``: an ISO date or date-time (the core's parse checks them, all bad ones together).
+_INSTANT = {"anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength": 0}]}
 
 
 class MetricsArgsSchema(ma.Schema):
-    from_ = ma.fields.String(data_key="from", metadata={
+    from_ = ma.fields.String(data_key="from", metadata={**_INSTANT,
         "description": "start of the period (received_at), inclusive: an ISO date (its midnight, UTC) or datetime; "
                        "default: 30 days before `to`"})
-    to = ma.fields.String(metadata={
+    to = ma.fields.String(metadata={**_INSTANT,
         "description": "end of the period, exclusive: an ISO date or datetime; default: now (inclusive)"})
     performer = ma.fields.List(ma.fields.String(), metadata={"description": "organisation code; repeatable"})
     requester = ma.fields.List(ma.fields.String(), metadata={"description": "organisation code; repeatable"})
     service_type = ma.fields.List(ma.fields.String(), metadata={"description": "repeatable"})
-    urgency = ma.fields.List(ma.fields.String(), metadata={"description": f"{_URGENCIES}; repeatable"})
-    interval = ma.fields.String(metadata={
+    urgency = ma.fields.List(ma.fields.String(metadata={"enum": ["", *(u.value for u in Urgency)]}),
+                             metadata={"description": f"{_URGENCIES}; repeatable"})
+    interval = ma.fields.String(metadata={"enum": ["", *INTERVALS],
         "description": f"add a series by bucket of received_at (UTC): {', '.join(INTERVALS)}"})
-    format = ma.fields.String(metadata={"description": "json (default) or csv (text/csv, one metric,value row each)"})
+    format = ma.fields.String(metadata={"enum": ["", "json", "csv"], "description": "json (default) or csv (text/csv, one metric,value row each)"})
 
 
 class ShareSchema(ma.Schema):

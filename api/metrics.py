@@ -27,6 +27,13 @@ from api.metric_schemas import MetricsArgsSchema, ReferralMetricsSchema
 
 blp = Blueprint("metrics", __name__, description="Loop measures of referrals, and the Prometheus scrape")
 
+
+@blp.before_request
+def _known_caller() -> None:
+    """The loop measures need a caller, resolved before the query is read (no token: 401, never a 422)."""
+    if request.endpoint != "metrics.Scrape":
+        require_caller()
+
 #: The request-latency histogram's name and labels.
 LATENCY = ("mpi_http_request_duration_seconds", ("method", "endpoint", "status"))
 #: The label of a request no URL rule matched (a 404 on a path that names nothing).
@@ -90,11 +97,14 @@ class ReferralMetrics(MethodView):
                                                            "of metric,value")
     @blp.alt_response(403, schema="Error", description="a caller of no organisation that does not read every "
                                                         "referral")
+    @blp.doc(responses={"200": {
+        "description": "the measures as JSON; with format=csv, text/csv rows of metric,value",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReferralMetrics"}},
+                    "text/csv": {"schema": {"type": "string"}}}}})
     def get(self, args):
         """The loop measures over the referrals received in a period (by default the 30 days up to now), filtered
         by performer, requester, service type and urgency, scoped to the caller's organisation; with
         ``interval`` a series by day, week or month. A 422 names every bad parameter."""
-        require_caller()
         args = {("from" if k == "from_" else k): v for k, v in args.items()}
         metrics = current_app.extensions["mpi"].referral_metrics
         result = metrics.measure(caller(), args)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -11,6 +11,16 @@ from api.referral_schemas import OrganisationBodySchema, OrganisationListSchema,
 from mpi.vocab import Role
 
 blp = Blueprint("organisations", __name__, url_prefix="/v1", description="The directory of organisations")
+
+
+@blp.before_request
+def _authorise() -> None:
+    """Every caller is known, and a writer is an admin, before a body is read: 401 or 403, never a 422 first."""
+    if request.method == "POST":
+        require_role(Role.ADMIN)
+    else:
+        require_caller()
+
 
 
 def _directory():
@@ -22,7 +32,6 @@ class Organisations(MethodView):
     @blp.response(200, OrganisationListSchema)
     def get(self):
         """Every organisation: kind, service types, business calendar and time zone, supervisors."""
-        require_caller()
         return {"organisations": _directory().all()}
 
     @blp.arguments(OrganisationBodySchema)
@@ -30,7 +39,6 @@ class Organisations(MethodView):
     @blp.alt_response(403, schema="Error", description="the caller is not an admin")
     def post(self, body):
         """Add an organisation, or replace the entry of one with the same code (admin)."""
-        require_role(Role.ADMIN)
         return _directory().add(body, actor())
 
 
@@ -40,5 +48,4 @@ class Organisation(MethodView):
     @blp.alt_response(404, schema="Error", description="no such organisation")
     def get(self, code):
         """One organisation."""
-        require_caller()
         return _directory().get(code)

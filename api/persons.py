@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 blp = Blueprint("persons", __name__, url_prefix="/v1", description="Persons of the index")
 
 
-@blp.route("/persons/<string:person_id>")
+@blp.route("/persons/<person_id:person_id>")
 class Person(MethodView):
     decorators = []
 

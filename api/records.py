@@ -6,11 +6,11 @@ from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import caller, require_caller
+from api.auth import caller, require_identity_role
 from api.schemas import DecisionResultSchema, MatchResultSchema, RecordSchema, SourceRecordSchema
 
 blp = Blueprint("records", __name__, url_prefix="/v1", description="Submit and match source records")
-blp.before_request(require_caller)
+blp.before_request(require_identity_role)
 
 
 def _services():
@@ -31,7 +31,7 @@ class Records(MethodView):
         return _services().trust.submit(record, caller())
 
 
-@blp.route("/records/<string:source_system>/<path:source_record_id>")
+@blp.route("/records/<string:source_system>/<record_id:source_record_id>")
 class SourceRecord(MethodView):
     @blp.response(200, SourceRecordSchema)
     @blp.alt_response(403, schema="Error", description="an auditor: it reads no person data")

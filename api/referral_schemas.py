@@ -6,9 +6,15 @@ API documents exactly what the core checks.
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 import marshmallow as ma
+from holidays import list_supported_countries
 
 from api.schemas import MAX_OFFSET
+from mpi.directory.calendar import DAYS
+from mpi.directory.organisations import CODE, SERVICE_TYPE, USER_NAME
+from mpi.records.text import NOT_BLANK, WHITESPACE_RANGE
 from mpi.referrals.lifecycle import Clock
 from mpi.referrals.validation import (
     ContactSchema,
@@ -36,22 +42,47 @@ class CalendarSchema(ma.Schema):
     closed = ma.fields.List(ma.fields.String(), metadata={"description": "other closed days, YYYY-MM-DD"})
 
 
+def calendar_spec() -> dict:
+    """The calendar a directory entry takes, as JSON Schema (the directory checks it: ``BusinessCalendar``)."""
+    hour = "(0?[0-9]|1[0-9]|2[0-3]):[0-5][0-9]"
+    window = f"^[{WHITESPACE_RANGE}]*{hour}[{WHITESPACE_RANGE}]*-[{WHITESPACE_RANGE}]*({hour}|24:00)[{WHITESPACE_RANGE}]*$"
+    day = {"type": "string", "nullable": True, "pattern": window}
+    return {
+        "type": "object", "nullable": True, "additionalProperties": False,
+        "properties": {
+            "timezone": {"type": "string", "enum": sorted(available_timezones())},
+            "hours": {"type": "object", "additionalProperties": False, "properties": {d: day for d in DAYS},
+                      "anyOf": [{"required": [d], "properties": {d: {"type": "string"}}} for d in DAYS],
+                      "description": "business hours per weekday as HH:MM-HH:MM; null or missing: closed"},
+            "holidays": {"type": "object", "nullable": True, "additionalProperties": False, "required": ["country"],
+                         "properties": {"country": {"type": "string", "enum": sorted(list_supported_countries())},
+                                        "subdivision": {"type": "string", "nullable": True}}},
+            "closed": {"type": "array", "items": {"type": "string", "format": "date"}},
+        },
+    }
+
+
 class OrganisationBodySchema(ma.Schema):
     """An organisation's entry: checked whole by the directory, so every problem is named together."""
 
     class Meta:
         unknown = ma.RAISE
 
-    code = ma.fields.String(required=True, metadata={"description": "short code, e.g. st-marys"})
-    name = ma.fields.String(required=True)
-    kind = ma.fields.String(required=True, metadata={"description": ", ".join(k.value for k in OrganisationKind)})
-    service_types = ma.fields.Raw(load_default=list, metadata={
-        "description": "a list of the service types it performs (food, housing, ...)"})
+    code = ma.fields.String(required=True, metadata={"description": "short code, e.g. st-marys",
+                                                     "pattern": CODE.pattern})
+    name = ma.fields.String(required=True, metadata={"minLength": 1, "maxLength": 200, "pattern": NOT_BLANK})
+    kind = ma.fields.String(required=True, metadata={"enum": [k.value for k in OrganisationKind]})
+    service_types = ma.fields.Raw(load_default=list, allow_none=True, metadata={
+        "description": "a list of the service types it performs (food, housing, ...)", "type": "array",
+        "items": {"type": "string", "pattern": SERVICE_TYPE.pattern}, "nullable": True})
     calendar = ma.fields.Dict(allow_none=True, load_default=None, metadata={
-        "description": "its business-hours calendar (see CalendarSchema); default Mon-Fri 09:00-17:00 "
-                       "America/New_York with US federal holidays"})
-    supervisors = ma.fields.Raw(load_default=list, metadata={
-        "description": "a list of user names that escalations go to"})
+        "description": "its business-hours calendar; default Mon-Fri 09:00-17:00 America/New_York with US federal "
+                       "holidays. Each day's close is after its open, and a subdivision is one of the country's "
+                       "(rules comparing two values, which the schema cannot say: 422 naming the field)",
+        **calendar_spec()})
+    supervisors = ma.fields.Raw(load_default=list, allow_none=True, metadata={
+        "description": "a list of user names that escalations go to", "type": "array",
+        "items": {"type": "string", "pattern": USER_NAME.pattern}, "nullable": True})
 
 
 class OrganisationSchema(ma.Schema):

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from mpi.records.text import NOT_BLANK
 from mpi.records.validation import RecordSchema
 
 #: The largest page offset a list takes: past it there is no page, and the store's OFFSET is a signed 64-bit number.
 MAX_OFFSET = 1_000_000_000
 #: The oldest age, in hours, a filter may ask for (about 114 years): past it a date cannot be computed.
 MAX_AGE_HOURS = 1_000_000
+#: An id or code a body names (a person, a case's owner): not empty. One that names nothing answers 404.
+ID = ma.validate.Length(min=1, max=128)
+#: Why a steward acts: required, not blank, at most 2,000 characters (the spec carries the same pattern).
+REASON = [ma.validate.Length(min=1, max=2000), ma.validate.Regexp(NOT_BLANK, error="required: say why")]
 
 __all__ = ["RecordSchema", "MatchResultSchema", "DecisionResultSchema", "PersonSchema", "SourceRecordSchema"]
 

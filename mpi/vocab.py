@@ -131,6 +131,9 @@ class KeyStatus(StrEnum):
 
 #: Roles that may work review cases and sign in to the review UI (their pages carry demographics).
 STEWARD_ROLES = frozenset({Role.STEWARD, Role.ADMIN})
+#: Roles that submit and match records and read persons and records: a hub, and those who may do all a hub may.
+#: A coordinator sees a person only through its referrals, an auditor only the access log.
+IDENTITY_ROLES = frozenset({Role.HUB, Role.STEWARD, Role.ADMIN})
 
 
 class EntityType(StrEnum):

@@ -45,11 +45,12 @@ def validate_organisation(data: Any) -> dict[str, Any]:
         errors["name"] = ["required, at most 200 characters"]
     if kind not in {k.value for k in OrganisationKind}:
         errors["kind"] = [f"must be one of {', '.join(k.value for k in OrganisationKind)}"]
-    service_types = data.get("service_types") or []
+    # null is none; any other value must be a list (an empty object is not "no service types").
+    service_types = [] if data.get("service_types") is None else data["service_types"]
     if not isinstance(service_types, list) or not all(isinstance(t, str) and SERVICE_TYPE.match(t)
                                                       for t in service_types):
         errors["service_types"] = ["a list of codes: lower-case letters, digits or . _ -"]
-    supervisors = data.get("supervisors") or []
+    supervisors = [] if data.get("supervisors") is None else data["supervisors"]
     if not isinstance(supervisors, list) or not all(isinstance(s, str) and USER_NAME.match(s) for s in supervisors):
         errors["supervisors"] = ["a list of user names"]
     calendar = None

@@ -27,6 +27,10 @@ class Prepared(NamedTuple):
 #: is what one blocking key needs, and a record with none could never be found or find anyone.
 ENOUGH_TO_MATCH = ("a birth date", "a phone", "an email", "a Medicaid id", "a street address",
                    "a first and a last name", "a first name and a ZIP", "SSN last 4 and a birth date")
+#: The same as field names, one tuple per alternative: the OpenAPI document's ``anyOf`` of a record. A birth
+#: date alone is enough, so SSN last 4 and a birth date is already there.
+ENOUGH_FIELDS = (("birth_date",), ("phone",), ("email",), ("medicaid_id",), ("address_line1",),
+                 ("first_name", "last_name"), ("first_name", "postal_code"))
 
 
 def prepare(data: Any, *, strict: bool = True) -> Prepared:

@@ -19,6 +19,11 @@ NOT_ALNUM = re.compile(r"[^A-Z0-9]")
 SPACES = re.compile(r" {2,}")
 #: Control characters (C0, DEL and C1) as a regex character range: refused in keys, escaped in log lines.
 CONTROL_RANGE = r"\x00-\x1f\x7f-\x9f"
+#: Exactly the characters ``str.isspace`` (and so ``str.strip``) takes for white space, as a regex character
+#: range written in escapes that Python and ECMA-262 (the OpenAPI document's patterns) read alike.
+WHITESPACE_RANGE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: A pattern text must match to be more than white space (a reason, a name): the same in the spec and the server.
+NOT_BLANK = rf"^[{WHITESPACE_RANGE}]*[^{WHITESPACE_RANGE}]"
 # UTF-8 two-byte sequences read as Latin-1/cp1252: a lead Â/Ã (ã/â once lower-cased), then a
 # continuation byte shown as its Latin-1 or cp1252 character.
 _MOJIBAKE_LEAD = re.compile("[ÂÃâã]")

@@ -18,9 +18,13 @@ from marshmallow import ValidationError as MarshmallowError
 from mpi.clock import today as calendar_today
 from mpi.errors import ValidationError
 from mpi.records.fields import DEMOGRAPHIC_FIELDS, RECORD_FIELDS
-from mpi.records.text import CONTROL_RANGE
+from mpi.records.text import CONTROL_RANGE, WHITESPACE_RANGE
 
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Text that reads as missing (empty or white space only): a demographic field sent so is taken as not sent.
+BLANK = rf"^[{WHITESPACE_RANGE}]*$"
+
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+_SSN_LAST4 = re.compile(r"^[0-9]{4}\Z")
 
 
 def _valid_birth_date(value: str) -> None:
@@ -34,6 +38,11 @@ def _valid_birth_date(value: str) -> None:
         raise MarshmallowError("is in the future")
 
 
+def _valid_ssn_last4(value: str) -> None:
+    if not _SSN_LAST4.match(value):
+        raise MarshmallowError("must be exactly 4 digits")
+
+
 def _text(max_length: int = 100, **kwargs: Any) -> fields.String:
     return fields.String(
         load_default=None, allow_none=True, validate=validate.Length(max=max_length), **kwargs
@@ -42,7 +51,8 @@ def _text(max_length: int = 100, **kwargs: Any) -> fields.String:
 
 #: A key must read back as sent: a newline, a tab, NUL or another control character is refused
 #: (it could not be read back through a URL, and would forge lines of a log).
-NO_CONTROL = validate.Regexp(rf"[^{CONTROL_RANGE}]*\Z", error="no control characters (a newline, a tab, NUL)")
+#: ``(?![\s\S])`` is the end of the text in Python and in ECMA-262 alike (the spec's pattern is this one).
+NO_CONTROL = validate.Regexp(rf"^[^{CONTROL_RANGE}]*(?![\s\S])", error="no control characters (a newline, a tab, NUL)")
 
 
 class RecordSchema(Schema):
@@ -63,12 +73,15 @@ class RecordSchema(Schema):
     middle_name = _text()
     last_name = _text()
     suffix = _text(16)
-    birth_date = fields.String(load_default=None, allow_none=True, validate=_valid_birth_date,
-                               metadata={"description": "YYYY-MM-DD"})
+    birth_date = fields.String(load_default=None, allow_none=True, validate=_valid_birth_date, metadata={
+        "description": "YYYY-MM-DD, a real calendar date, not after today (UTC): a rule relative to the day the "
+                       "request is made, which a schema cannot say (a future date answers 422); blank: missing",
+        "anyOf": [{"format": "date"}, {"pattern": BLANK}]})
     sex = fields.String(load_default=None, allow_none=True,
                         validate=validate.OneOf(["F", "M", "U", "f", "m", "u"], error="must be F, M or U"))
-    ssn_last4 = fields.String(load_default=None, allow_none=True,
-                              validate=validate.Regexp(r"^\d{4}$", error="must be exactly 4 digits"))
+    ssn_last4 = fields.String(load_default=None, allow_none=True, metadata={"anyOf": [{"pattern": "^[0-9]{4}$"},
+                                                                                      {"pattern": BLANK}]},
+                              validate=_valid_ssn_last4)
     medicaid_id = _text(32)
     phone = _text(32)
     email = _text(254)

@@ -21,6 +21,9 @@ from mpi.errors import ValidationError, flatten
 from mpi.records.validation import NO_CONTROL, RecordSchema
 from mpi.vocab import Consent, Party, ReasonCode, ReferralState, Urgency
 
+#: What a step's ``event_time`` must be, which a schema cannot say (relative to now and to the referral's own times).
+_EVENT_TIME = ("when it happened (default: now); not in the future, nor before the referral was received or its "
+               "last recorded change (a 422 naming event_time)")
 _CODE = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", error="a code: letters, digits and . _ - only")
 _SERVICE = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,63}$", error="a code: lower-case letters, digits and . _ -")
 
@@ -91,7 +94,7 @@ class StatusChangeSchema(Schema):
 
     state = _one_of(ReferralState, required=True)
     event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc,
-                                      metadata={"description": "when it happened (default: now)"})
+                                      metadata={"description": _EVENT_TIME})
     reason = _one_of(ReasonCode, load_default=None, allow_none=True)
     party = _one_of(Party, load_default=None, allow_none=True)
     note = _text(2000)
@@ -106,7 +109,8 @@ class CorrectionSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc)
+    event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc,
+                                      metadata={"description": _EVENT_TIME})
     reason = fields.String(allow_none=True, validate=validate.Length(max=2000))
     requester_contact = fields.Nested(ContactSchema, allow_none=True)
     consent = _one_of(Consent, allow_none=True)
@@ -123,7 +127,8 @@ class ReopenSchema(Schema):
 
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
                            metadata={"description": "why it is reopened"})
-    event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc)
+    event_time = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=timezone.utc,
+                                      metadata={"description": _EVENT_TIME})
 
 
 def load(schema: Schema, data: Any, what: str) -> dict[str, Any]:
