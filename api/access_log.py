@@ -198,7 +198,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
 
 #: Routes that touch no PHI: not logged.
 UNTOUCHED = frozenset({
-    "static", "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
+    "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
     "organisations.Organisations", "organisations.Organisation",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",

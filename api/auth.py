@@ -21,7 +21,8 @@ def require_role(*roles: Role) -> None:
     require_caller()
     allowed = [r.value for r in roles]
     if g.user["role"] not in allowed:
-        raise Forbidden(f"this needs the {' or '.join(allowed)} role; the caller's is {g.user['role']}")
+        raise Forbidden(f"this needs the {' or '.join(allowed)} role; the caller's is {g.user['role']}",
+                        {"role": [f"must be {' or '.join(allowed)}"]})
 
 
 def actor() -> str:

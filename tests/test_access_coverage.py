@@ -33,7 +33,7 @@ NOT_PHI = frozenset({
     "GET persons.Health", "GET api-docs.openapi_json", "GET metrics.Scrape", "GET metrics.ReferralMetrics",
     "GET organisations.Organisations", "POST organisations.Organisations", "GET organisations.Organisation",
     "GET review_ui.sign_in", "POST review_ui.sign_in", "POST review_ui.sign_out", "GET review_ui.static",
-    "GET static", "GET review_ui.metrics",
+    "GET review_ui.metrics",
     "GET admin.Keys", "POST admin.Keys", "GET admin.Key", "DELETE admin.Key", "POST admin.KeyRevoke",
     "GET admin.Users", "POST admin.Users", "GET admin.Models", "POST admin.ModelActivate",
 })

@@ -27,6 +27,8 @@ import pytest
 from api import create_app
 from api_world import build_world, services_on
 from conftest import record
+from mpi.auth import create_key
+from mpi.services import DEFAULT_MODEL_VERSION
 from referral_network import ORGANISATIONS, referral_body
 
 CALLERS = ("none", "bad-token", "hub", "coordinator", "steward", "admin", "auditor", "other-hub",
@@ -66,19 +68,34 @@ SEND_REFERRAL = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, hu
 ALERT = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=HIDDEN, auditor=HIDDEN, other_hub=HIDDEN,
                 other_coordinator=HIDDEN)
 
-# Review UI profiles: a session; hubs and auditors cannot sign in at all.
+#: A person: stewards and admins (all), a hub or coordinator given it (here through St Mary's referral to the food
+#: bank); another organisation's callers: 404 as if it did not exist; an auditor reads no person.
+PERSON_READ = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, auditor=FORBIDDEN, other_hub=HIDDEN,
+                      other_coordinator=HIDDEN)
+#: A record: a hub of the organisation that sent it (St Mary's, on its referral), stewards and admins; another
+#: organisation's hub: 404 as if it did not exist; coordinators and auditors submit and read no records.
+RECORD_READ = {**IDENTITY, "other-hub": HIDDEN}
+#: The access log: auditors and admins.
+AUDITORS = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, admin=OK, auditor=OK)
+#: FHIR Patient $match: as /v1/match, any hub (its answer is what minimum necessary lets it see).
+MATCHERS = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, coordinator=FORBIDDEN, auditor=FORBIDDEN,
+                   other_coordinator=FORBIDDEN)
+
+# Review UI profiles: a session; hubs cannot sign in at all, and an auditor opens only the access log.
 UI_PUBLIC = profile(OK)
-UI_STEWARDS = profile(SIGN_IN, coordinator=FORBIDDEN, other_coordinator=FORBIDDEN, steward=OK, admin=OK)
-UI_REVIEW_ROLES = profile(SIGN_IN, coordinator=OK, other_coordinator=OK, steward=OK, admin=OK)
-UI_REFERRAL = profile(SIGN_IN, coordinator=OK, other_coordinator=HIDDEN, steward=OK, admin=OK)
+UI_STEWARDS = profile(SIGN_IN, coordinator=FORBIDDEN, other_coordinator=FORBIDDEN, steward=OK, admin=OK,
+                      auditor=FORBIDDEN)
+UI_REVIEW_ROLES = profile(SIGN_IN, coordinator=OK, other_coordinator=OK, steward=OK, admin=OK, auditor=FORBIDDEN)
+UI_REFERRAL = profile(SIGN_IN, coordinator=OK, other_coordinator=HIDDEN, steward=OK, admin=OK, auditor=FORBIDDEN)
+UI_AUDITORS = profile(SIGN_IN, coordinator=FORBIDDEN, other_coordinator=FORBIDDEN, steward=FORBIDDEN, admin=OK,
+                      auditor=OK)
 #: The performer's step (acknowledged) in the UI: the food bank's coordinator, or an admin; a steward takes none.
 UI_PERFORMER_STEP = {**UI_REFERRAL, "steward": FORBIDDEN}
 #: The requester's steps in the UI: only an admin here (the world's UI users are of the food bank, the performer).
 UI_REQUESTER_STEP = {**UI_REFERRAL, "steward": FORBIDDEN, "coordinator": FORBIDDEN}
 #: Alerts in the UI: the coordinators' page (a steward's pages are the queue's).
-UI_ALERTS = profile(SIGN_IN, coordinator=OK, other_coordinator=OK, steward=FORBIDDEN, admin=OK)
-UI_SIGN_IN_POST = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=FORBIDDEN, auditor=FORBIDDEN,
-                          other_hub=FORBIDDEN)
+UI_ALERTS = profile(SIGN_IN, coordinator=OK, other_coordinator=OK, steward=FORBIDDEN, admin=OK, auditor=FORBIDDEN)
+UI_SIGN_IN_POST = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=FORBIDDEN, other_hub=FORBIDDEN)
 
 #: (rule, method) -> expected outcome by caller.
 TABLE: dict[tuple[str, str], dict[str, str]] = {
@@ -87,8 +104,22 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/metrics", "GET"): PUBLIC,
     ("/v1/records", "POST"): IDENTITY,
     ("/v1/match", "POST"): IDENTITY,
-    ("/v1/records/<string:source_system>/<record_id:source_record_id>", "GET"): IDENTITY,
-    ("/v1/persons/<person_id:person_id>", "GET"): IDENTITY,
+    ("/v1/records/<string:source_system>/<record_id:source_record_id>", "GET"): RECORD_READ,
+    ("/v1/persons/<person_id:person_id>", "GET"): PERSON_READ,
+    ("/fhir/Patient/$match", "POST"): MATCHERS,
+    ("/v1/audit", "GET"): AUDITORS,
+    ("/review/access", "GET"): UI_AUDITORS,
+    ("/v1/admin/keys", "GET"): ADMINS,
+    ("/v1/admin/keys", "POST"): ADMINS,
+    ("/v1/admin/keys/<string:key_id>", "GET"): ADMINS,
+    ("/v1/admin/keys/<string:key_id>", "DELETE"): ADMINS,
+    ("/v1/admin/keys/<string:key_id>/revoke", "POST"): ADMINS,
+    ("/v1/admin/users", "GET"): ADMINS,
+    ("/v1/admin/users", "POST"): ADMINS,
+    ("/v1/admin/models", "GET"): ADMINS,
+    ("/v1/admin/models/<string:version>/activate", "POST"): ADMINS,
+    ("/v1/admin/export", "GET"): STEWARDS,
+    ("/v1/admin/backup", "POST"): ADMINS,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -119,7 +150,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/static/<path:filename>", "GET"): UI_PUBLIC,
     ("/review/sign-in", "GET"): UI_PUBLIC,
     ("/review/sign-in", "POST"): UI_SIGN_IN_POST,
-    ("/review/sign-out", "POST"): UI_REVIEW_ROLES,
+    ("/review/sign-out", "POST"): {**UI_REVIEW_ROLES, "auditor": OK},
     ("/review/", "GET"): UI_STEWARDS,
     ("/review/next", "GET"): UI_STEWARDS,
     ("/review/cases/<case_id>", "GET"): UI_STEWARDS,
@@ -148,6 +179,7 @@ def _routes(app) -> set[tuple[str, str]]:
 def world_app(tmp_path_factory):
     services = services_on(tmp_path_factory.mktemp("matrix"))
     world = build_world(services)
+    world.key_id = create_key(services.store, "st-marys", "hub", "test")[0]["key_id"]
     app = create_app(services=services)
     app.config["TESTING"] = True
     yield app, world
@@ -157,15 +189,19 @@ def world_app(tmp_path_factory):
 def _fill(rule: str, world) -> str:
     """The rule's path with real ids (the first of each) in place of its parameters; a referral step names a
     referral in a state that step is open from (one for the API, one for the review UI)."""
-    source_system, source_record_id = world.records[0]
+    # A record and a person the world's hub (St Mary's) was given, by its referrals: theodore's.
+    given = rule in ("/v1/records/<string:source_system>/<record_id:source_record_id>",
+                     "/v1/persons/<person_id:person_id>")
+    source_system, source_record_id = world.records[1 if given else 0]
     step = rule.rsplit("/", 1)[-1]
     referral = world.referrals[0]
     if step in ("status", "correction", "reopen"):
         referral = world.steps["ui" if rule.startswith("/review/") else "api"][step]
-    values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[0],
+    values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[1 if given else 0],
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0],
-              "action": "claim", "filename": "review.css"}
+              "action": "claim", "filename": "review.css", "key_id": world.key_id,
+              "version": DEFAULT_MODEL_VERSION}
     path = rule
     for name, value in values.items():
         for converter in ("string:", "path:", "person_id:", "record_id:", ""):
@@ -179,6 +215,14 @@ def _body(rule: str, world) -> dict:
     reason = {"reason": "checking who may", "version": 0}
     bodies = {
         "/v1/records": record("marisol", "st-marys-ehr", "MRN-0"),
+        "/fhir/Patient/$match": {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": {
+            "resourceType": "Patient", "name": [{"family": "Quintanilla", "given": ["Marisol"]}],
+            "birthDate": "1984-03-17", "gender": "female"}}]},
+        "/v1/admin/keys": {"organisation": world.organisations[0], "role": "hub"},
+        "/v1/admin/users": {"name": "matrix-user", "role": "steward"},
+        "/activate": {},
+        "/revoke": {},
+        "/v1/admin/backup": {},
         "/v1/match": record("marisol", "st-marys-ehr", "MRN-0"),
         "/assign": {**reason, "owner": "w-steward"},
         "/link": {**reason, "person_id": world.persons[0]},
@@ -257,7 +301,7 @@ def _call(app, world, ui_clients, rule: str, method: str, caller: str):
     client = app.test_client()
     if method == "POST":
         return client.post(path, json=_body(rule, world), headers=headers)
-    return client.get(path, headers=headers)
+    return client.open(path, method=method, headers=headers)
 
 
 def test_every_route_is_in_the_table(world_app):
