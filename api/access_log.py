@@ -243,10 +243,14 @@ def document(api) -> None:
     """
     from mpi.vocab import PurposeOfUse
 
+    # Any case, as the server reads it: each letter of each code as a class of its two cases.
+    codes = "|".join("".join(f"[{c}{c.lower()}]" for c in p.value) for p in PurposeOfUse)
     header = {"name": PURPOSE_HEADER, "in": "header", "required": False,
-              "schema": {"type": "string", "enum": [p.value for p in PurposeOfUse]},
-              "description": "why the caller reads or changes PHI: an HL7 v3 PurposeOfUse code (any case), recorded "
-                             "in the access log; the caller's role's default when absent; an unknown code is a 400"}
+              "schema": {"type": "string", "pattern": rf"^[ \t]*(?:{codes})[ \t]*$"},
+              "description": "why the caller reads or changes PHI: an HL7 v3 PurposeOfUse code, any case ("
+                             + ", ".join(p.value for p in PurposeOfUse) + "), recorded in the access log; the "
+                             "caller's role's default when the header is absent; an unknown code, or an empty "
+                             "header, is a 400"}
     # apispec keeps the registered operations in ``_paths`` and offers no public way to amend them all.
     for operations in api.spec._paths.values():  # noqa: SLF001
         for method, operation in operations.items():

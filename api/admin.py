@@ -153,6 +153,8 @@ class ModelActivate(MethodView):
         """Make a model version the one matching uses (audited)."""
         _admin()
         services = _services()
+        if version not in {v["version"] for v in services.registry.versions()}:  # a name no file could have too
+            raise NotFound("no such model version in the models folder", {"version": ["no such model version"]})
         previous = services.models.version()
         services.models.activate(version, actor())
         return {"active": version, "previous": previous}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from mpi.auth import EXPIRY
 from mpi.vocab import Role
 
 _ROLES = [r.value for r in Role]
@@ -18,7 +19,8 @@ class KeyBodySchema(ma.Schema):
     organisation = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
         "description": "code of an organisation of the directory"})
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(_ROLES), metadata={"description": ", ".join(_ROLES)})
-    expires = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(max=40), metadata={
+    expires = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(
+        EXPIRY, error="a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"), metadata={
         "description": "when the key stops working: a date (YYYY-MM-DD, its first moment UTC) or a date and time "
                        "(ISO 8601, UTC without an offset); it must be later than now. None: never"})
 
@@ -48,6 +50,12 @@ class KeyListSchema(ma.Schema):
 
 
 class UserBodySchema(ma.Schema):
+    #: What OpenAPI says beside the fields (``api/spec.py``): a hub or a coordinator names its organisation.
+    OPENAPI_EXTRA = {"anyOf": [
+        {"properties": {"role": {"enum": [r for r in _ROLES if r not in ("hub", "coordinator")]}}},
+        {"required": ["organisation"], "properties": {"organisation": {"type": "string"}}},
+    ]}
+
     """A user to create, or to give a new token (its old one stops working)."""
 
     class Meta:

@@ -12,7 +12,7 @@ MAX_OFFSET = 1_000_000_000
 #: The oldest age, in hours, a filter may ask for (about 114 years): past it a date cannot be computed.
 MAX_AGE_HOURS = 1_000_000
 #: An id or code a body names (a person, a case's owner): not empty. One that names nothing answers 404.
-ID = ma.validate.Length(min=1, max=128)
+ID = [ma.validate.Length(min=1, max=128), ma.validate.Regexp(NOT_BLANK, error="required: not blank")]
 #: Why a steward acts: required, not blank, at most 2,000 characters (the spec carries the same pattern).
 REASON = [ma.validate.Length(min=1, max=2000), ma.validate.Regexp(NOT_BLANK, error="required: say why")]
 

@@ -106,6 +106,7 @@ class ContractPlugin(BasePlugin):
             definition["properties"][field] = _only_null_or(prop)
         if instance.unknown == RAISE and not instance.many:
             extra["additionalProperties"] = False
+        extra.update(getattr(instance, "OPENAPI_EXTRA", {}))
         if isinstance(instance, RecordSchema):
             extra["anyOf"] = record_any_of()
             extra["description"] = (

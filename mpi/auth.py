@@ -114,6 +114,11 @@ def key_status(key: dict, now: datetime) -> KeyStatus:
     return KeyStatus.ACTIVE
 
 
+#: The shape of an expiry (the API's ``expires``): a date, or a date and time with an optional offset; empty: none.
+EXPIRY = (r"^(?:[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?"
+          r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?)?$")
+
+
 def parse_expiry(value: str | date | datetime | None) -> datetime | None:
     """An expiry as an aware UTC time: a date means its first moment (UTC), a time without an offset is UTC.
 
@@ -129,7 +134,9 @@ def parse_expiry(value: str | date | datetime | None) -> datetime | None:
             value = datetime(value.year, value.month, value.day)
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
     except (ValueError, OverflowError):  # not a time, or one whose UTC falls outside years 1-9999
+        shaped = isinstance(value, str) and re.match(EXPIRY, value)
         raise ValidationError("invalid key: expires", {"expires": [
+            "not a real date and time (a day or an hour that does not exist)" if shaped else
             "a date (YYYY-MM-DD) or a date and time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"]}) from None
 
 
@@ -215,9 +222,9 @@ def purpose_code(sent: str | None) -> str | None:
     Raises:
         BadRequest: a code that is not an HL7 v3 PurposeOfUse this service knows (the header is named).
     """
-    if sent is None or not sent.strip():
+    if sent is None:
         return None
-    code = sent.strip().upper()
+    code = sent.strip(" \t").upper()  # HTTP's optional whitespace; an empty header is no code: refused
     if code not in PurposeOfUse.__members__:
         raise BadRequest(f"unknown purpose of use in {PURPOSE_HEADER}", {PURPOSE_HEADER: [
             f"must be an HL7 v3 PurposeOfUse code: one of {', '.join(p.value for p in PurposeOfUse)}"]})

@@ -10,6 +10,7 @@ cannot be written.
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import timedelta
 
@@ -46,6 +47,12 @@ def test_the_purpose_sent_is_recorded_in_any_case_and_the_roles_default_when_non
     default, sent = events(services, entity_id=person_id, action="read")
     assert sent["purpose"] == "HPAYMT"
     assert default["purpose"] == "TREAT", "a hub's default purpose is treatment"
+
+
+@pytest.mark.parametrize("path", ["/v1/health", "/v1/organisations"])
+def test_an_empty_purpose_header_is_a_400_as_the_spec_says_even_where_no_phi_is_read(client, auth, path):
+    body = assert_error(client.get(path, headers={**auth, "X-Purpose-Of-Use": ""}), 400, "bad_request")
+    assert list(body["errors"]) == ["X-Purpose-Of-Use"]
 
 
 def test_an_unknown_purpose_is_a_400_naming_the_header_and_nothing_is_written(client, auth, services):
@@ -172,7 +179,7 @@ def test_the_access_log_filters_by_each_field(client, services, auth, auditor, p
     assert ids("actor=sam") == ids("actor=user:sam") == ["/v1/persons/<string:person_id>/history"]
     assert ids("role=steward") == ids("purpose=HLEGAL") == ["/v1/persons/<string:person_id>/history"]
     assert ids("entity_type=record&entity_id=st-marys-ehr/MRN-1") == [
-        "/v1/records/<string:source_system>/<path:source_record_id>", "/v1/persons/<string:person_id>",
+        "/v1/records/<string:source_system>/<record_id:source_record_id>", "/v1/persons/<person_id:person_id>",
         "/v1/records"]
     assert ids(f"entity_type=record&entity_id={person_id}") == [], "a person's id is not a record's"
     assert ids("action=submit") == ["/v1/records"]
@@ -214,7 +221,10 @@ def test_the_openapi_document_describes_the_access_log(client):
     assert {"403", "401"} <= set(get["responses"])
     person = spec["paths"]["/v1/persons/{person_id}"]["get"]
     [header] = [p for p in person["parameters"] if p["in"] == "header"]
-    assert header["name"] == "X-Purpose-Of-Use" and "TREAT" in header["schema"]["enum"]
+    pattern = re.compile(header["schema"]["pattern"])
+    assert header["name"] == "X-Purpose-Of-Use" and "TREAT" in header["description"]
+    assert all(pattern.match(code) for code in ("TREAT", "hpaymt", " HOPERAT "))
+    assert not any(pattern.match(code) for code in ("", "SNOOP", "TREATMENT"))
     assert "400" in person["responses"]
 
 
@@ -261,7 +271,7 @@ def test_a_buffer_larger_than_one_insert_is_written_whole_and_in_order(services)
     access.flush_every(60_000)  # nothing written but by a read or the close
     for n in range(1_234):
         access.append(actor="user:a", organisation=None, role="hub", purpose="TREAT", action="read", method="GET",
-                      route="/v1/persons/<string:person_id>", status=200, entities=[("person", f"MPI{n:08d}")])
+                      route="/v1/persons/<person_id:person_id>", status=200, entities=[("person", f"MPI{n:08d}")])
 
     newest = access.page(limit=1)
 

@@ -205,3 +205,19 @@ def test_an_api_key_cannot_sign_in_to_the_review_ui(services):
     answer = client.post("/review/sign-in", data={"name": f"key:{key['key_id']}", "token": secret, "csrf_token": csrf})
 
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize("version", ["no-such-model", "pyg\u00ba\u00da"])
+def test_activating_a_model_version_the_folder_does_not_hold_is_a_404(client, services, tokens, version):
+    before = services.models.version()
+    response = client.post(f"/v1/admin/models/{version}/activate", headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert response.status_code == 404 and response.get_json()["errors"] == {"version": ["no such model version"]}
+    assert services.models.version() == before
+
+
+@pytest.mark.parametrize("expires, says", [("2031-02-30", "not a real date and time"), ("tomorrow", "a date (YYYY-MM-DD)"),
+                                           ("2020-01-01", "must be later than now")])
+def test_a_key_expiry_of_the_wrong_shape_or_day_or_past_is_a_422_naming_it(client, services, tokens, expires, says):
+    response = client.post("/v1/admin/keys", json={"organisation": "foodbank", "role": "hub", "expires": expires},
+                           headers={"Authorization": f"Bearer {tokens['admin']}"})
+    assert response.status_code == 422 and says in response.get_json()["errors"]["expires"][0]

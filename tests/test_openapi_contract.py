@@ -59,6 +59,13 @@ UNSAYABLE_RULES = {
     "required for ": "a lifecycle step's reason, which depends on the state asked for and the referral's own",
     "must be HH:MM-HH:MM with the close after the open": "a day's business hours closing before they open",
     "not a subdivision of that country": "a holiday subdivision that is not one of the country's",
+    "must be later than now": "an API key's expiry (relative to now)",
+    "not a real date and time": "an expiry of the right shape on a day or at an hour that does not exist",
+    "required: a parameter named resource holding the Patient": "$match Parameters without a resource parameter "
+                                                                 "(which of an array's items: not in OpenAPI 3.0)",
+    "given more than once": "a $match parameter named twice (uniqueness of a property across an array's items)",
+    "required with ": "a $match parameter without the value its name needs (a value type chosen by a name)",
+    "an SSN must be its 9 digits": "a Patient's SSN identifier (which identifier: chosen by its system)",
 }
 #: Statuses that accept a schema-valid request (see the module's docstring).
 ACCEPTED = ["2XX", "403", "404", "409"]
@@ -84,7 +91,10 @@ def _unsayable(response) -> bool:
     body = response.json()
     if body.get("code") == "minimum_data_set":
         return True
-    messages = [m for ms in body.get("errors", {}).values() for m in ms]
+    if body.get("resourceType") == "OperationOutcome":  # FHIR $match: one issue per field (its FHIR path)
+        messages = [i.get("diagnostics", "") for i in body.get("issue", []) if i.get("expression")]
+    else:
+        messages = [m for ms in body.get("errors", {}).values() for m in ms]
     return bool(messages) and all(any(rule in m for rule in UNSAYABLE_RULES) for m in messages)
 
 
