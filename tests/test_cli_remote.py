@@ -91,11 +91,16 @@ def test_organisations_are_added_and_listed_through_the_service(remote):
     assert [line.split("\t")[0] for line in remote("orgs", "list").stdout.splitlines()] == ["foodbank", "shelter"]
 
 
-def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server, services, admin_token, tmp_path):
+def _three_records(services, live_server: str) -> None:
+    """Three records (MRN0-MRN2) sent to the running service by a hub."""
     hub = add_hub(services, "hub")
     for i in range(3):
         httpx.post(live_server + "/v1/records", json=record("theodore", "st-marys-ehr", f"MRN{i}"),
                    headers={"Authorization": f"Bearer {hub}"}, timeout=30).raise_for_status()
+
+
+def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server, services, admin_token, tmp_path):
+    _three_records(services, live_server)
     out = tmp_path / "export.csv"
 
     result = remote("export", "--output", str(out))
@@ -110,10 +115,7 @@ def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server
 
 def test_a_backup_is_taken_through_the_service_and_restores_its_records(remote, live_server, services, config,
                                                                         tmp_path):
-    hub = add_hub(services, "hub")
-    for i in range(3):
-        httpx.post(live_server + "/v1/records", json=record("theodore", "st-marys-ehr", f"MRN{i}"),
-                   headers={"Authorization": f"Bearer {hub}"}, timeout=30).raise_for_status()
+    _three_records(services, live_server)
     out = tmp_path / "held-backup.duckdb"
 
     result = remote("backup", "--output", str(out))
