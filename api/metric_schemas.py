@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from mpi.referral_vocab import Urgency
 from mpi.referrals.metrics import INTERVALS
-from mpi.vocab import Urgency
 
 _URGENCIES = ", ".join(u.value for u in Urgency)
 #: ``from`` and ``to``: an ISO date or date-time (the core's parse checks them, all bad ones together).

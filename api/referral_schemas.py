@@ -24,7 +24,7 @@ from mpi.referrals.validation import (
     ServiceAddressSchema,
     StatusChangeSchema,
 )
-from mpi.vocab import AlertKind, OrganisationKind, ReferralState, Urgency
+from mpi.referral_vocab import AlertKind, OrganisationKind, ReferralState, Urgency
 
 __all__ = ["ReferralSchema", "StatusChangeSchema", "CorrectionSchema", "ReopenSchema"]
 

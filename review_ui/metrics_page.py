@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from mpi.vocab import Urgency
+from mpi.referral_vocab import Urgency
 from review_ui import charts
 
 INTERVALS = ("day", "week", "month")

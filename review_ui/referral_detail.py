@@ -17,8 +17,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mpi.referral_vocab import ReferralState
 from mpi.referrals.lifecycle import OPEN_STATES, REOPEN, STEPS, Side, may, next_states, returned
-from mpi.vocab import ReferralState
 from review_ui.pages import hours_text
 from review_ui.referral_pages import AlertRow, actor_text, due_text
 from review_ui.referral_words import (CLOCK_WORDS, DANGER_STEPS, STEP_WORDS, display_name, display_phone,

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mpi.referral_vocab import ReferralState, Urgency
 from mpi.referrals.lifecycle import OPEN_STATES, returned
-from mpi.vocab import ReferralState, Urgency
 from review_ui.pages import hours_text
 from review_ui.referral_words import CLOCK_WORDS, state_word
 

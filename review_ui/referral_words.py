@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from mpi.vocab import Party, ReasonCode, ReferralState
+from mpi.referral_vocab import Party, ReasonCode, ReferralState
 
 S = ReferralState
 R = ReasonCode

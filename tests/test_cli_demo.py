@@ -18,9 +18,9 @@ import pytest
 
 from cli_runner import SUMMARY, mpi, rows_of  # noqa: F401  (mpi: a fixture)
 from mpi.auth import authenticate
+from mpi.referral_vocab import ReferralState
 from mpi.store import Store
 from mpi.synth.generator import COLUMNS
-from mpi.vocab import ReferralState
 
 # ------------------------------------------------------------------------------------ generate and demo
 

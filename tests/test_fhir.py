@@ -9,10 +9,10 @@ from datetime import timedelta
 import pytest
 
 from fhir_referrals import PATHS, UNSAID, gated_after_start, gated_referral, referral_in, steps, valid
+from mpi.referral_vocab import ReasonCode, ReferralState
 from mpi.referrals import fhir
 from mpi.referrals.lifecycle import STEPS
 from mpi.settings import PROJECT_ROOT
-from mpi.vocab import ReasonCode, ReferralState
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 
 NEGATIVE = {"declined", "redirected", "closed_not_served", "on_hold", "expired", "cancelled", "entered_in_error"}

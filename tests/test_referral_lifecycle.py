@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from mpi.referral_vocab import ReferralState
 from mpi.referrals.lifecycle import STEPS, next_states
-from mpi.vocab import ReferralState
 from referral_network import MONDAY_10AM, clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 

@@ -17,8 +17,8 @@ import re
 
 import pytest
 
+from mpi.referral_vocab import ReasonCode, ReferralState
 from mpi.referrals.lifecycle import STEPS
-from mpi.vocab import ReasonCode, ReferralState
 from referral_network import clock  # noqa: F401  (a fixture)
 from review_ui import referral_views
 from review_ui.referral_words import REASON_WORDS, STATE_WORDS, STEP_WORDS

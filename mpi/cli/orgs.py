@@ -9,8 +9,8 @@ from mpi.cli.remote import remote
 from mpi.directory.calendar import DEFAULT_SPEC, parse_hours
 from mpi.directory.organisations import validate_organisation
 from mpi.errors import ValidationError
+from mpi.referral_vocab import OrganisationKind
 from mpi.services import Services
-from mpi.vocab import OrganisationKind
 
 
 @main.group()

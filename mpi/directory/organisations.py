@@ -16,7 +16,8 @@ from typing import Any
 
 from mpi.directory.calendar import BusinessCalendar
 from mpi.errors import NotFound, ValidationError
-from mpi.vocab import AuditAction, EntityType, OrganisationKind
+from mpi.referral_vocab import OrganisationKind
+from mpi.vocab import AuditAction, EntityType
 
 logger = logging.getLogger(__name__)
 

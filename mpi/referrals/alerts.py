@@ -13,9 +13,10 @@ from typing import Any
 
 from mpi.auth import Caller
 from mpi.errors import Forbidden, NotFound, ValidationError
+from mpi.referral_vocab import AlertKind
 from mpi.referrals.access import READ_ALL_ROLES
 from mpi.store import Store
-from mpi.vocab import AlertKind, AuditAction, EntityType
+from mpi.vocab import AuditAction, EntityType
 
 logger = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from mpi.auth import Caller
+from mpi.referral_vocab import Consent
 from mpi.referrals.access import READ_ALL_ROLES
 from mpi.referrals.policy import ReferralPolicy
-from mpi.vocab import Consent
 
 #: The fields withheld from a partner without consent, for a sensitive service type.
 SENSITIVE_FIELDS = ("reason",)

@@ -31,7 +31,7 @@ from mpi.referrals.lifecycle import (
     STEPS,
     returned,
 )
-from mpi.vocab import Gate, ReasonCode, ReferralState, Urgency
+from mpi.referral_vocab import Gate, ReasonCode, ReferralState, Urgency
 
 S = ReferralState
 R = ReasonCode

@@ -35,6 +35,7 @@ from mpi.clock import Clock as TimeSource
 from mpi.events import EventBus
 from mpi.identity.events import PersonsMerged, PersonsUnmerged, RecordLinked, RecordUnlinked
 from mpi.identity.matcher import MatchService
+from mpi.referral_vocab import Gate, Urgency
 from mpi.referrals.lifecycle import OPEN_STATES, TERMINAL_STATES
 from mpi.referrals.timing import PauseKind
 from mpi.referrals.writer import ReferralWriter
@@ -42,7 +43,7 @@ from mpi.stewardship.cases import CaseService
 from mpi.stewardship.events import CaseOpened, CaseResolved, CaseWithdrawn
 from mpi.store import Store
 from mpi.errors import NotFound
-from mpi.vocab import AuditAction, CasePriority, Gate, Urgency
+from mpi.vocab import AuditAction, CasePriority
 
 logger = logging.getLogger(__name__)
 

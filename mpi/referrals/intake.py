@@ -22,6 +22,7 @@ from mpi.directory.organisations import Directory
 from mpi.errors import ValidationError
 from mpi.identity.matcher import MatchService
 from mpi.matching.prepare import prepare
+from mpi.referral_vocab import Gate, ReferralState
 from mpi.referrals.access import check_requester
 from mpi.referrals.gate import IdentityGate, block
 from mpi.referrals.policy import ReferralPolicy, check_complete
@@ -29,7 +30,6 @@ from mpi.referrals.timing import targets
 from mpi.referrals.validation import validate_referral
 from mpi.referrals.writer import ReferralWriter
 from mpi.store import Store
-from mpi.vocab import Gate, ReferralState
 
 logger = logging.getLogger(__name__)
 

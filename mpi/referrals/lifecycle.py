@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from mpi.vocab import ReasonCode, ReferralState
+from mpi.referral_vocab import ReasonCode, ReferralState
 
 S = ReferralState
 R = ReasonCode

@@ -28,11 +28,12 @@ from mpi.auth import Caller
 from mpi.clock import Clock as TimeSource
 from mpi.directory.organisations import Directory
 from mpi.errors import Forbidden, ValidationError
+from mpi.referral_vocab import ReferralState, Urgency
 from mpi.referrals.access import READ_ALL_ROLES
 from mpi.referrals.lifecycle import OPEN_STATES, Clock
 from mpi.store import Store
 from mpi.store.referral_metrics import INTERVALS, SHARES, Scope, Words
-from mpi.vocab import ACTIVE_CASE_STATES, CasePriority, ReferralState, Urgency
+from mpi.vocab import ACTIVE_CASE_STATES, CasePriority
 
 logger = logging.getLogger(__name__)
 

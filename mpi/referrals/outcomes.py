@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from mpi.vocab import ReferralState
+from mpi.referral_vocab import ReferralState
 
 S = ReferralState
 #: Each state, and the outcome columns its entry stamps (when not stamped yet).

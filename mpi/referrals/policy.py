@@ -33,8 +33,8 @@ from typing import Any
 
 from mpi.errors import ValidationError
 from mpi.records.fields import RECORD_FIELDS
+from mpi.referral_vocab import Urgency
 from mpi.referrals.lifecycle import Clock
-from mpi.vocab import Urgency
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.json")
 _TARGET_KEYS = {"acknowledge_hours": Clock.ACKNOWLEDGE, "triage_hours": Clock.TRIAGE,

@@ -17,13 +17,13 @@ from typing import Any
 from mpi.auth import Caller
 from mpi.clock import Clock as TimeSource
 from mpi.errors import Forbidden, NotFound, ValidationError
+from mpi.referral_vocab import ReasonCode, ReferralState, Urgency
 from mpi.referrals.access import READ_ALL_ROLES, check_visible, side_of, visible
 from mpi.referrals.disclosure import disclosed
 from mpi.referrals.lifecycle import OPEN_STATES, STEPS, may, next_states
 from mpi.referrals.policy import ReferralPolicy
 from mpi.referrals.timing import clocks_view
 from mpi.store import Store
-from mpi.vocab import ReasonCode, ReferralState, Urgency
 
 _OPEN = [s.value for s in OPEN_STATES]
 _RETURNED = (ReferralState.ON_HOLD.value, ReasonCode.INFORMATION_INCOMPLETE.value)

@@ -29,11 +29,12 @@ from typing import Any
 
 from mpi.clock import Clock as TimeSource
 from mpi.events import EventBus
+from mpi.referral_vocab import Party, ReasonCode, ReferralState
 from mpi.referrals.events import ReferralStatusChanged
 from mpi.referrals.gate import IdentityGate
 from mpi.referrals.lifecycle import OPEN_STATES
 from mpi.store import Store
-from mpi.vocab import CLOSED_CASE_STATES, AuditAction, EntityType, Party, ReasonCode, ReferralState
+from mpi.vocab import CLOSED_CASE_STATES, AuditAction, EntityType
 
 logger = logging.getLogger(__name__)
 

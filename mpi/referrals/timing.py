@@ -18,10 +18,10 @@ from enum import StrEnum
 from typing import Any
 
 from mpi.directory.calendar import BusinessCalendar
+from mpi.referral_vocab import ReferralState
 from mpi.referrals.clocks import clock_due, clock_elapsed
 from mpi.referrals.lifecycle import OPEN_STATES, Clock
 from mpi.referrals.policy import ReferralPolicy
-from mpi.vocab import ReferralState
 
 
 class PauseKind(StrEnum):

@@ -23,6 +23,7 @@ from mpi.auth import Caller
 from mpi.clock import Clock as TimeSource
 from mpi.directory.organisations import Directory
 from mpi.errors import Conflict, ValidationError
+from mpi.referral_vocab import Party, ReferralState
 from mpi.referrals.access import check_visible, refuse_side, side_of
 from mpi.referrals.gate import IdentityGate
 from mpi.referrals.intake import check_organisations, reference
@@ -32,7 +33,7 @@ from mpi.referrals.timing import PauseKind, targets
 from mpi.referrals.validation import validate_correction, validate_reopen, validate_status_change
 from mpi.referrals.writer import ReferralWriter
 from mpi.store import Store
-from mpi.vocab import AuditAction, Party, ReferralState
+from mpi.vocab import AuditAction
 
 logger = logging.getLogger(__name__)
 

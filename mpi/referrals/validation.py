@@ -19,7 +19,7 @@ from marshmallow import ValidationError as MarshmallowError
 
 from mpi.errors import ValidationError, flatten
 from mpi.records.validation import NO_CONTROL, RecordSchema
-from mpi.vocab import Consent, Party, ReasonCode, ReferralState, Urgency
+from mpi.referral_vocab import Consent, Party, ReasonCode, ReferralState, Urgency
 
 #: What a step's ``event_time`` must be, which a schema cannot say (relative to now and to the referral's own times).
 _EVENT_TIME = ("when it happened (default: now); not in the future, nor before the referral was received or its "

@@ -20,6 +20,7 @@ from typing import Any
 from mpi.clock import Clock as TimeSource
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
+from mpi.referral_vocab import ReferralState
 from mpi.referrals.events import ReferralGateChanged, ReferralStatusChanged
 from mpi.referrals.lifecycle import Clock
 from mpi.referrals.outcomes import reached
@@ -28,7 +29,7 @@ from mpi.referrals.timing import PauseKind, fresh_expiry, meet, schedule
 from mpi.store import Store
 from mpi.store.columns import REFERRALS
 from mpi.store.referrals import CHANGEABLE
-from mpi.vocab import AuditAction, EntityType, ReferralState
+from mpi.vocab import AuditAction, EntityType
 
 #: History rows that are steps of the lifecycle (``stepped_at`` is the last one's event time).
 STEP_KINDS = frozenset({"intake", "status", "correction", "reopen"})

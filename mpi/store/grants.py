@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from mpi.referral_vocab import Consent
 from mpi.store.database import Database
-from mpi.vocab import Consent, GrantKind, PersonStatus
+from mpi.vocab import GrantKind, PersonStatus
 
 Key = tuple[str, str]
 
