@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import http.cookiejar
+import json
 import os
 import re
 import socket
@@ -90,10 +91,12 @@ def test_demo_serves_the_api_and_the_review_ui_with_the_printed_sign_ins(tmp_pat
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
     )
     try:
-        token = steward = None
+        token = steward = tried = None
         for line in process.stdout:
             if line.startswith("demo hub token:"):
                 token = line.split()[-1]
+            if line.startswith("try: curl"):
+                tried = line.split()[-1]
             if line.startswith("review UI sign-in:"):
                 found = re.search(r"user name: (\S+)\s+token: (\S+)", line)
                 steward = found.groups() if found else None
@@ -114,6 +117,10 @@ def test_demo_serves_the_api_and_the_review_ui_with_the_printed_sign_ins(tmp_pat
                     raise
                 time.sleep(0.2)
         assert status == 404  # authenticated (not 401), and the record does not exist
+        # The person the demo suggests is one the hub may read (minimum necessary hides every other).
+        with urllib.request.urlopen(urllib.request.Request(tried, headers={"Authorization": f"Bearer {token}"}),
+                                    timeout=5) as response:
+            assert response.status == 200 and tried.endswith("/" + json.loads(response.read())["person_id"])
         assert steward and steward[0] == "demo-steward"
         assert "Review queue" in _review_queue_signed_in(f"http://127.0.0.1:{port}", *steward)
     finally:

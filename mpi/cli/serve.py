@@ -53,7 +53,9 @@ def demo(ctx: click.Context, people: int, host: str, port: int, no_serve: bool) 
     click.echo(f"demo coordinator token: {info['coordinator_token']}")
     click.echo(f"demo admin token:       {info['admin_token']}")
     click.echo("(the hub sends referrals for St Mary's Hospital; the coordinator works Metro Food Bank's)")
-    click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' http://{host}:{port}/v1/persons/MPI00000001")
+    if info["hub_person"]:  # a person of one of St Mary's referrals: minimum necessary lets its hub read no other
+        click.echo(f"try: curl -H 'Authorization: Bearer {info['hub_token']}' "
+                   f"http://{host}:{port}/v1/persons/{info['hub_person']}")
     click.echo(f"review UI sign-in: http://{host}:{port}/review/sign-in  user name: demo-steward  "
                f"token: {info['steward_token']}")
     click.echo(f"worklist sign-in:  http://{host}:{port}/review/sign-in  user name: demo-coordinator  "

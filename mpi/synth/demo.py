@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from datetime import timedelta
 
-from mpi.auth import add_user
+from mpi.auth import Caller, add_user
 from mpi.clock import ReplayClock
 from mpi.identity.loading import PreparedRows, load
 from mpi.records.fields import RECORD_FIELDS
@@ -60,7 +60,8 @@ def build_demo(
         Bearer tokens valid until the next run: ``hub_token`` (``demo-hub``, St Mary's hub),
         ``steward_token`` (``demo-steward``), ``admin_token`` (``demo-admin``: keys, users, export and
         models through ``mpi --url``), ``coordinator_token`` (``demo-coordinator``, Metro
-        Food Bank) and ``supervisor_token`` (``demo-supervisor``, the food bank's supervisor).
+        Food Bank) and ``supervisor_token`` (``demo-supervisor``, the food bank's supervisor); and
+        ``hub_person``, a person the hub may read (of one of St Mary's referrals).
     """
     active = services.ensure_active_model(actor)
     echo(f"active model: {active or 'none'}")
@@ -80,7 +81,14 @@ def build_demo(
                                         {"role": role.value})
     network = build_network(services, actor, DEMO_SEED, echo)
     return {**tokens, "hub_token": network["demo-hub"], "coordinator_token": network["demo-coordinator"],
-            "supervisor_token": network["demo-supervisor"]}
+            "supervisor_token": network["demo-supervisor"], "hub_person": _a_person_of(services, "st-marys")}
+
+
+def _a_person_of(services: Services, organisation: str) -> str | None:
+    """A person the organisation's hub may read (minimum necessary): the person of one of its referrals."""
+    hub = Caller("demo-hub", Role.HUB.value, organisation)
+    referrals = services.referrals.page(hub, limit=50)["referrals"]
+    return next((r["person_id"] for r in referrals if r.get("person_id")), None)
 
 
 def _load(services: Services, people: int, actor: str, echo: Callable[[str], Any],
