@@ -65,7 +65,7 @@ class UserBodySchema(ma.Schema):
         r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$", error="1-64 letters, digits or . _ @ -, starting with a letter or digit"))
     role = ma.fields.String(required=True, validate=ma.validate.OneOf(_ROLES), metadata={"description": ", ".join(_ROLES)})
     organisation = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Length(min=1, max=64),
-                                    metadata={"description": "code of the user's organisation (a coordinator's is required)"})
+                                    metadata={"description": "code of the user's organisation (a hub's or a coordinator's is required)"})
 
 
 class UserSchema(ma.Schema):
