@@ -34,6 +34,9 @@ from referral_network import ORGANISATIONS, referral_body
 CALLERS = ("none", "bad-token", "hub", "coordinator", "steward", "admin", "auditor", "other-hub",
            "other-coordinator")
 OK, UNAUTHORISED, FORBIDDEN, HIDDEN, SIGN_IN = "ok", "401", "403", "404", "sign-in"
+#: A partner of St Mary's the world has (its id given where it is made).
+PARTNER = {"organisation": "st-marys", "name": "St Mary's EHR feed", "endpoint": "https://ehr.example/fhir",
+           "format": "fhir-task", "subscriptions": ["requester"]}
 
 
 def profile(default: str, **by_caller: str) -> dict[str, str]:
@@ -120,6 +123,10 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/admin/models/<string:version>/activate", "POST"): ADMINS,
     ("/v1/admin/export", "GET"): STEWARDS,
     ("/v1/admin/backup", "POST"): ADMINS,
+    ("/v1/partners", "GET"): ADMINS,
+    ("/v1/partners", "POST"): ADMINS,
+    ("/v1/partners/<string:partner_id>", "GET"): ADMINS,
+    ("/v1/partners/<string:partner_id>/crosswalk", "POST"): ADMINS,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -180,6 +187,7 @@ def world_app(tmp_path_factory):
     services = services_on(tmp_path_factory.mktemp("matrix"))
     world = build_world(services)
     world.key_id = create_key(services.store, "st-marys", "hub", "test")[0]["key_id"]
+    world.partner_id = services.partners.add({**PARTNER, "partner_id": "world-partner"}, "test")[0]["partner_id"]
     app = create_app(services=services)
     app.config["TESTING"] = True
     yield app, world
@@ -200,7 +208,7 @@ def _fill(rule: str, world) -> str:
     values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[1 if given else 0],
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0],
-              "action": "claim", "filename": "review.css", "key_id": world.key_id,
+              "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partner_id,
               "version": DEFAULT_MODEL_VERSION}
     path = rule
     for name, value in values.items():
@@ -223,6 +231,8 @@ def _body(rule: str, world) -> dict:
         "/activate": {},
         "/revoke": {},
         "/v1/admin/backup": {},
+        "/v1/partners": {**PARTNER, "partner_id": "matrix-partner"},
+        "/crosswalk": {"rows": [{"state": "accepted", "label": "Scheduled"}]},
         "/v1/match": record("marisol", "st-marys-ehr", "MRN-0"),
         "/assign": {**reason, "owner": "w-steward"},
         "/link": {**reason, "person_id": world.persons[0]},
