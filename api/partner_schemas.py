@@ -48,6 +48,8 @@ class CrosswalkRowSchema(ma.Schema):
         "description": "a reason code, for a label only for that reason; none: any reason"})
     label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=MAX_LABEL), metadata={
         "description": "what the partner's system shows for it"})
+    line = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1), metadata={
+        "description": "its line in the CSV it came from (mpi partners crosswalk sends it); none: its place from 1"})
 
 
 class CrosswalkBodySchema(ma.Schema):

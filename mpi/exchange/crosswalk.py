@@ -105,7 +105,8 @@ def validate_rows(rows: Sequence[MappingType[str, Any]], *, by_line: bool = Fals
 
     Args:
         rows: each with ``state``, ``reason`` (optional) and ``label``; with ``line`` when ``by_line``.
-        by_line: name a bad row ``line N`` (a CSV); otherwise ``rows.I.field`` (a JSON list, I from 0).
+        by_line: name a bad row ``line N`` (a CSV); otherwise the field ``rows.state`` (``rows.label``, ...),
+            as the API names a list's items, with ``row N:`` (from 1) before each message.
 
     Raises:
         ValidationError: no rows, an unknown state or reason, a blank or long label, a state and reason twice.
@@ -118,7 +119,7 @@ def validate_rows(rows: Sequence[MappingType[str, Any]], *, by_line: bool = Fals
         if by_line:
             errors.setdefault(f"line {rows[i]['line']}", []).append(f"{field}: {message}")
         else:
-            errors.setdefault(f"rows.{i}.{field}", []).append(message)
+            errors.setdefault(f"rows.{field}", []).append(f"row {i + 1}: {message}")
 
     if not rows:
         raise ValidationError("invalid crosswalk: it has no rows",
@@ -135,11 +136,11 @@ def validate_rows(rows: Sequence[MappingType[str, Any]], *, by_line: bool = Fals
             problem(i, "label", "required: the partner's label for this state")
         elif len(label) > MAX_LABEL or not label.isprintable():
             problem(i, "label", f"at most {MAX_LABEL} printable characters")
-        line = row.get("line", i + 1)
+        line = row.get("line") or i + 1
         if (state, reason) in seen:
             problem(i, "state", f"this state and reason are mapped already ({seen[(state, reason)]})")
         else:
-            seen[(state, reason)] = f"line {line}" if by_line else f"rows.{i}"
+            seen[(state, reason)] = f"line {line}" if by_line else f"row {i + 1}"
         clean.append({"line": line, "state": state, "reason": reason, "label": label})
     if errors:
         raise ValidationError(f"invalid crosswalk: {len(errors)} bad {'rows' if by_line else 'fields'}", errors)
