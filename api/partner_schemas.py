@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from mpi.exchange.crosswalk import MAX_LABEL
-from mpi.exchange.partners import PARTNER_ID
+from mpi.exchange.crosswalk import LABEL, MAX_LABEL
+from mpi.exchange.partners import ENDPOINT, NAME, PARTNER_ID
 from mpi.exchange.vocab import PartnerFormat, PartnerStatus, Subscription
 from mpi.referral_vocab import ReasonCode, ReferralState
 
@@ -26,9 +26,11 @@ class PartnerBodySchema(ma.Schema):
         metadata={"description": "the partner's id, e.g. bluepath-fhir"})
     organisation = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64), metadata={
         "description": "code of the organisation of the directory the partner's system belongs to"})
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    endpoint = ma.fields.Url(required=True, schemes={"http", "https"}, require_tld=False, metadata={
-        "description": "where messages are sent: an http:// or https:// URL (no user or password in it)"})
+    name = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=200), ma.validate.Regexp(
+        NAME, error="not only spaces, no control characters")])
+    endpoint = ma.fields.String(required=True, validate=[ma.validate.Length(max=2000), ma.validate.Regexp(
+        ENDPOINT, error="an http:// or https:// URL: a host, an optional port, a path (no user or password)")],
+        metadata={"description": "where messages are sent: an http:// or https:// URL (no user or password in it)"})
     format = ma.fields.String(required=True, validate=ma.validate.OneOf(_FORMATS), metadata={
         "description": "fhir-task (a FHIR R4 Task PUT) or webhook (a signed JSON event)"})
     subscriptions = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(_SUBSCRIPTIONS)), required=True,
@@ -46,7 +48,8 @@ class CrosswalkRowSchema(ma.Schema):
         "description": "an internal state of a referral"})
     reason = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.OneOf(_REASONS), metadata={
         "description": "a reason code, for a label only for that reason; none: any reason"})
-    label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=MAX_LABEL), metadata={
+    label = ma.fields.String(required=True, validate=[ma.validate.Length(min=1, max=MAX_LABEL), ma.validate.Regexp(
+        LABEL, error="not only spaces, no control characters")], metadata={
         "description": "what the partner's system shows for it"})
     line = ma.fields.Integer(load_default=None, validate=ma.validate.Range(min=1), metadata={
         "description": "its line in the CSV it came from (mpi partners crosswalk sends it); none: its place from 1"})

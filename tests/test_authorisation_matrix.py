@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import pytest
 
 from api import create_app
-from api_world import build_world, services_on
+from api_world import WORLD_PARTNER, build_world, services_on
 from conftest import record
 from mpi.auth import create_key
 from mpi.services import DEFAULT_MODEL_VERSION
@@ -34,9 +34,6 @@ from referral_network import ORGANISATIONS, referral_body
 CALLERS = ("none", "bad-token", "hub", "coordinator", "steward", "admin", "auditor", "other-hub",
            "other-coordinator")
 OK, UNAUTHORISED, FORBIDDEN, HIDDEN, SIGN_IN = "ok", "401", "403", "404", "sign-in"
-#: A partner of St Mary's the world has (its id given where it is made).
-PARTNER = {"organisation": "st-marys", "name": "St Mary's EHR feed", "endpoint": "https://ehr.example/fhir",
-           "format": "fhir-task", "subscriptions": ["requester"]}
 
 
 def profile(default: str, **by_caller: str) -> dict[str, str]:
@@ -187,7 +184,6 @@ def world_app(tmp_path_factory):
     services = services_on(tmp_path_factory.mktemp("matrix"))
     world = build_world(services)
     world.key_id = create_key(services.store, "st-marys", "hub", "test")[0]["key_id"]
-    world.partner_id = services.partners.add({**PARTNER, "partner_id": "world-partner"}, "test")[0]["partner_id"]
     app = create_app(services=services)
     app.config["TESTING"] = True
     yield app, world
@@ -208,7 +204,7 @@ def _fill(rule: str, world) -> str:
     values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[1 if given else 0],
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0],
-              "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partner_id,
+              "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
               "version": DEFAULT_MODEL_VERSION}
     path = rule
     for name, value in values.items():
@@ -231,7 +227,7 @@ def _body(rule: str, world) -> dict:
         "/activate": {},
         "/revoke": {},
         "/v1/admin/backup": {},
-        "/v1/partners": {**PARTNER, "partner_id": "matrix-partner"},
+        "/v1/partners": {**WORLD_PARTNER, "partner_id": "matrix-partner"},
         "/crosswalk": {"rows": [{"state": "accepted", "label": "Scheduled"}]},
         "/v1/match": record("marisol", "st-marys-ehr", "MRN-0"),
         "/assign": {**reason, "owner": "w-steward"},

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping as MappingType, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -29,6 +30,8 @@ from mpi.referral_vocab import ReasonCode, ReferralState
 CSV_COLUMNS = ("state", "reason", "label")
 #: The longest label a partner may have.
 MAX_LABEL = 120
+#: A label: some text, no control characters (the API's schema has the same pattern).
+LABEL = re.compile(r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$")
 _STATES = ", ".join(s.value for s in ReferralState)
 
 
@@ -127,15 +130,16 @@ def validate_rows(rows: Sequence[MappingType[str, Any]], *, by_line: bool = Fals
     for i, row in enumerate(rows):
         state = (row.get("state") or "").strip()
         reason = (row.get("reason") or "").strip() or None
-        label = " ".join((row.get("label") or "").split())
+        raw_label = row.get("label") or ""
+        label = " ".join(raw_label.split())
         if state not in {s.value for s in ReferralState}:
             problem(i, "state", f"{'required' if not state else 'not an internal state'}: one of {_STATES}")
         if reason is not None and reason not in {r.value for r in ReasonCode}:
             problem(i, "reason", "not a reason code (no-capacity, redirected, ...); blank for any reason")
         if not label:
             problem(i, "label", "required: the partner's label for this state")
-        elif len(label) > MAX_LABEL or not label.isprintable():
-            problem(i, "label", f"at most {MAX_LABEL} printable characters")
+        elif len(raw_label) > MAX_LABEL or not LABEL.match(raw_label):
+            problem(i, "label", f"at most {MAX_LABEL} characters, no control characters")
         line = row.get("line") or i + 1
         if (state, reason) in seen:
             problem(i, "state", f"this state and reason are mapped already ({seen[(state, reason)]})")

@@ -17,7 +17,6 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
-from urllib.parse import urlsplit
 
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.exchange.crosswalk import CrosswalkVersion, Label, label_for, rows_from_csv, validate_rows
@@ -29,6 +28,10 @@ logger = logging.getLogger(__name__)
 
 #: A partner id: what ``--partner`` and ``/v1/partners/{partner_id}`` name it by.
 PARTNER_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+#: A partner's name: some text, no control characters (the API's schema has the same pattern).
+NAME = re.compile(r"^[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$")
+#: An endpoint: http or https, a host (a name or an address), an optional port, then printable ASCII.
+ENDPOINT = re.compile(r"^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?([/?#][!-~]*)?$")
 #: What a partner's signing secret starts with (so one pasted somewhere is recognisable as one).
 SECRET_PREFIX = "whsec_"
 _FORMATS = ", ".join(f.value for f in PartnerFormat)
@@ -52,32 +55,21 @@ def validate_partner(data: Any, store: Store) -> dict[str, Any]:
         errors["partner_id"] = ["2-64 lower-case letters, digits or . _ -, starting with a letter or digit"]
     if not isinstance(organisation, str) or not organisation or store.organisations.get(organisation) is None:
         errors["organisation"] = ["no such organisation (add it with mpi orgs add)"]
-    if not isinstance(name, str) or not name.strip() or len(name) > 200 or not name.isprintable():
-        errors["name"] = ["required: 1-200 printable characters"]
-    if not isinstance(endpoint, str) or not _is_endpoint(endpoint):
-        errors["endpoint"] = ["an http:// or https:// URL with a host and no user or password in it"]
+    if not isinstance(name, str) or not NAME.match(name) or len(name) > 200:
+        errors["name"] = ["required: 1-200 characters, not only spaces, no control characters"]
+    if not isinstance(endpoint, str) or not ENDPOINT.match(endpoint) or len(endpoint) > 2000:
+        errors["endpoint"] = ["an http:// or https:// URL: a host, an optional port, a path (no user or password)"]
     if fmt not in {f.value for f in PartnerFormat}:
         errors["format"] = [f"one of {_FORMATS}"]
     if (not isinstance(subscriptions, list) or not subscriptions
             or any(s not in {v.value for v in Subscription} for s in subscriptions)):
         errors["subscriptions"] = [f"a list of one or more of {_SUBSCRIPTIONS}"]
-    elif len(set(subscriptions)) != len(subscriptions):
-        errors["subscriptions"] = ["each subscription once"]
     if errors:
         raise ValidationError(f"invalid partner: {', '.join(sorted(errors))}", errors)
+    # A subscription named twice is the same subscription.
     return {"partner_id": partner_id, "organisation": organisation, "name": name.strip(), "endpoint": endpoint,
             "format": fmt, "subscriptions": [s.value for s in Subscription if s.value in subscriptions],
             "status": PartnerStatus.ACTIVE.value}
-
-
-def _is_endpoint(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError:
-        return False
-    return (parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None
-            and len(url) <= 2000 and url.isprintable() and " " not in url)
 
 
 def parse_effective(value: str | date | None, today: date) -> date:
