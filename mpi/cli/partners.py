@@ -93,9 +93,10 @@ def partners_show(services: Services, partner_id: str) -> None:
     for version in partner["crosswalks"]:
         click.echo(f"crosswalk v{version['version_id']}: in force from {_day(version['effective_from'])} "
                    f"({len(version['rows'])} rows, {version['lossy_rows']} lossy)")
-        for row in version["rows"]:
-            state = row["state"] + (f"/{row['reason']}" if row["reason"] else "")
-            click.echo(f"  {state:<32} -> {row['label']}" + ("  LOSSY" if row["lossy"] else ""))
+        keys = [row["state"] + (f"/{row['reason']}" if row["reason"] else "") for row in version["rows"]]
+        width = max(map(len, keys), default=0)
+        for key, row in zip(keys, version["rows"]):
+            click.echo(f"  {key:<{width}} -> {row['label']}" + ("  LOSSY" if row["lossy"] else ""))
 
 
 @partners.command("crosswalk")

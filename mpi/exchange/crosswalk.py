@@ -177,7 +177,7 @@ def rows_from_csv(text: str) -> list[dict]:
     except ValidationError as e:
         errors.update(e.errors)
     if errors:
-        raise ValidationError(f"invalid crosswalk CSV: {len(errors)} bad rows",
+        raise ValidationError(f"invalid crosswalk CSV: bad rows at {', '.join(sorted(errors, key=_line_number))}",
                               dict(sorted(errors.items(), key=lambda kv: _line_number(kv[0]))))
     return clean
 
