@@ -54,7 +54,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
-    from api import backup, metrics
+    from api import backup, metrics, partners
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -65,6 +65,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(referrals.blp)
     api.register_blueprint(alerts.blp)
     api.register_blueprint(admin.blp)
+    api.register_blueprint(partners.blp)
     from api import fhir, fhir_patient
 
     api.register_blueprint(fhir.blp)

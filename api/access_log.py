@@ -12,7 +12,7 @@ arguments name, and those only its answer names (a match's candidate persons, a
 queue page's cases), picked from the JSON answer by a path, or from the links an
 HTML page shows. A route nobody has classified is still logged, by its route
 template only (action ``route``); :data:`UNTOUCHED` lists the routes that touch
-no PHI (health, the OpenAPI document, metrics, the directory, sign-in, static).
+no PHI (health, the OpenAPI document, metrics, the directory, partners, sign-in, static).
 
 The event is appended after the answer is built, never inside the change's
 transaction, and never under the writer lock: by default it is buffered and the
@@ -200,6 +200,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
 UNTOUCHED = frozenset({
     "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
     "organisations.Organisations", "organisations.Organisation",
+    "partners.Partners", "partners.Partner", "partners.Crosswalk",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
 })

@@ -17,6 +17,7 @@ from mpi import settings
 from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
+from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
@@ -176,6 +177,13 @@ class Services:
     def sweep(self) -> Sweep:
         """Reminders, escalations and expiry of referrals (``mpi sweep``; every ``MPI_SWEEP_SECONDS`` in serve)."""
         return Sweep(self.store, self.identity_gate, self.events, self.clock)
+
+    # -- exchange -----------------------------------------------------------------------------------
+
+    @cached_property
+    def partners(self) -> PartnerRegistry:
+        """Partner systems, their subscriptions and versioned status crosswalks (``mpi partners``, ``/v1/partners``)."""
+        return PartnerRegistry(self.store)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -161,6 +161,8 @@ class EntityType(StrEnum):
     """An API key of an organisation, by key id (never its secret)."""
     MERGE = "merge"
     """A merge of two persons, by merge id."""
+    PARTNER = "partner"
+    """A partner system of the exchange, by partner id (never its signing secret)."""
 
 
 class Replay(StrEnum):
@@ -253,6 +255,10 @@ class AuditAction(StrEnum):
     """An API key made for an organisation and a role (the detail says which, and its expiry)."""
     KEY_REVOKED = "key.revoked"
     """An API key revoked: refused from that moment."""
+    PARTNER_ADDED = "partner.added"
+    """A partner system added to the exchange (the detail names its organisation, format and subscriptions)."""
+    CROSSWALK_VERSION_ADDED = "crosswalk.version_added"
+    """A new version of a partner's status crosswalk, with the date it is in force from."""
     ORGANISATION_ADDED = "organisation.added"
     """An organisation added to the directory, or its entry replaced."""
     REFERRAL_SUBMITTED = "referral.submitted"

@@ -40,6 +40,11 @@ def services_on(folder: Path) -> Services:
     return Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models)})
 
 
+#: St Mary's partner system in the world, with one crosswalk version.
+WORLD_PARTNER = {"partner_id": "world-partner", "organisation": "st-marys", "name": "St Mary's EHR feed",
+                 "endpoint": "https://ehr.example/fhir", "format": "fhir-task", "subscriptions": ["requester"]}
+
+
 def build_world(services: Services) -> SimpleNamespace:
     """Organisations, a user of each role, three persons, two review cases, a merge, referrals and their ids."""
     services.ensure_active_model("test")
@@ -73,9 +78,11 @@ def build_world(services: Services) -> SimpleNamespace:
     services.sweep.run(now=services.clock.now() + timedelta(days=4))
     alerts = [a["alert_id"] for a in services.alerts.page(Caller("w-admin", "admin"), limit=10)["alerts"]]
     records = [("st-marys-ehr", f"MRN-{i}") for i in range(3)] + [("foodbank-cbo", "FB-1")]
+    partner, _ = services.partners.add(WORLD_PARTNER, "test")
+    services.partners.add_crosswalk(partner["partner_id"], [{"state": "accepted", "label": "Scheduled"}], None, "test")
     return SimpleNamespace(
         tokens=tokens, persons=persons, cases=cases, merge_id=merge_id, referrals=referrals, records=records,
-        alerts=alerts, steps=steps,
+        alerts=alerts, steps=steps, partners=[partner["partner_id"]],
         names={**{role: name for role, (name, _) in ROLE_USERS.items()}, "other-hub": OTHER_ORG_HUB[0],
                "other-coordinator": OTHER_ORG_COORDINATOR[0]},
         organisations=[o["code"] for o in ORGANISATIONS],
@@ -104,7 +111,7 @@ def known_ids(world: SimpleNamespace) -> dict[str, list]:
     return {
         "person_id": world.persons, "case_id": world.cases, "merge_id": [world.merge_id],
         "referral_id": world.referrals, "code": world.organisations, "version_id": ["1", "2"],
-        "alert_id": world.alerts, "record": world.records,
+        "alert_id": world.alerts, "record": world.records, "partner_id": world.partners,
     }
 
 

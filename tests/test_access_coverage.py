@@ -36,6 +36,7 @@ NOT_PHI = frozenset({
     "GET review_ui.metrics",
     "GET admin.Keys", "POST admin.Keys", "GET admin.Key", "DELETE admin.Key", "POST admin.KeyRevoke",
     "GET admin.Users", "POST admin.Users", "GET admin.Models", "POST admin.ModelActivate",
+    "GET partners.Partners", "POST partners.Partners", "GET partners.Partner", "POST partners.Crosswalk",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"

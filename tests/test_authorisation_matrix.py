@@ -25,7 +25,7 @@ from datetime import date, timedelta
 import pytest
 
 from api import create_app
-from api_world import build_world, services_on
+from api_world import WORLD_PARTNER, build_world, services_on
 from conftest import record
 from mpi.auth import create_key
 from mpi.services import DEFAULT_MODEL_VERSION
@@ -120,6 +120,10 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/admin/models/<string:version>/activate", "POST"): ADMINS,
     ("/v1/admin/export", "GET"): STEWARDS,
     ("/v1/admin/backup", "POST"): ADMINS,
+    ("/v1/partners", "GET"): ADMINS,
+    ("/v1/partners", "POST"): ADMINS,
+    ("/v1/partners/<string:partner_id>", "GET"): ADMINS,
+    ("/v1/partners/<string:partner_id>/crosswalk", "POST"): ADMINS,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -200,7 +204,7 @@ def _fill(rule: str, world) -> str:
     values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[1 if given else 0],
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0],
-              "action": "claim", "filename": "review.css", "key_id": world.key_id,
+              "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
               "version": DEFAULT_MODEL_VERSION}
     path = rule
     for name, value in values.items():
@@ -223,6 +227,8 @@ def _body(rule: str, world) -> dict:
         "/activate": {},
         "/revoke": {},
         "/v1/admin/backup": {},
+        "/v1/partners": {**WORLD_PARTNER, "partner_id": "matrix-partner"},
+        "/crosswalk": {"rows": [{"state": "accepted", "label": "Scheduled"}]},
         "/v1/match": record("marisol", "st-marys-ehr", "MRN-0"),
         "/assign": {**reason, "owner": "w-steward"},
         "/link": {**reason, "person_id": world.persons[0]},

@@ -27,7 +27,8 @@ from mpi.errors import MpiError
 #: Commands that go through the service when ``--url`` is given (and that the lock message sends there).
 REMOTE_COMMANDS = frozenset({
     "keys create", "keys list", "keys revoke", "users add", "users list", "orgs add", "orgs list", "export",
-    "model list", "model activate", "backup",
+    "model list", "model activate", "backup", "partners add", "partners list", "partners show",
+    "partners crosswalk",
 })
 #: Where a command's client is kept for the command (``click.Context.meta`` is shared down the chain).
 _META_KEY = "mpi.remote"

@@ -14,6 +14,7 @@
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
 - ``store.keys``: API keys of organisations, with their role and the hash of their secret (``keys.py``);
 - ``store.grants``: which organisation was given which person, and how far it reaches one (``grants.py``);
+- ``store.partners``: partner systems and their versioned status crosswalks (``partners.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
@@ -44,6 +45,7 @@ from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
+from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
 from mpi.store.records import RecordTable
 from mpi.store.referral_metrics import ReferralMetricsTable
@@ -77,6 +79,7 @@ class Store:
         self.keys = KeyTable(self.db)
         self.grants = GrantTable(self.db)
         self.organisations = OrganisationTable(self.db)
+        self.partners = PartnerTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)

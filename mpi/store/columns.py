@@ -31,6 +31,10 @@ ACCESS_LOG = ("event_id", "occurred_at", "actor", "organisation", "role", "purpo
 USERS = ("name", "role", "token_hash", "created_at", "organisation")
 #: ``api_keys`` without ``key_hash``: what is read and shown of a key (its hash is compared, never shown).
 API_KEYS = ("key_id", "organisation", "role", "created_at", "created_by", "expires_at", "revoked_at", "revoked_by")
+PARTNERS = ("partner_id", "organisation", "name", "endpoint", "format", "subscriptions", "status", "created_at",
+            "created_by", "updated_at")
+CROSSWALK_VERSIONS = ("version_id", "partner_id", "effective_from", "created_at", "created_by")
+CROSSWALK_ROWS = ("line", "state", "reason", "label")
 ORGANISATIONS = ("code", "name", "kind", "service_types", "calendar", "supervisors", "created_at", "updated_at")
 REFERRALS = (
     "referral_id", "reference", "requester", "requester_referral_id", "performer", "service_type", "urgency",

@@ -359,4 +359,46 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    10,
+    [
+        # Partners: an organisation's system that the exchange sends status feedback to. The signing
+        # secret is kept as it is (not a hash, unlike an API key's): the service signs each message
+        # with it, so it must be readable here; it is shown to people once, when the partner is made.
+        # ``subscriptions`` is a JSON list of what the partner receives (mpi.exchange.vocab.Subscription).
+        """CREATE TABLE partners (
+            partner_id VARCHAR PRIMARY KEY,
+            organisation VARCHAR NOT NULL,
+            name VARCHAR NOT NULL,
+            endpoint VARCHAR NOT NULL,
+            format VARCHAR NOT NULL,
+            subscriptions VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            signing_secret VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            created_by VARCHAR NOT NULL,
+            updated_at TIMESTAMPTZ NOT NULL
+        )""",
+        # A partner's status crosswalk, versioned and dated: a version is in force from the first moment
+        # (UTC) of its effective_from until a later version's; its rows map an internal state, and
+        # optionally a reason code, to the partner's label. Versions are never changed, only added.
+        """CREATE TABLE crosswalk_versions (
+            version_id BIGINT PRIMARY KEY,
+            partner_id VARCHAR NOT NULL,
+            effective_from DATE NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            created_by VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX crosswalk_versions_partner ON crosswalk_versions (partner_id)",
+        """CREATE TABLE crosswalk_rows (
+            version_id BIGINT NOT NULL,
+            line INTEGER NOT NULL,
+            state VARCHAR NOT NULL,
+            reason VARCHAR,
+            label VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX crosswalk_rows_version ON crosswalk_rows (version_id)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
