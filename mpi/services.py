@@ -17,6 +17,7 @@ from mpi import settings
 from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
+from mpi.exchange.inbound import InboundDesk, InboundTargets
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
@@ -161,6 +162,13 @@ class Services:
                               self.identity_gate, self.clock)
         reads = ReferralReads(self.store, self.clock, self.referral_policy)
         return ReferralService(intake, steps, reads, self.identity_gate)
+
+    # -- exchange -----------------------------------------------------------------------------------
+
+    @cached_property
+    def inbound(self) -> InboundDesk:
+        """The inbound exception queue: referrals and status updates kept after failing validation."""
+        return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
 
     @cached_property
     def alerts(self) -> AlertDesk:

@@ -16,6 +16,7 @@
 - ``store.grants``: which organisation was given which person, and how far it reaches one (``grants.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
+- ``store.inbound``: the inbound exception queue, bodies kept after failing validation (``inbound.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -39,6 +40,7 @@ from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
 from mpi.store.grants import GrantTable
+from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
 from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
@@ -79,6 +81,7 @@ class Store:
         self.organisations = OrganisationTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)
+        self.inbound = InboundExceptionTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property
