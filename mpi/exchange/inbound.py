@@ -10,10 +10,11 @@ intake as the original (as its sender: the sender's own permissions apply), or
 return it to the sender with a reason. Every change is in the audit log with who
 and when; logs and errors name the exception id, never the body.
 
-A seam for partners (issue 15, point 4): a status update in a partner's own label
-is mapped back through its crosswalk before it reaches :meth:`keep`'s callers;
-an unknown label becomes an exception here with the error code the crosswalk
-gives, and the same queue works it.
+The seam for partners' labels: an inbound status update in a partner's own label
+is to be mapped back through the partner's crosswalk before intake; a label the
+crosswalk does not know is kept here with :meth:`InboundDesk.keep` (kind
+``status_update``, an error code such as ``unknown_label`` naming the field), and
+the same queue works it. Nothing here maps labels: that is the crosswalk's.
 """
 
 from __future__ import annotations
