@@ -5,10 +5,12 @@ replay it through the same intake, or return it to its sender; every step is in 
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 
 import pytest
 
+from mpi.errors import MpiError
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 
@@ -235,3 +237,28 @@ def test_the_raw_body_is_in_no_log_line(net_client, network, net_services, caplo
     lines = [r.getMessage() for r in caplog.records]
     assert any(item["exception_id"] in line for line in lines), "expected lines to check, naming the exception"
     assert not [line for line in lines if MARKER in line]
+
+
+def test_two_people_replaying_one_exception_at_once_run_its_intake_once(net_client, network, net_services):
+    referral = send_referral(net_client, network, referral_body()).get_json()["referral_id"]
+    item = kept(net_client.post("/v1/referrals/RF99999999/status", json={"state": "acknowledged"},
+                                headers=network.headers["hub-foodbank"]), net_services)
+    outcomes, start = [], threading.Barrier(2)
+
+    def replay(who):
+        start.wait()
+        try:
+            outcomes.append(net_services.inbound.replay(item["exception_id"], {"state": "acknowledged"}, who,
+                                                        referral)["state"])
+        except MpiError as e:
+            outcomes.append(e.code)
+
+    threads = [threading.Thread(target=replay, args=(who,)) for who in ("user:sam", "user:root")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert sorted(outcomes) == ["conflict", "resolved"]
+    history = net_services.referrals.get(referral, network.callers["hub-foodbank"])["history"]
+    assert [h["to_state"] for h in history].count("acknowledged") == 1

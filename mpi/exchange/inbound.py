@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -74,6 +75,8 @@ class InboundDesk:
         self.referrals = referrals
         self.targets = targets
         self.clock = clock
+        #: Replays run one at a time, so two people replaying one exception cannot both run its intake.
+        self._replaying = threading.Lock()
 
     def keep(self, kind: InboundKind, referral_id: str | None, sender: Caller, content_type: str | None,
              raw: bytes, error_code: str, http_status: int, reasons: dict[str, list[str]]) -> str:
@@ -133,6 +136,10 @@ class InboundDesk:
             Conflict: the exception is resolved or returned already.
             MpiError: the intake's own answer when the corrected body fails again (the exception stays).
         """
+        with self._replaying:
+            return self._replay(exception_id, body, actor, referral_id)
+
+    def _replay(self, exception_id: str, body: Any, actor: str, referral_id: str | None) -> dict[str, Any]:
         item = self.store.inbound.get(exception_id)
         if item["state"] not in WORKABLE:
             raise Conflict(f"inbound exception {exception_id} is {item['state']}", {"state": [f"is {item['state']}"]})
