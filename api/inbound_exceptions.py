@@ -63,8 +63,9 @@ def init_app(app: Flask) -> None:
         try:
             exception_id = _desk().keep(kind, referral_id, sender, request.content_type,
                                         request.get_data(cache=True), code, status, error.get("errors") or {})
-        except MpiError as e:  # the sender's answer stands; the failure is logged by ids only
-            logger.error("inbound %s from %s not kept: %s", kind.value, sender.actor, e.code)
+        except Exception as e:  # noqa: BLE001 - the sender's answer stands; the failure is logged, by ids only
+            logger.error("inbound %s from %s NOT KEPT: %s", kind.value, sender.actor,
+                         e.code if isinstance(e, MpiError) else type(e).__name__)
             return response
         response.headers["X-Inbound-Exception"] = exception_id
         return response

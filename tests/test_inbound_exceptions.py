@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from mpi.errors import MpiError
+from mpi.exchange.inbound_vocab import severity_of
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 
@@ -262,3 +263,27 @@ def test_two_people_replaying_one_exception_at_once_run_its_intake_once(net_clie
     assert sorted(outcomes) == ["conflict", "resolved"]
     history = net_services.referrals.get(referral, network.callers["hub-foodbank"])["history"]
     assert [h["to_state"] for h in history].count("acknowledged") == 1
+
+
+@pytest.mark.parametrize("kind, body, severity", [
+    ("referral", {"urgency": "discharge"}, "high"),
+    ("referral", {"urgency": "urgent"}, "medium"),
+    ("referral", {"urgency": ["discharge"]}, "low"),
+    ("referral", {}, "low"),
+    ("status_update", {"state": "completed"}, "low"),
+    ("status_update", {"state": "declined"}, "low"),
+    ("status_update", {"state": "acknowledged"}, "medium"),
+    ("status_update", {"state": {"nested": 1}}, "medium"),
+    ("status_update", {"state": ["completed"]}, "medium"),
+    ("status_update", ["not", "an", "object"], "medium"),
+    ("referral", None, "medium"),
+])
+def test_severity_is_read_from_what_the_body_carries_whatever_its_shape(kind, body, severity):
+    assert severity_of(kind, body) == severity
+
+
+def test_a_status_whose_state_is_an_object_is_answered_422_and_kept(net_client, network, net_services):
+    response = net_client.post("/v1/referrals/RF1/status", json={"state": {}}, headers=network.headers["hub-foodbank"])
+
+    assert_error(response, 422, "validation_error")
+    assert kept(response, net_services)["severity"] == "medium"

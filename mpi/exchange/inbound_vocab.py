@@ -85,7 +85,8 @@ def severity_of(kind: str, data: Any) -> Severity:
         if urgency == Urgency.DISCHARGE:
             return Severity.HIGH
         return Severity.MEDIUM if urgency == Urgency.URGENT else Severity.LOW
-    return Severity.LOW if data.get("state") in TERMINAL_STATES else Severity.MEDIUM
+    state = data.get("state")  # anything a sender sent: a list, an object, a number
+    return Severity.LOW if isinstance(state, str) and state in TERMINAL_STATES else Severity.MEDIUM
 
 
 def remedy_of(error_code: str, http_status: int) -> Remedy:
