@@ -12,7 +12,7 @@ import time
 
 from flask import Flask, g, request
 
-from api import access_log, bodies, errors, routing
+from api import access_log, bodies, errors, inbound_exceptions, routing
 from api.errors import MpiApi
 from api.spec import ContractPlugin
 from mpi import __version__, settings
@@ -51,6 +51,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     errors.register(app)
     access_log.init_app(app)
     bodies.init_app(app, int(services.config["MPI_MAX_BODY_BYTES"]))
+    inbound_exceptions.init_app(app)
     _log_requests(app)
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
@@ -64,6 +65,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(organisations.blp)
     api.register_blueprint(referrals.blp)
     api.register_blueprint(alerts.blp)
+    api.register_blueprint(inbound_exceptions.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(partners.blp)
     from api import fhir, fhir_patient

@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 PERSON, RECORD, CASE = EntityType.PERSON, EntityType.RECORD, EntityType.REVIEW_CASE
 REFERRAL, MERGE, ALERT = EntityType.REFERRAL, EntityType.MERGE, EntityType.ALERT
+INBOUND = EntityType.INBOUND_EXCEPTION
 READ, SEARCH, MATCH = AccessAction.READ, AccessAction.SEARCH, AccessAction.MATCH
 SUBMIT, CREATE, UPDATE, EXPORT = AccessAction.SUBMIT, AccessAction.CREATE, AccessAction.UPDATE, AccessAction.EXPORT
 
@@ -137,6 +138,8 @@ _FHIR_READ = Touch(READ, _REFERRAL_ARGS, (Pick(PERSON, "for.reference", "Patient
                                           Pick(PERSON, "subject.reference", "Patient/")))
 _CASE_ACTIONS = ("CaseClaim", "CaseAssign", "CaseLink", "CaseNewPerson", "CaseMerge", "CaseNotDuplicate", "CaseHold",
                  "CaseRelease", "CaseWithdraw", "CaseBlocks")
+_INBOUND_ARGS = ((INBOUND, ("exception_id",)),)
+_INBOUND_ANSWER = (Pick(REFERRAL, "referral_id"), Pick(REFERRAL, "produced_referral_id"))
 _UI_PAGE_LINKS = (Links(PERSON, "persons"), Links(CASE, "cases"), Links(REFERRAL, "referrals"))
 
 #: Every route that touches persons, records, cases or referrals, by Flask endpoint, then by method (``*``: any).
@@ -170,6 +173,14 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "backup.Backup": {"*": Touch(EXPORT)},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
+    # An inbound exception holds a raw body (PHI): reading the queue or one of them is an access event.
+    "inbound_exceptions.InboundExceptions": {"*": Touch(SEARCH, answer=(
+        Pick(INBOUND, "exceptions.*.exception_id"), Pick(REFERRAL, "exceptions.*.referral_id"),
+        Pick(REFERRAL, "exceptions.*.produced_referral_id")))},
+    "inbound_exceptions.InboundException": {"*": Touch(READ, _INBOUND_ARGS, _INBOUND_ANSWER)},
+    "inbound_exceptions.InboundClaim": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
+    "inbound_exceptions.InboundReturn": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
+    "inbound_exceptions.InboundReplay": {"*": Touch(SUBMIT, _INBOUND_ARGS, _INBOUND_ANSWER)},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
     # -- FHIR
     "fhir.Task": {"*": _FHIR_READ},

@@ -12,7 +12,9 @@ with a body, before authentication and before any view, so nothing is half-writt
 - a string holding a lone UTF-16 surrogate (``"\\ud800"``), which no store can hold, answers
   ``400 bad_request`` naming the field by its path (``person.first_name``).
 
-Values are never echoed back: the messages name fields, not what they held.
+Values are never echoed back: the messages name fields, not what they held. A referral
+or status update refused here is still kept, raw, as an inbound exception (the
+``after_request`` hook of ``api/inbound_exceptions.py``), so nothing a sender sends is lost.
 """
 
 from __future__ import annotations

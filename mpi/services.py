@@ -17,6 +17,7 @@ from mpi import settings
 from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
+from mpi.exchange.inbound import InboundDesk, InboundTargets
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
@@ -184,6 +185,11 @@ class Services:
     def partners(self) -> PartnerRegistry:
         """Partner systems, their subscriptions and versioned status crosswalks (``mpi partners``, ``/v1/partners``)."""
         return PartnerRegistry(self.store)
+
+    @cached_property
+    def inbound(self) -> InboundDesk:
+        """The inbound exception queue: referrals and status updates kept after failing validation."""
+        return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -84,6 +84,26 @@ SETTINGS: tuple[Setting, ...] = (
         "Hours a `routine` review case (blocking nothing) may stay open before it is overdue.",
     ),
     Setting(
+        "MPI_INBOUND_OWNER",
+        "integration-desk",
+        "The team that owns the inbound exception queue (referrals and status updates kept after failing validation).",
+    ),
+    Setting(
+        "MPI_INBOUND_TARGET_HIGH_HOURS",
+        "4",
+        "Hours a `high` inbound exception (a discharge referral) may wait before it is past its target.",
+    ),
+    Setting(
+        "MPI_INBOUND_TARGET_MEDIUM_HOURS",
+        "24",
+        "Hours a `medium` inbound exception (an urgent referral, a status update, an unreadable body) may wait.",
+    ),
+    Setting(
+        "MPI_INBOUND_TARGET_LOW_HOURS",
+        "72",
+        "Hours a `low` inbound exception (a routine referral, a closing status update) may wait.",
+    ),
+    Setting(
         "MPI_REFERRAL_POLICY",
         str(PROJECT_ROOT / "mpi" / "referrals" / "policy.json"),
         "JSON file of the network's referral policy: the minimum data set per service type and urgency, the "

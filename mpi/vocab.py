@@ -163,6 +163,8 @@ class EntityType(StrEnum):
     """A merge of two persons, by merge id."""
     PARTNER = "partner"
     """A partner system of the exchange, by partner id (never its signing secret)."""
+    INBOUND_EXCEPTION = "inbound_exception"
+    """A referral or status update that failed validation and was kept, by exception id."""
 
 
 class Replay(StrEnum):
@@ -279,6 +281,16 @@ class AuditAction(StrEnum):
     """A sweep raised reminders and escalations of time targets (the detail counts them)."""
     ALERT_ACKNOWLEDGED = "alert.acknowledged"
     """Someone acknowledged a reminder or an escalation."""
+    INBOUND_KEPT = "inbound.kept"
+    """A referral or status update that failed validation, kept in the inbound exception queue."""
+    INBOUND_CLAIMED = "inbound.claimed"
+    """Someone took an inbound exception to work: it shows exception recovery in progress."""
+    INBOUND_REPLAY_FAILED = "inbound.replay_failed"
+    """A corrected body replayed through intake and refused again: the exception stays open."""
+    INBOUND_RESOLVED = "inbound.resolved"
+    """An inbound exception corrected and replayed: it names the referral it produced."""
+    INBOUND_RETURNED = "inbound.returned"
+    """An inbound exception returned to its sender with a reason."""
 
 
 class PurposeOfUse(StrEnum):

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 from conftest import SHIPPED_MODELS, activate_policy_on, record
 from mpi.auth import Caller, add_user
+from mpi.exchange.inbound_vocab import InboundKind
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from referral_network import ORGANISATIONS, referral_body
 
@@ -78,11 +79,13 @@ def build_world(services: Services) -> SimpleNamespace:
     services.sweep.run(now=services.clock.now() + timedelta(days=4))
     alerts = [a["alert_id"] for a in services.alerts.page(Caller("w-admin", "admin"), limit=10)["alerts"]]
     records = [("st-marys-ehr", f"MRN-{i}") for i in range(3)] + [("foodbank-cbo", "FB-1")]
+    inbound = [services.inbound.keep(InboundKind.REFERRAL, None, hub, "text/plain", b"not JSON", "unsupported_media_type",
+                                     415, {"Content-Type": ["not JSON: text/plain"]})]
     partner, _ = services.partners.add(WORLD_PARTNER, "test")
     services.partners.add_crosswalk(partner["partner_id"], [{"state": "accepted", "label": "Scheduled"}], None, "test")
     return SimpleNamespace(
         tokens=tokens, persons=persons, cases=cases, merge_id=merge_id, referrals=referrals, records=records,
-        alerts=alerts, steps=steps, partners=[partner["partner_id"]],
+        alerts=alerts, steps=steps, partners=[partner["partner_id"]], inbound=inbound,
         names={**{role: name for role, (name, _) in ROLE_USERS.items()}, "other-hub": OTHER_ORG_HUB[0],
                "other-coordinator": OTHER_ORG_COORDINATOR[0]},
         organisations=[o["code"] for o in ORGANISATIONS],
@@ -111,7 +114,7 @@ def known_ids(world: SimpleNamespace) -> dict[str, list]:
     return {
         "person_id": world.persons, "case_id": world.cases, "merge_id": [world.merge_id],
         "referral_id": world.referrals, "code": world.organisations, "version_id": ["1", "2"],
-        "alert_id": world.alerts, "record": world.records, "partner_id": world.partners,
+        "alert_id": world.alerts, "record": world.records, "partner_id": world.partners, "exception_id": world.inbound,
     }
 
 

@@ -167,6 +167,22 @@ def calls(w) -> Iterator[Call]:
     yield Call("GET alerts.Alerts", "cora", alerts, {("alert", alert["alert_id"]), (F, ref)})
     yield Call("POST alerts.Acknowledge", "cora", api.post(f"/v1/alerts/{alert['alert_id']}/ack", headers=h("cora")),
                {("alert", alert["alert_id"]), (F, ref)})
+    # The inbound exception queue holds raw bodies: a status update of an unknown referral is kept; a steward works it.
+    I = "inbound_exception"
+    ix = api.post("/v1/referrals/RF99999999/status", json={"state": "acknowledged"},
+                  headers=h("cora")).headers["X-Inbound-Exception"]
+    yield Call("GET inbound_exceptions.InboundExceptions", "sam", api.get("/v1/inbound-exceptions", headers=h("sam")),
+               {(I, ix), (F, "RF99999999")})
+    yield Call("GET inbound_exceptions.InboundException", "sam",
+               api.get(f"/v1/inbound-exceptions/{ix}", headers=h("sam")), {(I, ix), (F, "RF99999999")})
+    yield Call("POST inbound_exceptions.InboundClaim", "sam",
+               api.post(f"/v1/inbound-exceptions/{ix}/claim", headers=h("sam")), {(I, ix)})
+    yield Call("POST inbound_exceptions.InboundReplay", "sam",
+               api.post(f"/v1/inbound-exceptions/{ix}/replay", json={"body": {"state": "bogus"}}, headers=h("sam")),
+               {(I, ix)})
+    yield Call("POST inbound_exceptions.InboundReturn", "sam",
+               api.post(f"/v1/inbound-exceptions/{ix}/return", json={"reason": "no such referral"}, headers=h("sam")),
+               {(I, ix), (F, "RF99999999")})
     yield Call("GET fhir.Task", "cora", api.get(f"/fhir/Task/{ref}", headers=h("cora")), {(F, ref), (P, theo)})
     yield Call("GET fhir.ServiceRequest", "cora", api.get(f"/fhir/ServiceRequest/{ref}", headers=h("cora")),
                {(F, ref), (P, theo)})

@@ -145,6 +145,12 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/referrals/<string:referral_id>/reopen", "POST"): REQUESTER_STEP,
     ("/v1/alerts", "GET"): SCOPED_LIST,
     ("/v1/alerts/<string:alert_id>/ack", "POST"): ALERT,
+    # The inbound exception queue holds raw bodies of every sender: staff (stewards and admins) work it.
+    ("/v1/inbound-exceptions", "GET"): STEWARDS,
+    ("/v1/inbound-exceptions/<string:exception_id>", "GET"): STEWARDS,
+    ("/v1/inbound-exceptions/<string:exception_id>/claim", "POST"): STEWARDS,
+    ("/v1/inbound-exceptions/<string:exception_id>/replay", "POST"): STEWARDS,
+    ("/v1/inbound-exceptions/<string:exception_id>/return", "POST"): STEWARDS,
     ("/fhir/Task", "GET"): SCOPED_LIST,
     ("/fhir/Task/<string:referral_id>", "GET"): REFERRAL_READ,
     ("/fhir/Task/<string:referral_id>/_history", "GET"): REFERRAL_READ,
@@ -203,7 +209,7 @@ def _fill(rule: str, world) -> str:
         referral = world.steps["ui" if rule.startswith("/review/") else "api"][step]
     values = {"source_system": source_system, "source_record_id": source_record_id, "person_id": world.persons[1 if given else 0],
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
-              "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0],
+              "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
               "version": DEFAULT_MODEL_VERSION}
     path = rule
@@ -244,6 +250,8 @@ def _body(rule: str, world) -> dict:
         "/status": {"state": "acknowledged"},
         "/reopen": {"reason": "checking who may"},
         "/correction": {"note": "the address"},
+        "/replay": {"body": {"state": "acknowledged"}},
+        "/return": {"reason": "checking who may"},
     }
     for suffix, body in bodies.items():
         if rule.endswith(suffix):

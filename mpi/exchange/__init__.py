@@ -8,4 +8,7 @@ never the reverse). So far it holds its foundation:
   state (and optionally a reason) to the partner's label, validated and compiled once, with
   lossy mappings computed, and the version in force at a time;
 - ``partners.py``: the partner registry (add, list, show, add a crosswalk version, ``label_for``).
+- ``inbound.py``: the inbound exception queue: referrals and status updates that
+  failed validation, kept with their raw body, worked, replayed or returned.
+- ``inbound_vocab.py``: its words (kinds, states, severities, remedies) and the severity rule.
 """

@@ -17,6 +17,7 @@
 - ``store.partners``: partner systems and their versioned status crosswalks (``partners.py``);
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
+- ``store.inbound``: the inbound exception queue, bodies kept after failing validation (``inbound.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -40,6 +41,7 @@ from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
 from mpi.store.grants import GrantTable
+from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
 from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
@@ -82,6 +84,7 @@ class Store:
         self.partners = PartnerTable(self.db)
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)
+        self.inbound = InboundExceptionTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

@@ -71,3 +71,7 @@ def select(columns: tuple[str, ...], prefix: str = "") -> str:
 def marks(n: int) -> str:
     """``?, ?, ...``: ``n`` bound parameters."""
     return ", ".join("?" * n)
+INBOUND_EXCEPTIONS = ("exception_id", "kind", "referral_id", "sender", "sender_role", "sender_organisation",
+                      "received_at", "content_type", "raw_body", "error_code", "http_status", "reasons", "severity",
+                      "owner", "due_at", "remedy", "state", "claimed_by", "claimed_at", "closed_by", "closed_at",
+                      "produced_referral_id", "return_reason")

@@ -401,4 +401,39 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    11,
+    [
+        # The inbound exception queue: a referral or status update that failed validation, kept with
+        # its sender, the raw body as received (bytes: it may not be JSON, or not text), the reasons per
+        # field and what recovery it needs. Rows change state; every change is in audit_log too.
+        """CREATE TABLE inbound_exceptions (
+            exception_id VARCHAR PRIMARY KEY,
+            kind VARCHAR NOT NULL,
+            referral_id VARCHAR,
+            sender VARCHAR NOT NULL,
+            sender_role VARCHAR NOT NULL,
+            sender_organisation VARCHAR,
+            received_at TIMESTAMPTZ NOT NULL,
+            content_type VARCHAR,
+            raw_body BLOB NOT NULL,
+            error_code VARCHAR NOT NULL,
+            http_status INTEGER NOT NULL,
+            reasons VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            owner VARCHAR NOT NULL,
+            due_at TIMESTAMPTZ NOT NULL,
+            remedy VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            claimed_by VARCHAR,
+            claimed_at TIMESTAMPTZ,
+            closed_by VARCHAR,
+            closed_at TIMESTAMPTZ,
+            produced_referral_id VARCHAR,
+            return_reason VARCHAR
+        )""",
+        "CREATE INDEX inbound_exceptions_queue ON inbound_exceptions (state, received_at)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
