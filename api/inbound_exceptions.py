@@ -122,8 +122,9 @@ class InboundReplay(MethodView):
     @blp.arguments(ReplaySchema)
     @blp.response(200, InboundExceptionSchema)
     @_work_answers
-    @blp.alt_response(422, schema="Error", description="the corrected body fails the intake again (every "
-                                                       "problem named); the exception stays")
+    @blp.alt_response(422, schema="Error", description="code replay_refused: the corrected body fails the intake "
+                                                       "again (every problem named, as the intake names them; which "
+                                                       "schema applies follows the exception's kind); it stays")
     def post(self, args, exception_id):
         """Replay a corrected body through the same intake as the original, as its sender.
 

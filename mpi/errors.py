@@ -46,6 +46,13 @@ class ValidationError(MpiError):
     code = "validation_error"
 
 
+class ReplayRefused(ValidationError):
+    """A corrected body replayed from the inbound exception queue that the intake refused again (the exception
+    stays open). Which schema it answers to follows the kept exception's kind, a referral or a status update."""
+
+    code = "replay_refused"
+
+
 class NotFound(MpiError):
     """A person, record, case or model that does not exist."""
 

@@ -140,7 +140,7 @@ def test_correct_and_replay_produces_the_referral_and_resolves_the_exception(net
     replay = net_client.post(f"/v1/inbound-exceptions/{item['exception_id']}/replay", json={"body": body},
                              headers=network.headers["sam"])
 
-    assert_error(still_bad, 422, "minimum_data_set")
+    assert "consent" in assert_error(still_bad, 422, "replay_refused")["errors"]  # the intake's field, named
     assert "X-Inbound-Exception" not in still_bad.headers, "a replay is not a new inbound message"
     assert replay.status_code == 200, replay.get_json()
     resolved = replay.get_json()

@@ -91,8 +91,8 @@ def _unsayable(response) -> bool:
     if response.status_code != 422:
         return False
     body = response.json()
-    if body.get("code") == "minimum_data_set":
-        return True
+    if body.get("code") in ("minimum_data_set", "replay_refused"):  # the policy's data set; a replayed body's
+        return True  # schema, which follows the kept exception's kind (a referral or a status update)
     if body.get("resourceType") == "OperationOutcome":  # FHIR $match: one issue per field (its FHIR path)
         messages = [i.get("diagnostics", "") for i in body.get("issue", []) if i.get("expression")]
     else:

@@ -28,7 +28,7 @@ from typing import Any
 
 from mpi.auth import Caller
 from mpi.clock import Clock
-from mpi.errors import Conflict, MpiError, ValidationError
+from mpi.errors import Conflict, MpiError, ReplayRefused, ValidationError
 from mpi.exchange.inbound_vocab import (
     RECOVERY_IN_PROGRESS,
     WORKABLE,
@@ -154,6 +154,8 @@ class InboundDesk:
                 self.store.audit.append(actor, AuditAction.INBOUND_REPLAY_FAILED, _ENTITY, exception_id, None,
                                         {"error_code": e.code, "fields": sorted(e.errors)})
             logger.info("inbound exception %s replay refused: %s", exception_id, e.code)
+            if isinstance(e, ValidationError):  # the intake's 422, named as a replay's (the body's schema is the kind's)
+                raise ReplayRefused(f"the corrected body was refused: {e.message}", e.errors) from None
             raise
         with self.store.transaction():
             self.store.inbound.move(exception_id, WORKABLE, {
