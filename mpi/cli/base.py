@@ -13,6 +13,7 @@ import getpass
 import logging
 import re
 import time
+from datetime import datetime, timezone
 
 import click
 
@@ -101,3 +102,20 @@ def warm_index(services: Services) -> None:
     started = time.perf_counter()
     records = len(services.matching.index().entries)
     click.echo(f"candidate index: {records} records loaded in {time.perf_counter() - started:.1f} s", err=True)
+
+
+def when(value: datetime | str | None) -> str:
+    """A time as UTC to the minute (from the store, or ISO text from the API); '' for none."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def echo_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Rows under their header, each column as wide as its widest value, two spaces apart."""
+    rows = [header, *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())

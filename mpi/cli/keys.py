@@ -7,13 +7,12 @@ it is made, and is kept nowhere but as its hash.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 import click
 
 from mpi.auth import create_key, keys_with_status, revoke_key
-from mpi.cli.base import actor, main
+from mpi.cli.base import actor, echo_table, main, when
 from mpi.cli.remote import remote
 from mpi.services import Services
 from mpi.vocab import Role
@@ -45,7 +44,7 @@ def keys_create(services: Services, organisation: str, role: str, expires: str |
         key, secret = create_key(services.store, organisation, role, actor(), expires)
     click.echo(f"key id:  {key['key_id']}")
     click.echo(f"key:     {secret}")
-    click.echo(f"expires: {_when(key['expires_at']) or 'never'}")
+    click.echo(f"expires: {when(key['expires_at']) or 'never'}")
     click.echo("(the key is shown this once: keep it now; it is stored only as a hash)", err=True)
 
 
@@ -58,11 +57,8 @@ def keys_list(services: Services) -> None:
     if not found:
         click.echo("no API keys (make one with: mpi keys create --org ORG --role ROLE)")
         return
-    rows = [LIST_COLUMNS] + [(k["key_id"], k["organisation"], k["role"], _when(k["created_at"]),
-                              _when(k["expires_at"]) or "never", k["status"]) for k in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_COLUMNS))]
-    for row in rows:
-        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+    echo_table(LIST_COLUMNS, [(k["key_id"], k["organisation"], k["role"], when(k["created_at"]),
+                              when(k["expires_at"]) or "never", k["status"]) for k in found])
 
 
 @keys.command("revoke")
@@ -75,13 +71,4 @@ def keys_revoke(services: Services, key_id: str) -> None:
         key = service.call("POST", f"/v1/admin/keys/{quote(key_id, safe='')}/revoke")
     else:
         key = revoke_key(services.store, key_id, actor())
-    click.echo(f"key {key['key_id']} revoked at {_when(key['revoked_at'])} by {key['revoked_by']}")
-
-
-def _when(value: datetime | str | None) -> str:
-    """A time as UTC to the minute (from the store, or ISO text from the API); '' for none."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    click.echo(f"key {key['key_id']} revoked at {when(key['revoked_at'])} by {key['revoked_by']}")

@@ -7,13 +7,13 @@ it is added; the service keeps it (to sign messages) but never shows it again.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 import click
 
-from mpi.cli.base import actor, main
+from mpi.cli.base import actor, echo_table, main, when
 from mpi.cli.remote import remote
 from mpi.errors import ValidationError
 from mpi.exchange.crosswalk import rows_from_csv
@@ -66,12 +66,9 @@ def partners_list(services: Services) -> None:
         click.echo("no partners (add one with: mpi partners add ID --org ORG --name N --endpoint URL "
                    "--format F --subscribe S)")
         return
-    rows = [LIST_COLUMNS] + [(p["partner_id"], p["organisation"], p["format"], ",".join(p["subscriptions"]),
-                              p["status"], f"v{p['latest_crosswalk']}" if p["latest_crosswalk"] else "none",
-                              p["endpoint"]) for p in found]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(LIST_COLUMNS))]
-    for row in rows:
-        click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+    echo_table(LIST_COLUMNS, [(p["partner_id"], p["organisation"], p["format"], ",".join(p["subscriptions"]),
+                               p["status"], f"v{p['latest_crosswalk']}" if p["latest_crosswalk"] else "none",
+                               p["endpoint"]) for p in found])
 
 
 @partners.command("show")
@@ -86,7 +83,7 @@ def partners_show(services: Services, partner_id: str) -> None:
     click.echo(f"organisation:  {partner['organisation']}")
     click.echo(f"endpoint:      {partner['endpoint']} ({partner['format']})")
     click.echo(f"subscriptions: {', '.join(partner['subscriptions'])}")
-    click.echo(f"status:        {partner['status']} (added {_when(partner['created_at'])} by {partner['created_by']})")
+    click.echo(f"status:        {partner['status']} (added {when(partner['created_at'])} by {partner['created_by']})")
     if not partner["crosswalks"]:
         click.echo(f"crosswalk:     none (add one with: mpi partners crosswalk --partner {partner['partner_id']} "
                    "--input FILE)")
@@ -136,12 +133,3 @@ def _check_date(value: str) -> None:
 
 def _day(value: date | str) -> str:
     return value if isinstance(value, str) else value.isoformat()
-
-
-def _when(value: datetime | str | None) -> str:
-    """A time as UTC to the minute (from the store, or ISO text from the API)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
