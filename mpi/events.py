@@ -11,6 +11,12 @@ a transaction is delivered at once.
 Events carry ids and codes only, never a name or a birth date, like logs.
 A subscriber that fails is logged (the event's type and the error's) and the
 others still hear of the event: what committed stays committed.
+
+A domain that must write *with* the change, not after it (the exchange's
+outbox: a message for every status change a partner subscribes to, committed
+or rolled back with the change itself), **enlists** instead: its handler runs
+at publish, inside the publisher's transaction, and if it fails the change
+fails with it. Enlisted handlers write rows; they never send or wait.
 """
 
 from __future__ import annotations
@@ -49,16 +55,29 @@ class EventBus:
     def __init__(self, hooks: TransactionHooks):
         self._hooks = hooks
         self._subscribers: list[tuple[type[Event], Handler]] = []
+        #: Handlers run at publish, inside the publisher's transaction (:meth:`enlist`).
+        self._enlisted: list[tuple[type[Event], Handler]] = []
         self._lock = threading.Lock()
         #: Events of the open transaction, in the order published (one transaction at a time: the writer lock).
         self._held: list[Event] = []
-        #: Event type -> whether any subscriber asked for it (kept, since a load publishes per record).
-        self._wanted: dict[type[Event], bool] = {}
+        #: Event type -> whether an enlisted handler, and whether a subscriber, asked for it (kept, since a
+        #: load publishes per record).
+        self._wanted: dict[type[Event], tuple[bool, bool]] = {}
 
     def subscribe(self, kind: type[E], handler: Handler) -> None:
         """Call ``handler(event)`` for every event of this type (or a subclass of it) from now on."""
         with self._lock:
             self._subscribers.append((kind, handler))
+            self._wanted = {}
+
+    def enlist(self, kind: type[E], handler: Handler) -> None:
+        """Call ``handler(event)`` at publish, inside the publisher's transaction, for every event of this type.
+
+        Its writes commit or roll back with the change that raised the event; an
+        exception it raises propagates to the publisher and rolls the change back.
+        """
+        with self._lock:
+            self._enlisted.append((kind, handler))
             self._wanted = {}
 
     def publish(self, event: Event) -> None:
@@ -67,7 +86,12 @@ class EventBus:
         An event no subscriber asked for is not kept at all (a load of a million
         records publishes millions).
         """
-        if not self.wanted(type(event)):
+        enlisted, subscribed = self._heard_by(type(event))
+        if enlisted:
+            for kind, handler in self._enlisted:
+                if isinstance(event, kind):
+                    handler(event)
+        if not subscribed:
             return
         if not self._hooks.in_transaction():
             self._deliver([event])
@@ -79,10 +103,16 @@ class EventBus:
 
     def wanted(self, kind: type[Event]) -> bool:
         """Whether any subscriber hears events of this type (a publisher may skip making one nobody hears)."""
-        wanted = self._wanted.get(kind)
-        if wanted is None:
-            wanted = self._wanted[kind] = any(issubclass(kind, k) for k, _ in self._subscribers)
-        return wanted
+        enlisted, subscribed = self._heard_by(kind)
+        return enlisted or subscribed
+
+    def _heard_by(self, kind: type[Event]) -> tuple[bool, bool]:
+        """Whether an enlisted handler, and whether a subscriber, hears events of this type (kept per type)."""
+        heard = self._wanted.get(kind)
+        if heard is None:
+            heard = self._wanted[kind] = (any(issubclass(kind, k) for k, _ in self._enlisted),
+                                          any(issubclass(kind, k) for k, _ in self._subscribers))
+        return heard
 
     def _release(self) -> None:
         events, self._held = self._held, []

@@ -17,6 +17,8 @@ from mpi import settings
 from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
+from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
+from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.inbound import InboundDesk, InboundTargets
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
@@ -75,10 +77,12 @@ class Services:
         """Domain events, delivered to subscribers after the transaction that raised them commits.
 
         The referral tracker's identity gate listens from the start (made when its first
-        event arrives), so no decision of identity is missed by a referral waiting on it.
+        event arrives), so no decision of identity is missed by a referral waiting on it;
+        the exchange's outbox is enlisted, writing its messages inside each status change.
         """
         bus = EventBus(self.store.db)
         gate.subscribe(bus, lambda: self.identity_gate)
+        enlist_outbox(bus, self.outbox)
         return bus
 
     @cached_property
@@ -184,7 +188,17 @@ class Services:
     @cached_property
     def partners(self) -> PartnerRegistry:
         """Partner systems, their subscriptions and versioned status crosswalks (``mpi partners``, ``/v1/partners``)."""
-        return PartnerRegistry(self.store)
+        return PartnerRegistry(self.store, on_change=self.outbox.forget)
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        """Writes a message for each status change a partner subscribes to, inside the change's transaction."""
+        return Outbox(self.store)
+
+    @cached_property
+    def delivery(self) -> DeliveryWorker:
+        """Sends the outbox to partners, retrying with backoff (``mpi deliver``; a thread of ``mpi serve``)."""
+        return DeliveryWorker(self.store, DeliveryPolicy.from_config(self.config), self.clock)
 
     @cached_property
     def inbound(self) -> InboundDesk:
@@ -201,5 +215,7 @@ class Services:
         return active
 
     def close(self) -> None:
+        if "delivery" in self.__dict__:
+            self.delivery.close()
         if "store" in self.__dict__:
             self.store.close()

@@ -115,6 +115,21 @@ SETTINGS: tuple[Setting, ...] = (
         "Seconds between two runs of the referral sweep (reminders, escalations, expiry) inside `mpi serve`; "
         "0 runs none (run `mpi sweep` instead).",
     ),
+    Setting(
+        "MPI_DELIVERY_SECONDS",
+        "1",
+        "Seconds the delivery worker inside `mpi serve` waits when no message is due before it looks again "
+        "(a status change wakes it at once); 0 runs no worker (run `mpi deliver` instead).",
+    ),
+    Setting("MPI_DELIVERY_TIMEOUT_SECONDS", "10", "Seconds a partner has to answer one message before the attempt "
+            "counts as a timeout (retried)."),
+    Setting("MPI_DELIVERY_MAX_ATTEMPTS", "8", "Attempts of one message (a network error, a timeout, 429 or 5xx is "
+            "retried) before it is `dead` and lands in the outbound exception queue."),
+    Setting("MPI_DELIVERY_BACKOFF_SECONDS", "5", "Wait before the first retry; each next retry waits twice as long "
+            "(with jitter: a random 50-100% of it), at most `MPI_DELIVERY_MAX_BACKOFF_SECONDS`."),
+    Setting("MPI_DELIVERY_MAX_BACKOFF_SECONDS", "3600", "Longest wait between two attempts of one message."),
+    Setting("MPI_DELIVERY_CONCURRENCY", "16", "Messages the worker sends at once (each to a different referral "
+            "and partner: one stream's messages go one at a time, in order)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

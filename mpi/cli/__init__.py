@@ -9,7 +9,7 @@ and ``serve.py`` (serve, demo) add their commands to it. With ``--url`` the admi
 commands go through a running service (``remote.py``).
 """
 
-from mpi.cli import backup, keys, models, orgs, partners, records, referrals, serve, store, synth, users  # noqa: F401  (commands register on import)
+from mpi.cli import backup, deliver, keys, models, orgs, partners, records, referrals, serve, store, synth, users  # noqa: F401  (commands register on import)
 from mpi.cli.base import main
 from mpi.identity.export import EXPORT_COLUMNS
 

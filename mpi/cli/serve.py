@@ -14,11 +14,13 @@ from mpi.services import Services
 @click.option("--threads", default=8, show_default=True)
 @click.pass_obj
 def serve(services: Services, host: str, port: int, threads: int) -> None:
-    """Serve the API and the review UI with waitress (a production WSGI server)."""
+    """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep and
+    the delivery of status feedback to partners running inside it."""
     import waitress
 
     from api import create_app
 
+    from mpi.exchange.delivery import DeliveryScheduler
     from mpi.referrals.sweep import SweepScheduler
 
     services.ensure_active_model(actor())
@@ -26,11 +28,15 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     warm_index(services)
     scheduler = SweepScheduler(services.sweep, float(services.config["MPI_SWEEP_SECONDS"]))
     scheduler.start()
+    delivery = DeliveryScheduler(services.delivery, services.outbox.written,
+                                 float(services.config["MPI_DELIVERY_SECONDS"]))
+    delivery.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
     finally:
         scheduler.stop()
+        delivery.stop()
 
 
 @main.command()

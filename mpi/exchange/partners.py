@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -95,8 +95,10 @@ def _bad_date() -> date:
 class PartnerRegistry:
     """Partners and their crosswalks over one store (``services.partners``)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, on_change: Callable[[], None] = lambda: None):
         self.store = store
+        #: Told after a partner or a crosswalk changed (the outbox reads them afresh).
+        self._changed = on_change
 
     def add(self, data: Any, actor: str) -> tuple[dict, str]:
         """Add a partner, audited; returns it and its signing secret (shown this once).
@@ -115,6 +117,7 @@ class PartnerRegistry:
             self.store.audit.append(actor, AuditAction.PARTNER_ADDED, EntityType.PARTNER, partner["partner_id"], None,
                                     {"organisation": partner["organisation"], "format": partner["format"],
                                      "subscriptions": partner["subscriptions"]})
+        self._changed()
         logger.info("partner %s added for organisation %s by %s", partner["partner_id"], partner["organisation"],
                     actor)
         return added, secret
@@ -169,6 +172,7 @@ class PartnerRegistry:
             self.store.audit.append(actor, AuditAction.CROSSWALK_VERSION_ADDED, EntityType.PARTNER, partner_id, None,
                                     {"version_id": version["version_id"], "effective_from": effective.isoformat(),
                                      "rows": len(clean), "lossy_rows": shown["lossy_rows"]})
+        self._changed()
         logger.info("crosswalk version %s of partner %s added by %s", version["version_id"], partner_id, actor)
         return shown
 

@@ -37,3 +37,25 @@ class Subscription(StrEnum):
     MEMBER = "member"
     """The referrals of its members: persons its organisation holds a source record of (an MCO's members
     are the persons its member records are linked to), whoever requested or performs them."""
+
+
+class DeliveryStatus(StrEnum):
+    """Where an outbound message stands (../shared/domain.md §4: delivery never changes a referral's state)."""
+
+    QUEUED = "queued"
+    """Written with the status change, waiting for its turn (its partner active, the messages before it sent)."""
+    SENT = "sent"
+    """Handed to the partner, its answer not yet recorded (a worker that stops here sends it again, same key)."""
+    ACKNOWLEDGED = "acknowledged"
+    """The partner answered 2xx: delivered."""
+    FAILED = "failed"
+    """The last attempt failed for a reason worth retrying (a network error, a timeout, 429, 5xx); the next
+    attempt is scheduled (``next_attempt_at``)."""
+    DEAD = "dead"
+    """No more attempts (its retries spent, or a 4xx other than 429): in the outbound exception queue until
+    it is back-posted. The messages after it for the same referral and partner wait behind it."""
+
+
+#: Statuses of a message still to be delivered (the messages after it for the same referral and partner wait).
+UNDELIVERED = (DeliveryStatus.QUEUED.value, DeliveryStatus.SENT.value, DeliveryStatus.FAILED.value,
+               DeliveryStatus.DEAD.value)

@@ -47,6 +47,7 @@ from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
+from mpi.store.outbox import OutboxTable
 from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
 from mpi.store.records import RecordTable
@@ -85,6 +86,7 @@ class Store:
         self.referrals = ReferralTable(self.db)
         self.alerts = AlertTable(self.db)
         self.inbound = InboundExceptionTable(self.db)
+        self.outbox = OutboxTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

@@ -75,3 +75,8 @@ INBOUND_EXCEPTIONS = ("exception_id", "kind", "referral_id", "sender", "sender_r
                       "received_at", "content_type", "raw_body", "error_code", "http_status", "reasons", "severity",
                       "owner", "due_at", "remedy", "state", "claimed_by", "claimed_at", "closed_by", "closed_at",
                       "produced_referral_id", "return_reason")
+#: The outbox (migration 12): one row per message to a partner.
+OUTBOUND_MESSAGES = ("message_id", "idempotency_key", "partner_id", "referral_id", "referral_version", "message_type",
+                     "reason", "label", "crosswalk_version", "lossy", "event_time", "recorded_time", "payload",
+                     "status", "attempts", "next_attempt_at", "sent_at", "acknowledged_at", "dead_at", "error_code",
+                     "http_status", "back_post_id", "back_posted_at")

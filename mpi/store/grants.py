@@ -99,3 +99,14 @@ class GrantTable:
             [organisation, GrantKind.RECORD.value, ids, organisation, ids])
         wanted = set(zip(systems, ids))
         return {tuple(r) for r in rows} & wanted
+
+    def holders(self, person_id: str, organisations: Iterable[str]) -> set[str]:
+        """Which of these organisations hold a record of their own linked to the person (its members, for an MCO)."""
+        organisations = list(organisations)
+        if not organisations or person_id is None:
+            return set()
+        rows = self._db.query(
+            """SELECT DISTINCT g.organisation FROM links l JOIN person_grants g USING (source_system, source_record_id)
+               WHERE l.person_id = ? AND g.how = ? AND list_contains(?, g.organisation)""",
+            [person_id, GrantKind.RECORD.value, organisations])
+        return {r[0] for r in rows}

@@ -436,4 +436,42 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    12,
+    [
+        # The outbox: one row per status change a partner subscribes to, written in the transaction of
+        # the change (nothing is sent from inside it) and delivered after, in message_id order per
+        # referral and partner. The payload is the message as the partner will read it, labelled under
+        # the crosswalk version in force at the event time; its transmission time is added when it is
+        # sent. A row changes state (queued, sent, acknowledged, failed, dead), never its payload.
+        """CREATE TABLE outbound_messages (
+            message_id BIGINT PRIMARY KEY,
+            idempotency_key VARCHAR NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            referral_id VARCHAR NOT NULL,
+            referral_version INTEGER NOT NULL,
+            message_type VARCHAR NOT NULL,
+            reason VARCHAR,
+            label VARCHAR NOT NULL,
+            crosswalk_version BIGINT,
+            lossy BOOLEAN NOT NULL,
+            event_time TIMESTAMPTZ NOT NULL,
+            recorded_time TIMESTAMPTZ NOT NULL,
+            payload VARCHAR NOT NULL,
+            status VARCHAR NOT NULL,
+            attempts INTEGER NOT NULL,
+            next_attempt_at TIMESTAMPTZ NOT NULL,
+            sent_at TIMESTAMPTZ,
+            acknowledged_at TIMESTAMPTZ,
+            dead_at TIMESTAMPTZ,
+            error_code VARCHAR,
+            http_status INTEGER,
+            back_post_id VARCHAR,
+            back_posted_at TIMESTAMPTZ
+        )""",
+        "CREATE INDEX outbound_messages_stream ON outbound_messages (referral_id, partner_id)",
+        "CREATE INDEX outbound_messages_due ON outbound_messages (status, next_attempt_at)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,100 @@
+"""The outbox (the ``outbound_messages`` table): status feedback waiting for, or done with, delivery to partners.
+
+Rows are added inside the transaction of the status change they carry and
+change state afterwards, batch by batch, each batch one transaction. A message
+is due when it is the first undelivered message of its referral and partner
+(``message_id`` order is event order: one writer numbers them in commit order),
+its partner is active, and its next attempt's time has come; so a later
+message waits while an earlier one is queued, failing or dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from mpi.store.columns import OUTBOUND_MESSAGES, loads, marks, select
+from mpi.store.database import Database
+
+_SELECT = f"SELECT {select(OUTBOUND_MESSAGES, 'm')} FROM outbound_messages m"
+#: What an outcome sets on a message after an attempt (the worker's :class:`Outcome` fields, in this order).
+_OUTCOME = ("status", "attempts", "next_attempt_at", "sent_at", "acknowledged_at", "dead_at", "error_code",
+            "http_status")
+
+
+def _message(row: tuple) -> dict[str, Any]:
+    message = dict(zip(OUTBOUND_MESSAGES, row))
+    message["payload"] = loads(message["payload"])
+    return message
+
+
+class OutboxTable:
+    """The outbound messages of one store."""
+
+    def __init__(self, db: Database):
+        self._db = db
+        db.sequence("outbound", "SELECT max(message_id) FROM outbound_messages")
+
+    def add(self, message: dict[str, Any]) -> int:
+        """Insert one message (inside the transaction of the change it carries); returns its ``message_id``."""
+        message_id = self._db.next_id("outbound")
+        row = {**message, "message_id": message_id}
+        self._db.execute(f"INSERT INTO outbound_messages ({select(OUTBOUND_MESSAGES)}) "
+                         f"VALUES ({marks(len(OUTBOUND_MESSAGES))})", [row.get(c) for c in OUTBOUND_MESSAGES],
+                         flush=False)
+        return message_id
+
+    def get(self, message_id: int) -> dict[str, Any] | None:
+        row = self._db.one(f"{_SELECT} WHERE m.message_id = ?", [message_id])
+        return _message(row) if row else None
+
+    def of_referral(self, referral_id: str) -> list[dict[str, Any]]:
+        """A referral's messages to every partner, in order."""
+        return [_message(r) for r in self._db.query(f"{_SELECT} WHERE m.referral_id = ? ORDER BY m.message_id",
+                                                    [referral_id])]
+
+    def due(self, now: datetime, limit: int, delivered: str, sendable: Sequence[str], active: str) -> list[dict]:
+        """Up to ``limit`` messages to send now, oldest first: each the first not ``delivered`` of its referral
+        and partner, in one of the ``sendable`` statuses, its attempt due, its partner ``active``."""
+        return [_message(r) for r in self._db.query(
+            "WITH heads AS (SELECT min(message_id) AS head FROM outbound_messages WHERE status <> ? "
+            "GROUP BY referral_id, partner_id) "
+            f"{_SELECT} JOIN heads h ON m.message_id = h.head JOIN partners p ON p.partner_id = m.partner_id "
+            f"WHERE m.status IN ({marks(len(sendable))}) AND m.next_attempt_at <= ? AND p.status = ? "
+            "ORDER BY m.message_id LIMIT ?", [delivered, *sendable, now, active, int(limit)])]
+
+    def mark(self, message_ids: Sequence[int], status: str, at: datetime) -> None:
+        """Set the status of these messages, stamping ``sent_at`` (inside a transaction)."""
+        if message_ids:
+            self._db.execute(f"UPDATE outbound_messages SET status = ?, sent_at = ? "
+                             f"WHERE message_id IN ({marks(len(message_ids))})", [status, at, *message_ids])
+
+    def record(self, outcomes: Sequence[tuple[int, dict[str, Any]]]) -> None:
+        """Store each attempt's outcome, ``(message_id, {status, attempts, ...})``, in one statement."""
+        if not outcomes:
+            return
+        values = ", ".join(f"({marks(len(_OUTCOME) + 1)})" for _ in outcomes)
+        params = [v for message_id, o in outcomes for v in (message_id, *(o[c] for c in _OUTCOME))]
+        sets = ", ".join(f"{c} = v.{c}" for c in _OUTCOME)
+        self._db.execute(
+            f"UPDATE outbound_messages SET {sets} FROM (VALUES {values}) AS v(message_id, {', '.join(_OUTCOME)}) "
+            "WHERE outbound_messages.message_id = v.message_id", params)
+
+    def requeue_status(self, from_status: str, to_status: str, now: datetime) -> int:
+        """Move every message in ``from_status`` to ``to_status``, due now (inside a transaction); how many."""
+        return len(self._db.execute("UPDATE outbound_messages SET status = ?, next_attempt_at = ? WHERE status = ? "
+                                    "RETURNING message_id", [to_status, now, from_status]))
+
+    def counts(self) -> dict[str, int]:
+        """Messages by delivery status."""
+        return dict(self._db.query("SELECT status, count(*) FROM outbound_messages GROUP BY status"))
+
+    def next_due(self, delivered: str, sendable: Sequence[str], active: str) -> datetime | None:
+        """When the earliest scheduled attempt of any sendable head message falls (for the worker's sleep)."""
+        row = self._db.one(
+            "WITH heads AS (SELECT min(message_id) AS head FROM outbound_messages WHERE status <> ? "
+            "GROUP BY referral_id, partner_id) SELECT min(m.next_attempt_at) FROM outbound_messages m "
+            "JOIN heads h ON m.message_id = h.head JOIN partners p ON p.partner_id = m.partner_id "
+            f"WHERE m.status IN ({marks(len(sendable))}) AND p.status = ?", [delivered, *sendable, active])
+        return row[0] if row else None
