@@ -128,7 +128,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_DELIVERY_BACKOFF_SECONDS", "5", "Wait before the first retry; each next retry waits twice as long "
             "(with jitter: a random 50-100% of it), at most `MPI_DELIVERY_MAX_BACKOFF_SECONDS`."),
     Setting("MPI_DELIVERY_MAX_BACKOFF_SECONDS", "3600", "Longest wait between two attempts of one message."),
-    Setting("MPI_DELIVERY_CONCURRENCY", "16", "Messages the worker sends at once (each to a different referral "
+    Setting("MPI_DELIVERY_CONCURRENCY", "8", "Messages the worker sends at once (each to a different referral "
             "and partner: one stream's messages go one at a time, in order)."),
 )
 

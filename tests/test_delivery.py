@@ -216,3 +216,27 @@ def test_a_fhir_task_partner_gets_a_valid_task_put_at_its_id(net_client, network
     assert task.status == "received" and task.businessStatus.text == "Received by partner"
     urls = {e.url for e in task.extension}
     assert any(u.endswith("/event-time") for u in urls) and any(u.endswith("/transmission-time") for u in urls)
+
+
+def test_a_message_is_labelled_under_the_crosswalk_version_in_force_at_its_event_time(net_client, network,
+                                                                                   net_services, clock):
+    partner_id, _ = add_partner(net_services, crosswalk="state,reason,label\naccepted,,Scheduled\n")
+    net_services.partners.add_crosswalk_csv(partner_id, "state,reason,label\naccepted,,Booked\n", "2026-11-25",
+                                            "test")
+    late, fresh = submit(net_client, network, "SM-1"), submit(net_client, network, "SM-2")
+    walk(net_client, network, late, "acknowledged")
+    walk(net_client, network, fresh, "acknowledged")
+    clock.advance(timedelta(days=2))  # Wednesday 25th: version 2 is in force
+    monday_noon = (clock.now() - timedelta(days=2) + timedelta(hours=2)).isoformat()
+    reported_late = net_client.post(f"/v1/referrals/{late}/status", json={"state": "accepted",
+                                                                          "event_time": monday_noon},
+                                    headers=network.headers["hub-foodbank"])
+    assert reported_late.status_code == 200, reported_late.get_json()
+    walk(net_client, network, fresh, "accepted")
+
+    [v1, v2] = [v["version_id"] for v in net_services.partners.get(partner_id)["crosswalks"]]
+    late_message = net_services.store.outbox.of_referral(late)[-1]
+    fresh_message = net_services.store.outbox.of_referral(fresh)[-1]
+    assert (late_message["label"], late_message["crosswalk_version"]) == ("Scheduled", v1), "happened on Monday"
+    assert (fresh_message["label"], fresh_message["crosswalk_version"]) == ("Booked", v2)
+    assert fresh_message["payload"]["label"] == "Booked"

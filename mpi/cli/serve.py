@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import click
 
 from mpi.cli.base import actor, main, warm_index
@@ -32,6 +35,8 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
                                  float(services.config["MPI_DELIVERY_SECONDS"]))
     delivery.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
+    # SIGTERM (a service manager's stop) ends the server as Ctrl-C does: the workers finish what they hold.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
     finally:

@@ -52,7 +52,7 @@ class DeliveryPolicy:
     max_attempts: int = 8
     backoff: float = 5.0
     max_backoff: float = 3600.0
-    concurrency: int = 16
+    concurrency: int = 8
     batch: int = 500
 
     @classmethod

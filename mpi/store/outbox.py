@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import pyarrow as pa
+
 from mpi.store.columns import OUTBOUND_MESSAGES, loads, marks, select
 from mpi.store.database import Database
 
@@ -21,6 +23,13 @@ _SELECT = f"SELECT {select(OUTBOUND_MESSAGES, 'm')} FROM outbound_messages m"
 #: What an outcome sets on a message after an attempt (the worker's :class:`Outcome` fields, in this order).
 _OUTCOME = ("status", "attempts", "next_attempt_at", "sent_at", "acknowledged_at", "dead_at", "error_code",
             "http_status")
+
+_TS = pa.timestamp("us", tz="UTC")
+#: Arrow types of the columns that are not text (for :meth:`OutboxTable.add_many`).
+_ARROW = {"message_id": pa.int64(), "referral_version": pa.int32(), "crosswalk_version": pa.int64(),
+          "lossy": pa.bool_(), "attempts": pa.int32(), "http_status": pa.int32(), "event_time": _TS,
+          "recorded_time": _TS, "next_attempt_at": _TS, "sent_at": _TS, "acknowledged_at": _TS, "dead_at": _TS,
+          "back_posted_at": _TS}
 
 
 def _message(row: tuple) -> dict[str, Any]:
@@ -45,6 +54,26 @@ class OutboxTable:
                          flush=False)
         return message_id
 
+    def add_many(self, messages: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert many messages in one statement (inside a transaction; a bulk intake or a benchmark's backlog)."""
+        first = self._db.peek("outbound") + 1
+        self._db.advance("outbound", len(messages))
+        ids = list(range(first, first + len(messages)))
+        rows = [{**m, "message_id": i} for m, i in zip(messages, ids)]
+        table = pa.table({c: pa.array([r.get(c) for r in rows], type=_ARROW.get(c, pa.string()))
+                          for c in OUTBOUND_MESSAGES})
+
+        def insert(cur: Any) -> None:
+            cur.register("outbox_rows", table)
+            try:
+                cur.execute(f"INSERT INTO outbound_messages ({select(OUTBOUND_MESSAGES)}) "
+                            f"SELECT {select(OUTBOUND_MESSAGES)} FROM outbox_rows")
+            finally:
+                cur.unregister("outbox_rows")
+
+        self._db.run(insert, "outbox bulk insert")
+        return ids
+
     def get(self, message_id: int) -> dict[str, Any] | None:
         row = self._db.one(f"{_SELECT} WHERE m.message_id = ?", [message_id])
         return _message(row) if row else None
@@ -53,6 +82,11 @@ class OutboxTable:
         """A referral's messages to every partner, in order."""
         return [_message(r) for r in self._db.query(f"{_SELECT} WHERE m.referral_id = ? ORDER BY m.message_id",
                                                     [referral_id])]
+
+    def of_partner(self, partner_id: str) -> list[dict[str, Any]]:
+        """A partner's messages, in order."""
+        return [_message(r) for r in self._db.query(f"{_SELECT} WHERE m.partner_id = ? ORDER BY m.message_id",
+                                                    [partner_id])]
 
     def due(self, now: datetime, limit: int, delivered: str, sendable: Sequence[str], active: str) -> list[dict]:
         """Up to ``limit`` messages to send now, oldest first: each the first not ``delivered`` of its referral
