@@ -240,3 +240,20 @@ def test_a_message_is_labelled_under_the_crosswalk_version_in_force_at_its_event
     assert (late_message["label"], late_message["crosswalk_version"]) == ("Scheduled", v1), "happened on Monday"
     assert (fresh_message["label"], fresh_message["crosswalk_version"]) == ("Booked", v2)
     assert fresh_message["payload"]["label"] == "Booked"
+
+
+def test_an_mco_subscribed_to_its_members_hears_of_their_referrals_only(net_client, network, net_services, clock):
+    from conftest import record
+
+    add_partner(net_services, "bluepath", subscriptions=("member",))
+    add_partner(net_services, "homebase", subscriptions=("member",))
+    member = net_client.post("/v1/records", json=record("marisol", "bluepath-mco", "BPM-77"),
+                             headers=network.headers["hub-bluepath"])
+    assert member.status_code in (200, 201), member.get_json()
+
+    of_member = submit(net_client, network, "SM-1")
+    other = net_client.post("/v1/referrals", json=referral_body("theodore", "SM-2"),
+                            headers=network.headers["hub-stmarys"]).get_json()["referral_id"]
+
+    assert {m["partner_id"] for m in net_services.store.outbox.of_referral(of_member)} == {"bluepath-feed"}
+    assert net_services.store.outbox.of_referral(other) == []

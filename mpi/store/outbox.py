@@ -108,12 +108,20 @@ class OutboxTable:
         """Store each attempt's outcome, ``(message_id, {status, attempts, ...})``, in one statement."""
         if not outcomes:
             return
-        values = ", ".join(f"({marks(len(_OUTCOME) + 1)})" for _ in outcomes)
-        params = [v for message_id, o in outcomes for v in (message_id, *(o[c] for c in _OUTCOME))]
+        columns = ("message_id", *_OUTCOME)
+        table = pa.table({c: pa.array([message_id if c == "message_id" else o[c] for message_id, o in outcomes],
+                                      type=_ARROW.get(c, pa.string())) for c in columns})
         sets = ", ".join(f"{c} = v.{c}" for c in _OUTCOME)
-        self._db.execute(
-            f"UPDATE outbound_messages SET {sets} FROM (VALUES {values}) AS v(message_id, {', '.join(_OUTCOME)}) "
-            "WHERE outbound_messages.message_id = v.message_id", params)
+
+        def update(cur: Any) -> None:
+            cur.register("outcomes", table)
+            try:
+                cur.execute(f"UPDATE outbound_messages SET {sets} FROM outcomes AS v "
+                            "WHERE outbound_messages.message_id = v.message_id")
+            finally:
+                cur.unregister("outcomes")
+
+        self._db.run(update, "recording delivery outcomes")
 
     def requeue_status(self, from_status: str, to_status: str, now: datetime) -> int:
         """Move every message in ``from_status`` to ``to_status``, due now (inside a transaction); how many."""
