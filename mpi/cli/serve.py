@@ -23,25 +23,32 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     from api import create_app
 
-    from mpi.exchange.delivery import DeliveryScheduler
-    from mpi.referrals.sweep import SweepScheduler
+    from mpi.background import Background
+    from mpi.exchange import delivery as exchange_delivery
 
     services.ensure_active_model(actor())
     app = create_app(services=services)
     warm_index(services)
-    scheduler = SweepScheduler(services.sweep, float(services.config["MPI_SWEEP_SECONDS"]))
-    scheduler.start()
-    delivery = DeliveryScheduler(services.delivery, services.outbox.written,
-                                 float(services.config["MPI_DELIVERY_SECONDS"]))
-    delivery.start()
+
+    def sweep_once() -> bool:
+        services.sweep.run()
+        return False  # one run does all that is due
+
+    background = [
+        Background("referral-sweep", sweep_once, float(services.config["MPI_SWEEP_SECONDS"])),
+        exchange_delivery.in_background(services.delivery, services.outbox.written,
+                                        float(services.config["MPI_DELIVERY_SECONDS"])),
+    ]
+    for work in background:
+        work.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     # SIGTERM (a service manager's stop) ends the server as Ctrl-C does: the workers finish what they hold.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
     finally:
-        scheduler.stop()
-        delivery.stop()
+        for work in background:
+            work.stop()
 
 
 @main.command()

@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from mpi.background import Background
 from mpi.clock import Clock
 from mpi.exchange import messages
 from mpi.exchange.vocab import DeliveryStatus as D, PartnerFormat, PartnerStatus
@@ -196,49 +197,13 @@ def _retry_after(response: httpx.Response) -> float | None:
     return float(value.strip())
 
 
-class DeliveryScheduler:
-    """Runs the worker in a thread of the serving process: at once when messages are written, else every
-    ``interval`` seconds (and when a retry falls due)."""
+def in_background(worker: DeliveryWorker, wake: threading.Event, interval: float) -> Background:
+    """The worker as a thread of the serving process: at once when messages are written, when a retry falls
+    due, and every ``interval`` seconds at most (queueing again first what a stopped process left in flight)."""
+    worker.recover()
 
-    def __init__(self, worker: DeliveryWorker, wake: threading.Event, interval: float):
-        self.worker = worker
-        self.wake = wake
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def due_in() -> float | None:
+        due = worker.next_due()
+        return None if due is None else (due - worker.clock.now()).total_seconds()
 
-    def start(self) -> None:
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self.worker.recover()
-        self._thread = threading.Thread(target=self._loop, name="delivery", daemon=True)
-        self._thread.start()
-        logger.info("delivery worker started")
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                sent = self.worker.run_once()
-            except Exception as e:  # noqa: BLE001  (a failed pass is logged; the next one tries again)
-                logger.error("delivery pass failed: %s", type(e).__name__)
-                sent = {}
-            if sent:
-                continue  # more may be due at once (the next message of each stream)
-            self.wake.wait(self._sleep())
-            self.wake.clear()
-
-    def _sleep(self) -> float:
-        try:
-            due = self.worker.next_due()
-        except Exception:  # noqa: BLE001
-            return self.interval
-        if due is None:
-            return self.interval
-        return max(0.0, min(self.interval, (due - self.worker.clock.now()).total_seconds()))
+    return Background("delivery", lambda: bool(worker.run_once()), interval, wake=wake, wait=due_in, at_start=True)

@@ -16,13 +16,12 @@ the same few statements at ten referrals or a million:
    the gate) is brought back in line with identity.
 
 ``mpi sweep`` runs it once; ``mpi serve`` runs it every ``MPI_SWEEP_SECONDS``
-through the single writer (:class:`SweepScheduler`).
+through the single writer (``mpi.background.Background``, wired by ``mpi serve``).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections import Counter
 from datetime import datetime
 from typing import Any
@@ -90,33 +89,3 @@ class Sweep:
 
     def _requesters(self, referral_ids: list[str]) -> dict[str, str]:
         return self.store.referrals.requesters_of(referral_ids)
-
-
-class SweepScheduler:
-    """Runs the sweep every ``interval`` seconds in a thread of the serving process (through its one writer)."""
-
-    def __init__(self, sweep: Sweep, interval: float):
-        self.sweep = sweep
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self.interval <= 0 or self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._loop, name="referral-sweep", daemon=True)
-        self._thread.start()
-        logger.info("sweep scheduled every %s s", self.interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.sweep.run()
-            except Exception as e:  # noqa: BLE001  (a failed run is logged; the next one tries again)
-                logger.error("sweep failed: %s", type(e).__name__)
