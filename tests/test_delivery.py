@@ -11,6 +11,7 @@ import pytest
 from exchange_world import Partner
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.outbox import idempotency_key
+from cli_runner import mpi  # noqa: F401  (a fixture)
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 
 
@@ -257,3 +258,16 @@ def test_an_mco_subscribed_to_its_members_hears_of_their_referrals_only(net_clie
 
     assert {m["partner_id"] for m in net_services.store.outbox.of_referral(of_member)} == {"bluepath-feed"}
     assert net_services.store.outbox.of_referral(other) == []
+
+
+def test_mpi_deliver_sends_what_is_due_and_says_what_the_outbox_holds(net_client, network, net_services, partner,
+                                                                     mpi):  # noqa: F811
+    referral = submit(net_client, network)
+    walk(net_client, network, referral, "acknowledged")
+    partner.answer = lambda r: 400 if r.state == "acknowledged" else 200
+    net_services.close()
+
+    result = mpi("deliver")
+
+    assert "delivered: 1 acknowledged, 0 to retry, 1 dead; outbox now: 1 acknowledged, 1 dead" in result.output
+    assert [r.state for r in partner.accepted()] == ["submitted"]
