@@ -16,6 +16,7 @@ A caller who may not see the referral is answered 404, as for its read.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from mpi.clock import Clock
 from mpi.errors import Forbidden, ValidationError
 from mpi.exchange.outbound_vocab import ManualMethod
 from mpi.exchange.partners import NAME
+from mpi.records.text import NOT_BLANK
 from mpi.referral_vocab import ReferralState
 from mpi.referrals.access import check_visible
 from mpi.store import Store
@@ -68,8 +70,8 @@ def validate_report(data: Any, store: Store, now: datetime) -> dict[str, Any]:
     if reported_at is None:
         errors["reported_at"] = ["a date and time with its UTC offset (ISO 8601)"]
     elif reported_at > now:
-        errors["reported_at"] = ["not in the future"]
-    if not isinstance(note, str) or not note.strip() or len(note) > MAX_NOTE:
+        errors["reported_at"] = ["must not be in the future"]
+    if not isinstance(note, str) or not re.match(NOT_BLANK, note) or len(note) > MAX_NOTE:
         errors["note"] = [f"required: 1-{MAX_NOTE} characters"]
     if errors:
         raise ValidationError(f"invalid manual report: {', '.join(sorted(errors))}", errors)

@@ -25,16 +25,20 @@ time of the first of them (:meth:`OutboundDesk.partner_views`).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import ValidationError
 from mpi.exchange.governance import GovernanceItem
 from mpi.exchange.outbound_vocab import PatternState, Severity, highest, severity_of
 from mpi.exchange.partners import PartnerRegistry
+from mpi.records.text import NOT_BLANK
+from mpi.referrals.access import READ_ALL_ROLES
 from mpi.exchange.vocab import DeliveryStatus as D, PartnerStatus
 from mpi.store import Store
 from mpi.vocab import AuditAction, EntityType
@@ -63,7 +67,7 @@ class OutboundTargets:
 
 def required_text(value: Any, field: str) -> str:
     """A note or reason: required, some text, at most :data:`MAX_NOTE` characters."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NOTE:
+    if not isinstance(value, str) or not re.match(NOT_BLANK, value) or len(value) > MAX_NOTE:
         raise ValidationError(f"{field} is required", {field: [f"required: 1-{MAX_NOTE} characters"]})
     return value.strip()
 
@@ -140,18 +144,27 @@ class OutboundDesk:
                 "age_s": int(((closed or now) - pattern["opened_at"]).total_seconds()),
                 "overdue": (closed or now) > pattern["due_at"]}
 
-    def partner_views(self, referral_id: str) -> list[dict[str, Any]]:
-        """How each partner that hears of a referral stands: stale since when (the event time of its first
-        undelivered message; None when it has every change), how many it misses, its last acknowledgement,
-        whether it is paused, and the manual reports it was given."""
+    def partner_views(self, referral: Mapping[str, Any], caller: Caller) -> list[dict[str, Any]]:
+        """How each partner that hears of a referral the caller may see stands: stale since when (the event time
+        of its first undelivered message; None when it has every change), how many it misses, its last
+        acknowledgement, whether it is paused, and the manual reports it was given.
+
+        A caller of the referral's requester or performer sees the partners of those two organisations only:
+        that a third organisation's system hears of it (an MCO's, by a member subscription) says the person is
+        its member, which is not theirs to know. Stewards and admins see every partner.
+        """
+        referral_id = referral["referral_id"]
         reports = self.store.manual_reports.of_referral(referral_id)
         views = {v["partner_id"]: v for v in self.store.outbox.views(referral_id, D.ACKNOWLEDGED.value, D.DEAD.value)}
         for partner_id in {r["partner_id"] for r in reports} - set(views):
             views[partner_id] = {"partner_id": partner_id, "stale_since": None, "undelivered": 0,
                                  "last_acknowledged_at": None, "dead": 0}
         out = []
+        sides = {referral["requester"], referral["performer"]}
         for partner_id in sorted(views):
             partner = self.store.partners.get(partner_id) or {}
+            if caller.role not in READ_ALL_ROLES and partner.get("organisation") not in sides:
+                continue
             out.append({**views[partner_id], "partner_status": partner.get("status"),
                         "manual_reports": [r for r in reports if r["partner_id"] == partner_id]})
         return out
