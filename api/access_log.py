@@ -210,6 +210,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
        for name in ("referral_status", "referral_correction", "referral_reopen")},
     "review_ui.alerts": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
     "review_ui.acknowledge_alert": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),))},
+    "review_ui.outbound": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
+    "review_ui.back_post_pattern": {"*": Touch(UPDATE)},
+    "review_ui.manual_report": {"*": Touch(UPDATE, _REFERRAL_ARGS)},
     "review_ui.audit": {"*": Touch(SEARCH)},
     "review_ui.access": {"*": Touch(SEARCH)},
 }
@@ -220,6 +223,7 @@ UNTOUCHED = frozenset({
     "organisations.Organisations", "organisations.Organisation",
     "partners.Partners", "partners.Partner", "partners.Crosswalk",
     "outbound_exceptions.PartnerPause", "outbound_exceptions.PartnerResume", "outbound_exceptions.PartnerBackPost",
+    "review_ui.pause_partner", "review_ui.resume_partner", "review_ui.back_post_partner",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
 })
