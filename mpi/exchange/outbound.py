@@ -87,13 +87,13 @@ class OutboundDesk:
         """Add each dead message, ``(message, outcome)``, to the open pattern of its key (inside the worker's
         transaction that records the outcomes)."""
         urgencies = self.store.outbound.urgencies(m["referral_id"] for m, _ in dead)
-        opened: dict[tuple[str, str, str], dict[str, Any]] = {}
+        opened = self.store.outbound.open_patterns()
         members = []
         for message, outcome in dead:
             key = (message["partner_id"], message["message_type"], outcome["error_code"] or "unknown")
             severity = severity_of(message["message_type"], message["reason"],
                                    urgencies.get(message["referral_id"])).value
-            pattern = opened.get(key) or self.store.outbound.open_for(*key)
+            pattern = opened.get(key)
             if pattern is None:
                 at = outcome["dead_at"]
                 pattern = {"partner_id": key[0], "message_type": key[1], "error_code": key[2], "severity": severity,

@@ -58,11 +58,12 @@ class OutboundPatternTable:
         db.sequence("back_post", "SELECT max(b) FROM (SELECT back_post_id AS b FROM outbound_messages "
                                  "UNION ALL SELECT back_post_id FROM outbound_patterns)", prefix="BP")
 
-    def open_for(self, partner_id: str, message_type: str, error_code: str) -> dict[str, Any] | None:
-        """The open pattern of a key (with its stats), or None."""
-        row = self._db.one(f"{_SELECT} WHERE p.partner_id = ? AND p.message_type = ? AND p.error_code = ? "
-                           f"AND p.closed_at IS NULL {_GROUP}", [partner_id, message_type, error_code])
-        return _pattern(row) if row else None
+    def open_patterns(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """Every open pattern (without its stats) by its key (partner, message type, error code): what the
+        worker files dead messages under (the open patterns are few: they are patterns, not messages)."""
+        return {(p["partner_id"], p["message_type"], p["error_code"]): p for p in (
+            dict(zip(OUTBOUND_PATTERNS, r)) for r in self._db.query(
+                f"SELECT {select(OUTBOUND_PATTERNS)} FROM outbound_patterns WHERE closed_at IS NULL"))}
 
     def add(self, pattern: dict[str, Any]) -> str:
         """Open a pattern (inside a transaction); returns its id (``OP00000001``)."""
@@ -75,10 +76,11 @@ class OutboundPatternTable:
     def add_members(self, members: Sequence[dict[str, Any]]) -> None:
         """Add dead messages to their patterns (``pattern_id``, ``message_id``, ``referral_id``, ``dead_at``,
         ``severity``), in one statement."""
-        if members:
-            values = ", ".join(f"({marks(len(PATTERN_MESSAGES))})" for _ in members)
-            self._db.execute(f"INSERT INTO outbound_pattern_messages ({select(PATTERN_MESSAGES)}) VALUES {values}",
-                             [m[c] for m in members for c in PATTERN_MESSAGES])
+        if members:  # five list parameters, not five per row: binding thousands of parameters is slow
+            self._db.execute(
+                f"INSERT INTO outbound_pattern_messages ({select(PATTERN_MESSAGES)}) SELECT unnest(?::VARCHAR[]), "
+                "unnest(?::BIGINT[]), unnest(?::VARCHAR[]), unnest(?::TIMESTAMPTZ[]), unnest(?::VARCHAR[])",
+                [[m[c] for m in members] for c in PATTERN_MESSAGES])
 
     def regrade(self, pattern_id: str, severity: str, due_at: datetime) -> None:
         self._db.execute("UPDATE outbound_patterns SET severity = ?, due_at = ? WHERE pattern_id = ?",
