@@ -141,6 +141,7 @@ _CASE_ACTIONS = ("CaseClaim", "CaseAssign", "CaseLink", "CaseNewPerson", "CaseMe
 _INBOUND_ARGS = ((INBOUND, ("exception_id",)),)
 _INBOUND_ANSWER = (Pick(REFERRAL, "referral_id"), Pick(REFERRAL, "produced_referral_id"))
 _UI_PAGE_LINKS = (Links(PERSON, "persons"), Links(CASE, "cases"), Links(REFERRAL, "referrals"))
+_PATTERN_ANSWER = (Pick(REFERRAL, "referrals.*.referral_id"), Pick(REFERRAL, "manual_reports.*.referral_id"))
 
 #: Every route that touches persons, records, cases or referrals, by Flask endpoint, then by method (``*``: any).
 TOUCHES: dict[str, dict[str, Touch]] = {
@@ -181,6 +182,12 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "inbound_exceptions.InboundClaim": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
     "inbound_exceptions.InboundReturn": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
     "inbound_exceptions.InboundReplay": {"*": Touch(SUBMIT, _INBOUND_ARGS, _INBOUND_ANSWER)},
+    # Outbound patterns name the referrals they affect (ids only); manual reports are about one referral.
+    "outbound_exceptions.OutboundExceptions": {"*": Touch(SEARCH, answer=(
+        Pick(REFERRAL, "patterns.*.referrals.*.referral_id"),))},
+    "outbound_exceptions.OutboundException": {"*": Touch(READ, answer=_PATTERN_ANSWER)},
+    "outbound_exceptions.PatternBackPost": {"*": Touch(UPDATE, answer=_PATTERN_ANSWER)},
+    "manual_reports.ManualReports": {"GET": Touch(READ, _REFERRAL_ARGS), "POST": Touch(UPDATE, _REFERRAL_ARGS)},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
     # -- FHIR
     "fhir.Task": {"*": _FHIR_READ},
@@ -203,6 +210,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
        for name in ("referral_status", "referral_correction", "referral_reopen")},
     "review_ui.alerts": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
     "review_ui.acknowledge_alert": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),))},
+    "review_ui.outbound": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
+    "review_ui.back_post_pattern": {"*": Touch(UPDATE)},
+    "review_ui.manual_report": {"*": Touch(UPDATE, _REFERRAL_ARGS)},
     "review_ui.audit": {"*": Touch(SEARCH)},
     "review_ui.access": {"*": Touch(SEARCH)},
 }
@@ -212,6 +222,8 @@ UNTOUCHED = frozenset({
     "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
     "organisations.Organisations", "organisations.Organisation",
     "partners.Partners", "partners.Partner", "partners.Crosswalk",
+    "outbound_exceptions.PartnerPause", "outbound_exceptions.PartnerResume", "outbound_exceptions.PartnerBackPost",
+    "review_ui.pause_partner", "review_ui.resume_partner", "review_ui.back_post_partner",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
 })

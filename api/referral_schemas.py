@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 import marshmallow as ma
 from holidays import list_supported_countries
 
+from api.outbound_schemas import PartnerViewSchema
 from api.schemas import MAX_OFFSET
 from mpi.directory.calendar import DAYS
 from mpi.directory.organisations import CODE, SERVICE_TYPE, USER_NAME
@@ -188,13 +189,17 @@ class ReferralOutSchema(ma.Schema):
     version = ma.fields.Integer()
     history = ma.fields.List(ma.fields.Nested(HistorySchema))
     lineage = ma.fields.List(ma.fields.Nested(LineageSchema))
+    partner_views = ma.fields.List(ma.fields.Nested(PartnerViewSchema), metadata={
+        "description": "in GET /v1/referrals/{referral_id} only: each partner system that hears of it (of its "
+                       "requester or performer, or any for a steward or admin), stale since the event time of the "
+                       "first change it has not acknowledged, with the manual reports it was given"})
 
 
 class ReferralSummarySchema(ReferralOutSchema):
-    """A referral in a list: without its history and lineage."""
+    """A referral in a list: without its history, lineage and partner views."""
 
     class Meta:
-        exclude = ("history", "lineage")
+        exclude = ("history", "lineage", "partner_views")
 
 
 class ReferralListArgsSchema(ma.Schema):

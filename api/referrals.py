@@ -70,8 +70,11 @@ class Referral(MethodView):
     @blp.response(200, ReferralOutSchema)
     @blp.alt_response(404, schema="Error", description="no such referral, or another organisation's")
     def get(self, referral_id):
-        """A referral with its history (both times of every change), lineage, gate, gated time and due times."""
-        return _referrals().get(referral_id, caller())
+        """A referral with its history (both times of every change), lineage, gate, gated time and due times,
+        and how each partner's view of it stands (``partner_views``: stale since when, manual reports)."""
+        referral = _referrals().get(referral_id, caller())
+        referral["partner_views"] = current_app.extensions["mpi"].outbound.partner_views(referral, caller())
+        return referral
 
 
 @blp.route("/referrals/<string:referral_id>/status")

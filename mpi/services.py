@@ -20,6 +20,8 @@ from mpi.events import EventBus
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.inbound import InboundDesk, InboundTargets
+from mpi.exchange.manual_reports import ManualReports
+from mpi.exchange.outbound import OutboundDesk, OutboundTargets
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
@@ -198,12 +200,23 @@ class Services:
     @cached_property
     def delivery(self) -> DeliveryWorker:
         """Sends the outbox to partners, retrying with backoff (``mpi deliver``; a thread of ``mpi serve``)."""
-        return DeliveryWorker(self.store, DeliveryPolicy.from_config(self.config), self.clock)
+        return DeliveryWorker(self.store, DeliveryPolicy.from_config(self.config), self.clock,
+                              on_dead=self.outbound.record_dead)
 
     @cached_property
     def inbound(self) -> InboundDesk:
         """The inbound exception queue: referrals and status updates kept after failing validation."""
         return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
+
+    @cached_property
+    def outbound(self) -> OutboundDesk:
+        """The outbound exception queue: dead messages as patterns; pause, resume and back-post partners."""
+        return OutboundDesk(self.store, self.partners, OutboundTargets.from_config(self.config), self.clock)
+
+    @cached_property
+    def manual_reports(self) -> ManualReports:
+        """Manual status reports told to partners while their feed is down (shown on referrals and patterns)."""
+        return ManualReports(self.store, self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

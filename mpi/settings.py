@@ -128,6 +128,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MPI_DELIVERY_BACKOFF_SECONDS", "5", "Wait before the first retry; each next retry waits twice as long "
             "(with jitter: a random 50-100% of it), at most `MPI_DELIVERY_MAX_BACKOFF_SECONDS`."),
     Setting("MPI_DELIVERY_MAX_BACKOFF_SECONDS", "3600", "Longest wait between two attempts of one message."),
+    Setting("MPI_OUTBOUND_OWNER", "integration-desk", "The team that owns the outbound exception queue (patterns of "
+            "status updates partners could not be sent)."),
+    Setting("MPI_OUTBOUND_TARGET_HIGH_HOURS", "4", "Hours a `high` outbound pattern (a discharge referral, or a "
+            "declined, redirected, closed-not-served, expired or returned-for-information state) may stay open."),
+    Setting("MPI_OUTBOUND_TARGET_MEDIUM_HOURS", "24", "Hours a `medium` outbound pattern (accepted, in progress, "
+            "completed, cancelled, entered in error) may stay open."),
+    Setting("MPI_OUTBOUND_TARGET_LOW_HOURS", "72", "Hours a `low` outbound pattern (submitted, acknowledged, in "
+            "triage, on hold: receipt news the next update supersedes) may stay open."),
     Setting("MPI_DELIVERY_CONCURRENCY", "8", "Messages the worker sends at once (each to a different referral "
             "and partner: one stream's messages go one at a time, in order)."),
 )

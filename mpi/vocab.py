@@ -165,6 +165,8 @@ class EntityType(StrEnum):
     """A partner system of the exchange, by partner id (never its signing secret)."""
     INBOUND_EXCEPTION = "inbound_exception"
     """A referral or status update that failed validation and was kept, by exception id."""
+    OUTBOUND_PATTERN = "outbound_pattern"
+    """A pattern of the outbound exception queue (dead messages of one partner, type and error), by pattern id."""
 
 
 class Replay(StrEnum):
@@ -291,6 +293,14 @@ class AuditAction(StrEnum):
     """An inbound exception corrected and replayed: it names the referral it produced."""
     INBOUND_RETURNED = "inbound.returned"
     """An inbound exception returned to its sender with a reason."""
+    PARTNER_PAUSED = "partner.paused"
+    """A partner paused: its messages keep queueing unsent (the detail has the reason)."""
+    PARTNER_RESUMED = "partner.resumed"
+    """A paused partner resumed: its queued messages flow again, in order."""
+    OUTBOUND_BACK_POSTED = "outbound.back_posted"
+    """A pattern's or a partner's held messages sent again after a fix; the patterns closed with the note."""
+    MANUAL_REPORT_RECORDED = "manual_report.recorded"
+    """Staff recorded telling a partner a referral's state by hand (phone, fax, ...) while its feed was down."""
 
 
 class PurposeOfUse(StrEnum):

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from mpi.errors import MpiError
 # Routes register on import.
 from review_ui import access_views, actions, csrf, referral_actions, referral_views, signin, views  # noqa: F401
+from review_ui import outbound_views  # noqa: F401
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)

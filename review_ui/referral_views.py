@@ -20,6 +20,7 @@ from typing import Any
 from flask import current_app, g, render_template, request
 
 from mpi.errors import Forbidden, MpiError, NotFound
+from mpi.exchange.outbound_vocab import ManualMethod
 from mpi.referrals.access import side_of
 from mpi.vocab import Role
 from review_ui import referral_detail
@@ -141,8 +142,12 @@ def render_referral(referral_id: str, status: int = 200, **extra: Any):
                                          redirect_to=redirect_to, alerts=alerts, zone=zone_of(referral["performer"]),
                                          can_see_cases=who.role in (Role.STEWARD, Role.ADMIN), **extra)
     logger.debug("referral %s shown to %s", referral_id, who.name)
+    may_report = who.role == Role.ADMIN or (who.role == Role.COORDINATOR and who.organisation in (
+        referral["requester"], referral["performer"]))
     return render_template("referral.html", page=page, state_word=state_word,
-                           gate_holds=referral_detail.GATE_HOLDS, party_choices=PARTY_CHOICES), status
+                           gate_holds=referral_detail.GATE_HOLDS, party_choices=PARTY_CHOICES,
+                           partner_views=svc.outbound.partner_views(referral, who), may_report=may_report,
+                           report_methods=[m.value for m in ManualMethod], report_states=rp.STATES), status
 
 
 @bp.get("/referrals/<referral_id>")

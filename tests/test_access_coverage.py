@@ -24,6 +24,7 @@ import pytest
 from api import create_app
 from api.access_log import TOUCHES, UNTOUCHED
 from conftest import PEOPLE, activate_policy_on, record
+from exchange_world import Partner
 from mpi.auth import add_user
 from referral_network import MONDAY_10AM, build, clock, net_services, referral_body  # noqa: F401
 from test_review_ui import csrf_of, sign_in
@@ -37,6 +38,9 @@ NOT_PHI = frozenset({
     "GET admin.Keys", "POST admin.Keys", "GET admin.Key", "DELETE admin.Key", "POST admin.KeyRevoke",
     "GET admin.Users", "POST admin.Users", "GET admin.Models", "POST admin.ModelActivate",
     "GET partners.Partners", "POST partners.Partners", "GET partners.Partner", "POST partners.Crosswalk",
+    "POST outbound_exceptions.PartnerPause", "POST outbound_exceptions.PartnerResume",
+    "POST outbound_exceptions.PartnerBackPost",
+    "POST review_ui.pause_partner", "POST review_ui.resume_partner", "POST review_ui.back_post_partner",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"
@@ -86,14 +90,20 @@ def world(net_services, clock):  # noqa: F811
         "theodore", "st-marys-ehr", "MRN-2")), headers=hub).json
     clock.set(MONDAY_10AM + timedelta(hours=6))  # 6 of the food bank's 8 hours to acknowledge: a reminder
     services.sweep.run()
+    # St Mary's feed, broken: the next referral's first message dies and opens an outbound pattern.
+    feed = Partner()
+    feed.answer = lambda r: 400
+    services.partners.add({"partner_id": "st-marys-feed", "organisation": "st-marys", "name": "feed",
+                           "endpoint": feed.url, "format": "webhook", "subscriptions": ["requester"]}, "test")
     uis = {}
-    for who in ("sam", "cora", "audrey"):
+    for who in ("sam", "cora", "audrey", "root"):
         uis[who] = app.test_client()
         assert sign_in(uis[who], who, network.tokens[who]).status_code == 303
-    return SimpleNamespace(services=services, network=network, app=app, api=api, headers=headers, uis=uis,
-                           marisol=marisol["person_id"], theodore=theodore["person_id"],
-                           desmond=desmond["person_id"], case_id=held["review_case_id"],
-                           referral_id=referral["referral_id"])
+    yield SimpleNamespace(services=services, network=network, app=app, api=api, headers=headers, uis=uis,
+                          marisol=marisol["person_id"], theodore=theodore["person_id"],
+                          desmond=desmond["person_id"], case_id=held["review_case_id"],
+                          referral_id=referral["referral_id"])
+    feed.close()
 
 
 def _ui_post(client, page: str, path: str, **form):
@@ -159,6 +169,28 @@ def calls(w) -> Iterator[Call]:
         "desmond", "st-marys-ehr", "MRN-3")), headers=h("hub-stmarys"))
     yield Call("POST referrals.Referrals", "hub-stmarys", created,
                {(F, created.json["referral_id"]), ("record", "st-marys-ehr/MRN-3"), (P, des)})
+    # The outbound exception queue: SM-10's first message died at St Mary's broken feed.
+    sm10 = created.json["referral_id"]
+    w.services.delivery.run_once()
+    patterns = api.get("/v1/outbound-exceptions", headers=h("root"))
+    pattern_id = patterns.json["patterns"][0]["pattern_id"]
+    yield Call("GET outbound_exceptions.OutboundExceptions", "root", patterns, {(F, sm10)})
+    report = {"partner_id": "st-marys-feed", "told_by": "Cora", "method": "phone", "state": "submitted",
+              "reported_at": w.services.clock.now().isoformat(), "note": "phoned"}
+    yield Call("POST manual_reports.ManualReports", "cora", api.post(
+        f"/v1/referrals/{sm10}/manual-reports", json=report, headers=h("cora")), {(F, sm10)})
+    yield Call("GET manual_reports.ManualReports", "cora", api.get(
+        f"/v1/referrals/{sm10}/manual-reports", headers=h("cora")), {(F, sm10)})
+    yield Call("GET outbound_exceptions.OutboundException", "root",
+               api.get(f"/v1/outbound-exceptions/{pattern_id}", headers=h("root")), {(F, sm10)})
+    yield Call("GET review_ui.outbound", "root", w.uis["root"].get("/review/outbound"), {(F, sm10)}, purpose=None)
+    yield Call("POST review_ui.manual_report", "cora", _ui_post(
+        w.uis["cora"], f"/review/referrals/{sm10}", f"/review/referrals/{sm10}/manual-reports", **{
+            **report, "reported_at": ""}), {(F, sm10)}, purpose=None)
+    yield Call("POST review_ui.back_post_pattern", "root", _ui_post(
+        w.uis["root"], "/review/outbound", f"/review/outbound/{pattern_id}/back-post", note=""), set(), purpose=None)
+    yield Call("POST outbound_exceptions.PatternBackPost", "root", api.post(
+        f"/v1/outbound-exceptions/{pattern_id}/back-post", json={"note": "fixed"}, headers=h("root")), {(F, sm10)})
     yield Call("GET referrals.Referrals", "cora", api.get("/v1/referrals", headers=h("cora")), {(F, ref), (P, theo)})
     yield Call("GET referrals.Referral", "cora", api.get(f"/v1/referrals/{ref}", headers=h("cora")),
                {(F, ref), (P, theo)})

@@ -27,7 +27,8 @@ import pytest
 from api import create_app
 from api_world import WORLD_PARTNER, build_world, services_on
 from conftest import record
-from mpi.auth import create_key
+from exchange_world import Partner
+from mpi.auth import Caller, create_key
 from mpi.services import DEFAULT_MODEL_VERSION
 from referral_network import ORGANISATIONS, referral_body
 
@@ -57,6 +58,9 @@ ADMINS = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, admin=OK)
 #: organisation, or of none (an auditor): 404, as if it did not exist.
 REFERRAL_READ = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, auditor=HIDDEN, other_hub=HIDDEN,
                         other_coordinator=HIDDEN)
+#: A manual status report: an admin, or a coordinator of the referral's requester or performer (here the food
+#: bank's); a hub (a system) and a steward are refused; a caller who may not see the referral: 404.
+MANUAL_REPORT = {**REFERRAL_READ, "hub": FORBIDDEN, "steward": FORBIDDEN}
 #: A step of a referral: its side, or an admin (either side); a steward reads but takes no step. The step asked
 #: for here is the performer's (acknowledged), which the requester's hub may not take.
 PERFORMER_STEP = {**REFERRAL_READ, "hub": FORBIDDEN, "steward": FORBIDDEN}
@@ -95,6 +99,9 @@ UI_PERFORMER_STEP = {**UI_REFERRAL, "steward": FORBIDDEN}
 UI_REQUESTER_STEP = {**UI_REFERRAL, "steward": FORBIDDEN, "coordinator": FORBIDDEN}
 #: Alerts in the UI: the coordinators' page (a steward's pages are the queue's).
 UI_ALERTS = profile(SIGN_IN, coordinator=OK, other_coordinator=OK, steward=FORBIDDEN, admin=OK, auditor=FORBIDDEN)
+#: Exchange operations in the UI (the outbound exception queue, pausing and back-posting partners): admins only.
+UI_ADMINS = profile(SIGN_IN, coordinator=FORBIDDEN, other_coordinator=FORBIDDEN, steward=FORBIDDEN, admin=OK,
+                    auditor=FORBIDDEN)
 UI_SIGN_IN_POST = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=FORBIDDEN, other_hub=FORBIDDEN)
 
 #: (rule, method) -> expected outcome by caller.
@@ -124,6 +131,14 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/partners", "POST"): ADMINS,
     ("/v1/partners/<string:partner_id>", "GET"): ADMINS,
     ("/v1/partners/<string:partner_id>/crosswalk", "POST"): ADMINS,
+    ("/v1/partners/<string:partner_id>/pause", "POST"): ADMINS,
+    ("/v1/partners/<string:partner_id>/resume", "POST"): ADMINS,
+    ("/v1/partners/<string:partner_id>/back-post", "POST"): ADMINS,
+    ("/v1/outbound-exceptions", "GET"): ADMINS,
+    ("/v1/outbound-exceptions/<string:pattern_id>", "GET"): ADMINS,
+    ("/v1/outbound-exceptions/<string:pattern_id>/back-post", "POST"): ADMINS,
+    ("/v1/referrals/<string:referral_id>/manual-reports", "GET"): REFERRAL_READ,
+    ("/v1/referrals/<string:referral_id>/manual-reports", "POST"): MANUAL_REPORT,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -177,6 +192,12 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/referrals/<referral_id>/correction", "POST"): UI_REQUESTER_STEP,
     ("/review/referrals/<referral_id>/reopen", "POST"): UI_REQUESTER_STEP,
     ("/review/alerts/<alert_id>/ack", "POST"): {**UI_ALERTS, "other-coordinator": HIDDEN},
+    ("/review/outbound", "GET"): UI_ADMINS,
+    ("/review/outbound/<pattern_id>/back-post", "POST"): UI_ADMINS,
+    ("/review/partners/<partner_id>/pause", "POST"): UI_ADMINS,
+    ("/review/partners/<partner_id>/resume", "POST"): UI_ADMINS,
+    ("/review/partners/<partner_id>/back-post", "POST"): UI_ADMINS,
+    ("/review/referrals/<referral_id>/manual-reports", "POST"): UI_PERFORMER_STEP,
 }
 
 
@@ -190,10 +211,26 @@ def world_app(tmp_path_factory):
     services = services_on(tmp_path_factory.mktemp("matrix"))
     world = build_world(services)
     world.key_id = create_key(services.store, "st-marys", "hub", "test")[0]["key_id"]
+    world.patterns = [_outbound_pattern(services)]
     app = create_app(services=services)
     app.config["TESTING"] = True
     yield app, world
     services.close()
+
+
+def _outbound_pattern(services) -> str:
+    """An outbound pattern: a HomeBase referral's first message refused (400) by HomeBase's loopback feed."""
+    feed = Partner()
+    feed.answer = lambda r: 400
+    try:
+        services.partners.add({"partner_id": "matrix-outbound", "organisation": "homebase", "name": "feed",
+                               "endpoint": feed.url, "format": "webhook", "subscriptions": ["requester"]}, "test")
+        services.referrals.submit(referral_body("theodore", "HB-OUT", requester="homebase", person=record(
+            "theodore", "homebase-hmis", "HB-OUT")), Caller("matrix-admin", "admin"))
+        services.delivery.run_once()
+    finally:
+        feed.close()
+    return services.outbound.page()["patterns"][0]["pattern_id"]
 
 
 def _fill(rule: str, world) -> str:
@@ -211,6 +248,7 @@ def _fill(rule: str, world) -> str:
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
+              "pattern_id": world.patterns[0],
               "version": DEFAULT_MODEL_VERSION}
     path = rule
     for name, value in values.items():
@@ -252,6 +290,11 @@ def _body(rule: str, world) -> dict:
         "/correction": {"note": "the address"},
         "/replay": {"body": {"state": "acknowledged"}},
         "/return": {"reason": "checking who may"},
+        "/manual-reports": {"partner_id": world.partners[0], "told_by": "Matrix", "method": "phone",
+                            "state": "submitted", "reported_at": "2026-01-01T00:00:00+00:00", "note": "checking"},
+        "/pause": {"reason": "checking who may"},
+        "/resume": {},
+        "/back-post": {"note": "checking who may"},
     }
     for suffix, body in bodies.items():
         if rule.endswith(suffix):

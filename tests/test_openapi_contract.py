@@ -53,6 +53,7 @@ UNSAYABLE_RULES = {
     "not enough to match on": "a record with nothing usable once normalised (a phone or ZIP that cannot be read)",
     "must differ from survivor_id": "a person merged into itself (two fields compared)",
     "no such organisation": "an organisation code in a body or query that names no organisation (a 404 of a body)",
+    "no such partner": "a partner id in a manual report that names no partner (a 404 of a body)",
     "does not perform it": "a service type the performer named does not offer (what the directory holds)",
     "must be after from": "a period that ends before it starts (two fields compared)",
     "in the period: choose a longer interval": "a series of more than 1,100 buckets (a period's length, interval)",

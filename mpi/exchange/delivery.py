@@ -4,7 +4,8 @@ A pass (:meth:`DeliveryWorker.run_once`) takes the messages due now, each the
 first undelivered message of its referral and partner (so one stream's messages
 go one at a time, in event order), marks them ``sent`` in one transaction,
 sends them concurrently outside any transaction, and stores every outcome in
-one more:
+one more (with each message that died handed to ``on_dead``, the outbound
+exception queue, in that same transaction):
 
 - a 2xx answer: ``acknowledged``;
 - a network error, a timeout, 429 or a 5xx: ``failed``, its next attempt
@@ -25,7 +26,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,8 @@ from mpi.store import Store
 logger = logging.getLogger(__name__)
 
 _SENDABLE = (D.QUEUED.value, D.FAILED.value)
+#: What the worker tells of the messages that died in a pass: ``[(message, outcome), ...]``.
+DeadHook = Callable[[list[tuple[dict[str, Any], dict[str, Any]]]], None]
 
 
 @dataclass(frozen=True)
@@ -91,8 +94,11 @@ class DeliveryWorker:
     """Delivers the outbox over one store (``services.delivery``; ``mpi deliver``; a thread of ``mpi serve``)."""
 
     def __init__(self, store: Store, policy: DeliveryPolicy, clock: Clock, rng: random.Random | None = None,
-                 transport: httpx.BaseTransport | None = None):
+                 transport: httpx.BaseTransport | None = None, on_dead: DeadHook | None = None):
         self.store = store
+        #: Told of each message that died, ``(message, outcome)``, inside the transaction recording it (the
+        #: outbound exception queue groups them into patterns).
+        self.on_dead = on_dead
         self.policy = policy
         self.clock = clock
         self.rng = rng or random.Random()
@@ -128,8 +134,17 @@ class DeliveryWorker:
             attempts = list(self._pool.map(lambda m: self._send(m, partners[m["partner_id"]], transmitted), batch))
             now = self.clock.now()
             outcomes = [(m["message_id"], self._outcome(m, a, transmitted, now)) for m, a in zip(batch, attempts)]
-            with self.store.transaction():
-                self.store.outbox.record(outcomes)
+            try:
+                with self.store.transaction():
+                    self.store.outbox.record(outcomes)
+                    dead = [(m, o) for m, (_, o) in zip(batch, outcomes) if o["status"] == D.DEAD]
+                    if dead and self.on_dead is not None:
+                        self.on_dead(dead)
+            except Exception:
+                # Not left `sent` until a restart: due again now, sent again under the same keys.
+                with self.store.transaction():
+                    self.store.outbox.mark([m["message_id"] for m in batch], D.QUEUED.value, transmitted)
+                raise
             counts: dict[str, int] = {}
             for (message_id, o), m, a in zip(outcomes, batch, attempts):
                 counts[o["status"]] = counts.get(o["status"], 0) + 1

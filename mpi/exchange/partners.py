@@ -181,6 +181,25 @@ class PartnerRegistry:
         self.get(partner_id)
         return self.add_crosswalk(partner_id, rows_from_csv(text), effective_from, actor, by_line=True)
 
+    def set_status(self, partner_id: str, status: PartnerStatus, reason: str | None, actor: str) -> dict:
+        """Pause or resume a partner, audited (``partner.paused`` with the reason, ``partner.resumed``); the
+        outbox reads partners afresh. Setting the status it has already changes nothing and is not audited.
+
+        Raises:
+            NotFound: no such partner.
+        """
+        partner = self.get(partner_id)
+        if partner["status"] == status:
+            return partner
+        action = AuditAction.PARTNER_PAUSED if status == PartnerStatus.PAUSED else AuditAction.PARTNER_RESUMED
+        with self.store.transaction():
+            self.store.partners.set_status(partner_id, status.value, self.store.db.now())
+            self.store.audit.append(actor, action, EntityType.PARTNER, partner_id, reason,
+                                    {"from": partner["status"], "to": status.value})
+        self._changed()
+        logger.info("partner %s %s by %s", partner_id, status.value, actor)
+        return self.get(partner_id)
+
     def versions(self, partner_id: str) -> list[CrosswalkVersion]:
         """A partner's crosswalk versions, compiled (for the exchange to label messages with)."""
         self.get(partner_id)

@@ -18,6 +18,9 @@
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
 - ``store.inbound``: the inbound exception queue, bodies kept after failing validation (``inbound.py``);
+- ``store.outbox``: outbound messages to partners (``outbox.py``);
+- ``store.outbound``: the outbound exception queue, patterns of dead messages (``outbound.py``);
+- ``store.manual_reports``: manual status reports told to partners while a feed is down (``manual_reports.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -47,6 +50,8 @@ from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
 from mpi.store.meta import MetaTable
 from mpi.store.organisations import OrganisationTable
+from mpi.store.manual_reports import ManualReportTable
+from mpi.store.outbound import OutboundPatternTable
 from mpi.store.outbox import OutboxTable
 from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
@@ -87,6 +92,8 @@ class Store:
         self.alerts = AlertTable(self.db)
         self.inbound = InboundExceptionTable(self.db)
         self.outbox = OutboxTable(self.db)
+        self.outbound = OutboundPatternTable(self.db)
+        self.manual_reports = ManualReportTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

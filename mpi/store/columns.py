@@ -80,3 +80,9 @@ OUTBOUND_MESSAGES = ("message_id", "idempotency_key", "partner_id", "referral_id
                      "reason", "label", "crosswalk_version", "lossy", "event_time", "recorded_time", "payload",
                      "status", "attempts", "next_attempt_at", "sent_at", "acknowledged_at", "dead_at", "error_code",
                      "http_status", "back_post_id", "back_posted_at")
+#: The outbound exception queue (migration 13): patterns of dead messages, their members, manual reports.
+OUTBOUND_PATTERNS = ("pattern_id", "partner_id", "message_type", "error_code", "severity", "owner", "opened_at",
+                     "due_at", "closed_at", "closed_by", "close_note", "back_post_id")
+PATTERN_MESSAGES = ("pattern_id", "message_id", "referral_id", "dead_at", "severity")
+MANUAL_REPORTS = ("report_id", "referral_id", "partner_id", "told_by", "method", "state", "reported_at", "note",
+                  "recorded_at", "recorded_by")

@@ -140,3 +140,34 @@ class OutboxTable:
             "JOIN heads h ON m.message_id = h.head JOIN partners p ON p.partner_id = m.partner_id "
             f"WHERE m.status IN ({marks(len(sendable))}) AND p.status = ?", [delivered, *sendable, active])
         return row[0] if row else None
+
+    def back_post(self, message_ids: Sequence[int], back_post_id: str, at: datetime, queued: str) -> int:
+        """Queue these messages again, due at ``at``, with a fresh retry budget, marked with the back-post that
+        sent them (inside a transaction); how many. Their payload, event time and order stay as they were."""
+        if not message_ids:
+            return 0
+        return len(self._db.execute(
+            "UPDATE outbound_messages SET status = ?, attempts = 0, next_attempt_at = ?, back_post_id = ?, "
+            f"back_posted_at = ? WHERE message_id IN ({marks(len(message_ids))}) RETURNING message_id",
+            [queued, at, back_post_id, at, *message_ids]))
+
+    def held(self, partner_id: str, undelivered: Sequence[str]) -> list[int]:
+        """A partner's messages in one of the ``undelivered`` statuses, in event order."""
+        return [r[0] for r in self._db.query(
+            f"SELECT message_id FROM outbound_messages WHERE partner_id = ? AND status IN ({marks(len(undelivered))}) "
+            "ORDER BY message_id", [partner_id, *undelivered])]
+
+    def views(self, referral_id: str, delivered: str, dead: str) -> list[dict[str, Any]]:
+        """How each partner's view of a referral stands: since when it misses a change (the event time of its
+        first undelivered message), how many it misses, and when it last acknowledged one."""
+        return [dict(zip(("partner_id", "stale_since", "undelivered", "last_acknowledged_at", "dead"), r))
+                for r in self._db.query(
+            "SELECT partner_id, min(event_time) FILTER (WHERE status <> ?), count(*) FILTER (WHERE status <> ?), "
+            "max(acknowledged_at), count(*) FILTER (WHERE status = ?) FROM outbound_messages "
+            "WHERE referral_id = ? GROUP BY partner_id ORDER BY partner_id", [delivered, delivered, dead, referral_id])]
+
+    def stale(self, partner_id: str, delivered: str) -> dict[str, Any]:
+        """How many referrals a partner's view is stale for, and since when (the earliest undelivered event)."""
+        row = self._db.one("SELECT count(DISTINCT referral_id), count(*), min(event_time) FROM outbound_messages "
+                           "WHERE partner_id = ? AND status <> ?", [partner_id, delivered])
+        return {"stale_referrals": row[0], "undelivered": row[1], "stale_since": row[2]}

@@ -47,6 +47,10 @@ class PartnerTable:
         """Every partner by id (never their secrets)."""
         return [_partner(r) for r in self._db.query(f"SELECT {select(PARTNERS)} FROM partners ORDER BY partner_id")]
 
+    def set_status(self, partner_id: str, status: str, at) -> None:
+        """Set a partner's status (``active``, ``paused``; inside a transaction)."""
+        self._db.execute("UPDATE partners SET status = ?, updated_at = ? WHERE partner_id = ?", [status, at, partner_id])
+
     def signing_secret(self, partner_id: str) -> str | None:
         """The secret the exchange signs a partner's messages with (for the signer only; never shown again)."""
         row = self._db.one("SELECT signing_secret FROM partners WHERE partner_id = ?", [partner_id])

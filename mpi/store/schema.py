@@ -474,4 +474,51 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    13,
+    [
+        # The outbound exception queue: dead messages grouped into patterns by (partner_id, message_type,
+        # error_code). A pattern is written when the delivery worker records a dead outcome (in the same
+        # transaction); a later dead message of the same key joins the open pattern, or opens a new one once
+        # the old one is closed (by a back-post, with its note). No key constraint: rows are UPDATEd.
+        """CREATE TABLE outbound_patterns (
+            pattern_id VARCHAR NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            message_type VARCHAR NOT NULL,
+            error_code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            owner VARCHAR NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            due_at TIMESTAMPTZ NOT NULL,
+            closed_at TIMESTAMPTZ,
+            closed_by VARCHAR,
+            close_note VARCHAR,
+            back_post_id VARCHAR
+        )""",
+        # Which dead messages a pattern holds (a message back-posted and dead again joins a new pattern).
+        """CREATE TABLE outbound_pattern_messages (
+            pattern_id VARCHAR NOT NULL,
+            message_id BIGINT NOT NULL,
+            referral_id VARCHAR NOT NULL,
+            dead_at TIMESTAMPTZ NOT NULL,
+            severity VARCHAR NOT NULL
+        )""",
+        # Manual status reports: while an integration is down, who told the partner what, how and when.
+        # Only ever added.
+        """CREATE TABLE manual_reports (
+            report_id VARCHAR PRIMARY KEY,
+            referral_id VARCHAR NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            told_by VARCHAR NOT NULL,
+            method VARCHAR NOT NULL,
+            state VARCHAR NOT NULL,
+            reported_at TIMESTAMPTZ NOT NULL,
+            note VARCHAR NOT NULL,
+            recorded_at TIMESTAMPTZ NOT NULL,
+            recorded_by VARCHAR NOT NULL
+        )""",
+        "CREATE INDEX manual_reports_referral ON manual_reports (referral_id)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
