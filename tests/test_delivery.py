@@ -271,3 +271,21 @@ def test_mpi_deliver_sends_what_is_due_and_says_what_the_outbox_holds(net_client
 
     assert "delivered: 1 acknowledged, 0 to retry, 1 dead; outbox now: 1 acknowledged, 1 dead" in result.output
     assert [r.state for r in partner.accepted()] == ["submitted"]
+
+
+def test_a_pass_whose_outcomes_cannot_be_stored_puts_its_messages_back_to_send_again(net_client, network,
+                                                                                     net_services, partner):
+    referral = submit(net_client, network)
+    partner.answer = lambda r: 400
+
+    def broken(dead):
+        raise RuntimeError("the queue's table is gone")
+
+    w = DeliveryWorker(net_services.store, DeliveryPolicy(timeout=2.0), net_services.clock, on_dead=broken)
+    with pytest.raises(RuntimeError):
+        w.run_once()
+
+    [message] = net_services.store.outbox.of_referral(referral)
+    assert (message["status"], message["attempts"]) == ("queued", 0), "due again, not stuck as sent"
+    partner.answer = lambda r: 200
+    assert drain(worker(net_services)) == {"acknowledged": 1}
