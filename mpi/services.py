@@ -20,6 +20,7 @@ from mpi.events import EventBus
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.inbound import InboundDesk, InboundTargets
+from mpi.exchange.labels import PartnerLabels
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
@@ -204,6 +205,11 @@ class Services:
     def inbound(self) -> InboundDesk:
         """The inbound exception queue: referrals and status updates kept after failing validation."""
         return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
+
+    @cached_property
+    def partner_labels(self) -> PartnerLabels:
+        """Status updates in a partner's own labels, mapped back through its crosswalk into the one status path."""
+        return PartnerLabels(self.partners, self.referrals, self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""
