@@ -20,6 +20,7 @@ from mpi.events import EventBus
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.inbound import InboundDesk, InboundTargets
+from mpi.exchange.governance import Governance
 from mpi.exchange.labels import PartnerLabels
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
@@ -181,8 +182,10 @@ class Services:
 
     @cached_property
     def sweep(self) -> Sweep:
-        """Reminders, escalations and expiry of referrals (``mpi sweep``; every ``MPI_SWEEP_SECONDS`` in serve)."""
-        return Sweep(self.store, self.identity_gate, self.events, self.clock)
+        """Reminders, escalations and expiry of referrals, and the exchange's exception escalations (``mpi sweep``;
+        every ``MPI_SWEEP_SECONDS`` in serve)."""
+        return Sweep(self.store, self.identity_gate, self.events, self.clock,
+                     also=[lambda now: self.governance.escalate(now)])
 
     # -- exchange -----------------------------------------------------------------------------------
 
@@ -205,6 +208,16 @@ class Services:
     def inbound(self) -> InboundDesk:
         """The inbound exception queue: referrals and status updates kept after failing validation."""
         return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
+
+    @cached_property
+    def governance(self) -> Governance:
+        """Exception governance over the exchange's queues: metrics, gauges, escalations (in the sweep).
+
+        Each queue gives its items through one source; a new queue is one more line here.
+        """
+        return Governance([
+            self.inbound.governance_items,
+        ], self.store, self.clock)
 
     @cached_property
     def partner_labels(self) -> PartnerLabels:

@@ -29,6 +29,7 @@ from typing import Any
 from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import Conflict, MpiError, ReplayRefused, ValidationError
+from mpi.exchange.governance import GovernanceItem
 from mpi.exchange.inbound_vocab import (
     RECOVERY_IN_PROGRESS,
     WORKABLE,
@@ -44,6 +45,8 @@ from mpi.vocab import AuditAction, EntityType
 
 logger = logging.getLogger(__name__)
 _ENTITY = EntityType.INBOUND_EXCEPTION
+#: This queue's name to governance.
+QUEUE = "inbound"
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,14 @@ class InboundDesk:
             self.store.audit.append(actor, AuditAction.INBOUND_RESOLVED, _ENTITY, exception_id, None,
                                     {"referral_id": referral["referral_id"]})
         return self.get(exception_id)
+
+    def governance_items(self) -> list[GovernanceItem]:
+        """Every exception as governance sees it (queue ``inbound``; source: the sender's organisation, else the
+        sender; message type: the kind; resolved when it was resolved or returned)."""
+        return [GovernanceItem(queue=QUEUE, item_id=r["exception_id"], source=r["sender_organisation"] or r["sender"],
+                               message_type=r["kind"], severity=r["severity"], owner=r["owner"],
+                               opened_at=r["received_at"], due_at=r["due_at"], resolved_at=r["closed_at"])
+                for r in self.store.inbound.summaries()]
 
     def _view(self, item: dict[str, Any]) -> dict[str, Any]:
         now = self.clock.now()
