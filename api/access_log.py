@@ -181,6 +181,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "inbound_exceptions.InboundClaim": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
     "inbound_exceptions.InboundReturn": {"*": Touch(UPDATE, _INBOUND_ARGS, _INBOUND_ANSWER)},
     "inbound_exceptions.InboundReplay": {"*": Touch(SUBMIT, _INBOUND_ARGS, _INBOUND_ANSWER)},
+    # A partner's status update in its own label changes the referral its body names.
+    "partner_updates.PartnerStatusUpdates": {"*": Touch(UPDATE, answer=(Pick(REFERRAL, "referral_id"),
+                                                                        *_REFERRAL_ANSWER))},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
     # -- FHIR
     "fhir.Task": {"*": _FHIR_READ},
@@ -203,13 +206,16 @@ TOUCHES: dict[str, dict[str, Touch]] = {
        for name in ("referral_status", "referral_correction", "referral_reopen")},
     "review_ui.alerts": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
     "review_ui.acknowledge_alert": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),))},
+    "review_ui.inbound_queue": {"*": Touch(SEARCH, answer=(Links(INBOUND, "inbound"),))},
+    "review_ui.inbound_item": {"*": Touch(READ, _INBOUND_ARGS, (Links(REFERRAL, "referrals"),))},
+    "review_ui.inbound_action": {"*": Touch(UPDATE, _INBOUND_ARGS)},
     "review_ui.audit": {"*": Touch(SEARCH)},
     "review_ui.access": {"*": Touch(SEARCH)},
 }
 
 #: Routes that touch no PHI: not logged.
 UNTOUCHED = frozenset({
-    "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
+    "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics", "metrics.ExchangeMetrics",
     "organisations.Organisations", "organisations.Organisation",
     "partners.Partners", "partners.Partner", "partners.Crosswalk",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
