@@ -10,11 +10,14 @@ intake as the original (as its sender: the sender's own permissions apply), or
 return it to the sender with a reason. Every change is in the audit log with who
 and when; logs and errors name the exception id, never the body.
 
-The seam for partners' labels: an inbound status update in a partner's own label
-is to be mapped back through the partner's crosswalk before intake; a label the
-crosswalk does not know is kept here with :meth:`InboundDesk.keep` (kind
-``status_update``, an error code such as ``unknown_label`` naming the field), and
-the same queue works it. Nothing here maps labels: that is the crosswalk's.
+Partners' labels: an inbound status update in a partner's own label is mapped
+back through the partner's crosswalk before intake (``mpi/exchange/labels.py``);
+one refused (``unknown_label``, ``ambiguous_label``, or what the status path
+answers) is kept here as any refused status update is (kind ``status_update``),
+and the same queue works it. Nothing here maps labels: that is the crosswalk's.
+
+Governance reads the queue through :meth:`InboundDesk.governance_items` (ids, codes
+and times only), which ``mpi/services.py`` hands to ``mpi/exchange/governance.py``.
 """
 
 from __future__ import annotations
