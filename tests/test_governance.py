@@ -3,8 +3,12 @@ tracker's alerts once a target passes, ``GET /v1/metrics/exchange`` and the gaug
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
+
+from exchange_world import Partner
+from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.governance import Governance, GovernanceItem, measure
 from referral_network import MONDAY_10AM, clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
@@ -145,11 +149,23 @@ def scrape(client) -> dict[str, float]:
 
 
 def test_the_gauges_show_open_items_overdue_oldest_and_the_outbox(net_client, network, net_services, clock):
-    net_services.partners.add({"partner_id": "stm-feed", "organisation": "st-marys", "name": "feed",
-                               "endpoint": "http://127.0.0.1:9/hook", "format": "webhook",
-                               "subscriptions": ["requester"]}, "test")
-    created = net_client.post("/v1/referrals", json=referral_body(), headers=network.headers["hub-stmarys"])
-    assert created.status_code == 201
+    partner = Partner(now=lambda: clock.now().timestamp())
+    try:
+        net_services.partners.add({"partner_id": "stm-feed", "organisation": "st-marys", "name": "feed",
+                                   "endpoint": partner.url, "format": "webhook", "subscriptions": ["requester"]},
+                                  "test")
+        refused, taken = (net_client.post("/v1/referrals", json=referral_body(ref=ref, name=name),
+                                          headers=network.headers["hub-stmarys"]).get_json()["referral_id"]
+                          for ref, name in (("SM-1", "marisol"), ("SM-2", "theodore")))
+        partner.answer = lambda r: 400 if r["body"]["referral_id"] == refused else 200
+        worker = DeliveryWorker(net_services.store, DeliveryPolicy(timeout=2.0, backoff=10.0), net_services.clock,
+                                rng=random.Random(7))
+        while worker.run_once():
+            pass
+        net_client.post("/v1/referrals/" + taken + "/status", json={"state": "acknowledged"},
+                        headers=network.headers["hub-foodbank"])  # queued, not sent yet
+    finally:
+        partner.close()
     keep_status_update(net_client, network)
     clock.advance(25 * H)
 
@@ -159,5 +175,7 @@ def test_the_gauges_show_open_items_overdue_oldest_and_the_outbox(net_client, ne
     assert gauges['mpi_exchange_open_items{queue="inbound",severity="high"}'] == 0
     assert gauges['mpi_exchange_overdue_items{queue="inbound"}'] == 1
     assert gauges['mpi_exchange_oldest_open_age_seconds{queue="inbound"}'] == 25 * 3600
-    assert gauges['mpi_outbox_messages{status="queued"}'] == 1, "the submitted referral's message to St Mary's"
-    assert gauges["mpi_outbox_dead_messages"] == 0
+    outbox = {s: gauges[f'mpi_outbox_messages{{status="{s}"}}'] for s in ("queued", "sent", "acknowledged", "dead")}
+    assert outbox["dead"] == 1 and outbox["queued"] == 1, outbox
+    assert outbox["sent"] + outbox["acknowledged"] == 1, "the other referral's message went through"
+    assert gauges["mpi_outbox_dead_messages"] == 1
