@@ -11,17 +11,25 @@ exception queue as a refused ``POST /v1/referrals/{id}/status`` is
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import caller, require_caller
+from api.auth import caller, require_role
 from api.referral_schemas import ReferralOutSchema
 from mpi.exchange.labels import PartnerStatusUpdateSchema
+from mpi.vocab import Role
 
 blp = Blueprint("partner_updates", __name__, url_prefix="/v1",
                 description="Status updates from partner systems in their own labels")
-blp.before_request(require_caller)
+
+
+@blp.before_request
+def _authorise() -> None:
+    """A hub of the partner's organisation, checked before a body is read: 401, 403 or 404, never a 422 first."""
+    require_role(Role.HUB)
+    partner_id = (request.view_args or {}).get("partner_id")
+    current_app.extensions["mpi"].partner_labels.check_sender(partner_id, caller())
 
 
 @blp.route("/partners/<string:partner_id>/status-updates")

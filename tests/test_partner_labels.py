@@ -156,3 +156,15 @@ def test_the_reverse_lookup_prefers_a_row_of_the_reason_and_never_guesses():
     with pytest.raises(UnknownLabel) as before:
         state_for([version], "Declined", None, at - timedelta(days=1), takes_reason)
     assert list(before.value.errors) == ["label"]
+
+
+def test_logs_name_ids_never_a_note_or_the_body(net_client, network, net_services, referral_id, caplog):
+    marker = "Zebediah-Quixworth"
+    with caplog.at_level("DEBUG"):
+        update(net_client, network, {"referral_id": referral_id, "label": "Received", "note": marker})
+        update(net_client, network, {"referral_id": referral_id, "label": f"{marker} label", "note": marker})
+
+    lines = [r.getMessage() for r in caplog.records]
+    assert any(referral_id in line and "crosswalk version" in line for line in lines), "there are lines to check"
+    assert any("inbound exception" in line for line in lines)
+    assert not [line for line in lines if marker in line]

@@ -77,6 +77,19 @@ class PartnerLabels:
         self.referrals = referrals
         self.clock = clock
 
+    def check_sender(self, partner_id: str, caller: Caller) -> dict[str, Any]:
+        """The partner, when the caller is a hub of its organisation (the API asks before it reads a body).
+
+        Raises:
+            NotFound: no such partner.
+            Forbidden: the caller is not a hub of the partner's organisation.
+        """
+        partner = self.partners.get(partner_id)
+        if caller.role != Role.HUB or caller.organisation != partner["organisation"]:
+            raise Forbidden("only a hub of the partner's organisation sends its status updates",
+                            {"partner_id": ["not a partner of the caller's organisation"]})
+        return partner
+
     def status_update(self, partner_id: str, data: Any, caller: Caller) -> dict[str, Any]:
         """Map an update's label under the version in force at its event time and change the referral's status.
 
@@ -86,10 +99,7 @@ class PartnerLabels:
             ValidationError: a bad body; ``unknown_label`` or ``ambiguous_label`` naming ``label``.
             MpiError: whatever the status change answers (an invalid transition, an identity gate, ...).
         """
-        partner = self.partners.get(partner_id)
-        if caller.role != Role.HUB or caller.organisation != partner["organisation"]:
-            raise Forbidden("only a hub of the partner's organisation sends its status updates",
-                            {"partner_id": ["not a partner of the caller's organisation"]})
+        self.check_sender(partner_id, caller)
         body = load(_UPDATE, data, "partner status update")
         at = body["event_time"] or self.clock.now()
         mapped = state_for(self.partners.versions(partner_id), body["label"], body["reason"], at, takes_reason)
