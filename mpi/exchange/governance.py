@@ -157,17 +157,18 @@ class Governance:
         args = args or {}
         query = MetricsQuery.parse({"from": args.get("from"), "to": args.get("to")}, now)
         items = self.items()
-        by_queue = {q: [i for i in items if i.queue == q] for q in [*QUEUES, *sorted({i.queue for i in items}
-                                                                                   - set(QUEUES))]}
-        owners = {q: sorted({i.owner for i in queue_items}) for q, queue_items in by_queue.items()}
-        return {
-            "from": query.start, "to": query.end, "at": now,
-            "severity_tiers": [{"severity": s, "meaning": m} for s, m in SEVERITY_TIERS.items()],
-            "queues": [{"queue": q, "owners": owners[q], **measure(qi, query.start, query.end, now,
-                                                                    query.end_inclusive)}
-                       for q, qi in by_queue.items()],
-            "all": measure(items, query.start, query.end, now, query.end_inclusive),
-        }
+        queues = [*QUEUES, *sorted({i.queue for i in items} - set(QUEUES))]
+
+        def figures(of: list[GovernanceItem]) -> dict[str, Any]:
+            return measure(of, query.start, query.end, now, query.end_inclusive)
+
+        per_queue = []
+        for queue in queues:
+            mine = [i for i in items if i.queue == queue]
+            per_queue.append({"queue": queue, "owners": sorted({i.owner for i in mine}), **figures(mine)})
+        return {"from": query.start, "to": query.end, "at": now,
+                "severity_tiers": [{"severity": s, "meaning": m} for s, m in SEVERITY_TIERS.items()],
+                "queues": per_queue, "all": figures(items)}
 
     def gauges(self) -> dict[str, Any]:
         """What ``/metrics`` shows: open items by queue and severity, overdue and oldest age by queue, the outbox."""
