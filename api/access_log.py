@@ -188,6 +188,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "outbound_exceptions.OutboundException": {"*": Touch(READ, answer=_PATTERN_ANSWER)},
     "outbound_exceptions.PatternBackPost": {"*": Touch(UPDATE, answer=_PATTERN_ANSWER)},
     "manual_reports.ManualReports": {"GET": Touch(READ, _REFERRAL_ARGS), "POST": Touch(UPDATE, _REFERRAL_ARGS)},
+    # A partner's status update in its own label changes the referral its body names.
+    "partner_updates.PartnerStatusUpdates": {"*": Touch(UPDATE, answer=(Pick(REFERRAL, "referral_id"),
+                                                                        *_REFERRAL_ANSWER))},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
     # -- FHIR
     "fhir.Task": {"*": _FHIR_READ},
@@ -213,13 +216,16 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.outbound": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
     "review_ui.back_post_pattern": {"*": Touch(UPDATE)},
     "review_ui.manual_report": {"*": Touch(UPDATE, _REFERRAL_ARGS)},
+    "review_ui.inbound_queue": {"*": Touch(SEARCH, answer=(Links(INBOUND, "inbound"),))},
+    "review_ui.inbound_item": {"*": Touch(READ, _INBOUND_ARGS, (Links(REFERRAL, "referrals"),))},
+    "review_ui.inbound_action": {"*": Touch(UPDATE, _INBOUND_ARGS)},
     "review_ui.audit": {"*": Touch(SEARCH)},
     "review_ui.access": {"*": Touch(SEARCH)},
 }
 
 #: Routes that touch no PHI: not logged.
 UNTOUCHED = frozenset({
-    "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics",
+    "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics", "metrics.ExchangeMetrics",
     "organisations.Organisations", "organisations.Organisation",
     "partners.Partners", "partners.Partner", "partners.Crosswalk",
     "outbound_exceptions.PartnerPause", "outbound_exceptions.PartnerResume", "outbound_exceptions.PartnerBackPost",

@@ -34,7 +34,10 @@ blp = Blueprint("inbound_exceptions", __name__, url_prefix="/v1",
 blp.before_request(require_steward)
 
 #: The routes whose failed bodies are kept, by Flask endpoint.
-KEPT_ROUTES = {"referrals.Referrals": InboundKind.REFERRAL, "referrals.Status": InboundKind.STATUS_UPDATE}
+KEPT_ROUTES = {"referrals.Referrals": InboundKind.REFERRAL, "referrals.Status": InboundKind.STATUS_UPDATE,
+               "partner_updates.PartnerStatusUpdates": InboundKind.STATUS_UPDATE}
+#: The routes whose body (not the path) names the referral a status update is about.
+NAMED_IN_BODY = frozenset({"partner_updates.PartnerStatusUpdates"})
 #: Answers that mean the message failed validation (409 only for an invalid transition, not a race or a gate).
 KEPT_STATUSES = frozenset({400, 404, 415, 422})
 KEPT_CONFLICTS = frozenset({"invalid_transition"})
@@ -60,6 +63,8 @@ def init_app(app: Flask) -> None:
         if sender is None:
             return response
         referral_id = (request.view_args or {}).get("referral_id")
+        if request.endpoint in NAMED_IN_BODY:
+            referral_id = _named_referral()
         try:
             exception_id = _desk().keep(kind, referral_id, sender, request.content_type,
                                         request.get_data(cache=True), code, status, error.get("errors") or {})
@@ -69,6 +74,13 @@ def init_app(app: Flask) -> None:
             return response
         response.headers["X-Inbound-Exception"] = exception_id
         return response
+
+
+def _named_referral() -> str | None:
+    """The referral a partner's status update names in its body (a short text only; never more of the body)."""
+    data = request.get_json(silent=True, cache=True)
+    value = data.get("referral_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
 
 
 def _sender() -> Caller | None:

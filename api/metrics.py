@@ -22,8 +22,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
-from api.auth import caller, require_caller
+from api.auth import caller, require_caller, require_role
+from api.exchange_metric_schemas import ExchangeMetricsArgsSchema, ExchangeMetricsSchema
 from api.metric_schemas import MetricsArgsSchema, ReferralMetricsSchema
+from mpi.vocab import Role
 
 blp = Blueprint("metrics", __name__, description="Loop measures of referrals, and the Prometheus scrape")
 
@@ -31,9 +33,14 @@ blp = Blueprint("metrics", __name__, description="Loop measures of referrals, an
 @blp.before_request
 def _known_caller() -> None:
     """The loop measures need a caller, resolved before the query is read (no token: 401, never a 422)."""
-    if request.endpoint != "metrics.Scrape":
+    if request.endpoint == "metrics.ExchangeMetrics":
+        require_role(*GOVERNANCE_READERS)
+    elif request.endpoint != "metrics.Scrape":
         require_caller()
 
+#: Who reads exception governance's figures: those who work the queues (stewards, admins) and oversee them
+#: (auditors); counts and ids of teams only, no PHI. A hub or coordinator: 403.
+GOVERNANCE_READERS = (Role.ADMIN, Role.STEWARD, Role.AUDITOR)
 #: The request-latency histogram's name and labels.
 LATENCY = ("mpi_http_request_duration_seconds", ("method", "endpoint", "status"))
 #: The label of a request no URL rule matched (a 404 on a path that names nothing).
@@ -66,6 +73,29 @@ class StoreCollector(Collector):
         yield cases
         yield GaugeMetricFamily("mpi_review_case_oldest_open_age_seconds", "Age of the oldest review case not yet "
                                 "closed (0 when none is)", value=gauges["oldest_open_case_age_seconds"])
+        yield from exchange_gauges(self._app.extensions["mpi"].governance.gauges())
+
+
+def exchange_gauges(gauges: dict) -> list[GaugeMetricFamily]:
+    """The exchange's gauges: open exception items by queue and severity, overdue, oldest age; the outbox."""
+    open_ = GaugeMetricFamily("mpi_exchange_open_items", "Open exchange exception items, by queue and severity",
+                              labels=["queue", "severity"])
+    for (queue, severity), n in gauges["open"].items():
+        open_.add_metric([queue, severity], n)
+    overdue = GaugeMetricFamily("mpi_exchange_overdue_items", "Open exchange exception items past their target "
+                                "resolution time, by queue", labels=["queue"])
+    oldest = GaugeMetricFamily("mpi_exchange_oldest_open_age_seconds", "Age of the oldest open exchange exception "
+                               "item, by queue (0 when none is)", labels=["queue"])
+    for queue, n in gauges["overdue"].items():
+        overdue.add_metric([queue], n)
+        oldest.add_metric([queue], gauges["oldest_age_s"][queue])
+    outbox = GaugeMetricFamily("mpi_outbox_messages", "Outbound messages to partners, by delivery status",
+                               labels=["status"])
+    for status, n in gauges["outbox"].items():
+        outbox.add_metric([status], n)
+    dead = GaugeMetricFamily("mpi_outbox_dead_messages", "Outbound messages dead after their retries (each holds "
+                             "its referral's later messages to that partner)", value=gauges["dead"])
+    return [open_, overdue, oldest, outbox, dead]
 
 
 def init_app(app: Flask) -> None:
@@ -114,6 +144,21 @@ class ReferralMetrics(MethodView):
         return result
 
 
+@blp.route("/v1/metrics/exchange")
+class ExchangeMetrics(MethodView):
+    @blp.arguments(ExchangeMetricsArgsSchema, location="query")
+    @blp.response(200, ExchangeMetricsSchema)
+    @blp.alt_response(403, schema="Error", description="a hub or coordinator: governance is read by stewards, "
+                                                        "admins and auditors")
+    def get(self, args):
+        """Exception governance over the exchange's queues for a period (by default the 30 days up to now):
+        per queue and over all, volume by source, open items by severity, overdue, queue age, share resolved
+        within target, time to manual recovery and recurrence by source and message type; with the severity
+        tiers' meanings. A 422 names every bad parameter."""
+        args = {("from" if k == "from_" else k): v for k, v in args.items()}
+        return current_app.extensions["mpi"].governance.metrics(args)
+
+
 @blp.route("/metrics")
 class Scrape(MethodView):
     @blp.doc(security=[], responses={"200": {"description": "Prometheus text exposition format",
@@ -123,7 +168,9 @@ class Scrape(MethodView):
 
         No token is needed: it carries counts and timings only (referrals by
         state, gated and overdue referrals, open review cases by priority, the
-        oldest case's age, latency by URL rule), never an id or a person's data.
+        oldest case's age, exchange exception items by queue and severity, overdue
+        and oldest, outbound messages by delivery status, latency by URL rule),
+        never an id or a person's data.
         """
         encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encoder(current_app.extensions["prometheus"]), content_type=content_type)

@@ -143,3 +143,6 @@ class AlertKind(StrEnum):
     """A target nears: sent to the organisation that owns the next step."""
     ESCALATION = "escalation"
     """A target passed: sent to that organisation's supervisors."""
+    EXCEPTION_ESCALATION = "exception_escalation"
+    """An exchange exception (inbound, outbound, reconciliation) passed its target resolution time: sent to the
+    queue's owning team; its ``referral_id`` names the item and its ``clock`` the queue."""

@@ -18,10 +18,12 @@ from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
-from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
+from mpi.exchange.governance import Governance
 from mpi.exchange.inbound import InboundDesk, InboundTargets
+from mpi.exchange.labels import PartnerLabels
 from mpi.exchange.manual_reports import ManualReports
 from mpi.exchange.outbound import OutboundDesk, OutboundTargets
+from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.partners import PartnerRegistry
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
@@ -182,8 +184,10 @@ class Services:
 
     @cached_property
     def sweep(self) -> Sweep:
-        """Reminders, escalations and expiry of referrals (``mpi sweep``; every ``MPI_SWEEP_SECONDS`` in serve)."""
-        return Sweep(self.store, self.identity_gate, self.events, self.clock)
+        """Reminders, escalations and expiry of referrals, and the exchange's exception escalations (``mpi sweep``;
+        every ``MPI_SWEEP_SECONDS`` in serve)."""
+        return Sweep(self.store, self.identity_gate, self.events, self.clock,
+                     also=[lambda now: self.governance.escalate(now)])
 
     # -- exchange -----------------------------------------------------------------------------------
 
@@ -217,6 +221,22 @@ class Services:
     def manual_reports(self) -> ManualReports:
         """Manual status reports told to partners while their feed is down (shown on referrals and patterns)."""
         return ManualReports(self.store, self.clock)
+
+    @cached_property
+    def governance(self) -> Governance:
+        """Exception governance over the exchange's queues: metrics, gauges, escalations (in the sweep).
+
+        Each queue gives its items through one source; a new queue is one more line here.
+        """
+        return Governance([
+            self.inbound.governance_items,
+            self.outbound.governance_items,
+        ], self.store, self.clock)
+
+    @cached_property
+    def partner_labels(self) -> PartnerLabels:
+        """Status updates in a partner's own labels, mapped back through its crosswalk into the one status path."""
+        return PartnerLabels(self.partners, self.referrals, self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -82,7 +82,8 @@ def build_world(services: Services) -> SimpleNamespace:
     inbound = [services.inbound.keep(InboundKind.REFERRAL, None, hub, "text/plain", b"not JSON", "unsupported_media_type",
                                      415, {"Content-Type": ["not JSON: text/plain"]})]
     partner, _ = services.partners.add(WORLD_PARTNER, "test")
-    services.partners.add_crosswalk(partner["partner_id"], [{"state": "accepted", "label": "Scheduled"}], None, "test")
+    services.partners.add_crosswalk(partner["partner_id"], [{"state": "accepted", "label": "Scheduled"},
+                                                            {"state": "cancelled", "label": "Withdrawn"}], None, "test")
     return SimpleNamespace(
         tokens=tokens, persons=persons, cases=cases, merge_id=merge_id, referrals=referrals, records=records,
         alerts=alerts, steps=steps, partners=[partner["partner_id"]], inbound=inbound,

@@ -32,6 +32,7 @@ from test_review_ui import csrf_of, sign_in
 #: Routes that touch no person, record, case or referral, by "METHOD endpoint".
 NOT_PHI = frozenset({
     "GET persons.Health", "GET api-docs.openapi_json", "GET metrics.Scrape", "GET metrics.ReferralMetrics",
+    "GET metrics.ExchangeMetrics",
     "GET organisations.Organisations", "POST organisations.Organisations", "GET organisations.Organisation",
     "GET review_ui.sign_in", "POST review_ui.sign_in", "POST review_ui.sign_out", "GET review_ui.static",
     "GET review_ui.metrics",
@@ -191,6 +192,16 @@ def calls(w) -> Iterator[Call]:
         w.uis["root"], "/review/outbound", f"/review/outbound/{pattern_id}/back-post", note=""), set(), purpose=None)
     yield Call("POST outbound_exceptions.PatternBackPost", "root", api.post(
         f"/v1/outbound-exceptions/{pattern_id}/back-post", json={"note": "fixed"}, headers=h("root")), {(F, sm10)})
+    # A partner system's status update in its own label changes the referral its body names.
+    w.services.partners.add({"partner_id": "foodbank-sys", "organisation": "foodbank", "name": "Food bank system",
+                             "endpoint": "https://foodbank.example/hook", "format": "webhook",
+                             "subscriptions": ["performer"]}, "test")
+    w.services.partners.add_crosswalk("foodbank-sys", [{"state": "acknowledged", "label": "Received"}], "2026-01-01",
+                                      "test")
+    mine = created.json["referral_id"]
+    yield Call("POST partner_updates.PartnerStatusUpdates", "hub-foodbank", api.post(
+        "/v1/partners/foodbank-sys/status-updates", json={"referral_id": mine, "label": "Received"},
+        headers=h("hub-foodbank")), {(F, mine), (P, des)})
     yield Call("GET referrals.Referrals", "cora", api.get("/v1/referrals", headers=h("cora")), {(F, ref), (P, theo)})
     yield Call("GET referrals.Referral", "cora", api.get(f"/v1/referrals/{ref}", headers=h("cora")),
                {(F, ref), (P, theo)})
@@ -212,6 +223,8 @@ def calls(w) -> Iterator[Call]:
     yield Call("POST inbound_exceptions.InboundReplay", "sam",
                api.post(f"/v1/inbound-exceptions/{ix}/replay", json={"body": {"state": "bogus"}}, headers=h("sam")),
                {(I, ix)})
+    ix2 = api.post("/v1/referrals/RF99999998/status", json={"state": "acknowledged"},
+                   headers=h("cora")).headers["X-Inbound-Exception"]
     yield Call("POST inbound_exceptions.InboundReturn", "sam",
                api.post(f"/v1/inbound-exceptions/{ix}/return", json={"reason": "no such referral"}, headers=h("sam")),
                {(I, ix), (F, "RF99999999")})
@@ -256,6 +269,10 @@ def calls(w) -> Iterator[Call]:
                              ("referral_correction", "correction", {}), ("referral_reopen", "reopen", {"reason": "x"})):
         yield Call(f"POST review_ui.{name}", "cora", _ui_post(
             cora, f"/review/referrals/{ref}", f"/review/referrals/{ref}/{path}", **form), {(F, ref)}, **ui)
+    yield Call("GET review_ui.inbound_queue", "sam", sam.get("/review/inbound"), {(I, ix2)}, **ui)
+    yield Call("GET review_ui.inbound_item", "sam", sam.get(f"/review/inbound/{ix2}"), {(I, ix2)}, **ui)
+    yield Call("POST review_ui.inbound_action", "sam", _ui_post(
+        sam, f"/review/inbound/{ix2}", f"/review/inbound/{ix2}/claim"), {(I, ix2)}, **ui)
     yield Call("GET review_ui.access", "audrey", audrey.get("/review/access"), set(), **ui)
 
 

@@ -72,6 +72,11 @@ SEND_REFERRAL = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, hu
 ALERT = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=HIDDEN, auditor=HIDDEN, other_hub=HIDDEN,
                 other_coordinator=HIDDEN)
 
+#: Exception governance's figures: those who work the queues (stewards, admins) and oversee them (auditors).
+GOVERNANCE = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, steward=OK, admin=OK, auditor=OK)
+#: A partner system's status update in its own labels: a hub of the partner's organisation (St Mary's) only.
+PARTNER_HUB = profile(FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, hub=OK)
+
 #: A person: stewards and admins (all), a hub or coordinator given it (here through St Mary's referral to the food
 #: bank); another organisation's callers: 404 as if it did not exist; an auditor reads no person.
 PERSON_READ = profile(OK, none=UNAUTHORISED, bad_token=UNAUTHORISED, auditor=FORBIDDEN, other_hub=HIDDEN,
@@ -139,6 +144,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/outbound-exceptions/<string:pattern_id>/back-post", "POST"): ADMINS,
     ("/v1/referrals/<string:referral_id>/manual-reports", "GET"): REFERRAL_READ,
     ("/v1/referrals/<string:referral_id>/manual-reports", "POST"): MANUAL_REPORT,
+    ("/v1/partners/<string:partner_id>/status-updates", "POST"): PARTNER_HUB,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -172,6 +178,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/fhir/Task/<string:referral_id>/_history/<string:version_id>", "GET"): REFERRAL_READ,
     ("/fhir/ServiceRequest/<string:referral_id>", "GET"): REFERRAL_READ,
     ("/v1/metrics/referrals", "GET"): SCOPED_LIST,
+    ("/v1/metrics/exchange", "GET"): GOVERNANCE,
     ("/review/static/<path:filename>", "GET"): UI_PUBLIC,
     ("/review/sign-in", "GET"): UI_PUBLIC,
     ("/review/sign-in", "POST"): UI_SIGN_IN_POST,
@@ -188,6 +195,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/referrals", "GET"): UI_REVIEW_ROLES,
     ("/review/referrals/<referral_id>", "GET"): UI_REFERRAL,
     ("/review/alerts", "GET"): UI_ALERTS,
+    ("/review/inbound", "GET"): UI_STEWARDS,
+    ("/review/inbound/<exception_id>", "GET"): UI_STEWARDS,
+    ("/review/inbound/<exception_id>/<action>", "POST"): UI_STEWARDS,
     ("/review/referrals/<referral_id>/status", "POST"): UI_PERFORMER_STEP,
     ("/review/referrals/<referral_id>/correction", "POST"): UI_REQUESTER_STEP,
     ("/review/referrals/<referral_id>/reopen", "POST"): UI_REQUESTER_STEP,
@@ -295,6 +305,8 @@ def _body(rule: str, world) -> dict:
         "/pause": {"reason": "checking who may"},
         "/resume": {},
         "/back-post": {"note": "checking who may"},
+        # St Mary's own label for a step of its own (cancelled), on a referral no other row steps.
+        "/status-updates": {"referral_id": world.referrals[1], "label": "Withdrawn", "reason": "duplicate"},
     }
     for suffix, body in bodies.items():
         if rule.endswith(suffix):

@@ -85,7 +85,8 @@ def test_the_clocks_count_no_public_holiday(net_services, network, clock):
     assert referral["clocks"]["acknowledge"]["due_at"] == local(30, 15)
     clock.set(local(29, 12))
     assert net_services.sweep.run() | {"at": None} == {"expired": 0, "reminders": 0, "escalations": 0,
-                                                         "gates_mended": 0, "at": None}
+                                                         "gates_mended": 0, "exception_escalations": 0,
+                                                         "at": None}
 
 
 def test_a_discharge_referral_never_acknowledged_expires_by_the_system(net_services, network, clock, net_client):

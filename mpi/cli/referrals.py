@@ -15,4 +15,5 @@ def sweep(services: Services) -> None:
     counts = services.sweep.run()
     click.echo(f"sweep at {counts['at'].isoformat(timespec='seconds')}: {counts['expired']} expired, "
                f"{counts['reminders']} reminders, {counts['escalations']} escalations, "
-               f"{counts['gates_mended']} gates mended")
+               f"{counts['gates_mended']} gates mended, {counts.get('exception_escalations', 0)} exception "
+               "escalations")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping as MappingType, Sequence
+from collections.abc import Callable, Iterable, Mapping as MappingType, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, NamedTuple
@@ -42,6 +42,18 @@ class NoLabel(MpiError):
     code = "no_crosswalk_label"
 
 
+class UnknownLabel(ValidationError):
+    """An inbound label the partner's crosswalk version in force does not know (never guessed: kept as an exception)."""
+
+    code = "unknown_label"
+
+
+class AmbiguousLabel(ValidationError):
+    """An inbound lossy label that maps to two internal states, and no reason given that tells them apart."""
+
+    code = "ambiguous_label"
+
+
 class Mapping(NamedTuple):
     """One row of a version: an internal state (and reason, or None for any) shown as the partner's label."""
 
@@ -49,6 +61,15 @@ class Mapping(NamedTuple):
     state: str
     reason: str | None
     label: str
+    lossy: bool
+
+
+class Mapped(NamedTuple):
+    """What :func:`state_for` answers: the internal state and reason a partner's label maps back to, and from where."""
+
+    state: str
+    reason: str | None
+    version_id: int
     lossy: bool
 
 
@@ -91,6 +112,11 @@ class CrosswalkVersion:
             if row.state == state and row.reason is None:
                 fallback = row
         return fallback
+
+    def rows_for_label(self, label: str) -> tuple[Mapping, ...]:
+        """Every row showing this label (compared as the lossy marks compare: no case, no extra spaces)."""
+        folded = _folded(label)
+        return tuple(r for r in self.rows if _folded(r.label) == folded)
 
 
 def mark_lossy(rows: Iterable[MappingType[str, Any]]) -> list[Mapping]:
@@ -222,3 +248,50 @@ def label_for(versions: Sequence[CrosswalkVersion], state: str, reason: str | No
         raise NoLabel(f"crosswalk version {version.version_id} maps no label for state {state}",
                       {"state": [f"not mapped in crosswalk version {version.version_id}"]})
     return Label(row.label, version.version_id, version.effective_from, row.lossy)
+
+
+def state_for(versions: Sequence[CrosswalkVersion], label: str, reason: str | None, at: datetime | date,
+              takes_reason: Callable[[str, str], bool] = lambda state, reason: True) -> Mapped:
+    """The internal state (and reason) a partner's label maps back to, under the version in force at ``at``.
+
+    The rows showing the label are the candidates. A row naming the update's reason wins; otherwise, with a
+    reason, the rows without one stand, narrowed to the states that take it (``takes_reason``: the
+    lifecycle's rule); with no reason, every row showing the label. One state left is the answer (its
+    row's reason when they agree, else the update's); none is an unknown label; two or more an ambiguous
+    one. A label is never guessed.
+
+    Raises:
+        UnknownLabel: no version in force at ``at``, or its rows show no such label (field ``label``).
+        AmbiguousLabel: the label is lossy and ``reason`` does not tell its states apart (field ``label``).
+    """
+    try:
+        version = in_force(versions, at)
+    except NoLabel as e:
+        raise UnknownLabel(f"unknown label: {e.message}", {"label": [e.message]}) from None
+    rows = version.rows_for_label(label)
+    if not rows:
+        raise UnknownLabel(f"unknown label: crosswalk version {version.version_id} shows no such label",
+                           {"label": [f"not a label of crosswalk version {version.version_id} "
+                                      f"(in force from {version.effective_from.isoformat()})"]})
+    exact = [r for r in rows if reason is not None and r.reason == reason]
+    if exact:
+        candidates = exact
+    else:
+        candidates = list(rows)  # no reason given: every row showing the label
+        if reason is not None:
+            candidates = [r for r in rows if r.reason is None and takes_reason(r.state, reason)]
+    states = sorted({r.state for r in candidates})
+    if len(states) == 1:
+        reasons = {r.reason for r in candidates}
+        return Mapped(states[0], (reasons.pop() if len(reasons) == 1 else None) or reason, version.version_id,
+                      any(r.lossy for r in candidates))
+    if not states:
+        raise UnknownLabel(f"unknown label: crosswalk version {version.version_id} maps it to no state "
+                           f"that takes reason {reason}",
+                           {"label": [f"no state of crosswalk version {version.version_id} shown so takes this "
+                                      "reason"], "reason": ["taken by no state this label maps to"]})
+    every = sorted({r.state for r in rows})
+    raise AmbiguousLabel(f"ambiguous label: crosswalk version {version.version_id} shows it for "
+                         f"{' and '.join(every)}",
+                         {"label": [f"lossy: shown for {', '.join(every)} in crosswalk version "
+                                    f"{version.version_id}; a reason must tell them apart"]})

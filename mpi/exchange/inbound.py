@@ -10,11 +10,14 @@ intake as the original (as its sender: the sender's own permissions apply), or
 return it to the sender with a reason. Every change is in the audit log with who
 and when; logs and errors name the exception id, never the body.
 
-The seam for partners' labels: an inbound status update in a partner's own label
-is to be mapped back through the partner's crosswalk before intake; a label the
-crosswalk does not know is kept here with :meth:`InboundDesk.keep` (kind
-``status_update``, an error code such as ``unknown_label`` naming the field), and
-the same queue works it. Nothing here maps labels: that is the crosswalk's.
+Partners' labels: an inbound status update in a partner's own label is mapped
+back through the partner's crosswalk before intake (``mpi/exchange/labels.py``);
+one refused (``unknown_label``, ``ambiguous_label``, or what the status path
+answers) is kept here as any refused status update is (kind ``status_update``),
+and the same queue works it. Nothing here maps labels: that is the crosswalk's.
+
+Governance reads the queue through :meth:`InboundDesk.governance_items` (ids, codes
+and times only), which ``mpi/services.py`` hands to ``mpi/exchange/governance.py``.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any
 from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import Conflict, MpiError, ReplayRefused, ValidationError
+from mpi.exchange.governance import GovernanceItem
 from mpi.exchange.inbound_vocab import (
     RECOVERY_IN_PROGRESS,
     WORKABLE,
@@ -44,6 +48,8 @@ from mpi.vocab import AuditAction, EntityType
 
 logger = logging.getLogger(__name__)
 _ENTITY = EntityType.INBOUND_EXCEPTION
+#: This queue's name to governance.
+QUEUE = "inbound"
 
 
 @dataclass(frozen=True)
@@ -164,6 +170,14 @@ class InboundDesk:
             self.store.audit.append(actor, AuditAction.INBOUND_RESOLVED, _ENTITY, exception_id, None,
                                     {"referral_id": referral["referral_id"]})
         return self.get(exception_id)
+
+    def governance_items(self) -> list[GovernanceItem]:
+        """Every exception as governance sees it (queue ``inbound``; source: the sender's organisation, else the
+        sender; message type: the kind; resolved when it was resolved or returned)."""
+        return [GovernanceItem(queue=QUEUE, item_id=r["exception_id"], source=r["sender_organisation"] or r["sender"],
+                               message_type=r["kind"], severity=r["severity"], owner=r["owner"],
+                               opened_at=r["received_at"], due_at=r["due_at"], resolved_at=r["closed_at"])
+                for r in self.store.inbound.summaries()]
 
     def _view(self, item: dict[str, Any]) -> dict[str, Any]:
         now = self.clock.now()

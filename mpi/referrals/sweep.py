@@ -14,6 +14,8 @@ the same few statements at ten referrals or a million:
    nothing twice;
 3. a gated referral whose review case is closed (an event that failed to reach
    the gate) is brought back in line with identity.
+4. the passes wired in from above (``also``): the exchange's escalation of
+   exceptions past their target (``mpi/exchange/governance.py``), after the rest.
 
 ``mpi sweep`` runs it once; ``mpi serve`` runs it every ``MPI_SWEEP_SECONDS``
 through the single writer (``mpi.background.Background``, wired by ``mpi serve``).
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,11 +47,15 @@ _OPEN = [s.value for s in OPEN_STATES]
 class Sweep:
     """One run of the sweep over one store."""
 
-    def __init__(self, store: Store, gate: IdentityGate, events: EventBus, clock: TimeSource):
+    def __init__(self, store: Store, gate: IdentityGate, events: EventBus, clock: TimeSource,
+                 also: Sequence[Callable[[datetime], Mapping[str, int]]] = ()):
         self.store = store
         self.gate = gate
         self.events = events
         self.clock = clock
+        #: Passes of domains above this one that run with each sweep (the exchange's exception escalations),
+        #: each given the sweep's time and answering counts; wired in ``mpi/services.py``, a port, never an import.
+        self.also = list(also)
 
     def run(self, now: datetime | None = None) -> dict[str, Any]:
         """Expire, remind, escalate and mend gates as of ``now`` (default: the clock); returns the counts."""
@@ -82,6 +89,8 @@ class Sweep:
                         requesters[referral_id], performer, version))
         counts = {"expired": len(expired), "reminders": kinds["reminder"], "escalations": kinds["escalation"],
                   "gates_mended": len(mended), "at": now}
+        for extra in self.also:
+            counts.update(extra(now))
         if any(v for k, v in counts.items() if k != "at"):
             logger.info("sweep: %s expired, %s reminders, %s escalations, %s gates mended", counts["expired"],
                         counts["reminders"], counts["escalations"], counts["gates_mended"])

@@ -10,6 +10,7 @@ and due time, so a second sweep raises nothing twice, and a due time that moved
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,30 @@ class AlertTable:
         rows = self._db.execute(sql, params)
         self._db.advance("alert", len(rows))
         return [tuple(r) for r in rows]
+
+    def raise_escalations(self, subjects: Sequence[tuple[str, str, str, datetime]], kind: str,
+                          now: datetime) -> list[tuple[str, str, str, str]]:
+        """Raise an alert of ``kind`` for each (item id, queue, owner, due time) not raised yet (inside a transaction).
+
+        The item id goes in ``referral_id``, the queue in ``clock``, the owning team in ``organisation`` and
+        ``recipients``: one alert per item, queue, kind and due time, as the sweep's are. Returns
+        (alert id, item id, kind, queue) of those raised.
+        """
+        if not subjects:
+            return []
+        existing = {(r[0], r[1], r[2]) for r in self._db.query(
+            "SELECT referral_id, clock, due_at FROM alerts WHERE kind = ? AND list_contains(?, referral_id)",
+            [kind, [s[0] for s in subjects]])}
+        raised = []
+        for item_id, queue, owner, due_at in subjects:
+            if (item_id, queue, due_at) in existing:
+                continue
+            alert_id = f"AL{self._db.next_id('alert'):08d}"
+            self._db.execute(f"INSERT INTO alerts ({select(ALERTS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                             [alert_id, item_id, kind, queue, owner, json.dumps([owner]), due_at, now])
+            existing.add((item_id, queue, due_at))
+            raised.append((alert_id, item_id, kind, queue))
+        return raised
 
     def get(self, alert_id: str) -> dict[str, Any]:
         row = self._db.one(f"{_SELECT} WHERE alert_id = ?", [alert_id])

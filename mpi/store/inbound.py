@@ -79,3 +79,10 @@ class InboundExceptionTable:
         """One page of the queue, oldest first, and how many match the filters."""
         sql, params, count_sql, count_params = queue_query(filters, limit, offset)
         return [_row(r) for r in self._db.query(sql, params)], self._db.one(count_sql, count_params)[0]
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every exception's governance columns (ids, codes and times: never the body), oldest first."""
+        names = ("exception_id", "kind", "sender", "sender_organisation", "severity", "owner", "received_at",
+                 "due_at", "closed_at")
+        rows = self._db.query(f"SELECT {', '.join(names)} FROM inbound_exceptions ORDER BY received_at, exception_id")
+        return [dict(zip(names, r)) for r in rows]
