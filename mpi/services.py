@@ -21,6 +21,7 @@ from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.inbound import InboundDesk, InboundTargets
 from mpi.exchange.partners import PartnerRegistry
+from mpi.exchange.reconcile import ReconcileSettings, Reconciler
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
@@ -204,6 +205,11 @@ class Services:
     def inbound(self) -> InboundDesk:
         """The inbound exception queue: referrals and status updates kept after failing validation."""
         return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
+
+    @cached_property
+    def reconciliation(self) -> Reconciler:
+        """Partners' status snapshots compared with what they should show; the mismatch work queue and trend."""
+        return Reconciler(self.store, self.outbox, ReconcileSettings.from_config(self.config), self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -165,6 +165,8 @@ class EntityType(StrEnum):
     """A partner system of the exchange, by partner id (never its signing secret)."""
     INBOUND_EXCEPTION = "inbound_exception"
     """A referral or status update that failed validation and was kept, by exception id."""
+    RECONCILIATION_ITEM = "reconciliation_item"
+    """A reconciliation work item: a real mismatch of a partner's view and ours, by item id."""
 
 
 class Replay(StrEnum):
@@ -291,6 +293,12 @@ class AuditAction(StrEnum):
     """An inbound exception corrected and replayed: it names the referral it produced."""
     INBOUND_RETURNED = "inbound.returned"
     """An inbound exception returned to its sender with a reason."""
+    RECONCILIATION_RUN = "reconciliation.run"
+    """A partner's status snapshot reconciled (the detail counts what matched, lagged, mismatched, opened)."""
+    RECONCILIATION_CLOSED = "reconciliation.closed"
+    """A reconciliation work item closed with its cause."""
+    RECONCILIATION_REISSUED = "reconciliation.reissued"
+    """A reconciliation work item's fix: the right status update written again to the outbox."""
 
 
 class PurposeOfUse(StrEnum):

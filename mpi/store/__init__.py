@@ -18,6 +18,7 @@
 - ``store.organisations``: the directory of organisations (``organisations.py``);
 - ``store.referrals``: referrals, their history and pauses (``referrals.py``, ``referral_queries.py``);
 - ``store.inbound``: the inbound exception queue, bodies kept after failing validation (``inbound.py``);
+- ``store.reconciliation``: partners' status snapshots, reconciliation runs, rates and work items (``reconciliation.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -50,6 +51,7 @@ from mpi.store.organisations import OrganisationTable
 from mpi.store.outbox import OutboxTable
 from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
+from mpi.store.reconciliation import ReconciliationTable
 from mpi.store.records import RecordTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
@@ -87,6 +89,7 @@ class Store:
         self.alerts = AlertTable(self.db)
         self.inbound = InboundExceptionTable(self.db)
         self.outbox = OutboxTable(self.db)
+        self.reconciliation = ReconciliationTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

@@ -80,3 +80,14 @@ OUTBOUND_MESSAGES = ("message_id", "idempotency_key", "partner_id", "referral_id
                      "reason", "label", "crosswalk_version", "lossy", "event_time", "recorded_time", "payload",
                      "status", "attempts", "next_attempt_at", "sent_at", "acknowledged_at", "dead_at", "error_code",
                      "http_status", "back_post_id", "back_posted_at")
+#: Reconciliation (migration 14): partners' status snapshots, runs, rates per run, work items.
+STATUS_SNAPSHOTS = ("snapshot_id", "partner_id", "received_at", "received_by", "source", "row_count")
+STATUS_SNAPSHOT_ROWS = ("snapshot_id", "line", "referral_id", "reference", "label", "as_of")
+RECONCILIATION_RUNS = ("run_id", "partner_id", "snapshot_id", "ran_at", "trigger", "actor", "grace_s", "compared",
+                       "matched", "lagging", "mismatched", "opened", "seen_again", "cleared")
+RECONCILIATION_RATES = ("run_id", "partner_id", "ran_at", "stage", "category", "expected_label", "compared",
+                        "matched", "lagging", "mismatched")
+RECONCILIATION_ITEMS = ("item_id", "partner_id", "referral_id", "reported_id", "our_state", "expected_label",
+                        "reported_label", "crosswalk_version", "kind", "severity", "owner", "opened_at", "due_at",
+                        "opened_run_id", "last_run_id", "last_seen_at", "seen_count", "state", "cause", "note",
+                        "closed_by", "closed_at", "reissues")
