@@ -55,7 +55,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
-    from api import backup, metrics, partners
+    from api import backup, metrics, partners, reconciliation
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -68,6 +68,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(inbound_exceptions.blp)
     api.register_blueprint(admin.blp)
     api.register_blueprint(partners.blp)
+    api.register_blueprint(reconciliation.blp)
     from api import fhir, fhir_patient
 
     api.register_blueprint(fhir.blp)

@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 
 from mpi.errors import MpiError
 # Routes register on import.
-from review_ui import access_views, actions, csrf, referral_actions, referral_views, signin, views  # noqa: F401
+from review_ui import (access_views, actions, csrf, reconciliation_views, referral_actions, referral_views,  # noqa: F401
+                       signin, views)
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)

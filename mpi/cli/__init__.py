@@ -3,13 +3,14 @@
 Commands parse options, call services and echo results; long work shows a
 progress bar. ``base.py`` holds the group and its error handling;
 ``store.py`` (init), ``models.py`` (train, calibrate, model list/activate),
-``records.py`` (load, rematch, export), ``users.py``, ``keys.py``, ``orgs.py``, ``partners.py``, ``referrals.py`` (sweep),
+``records.py`` (load, rematch, export), ``users.py``, ``keys.py``, ``orgs.py``, ``partners.py``, ``reconcile.py``, ``referrals.py`` (sweep),
 ``synth.py`` (generate), ``backup.py`` (backup, restore)
 and ``serve.py`` (serve, demo) add their commands to it. With ``--url`` the administrative
 commands go through a running service (``remote.py``).
 """
 
-from mpi.cli import backup, deliver, keys, models, orgs, partners, records, referrals, serve, store, synth, users  # noqa: F401  (commands register on import)
+from mpi.cli import (backup, deliver, keys, models, orgs, partners, reconcile, records, referrals, serve,  # noqa: F401
+                     store, synth, users)  # (commands register on import)
 from mpi.cli.base import main
 from mpi.identity.export import EXPORT_COLUMNS
 

@@ -14,13 +14,14 @@ from mpi.services import Services
 @click.option("--threads", default=8, show_default=True)
 @click.pass_obj
 def serve(services: Services, host: str, port: int, threads: int) -> None:
-    """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep and
-    the delivery of status feedback to partners running inside it."""
+    """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep, the
+    delivery of status feedback to partners and the scheduled reconciliation of their snapshots running inside it."""
     import waitress
 
     from api import create_app
 
     from mpi.exchange.delivery import DeliveryScheduler
+    from mpi.exchange.reconcile import ReconcileScheduler
     from mpi.referrals.sweep import SweepScheduler
 
     services.ensure_active_model(actor())
@@ -31,12 +32,15 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     delivery = DeliveryScheduler(services.delivery, services.outbox.written,
                                  float(services.config["MPI_DELIVERY_SECONDS"]))
     delivery.start()
+    reconciling = ReconcileScheduler(services.reconciliation, float(services.config["MPI_RECONCILE_SECONDS"]))
+    reconciling.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     try:
         waitress.serve(app, host=host, port=port, threads=threads, ident="closedloop-mpi")
     finally:
         scheduler.stop()
         delivery.stop()
+        reconciling.stop()
 
 
 @main.command()

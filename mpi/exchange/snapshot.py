@@ -26,6 +26,8 @@ from mpi.exchange.crosswalk import LABEL, MAX_LABEL
 COLUMNS = ("referral_id", "reference", "label", "as_of")
 #: An id or a reference: 1-64 printable characters, no spaces at either end.
 IDENT = re.compile(r"^[!-~](?:[ -~]{0,62}[!-~])?$")
+#: When a partner's system showed a label: an RFC 3339 date and time with its offset.
+AS_OF = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$")
 #: Most rows one snapshot may carry.
 MAX_ROWS = 250_000
 _SHOWN = 20  # problems named at most (a broken file of 100,000 lines is not 100,000 messages)
@@ -64,12 +66,15 @@ def rows_from_csv(text: str) -> list[dict[str, Any]]:
     return validate_rows(rows, by_line=True, errors=errors)
 
 
-def rows_from_json(data: Any) -> list[dict[str, Any]]:
-    """Read a snapshot as JSON: a list of rows, or an object with ``rows`` (the API's body).
+def rows_from_json(data: Any, *, bare_list: bool = False) -> list[dict[str, Any]]:
+    """Read a snapshot as JSON: an object with ``rows`` (the API's body), or with ``bare_list`` (a file given to
+    ``mpi reconcile``) a list of rows too.
 
     Raises:
         ValidationError: not a list of objects, or bad rows (``rows.N.field``), every one named.
     """
+    if isinstance(data, list) and not bare_list:
+        raise ValidationError("invalid status snapshot: an object with rows", {"_schema": ["an object with rows"]})
     if isinstance(data, Mapping):
         extra = sorted(set(data) - {"rows"})
         if extra:
@@ -112,15 +117,21 @@ def validate_rows(rows: Sequence[Mapping[str, Any]], *, by_line: bool,
         referral_id, reference = _text(row.get("referral_id")), _text(row.get("reference"))
         label, as_of = row.get("label"), row.get("as_of")
         for field, value in (("referral_id", row.get("referral_id")), ("reference", row.get("reference"))):
-            if value not in (None, "") and not (isinstance(value, str) and IDENT.match(value.strip())):
-                problem(row, field, "1-64 printable characters")
+            text = value.strip() if by_line and isinstance(value, str) else value  # a CSV's cells may be padded
+            if text not in (None, "") and not (isinstance(text, str) and IDENT.match(text)):
+                problem(row, field, "1-64 printable characters, no spaces at either end")
+            elif not by_line and field in row and (text == "" or text is None):
+                problem(row, field, "1-64 printable characters, no spaces at either end")
         if referral_id is None and reference is None:
             problem(row, "referral_id", "give referral_id (ours) or reference (yours)")
         if not isinstance(label, str) or not label.strip() or len(label) > MAX_LABEL or not LABEL.match(label):
             problem(row, "label", f"required: 1-{MAX_LABEL} characters, no control characters")
         when = _instant(as_of)
         if as_of not in (None, "") and when is None:
-            problem(row, "as_of", "a date and time with its offset, ISO 8601 (2026-11-23T15:00:00Z)")
+            problem(row, "as_of", "a date and time with its offset, RFC 3339 (2026-11-23T15:00:00Z)"
+                    if not (isinstance(as_of, str) and AS_OF.match(as_of.strip())) else "not a real date and time")
+        elif as_of == "" and not by_line:
+            problem(row, "as_of", "a date and time with its offset, RFC 3339 (2026-11-23T15:00:00Z)")
         subject = ("referral_id", referral_id) if referral_id is not None else ("reference", reference or "")
         if subject[1] and subject in seen:
             problem(row, subject[0], f"this referral is reported already ({'line' if by_line else 'row'} "
@@ -142,7 +153,7 @@ def _text(value: Any) -> str | None:
 
 
 def _instant(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str) or not AS_OF.match(value.strip()):
         return None
     try:
         when = datetime.fromisoformat(value.strip())
