@@ -124,6 +124,15 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/partners", "POST"): ADMINS,
     ("/v1/partners/<string:partner_id>", "GET"): ADMINS,
     ("/v1/partners/<string:partner_id>/crosswalk", "POST"): ADMINS,
+    # A partner's system reports its own view: an admin, or a hub of the partner's organisation (St Mary's).
+    ("/v1/partners/<string:partner_id>/status-snapshot", "POST"): profile(
+        FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, admin=OK, hub=OK),
+    # Reconciliation's runs and work queue are staff work, as the inbound queue's.
+    ("/v1/partners/<string:partner_id>/reconciliation", "GET"): STEWARDS,
+    ("/v1/reconciliation/items", "GET"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>", "GET"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>/close", "POST"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>/reissue", "POST"): STEWARDS,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -167,6 +176,8 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/persons/<person_id>", "GET"): UI_STEWARDS,
     ("/review/audit", "GET"): UI_STEWARDS,
     ("/review/metrics", "GET"): UI_REVIEW_ROLES,
+    ("/review/reconciliation", "GET"): UI_STEWARDS,
+    ("/review/reconciliation/items/<item_id>/<action>", "POST"): UI_STEWARDS,
     ("/review/cases/<case_id>/<action>", "POST"): UI_STEWARDS,
     ("/review/persons/<person_id>/merge", "POST"): UI_STEWARDS,
     ("/review/merges/<merge_id>/unmerge", "POST"): UI_STEWARDS,
@@ -211,7 +222,9 @@ def _fill(rule: str, world) -> str:
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
-              "version": DEFAULT_MODEL_VERSION}
+              "version": DEFAULT_MODEL_VERSION, "item_id": world.reconciliation_items[0]}
+    if rule.startswith("/review/reconciliation/"):
+        values["action"] = "close"  # its actions are close and reissue
     path = rule
     for name, value in values.items():
         for converter in ("string:", "path:", "person_id:", "record_id:", ""):
@@ -252,6 +265,8 @@ def _body(rule: str, world) -> dict:
         "/correction": {"note": "the address"},
         "/replay": {"body": {"state": "acknowledged"}},
         "/return": {"reason": "checking who may"},
+        "/status-snapshot": {"rows": [{"referral_id": "RF99999999", "label": "Scheduled"}]},
+        "/close": {"cause": "identifier_mismatch"},
     }
     for suffix, body in bodies.items():
         if rule.endswith(suffix):
