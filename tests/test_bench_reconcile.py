@@ -3,7 +3,11 @@ it reconciles, every row is graded once, and the scheduled run that follows open
 
 from __future__ import annotations
 
-from bench.exchange_reconcile import IN_FLIGHT, UNKNOWN, WRONG, reconcile_figures
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/: scripts at the project's root
+from bench.exchange_reconcile import IN_FLIGHT, UNKNOWN, WRONG, reconcile_figures  # noqa: E402
 
 
 def test_the_figures_add_up_and_a_second_run_opens_nothing():
