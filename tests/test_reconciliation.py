@@ -142,6 +142,8 @@ def test_redirected_shown_as_declined_is_one_pattern_and_falls_after_a_new_cross
     follow, shows each such referral as "Closed": the same signature on every redirected referral, a mapping
     defect, not six front-line mistakes. v2 maps redirected to "Referred elsewhere", which the partner's system
     shows as it is; once updates flow under it, the redirected category's mismatch rate falls."""
+    v1 = {r["state"]: r for r in net_services.partners.get(PARTNER_ID)["crosswalks"][0]["rows"]}
+    assert v1["redirected"]["label"] == "Declined" and v1["redirected"]["lossy"]
     redirected = [referral(net_client, network, f"SM-R{i}", "acknowledged", "redirected") for i in range(6)]
     declined = [referral(net_client, network, f"SM-D{i}", "acknowledged", "declined") for i in range(4)]
     deliver(net_services)
