@@ -13,6 +13,7 @@ import pytest
 
 from mpi.exchange import reconcile_vocab as words
 from mpi.exchange.inbound_vocab import Severity
+from mpi.referral_vocab import ReferralState
 from mpi.store import reconciliation as table
 from reconcile_world import CROSSWALK_V2, PARTNER_ID, deliver, endpoint, referral, step  # noqa: F401
 from referral_network import clock, net_client, net_services, network  # noqa: F401
@@ -55,6 +56,21 @@ def test_the_store_spells_the_words_of_the_vocabulary():
 ])
 def test_severity_is_by_coordination_consequence(kind, state, urgency, severity):
     assert words.severity_of(kind, state, urgency) == severity
+
+
+def test_the_stores_severity_sql_is_the_vocabularys_rule(services):
+    from itertools import product
+
+    cases = list(product(sorted({k.value for k in words.MismatchKind}), [None, *(s.value for s in ReferralState)],
+                         [None, "discharge", "urgent", "routine"]))
+    values = ", ".join("(?, ?, ?)" for _ in cases)
+    rules = words.RULES
+    got = services.store.db.query(
+        f"SELECT kind, our_state, urgency, {table.SEVERITY} FROM (VALUES {values}) t(kind, our_state, urgency)",
+        [rules["medium_states"], rules["open_states"], rules["pressing"], *(v for c in cases for v in c)])
+
+    assert len(got) == len(cases)
+    assert all(severity == words.severity_of(kind, state, urgency) for kind, state, urgency, severity in got)
 
 
 def test_an_update_in_flight_or_inside_the_grace_period_is_lag_and_an_old_disagreement_is_one_item(

@@ -37,6 +37,11 @@ IN_FLIGHT, SUPERSEDED, GRACE = "in_flight", "superseded", "grace"
 DISAGREEMENT, UNDELIVERED, UNKNOWN_REFERRAL, UNKNOWN_LABEL = ("disagreement", "undelivered", "unknown_referral",
                                                               "unknown_label")
 OPEN, CLOSED, CLEARED = "open", "closed", "cleared"
+#: A mismatch's severity over columns ``kind``, ``our_state``, ``urgency``; its parameters: the rules'
+#: ``medium_states``, ``open_states``, ``pressing`` (``reconcile_vocab.severity_of`` is the same rule in Python).
+SEVERITY = (f"CASE WHEN kind IN ('{UNKNOWN_REFERRAL}', '{UNKNOWN_LABEL}') OR our_state IS NULL "
+            "OR list_contains(?::VARCHAR[], our_state) THEN 'medium' WHEN list_contains(?::VARCHAR[], our_state) "
+            "THEN CASE WHEN list_contains(?::VARCHAR[], urgency) THEN 'high' ELSE 'medium' END ELSE 'low' END")
 #: Delivery statuses of a message on its way (the words of ``mpi.exchange.vocab.DeliveryStatus``).
 _IN_FLIGHT = ("queued", "sent", "failed")
 _ACKNOWLEDGED = "acknowledged"
@@ -179,9 +184,7 @@ class ReconciliationTable:
                           [run_id, now, partner, OPEN])
         first = db.peek("reconcile_item")
         due = items["due"]
-        severity = (f"CASE WHEN kind IN ('{UNKNOWN_REFERRAL}', '{UNKNOWN_LABEL}') OR our_state IS NULL "
-                    "OR list_contains(?::VARCHAR[], our_state) THEN 'medium' WHEN list_contains(?::VARCHAR[], our_state) "
-                    "THEN CASE WHEN list_contains(?::VARCHAR[], urgency) THEN 'high' ELSE 'medium' END ELSE 'low' END")
+        severity = SEVERITY
         new = db.execute(
             f"INSERT INTO reconciliation_items ({select(RECONCILIATION_ITEMS)}) "
             f"SELECT 'RI' || lpad(CAST(? + row_number() OVER (ORDER BY m.line) AS VARCHAR), 8, '0'), ?, m.rid, "
