@@ -21,9 +21,17 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import actor, require_role, require_steward
-from api.reconciliation_schemas import (CloseSchema, ItemArgsSchema, ItemListSchema, ItemSchema,
-                                        PartnerReconciliationSchema, ReissueSchema, ReportArgsSchema,
-                                        RunResultSchema, SnapshotBodySchema)
+from api.reconciliation_schemas import (
+    CloseSchema,
+    ItemArgsSchema,
+    ItemListSchema,
+    ItemSchema,
+    PartnerReconciliationSchema,
+    ReissueSchema,
+    ReportArgsSchema,
+    RunResultSchema,
+    SnapshotBodySchema,
+)
 from mpi.errors import Forbidden, NotFound, ValidationError
 from mpi.vocab import Role
 

@@ -118,9 +118,9 @@ def validate_rows(rows: Sequence[Mapping[str, Any]], *, by_line: bool,
         label, as_of = row.get("label"), row.get("as_of")
         for field, value in (("referral_id", row.get("referral_id")), ("reference", row.get("reference"))):
             text = value.strip() if by_line and isinstance(value, str) else value  # a CSV's cells may be padded
-            if text not in (None, "") and not (isinstance(text, str) and IDENT.match(text)):
-                problem(row, field, "1-64 printable characters, no spaces at either end")
-            elif not by_line and field in row and (text == "" or text is None):
+            malformed = text not in (None, "") and not (isinstance(text, str) and IDENT.match(text))
+            given_empty = not by_line and field in row and text in (None, "")  # JSON: null or "" is not absent
+            if malformed or given_empty:
                 problem(row, field, "1-64 printable characters, no spaces at either end")
         if referral_id is None and reference is None:
             problem(row, "referral_id", "give referral_id (ours) or reference (yours)")

@@ -21,8 +21,14 @@ from typing import Any
 import pyarrow as pa
 
 from mpi.errors import Conflict, NotFound
-from mpi.store.columns import (RECONCILIATION_ITEMS, RECONCILIATION_RATES, RECONCILIATION_RUNS, STATUS_SNAPSHOTS,
-                               marks, select)
+from mpi.store.columns import (
+    RECONCILIATION_ITEMS,
+    RECONCILIATION_RATES,
+    RECONCILIATION_RUNS,
+    STATUS_SNAPSHOTS,
+    marks,
+    select,
+)
 from mpi.store.database import Database
 
 #: Columns the work queue may be filtered on (whitelisted: values are bound, names are these).
@@ -167,7 +173,8 @@ class ReconciliationTable:
     def _record(self, table: str, run_id: int, run: Mapping[str, Any], items: Mapping[str, Any]) -> dict[str, Any]:
         db, now, partner, rules = self._db, run["ran_at"], run["partner_id"], items["rules"]
         db.execute(f"INSERT INTO reconciliation_rates ({select(RECONCILIATION_RATES)}) "
-                   "SELECT ?, ?, ?, CASE WHEN our_state IS NULL THEN 'unknown' WHEN list_contains(?::VARCHAR[], our_state) "
+                   "SELECT ?, ?, ?, CASE WHEN our_state IS NULL THEN 'unknown' "
+                   "WHEN list_contains(?::VARCHAR[], our_state) "
                    "THEN 'open' ELSE 'closed' END, coalesce(our_state, 'unknown'), expected_label, "
                    f"count(*), count(*) FILTER (WHERE graded LIKE '{MATCHED}|%'), "
                    f"count(*) FILTER (WHERE graded LIKE '{LAGGING}|%'), "
@@ -239,7 +246,8 @@ class ReconciliationTable:
         rows = self._db.query(
             "SELECT partner_id, kind, our_state, expected_label, min(reported_label), count(*), min(opened_at), "
             "max(last_seen_at), list(DISTINCT crosswalk_version ORDER BY crosswalk_version) FILTER "
-            "(WHERE crosswalk_version IS NOT NULL), max(CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) "
+            "(WHERE crosswalk_version IS NOT NULL), "
+            "max(CASE severity WHEN 'high' THEN 3 WHEN 'medium' THEN 2 ELSE 1 END) "
             f"FROM reconciliation_items {where} GROUP BY partner_id, kind, our_state, expected_label, "
             "lower(trim(reported_label)) ORDER BY count(*) DESC, partner_id, our_state", params)
         out = []
