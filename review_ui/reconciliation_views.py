@@ -33,10 +33,15 @@ ACTIONS = ("close", "reissue")
 CAUSES = tuple(c.value for c in Cause)
 
 
+#: Most status categories drawn in a partner's by-category chart (those with the most mismatches).
+MAX_CATEGORIES = 4
+
+
 @dataclass(frozen=True)
 class PartnerTrend:
     partner_id: str
     chart: charts.LineChart
+    by_category: charts.LineChart
     runs: tuple[dict[str, Any], ...]
 
 
@@ -59,10 +64,31 @@ class ReconciliationPage:
 
 
 def trend(partner_id: str, runs: list[dict[str, Any]]) -> PartnerTrend:
-    """A partner's runs as a line chart: one point per run (named by its day), oldest first."""
-    series = [{**r, "period_start": r["ran_at"].date()} for r in runs]
-    return PartnerTrend(partner_id, charts.build(series, TREND, f"Reconciliation of {partner_id}: rates per run",
-                                                 "day"), tuple(runs))
+    """A partner's runs as line charts, one point per run (named by its day), oldest first: its mismatch and lag
+    rates, and the mismatch rate of each status category with the most mismatches (where a mapping defect shows,
+    and falls after a new crosswalk version). A run that compared none of a category has no point for it."""
+    mismatched: dict[str, int] = {}
+    series = []
+    for run in runs:
+        entry = {**run, "period_start": run["ran_at"].date()}
+        for category, (bad, compared) in _by_category(run).items():
+            mismatched[category] = mismatched.get(category, 0) + bad
+            entry[f"category:{category}"] = bad / compared if compared else None
+        series.append(entry)
+    worst = sorted((c for c, n in mismatched.items() if n), key=lambda c: (-mismatched[c], c))[:MAX_CATEGORIES]
+    return PartnerTrend(
+        partner_id, charts.build(series, TREND, f"Reconciliation of {partner_id}: rates per run", "day"),
+        charts.build(series, [(f"category:{c}", c) for c in worst],
+                     f"Reconciliation of {partner_id}: mismatch rate by status category", "day"), tuple(runs))
+
+
+def _by_category(run: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """A run's (mismatched, compared) per status category (its rates are per category and expected label)."""
+    totals: dict[str, tuple[int, int]] = {}
+    for rate in run["by_category"]:
+        bad, compared = totals.get(rate["category"], (0, 0))
+        totals[rate["category"]] = (bad + rate["mismatched"], compared + rate["compared"])
+    return totals
 
 
 def render_page(status: int = 200, error: str | None = None):

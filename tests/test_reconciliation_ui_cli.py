@@ -4,11 +4,9 @@ through the CLI (``mpi reconcile`` on the store and through a running service)."
 from __future__ import annotations
 
 import json
-import threading
 from datetime import timedelta
 
 import pytest
-import waitress
 from click.testing import CliRunner
 
 from api import create_app
@@ -49,6 +47,8 @@ def test_the_page_shows_the_pattern_the_queue_and_the_trend_chart(ui, mismatched
     assert all(f'/review/referrals/{r}"' in html for r in mismatched)
     assert 'class="linechart"' in html and f'data-partner="{PARTNER_ID}"' in html
     assert "Mismatched (of compared)" in html and "100 %" in html
+    assert 'data-measure="category:redirected"' in html, "the mismatching category has its own line"
+    assert 'data-measure="category:unknown"' in html
 
 
 def test_an_item_is_closed_with_a_cause_and_reissued_from_the_page(ui, mismatched, net_services):
@@ -105,27 +105,25 @@ def test_mpi_reconcile_reads_csv_or_json_and_reports_the_run(net_client, network
     assert_one_line_error(refused, "line 2")
 
 
-def test_mpi_reconcile_goes_through_a_running_service(net_services, network, endpoint, tmp_path):
-    app = create_app(services=net_services)
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident="recon-test")
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        shown = tmp_path / "shown.json"
-        shown.write_text(json.dumps({"rows": [{"referral_id": "RF99999999", "label": "Sent",
-                                               "as_of": "2026-11-23T14:00:00Z"}]}))
-        url = f"http://127.0.0.1:{server.effective_port}"
-        unopenable = str(tmp_path / "no-such-folder" / "x.duckdb")
-        result = CliRunner().invoke(main, ["--db", unopenable, "--url", url, "--token", network.tokens["hub-stmarys"],
-                                           "reconcile", "--partner", PARTNER_ID, "--input", str(shown)])
-        other = CliRunner().invoke(main, ["--db", unopenable, "--url", url, "--token", network.tokens["hub-bluepath"],
-                                          "reconcile", "--partner", PARTNER_ID, "--input", str(shown)])
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=5)
+@pytest.fixture
+def app(net_services, network, endpoint):
+    """The network's app, for conftest's ``live_server`` (a real waitress server on loopback)."""
+    return create_app(services=net_services)
+
+
+def test_mpi_reconcile_goes_through_a_running_service(live_server, net_services, network, tmp_path):
+    shown = tmp_path / "shown.json"
+    shown.write_text(json.dumps({"rows": [{"referral_id": "RF99999999", "label": "Sent",
+                                           "as_of": "2026-11-23T14:00:00Z"}]}))
+    unopenable = str(tmp_path / "no-such-folder" / "x.duckdb")
+
+    def run(who: str):
+        return CliRunner().invoke(main, ["--db", unopenable, "--url", live_server, "--token", network.tokens[who],
+                                         "reconcile", "--partner", PARTNER_ID, "--input", str(shown)])
+
+    result, other = run("hub-stmarys"), run("hub-bluepath")
 
     assert result.exit_code == 0, result.output
     assert "1 compared, 0 matched, 0 lagging, 1 mismatched" in result.output
-    assert net_services.store.reconciliation.latest_snapshots()[0]["received_by"] == "user:hub-stmarys"
+    assert [s["received_by"] for s in net_services.store.reconciliation.latest_snapshots()] == ["user:hub-stmarys"]
     assert_one_line_error(other, "403")
