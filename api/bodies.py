@@ -48,9 +48,12 @@ def init_app(app: Flask, max_bytes: int) -> None:
         if request.mimetype == "text/csv" and request.endpoint in CSV_ENDPOINTS:
             return None
         if not request.is_json:
+            csv_too = request.endpoint in CSV_ENDPOINTS
             return error_response("unsupported_media_type", 415,
-                                  "the body must be JSON (Content-Type: application/json)",
-                                  {"Content-Type": [f"not JSON: {request.mimetype or 'none given'}"]})
+                                  "the body must be JSON (Content-Type: application/json)"
+                                  + (" or CSV (Content-Type: text/csv)" if csv_too else ""),
+                                  {"Content-Type": [f"not {'JSON or CSV' if csv_too else 'JSON'}: "
+                                                    f"{request.mimetype or 'none given'}"]})
         problem = unreadable(request.get_data(cache=True))
         if problem is not None:
             field, message = problem

@@ -67,6 +67,8 @@ class StatusSnapshot(MethodView):
     @blp.alt_response(403, schema="Error", description="the caller is not an admin, nor a hub of the partner's "
                                                        "organisation")
     @blp.alt_response(404, **_NOT_FOUND_PARTNER)
+    @blp.alt_response(415, schema="Error", description="the body is neither JSON (application/json) nor CSV "
+                                                       "(text/csv)")
     def post(self, partner_id):
         """Report what the partner's system shows; it is kept and reconciled at once (the answer is the run).
 
