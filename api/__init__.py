@@ -55,7 +55,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     _log_requests(app)
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
-    from api import backup, manual_reports, metrics, outbound_exceptions, partner_updates, partners
+    from api import backup, manual_reports, metrics, outbound_exceptions, partner_updates, partners, reconciliation
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -71,6 +71,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(outbound_exceptions.blp)
     api.register_blueprint(manual_reports.blp)
     api.register_blueprint(partner_updates.blp)
+    api.register_blueprint(reconciliation.blp)
     from api import fhir, fhir_patient
 
     api.register_blueprint(fhir.blp)

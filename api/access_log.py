@@ -12,7 +12,8 @@ arguments name, and those only its answer names (a match's candidate persons, a
 queue page's cases), picked from the JSON answer by a path, or from the links an
 HTML page shows. A route nobody has classified is still logged, by its route
 template only (action ``route``); :data:`UNTOUCHED` lists the routes that touch
-no PHI (health, the OpenAPI document, metrics, the directory, partners, sign-in, static).
+no PHI (health, the OpenAPI document, metrics, the directory, partners and their reconciliation
+rates, sign-in, static).
 
 The event is appended after the answer is built, never inside the change's
 transaction, and never under the writer lock: by default it is buffered and the
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 PERSON, RECORD, CASE = EntityType.PERSON, EntityType.RECORD, EntityType.REVIEW_CASE
 REFERRAL, MERGE, ALERT = EntityType.REFERRAL, EntityType.MERGE, EntityType.ALERT
 INBOUND = EntityType.INBOUND_EXCEPTION
+RECONCILIATION_ITEM, PARTNER = EntityType.RECONCILIATION_ITEM, EntityType.PARTNER
 READ, SEARCH, MATCH = AccessAction.READ, AccessAction.SEARCH, AccessAction.MATCH
 SUBMIT, CREATE, UPDATE, EXPORT = AccessAction.SUBMIT, AccessAction.CREATE, AccessAction.UPDATE, AccessAction.EXPORT
 
@@ -140,6 +142,7 @@ _CASE_ACTIONS = ("CaseClaim", "CaseAssign", "CaseLink", "CaseNewPerson", "CaseMe
                  "CaseRelease", "CaseWithdraw", "CaseBlocks")
 _INBOUND_ARGS = ((INBOUND, ("exception_id",)),)
 _INBOUND_ANSWER = (Pick(REFERRAL, "referral_id"), Pick(REFERRAL, "produced_referral_id"))
+_ITEM_ARGS = ((RECONCILIATION_ITEM, ("item_id",)),)
 _UI_PAGE_LINKS = (Links(PERSON, "persons"), Links(CASE, "cases"), Links(REFERRAL, "referrals"))
 _PATTERN_ANSWER = (Pick(REFERRAL, "referrals.*.referral_id"), Pick(REFERRAL, "manual_reports.*.referral_id"))
 
@@ -192,6 +195,14 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "partner_updates.PartnerStatusUpdates": {"*": Touch(UPDATE, answer=(Pick(REFERRAL, "referral_id"),
                                                                         *_REFERRAL_ANSWER))},
     "access_audit.AccessEvents": {"*": Touch(SEARCH)},
+    # A partner's status snapshot says what its system shows of each referral it names; a reconciliation work
+    # item names a referral and what the partner shows of it. (Runs, rates and patterns are counts and labels.)
+    "reconciliation.StatusSnapshot": {"*": Touch(SUBMIT, ((PARTNER, ("partner_id",)),))},
+    "reconciliation.Items": {"*": Touch(SEARCH, answer=(Pick(RECONCILIATION_ITEM, "items.*.item_id"),
+                                                        Pick(REFERRAL, "items.*.referral_id")))},
+    "reconciliation.Item": {"*": Touch(READ, _ITEM_ARGS, (Pick(REFERRAL, "referral_id"),))},
+    "reconciliation.ItemClose": {"*": Touch(UPDATE, _ITEM_ARGS, (Pick(REFERRAL, "referral_id"),))},
+    "reconciliation.ItemReissue": {"*": Touch(UPDATE, _ITEM_ARGS, (Pick(REFERRAL, "item.referral_id"),))},
     # -- FHIR
     "fhir.Task": {"*": _FHIR_READ},
     "fhir.ServiceRequest": {"*": _FHIR_READ},
@@ -221,13 +232,15 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.inbound_action": {"*": Touch(UPDATE, _INBOUND_ARGS)},
     "review_ui.audit": {"*": Touch(SEARCH)},
     "review_ui.access": {"*": Touch(SEARCH)},
+    "review_ui.reconciliation": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
+    "review_ui.reconciliation_action": {"*": Touch(UPDATE, _ITEM_ARGS)},
 }
 
 #: Routes that touch no PHI: not logged.
 UNTOUCHED = frozenset({
     "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics", "metrics.ExchangeMetrics",
     "organisations.Organisations", "organisations.Organisation",
-    "partners.Partners", "partners.Partner", "partners.Crosswalk",
+    "partners.Partners", "partners.Partner", "partners.Crosswalk", "reconciliation.PartnerReconciliation",
     "outbound_exceptions.PartnerPause", "outbound_exceptions.PartnerResume", "outbound_exceptions.PartnerBackPost",
     "review_ui.pause_partner", "review_ui.resume_partner", "review_ui.back_post_partner",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",

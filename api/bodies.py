@@ -6,7 +6,8 @@ with a body, before authentication and before any view, so nothing is half-writt
 - a body over ``MPI_MAX_BODY_BYTES`` answers ``413 request_entity_too_large`` (Flask's
   ``MAX_CONTENT_LENGTH``: Werkzeug stops reading past it);
 - a body that is not JSON (``text/plain``, a form) answers ``415 unsupported_media_type``,
-  not a misleading "missing source_system";
+  not a misleading "missing source_system" (but ``text/csv`` on a route that reads CSV:
+  :data:`CSV_ENDPOINTS`, a partner's status snapshot, whose view reads and checks it);
 - JSON that cannot be read safely answers ``400 bad_request``: not UTF-8, not JSON, nested
   deeper than :data:`MAX_DEPTH`, or a number of more digits than Python converts;
 - a string holding a lone UTF-16 surrogate (``"\\ud800"``), which no store can hold, answers
@@ -30,6 +31,8 @@ from api.errors import error_response
 MAX_DEPTH = 32
 _METHODS = frozenset({"POST", "PUT", "PATCH"})
 _PREFIXES = ("/v1/", "/fhir/")
+#: Routes (Flask endpoints) that also take ``text/csv``: their views read and check it themselves.
+CSV_ENDPOINTS = frozenset({"reconciliation.StatusSnapshot"})
 
 
 def init_app(app: Flask, max_bytes: int) -> None:
@@ -42,10 +45,15 @@ def init_app(app: Flask, max_bytes: int) -> None:
             return None
         if not request.content_length and not request.get_data(cache=True):
             return None  # no body: the view says what it needs
+        if request.mimetype == "text/csv" and request.endpoint in CSV_ENDPOINTS:
+            return None
         if not request.is_json:
+            csv_too = request.endpoint in CSV_ENDPOINTS
             return error_response("unsupported_media_type", 415,
-                                  "the body must be JSON (Content-Type: application/json)",
-                                  {"Content-Type": [f"not JSON: {request.mimetype or 'none given'}"]})
+                                  "the body must be JSON (Content-Type: application/json)"
+                                  + (" or CSV (Content-Type: text/csv)" if csv_too else ""),
+                                  {"Content-Type": [f"not {'JSON or CSV' if csv_too else 'JSON'}: "
+                                                    f"{request.mimetype or 'none given'}"]})
         problem = unreadable(request.get_data(cache=True))
         if problem is not None:
             field, message = problem

@@ -25,6 +25,7 @@ from mpi.exchange.manual_reports import ManualReports
 from mpi.exchange.outbound import OutboundDesk, OutboundTargets
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.partners import PartnerRegistry
+from mpi.exchange.reconcile import ReconcileSettings, Reconciler
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
@@ -231,12 +232,18 @@ class Services:
         return Governance([
             self.inbound.governance_items,
             self.outbound.governance_items,
+            self.reconciliation.governance_items,
         ], self.store, self.clock)
 
     @cached_property
     def partner_labels(self) -> PartnerLabels:
         """Status updates in a partner's own labels, mapped back through its crosswalk into the one status path."""
         return PartnerLabels(self.partners, self.referrals, self.clock)
+
+    @cached_property
+    def reconciliation(self) -> Reconciler:
+        """Partners' status snapshots compared with what they should show; the mismatch work queue and trend."""
+        return Reconciler(self.store, self.outbox, ReconcileSettings.from_config(self.config), self.clock)
 
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""

@@ -138,6 +138,18 @@ SETTINGS: tuple[Setting, ...] = (
             "triage, on hold: receipt news the next update supersedes) may stay open."),
     Setting("MPI_DELIVERY_CONCURRENCY", "8", "Messages the worker sends at once (each to a different referral "
             "and partner: one stream's messages go one at a time, in order)."),
+    Setting("MPI_RECONCILE_SECONDS", "900", "Seconds between two scheduled reconciliation runs inside `mpi serve` "
+            "(each partner's latest status snapshot compared again: lags that cleared clear, lags past the grace "
+            "period become mismatches); 0 runs none."),
+    Setting("MPI_RECONCILE_GRACE_MINUTES", "60", "Minutes after a referral's last real action during which a "
+            "partner's differing label is a lag, not a mismatch."),
+    Setting("MPI_RECONCILE_OWNER", "integration-desk", "The team that owns the reconciliation work queue."),
+    Setting("MPI_RECONCILE_TARGET_HIGH_HOURS", "8", "Hours a `high` reconciliation work item (an open discharge or "
+            "urgent referral shown wrongly) may stay open before it is past its target."),
+    Setting("MPI_RECONCILE_TARGET_MEDIUM_HOURS", "48", "Hours a `medium` reconciliation work item (another open "
+            "referral, a redirected one, an unknown id or label) may stay open."),
+    Setting("MPI_RECONCILE_TARGET_LOW_HOURS", "120", "Hours a `low` reconciliation work item (a closed referral "
+            "shown wrongly) may stay open."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -167,6 +167,8 @@ class EntityType(StrEnum):
     """A referral or status update that failed validation and was kept, by exception id."""
     OUTBOUND_PATTERN = "outbound_pattern"
     """A pattern of the outbound exception queue (dead messages of one partner, type and error), by pattern id."""
+    RECONCILIATION_ITEM = "reconciliation_item"
+    """A reconciliation work item: a real mismatch of a partner's view and ours, by item id."""
 
 
 class Replay(StrEnum):
@@ -301,6 +303,12 @@ class AuditAction(StrEnum):
     """A pattern's or a partner's held messages sent again after a fix; the patterns closed with the note."""
     MANUAL_REPORT_RECORDED = "manual_report.recorded"
     """Staff recorded telling a partner a referral's state by hand (phone, fax, ...) while its feed was down."""
+    RECONCILIATION_RUN = "reconciliation.run"
+    """A partner's status snapshot reconciled (the detail counts what matched, lagged, mismatched, opened)."""
+    RECONCILIATION_CLOSED = "reconciliation.closed"
+    """A reconciliation work item closed with its cause."""
+    RECONCILIATION_REISSUED = "reconciliation.reissued"
+    """A reconciliation work item's fix: the right status update written again to the outbox."""
 
 
 class PurposeOfUse(StrEnum):

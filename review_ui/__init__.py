@@ -22,8 +22,8 @@ from werkzeug.exceptions import HTTPException
 
 from mpi.errors import MpiError
 # Routes register on import.
-from review_ui import (access_views, actions, csrf, inbound_views, outbound_views, referral_actions,  # noqa: F401
-                       referral_views, signin, views)
+from review_ui import (access_views, actions, csrf, inbound_views, outbound_views, reconciliation_views,  # noqa: F401
+                       referral_actions, referral_views, signin, views)
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)

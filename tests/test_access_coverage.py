@@ -42,6 +42,7 @@ NOT_PHI = frozenset({
     "POST outbound_exceptions.PartnerPause", "POST outbound_exceptions.PartnerResume",
     "POST outbound_exceptions.PartnerBackPost",
     "POST review_ui.pause_partner", "POST review_ui.resume_partner", "POST review_ui.back_post_partner",
+    "GET reconciliation.PartnerReconciliation",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"
@@ -243,6 +244,21 @@ def calls(w) -> Iterator[Call]:
     yield Call("POST referrals.Reopen", "hub-stmarys", api.post(f"/v1/referrals/{ref}/reopen", json={
         "reason": "again"}, headers=h("hub-stmarys")), {(F, ref)})
     yield Call("GET access_audit.AccessEvents", "audrey", api.get("/v1/audit", headers=h("audrey")), set())
+    # Reconciliation: St Mary's feed reports a referral it was never told of; a steward works the item it opens.
+    w.services.partners.add({"partner_id": "st-marys-feed", "organisation": "st-marys", "name": "feed",
+                             "endpoint": "http://127.0.0.1:9/", "format": "webhook", "subscriptions": ["requester"]},
+                            "test")
+    R = "reconciliation_item"
+    yield Call("POST reconciliation.StatusSnapshot", "hub-stmarys", api.post(
+        "/v1/partners/st-marys-feed/status-snapshot", json={"rows": [{"referral_id": "RF99999999", "label": "x"}]},
+        headers=h("hub-stmarys")), {("partner", "st-marys-feed")})
+    [item] = w.services.reconciliation.items()["items"]
+    ri = item["item_id"]
+    yield Call("GET reconciliation.Items", "sam", api.get("/v1/reconciliation/items", headers=h("sam")), {(R, ri)})
+    yield Call("GET reconciliation.Item", "sam", api.get(f"/v1/reconciliation/items/{ri}", headers=h("sam")),
+               {(R, ri)})
+    yield Call("POST reconciliation.ItemReissue", "sam", api.post(f"/v1/reconciliation/items/{ri}/reissue",
+                                                                  headers=h("sam")), {(R, ri)})
 
     # -- the review UI: no header sent, so each role's default purpose
     sam, cora, audrey = w.uis["sam"], w.uis["cora"], w.uis["audrey"]
@@ -274,6 +290,12 @@ def calls(w) -> Iterator[Call]:
     yield Call("POST review_ui.inbound_action", "sam", _ui_post(
         sam, f"/review/inbound/{ix2}", f"/review/inbound/{ix2}/claim"), {(I, ix2)}, **ui)
     yield Call("GET review_ui.access", "audrey", audrey.get("/review/access"), set(), **ui)
+    yield Call("GET review_ui.reconciliation", "sam", sam.get("/review/reconciliation"), set(), **ui)
+    yield Call("POST review_ui.reconciliation_action", "sam", _ui_post(
+        sam, "/review/reconciliation", f"/review/reconciliation/items/{ri}/close", cause="identifier_mismatch"),
+        {(R, ri)}, **ui)
+    yield Call("POST reconciliation.ItemClose", "sam", api.post(f"/v1/reconciliation/items/{ri}/close", json={
+        "cause": "our_error"}, headers=h("sam")), {(R, ri)})
 
 
 def _last_event(services) -> dict:

@@ -145,6 +145,15 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/referrals/<string:referral_id>/manual-reports", "GET"): REFERRAL_READ,
     ("/v1/referrals/<string:referral_id>/manual-reports", "POST"): MANUAL_REPORT,
     ("/v1/partners/<string:partner_id>/status-updates", "POST"): PARTNER_HUB,
+    # A partner's system reports its own view: an admin, or a hub of the partner's organisation (St Mary's).
+    ("/v1/partners/<string:partner_id>/status-snapshot", "POST"): profile(
+        FORBIDDEN, none=UNAUTHORISED, bad_token=UNAUTHORISED, admin=OK, hub=OK),
+    # Reconciliation's runs and work queue are staff work, as the inbound queue's.
+    ("/v1/partners/<string:partner_id>/reconciliation", "GET"): STEWARDS,
+    ("/v1/reconciliation/items", "GET"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>", "GET"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>/close", "POST"): STEWARDS,
+    ("/v1/reconciliation/items/<string:item_id>/reissue", "POST"): STEWARDS,
     ("/v1/review-cases", "GET"): STEWARDS,
     ("/v1/review-cases/<string:case_id>", "GET"): STEWARDS,
     **{(f"/v1/review-cases/<string:case_id>/{action}", "POST"): STEWARDS
@@ -189,6 +198,8 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/persons/<person_id>", "GET"): UI_STEWARDS,
     ("/review/audit", "GET"): UI_STEWARDS,
     ("/review/metrics", "GET"): UI_REVIEW_ROLES,
+    ("/review/reconciliation", "GET"): UI_STEWARDS,
+    ("/review/reconciliation/items/<item_id>/<action>", "POST"): UI_STEWARDS,
     ("/review/cases/<case_id>/<action>", "POST"): UI_STEWARDS,
     ("/review/persons/<person_id>/merge", "POST"): UI_STEWARDS,
     ("/review/merges/<merge_id>/unmerge", "POST"): UI_STEWARDS,
@@ -258,8 +269,10 @@ def _fill(rule: str, world) -> str:
               "case_id": world.cases[0], "merge_id": world.merge_id, "referral_id": referral,
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
-              "pattern_id": world.patterns[0],
+              "pattern_id": world.patterns[0], "item_id": world.reconciliation_items[0],
               "version": DEFAULT_MODEL_VERSION}
+    if rule.startswith("/review/reconciliation/"):
+        values["action"] = "close"  # its actions are close and reissue
     path = rule
     for name, value in values.items():
         for converter in ("string:", "path:", "person_id:", "record_id:", ""):
@@ -307,6 +320,8 @@ def _body(rule: str, world) -> dict:
         "/back-post": {"note": "checking who may"},
         # St Mary's own label for a step of its own (cancelled), on a referral no other row steps.
         "/status-updates": {"referral_id": world.referrals[1], "label": "Withdrawn", "reason": "duplicate"},
+        "/status-snapshot": {"rows": [{"referral_id": "RF99999999", "label": "Scheduled"}]},
+        "/close": {"cause": "identifier_mismatch"},
     }
     for suffix, body in bodies.items():
         if rule.endswith(suffix):

@@ -69,6 +69,8 @@ UNSAYABLE_RULES = {
     "an SSN must be its 9 digits": "a Patient's SSN identifier (which identifier: chosen by its system)",
     "this state and reason are mapped already": "a crosswalk row's state and reason given twice (uniqueness of two "
                                                 "properties across an array's items)",
+    "this referral is reported already": "a status snapshot naming one referral twice (uniqueness of a property "
+                                         "across an array's items)",
 }
 #: Statuses that accept a schema-valid request (see the module's docstring).
 ACCEPTED = ["2XX", "403", "404", "409"]

@@ -17,8 +17,8 @@ from mpi.services import Services
 @click.option("--threads", default=8, show_default=True)
 @click.pass_obj
 def serve(services: Services, host: str, port: int, threads: int) -> None:
-    """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep and
-    the delivery of status feedback to partners running inside it."""
+    """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep, the
+    delivery of status feedback to partners and the scheduled reconciliation of their snapshots running inside it."""
     import waitress
 
     from api import create_app
@@ -34,10 +34,15 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
         services.sweep.run()
         return False  # one run does all that is due
 
+    def reconcile_again() -> bool:
+        services.reconciliation.rerun()  # each partner's latest snapshot, compared again
+        return False
+
     background = [
         Background("referral-sweep", sweep_once, float(services.config["MPI_SWEEP_SECONDS"])),
         exchange_delivery.in_background(services.delivery, services.outbox.written,
                                         float(services.config["MPI_DELIVERY_SECONDS"])),
+        Background("reconcile", reconcile_again, float(services.config["MPI_RECONCILE_SECONDS"])),
     ]
     for work in background:
         work.start()

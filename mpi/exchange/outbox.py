@@ -108,14 +108,35 @@ class Outbox:
             root = self.store.referrals.get(root["predecessor_id"])
         return root["referral_id"]
 
+    def reissue(self, partner_id: str, referral: Mapping[str, Any], suffix: str) -> int | None:
+        """Write a referral's current state again for one partner (inside the caller's transaction): a new
+        message, after the stream's others, labelled under the crosswalk version in force now, its key
+        ``{referral_id}:{version}:{partner_id}:{suffix}``; returns its id (None: no such partner).
+
+        What reconciliation does where resending the right update is the fix (``reconcile.py``).
+        """
+        partner = next((s for s in self.subscribers() if s.partner_id == partner_id), None)
+        if partner is None:
+            return None
+        now = self.store.db.now()
+        event = ReferralStatusChanged(referral["referral_id"], referral["state"], referral["state"],
+                                      referral["state_reason"], referral["state_party"], referral["stepped_at"],
+                                      now, "system:reconcile", referral["requester"], referral["performer"],
+                                      referral["version"])
+        key = f"{idempotency_key(event.referral_id, event.version, partner_id)}:{suffix}"
+        message_id = self.store.outbox.add(self._message(partner, referral, event, self._root(referral), now,
+                                                         label_at=now, key=key))
+        self.store.db.after_commit(self.written.set)
+        return message_id
+
     def _message(self, partner: Subscriber, referral: Mapping[str, Any], event: ReferralStatusChanged, root: str,
-                 now: datetime) -> dict[str, Any]:
+                 now: datetime, label_at: datetime | None = None, key: str | None = None) -> dict[str, Any]:
         try:
-            label = label_for(partner.versions, event.to_state, event.reason, event.event_time)
+            label = label_for(partner.versions, event.to_state, event.reason, label_at or event.event_time)
             shown, version, lossy = label.label, label.version_id, label.lossy
         except NoLabel:
             shown, version, lossy = event.to_state, None, False
-        key = idempotency_key(event.referral_id, event.version, partner.partner_id)
+        key = key or idempotency_key(event.referral_id, event.version, partner.partner_id)
         change = {"state": event.to_state, "reason": event.reason, "party": event.party, "label": shown,
                   "crosswalk_version": version, "event_time": event.event_time,
                   "recorded_time": event.recorded_time, "version": event.version}

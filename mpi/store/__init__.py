@@ -21,6 +21,7 @@
 - ``store.outbox``: outbound messages to partners (``outbox.py``);
 - ``store.outbound``: the outbound exception queue, patterns of dead messages (``outbound.py``);
 - ``store.manual_reports``: manual status reports told to partners while a feed is down (``manual_reports.py``);
+- ``store.reconciliation``: partners' status snapshots, reconciliation runs, rates and work items (``reconciliation.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -55,6 +56,7 @@ from mpi.store.outbound import OutboundPatternTable
 from mpi.store.outbox import OutboxTable
 from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
+from mpi.store.reconciliation import ReconciliationTable
 from mpi.store.records import RecordTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
@@ -94,6 +96,7 @@ class Store:
         self.outbox = OutboxTable(self.db)
         self.outbound = OutboundPatternTable(self.db)
         self.manual_reports = ManualReportTable(self.db)
+        self.reconciliation = ReconciliationTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

@@ -86,3 +86,14 @@ OUTBOUND_PATTERNS = ("pattern_id", "partner_id", "message_type", "error_code", "
 PATTERN_MESSAGES = ("pattern_id", "message_id", "referral_id", "dead_at", "severity")
 MANUAL_REPORTS = ("report_id", "referral_id", "partner_id", "told_by", "method", "state", "reported_at", "note",
                   "recorded_at", "recorded_by")
+#: Reconciliation (migration 14): partners' status snapshots, runs, rates per run, work items.
+STATUS_SNAPSHOTS = ("snapshot_id", "partner_id", "received_at", "received_by", "source", "row_count")
+STATUS_SNAPSHOT_ROWS = ("snapshot_id", "line", "referral_id", "reference", "label", "as_of")
+RECONCILIATION_RUNS = ("run_id", "partner_id", "snapshot_id", "ran_at", "trigger", "actor", "grace_s", "compared",
+                       "matched", "lagging", "mismatched", "opened", "seen_again", "cleared")
+RECONCILIATION_RATES = ("run_id", "partner_id", "ran_at", "stage", "category", "expected_label", "compared",
+                        "matched", "lagging", "mismatched")
+RECONCILIATION_ITEMS = ("item_id", "partner_id", "referral_id", "reported_id", "our_state", "expected_label",
+                        "reported_label", "crosswalk_version", "kind", "severity", "owner", "opened_at", "due_at",
+                        "opened_run_id", "last_run_id", "last_seen_at", "seen_count", "state", "cause", "note",
+                        "closed_by", "closed_at", "reissues")

@@ -521,4 +521,83 @@ MIGRATIONS.append((
     ],
 ))
 
+MIGRATIONS.append((
+    14,
+    [
+        # Reconciliation: what a partner reported its system shows (a snapshot and its rows, kept so a
+        # scheduled run can compare it again), each run of a comparison with its counts, the counts per
+        # stage, status category and expected label (the trend that shows a mapping defect), and a work
+        # item per real mismatch (seen again, the same item). No UNIQUE constraints: items are updated.
+        """CREATE TABLE status_snapshots (
+            snapshot_id BIGINT NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            received_at TIMESTAMPTZ NOT NULL,
+            received_by VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            row_count INTEGER NOT NULL
+        )""",
+        """CREATE TABLE status_snapshot_rows (
+            snapshot_id BIGINT NOT NULL,
+            line INTEGER NOT NULL,
+            referral_id VARCHAR,
+            reference VARCHAR,
+            label VARCHAR NOT NULL,
+            as_of TIMESTAMPTZ
+        )""",
+        """CREATE TABLE reconciliation_runs (
+            run_id BIGINT NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            snapshot_id BIGINT NOT NULL,
+            ran_at TIMESTAMPTZ NOT NULL,
+            trigger VARCHAR NOT NULL,
+            actor VARCHAR NOT NULL,
+            grace_s DOUBLE NOT NULL,
+            compared INTEGER NOT NULL,
+            matched INTEGER NOT NULL,
+            lagging INTEGER NOT NULL,
+            mismatched INTEGER NOT NULL,
+            opened INTEGER NOT NULL,
+            seen_again INTEGER NOT NULL,
+            cleared INTEGER NOT NULL
+        )""",
+        """CREATE TABLE reconciliation_rates (
+            run_id BIGINT NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            ran_at TIMESTAMPTZ NOT NULL,
+            stage VARCHAR NOT NULL,
+            category VARCHAR NOT NULL,
+            expected_label VARCHAR,
+            compared INTEGER NOT NULL,
+            matched INTEGER NOT NULL,
+            lagging INTEGER NOT NULL,
+            mismatched INTEGER NOT NULL
+        )""",
+        """CREATE TABLE reconciliation_items (
+            item_id VARCHAR NOT NULL,
+            partner_id VARCHAR NOT NULL,
+            referral_id VARCHAR,
+            reported_id VARCHAR,
+            our_state VARCHAR,
+            expected_label VARCHAR,
+            reported_label VARCHAR NOT NULL,
+            crosswalk_version BIGINT,
+            kind VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            owner VARCHAR NOT NULL,
+            opened_at TIMESTAMPTZ NOT NULL,
+            due_at TIMESTAMPTZ NOT NULL,
+            opened_run_id BIGINT NOT NULL,
+            last_run_id BIGINT NOT NULL,
+            last_seen_at TIMESTAMPTZ NOT NULL,
+            seen_count INTEGER NOT NULL,
+            state VARCHAR NOT NULL,
+            cause VARCHAR,
+            note VARCHAR,
+            closed_by VARCHAR,
+            closed_at TIMESTAMPTZ,
+            reissues INTEGER NOT NULL
+        )""",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
