@@ -90,7 +90,7 @@ class RunResultSchema(RunSchema):
         "description": f"mismatched rows by kind: {_words(MismatchKind)}"})
 
 
-class PatternSchema(ma.Schema):
+class MismatchPatternSchema(ma.Schema):
     """Open work items of one signature: one row with a count, not one per referral."""
 
     partner_id = ma.fields.String()
@@ -108,7 +108,7 @@ class PatternSchema(ma.Schema):
 class PartnerReconciliationSchema(ma.Schema):
     partner_id = ma.fields.String()
     runs = ma.fields.List(ma.fields.Nested(RunSchema), metadata={"description": "its latest runs, oldest first"})
-    patterns = ma.fields.List(ma.fields.Nested(PatternSchema))
+    patterns = ma.fields.List(ma.fields.Nested(MismatchPatternSchema))
 
 
 class ReportArgsSchema(ma.Schema):

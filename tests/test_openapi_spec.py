@@ -180,3 +180,15 @@ def test_the_loop_measures_take_empty_parameters_as_the_spec_says(client, servic
     assert response.status_code == 200
     assert "" in parameters["interval"]["enum"] and "" in parameters["format"]["enum"]
     assert "" in parameters["urgency"]["items"]["enum"] and {"maxLength": 0} in parameters["to"]["anyOf"]
+
+
+def test_no_two_schemas_share_a_name_so_none_is_renamed_behind_our_back(services):
+    import warnings
+
+    from api import create_app
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        create_app(services=services).test_client().get("/v1/openapi.json")
+
+    assert [str(w.message) for w in caught if "Multiple schemas resolved" in str(w.message)] == []

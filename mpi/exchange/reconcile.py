@@ -27,7 +27,7 @@ outbound message under the crosswalk version in force now). Each run stores its
 counts per stage, status category (our state) and expected label, so a mapping
 defect stands out as one pattern and a new crosswalk version's effect shows in the trend.
 The latest snapshot of each partner is compared again every ``MPI_RECONCILE_SECONDS``
-inside ``mpi serve`` (``MPI_RECONCILE_SECONDS``, as ``mpi.background.Background``): lags that cleared clear, lags that
+inside ``mpi serve`` (an ``mpi.background.Background``): lags that cleared clear, lags that
 persisted past the grace period become mismatches.
 """
 
