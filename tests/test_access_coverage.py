@@ -245,9 +245,6 @@ def calls(w) -> Iterator[Call]:
         "reason": "again"}, headers=h("hub-stmarys")), {(F, ref)})
     yield Call("GET access_audit.AccessEvents", "audrey", api.get("/v1/audit", headers=h("audrey")), set())
     # Reconciliation: St Mary's feed reports a referral it was never told of; a steward works the item it opens.
-    w.services.partners.add({"partner_id": "st-marys-feed", "organisation": "st-marys", "name": "feed",
-                             "endpoint": "http://127.0.0.1:9/", "format": "webhook", "subscriptions": ["requester"]},
-                            "test")
     R = "reconciliation_item"
     yield Call("POST reconciliation.StatusSnapshot", "hub-stmarys", api.post(
         "/v1/partners/st-marys-feed/status-snapshot", json={"rows": [{"referral_id": "RF99999999", "label": "x"}]},
