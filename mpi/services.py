@@ -18,11 +18,11 @@ from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
 from mpi.exchange.delivery import DeliveryPolicy, DeliveryWorker
-from mpi.exchange.governance import Governance
-from mpi.exchange.inbound import InboundDesk, InboundTargets
+from mpi.exchange.governance import Governance, QueueTargets
+from mpi.exchange.inbound import InboundDesk
 from mpi.exchange.labels import PartnerLabels
 from mpi.exchange.manual_reports import ManualReports
-from mpi.exchange.outbound import OutboundDesk, OutboundTargets
+from mpi.exchange.outbound import OutboundDesk
 from mpi.exchange.outbox import Outbox, enlist as enlist_outbox
 from mpi.exchange.partners import PartnerRegistry
 from mpi.exchange.reconcile import ReconcileSettings, Reconciler
@@ -211,12 +211,12 @@ class Services:
     @cached_property
     def inbound(self) -> InboundDesk:
         """The inbound exception queue: referrals and status updates kept after failing validation."""
-        return InboundDesk(self.store, self.referrals, InboundTargets.from_config(self.config), self.clock)
+        return InboundDesk(self.store, self.referrals, QueueTargets.from_config(self.config, "INBOUND"), self.clock)
 
     @cached_property
     def outbound(self) -> OutboundDesk:
         """The outbound exception queue: dead messages as patterns; pause, resume and back-post partners."""
-        return OutboundDesk(self.store, self.partners, OutboundTargets.from_config(self.config), self.clock)
+        return OutboundDesk(self.store, self.partners, QueueTargets.from_config(self.config, "OUTBOUND"), self.clock)
 
     @cached_property
     def manual_reports(self) -> ManualReports:

@@ -13,7 +13,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from mpi.clock import Clock
@@ -68,6 +68,24 @@ SEVERITY_TIERS: dict[str, str] = {
 SEVERITIES = tuple(SEVERITY_TIERS)
 #: The escalation's actor in the audit log.
 ACTOR = "system:governance"
+
+
+@dataclass(frozen=True)
+class QueueTargets:
+    """A queue's owning team and the hours an item of each tier may stay open, read from ``MPI_<PREFIX>_OWNER``
+    and ``MPI_<PREFIX>_TARGET_{HIGH,MEDIUM,LOW}_HOURS`` (``INBOUND``, ``OUTBOUND``, ``RECONCILE``)."""
+
+    owner: str
+    hours: dict[str, float]
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], prefix: str) -> QueueTargets:
+        return cls(str(config[f"MPI_{prefix}_OWNER"]),
+                   {tier: float(config[f"MPI_{prefix}_TARGET_{tier.upper()}_HOURS"]) for tier in SEVERITIES})
+
+    def due(self, opened_at: datetime, severity: str) -> datetime:
+        """When an item of this severity opened then is past its target."""
+        return opened_at + timedelta(hours=self.hours[severity])
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:

@@ -25,20 +25,17 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import Conflict, MpiError, ReplayRefused, ValidationError
-from mpi.exchange.governance import GovernanceItem
+from mpi.exchange.governance import GovernanceItem, QueueTargets
 from mpi.exchange.inbound_vocab import (
     RECOVERY_IN_PROGRESS,
     WORKABLE,
     InboundKind,
     InboundState,
-    Severity,
     remedy_of,
     severity_of,
 )
@@ -52,18 +49,6 @@ _ENTITY = EntityType.INBOUND_EXCEPTION
 QUEUE = "inbound"
 
 
-@dataclass(frozen=True)
-class InboundTargets:
-    """The team that owns the queue and the hours each severity may wait (``MPI_INBOUND_*``)."""
-
-    owner: str
-    hours: dict[str, float]
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> InboundTargets:
-        hours = {s.value: float(config[f"MPI_INBOUND_TARGET_{s.name}_HOURS"]) for s in Severity}
-        return cls(str(config["MPI_INBOUND_OWNER"]), hours)
-
 
 def parsed(raw: bytes) -> Any:
     """The body as JSON, or None when it is not readable JSON (what severity reads; never logged)."""
@@ -76,7 +61,7 @@ def parsed(raw: bytes) -> Any:
 class InboundDesk:
     """Keeps failed inbound messages and works them: claim, replay, return; reads the queue."""
 
-    def __init__(self, store: Store, referrals: ReferralService, targets: InboundTargets, clock: Clock):
+    def __init__(self, store: Store, referrals: ReferralService, targets: QueueTargets, clock: Clock):
         self.store = store
         self.referrals = referrals
         self.targets = targets
@@ -93,7 +78,7 @@ class InboundDesk:
                 "sender_organisation": sender.organisation, "received_at": now, "content_type": content_type,
                 "raw_body": raw, "error_code": error_code, "http_status": http_status, "reasons": reasons,
                 "severity": severity.value, "owner": self.targets.owner,
-                "due_at": now + timedelta(hours=self.targets.hours[severity.value]),
+                "due_at": self.targets.due(now, severity.value),
                 "remedy": remedy_of(error_code, http_status).value, "state": InboundState.OPEN.value}
         with self.store.transaction():
             exception_id = self.store.inbound.add(item)

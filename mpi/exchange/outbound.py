@@ -27,15 +27,13 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import ValidationError
-from mpi.exchange.governance import GovernanceItem
-from mpi.exchange.outbound_vocab import PatternState, Severity, highest, severity_of
+from mpi.exchange.governance import GovernanceItem, QueueTargets
+from mpi.exchange.outbound_vocab import PatternState, highest, severity_of
 from mpi.exchange.partners import PartnerRegistry
 from mpi.records.text import NOT_BLANK
 from mpi.referrals.access import READ_ALL_ROLES
@@ -52,18 +50,6 @@ _HELD = (D.QUEUED.value, D.FAILED.value, D.DEAD.value)
 MAX_NOTE = 2000
 
 
-@dataclass(frozen=True)
-class OutboundTargets:
-    """The team that owns the queue and the hours each severity may stay open (``MPI_OUTBOUND_*``)."""
-
-    owner: str
-    hours: dict[str, float]
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> OutboundTargets:
-        hours = {s.value: float(config[f"MPI_OUTBOUND_TARGET_{s.name}_HOURS"]) for s in Severity}
-        return cls(str(config["MPI_OUTBOUND_OWNER"]), hours)
-
 
 def required_text(value: Any, field: str) -> str:
     """A note or reason: required, some text, at most :data:`MAX_NOTE` characters."""
@@ -75,7 +61,7 @@ def required_text(value: Any, field: str) -> str:
 class OutboundDesk:
     """The outbound exception queue over one store (``services.outbound``)."""
 
-    def __init__(self, store: Store, partners: PartnerRegistry, targets: OutboundTargets, clock: Clock):
+    def __init__(self, store: Store, partners: PartnerRegistry, targets: QueueTargets, clock: Clock):
         self.store = store
         self.partners = partners
         self.targets = targets
@@ -111,7 +97,7 @@ class OutboundDesk:
         self.store.outbound.add_members(members)
 
     def _due(self, opened_at, severity: str):
-        return opened_at + timedelta(hours=self.targets.hours[severity])
+        return self.targets.due(opened_at, severity)
 
     # -- reads --------------------------------------------------------------------------------------
 

@@ -42,8 +42,7 @@ from typing import Any
 from mpi.clock import Clock
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.exchange import snapshot as snapshots
-from mpi.exchange.governance import GovernanceItem
-from mpi.exchange.inbound_vocab import Severity
+from mpi.exchange.governance import GovernanceItem, QueueTargets
 from mpi.exchange.outbox import Outbox
 from mpi.exchange.reconcile_vocab import RULES, Cause, ItemState, stage_of
 from mpi.referral_vocab import ReferralState
@@ -59,16 +58,15 @@ _STATES = [s.value for s in ReferralState]
 
 @dataclass(frozen=True)
 class ReconcileSettings:
-    """The owning team, the hours each severity may wait, and the grace period (``MPI_RECONCILE_*``)."""
+    """The owning team and the hours each severity may wait (``targets``), and the grace period
+    (``MPI_RECONCILE_*``)."""
 
-    owner: str
-    hours: dict[str, float]
+    targets: QueueTargets
     grace: timedelta
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> ReconcileSettings:
-        hours = {s.value: float(config[f"MPI_RECONCILE_TARGET_{s.name}_HOURS"]) for s in Severity}
-        return cls(str(config["MPI_RECONCILE_OWNER"]), hours,
+        return cls(QueueTargets.from_config(config, "RECONCILE"),
                    timedelta(minutes=float(config["MPI_RECONCILE_GRACE_MINUTES"])))
 
 
@@ -124,13 +122,13 @@ class Reconciler:
     def _run(self, partner: dict[str, Any], snapshot_id: int, actor: str, trigger: str) -> dict[str, Any]:
         now = self.clock.now()
         received = self.store.reconciliation.snapshot(snapshot_id)["received_at"]
-        due = {s: now + timedelta(hours=h) for s, h in self.settings.hours.items()}
+        due = {s: now + timedelta(hours=h) for s, h in self.settings.targets.hours.items()}
         run = self.store.reconciliation.run(
             {"partner_id": partner["partner_id"], "snapshot_id": snapshot_id, "ran_at": now, "trigger": trigger,
              "actor": actor, "grace_s": self.settings.grace.total_seconds()},
             {"snapshot": snapshot_id, "organisation": partner["organisation"], "partner": partner["partner_id"],
              "states": _STATES, "received": received, "grace_from": now - self.settings.grace},
-            {"owner": self.settings.owner, "due": due, "rules": RULES})
+            {"owner": self.settings.targets.owner, "due": due, "rules": RULES})
         self.store.audit.append(actor, AuditAction.RECONCILIATION_RUN, EntityType.PARTNER, partner["partner_id"],
                                 None, {k: run[k] for k in ("run_id", "snapshot_id", "trigger", "compared", "matched",
                                                            "lagging", "mismatched", "opened", "seen_again",
