@@ -61,6 +61,15 @@ def test_demo_builds_once_and_reissues_tokens(mpi, config):
         assert store.db.one("SELECT count(*) FROM referrals WHERE gate IS NOT NULL")[0] >= 2
         assert store.db.one("SELECT count(*) FROM alerts WHERE kind = 'escalation'")[0] >= 1
         assert "demo referrals already built" in second.output
+        # The exchange shows its work: St Mary's feed paused behind one pattern of refused accepted updates,
+        # its snapshot's mismatches, and two kept submissions.
+        assert store.partners.get("st-marys-feed")["status"] == "paused"
+        patterns = store.db.query("SELECT message_type, error_code FROM outbound_patterns WHERE closed_at IS NULL")
+        assert patterns == [("accepted", "http_400")]
+        assert store.db.one("SELECT count(*) FROM outbound_messages WHERE status = 'queued'")[0] >= 1
+        assert store.db.one("SELECT count(*) FROM reconciliation_items WHERE state = 'open'")[0] == 3
+        assert store.db.one("SELECT count(*) FROM inbound_exceptions")[0] == 2
+        assert "exchange: St Mary's feed paused" in first.output
     finally:
         store.close()
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from mpi.auth import Caller, add_user
 from mpi.clock import ReplayClock
+from mpi.synth import exchange_demo
 from mpi.errors import MpiError
 from mpi.records.fields import RECORD_FIELDS
 from mpi.synth.generator import generate_records
@@ -98,6 +99,17 @@ def build_network(services: Services, actor: str, seed: int, echo: Callable[[str
         return tokens
     clock = services.clock
     replay = clock if isinstance(clock, ReplayClock) else None
+    feed = exchange_demo.add_feed(services, actor)
+    try:
+        _replay_week(services, seed, replay, echo)
+        exchange_demo.settle(services, feed, actor, echo)
+    finally:
+        feed.close()
+    return tokens
+
+
+def _replay_week(services: Services, seed: int, replay: ReplayClock | None, echo: Callable[[str], Any]) -> None:
+    """The week of referrals, step by step on the replayed clock, then a sweep."""
     steps = _plan(services, Random(seed), replay is not None)
     echo(f"building the demo referral network: {len(ORGANISATIONS)} organisations, "
          f"{sum(1 for s in steps if s.order == 0)} referrals over the past week")
@@ -115,7 +127,6 @@ def build_network(services: Services, actor: str, seed: int, echo: Callable[[str
     gated = services.store.referrals.count(now=services.clock.now(), open_states=[], gated=True)
     echo(f"referrals: {counts} ({gated} gated on review cases); sweep: {swept['expired']} expired, "
          f"{swept['reminders']} reminders, {swept['escalations']} escalations")
-    return tokens
 
 
 def _plan(services: Services, rng: Random, replayed: bool) -> list[_Step]:
