@@ -12,22 +12,19 @@ from __future__ import annotations
 import json
 import logging
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from mpi.errors import MpiError, ValidationError
 from mpi.referral_vocab import AlertKind
 from review_ui import inbound_pages as ip
 from review_ui.blueprint import bp
+from review_ui.referral_views import services
 from review_ui.signin import actor, caller
 
 logger = logging.getLogger(__name__)
 
 #: The most exceptions one page of the queue shows.
 QUEUE_PAGE = 200
-
-
-def services():
-    return current_app.extensions["mpi"]
 
 
 def _escalated() -> set[str]:

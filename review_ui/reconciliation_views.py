@@ -16,12 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 
 from mpi.errors import MpiError
 from mpi.exchange.reconcile_vocab import Cause, ItemState
 from review_ui import charts
 from review_ui.blueprint import bp
+from review_ui.referral_views import services
 from review_ui.signin import caller
 
 logger = logging.getLogger(__name__)
@@ -92,13 +93,13 @@ def _by_category(run: dict[str, Any]) -> dict[str, tuple[int, int]]:
 
 
 def render_page(status: int = 200, error: str | None = None):
-    svc = current_app.extensions["mpi"].reconciliation
+    svc = services().reconciliation
     state = request.args.get("state") or ItemState.OPEN.value
     if state not in {s.value for s in ItemState}:
         state = ItemState.OPEN.value
     offset = max(request.args.get("offset", 0, type=int), 0)
     queue = svc.items(state=state, limit=PAGE, offset=offset)
-    partners = [p["partner_id"] for p in current_app.extensions["mpi"].store.partners.all()]
+    partners = [p["partner_id"] for p in services().store.partners.all()]
     trends = tuple(trend(p, report["runs"]) for p in partners if (report := svc.report(p, 60))["runs"])
     page = ReconciliationPage(state=state, items=tuple(queue["items"]), total=queue["total"], offset=offset,
                               patterns=tuple(svc.patterns()), trends=trends, error=error)
@@ -114,7 +115,7 @@ def reconciliation():
 @bp.post("/reconciliation/items/<item_id>/<action>")
 def reconciliation_action(item_id: str, action: str):
     """Close an item with its cause, or reissue its update; then back to the queue (errors shown on it)."""
-    svc, who = current_app.extensions["mpi"].reconciliation, caller()
+    svc, who = services().reconciliation, caller()
     if action not in ACTIONS:
         return render_page(404, f"no such action: {action}")
     try:

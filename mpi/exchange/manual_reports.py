@@ -16,7 +16,6 @@ A caller who may not see the referral is answered 404, as for its read.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -24,16 +23,15 @@ from typing import Any
 from mpi.auth import Caller
 from mpi.clock import Clock
 from mpi.errors import Forbidden, ValidationError
+from mpi.exchange.outbound import MAX_NOTE, is_note
 from mpi.exchange.outbound_vocab import ManualMethod
 from mpi.exchange.partners import NAME
-from mpi.records.text import NOT_BLANK
 from mpi.referral_vocab import ReferralState
 from mpi.referrals.access import check_visible
 from mpi.store import Store
 from mpi.vocab import AuditAction, EntityType, Role
 
 logger = logging.getLogger(__name__)
-MAX_NOTE = 2000
 MAX_TOLD_BY = 200
 _METHODS = ", ".join(m.value for m in ManualMethod)
 
@@ -71,7 +69,7 @@ def validate_report(data: Any, store: Store, now: datetime) -> dict[str, Any]:
         errors["reported_at"] = ["a date and time with its UTC offset (ISO 8601)"]
     elif reported_at > now:
         errors["reported_at"] = ["must not be in the future"]
-    if not isinstance(note, str) or not re.match(NOT_BLANK, note) or len(note) > MAX_NOTE:
+    if not is_note(note):
         errors["note"] = [f"required: 1-{MAX_NOTE} characters"]
     if errors:
         raise ValidationError(f"invalid manual report: {', '.join(sorted(errors))}", errors)

@@ -35,9 +35,9 @@ from mpi.errors import ValidationError
 from mpi.exchange.governance import GovernanceItem, QueueTargets
 from mpi.exchange.outbound_vocab import PatternState, highest, severity_of
 from mpi.exchange.partners import PartnerRegistry
+from mpi.exchange.vocab import DeliveryStatus as D, PartnerStatus
 from mpi.records.text import NOT_BLANK
 from mpi.referrals.access import READ_ALL_ROLES
-from mpi.exchange.vocab import DeliveryStatus as D, PartnerStatus
 from mpi.store import Store
 from mpi.vocab import AuditAction, EntityType
 
@@ -50,10 +50,14 @@ _HELD = (D.QUEUED.value, D.FAILED.value, D.DEAD.value)
 MAX_NOTE = 2000
 
 
+def is_note(value: Any) -> bool:
+    """Whether a value is a note or reason staff must give: some text, at most :data:`MAX_NOTE` characters."""
+    return isinstance(value, str) and bool(re.match(NOT_BLANK, value)) and len(value) <= MAX_NOTE
+
 
 def required_text(value: Any, field: str) -> str:
     """A note or reason: required, some text, at most :data:`MAX_NOTE` characters."""
-    if not isinstance(value, str) or not re.match(NOT_BLANK, value) or len(value) > MAX_NOTE:
+    if not is_note(value):
         raise ValidationError(f"{field} is required", {field: [f"required: 1-{MAX_NOTE} characters"]})
     return value.strip()
 
@@ -83,21 +87,19 @@ class OutboundDesk:
             if pattern is None:
                 at = outcome["dead_at"]
                 pattern = {"partner_id": key[0], "message_type": key[1], "error_code": key[2], "severity": severity,
-                           "owner": self.targets.owner, "opened_at": at, "due_at": self._due(at, severity)}
+                           "owner": self.targets.owner, "opened_at": at, "due_at": self.targets.due(at, severity)}
                 pattern["pattern_id"] = self.store.outbound.add(pattern)
                 logger.warning("outbound pattern %s opened: partner %s, %s, %s (%s)", pattern["pattern_id"],
                                *key, severity)
             elif highest(pattern["severity"], severity) != pattern["severity"]:
-                pattern = {**pattern, "severity": severity, "due_at": self._due(pattern["opened_at"], severity)}
+                pattern = {**pattern, "severity": severity,
+                           "due_at": self.targets.due(pattern["opened_at"], severity)}
                 self.store.outbound.regrade(pattern["pattern_id"], severity, pattern["due_at"])
             opened[key] = pattern
             members.append({"pattern_id": pattern["pattern_id"], "message_id": message["message_id"],
                             "referral_id": message["referral_id"], "dead_at": outcome["dead_at"],
                             "severity": severity})
         self.store.outbound.add_members(members)
-
-    def _due(self, opened_at, severity: str):
-        return self.targets.due(opened_at, severity)
 
     # -- reads --------------------------------------------------------------------------------------
 
