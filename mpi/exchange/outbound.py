@@ -111,24 +111,27 @@ class OutboundDesk:
                                                     "severity": severity, "error_code": error_code},
                                                    state, limit, offset)
         referrals = self.store.outbound.referrals([p["pattern_id"] for p in patterns], REFERRALS_SHOWN)
-        return {"patterns": [self._view(p, referrals[p["pattern_id"]]) for p in patterns], "total": total}
+        statuses = {p["partner_id"]: p["status"] for p in self.store.partners.all()}  # read once for the page
+        return {"patterns": [self._view(p, referrals[p["pattern_id"]], statuses.get(p["partner_id"]))
+                             for p in patterns], "total": total}
 
     def get(self, pattern_id: str, referral_limit: int = REFERRALS_SHOWN) -> dict[str, Any]:
         """One pattern with the referrals it affects (capped; ``referrals_total`` counts them all) and the
         manual reports its partner was given about them."""
         pattern = self.store.outbound.get(pattern_id)
         referrals = self.store.outbound.referrals([pattern_id], referral_limit)[pattern_id]
-        view = self._view(pattern, referrals)
+        partner = self.store.partners.get(pattern["partner_id"]) or {}
+        view = self._view(pattern, referrals, partner.get("status"))
         view["manual_reports"] = self.store.manual_reports.of_partner(pattern["partner_id"],
                                                                       [r["referral_id"] for r in referrals])
         return view
 
-    def _view(self, pattern: dict[str, Any], referrals: list[dict[str, Any]]) -> dict[str, Any]:
+    def _view(self, pattern: dict[str, Any], referrals: list[dict[str, Any]],
+              partner_status: str | None) -> dict[str, Any]:
         now = self.clock.now()
         closed = pattern["closed_at"]
-        partner = self.store.partners.get(pattern["partner_id"]) or {}
         return {**pattern, "state": (PatternState.CLOSED if closed else PatternState.OPEN).value,
-                "partner_status": partner.get("status"), "referrals": referrals,
+                "partner_status": partner_status, "referrals": referrals,
                 "age_s": int(((closed or now) - pattern["opened_at"]).total_seconds()),
                 "overdue": (closed or now) > pattern["due_at"]}
 
