@@ -122,7 +122,7 @@ class Reconciler:
     def _run(self, partner: dict[str, Any], snapshot_id: int, actor: str, trigger: str) -> dict[str, Any]:
         now = self.clock.now()
         received = self.store.reconciliation.snapshot(snapshot_id)["received_at"]
-        due = {s: now + timedelta(hours=h) for s, h in self.settings.targets.hours.items()}
+        due = {s: self.settings.targets.due(now, s) for s in self.settings.targets.hours}
         run = self.store.reconciliation.run(
             {"partner_id": partner["partner_id"], "snapshot_id": snapshot_id, "ran_at": now, "trigger": trigger,
              "actor": actor, "grace_s": self.settings.grace.total_seconds()},
