@@ -281,6 +281,53 @@ def predict(
     return df.as_record_list()
 
 
+def batch_linker(db_api: Any, table: pa.Table, model_json: dict[str, Any],
+                 lookups: Mapping[str, pa.Table], extra_rules: Sequence[str] = ()) -> Linker:
+    """A Linker over a prepared Arrow table (``unique_id``, model and derived columns) for a batch run.
+
+    ``lookups`` are the term-frequency tables (per tf column: value, ``tf_<column>``) Splink reads instead
+    of counting the rows itself; ``extra_rules`` are blocking rules added to the model's own (a batch over
+    the store adds one that pairs every two records of a person, to see the persons it would split).
+    """
+    settings = copy.deepcopy(model_json)
+    settings["blocking_rules_to_generate_predictions"] = [
+        *settings["blocking_rules_to_generate_predictions"],
+        *({"blocking_rule": rule, "sql_dialect": settings.get("sql_dialect", "duckdb")} for rule in extra_rules)]
+    settings["retain_intermediate_calculation_columns"] = False
+    settings["retain_matching_columns"] = False
+    linker = Linker(db_api.register(table, table_name=f"mpi_batch_rows_{next(_names)}"), settings)
+    for column, lookup in lookups.items():
+        linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
+    return linker
+
+
+def batch_predict(linker: Linker, threshold_match_weight: float) -> Any:
+    """Splink's predictions of every blocked pair scoring at least ``threshold_match_weight`` (a SplinkDataFrame)."""
+    return linker.inference.predict(threshold_match_weight=threshold_match_weight)
+
+
+def batch_cluster(linker: Linker, predictions: Any, threshold_match_weight: float) -> Any:
+    """Splink's connected components of the pairs at or above ``threshold_match_weight`` (every record gets one)."""
+    return linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_weight=threshold_match_weight)
+
+
+def as_arrow(frame: Any, columns: Sequence[str]) -> pa.Table:
+    """Some columns of a Splink result as an Arrow table (DuckDB hands them over; Spark's go through pandas)."""
+    select = ", ".join(f'"{c}"' for c in columns)
+    try:
+        relation = frame.as_duckdbpyrelation()
+    except (AttributeError, NotImplementedError):
+        return pa.Table.from_pandas(frame.as_spark_dataframe().select(*columns).toPandas(), preserve_index=False)
+    result = relation.select(select).arrow()
+    return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
+
+
+def drop(frame: Any) -> None:
+    """Drop a Splink result's table from its database."""
+    frame.drop_table_from_database_and_remove_from_cache()
+
+
 class RealtimeScorer:
     """Splink's own real-time scoring of one record against given candidate records (``score_pairs``).
 
