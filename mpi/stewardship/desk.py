@@ -48,6 +48,27 @@ class ReviewDesk:
         self.events.publish(CaseOpened(case_id, key, priority.value, tuple(c.person_id for c in shown)))
         return case_id
 
+    def open_duplicate(self, person_a: str, person_b: str, match_weight: float, match_probability: float,
+                       evidence: Sequence[Mapping[str, Any]], model_version: str, actor: str, reason: str,
+                       detail: Mapping[str, Any] | None = None) -> str:
+        """Open a ``POSSIBLE_DUPLICATE`` case: two persons that look like one human (a batch run found them).
+
+        The case holds no record; its two candidates are the persons (``person_a`` first), each with the
+        weight and evidence of the best pair of records between them. It blocks nothing, so it is routine.
+        Runs in the caller's transaction; audited, and announced after commit.
+        """
+        priority = priority_for([])
+        candidate = {"match_weight": match_weight, "match_probability": match_probability, "evidence": list(evidence)}
+        case_id = self.store.cases.open(
+            Decision.POSSIBLE_DUPLICATE.value, None, None, priority.value, [], model_version,
+            [{**candidate, "person_id": person_a}, {**candidate, "person_id": person_b}],
+            target=self.targets.target(priority))
+        self.store.audit.append(actor, AuditAction.CASE_OPENED, EntityType.REVIEW_CASE, case_id, reason,
+                                {"kind": Decision.POSSIBLE_DUPLICATE.value, "candidates": [person_a, person_b],
+                                 "match_weight": match_weight, "priority": priority.value, **(detail or {})})
+        self.events.publish(CaseOpened(case_id, None, priority.value, (person_a, person_b)))
+        return case_id
+
     def withdraw(self, case_id: str, key: Key, actor: str, reason: str) -> list[dict]:
         """Withdraw a case identity no longer needs; returns what it blocked."""
         blocks = (self.store.cases.get(case_id) or {}).get("blocks") or []
