@@ -132,7 +132,7 @@ class DedupRuns:
             model = BatchModel.of(self.registry.document(version))
             told("reading", None)
             t = time.perf_counter()
-            records = self.store.dedup.records()
+            records = self.store.dedup.records(MODEL_COLUMNS)
             seconds["read"] = time.perf_counter() - t
             told("read", records.num_rows)
             scored = engine.score(records, model, self.db_api_for(engine_name, spark_master), told,
