@@ -198,7 +198,7 @@ def test_the_page_stands_alone_draws_both_thresholds_and_is_well_formed(run):
     parsed = _parse(page)
     text = " ".join(parsed.text)
     assert page.startswith("<!doctype html>")
-    assert f"lower {policy.lower_match_weight:g}" in text and f"upper {policy.upper_match_weight:g}" in text
+    assert f"lower {policy.lower_match_weight:.2f}" in text and f"upper {policy.upper_match_weight:.2f}" in text
     assert sum(1 for tag, attrs in parsed.tags if tag == "line" and attrs.get("class") == "threshold") == 3
     assert "DR000001" in text and "succeeded" in text and DEFAULT_MODEL_VERSION in text
     # nothing fetched, nothing run

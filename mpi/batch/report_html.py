@@ -19,7 +19,9 @@ from typing import Any
 
 #: The histogram's and the size chart's drawing box (pixels; the SVG scales down with the page).
 WIDTH, HEIGHT = 760, 280
-LEFT, RIGHT, TOP, BOTTOM = 64, 16, 30, 44
+LEFT, RIGHT, TOP, BOTTOM = 64, 16, 52, 44
+#: The widest a bar is drawn (a chart of few values keeps thin bars).
+MAX_BAR = 48
 BAR, THRESHOLD, FLOOR = "#234d80", "#b42318", "#98a2b3"
 
 #: The standalone page's stylesheet (the review UI's look, cut to what the report uses).
@@ -120,13 +122,13 @@ def _ticks(top: int) -> list[int]:
     return [10 ** k for k in range(int(math.log10(top)) + 1)] if top >= 1 else []
 
 
-def _bars(values: Sequence[int], labels: Sequence[tuple[int, str]], title: str, desc: str,
+def _bars(values: Sequence[int], labels: Sequence[tuple[float, str]], title: str, desc: str,
           markers: Sequence[tuple[float, str, str]], x_label: str) -> str:
-    """Bars on a log scale (count + 1), one per value; ``labels`` (bar index, text) under the x axis;
-    ``markers`` (x position in bars, label, colour) drawn as labelled vertical lines."""
+    """Bars on a log scale (count + 1), one per value; ``labels`` (x in bar widths, text) under the x axis;
+    ``markers`` (x in bar widths, label, colour) drawn as labelled vertical lines."""
     n = max(len(values), 1)
     span_x, span_y = WIDTH - RIGHT - LEFT, HEIGHT - BOTTOM - TOP
-    bar = span_x / n
+    bar = min(span_x / n, MAX_BAR)
     top = max(values, default=0)
     scale = math.log10(top + 1) or 1.0
 
@@ -148,14 +150,15 @@ def _bars(values: Sequence[int], labels: Sequence[tuple[int, str]], title: str, 
     base = HEIGHT - BOTTOM
     out.append(f"<line x1=\"{LEFT}\" y1=\"{base}\" x2=\"{WIDTH - RIGHT}\" y2=\"{base}\" stroke=\"#475467\"/>")
     for i, text in labels:
-        x = round(LEFT + (i + 0.5) * bar, 2)
-        out.append(f"<text x=\"{x}\" y=\"{base + 14}\" text-anchor=\"middle\" fill=\"#5b6675\">{_e(text)}</text>")
+        x = round(LEFT + i * bar, 2)
+        out.append(f"<line x1=\"{x}\" y1=\"{base}\" x2=\"{x}\" y2=\"{base + 4}\" stroke=\"#475467\"/>"
+                   f"<text x=\"{x}\" y=\"{base + 16}\" text-anchor=\"middle\" fill=\"#5b6675\">{_e(text)}</text>")
     out.append(f"<text x=\"{(LEFT + WIDTH - RIGHT) / 2}\" y=\"{HEIGHT - 6}\" text-anchor=\"middle\" "
                f"fill=\"#1b2430\">{_e(x_label)}</text>")
     for row, (at, label, colour) in enumerate(markers):
         x = round(LEFT + at * bar, 2)
         out.append(f"<line class=\"threshold\" x1=\"{x}\" y1=\"{TOP - 4}\" x2=\"{x}\" y2=\"{base}\" stroke=\"{colour}\" "
-                   f"stroke-width=\"2\" stroke-dasharray=\"5 3\"/><text x=\"{x + 4}\" y=\"{TOP - 16 + 12 * row}\" "
+                   f"stroke-width=\"2\" stroke-dasharray=\"5 3\"/><text x=\"{x + 4}\" y=\"{12 + 13 * row}\" "
                    f"fill=\"{colour}\" font-weight=\"600\">{_e(label)}</text>")
     out.append("</svg>")
     return "\n".join(out)
@@ -163,14 +166,15 @@ def _bars(values: Sequence[int], labels: Sequence[tuple[int, str]], title: str, 
 
 def _histogram_svg(histogram: Mapping[str, Any], t: Mapping[str, float]) -> str:
     start, width, counts = histogram["start"], histogram["width"], histogram["counts"]
-    step = max(1, math.ceil(len(counts) / 12))
-    per_bit = round(1 / width)
-    labels = [(i, f"{start + i * width:g}") for i in range(len(counts)) if i % max(step, per_bit) == 0]
-    markers = [((t["lower"] - start) / width, f"lower {t['lower']:g}", THRESHOLD),
-               ((t["upper"] - start) / width, f"upper {t['upper']:g}", THRESHOLD),
-               ((t["floor"] - start) / width, f"floor {t['floor']:g}", FLOOR)]
+    end = start + len(counts) * width
+    bits = next((b for b in (1, 2, 5, 10, 20, 50) if (end - start) / b <= 12), 100)
+    first = math.ceil(start / bits) * bits
+    labels = [((v - start) / width, f"{v:g}") for v in range(first, math.floor(end) + 1, bits)]
+    markers = [((t["lower"] - start) / width, f"lower {_w(t['lower'])}", THRESHOLD),
+               ((t["upper"] - start) / width, f"upper {_w(t['upper'])}", THRESHOLD),
+               ((t["floor"] - start) / width, f"floor {_w(t['floor'])}", FLOOR)]
     desc = (f"{sum(counts):,} pairs by match weight in bins of {width:g} bit from {start:g}; "
-            f"lower threshold {t['lower']:g}, upper threshold {t['upper']:g}. Log scale.")
+            f"lower threshold {_w(t['lower'])}, upper threshold {_w(t['upper'])}. Log scale.")
     return _bars(counts, labels, "Pairs by match weight", desc, markers, "match weight (bits); pairs on a log scale")
 
 
@@ -184,7 +188,7 @@ def _histogram_caption(report: Mapping[str, Any]) -> str:
 def _sizes_svg(sizes: Sequence[Mapping[str, int]]) -> str:
     counts = [s["clusters"] for s in sizes]
     step = max(1, math.ceil(len(counts) / 12))
-    labels = [(i, str(s["size"])) for i, s in enumerate(sizes) if i % step == 0]
+    labels = [(i + 0.5, str(s["size"])) for i, s in enumerate(sizes) if i % step == 0]
     desc = "; ".join(f"{s['clusters']:,} of size {s['size']}" for s in sizes[:20])
     return _bars(counts, labels, "Clusters by size", f"Clusters by size: {desc}.", [], "cluster size (records)")
 
