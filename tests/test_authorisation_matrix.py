@@ -219,6 +219,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/partners/<partner_id>/resume", "POST"): UI_ADMINS,
     ("/review/partners/<partner_id>/back-post", "POST"): UI_ADMINS,
     ("/review/referrals/<referral_id>/manual-reports", "POST"): UI_PERFORMER_STEP,
+    ("/review/dedup-runs", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>/cases.csv", "GET"): UI_STEWARDS,
 }
 
 
@@ -233,6 +236,7 @@ def world_app(tmp_path_factory):
     world = build_world(services)
     world.key_id = create_key(services.store, "st-marys", "hub", "test")[0]["key_id"]
     world.patterns = [_outbound_pattern(services)]
+    world.dedup_run = services.dedup.run("matrix-admin")["run_id"]
     app = create_app(services=services)
     app.config["TESTING"] = True
     yield app, world
@@ -270,7 +274,7 @@ def _fill(rule: str, world) -> str:
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
               "pattern_id": world.patterns[0], "item_id": world.reconciliation_items[0],
-              "version": DEFAULT_MODEL_VERSION}
+              "version": DEFAULT_MODEL_VERSION, "run_id": world.dedup_run}
     if rule.startswith("/review/reconciliation/"):
         values["action"] = "close"  # its actions are close and reissue
     path = rule

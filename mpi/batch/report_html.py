@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from typing import Any
 
@@ -35,7 +36,7 @@ h1{font-size:1.45rem;margin:0 0 .4rem}h2{font-size:1.05rem;margin:0 0 .6rem}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #e6e9ee;font-size:.9rem;vertical-align:top}
 thead th{background:#f5f7fa;font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;color:#475467}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.88em}.muted{color:#5b6675}
 dl.run{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}dl.run dt{font-weight:600}
 dl.run dd{margin:0}svg.report-chart{width:100%;max-width:760px;height:auto;display:block}
@@ -81,6 +82,11 @@ def _e(value: Any) -> str:
     return escape("" if value is None else str(value), quote=True)
 
 
+def _when(value: Any) -> str | None:
+    """A time as ISO text to the second (a stored time, or text already)."""
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+
+
 def _n(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else _e(value)
 
@@ -97,7 +103,7 @@ def _table(head: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], empt
     """A table; ``head`` is (label, numeric) per column; cells arrive escaped."""
     if not rows:
         return f"<p class=\"muted\">{_e(empty)}</p>"
-    num = ' class="n"'
+    num = ' class="num"'
     th = "".join(f"<th scope=\"col\"{num if n else ''}>{_e(h)}</th>" for h, n in head)
     body = "\n".join("<tr>" + "".join(f"<td{num if head[i][1] else ''}>{cell}</td>"
                                       for i, cell in enumerate(row)) + "</tr>" for row in rows)
@@ -107,12 +113,13 @@ def _table(head: Sequence[tuple[str, bool]], rows: Sequence[Sequence[str]], empt
 def _header(run: Mapping[str, Any], report: Mapping[str, Any]) -> str:
     t, totals = report["thresholds"], report["totals"]
     facts = [("Run", run.get("run_id")), ("Model version", run.get("model_version")),
-             ("Engine", run.get("engine")), ("Started", run.get("started_at")), ("Finished", run.get("finished_at")),
-             ("Outcome", run.get("outcome")),
+             ("Source", run.get("source")), ("Engine", run.get("engine")), ("Started", _when(run.get("started_at"))),
+             ("Ended", _when(run.get("ended_at") or run.get("finished_at"))), ("Outcome", run.get("outcome")),
              ("Thresholds", f"lower {_w(t['lower'])}, upper {_w(t['upper'])} (pairs kept from {_w(t['floor'])})")]
     rows = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts if v is not None)
+    more = {k: v for k, v in (run.get("counts") or {}).items() if k not in totals and isinstance(v, int)}
     counts = _table([("Count", False), ("Value", True)],
-                    [[_e(k.replace("_", " ")), _n(v)] for k, v in totals.items()], "No counts.")
+                    [[_e(k.replace("_", " ")), _n(v)] for k, v in {**totals, **more}.items()], "No counts.")
     return (f"<h1>Dedup run {_e(run.get('run_id'))}</h1>\n<section class=\"card\">\n<dl class=\"run\">{rows}</dl>\n"
             f"</section>\n{_section('Totals', counts)}")
 
