@@ -155,7 +155,7 @@ def test_a_large_run_gives_a_report_of_bounded_size():
 class StrictTags(HTMLParser):
     """Every element closed in order (void elements aside): the page parses as written."""
 
-    VOID = {"meta", "br", "line", "rect", "link", "input", "img", "hr"}
+    VOID = frozenset({"meta", "br", "line", "rect", "link", "input", "img", "hr"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -13,14 +13,14 @@ import re
 import shutil
 
 import pytest
+from conftest import SHIPPED_MODELS, activate_policy_on, add_hub
+from test_review_ui import sign_in
 
 from api import create_app
-from conftest import SHIPPED_MODELS, activate_policy_on, add_hub
 from mpi.auth import add_user
 from mpi.batch.report import CASE_COLUMNS
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.synth.generator import generate_records
-from test_review_ui import sign_in
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def services(tmp_path_factory):
 def world(services):
     shipped = services.matching.active_model().policy
     activate_policy_on(services, upper_match_weight=999.0, lower_match_weight=998.0)
-    records = [{k: v for k, v in r.items() if k != "true_person_id"} for r in generate_records(25, seed=3)]
+    records = [{k: v for k, v in r.items() if k != "truth_person_id"} for r in generate_records(25, seed=3)]
     for r in records:
         assert services.matching.submit(r, "test", strict=False)["decision"] == "NO_MATCH"
     activate_policy_on(services, upper_match_weight=shipped.upper_match_weight,
@@ -65,11 +65,11 @@ def test_the_list_shows_each_run_with_its_outcome_and_counts_and_links_to_it(wor
     page = _client(world, "stella").get("/review/dedup-runs")
     text = page.get_data(as_text=True)
     assert page.status_code == 200
-    row = re.search(rf'<tr data-run="{run["run_id"]}">(.*?)</tr>', text, re.S).group(1)
+    row = re.search(rf'<tr data-run="{run["run_id"]}">(.*?)</tr>', text, re.DOTALL).group(1)
     assert f'href="/review/dedup-runs/{run["run_id"]}"' in row
     assert "completed" in row and "duckdb" in row and run["model_version"] in row
     assert f'>{run["counts"]["cases_opened"]}<' in row and f'>{run["counts"]["records"]:,}<' in row
-    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', text, re.S).group(1)
+    nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', text, re.DOTALL).group(1)
     assert 'href="/review/dedup-runs" aria-current="page">Dedup runs</a>' in nav
 
 
@@ -101,7 +101,6 @@ def test_the_cases_csv_is_every_finding_of_the_run(world):
 
 
 def test_a_run_without_a_report_shows_its_outcome(world, services):
-    app, _, _, _ = world
     with services.store.transaction():
         run_id = services.store.dedup.start("store", "duckdb", "some-model", "test")
         services.store.dedup.finish(run_id, "failed", {}, error="RuntimeError")

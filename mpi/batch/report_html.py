@@ -142,8 +142,8 @@ def _bars(values: Sequence[int], labels: Sequence[tuple[float, str]], title: str
     def y_of(count: float) -> float:
         return round(HEIGHT - BOTTOM - span_y * math.log10(count + 1) / scale, 2)
 
-    out = [f"<svg class=\"report-chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" width=\"{WIDTH}\" "
-           f"height=\"{HEIGHT}\" font-family=\"system-ui, sans-serif\" font-size=\"11\">",
+    out = [(f"<svg class=\"report-chart\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" role=\"img\" width=\"{WIDTH}\" "
+            f"height=\"{HEIGHT}\" font-family=\"system-ui, sans-serif\" font-size=\"11\">"),
            f"<title>{_e(title)}</title>", f"<desc>{_e(desc)}</desc>"]
     for tick in _ticks(top):
         y = y_of(tick)

@@ -2,14 +2,14 @@
 
 :class:`DedupProgress` is the engine's ``progress`` callback
 (:data:`mpi.batch.engine.Progress`) and the run's own: it is called with a phase
-and, where known, a count (records read, pairs scored, clusters found, cases
-written). On a terminal the current phase is one line rewritten in place; anywhere
+and, where known, a count (records read, pairs scored, clusters found, persons
+found to be one). On a terminal the current phase is one line rewritten in place; anywhere
 else (a pipe, a CI log, a test) each phase is one line of its own. It writes to
 stderr, so a run's output (``--output``, the run id) stays clean on stdout.
 
 While it is open (``with DedupProgress() as progress:``) Splink's own progress
 lines ("Blocking time", "Completed iteration") are quieted: the ``splink`` logger
-is set to WARNING and put back as it was when the run ends.
+and its modules' are set to WARNING and put back as they were when the run ends.
 """
 
 from __future__ import annotations
@@ -18,24 +18,23 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Self
 
 #: Each phase as a reader sees it, and what its count counts. A phase whose name is a result (``scored``,
 #: ``clustered``) ends the phase before it; the others start one.
 PHASES: dict[str, tuple[str, str]] = {
     "reading": ("reading records", "records"),
+    "read": ("read", "records"),
     "preparing": ("preparing", "records"),
     "scoring": ("scoring pairs", "pairs"),
     "scored": ("scored", "pairs"),
     "clustering": ("clustering", "clusters"),
     "clustered": ("clustered", "clusters"),
     "comparing": ("comparing with persons", "persons"),
-    "writing": ("writing cases", "cases"),
-    "written": ("written", "cases"),
-    "reporting": ("writing the report", ""),
+    "writing": ("writing cases for the persons found to be one", "person pairs"),
 }
 #: Phases that report what the phase before them found, rather than start a new one.
-RESULTS = frozenset({"scored", "clustered", "written"})
+RESULTS = frozenset({"read", "scored", "clustered"})
 #: The loggers quieted while a run shows its own progress.
 QUIETED = ("splink",)
 
@@ -57,10 +56,15 @@ class DedupProgress:
         self.started = clock()
         self.counts: dict[str, int] = {}
         self._open_line = False
+        self._last: tuple[str, int | None] | None = None
         self._levels: dict[str, int] = {}
 
-    def __enter__(self) -> DedupProgress:
-        for name in QUIETED:
+    def __enter__(self) -> Self:
+        # Each Splink Linker sets the ``splink`` logger back to INFO when it is made, so the level is set on
+        # its modules' loggers too: a logger's own level comes before its parent's.
+        names = [n for n in logging.root.manager.loggerDict
+                 if any(n == q or n.startswith(f"{q}.") for q in QUIETED)]
+        for name in {*QUIETED, *names}:
             logger = logging.getLogger(name)
             self._levels[name] = logger.level
             logger.setLevel(logging.WARNING)
@@ -73,6 +77,9 @@ class DedupProgress:
         self._levels.clear()
 
     def __call__(self, phase: str, count: int | None = None) -> None:
+        if (phase, count) == self._last:  # a run followed by polling tells the same phase again
+            return
+        self._last = (phase, count)
         label, unit = PHASES.get(phase, (phase, ""))
         if count is not None and unit:
             self.counts[unit] = count
