@@ -120,6 +120,45 @@ def test_counts_by_source_system_add_up_to_the_totals(run):
     json.dumps(report)  # JSON-safe as it is
 
 
+def test_ids_that_are_not_row_numbers_give_the_same_report(run):
+    _, scored, keys, policy, report = run
+
+    def spread(column):  # 0, 1, 2 ... -> 1003, 996, 989 ...: neither dense nor in order
+        return pc.subtract(1003, pc.multiply(column, 7))
+
+    moved = engine.Scored(
+        pairs=scored.pairs.set_column(0, "unique_id_l", spread(scored.pairs.column("unique_id_l")))
+                          .set_column(1, "unique_id_r", spread(scored.pairs.column("unique_id_r"))),
+        clusters=pa.table({"unique_id": spread(scored.clusters.column("unique_id")),
+                           "cluster_id": spread(scored.clusters.column("cluster_id"))}),
+        threshold=scored.threshold, floor=scored.floor, seconds=scored.seconds)
+    again = build_report(moved, keys.set_column(0, "unique_id", spread(keys.column("unique_id"))), policy,
+                         report["cases"], report["splits"])
+    assert again["by_source"] == report["by_source"] and again["totals"] == report["totals"]
+    assert again["cluster_sizes"] == report["cluster_sizes"] and again["histogram"] == report["histogram"]
+    # the same sizes; ties may pick other clusters (by id), but each is one of the run's, whole
+    assert [c["size"] for c in again["largest_clusters"]] == [c["size"] for c in report["largest_clusters"]]
+    key = {u: f"{s}/{r}" for u, s, r in zip(*(keys.column(c).to_pylist() for c in
+                                              ("unique_id", "source_system", "source_record_id")), strict=True)}
+    members: dict[int, set[str]] = {}
+    for u, c in zip(scored.clusters.column("unique_id").to_pylist(), scored.clusters.column("cluster_id").to_pylist(),
+                    strict=True):
+        members.setdefault(c, set()).add(key[u])
+    assert all(set(c["records"]) in members.values() for c in again["largest_clusters"])
+    for name in ("lower", "upper"):
+        for side in ("above", "below"):
+            assert ([p["match_weight"] for p in again["nearest"][name][side]]
+                    == [p["match_weight"] for p in report["nearest"][name][side]])
+            assert {frozenset((p["record_l"], p["record_r"])) for p in again["nearest"][name][side]} <= {
+                frozenset((p["record_l"], p["record_r"])) for p in _all_pairs(scored, keys)}
+
+
+def _all_pairs(scored, keys):
+    key = {u: f"{s}/{r}" for u, s, r in zip(*(keys.column(c).to_pylist() for c in
+                                              ("unique_id", "source_system", "source_record_id")), strict=True)}
+    return [{"record_l": key[l], "record_r": key[r]} for l, r, _ in _pairs(scored)]
+
+
 def _uniform(n: int, low: float, high: float, seed: int) -> pa.Array:
     """Seeded uniform doubles in [low, high)."""
     return pc.add(pc.multiply(pc.random(n, initializer=seed), high - low), low)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
@@ -60,6 +60,7 @@ def build_report(scored: Scored, records: pa.Table, policy: Policy, cases: Seque
     lower, upper = float(policy.lower_match_weight), float(policy.upper_match_weight)
     weights = scored.pairs.column("match_weight")
     keyed = _keys(records)
+    positions = _positioner(keyed)
     store_run = "person_id" in records.column_names
     sizes = _cluster_sizes(scored.clusters)
     clusters_of_2 = sizes.filter(pc.greater_equal(sizes.column("size"), 2))
@@ -84,9 +85,9 @@ def build_report(scored: Scored, records: pa.Table, policy: Policy, cases: Seque
                        "clustered_at": float(scored.threshold)},
         "histogram": histogram(weights, float(scored.floor)),
         "cluster_sizes": _size_distribution(sizes),
-        "largest_clusters": _largest_clusters(scored.clusters, sizes, keyed),
+        "largest_clusters": _largest_clusters(scored.clusters, sizes, keyed, positions),
         "nearest": {name: _nearest(scored.pairs, at, keyed) for name, at in (("lower", lower), ("upper", upper))},
-        "by_source": _by_source(scored, keyed, sizes, lower),
+        "by_source": _by_source(scored, keyed, positions, sizes, lower),
         "totals": totals,
         "seconds": {phase: round(float(s), 3) for phase, s in scored.seconds.items()},
         "cases": [_case_row(c) for c in cases[:CASES_KEPT]],
@@ -158,12 +159,16 @@ def _size_distribution(sizes: pa.Table) -> list[dict[str, int]]:
                                                       grouped.column("cluster_id_count").to_pylist(), strict=True)]
 
 
-def _largest_clusters(clusters: pa.Table, sizes: pa.Table, keyed: pa.Table) -> list[dict[str, Any]]:
+def _largest_clusters(clusters: pa.Table, sizes: pa.Table, keyed: pa.Table,
+                      positions: Callable) -> list[dict[str, Any]]:
     """The largest clusters (ties: the smaller id first), each with its first members' keys and its systems."""
     top = sizes.sort_by([("size", "descending"), ("cluster_id", "ascending")]).slice(0, LARGEST_CLUSTERS)
     ids = top.column("cluster_id")
     members = clusters.filter(pc.is_in(clusters.column("cluster_id"), value_set=ids.combine_chunks()))
-    members = members.join(keyed, "unique_id").sort_by([("cluster_id", "ascending"), ("unique_id", "ascending")])
+    members = members.sort_by([("cluster_id", "ascending"), ("unique_id", "ascending")])
+    rows = keyed.take(positions(members.column("unique_id")))
+    members = pa.table({"cluster_id": members.column("cluster_id"), **{c: rows.column(c) for c in
+                                                                        ("record", "source_system", "person_id")}})
     by_cluster: dict[int, dict[str, Any]] = {}
     for cid, record, system, person in zip(*(members.column(c).to_pylist() for c in
                                              ("cluster_id", "record", "source_system", "person_id")), strict=True):
@@ -207,31 +212,42 @@ def _pair_rows(pairs: pa.Table, keyed: pa.Table) -> list[dict[str, Any]]:
     return rows
 
 
-def _by_source(scored: Scored, keyed: pa.Table, sizes: pa.Table, lower: float) -> list[dict[str, Any]]:
+def _by_source(scored: Scored, keyed: pa.Table, positions: Callable, sizes: pa.Table,
+               lower: float) -> list[dict[str, Any]]:
     """Per source system: its records, those in clusters of 2+, and its pairs at or above the lower threshold
     with itself (``pairs_within``) and with other systems (``pairs_across``: a pair counts once for each side)."""
-    systems = keyed.select(["unique_id", "source_system"])
-    records = systems.group_by("source_system").aggregate([("unique_id", "count")])
+    system = keyed.column("source_system").combine_chunks().dictionary_encode()
     counts: dict[str, dict[str, Any]] = {
         s: {"source_system": s, "records": n, "records_in_clusters": 0, "pairs_within": 0, "pairs_across": 0}
-        for s, n in zip(records.column("source_system").to_pylist(), records.column("unique_id_count").to_pylist(),
-                        strict=True)}
-    multi = sizes.filter(pc.greater_equal(sizes.column("size"), 2)).select(["cluster_id"])
-    clustered = scored.clusters.join(multi, "cluster_id", join_type="inner").join(systems, "unique_id")
-    for s, n in _tally(clustered.column("source_system")):
+        for s, n in _tally(system)}
+    multi = sizes.filter(pc.greater_equal(sizes.column("size"), 2)).column("cluster_id").combine_chunks()
+    clustered = scored.clusters.filter(pc.is_in(scored.clusters.column("cluster_id"), value_set=multi))
+    for s, n in _tally(system.take(positions(clustered.column("unique_id")))):
         counts[s]["records_in_clusters"] = n
     pairs = scored.pairs.filter(pc.greater_equal(scored.pairs.column("match_weight"), lower))
-    pairs = pairs.select(["unique_id_l", "unique_id_r"])
-    pairs = pairs.join(systems.rename_columns(["unique_id_l", "system_l"]), "unique_id_l")
-    pairs = pairs.join(systems.rename_columns(["unique_id_r", "system_r"]), "unique_id_r")
-    same = pc.equal(pairs.column("system_l"), pairs.column("system_r"))
-    for s, n in _tally(pairs.filter(same).column("system_l")):
+    left = system.take(positions(pairs.column("unique_id_l")))
+    right = system.take(positions(pairs.column("unique_id_r")))
+    same = pc.equal(left.indices, right.indices)
+    for s, n in _tally(left.filter(same)):
         counts[s]["pairs_within"] = n
-    across = pairs.filter(pc.invert(same))
-    for s, n in _tally(pa.chunked_array(across.column("system_l").chunks + across.column("system_r").chunks,
-                                        pa.string())):
+    across = pc.invert(same)
+    for s, n in _tally(pa.chunked_array([left.filter(across), right.filter(across)])):
         counts[s]["pairs_across"] = n
     return sorted(counts.values(), key=lambda c: (-c["records"], c["source_system"]))[:SOURCES_KEPT]
+
+
+def _positioner(keyed: pa.Table) -> Callable[[pa.ChunkedArray | pa.Array], pa.Array]:
+    """Unique ids -> the rows of ``keyed`` holding them: the ids themselves when they are the row numbers (a
+    store run's are: 0..n-1 in order), else a hash lookup. Either is a fraction of a join's cost."""
+    uid = keyed.column("unique_id").combine_chunks()
+    n = len(uid)
+    dense = n == 0 or (uid[0].as_py() == 0 and uid[n - 1].as_py() == n - 1
+                       and (n == 1 or pc.all(pc.equal(pc.subtract(uid[1:], uid[:-1]), 1)).as_py()))
+
+    def positions(ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+        ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+        return ids if dense else pc.index_in(ids, value_set=uid)
+    return positions
 
 
 def _tally(column: pa.ChunkedArray) -> list[tuple[str, int]]:
