@@ -75,7 +75,7 @@ def test_cluster_sizes_sum_to_the_records_and_the_largest_come_first(run):
     sizes = report["cluster_sizes"]
     assert sum(s["size"] * s["clusters"] for s in sizes) == keys.num_rows == report["totals"]["records"]
     assert sum(s["clusters"] for s in sizes) == report["totals"]["clusters"]
-    assert report["totals"]["clusters_of_2_plus"] == sum(s["clusters"] for s in sizes if s["size"] >= 2)
+    assert report["totals"]["clusters_of_two_or_more"] == sum(s["clusters"] for s in sizes if s["size"] >= 2)
     members: dict[int, list[int]] = {}
     for uid, cid in zip(scored.clusters.column("unique_id").to_pylist(), scored.clusters.column("cluster_id").to_pylist(),
                         strict=True):
@@ -110,12 +110,12 @@ def test_counts_by_source_system_add_up_to_the_totals(run):
     _, scored, keys, policy, report = run
     sources = report["by_source"]
     assert sum(s["records"] for s in sources) == keys.num_rows
-    assert sum(s["records_in_clusters"] for s in sources) == report["totals"]["records_in_clusters_of_2_plus"]
-    pairs_lower = report["totals"]["pairs_at_or_above_lower"]
+    assert sum(s["records_in_clusters"] for s in sources) == report["totals"]["records_in_clusters_of_two_or_more"]
+    pairs_lower = report["totals"]["pairs_above_lower"]
     assert pairs_lower == sum(1 for *_, w in _pairs(scored) if w >= policy.lower_match_weight)
     assert sum(s["pairs_within"] for s in sources) + sum(s["pairs_across"] for s in sources) / 2 == pairs_lower
     totals = report["totals"]
-    assert (totals["cases_opened"], totals["auto_merges"], totals["splits"]) == (1, 1, 1)
+    assert (totals["cases_opened"], totals["auto_merged"], totals["splits"]) == (1, 1, 1)
     assert totals["records_held"] == len(range(0, keys.num_rows, 10))
     json.dumps(report)  # JSON-safe as it is
 

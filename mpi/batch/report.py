@@ -68,13 +68,13 @@ def build_report(scored: Scored, records: pa.Table, policy: Policy, cases: Seque
     totals = {
         "records": records.num_rows,
         "pairs_scored": scored.pairs.num_rows,
-        "pairs_at_or_above_lower": _count(pc.greater_equal(weights, lower)),
-        "pairs_at_or_above_upper": _count(pc.greater_equal(weights, upper)),
+        "pairs_above_lower": _count(pc.greater_equal(weights, lower)),
+        "pairs_above_upper": _count(pc.greater_equal(weights, upper)),
         "clusters": sizes.num_rows,
-        "clusters_of_2_plus": clusters_of_2.num_rows,
-        "records_in_clusters_of_2_plus": int(pc.sum(clusters_of_2.column("size")).as_py() or 0),
+        "clusters_of_two_or_more": clusters_of_2.num_rows,
+        "records_in_clusters_of_two_or_more": int(pc.sum(clusters_of_2.column("size")).as_py() or 0),
         "cases_opened": sum(1 for c in cases if c.get("case_id")),
-        "auto_merges": sum(1 for c in cases if c.get("merge_id")),
+        "auto_merged": sum(1 for c in cases if c.get("merge_id")),
         "splits": len(splits),
     }
     if store_run:

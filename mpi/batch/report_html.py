@@ -188,8 +188,8 @@ def _histogram_svg(histogram: Mapping[str, Any], t: Mapping[str, float]) -> str:
 def _histogram_caption(report: Mapping[str, Any]) -> str:
     h, totals = report["histogram"], report["totals"]
     return (f"{sum(h['counts']):,} pairs scored at or above the floor, in bins of {h['width']:g} bit; "
-            f"{totals['pairs_at_or_above_lower']:,} at or above the lower threshold, "
-            f"{totals['pairs_at_or_above_upper']:,} at or above the upper. The y axis is logarithmic.")
+            f"{totals['pairs_above_lower']:,} at or above the lower threshold, "
+            f"{totals['pairs_above_upper']:,} at or above the upper. The y axis is logarithmic.")
 
 
 def _sizes_svg(sizes: Sequence[Mapping[str, int]]) -> str:
@@ -262,8 +262,8 @@ def _cases_table(report: Mapping[str, Any], links: Links) -> str:
              f"<span class=\"mono\">{_e(c['record_a'])}</span>", f"<span class=\"mono\">{_e(c['record_b'])}</span>"]
             for c in cases]
     shown = len(cases)
-    whole = totals["cases_opened"] + totals["auto_merges"]
-    note = (f"<p>{totals['cases_opened']:,} cases opened, {totals['auto_merges']:,} auto-merges"
+    whole = totals["cases_opened"] + totals["auto_merged"]
+    note = (f"<p>{totals['cases_opened']:,} cases opened, {totals['auto_merged']:,} auto-merges"
             + (f"; the first {shown:,} shown" if shown < whole else "") + ".")
     if links.cases_csv:
         note += f" <a href=\"{_e(links.cases_csv)}\">Cases as CSV</a>."
