@@ -80,6 +80,8 @@ def test_not_a_duplicate_from_the_page_names_both_persons(signed_in, services, d
     page = text_of(signed_in.get(response.headers["Location"]))
     assert f"{dup.a} and {dup.b} are different people" in page
     assert services.store.cases.are_apart(dup.a, dup.b)
+    for person_id in (dup.a, dup.b):  # each person's history shows the decision
+        assert 'data-action="case.not_duplicate"' in text_of(signed_in.get(f"/review/persons/{person_id}"))
 
 
 def test_a_merge_on_a_stale_page_is_a_409_and_changes_nothing(signed_in, services, dup):
