@@ -163,6 +163,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
         Pick(CASE, "cases.*.case_id"), Pick(RECORD, "cases.*"), Pick(PERSON, "cases.*.candidates.*.person_id")))},
     "review_cases.ReviewCase": {"*": Touch(READ, ((CASE, ("case_id",)),), _CASE_ANSWER)},
     **{f"review_cases.{name}": {"*": Touch(UPDATE, ((CASE, ("case_id",)),), _CASE_ANSWER)} for name in _CASE_ACTIONS},
+    "review_cases.CaseMerge": {"*": Touch(UPDATE, ((CASE, ("case_id",)),), (*_CASE_ANSWER, Pick(MERGE, "merge_id")))},
     "review_cases.UndoLink": {"*": Touch(UPDATE, _RECORD_ARGS, (Pick(PERSON, "previous_person_id"),
                                                                 Pick(CASE, "review_case.case_id")))},
     "referrals.Referrals": {

@@ -12,6 +12,7 @@ _VERSION = ma.fields.Integer(required=True, strict=True, metadata={
     "description": "the case version you saw; a case changed since answers 409 and nothing is changed"})
 _STATES = ["open", "in_review", "on_hold", "resolved", "withdrawn"]
 _PRIORITIES = ["urgent", "high", "routine"]
+_KINDS = ["POSSIBLE_MATCH", "POSSIBLE_DUPLICATE"]
 
 
 # ---------------------------------------------------------------------------------------- requests
@@ -23,6 +24,8 @@ class QueueArgsSchema(ma.Schema):
                               metadata={"description": "repeatable"})
     owner = ma.fields.String(metadata={"description": "user name of the steward a case is assigned to"})
     source_system = ma.fields.String(metadata={"description": "system that sent the case's record"})
+    kind = ma.fields.String(validate=ma.validate.OneOf(_KINDS), metadata={
+        "description": "POSSIBLE_MATCH: a record held for review; POSSIBLE_DUPLICATE: two persons that may be one"})
     min_age_hours = ma.fields.Float(validate=ma.validate.Range(min=0, max=MAX_AGE_HOURS), metadata={
         "description": "only cases at least this many hours old"})
     overdue = ma.fields.Boolean(metadata={"description": "true: only overdue cases; false: only those not overdue"})
@@ -46,9 +49,11 @@ class LinkBodySchema(ActionSchema):
 
 
 class MergeBodySchema(ActionSchema):
-    survivor_id = ma.fields.String(required=True, validate=ID, metadata={"description": "the person that stays"})
+    survivor_id = ma.fields.String(required=True, validate=ID, metadata={
+        "description": "the person that stays (on a POSSIBLE_DUPLICATE case: one of its two persons)"})
     loser_id = ma.fields.String(required=True, validate=ID, metadata={
-        "description": "the person merged into it (its records move; its id redirects to the survivor)"})
+        "description": "the person merged into it (its records move; its id redirects to the survivor; on a "
+                       "POSSIBLE_DUPLICATE case: the other of its two persons)"})
 
 
 class NotDuplicateBodySchema(ActionSchema):
@@ -120,7 +125,12 @@ class CaseCandidateSchema(ma.Schema):
 
 class CaseSchema(ma.Schema):
     case_id = ma.fields.String()
-    kind = ma.fields.String(metadata={"description": "POSSIBLE_MATCH (a record) or POSSIBLE_DUPLICATE (two persons)"})
+    kind = ma.fields.String(metadata={"description": "POSSIBLE_MATCH (a record held: record and source_* set; "
+                                                     "its candidates are ranked persons) or POSSIBLE_DUPLICATE (two "
+                                                     "persons that may be one, found by a batch run: no record, "
+                                                     "source_* null; its two candidates are the persons, each with "
+                                                     "the best pair's weight and evidence)",
+                                      "enum": _KINDS})
     source_system = ma.fields.String(allow_none=True)
     source_record_id = ma.fields.String(allow_none=True)
     state = ma.fields.String(metadata={"description": ", ".join(_STATES)})
@@ -148,6 +158,11 @@ class NotDuplicateResultSchema(CaseDetailSchema):
     outcome = ma.fields.Dict(allow_none=True, metadata={
         "description": "the record decided again without the remembered persons: decision, person_id, "
                        "review_case_id (null for a linked record, which stays as it is)"})
+
+
+class MergeResultSchema(CaseDetailSchema):
+    merge_id = ma.fields.String(metadata={
+        "description": "the merge that resolved the case: undo it with POST /v1/merges/{merge_id}/unmerge"})
 
 
 class QueueCountsSchema(ma.Schema):

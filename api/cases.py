@@ -22,6 +22,7 @@ from api.case_schemas import (
     HoldBodySchema,
     LinkBodySchema,
     MergeBodySchema,
+    MergeResultSchema,
     NotDuplicateBodySchema,
     NotDuplicateResultSchema,
     QueueArgsSchema,
@@ -57,8 +58,8 @@ class ReviewCases(MethodView):
     def get(self, args):
         """The queue: cases most urgent first, then oldest, with counts of the whole waiting queue.
 
-        Filters: ``state`` and ``priority`` (repeatable), ``owner``, ``source_system``,
-        ``min_age_hours``, ``overdue``; ``limit``/``offset`` page through.
+        Filters: ``state`` and ``priority`` (repeatable), ``owner``, ``source_system``, ``kind``
+        (POSSIBLE_MATCH or POSSIBLE_DUPLICATE), ``min_age_hours``, ``overdue``; ``limit``/``offset`` page through.
         """
         cases = _cases()
         return {"cases": cases.queue(**args), "counts": cases.queue_counts(),
@@ -94,18 +95,23 @@ _action("assign", AssignSchema,
         "Assign a case to a steward.")
 _action("link", LinkBodySchema,
         lambda s, c, b, a: s.resolve_linked(c, b["person_id"], a, b["reason"], b["version"]),
-        "Resolve as linked: the record joins one of the candidates (MANUAL link, never changed by re-matching).")
+        "Resolve as linked: the record joins one of the candidates (MANUAL link, never changed by re-matching). "
+        "A POSSIBLE_DUPLICATE case holds no record: 409 naming kind.")
 _action("new-person", ActionSchema,
         lambda s, c, b, a: s.resolve_new_person(c, a, b["reason"], b["version"]),
-        "Resolve as new_person: the record becomes a new person (MANUAL link).")
+        "Resolve as new_person: the record becomes a new person (MANUAL link). A POSSIBLE_DUPLICATE case holds no "
+        "record: 409 naming kind.")
 _action("merge", MergeBodySchema,
         lambda s, c, b, a: s.resolve_by_merge(c, b["survivor_id"], b["loser_id"], a, b["reason"], b["version"]),
         "Resolve as merged: two persons are one; the loser's records move to the survivor and its id redirects "
-        "there (undo with POST /v1/merges/{merge_id}/unmerge).")
+        "there (undo with POST /v1/merges/{merge_id}/unmerge, merge_id in the answer). On a POSSIBLE_DUPLICATE "
+        "case the survivor and the loser are its two persons, the steward choosing which survives.",
+        response=MergeResultSchema)
 _action("not-duplicate", NotDuplicateBodySchema,
         lambda s, c, b, a: s.resolve_not_duplicate(c, a, b["reason"], b["version"], b.get("person_id")),
         "Resolve as not_duplicate: the record is not that candidate (or none of them); the pair never "
-        "comes back to review, and a held record is decided again without it.",
+        "comes back to review, and a held record is decided again without it. On a POSSIBLE_DUPLICATE case the "
+        "two persons are different humans: the pair is kept apart for good (through later merges; outcome null).",
         response=NotDuplicateResultSchema)
 _action("hold", HoldBodySchema,
         lambda s, c, b, a: s.hold(c, a, b["reason"], b["version"], b["follow_up"], b.get("note")),

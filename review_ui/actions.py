@@ -27,12 +27,16 @@ DONE = {
     "link": "Case {case_id} resolved: record linked to {person_id}.",
     "new-person": "Case {case_id} resolved: the record is a new person.",
     "not-duplicate": "Case {case_id} resolved: not a duplicate (this pair will not come back to review).",
+    "persons-apart": "Case {case_id} resolved: {first} and {second} are different people; they are kept apart "
+                     "and will not be proposed as duplicates again.",
+    "merge": "Case {case_id} resolved: {loser} merged into {survivor} (merge {merge_id}); {loser} now redirects to "
+             "{survivor}. To undo it, open {survivor} and use “Undo merge {merge_id}”.",
     "hold": "Case {case_id} is on hold until {follow_up}.",
     "release": "Case {case_id} is back in review.",
     "withdraw": "Case {case_id} withdrawn.",
 }
 #: Actions after which the case no longer waits, so the steward goes back to the queue.
-CLOSING = {"link", "new-person", "not-duplicate", "withdraw"}
+CLOSING = {"link", "new-person", "not-duplicate", "merge", "withdraw"}
 
 
 def _version() -> int:
@@ -44,11 +48,14 @@ def _version() -> int:
 
 @bp.post("/cases/<case_id>/<action>")
 def case_action(case_id: str, action: str):
-    """Claim, link, new person, not duplicate, hold, release or withdraw one case."""
+    """Claim, link, new person, not duplicate, merge (a duplicate case's two persons), hold, release or withdraw
+    one case."""
     form = request.form
     r = review()
     who = actor()
     reason = form.get("reason", "")
+    words = {"case_id": case_id, "person_id": form.get("person_id", ""), "follow_up": form.get("follow_up", "")}
+    done = action
     try:
         version = _version()
         if action == "claim":
@@ -58,7 +65,15 @@ def case_action(case_id: str, action: str):
         elif action == "new-person":
             r.new_person(case_id, who, reason, version)
         elif action == "not-duplicate":
-            r.not_duplicate(case_id, who, reason, version)
+            result = r.not_duplicate(case_id, who, reason, version)
+            if result.get("kind") == "POSSIBLE_DUPLICATE":
+                first, second = ((c.get("person") or {}).get("person_id") or c["person_id"]
+                                 for c in result["candidates"][:2])
+                words.update(first=first, second=second)
+                done = "persons-apart"
+        elif action == "merge":
+            merge_id, survivor, loser = r.merge_case(case_id, form.get("survivor_id"), who, reason, version)
+            words.update(merge_id=merge_id, survivor=survivor, loser=loser)
         elif action == "hold":
             r.hold(case_id, who, reason, version, form.get("follow_up"), form.get("note"))
         elif action == "release":
@@ -73,10 +88,10 @@ def case_action(case_id: str, action: str):
         if e.status == 409:
             error = f"This case was changed by someone else since you opened it ({e.message}). Reload it and decide again."
         return render_case(case_id, e.status, error=error, field_errors=e.errors,
-                           form={"action": action, "person_id": form.get("person_id", "")})
+                           form={"action": action, "person_id": form.get("person_id", ""),
+                                 "survivor_id": form.get("survivor_id", "")})
     logger.info("case %s %s by %s", case_id, action, who)
-    flash(DONE[action].format(case_id=case_id, person_id=form.get("person_id", ""),
-                              follow_up=form.get("follow_up", "")), "success")
+    flash(DONE[done].format(**words), "success")
     if action in CLOSING:
         return redirect(url_for("review_ui.queue"), code=303)
     return redirect(url_for("review_ui.case", case_id=case_id), code=303)

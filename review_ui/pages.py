@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mpi.vocab import CasePriority, CaseState
-from review_ui import compare, waterfall
+from review_ui import compare, duplicates, waterfall
 
 STATE_WORDS = {
     CaseState.OPEN.value: "Open",
@@ -23,6 +23,8 @@ STATE_WORDS = {
     CaseState.WITHDRAWN.value: "Withdrawn",
 }
 PRIORITIES = tuple(p.value for p in CasePriority)
+#: The queue's kind filter: each kind and how a steward reads it.
+KINDS = {"POSSIBLE_MATCH": "record held for review", "POSSIBLE_DUPLICATE": "possible duplicate persons"}
 AGE_FILTERS = (("", "any age"), ("4", "4 h or older"), ("24", "1 day or older"), ("72", "3 days or older"))
 #: The queue's age buckets (``queue_counts()["by_age"]``): what a steward reads, and the filter that starts each.
 AGE_BUCKETS = {"under_4h": ("under 4 h", ""), "4h_to_24h": ("4–24 h", "4"), "1d_to_3d": ("1–3 days", "24"),
@@ -53,6 +55,7 @@ class QueueFilters:
     priority: str = ""
     owner: str = ""
     source_system: str = ""
+    kind: str = ""
     min_age_hours: str = ""
     overdue: bool = False
 
@@ -64,7 +67,7 @@ class QueueFilters:
         owner = pick("owner")
         return cls(
             state=pick("state", STATE_WORDS), priority=pick("priority", PRIORITIES),
-            owner=me if owner == "me" else owner, source_system=pick("source_system"),
+            owner=me if owner == "me" else owner, source_system=pick("source_system"), kind=pick("kind", KINDS),
             min_age_hours=pick("min_age_hours", {v for v, _ in AGE_FILTERS if v}),
             overdue=args.get("overdue") in ("1", "on", "true"),
         )
@@ -72,7 +75,7 @@ class QueueFilters:
     def as_kwargs(self) -> dict[str, Any]:
         """The filters as ``queue()`` takes them (unset ones left out)."""
         kwargs: dict[str, Any] = {}
-        for name in ("state", "priority", "owner", "source_system"):
+        for name in ("state", "priority", "owner", "source_system", "kind"):
             if getattr(self, name):
                 kwargs[name] = getattr(self, name)
         if self.min_age_hours:
@@ -139,9 +142,11 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         due = f"in {hours_text(due_in)}"
     candidates = case.get("candidates") or []
     top = candidates[0].get("match_weight") if candidates else case.get("top_weight")
+    record = (duplicates.QUEUE_TEXT if duplicates.is_duplicate(case)
+              else f"{case.get('source_system')} / {case.get('source_record_id')}")
     return QueueRow(
         case_id=case["case_id"], priority=case["priority"], state=case["state"], kind=case.get("kind") or "",
-        record=f"{case.get('source_system')} / {case.get('source_record_id')}", owner=case.get("owner"),
+        record=record, owner=case.get("owner"),
         age=hours_text(case.get("age_hours") or 0.0), due=due, overdue=bool(case.get("overdue")),
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
         blocks=blocks_text(case.get("blocks")),
@@ -187,6 +192,8 @@ class CasePage:
     error: str | None = None
     field_errors: Mapping[str, list[str]] = field(default_factory=dict)
     form: Mapping[str, str] = field(default_factory=dict)
+    #: The two persons of a ``POSSIBLE_DUPLICATE`` case, side by side (None for a record's case).
+    pair: duplicates.DuplicatePair | None = None
 
     @property
     def state_word(self) -> str:
@@ -233,8 +240,10 @@ def case_page(case: Mapping[str, Any], policy, me: str, now: datetime, **extra) 
     due = "" if due_in is None else (f"overdue by {hours_text(due_in)}" if case.get("overdue")
                                      else f"due in {hours_text(due_in)}")
     waiting = case["state"] in (CaseState.OPEN.value, CaseState.IN_REVIEW.value, CaseState.ON_HOLD.value)
+    pair = duplicates.pair(case, upper, lower) if duplicates.is_duplicate(case) else None
     return CasePage(case=case, record=record, candidates=tuple(candidates), blocks=blocks_text(case.get("blocks")),
-                    due=due, open=waiting, mine=case.get("owner") == me, upper=upper, lower=lower, **extra)
+                    due=due, open=waiting, mine=case.get("owner") == me, upper=upper, lower=lower, pair=pair,
+                    **extra)
 
 
 # ------------------------------------------------------------------------------------------ person

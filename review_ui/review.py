@@ -77,9 +77,28 @@ class Review:
         reason = require_reason(reason)
         self.cases.resolve_new_person(case_id, actor, reason, expected_version=version)
 
-    def not_duplicate(self, case_id: str, actor: str, reason: str, version: int) -> None:
+    def not_duplicate(self, case_id: str, actor: str, reason: str, version: int) -> dict:
         reason = require_reason(reason)
-        self.cases.resolve_not_duplicate(case_id, actor, reason, expected_version=version)
+        return self.cases.resolve_not_duplicate(case_id, actor, reason, expected_version=version)
+
+    def merge_case(self, case_id: str, survivor_id: str | None, actor: str, reason: str,
+                   version: int) -> tuple[str, str, str]:
+        """Merge the two persons of a ``POSSIBLE_DUPLICATE`` case, the one the steward chose surviving;
+        returns (merge id, survivor, loser).
+
+        Raises:
+            ValidationError: no reason, or ``survivor_id`` is not one of the case's two (live) persons.
+        """
+        reason = require_reason(reason)
+        case = self.cases.get(case_id)
+        persons = [(c.get("person") or {}).get("person_id") or c["person_id"] for c in case["candidates"][:2]]
+        survivor = (survivor_id or "").strip()
+        if survivor not in persons:
+            raise ValidationError("choose which of the two persons survives",
+                                  {"survivor_id": [f"one of {', '.join(persons)}"]})
+        loser = next((p for p in persons if p != survivor), survivor)
+        result = self.cases.resolve_by_merge(case_id, survivor, loser, actor, reason, expected_version=version)
+        return result["merge_id"], survivor, loser
 
     def hold(self, case_id: str, actor: str, reason: str, version: int, follow_up: str | None,
              note: str | None = None) -> None:

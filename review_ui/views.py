@@ -42,7 +42,7 @@ def queue():
     offset = _int_arg("offset", 0)
     cases = r.queue(filters.as_kwargs(), limit=QUEUE_PAGE + 1, offset=offset)
     page = pages.queue_page(cases, r.queue_counts(), filters, offset, QUEUE_PAGE, r.now())
-    return render_template("queue.html", page=page, age_buckets=pages.AGE_BUCKETS)
+    return render_template("queue.html", page=page, age_buckets=pages.AGE_BUCKETS, kinds=pages.KINDS)
 
 
 @bp.get("/next")

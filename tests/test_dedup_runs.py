@@ -106,8 +106,7 @@ def test_a_duplicate_case_resolved_not_duplicate_is_never_reopened(world):
     services.dedup.run(ADMIN)
     case = duplicate_cases(services)[0]
     a, b = (c["person_id"] for c in case["candidates"])
-    with services.store.transaction():
-        services.store.cases.close(case["case_id"], CaseState.RESOLVED.value, "not_duplicate")
+    services.cases.resolve_not_duplicate(case["case_id"], ADMIN, "twins", case["version"])
     run = services.dedup.run(ADMIN)
     assert frozenset((a, b)) not in {frozenset((f["person_a"], f["person_b"])) for f in run["findings"]}
     assert run["counts"]["kept_apart"] == 1

@@ -21,6 +21,13 @@ Links a steward makes are ``MANUAL``: re-matching never changes them, and
 :meth:`CaseService.undo_link` is how one is taken back (the record returns to
 review). A ``not_duplicate`` decision is remembered per (record, person) pair,
 and matching skips remembered pairs for good.
+
+A ``POSSIBLE_DUPLICATE`` case (two persons a batch run found, no record;
+``duplicates.py``) is worked with the same actions: claim, assign, hold,
+release, withdraw and blocks as any case; ``resolve_by_merge`` joins its two
+persons (the steward picks the survivor); ``resolve_not_duplicate`` keeps the
+two persons apart for good (``store.cases.keep_persons_apart``); link and new
+person, which need a record, are refused (``Conflict`` naming ``kind``).
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from mpi.events import EventBus
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
 from mpi.identity.writer import IdentityWriter, Link
+from mpi.stewardship import duplicates
 from mpi.stewardship.acting import acting, require_reason, user_name
 from mpi.stewardship.events import CaseResolved, CaseWithdrawn
 from mpi.stewardship.priority import CaseTargets, priority_for, validate_blocks
@@ -130,6 +138,7 @@ class CaseService:
             ValidationError: ``person_id`` is not one of the case's candidates.
         """
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
+            duplicates.refuse_record_action(case, "link")
             candidate = next((c for c in case["candidates"] if c["person_id"] == person_id), None)
             if candidate is None:
                 raise ValidationError("the person is not a candidate of this case",
@@ -148,6 +157,7 @@ class CaseService:
     def resolve_new_person(self, case_id: str, actor: str, reason: str, expected_version: int) -> dict:
         """The record is a human the index does not hold: a new person, linked ``MANUAL``."""
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
+            duplicates.refuse_record_action(case, "make a new person of")
             key = self._record_key(case)
             with self.store.transaction():
                 person_id = self.writer.create_person(actor, reason.strip(),
@@ -167,13 +177,20 @@ class CaseService:
         never offers that person for that record again (no case reopens for it).
         A record held unlinked is then decided afresh without those persons (as
         submitting it would: a link, a new person, or a case with the remaining
-        candidates); a linked record (a ``POSSIBLE_DUPLICATE`` case) stays as it is.
-        The result carries that outcome as ``outcome``.
+        candidates); a linked record stays as it is. The result carries that
+        outcome as ``outcome``.
+
+        On a ``POSSIBLE_DUPLICATE`` case the two persons are different humans:
+        the pair of their live persons is kept apart for good (a batch run never
+        proposes it again, whatever merges follow) and ``outcome`` is None.
 
         Raises:
             ValidationError: ``person_id`` is not one of the case's candidates.
+            Conflict: a duplicate case's two persons were merged into one since it opened.
         """
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
+            if duplicates.is_duplicate(case):
+                return self._persons_apart(case, actor, reason, person_id)
             key = self._record_key(case)
             candidates = [c["person_id"] for c in case["candidates"]]
             if person_id is not None and person_id not in candidates:
@@ -211,10 +228,15 @@ class CaseService:
     def resolve_by_merge(self, case_id: str, survivor_id: str, loser_id: str, actor: str, reason: str,
                          expected_version: int) -> dict[str, Any]:
         """Settle a case by merging two persons: the merge and the case's ``merged`` resolution in one
-        transaction; returns the case as it now is.
+        transaction; returns the case as it now is, with the ``merge_id`` (undo it with
+        :meth:`~mpi.identity.merges.MergeService.unmerge`).
 
         The case's version and state are checked first, so a stale form is a ``Conflict`` before
-        anything is written.
+        anything is written. On a ``POSSIBLE_DUPLICATE`` case the survivor and the loser must be its
+        two persons (either as the case holds them or as the live persons they lead to).
+
+        Raises:
+            ValidationError: a duplicate case's survivor or loser is not one of its two persons.
         """
         with self.store.transaction():
             case = self.get(case_id)
@@ -223,8 +245,11 @@ class CaseService:
                                {"version": ["stale: reload the case"]})
             if case["state"] not in ACTIVE_CASE_STATES:
                 raise Conflict(f"review case {case_id} is {case['state']}: not possible now", {"state": [case["state"]]})
+            if duplicates.is_duplicate(case):
+                require_reason(reason)
+                survivor_id, loser_id = duplicates.merge_sides(case, survivor_id, loser_id, self._live)
             merge_id = self.merges.merge(survivor_id, loser_id, actor, reason, case_id=case_id)
-            return self.resolve_merged(case_id, actor, reason, expected_version, merge_id)
+            return {**self.resolve_merged(case_id, actor, reason, expected_version, merge_id), "merge_id": merge_id}
 
     # -- holding, withdrawing, blocking ---------------------------------------------------------------
 
@@ -322,6 +347,22 @@ class CaseService:
                 "previous_person_id": person_id, "review_case": self.get(case_id)}
 
     # -- plumbing ----------------------------------------------------------------------------------------
+
+    def _persons_apart(self, case: dict, actor: str, reason: str, person_id: str | None) -> dict:
+        """Resolve a duplicate case ``not_duplicate``: its two live persons kept apart, audited (under
+        :meth:`resolve_not_duplicate`'s checks)."""
+        if person_id is not None and person_id not in [c["person_id"] for c in case["candidates"]]:
+            raise ValidationError("the person is not one of the case's two persons",
+                                  {"person_id": ["not one of the case's persons"]})
+        first, second = duplicates.the_two(case, self._live)
+        with self.store.transaction():
+            self.store.cases.keep_persons_apart(first, second, case["case_id"], actor, reason.strip())
+            self._change(case, actor, AuditAction.CASE_NOT_DUPLICATE, reason,
+                         {"kind": case["kind"], "person_ids": [first, second]},
+                         state=CaseState.RESOLVED.value, resolution=CaseResolution.NOT_DUPLICATE.value)
+            self._resolved(case, CaseResolution.NOT_DUPLICATE, None)
+        logger.info("case %s resolved: persons %s and %s kept apart by %s", case["case_id"], first, second, actor)
+        return {**self.get(case["case_id"]), "outcome": None}
 
     def _live(self, person_id: str) -> str:
         """The live person an id stands for (following merges), or the id itself if it is unknown."""

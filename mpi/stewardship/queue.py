@@ -15,9 +15,11 @@ from mpi.errors import NotFound, ValidationError
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store.queue import AGE_BUCKETS
-from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseState
+from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseState, Decision
 
 _ACTIVE = tuple(s.value for s in ACTIVE_CASE_STATES)
+#: What a case can hold: a record the matcher could not decide, or two persons that may be one.
+CASE_KINDS = (Decision.POSSIBLE_MATCH.value, Decision.POSSIBLE_DUPLICATE.value)
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
@@ -37,7 +39,7 @@ class CaseQueue:
     def queue(self, state: str | Iterable[str] | None = None, priority: str | Iterable[str] | None = None,
               owner: str | None = None, source_system: str | None = None, min_age_hours: float | None = None,
               overdue: bool | None = None, limit: int = 100, offset: int = 0,
-              now: datetime | None = None) -> list[dict]:
+              now: datetime | None = None, kind: str | None = None) -> list[dict]:
         """Cases to work, most urgent first (urgent, high, routine), then oldest first.
 
         Args:
@@ -47,6 +49,7 @@ class CaseQueue:
             source_system: the system that sent the case's record.
             min_age_hours: only cases at least this old.
             overdue: only overdue cases (True) or only those that are not (False).
+            kind: ``POSSIBLE_MATCH`` (a record held) or ``POSSIBLE_DUPLICATE`` (two persons).
             now: the time to measure age and overdue against (default: the clock).
 
         Each case carries ``age_hours``, ``due_at``, ``overdue``, its candidates (person ids and
@@ -60,6 +63,8 @@ class CaseQueue:
         priorities = _as_list(priority)
         if priorities and not set(priorities) <= {p.value for p in URGENCY}:
             errors["priority"] = [f"must be among {', '.join(p.value for p in URGENCY)}"]
+        if kind is not None and kind not in CASE_KINDS:
+            errors["kind"] = [f"must be one of {', '.join(CASE_KINDS)}"]
         if min_age_hours is not None and min_age_hours < 0:
             errors["min_age_hours"] = ["must not be negative"]
         if not 1 <= limit <= 1000:
@@ -71,7 +76,7 @@ class CaseQueue:
         cases = self.store.cases.queue(states=states, targets=self.targets.by_priority(), now=now,
                                        priorities=priorities, owner=owner, source_system=source_system,
                                        min_age_hours=min_age_hours, overdue=overdue, limit=limit, offset=offset,
-                                       active_states=_ACTIVE)
+                                       active_states=_ACTIVE, kind=kind)
         return [self.timed(case, now) for case in cases]
 
     def queue_counts(self, now: datetime | None = None) -> dict[str, Any]:

@@ -6,7 +6,8 @@
 - ``store.meta``: named settings of the store (``meta.py``);
 - ``store.records``: source records and their blocking keys (``records.py``);
 - ``store.persons``: persons and the links of records to them (``persons.py``);
-- ``store.cases``: review cases, their candidates, holds and not-duplicate pairs (``cases.py``, ``queue.py``);
+- ``store.cases``: review cases, their candidates, holds, not-duplicate pairs and persons kept apart
+  (``cases.py``, ``queue.py``, ``apart.py``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.access``: the append-only access log, who read or changed what and why (``access.py``);

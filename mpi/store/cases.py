@@ -1,4 +1,4 @@
-"""Review cases: the cases and their candidates, the steward's queue, holds and not-duplicate pairs.
+"""Review cases: the cases and their candidates, the steward's queue, holds, not-duplicate pairs and persons apart.
 
 Case changes run under a version check (``update``): a steward acting on a
 case another steward has changed since gets a ``Conflict`` and nothing is
@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from mpi.errors import Conflict, StoreError
+from mpi.store.apart import are_apart_query, live_pairs_query, ordered
 from mpi.store.columns import REVIEW_CASES, loads, select
 from mpi.store.database import Database
 from mpi.store.queue import counts_query, queue_query
@@ -24,7 +25,8 @@ CASE_COLUMNS = frozenset({"state", "priority", "resolution", "owner", "blocks", 
 
 
 class CaseTable:
-    """The ``review_cases``, ``review_candidates``, ``case_holds`` and ``not_duplicate`` tables of one store."""
+    """The ``review_cases``, ``review_candidates``, ``case_holds``, ``not_duplicate`` and ``persons_apart`` tables
+    of one store."""
 
     def __init__(self, db: Database):
         self._db = db
@@ -170,3 +172,26 @@ class CaseTable:
                               "WHERE source_system = ? AND source_record_id = ? ORDER BY person_id",
                               [source_system, source_record_id])
         return [{"person_id": r[0], "case_id": r[1], "actor": r[2], "reason": r[3], "decided_at": r[4]} for r in rows]
+
+    # -- persons kept apart (``apart.py``) -----------------------------------------------------------------
+
+    def keep_persons_apart(self, person_a: str, person_b: str, case_id: str | None, actor: str,
+                           reason: str) -> None:
+        """Remember that two persons are different humans (kept once per pair, the first decision kept)."""
+        if person_a == person_b:
+            raise StoreError("a person cannot be kept apart from itself")
+        a, b = ordered(person_a, person_b)
+        self._db.execute("INSERT INTO persons_apart VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                         [a, b, case_id, actor, reason, self._db.now()])
+
+    def persons_apart(self) -> set[frozenset[str]]:
+        """Every pair kept apart, as the two live persons its ids now stand for (merges followed)."""
+        sql, params = live_pairs_query()
+        return {frozenset(r) for r in self._db.query(sql, params)}
+
+    def are_apart(self, person_a: str, person_b: str) -> bool:
+        """Whether a steward kept the persons these ids stand for apart (merges followed on both sides)."""
+        if person_a == person_b:
+            return False
+        sql, params = are_apart_query(person_a, person_b)
+        return self._db.one(sql, params) is not None

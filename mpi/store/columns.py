@@ -23,6 +23,8 @@ REVIEW_CASES = ("case_id", "kind", "source_system", "source_record_id", "state",
 REVIEW_CANDIDATES = ("case_id", "rank", "person_id", "score", "probability", "evidence")
 CASE_HOLDS = ("case_id", "held_at", "held_by", "note", "follow_up", "released_at", "released_by")
 NOT_DUPLICATE = ("source_system", "source_record_id", "person_id", "case_id", "actor", "reason", "decided_at")
+#: Two persons a steward said are different humans (migration 16), ``person_a < person_b``.
+PERSONS_APART = ("person_a", "person_b", "case_id", "actor", "reason", "decided_at")
 MERGES = ("merge_id", "survivor_id", "loser_id", "actor", "reason", "case_id", "merged_at", "undone_at", "undone_by",
           "undo_reason")
 AUDIT_LOG = ("event_id", "occurred_at", "actor", "action", "entity_type", "entity_id", "reason", "detail")

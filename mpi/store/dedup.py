@@ -102,7 +102,7 @@ class DedupTable:
 
         - a record is not a person (``not_duplicate``): the record's person and that person;
         - a record is a new person although its case offered candidates: it and each candidate;
-        - a ``POSSIBLE_DUPLICATE`` case resolved ``not_duplicate``: its two persons.
+        - a ``POSSIBLE_DUPLICATE`` case resolved ``not_duplicate``: its two persons (``persons_apart``).
         """
         yield from self._db.query(
             "SELECT l.person_id, n.person_id FROM not_duplicate n JOIN links l USING (source_system, source_record_id)")
@@ -112,7 +112,7 @@ class DedupTable:
                JOIN links l ON l.source_system = c.source_system AND l.source_record_id = c.source_record_id
                WHERE c.kind = ? AND c.resolution = ?""",
             [Decision.POSSIBLE_MATCH.value, CaseResolution.NEW_PERSON.value])
-        yield from self._duplicate_case_pairs("c.resolution = ?", [CaseResolution.NOT_DUPLICATE.value])
+        yield from self._db.query("SELECT person_a, person_b FROM persons_apart")
 
     def proposed_pairs(self) -> Iterable[tuple[str, str]]:
         """Pairs of person ids a ``POSSIBLE_DUPLICATE`` case named, whatever became of it (open, on hold,

@@ -37,7 +37,7 @@ def queue_query(*, states: Sequence[str], targets: dict[str, timedelta], now: da
                 priorities: Sequence[str] | None = None, owner: str | None = None,
                 source_system: str | None = None, min_age_hours: float | None = None,
                 overdue: bool | None = None, limit: int = 100, offset: int = 0,
-                active_states: Sequence[str] = tuple(_ACTIVE)) -> tuple[str, list[Any]]:
+                active_states: Sequence[str] = tuple(_ACTIVE), kind: str | None = None) -> tuple[str, list[Any]]:
     """SQL and parameters of the queue: cases matching the filters, most urgent first, then oldest."""
     clauses, params = ["list_contains(?, state)"], [list(states)]
     if priorities:
@@ -49,6 +49,9 @@ def queue_query(*, states: Sequence[str], targets: dict[str, timedelta], now: da
     if source_system is not None:
         clauses.append("source_system = ?")
         params.append(source_system)
+    if kind is not None:
+        clauses.append("kind = ?")
+        params.append(kind)
     if min_age_hours is not None:
         clauses.append("created_at <= ?")
         params.append(now - timedelta(hours=float(min_age_hours)))

@@ -364,7 +364,7 @@ MIGRATIONS.append((
 
 # Migrations 10-14 are the partner exchange's, kept in their own file (the numbers are one sequence).
 MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
-# Migrations 15- are batch dedup runs', in their own file too.
+# Migrations 15 onwards are batch dedup's (runs, and persons kept apart), in their own file too.
 MIGRATIONS.extend(BATCH_MIGRATIONS)
 
 LATEST_VERSION = MIGRATIONS[-1][0]
