@@ -1,0 +1,312 @@
+"""A partner's bulk file deduplicated without the store: read, normalise in parallel, score, write clusters.
+
+``mpi dedup --input FILE --output clusters.csv``. The file is CSV or Parquet
+(by its extension) of canonical records; only a record's own fields are read
+(a truth column, or any other, never is). Each record is validated and
+normalised as training does (:func:`mpi.matching.training.model_row`), in a
+pool of worker processes: at about 180 us a record it is most of the work. A
+record that fails validation is skipped and counted (its row and the names of
+its bad fields are kept, never its values); the same key twice in one file is
+one record, the later valid row winning. The batch engine then scores and
+clusters them at the policy's upper threshold (:func:`mpi.batch.engine.score`),
+and the clusters are written with exactly :data:`CLUSTER_COLUMNS`:
+
+- ``cluster_id``: ``C000001``, ``C000002``, ... numbered by each cluster's first record in the file;
+- ``match_weight_to_cluster``: the record's highest match weight to another member of its cluster
+  among the scored pairs, empty for a record alone.
+
+The output is written beside its destination and renamed into place, so it is
+never half a file.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import multiprocessing
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mpi.batch.engine import BatchModel, Progress, score
+from mpi.errors import MpiError, ValidationError
+from mpi.matching.comparisons import MODEL_COLUMNS
+from mpi.records.csvio import count_rows, read_records
+from mpi.records.fields import DEMOGRAPHIC_FIELDS, KEY_FIELDS, RECORD_FIELDS
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
+
+logger = logging.getLogger(__name__)
+
+#: The columns of a clusters file, in order: a contract (``mpi load --clusters`` reads them back).
+CLUSTER_COLUMNS = ("source_system", "source_record_id", "cluster_id", "match_weight_to_cluster")
+#: Records per task sent to a worker process.
+CHUNK = 2_000
+#: Rejected rows kept to be named on the terminal (the count is always whole).
+REJECTED_SHOWN = 20
+
+Key = tuple[str, str]
+#: One row's outcome from a worker: its row number, its key, and its model row or the names of its bad fields.
+Outcome = tuple[int, Key, dict[str, Any] | None, list[str] | None]
+
+
+class BulkFileError(MpiError):
+    """A bulk file that cannot be read at all, or an output that cannot be written."""
+
+    status = 400
+    code = "bad_bulk_file"
+
+
+def default_workers() -> int:
+    """One worker process per CPU."""
+    return os.cpu_count() or 1
+
+
+@dataclass
+class DedupFile:
+    """What a bulk file's dedup found: the counts the terminal shows, and the time of each phase."""
+
+    records_read: int = 0
+    skipped: int = 0
+    rejected: list[tuple[int, list[str]]] = field(default_factory=list)
+    duplicate_keys: int = 0
+    records: int = 0
+    scored_pairs: int = 0
+    clusters: int = 0
+    clusters_of_two_or_more: int = 0
+    largest_cluster: int = 0
+    records_in_clusters: int = 0
+    model_version: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+
+def file_kind(path: str | Path) -> str:
+    """``csv`` or ``parquet``, by the file's extension.
+
+    Raises:
+        BulkFileError: another extension, or no such file.
+    """
+    p = Path(path)
+    kind = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(p.suffix.lower())
+    if kind is None:
+        raise BulkFileError(f"{p}: expected a .csv or .parquet file")
+    if p.is_dir():
+        raise BulkFileError(f"{p}: a directory, not a {kind} file")
+    if not p.is_file():
+        raise BulkFileError(f"{p}: no such file")
+    return kind
+
+
+def count_records(path: str | Path) -> int:
+    """Data rows of a bulk file (for a progress bar): counted for CSV, from the footer for Parquet."""
+    if file_kind(path) == "csv":
+        return count_rows(path)
+    return _parquet(path).metadata.num_rows
+
+
+def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(row, record)`` for each data row: the line number for CSV, the row number (from 1) for Parquet.
+
+    Only a record's fields are read and kept (values as stripped text, '' for missing).
+
+    Raises:
+        BulkFileError, CsvError: a file that cannot be read, or lacks a key column or every record field.
+    """
+    if file_kind(path) == "csv":
+        for line, raw in read_records(path):
+            yield line, {f: raw.get(f, "") for f in RECORD_FIELDS}
+        return
+    yield from _parquet_rows(path)
+
+
+def _parquet(path: str | Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as e:
+        raise BulkFileError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
+
+
+def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
+    parquet = _parquet(path)
+    names = parquet.schema_arrow.names
+    missing = [c for c in KEY_FIELDS if c not in names]
+    if missing:
+        raise BulkFileError(f"{path}: missing required column(s): {', '.join(missing)}")
+    columns = [c for c in RECORD_FIELDS if c in names]
+    if not any(c in columns for c in DEMOGRAPHIC_FIELDS):
+        raise BulkFileError(f"{path}: no column of a record's fields (every record would be empty)")
+    row = 0
+    try:
+        for batch in parquet.iter_batches(batch_size=CHUNK, columns=columns):
+            values = {c: batch.column(c).cast(pa.string()).to_pylist() for c in columns}
+            for i in range(batch.num_rows):
+                row += 1
+                yield row, {f: (values[f][i] or "").strip() if f in values else "" for f in RECORD_FIELDS}
+    except (pa.ArrowException, OSError) as e:
+        raise BulkFileError(f"{path}: row {row + 1}: unreadable ({type(e).__name__})") from None
+
+
+# -- normalising in worker processes -------------------------------------------------------------------
+
+
+def _normalise_chunk(chunk: list[tuple[int, dict[str, str]]]) -> list[Outcome]:
+    """Worker: validate (leniently, as training does) and normalise each record into its model row."""
+    out: list[Outcome] = []
+    for row, raw in chunk:
+        key = (raw["source_system"], raw["source_record_id"])
+        try:
+            record = validate_record(raw, strict=False)
+        except ValidationError as e:
+            out.append((row, key, None, sorted(e.errors)))
+            continue
+        norm = normalise_record(record)
+        out.append((row, (record["source_system"], record["source_record_id"]),
+                    {c: norm.get(c) for c in MODEL_COLUMNS}, None))
+    return out
+
+
+def _chunks(rows: Iterable[tuple[int, dict[str, str]]]) -> Iterator[list[tuple[int, dict[str, str]]]]:
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk
+
+
+def normalised(rows: Iterable[tuple[int, dict[str, str]]], workers: int,
+               progress: Callable[[int], Any] | None = None) -> Iterator[Outcome]:
+    """Each row's outcome, in file order; ``workers`` processes normalise chunks ahead (0: in this one).
+
+    Workers are forked: they need the normalisers this process has loaded, and nothing else is held yet.
+    """
+    if workers <= 0:
+        for chunk in _chunks(rows):
+            yield from _normalise_chunk(chunk)
+            if progress:
+                progress(len(chunk))
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for done in pool.imap(_normalise_chunk, _chunks(rows)):
+            yield from done
+            if progress:
+                progress(len(done))
+
+
+def model_rows(outcomes: Iterable[Outcome], result: DedupFile) -> tuple[list[Key], pa.Table]:
+    """The file's records, one per key (the later valid row wins), in order of each key's first row.
+
+    Returns the keys (index = ``unique_id``) and the engine's rows; counts read, skipped and duplicate keys
+    into ``result``.
+    """
+    kept: dict[Key, dict[str, Any]] = {}
+    for row, key, model_row, bad_fields in outcomes:
+        result.records_read += 1
+        if model_row is None:
+            result.skipped += 1
+            if len(result.rejected) < REJECTED_SHOWN:
+                result.rejected.append((row, bad_fields or []))
+            continue
+        if key in kept:
+            result.duplicate_keys += 1
+        kept[key] = model_row
+    keys = list(kept)
+    columns = {"unique_id": pa.array(range(len(keys)), pa.int64())}
+    for column in MODEL_COLUMNS:
+        columns[column] = pa.array([kept[k].get(column) for k in keys], pa.string())
+    return keys, pa.table(columns)
+
+
+# -- clusters --------------------------------------------------------------------------------------------
+
+
+def cluster_rows(keys: list[Key], clusters: pa.Table, pairs: pa.Table) -> tuple[list[str], list[float | None]]:
+    """Per record (by ``unique_id``): its stable cluster id and its best weight to another member.
+
+    Cluster ids are numbered by the cluster's first record (its smallest ``unique_id``: records are numbered
+    in file order), so the same file and model always give the same ids.
+    """
+    n = len(keys)
+    engine_cluster = [0] * n
+    for uid, cid in zip(clusters.column("unique_id").to_pylist(), clusters.column("cluster_id").to_pylist(),
+                        strict=True):
+        engine_cluster[uid] = cid
+    numbers: dict[int, str] = {}
+    ids = [numbers.setdefault(cid, f"C{len(numbers) + 1:06d}") for cid in engine_cluster]
+    best: list[float | None] = [None] * n
+    for left, right, weight in zip(pairs.column("unique_id_l").to_pylist(), pairs.column("unique_id_r").to_pylist(),
+                                   pairs.column("match_weight").to_pylist(), strict=True):
+        if engine_cluster[left] != engine_cluster[right]:
+            continue
+        for uid in (left, right):
+            if best[uid] is None or weight > best[uid]:
+                best[uid] = weight
+    return ids, best
+
+
+def write_clusters(output: str | Path, keys: list[Key], ids: list[str], weights: list[float | None]) -> None:
+    """Write the clusters file (:data:`CLUSTER_COLUMNS`, one row per record) beside ``output``, then rename it."""
+    out = Path(output)
+    if not out.parent.is_dir():
+        raise BulkFileError(f"{out.parent}: no such directory")
+    tmp = out.with_name(out.name + ".tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(CLUSTER_COLUMNS)
+        for (system, record_id), cluster_id, weight in zip(keys, ids, weights, strict=True):
+            writer.writerow((system, record_id, cluster_id, "" if weight is None else f"{weight:.4f}"))
+    tmp.replace(out)
+
+
+def dedup_file(path: str | Path, output: str | Path, model: BatchModel, workers: int | None = None,
+               normalised_progress: Callable[[int], Any] | None = None, progress: Progress | None = None,
+               clock: Callable[[], float] = time.perf_counter) -> DedupFile:
+    """Deduplicate a bulk file into a clusters file; returns its counts and phase times.
+
+    Args:
+        path: CSV or Parquet of canonical records.
+        output: the clusters CSV to write.
+        model: the model to score with (the store's active one, or the shipped default).
+        workers: processes that normalise (default: one per CPU; 0: this process alone).
+        normalised_progress: called with the rows normalised, chunk by chunk.
+        progress: told the engine's phases (``mpi.batch.engine.Progress``).
+        clock: what phases are timed by.
+
+    Raises:
+        BulkFileError, CsvError: an unreadable file, or an output folder that does not exist.
+    """
+    if not Path(output).parent.is_dir():  # before any work: an output that cannot be written stops here
+        raise BulkFileError(f"{Path(output).parent}: no such directory")
+    result = DedupFile(model_version=model.version)
+    started = clock()
+    keys, rows = model_rows(normalised(read_rows(path), default_workers() if workers is None else workers,
+                                       normalised_progress), result)
+    result.records = len(keys)
+    result.seconds["normalise"] = clock() - started
+    if not keys:
+        raise BulkFileError(f"{path}: no valid record to deduplicate ({result.skipped} skipped)")
+    t = clock()
+    scored = score(rows, model, **({"progress": progress} if progress else {}))
+    result.seconds["score"] = clock() - t
+    t = clock()
+    ids, weights = cluster_rows(keys, scored.clusters, scored.pairs)
+    write_clusters(output, keys, ids, weights)
+    result.seconds["write"] = clock() - t
+    sizes = Counter(ids).values()
+    result.scored_pairs = scored.pairs.num_rows
+    result.clusters = len(sizes)
+    result.clusters_of_two_or_more = sum(1 for size in sizes if size >= 2)
+    result.largest_cluster = max(sizes)
+    result.records_in_clusters = sum(size for size in sizes if size >= 2)
+    result.seconds["total"] = clock() - started
+    logger.info("dedup of a bulk file: %s records, %s skipped, %s clusters, model %s", result.records,
+                result.skipped, result.clusters, model.version)
+    return result
