@@ -175,6 +175,10 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "fhir_patient.PatientMatch": {"*": Touch(MATCH, answer=(Pick(PERSON, "entry.*.resource.id"),))},
     "admin.Export": {"*": Touch(EXPORT)},
     "backup.Backup": {"*": Touch(EXPORT)},
+    # A dedup run reads every record (as an export does); a run's page names the persons and cases it found.
+    "dedup.DedupRuns": {"GET": Touch(SEARCH), "POST": Touch(EXPORT)},
+    "dedup.DedupRun": {"*": Touch(READ, answer=(Pick(PERSON, "findings.*.person_a"), Pick(PERSON, "findings.*.person_b"),
+                                               Pick(CASE, "findings.*.case_id")))},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
     # An inbound exception holds a raw body (PHI): reading the queue or one of them is an access event.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -108,6 +109,15 @@ def world(net_services, clock):  # noqa: F811
     feed.close()
 
 
+def _finished(services, run_id: str) -> dict:
+    """A dedup run the service started in the background, once it has finished."""
+    deadline = time.monotonic() + 120
+    while (run := services.dedup.get(run_id))["outcome"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run["outcome"] == "completed", run
+    return run
+
+
 def _ui_post(client, page: str, path: str, **form):
     return client.post(path, data={"csrf_token": csrf_of(client.get(page)), **form})
 
@@ -131,6 +141,13 @@ def calls(w) -> Iterator[Call]:
             {"name": "resource", "resource": patient}]}, headers=h("hub-stmarys")), {(P, mari)})
     yield Call("GET admin.Export", "sam", api.get("/v1/admin/export", headers=h("sam")), set())
     yield Call("POST backup.Backup", "root", api.post("/v1/admin/backup", headers=h("root")), set())
+    started = api.post("/v1/dedup-runs", json={}, headers=h("root"))
+    yield Call("POST dedup.DedupRuns", "root", started, set())
+    run = _finished(w.services, started.get_json()["run_id"])
+    found = {(P, f[side]) for f in run["findings"] for side in ("person_a", "person_b")}
+    found |= {(C, f["case_id"]) for f in run["findings"] if f["case_id"]}
+    yield Call("GET dedup.DedupRun", "sam", api.get(f"/v1/dedup-runs/{run['run_id']}", headers=h("sam")), found)
+    yield Call("GET dedup.DedupRuns", "sam", api.get("/v1/dedup-runs", headers=h("sam")), set())
     yield Call("GET records.SourceRecord", "hub-stmarys",
                api.get("/v1/records/st-marys-ehr/MRN-1", headers=h("hub-stmarys")),
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})

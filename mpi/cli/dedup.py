@@ -1,17 +1,51 @@
-"""``mpi dedup``: batch dedup runs (issue 16), over the store or over a partner's bulk file."""
+"""``mpi dedup``: a batch dedup run over the store (``mpi dedup runs`` lists them), or over a bulk file.
+
+Without ``--url`` the run opens the store itself (the service must not be
+running: it holds the file); with ``--url`` the running service does it
+(``POST /v1/dedup-runs``) and this command follows it until it ends, showing its
+phases. Either way the run is recorded in the store. With ``--input FILE --output
+clusters.csv`` it deduplicates a partner's bulk file instead, without the store
+(the block at the end of this module).
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from typing import Any
 
 import click
 
-from mpi.cli.base import main
+from mpi.batch.runs import ENGINES
+from mpi.cli.base import actor, echo_table, main, when
+from mpi.cli.remote import Remote, remote
 from mpi.errors import StoreLocked
 from mpi.services import Services
 
+#: Seconds between two looks at a run the service is doing.
+POLL_S = 1.0
+
+
+class PhaseEcho:
+    """The run's phases on stderr as they start, with elapsed seconds and counts (records, pairs, clusters)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.last: tuple[str, Any] | None = None
+
+    def __call__(self, phase: str, count: int | None) -> None:
+        if (phase, count) == self.last:
+            return
+        self.last = (phase, count)
+        told = "" if count is None else f": {count:,}"
+        click.echo(f"[{time.perf_counter() - self.started:7.1f} s] {phase}{told}", err=True)
+
 
 @main.group(invoke_without_command=True)
+@click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
+              help="Where Splink runs: embedded DuckDB, or Spark (`pip install 'closedloop-mpi[spark]'`).")
+@click.option("--spark-master", metavar="URL", default=None,
+              help="A Spark master (spark://HOST:7077; default local[*]); only with --engine spark.")
 @click.option("--input", "input_path", default=None, type=click.Path(),
               help="A partner's bulk file (CSV or Parquet of canonical records) to deduplicate without the store.")
 @click.option("--output", "output_path", default=None, type=click.Path(),
@@ -23,15 +57,77 @@ from mpi.services import Services
               help="With --input: the model version to score with [default: the store's active model, else the "
                    "shipped default].")
 @click.pass_context
-def dedup(ctx: click.Context, input_path: str | None, output_path: str | None, workers: int | None,
-          model_version: str | None) -> None:
-    """Find duplicates in a batch: over a partner's bulk file with --input FILE --output clusters.csv."""
+def dedup(ctx: click.Context, engine: str, spark_master: str | None, input_path: str | None,
+          output_path: str | None, workers: int | None, model_version: str | None) -> None:
+    """Find the duplicates the real-time path could not see: POSSIBLE_DUPLICATE cases for stewards.
+
+    With --input FILE --output clusters.csv: cluster a partner's bulk file instead, without the store.
+    """
     if ctx.invoked_subcommand is not None:
         return
     if input_path is not None:
+        if engine != "duckdb" or spark_master:
+            raise click.UsageError("--input runs on DuckDB: --engine spark is for the run over the store")
         dedup_bulk_file(ctx.obj, input_path, output_path, workers, model_version)
         return
-    raise click.UsageError("give --input FILE --output clusters.csv", ctx)
+    if output_path or workers is not None or model_version:
+        raise click.UsageError("--output, --workers and --model go with --input FILE")
+    if spark_master and engine != "spark":
+        raise click.UsageError("--spark-master needs --engine spark")
+    service = remote()
+    if service is not None:
+        run = _through(service, engine, spark_master)
+    else:
+        services: Services = ctx.obj
+        run = services.dedup.run(actor(), engine, spark_master, progress=PhaseEcho())
+    _echo_run(run)
+
+
+def _through(service: Remote, engine: str, spark_master: str | None) -> dict:
+    """Start the run in the service and follow it until it ends."""
+    body = {"engine": engine, **({"spark_master": spark_master} if spark_master else {})}
+    run = service.call("POST", "/v1/dedup-runs", json=body)
+    echo = PhaseEcho()
+    click.echo(f"dedup run {run['run_id']} started in the service", err=True)
+    while run["outcome"] == "running":
+        time.sleep(POLL_S)
+        run = service.call("GET", f"/v1/dedup-runs/{run['run_id']}")
+        if run.get("progress"):
+            echo(run["progress"]["phase"], run["progress"].get("count"))
+    if run["outcome"] != "completed":
+        raise click.ClickException(f"dedup run {run['run_id']} {run['outcome']}: {run.get('error') or 'stopped'}")
+    return run
+
+
+def _echo_run(run: dict) -> None:
+    counts = run["counts"]
+    click.echo(f"dedup run {run['run_id']} {run['outcome']} ({run['engine']}, model {run['model_version']})")
+    click.echo(f"  {counts['records']:,} records, {counts['pairs_scored']:,} pairs scored, "
+               f"{counts['clusters']:,} clusters ({counts['clusters_of_two_or_more']:,} of two or more)")
+    click.echo(f"  persons found to be one: {counts['person_pairs_found']:,} pairs; "
+               f"{counts['cases_opened']:,} POSSIBLE_DUPLICATE cases opened, {counts['auto_merged']:,} merged, "
+               f"{counts['already_proposed']:,} already proposed, {counts['kept_apart']:,} kept apart by stewards")
+    click.echo(f"  persons the run would split (reported, not split): {counts['splits']:,}")
+    seconds = counts.get("seconds") or {}
+    if seconds:
+        click.echo("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+
+
+@dedup.command("runs")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_obj
+def runs(services: Services, limit: int) -> None:
+    """List dedup runs, newest first."""
+    service = remote()
+    listed = service.call("GET", "/v1/dedup-runs")["runs"][:limit] if service is not None \
+        else services.dedup.runs(limit)
+    if not listed:
+        click.echo("no dedup runs yet")
+        return
+    echo_table(("run", "started", "ended", "engine", "model", "outcome", "records", "cases", "merged", "splits"), [
+        (r["run_id"], when(r["started_at"]), when(r["ended_at"]), r["engine"], r["model_version"], r["outcome"],
+         *(str(r["counts"].get(k, "")) for k in ("records", "cases_opened", "auto_merged", "splits")))
+        for r in listed])
 
 
 # -- a bulk file: mpi dedup --input FILE --output clusters.csv (options --input, --output, --workers, --model) --
@@ -57,13 +153,10 @@ def dedup_bulk_file(services: Services, input_path: str, output_path: str | None
     model = BatchModel.of(services.registry.document(version))
     total = count_records(input_path)
     workers = default_workers() if workers is None else workers
-    click.echo(f"deduplicating {input_path}: {total} rows, model {version}, {workers} worker(s)", err=True)
-
-    def phase(name: str, count: int | None) -> None:
-        click.echo(f"  {name}" + ("" if count is None else f": {count}"), err=True)
-
+    click.echo(f"deduplicating {input_path}: {total:,} rows, model {version}, {workers} worker(s)", err=True)
     with click.progressbar(length=total, label="normalising", file=sys.stderr) as bar:
-        result = dedup_file(input_path, output_path, model, workers, normalised_progress=bar.update, progress=phase)
+        result = dedup_file(input_path, output_path, model, workers, normalised_progress=bar.update,
+                            progress=PhaseEcho())
     for line, fields in result.rejected:
         click.echo(f"skipped row {line}: invalid {', '.join(fields)}", err=True)
     if result.skipped > len(result.rejected):
