@@ -88,7 +88,9 @@ def world(tmp_path_factory):
         membership = {(r["source_system"], r["source_record_id"]): r["cluster_id"] for r in csv.DictReader(f)}
     return {"folder": folder, "models": models, "base_db": base_db, "partner": partner, "partner_csv": partner_csv,
             "clusters": clusters, "membership": membership, "loaded": loaded, "by_cluster": by_cluster,
-            "by_record": by_record, "base_persons": set(_links(base_db).values())}
+            "by_record": by_record, "base_persons": set(_links(base_db).values()),
+            "base_truth": {r["truth_person_id"]: _links(base_db)[(r["source_system"], r["source_record_id"])]
+                           for r in base}}
 
 
 def _clusters_of_two_or_more(world) -> dict[str, list[tuple[str, str]]]:
@@ -228,3 +230,34 @@ def test_checkpoints_are_committed_prefixes_and_a_second_load_changes_nothing(wo
         assert again.match_calls == 0 and first.match_calls > 0
     finally:
         services.close()
+
+
+def test_once_a_steward_decides_the_representative_rematching_links_its_held_members_with_it(world, tmp_path):
+    """The steward decides each held representative as the truth says; re-matching then settles its members."""
+    db = tmp_path / "store.duckdb"
+    shutil.copy(world["by_cluster"], db)
+    truth = {(r["source_system"], r["source_record_id"]): r["truth_person_id"] for r in world["partner"]}
+    held = {(s, r) for s, r in _query(
+        db, "SELECT c.source_system, c.source_record_id FROM review_cases c JOIN audit_log a ON a.entity_id = "
+            "c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'held with its cluster %' AND c.state = 'open'")}
+    cases = {(s, r): c for c, s, r in _query(db, "SELECT case_id, source_system, source_record_id FROM review_cases "
+                                                 "WHERE state = 'open'")}
+    representatives = {next(k for k, c in world["membership"].items()
+                            if c == world["membership"][member] and k in cases and k not in held) for member in held}
+    services = Services({"MPI_DB": str(db), "MPI_MODELS_DIR": str(world["models"])})
+    try:
+        for key in representatives:
+            version = services.cases.get(cases[key])["version"]
+            person = world["base_truth"].get(truth[key])
+            if person is None:
+                services.cases.resolve_new_person(cases[key], "test-steward", "none of them: checked by phone", version)
+            else:
+                services.cases.resolve_linked(cases[key], person, "test-steward", "checked by phone", version)
+        linked = services.matching.rematch_open_cases("test")["linked"]
+    finally:
+        services.close()
+    links = _links(db)
+    assert linked == len(held) and representatives
+    for member in held:
+        rep = next(k for k in representatives if world["membership"][k] == world["membership"][member])
+        assert links[member] == links[rep]
