@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import subprocess
+import sys
 from itertools import combinations
 from pathlib import Path
 
@@ -198,3 +200,24 @@ def test_a_bad_option_or_file_is_one_line_and_writes_nothing(world, tmp_path, ar
     else:
         assert_one_line_error(result, *fragments)
     assert not (tmp_path / "c.csv").exists()
+
+
+def test_beside_a_process_holding_the_store_it_runs_with_model_and_says_so_in_one_line_without(world, tmp_path):
+    db = tmp_path / "held.duckdb"
+    Services({"MPI_DB": str(db), "MPI_MODELS_DIR": str(world["models"])}).close()  # a store file, then held:
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, duckdb; con = duckdb.connect(sys.argv[1]); "
+                               "print('held', flush=True); sys.stdin.read()", str(db)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        path = _write_csv(tmp_path / "small.csv", world["rows"][:40])
+        common = ["--db", str(db), "--models-dir", str(world["models"]), "dedup", "--input", str(path), "--workers", "0"]
+        refused = _run(*common, "--output", str(tmp_path / "refused.csv"))
+        assert_one_line_error(refused, "held by another process", "--model VERSION")
+        assert not (tmp_path / "refused.csv").exists()
+        named = _run(*common, "--output", str(tmp_path / "c.csv"), "--model", DEFAULT_MODEL_VERSION)
+        assert named.exit_code == 0, named.output
+        assert len(_read(tmp_path / "c.csv")[1]) == 39  # the 40 rows hold the invalid one
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
