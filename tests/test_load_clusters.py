@@ -13,6 +13,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
@@ -261,3 +263,13 @@ def test_once_a_steward_decides_the_representative_rematching_links_its_held_mem
     for member in held:
         rep = next(k for k in representatives if world["membership"][k] == world["membership"][member])
         assert links[member] == links[rep]
+
+
+def test_a_parquet_input_loads_by_its_clusters_as_its_csv_does(world, tmp_path):
+    db = tmp_path / "store.duckdb"
+    shutil.copy(world["base_db"], db)
+    parquet = tmp_path / "partner.parquet"
+    pq.write_table(pa.Table.from_pylist(world["partner"]), parquet)
+    result = _mpi(db, world["models"], "load", "--input", str(parquet), "--clusters", str(world["clusters"]))
+    assert "match calls:" in result.stdout
+    assert _links(db) == _links(world["by_cluster"])

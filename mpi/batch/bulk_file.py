@@ -34,13 +34,12 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from mpi.batch.engine import BatchModel, Progress, score
 from mpi.errors import MpiError, ValidationError
 from mpi.matching.comparisons import MODEL_COLUMNS
-from mpi.records.csvio import count_rows, read_records
-from mpi.records.fields import DEMOGRAPHIC_FIELDS, KEY_FIELDS, RECORD_FIELDS
+from mpi.records import recordfiles
+from mpi.records.fields import RECORD_FIELDS
 from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
 
@@ -110,51 +109,22 @@ def file_kind(path: str | Path) -> str:
 
 def count_records(path: str | Path) -> int:
     """Data rows of a bulk file (for a progress bar): counted for CSV, from the footer for Parquet."""
-    if file_kind(path) == "csv":
-        return count_rows(path)
-    return _parquet(path).metadata.num_rows
+    file_kind(path)
+    return recordfiles.count_rows(path)
 
 
 def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
     """``(row, record)`` for each data row: the line number for CSV, the row number (from 1) for Parquet.
 
-    Only a record's fields are read and kept (values as stripped text, '' for missing).
+    Only a record's fields are kept (values as stripped text, '' for missing); a Parquet file's other
+    columns are never read.
 
     Raises:
         BulkFileError, CsvError: a file that cannot be read, or lacks a key column or every record field.
     """
-    if file_kind(path) == "csv":
-        for line, raw in read_records(path):
-            yield line, {f: raw.get(f, "") for f in RECORD_FIELDS}
-        return
-    yield from _parquet_rows(path)
-
-
-def _parquet(path: str | Path) -> pq.ParquetFile:
-    try:
-        return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError) as e:
-        raise BulkFileError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
-
-
-def _parquet_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
-    parquet = _parquet(path)
-    names = parquet.schema_arrow.names
-    missing = [c for c in KEY_FIELDS if c not in names]
-    if missing:
-        raise BulkFileError(f"{path}: missing required column(s): {', '.join(missing)}")
-    columns = [c for c in RECORD_FIELDS if c in names]
-    if not any(c in columns for c in DEMOGRAPHIC_FIELDS):
-        raise BulkFileError(f"{path}: no column of a record's fields (every record would be empty)")
-    row = 0
-    try:
-        for batch in parquet.iter_batches(batch_size=CHUNK, columns=columns):
-            values = {c: batch.column(c).cast(pa.string()).to_pylist() for c in columns}
-            for i in range(batch.num_rows):
-                row += 1
-                yield row, {f: (values[f][i] or "").strip() if f in values else "" for f in RECORD_FIELDS}
-    except (pa.ArrowException, OSError) as e:
-        raise BulkFileError(f"{path}: row {row + 1}: unreadable ({type(e).__name__})") from None
+    file_kind(path)
+    for row, raw in recordfiles.read_records(path):
+        yield row, {f: raw.get(f, "") for f in RECORD_FIELDS}
 
 
 # -- normalising in worker processes -------------------------------------------------------------------

@@ -14,13 +14,14 @@ from mpi.cli.remote import remote
 from mpi.identity.export import export_csv
 from mpi.identity.loading import FileLoad, PreparedRows
 from mpi.identity.loading import load as load_rows
-from mpi.records.csvio import read_header, read_records
+from mpi.records.recordfiles import read_header, read_records
 from mpi.services import Services
 
 
 
 @main.command()
-@click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="CSV (or Parquet: *.parquet) of source records.")
 @click.option("--no-rematch", is_flag=True,
               help="Leave records held in review as decided on arrival (see `mpi rematch`).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
@@ -35,7 +36,7 @@ from mpi.services import Services
 @click.pass_obj
 def load(services: Services, input_path: str, no_rematch: bool, workers: int | None, restart: bool,
          clusters_path: str | None) -> None:
-    """Send every record of a CSV through the same decision path as the API, then re-match held records.
+    """Send every record of a CSV or Parquet file through the decision path of the API, then re-match held records.
 
     The rows committed are recorded with each batch, so a load of the same file (by size and SHA-256)
     that was killed part-way resumes after its last committed row; one that finished sends nothing again.
