@@ -155,7 +155,7 @@ def test_the_later_row_of_a_key_sent_twice_is_the_one_clustered(world, tmp_path)
     result = _run("--db", str(world["db"]), "--models-dir", str(world["models"]), "dedup", "--input", str(path),
                   "--output", str(out), "--workers", "0")
     assert result.exit_code == 0, result.output
-    by_key = lambda p: sorted((r["source_system"], r["source_record_id"], r["match_weight_to_cluster"])  # noqa: E731
+    by_key = lambda p: sorted((r["source_system"], r["source_record_id"], r["match_weight_to_cluster"])
                               for r in _read(p)[1])
     assert by_key(out) == by_key(world["runs"]["csv"][1])
     assert "duplicate keys (later row kept) 0" in result.stdout
@@ -191,7 +191,8 @@ def test_the_store_files_active_model_is_used_and_the_store_left_as_it_was(world
 def test_a_bad_option_or_file_is_one_line_and_writes_nothing(world, tmp_path, args, fragments):
     (tmp_path / "records.json").write_text("{}")
     (tmp_path / "bad.parquet").write_text("not parquet")
-    names = {"dir": str(tmp_path), "src": str(world["folder"] / "partner.csv"), "bad_parquet": str(tmp_path / "bad.parquet")}
+    names = {"dir": str(tmp_path), "src": str(world["folder"] / "partner.csv"),
+             "bad_parquet": str(tmp_path / "bad.parquet")}
     result = _run("--db", str(world["db"]), "--models-dir", str(world["models"]), "dedup",
                   *[a.format(**names) for a in args])
     if "--output" not in args:
@@ -202,16 +203,20 @@ def test_a_bad_option_or_file_is_one_line_and_writes_nothing(world, tmp_path, ar
     assert not (tmp_path / "c.csv").exists()
 
 
+#: A process that holds a store file (as `mpi serve` does) until its stdin closes.
+HOLD_THE_STORE = "import sys, duckdb; con = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+
+
 def test_beside_a_process_holding_the_store_it_runs_with_model_and_says_so_in_one_line_without(world, tmp_path):
     db = tmp_path / "held.duckdb"
     Services({"MPI_DB": str(db), "MPI_MODELS_DIR": str(world["models"])}).close()  # a store file, then held:
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, duckdb; con = duckdb.connect(sys.argv[1]); "
-                               "print('held', flush=True); sys.stdin.read()", str(db)],
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_THE_STORE, str(db)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         path = _write_csv(tmp_path / "small.csv", world["rows"][:40])
-        common = ["--db", str(db), "--models-dir", str(world["models"]), "dedup", "--input", str(path), "--workers", "0"]
+        common = ["--db", str(db), "--models-dir", str(world["models"]), "dedup", "--input", str(path),
+                  "--workers", "0"]
         refused = _run(*common, "--output", str(tmp_path / "refused.csv"))
         assert_one_line_error(refused, "held by another process", "--model VERSION")
         assert not (tmp_path / "refused.csv").exists()

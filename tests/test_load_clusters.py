@@ -153,7 +153,7 @@ def test_every_record_link_person_and_case_of_a_load_by_clusters_is_audited(worl
     audited = {(a, e) for a, e in _query(db, "SELECT action, entity_id FROM audit_log")}
     for r in world["partner"]:
         assert ("record.created", f"{r['source_system']}/{r['source_record_id']}") in audited
-    for (system, record_id), _ in _links(db).items():
+    for system, record_id in _links(db):
         assert ("link.created", f"{system}/{record_id}") in audited
     for (person,) in _query(db, "SELECT person_id FROM persons"):
         assert ("person.created", person) in audited
@@ -241,7 +241,8 @@ def test_once_a_steward_decides_the_representative_rematching_links_its_held_mem
     truth = {(r["source_system"], r["source_record_id"]): r["truth_person_id"] for r in world["partner"]}
     held = {(s, r) for s, r in _query(
         db, "SELECT c.source_system, c.source_record_id FROM review_cases c JOIN audit_log a ON a.entity_id = "
-            "c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'held with its cluster %' AND c.state = 'open'")}
+            "c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'held with its cluster %' "
+            "AND c.state = 'open'")}
     cases = {(s, r): c for c, s, r in _query(db, "SELECT case_id, source_system, source_record_id FROM review_cases "
                                                  "WHERE state = 'open'")}
     representatives = {next(k for k, c in world["membership"].items()

@@ -166,7 +166,7 @@ def load_by_clusters(matching: MatchService, rows: Iterable[Outcome], clusters: 
         with matching.store.transaction():
             in_batch = 0
             while position < len(units) and in_batch < batch:
-                first, members = units[position]
+                _, members = units[position]
                 position += 1
                 _decide(matching, [rows[i] for i in members], clusters, actor, loaded)
                 in_batch += len(members)

@@ -18,7 +18,6 @@ from mpi.records.recordfiles import read_header, read_records
 from mpi.services import Services
 
 
-
 @main.command()
 @click.option("--input", "input_path", required=True, type=click.Path(),
               help="CSV (or Parquet: *.parquet) of source records.")
@@ -68,7 +67,7 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
             if clusters is None:
                 loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update, checkpoint=checkpoint)
             else:
-                loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,  # noqa: F821 (above)
+                loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,
                                           progress=bar.update, checkpoint=checkpoint)
     rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
                                     else f"invalid {', '.join(fields)}") for line, fields in loaded.rejected]
