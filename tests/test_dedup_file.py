@@ -226,3 +226,13 @@ def test_beside_a_process_holding_the_store_it_runs_with_model_and_says_so_in_on
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_the_file_options_without_input_are_a_usage_error_not_a_run_over_the_store(world, tmp_path):
+    db = tmp_path / "mpi.duckdb"
+    result = _run("--db", str(db), "--models-dir", str(world["models"]), "dedup", "--output", str(tmp_path / "c.csv"))
+    assert result.exit_code == 2 and "--output, --workers and --model go with --input FILE" in result.output
+    assert not db.exists()
+    spark = _run("--db", str(db), "--models-dir", str(world["models"]), "dedup", "--input",
+                 str(world["folder"] / "partner.csv"), "--output", str(tmp_path / "c.csv"), "--engine", "spark")
+    assert spark.exit_code == 2 and "--input runs on DuckDB" in spark.output
