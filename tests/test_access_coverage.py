@@ -43,7 +43,7 @@ NOT_PHI = frozenset({
     "POST outbound_exceptions.PartnerPause", "POST outbound_exceptions.PartnerResume",
     "POST outbound_exceptions.PartnerBackPost",
     "POST review_ui.pause_partner", "POST review_ui.resume_partner", "POST review_ui.back_post_partner",
-    "GET reconciliation.PartnerReconciliation",
+    "GET reconciliation.PartnerReconciliation", "GET review_ui.dedup_runs",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"
@@ -310,6 +310,14 @@ def calls(w) -> Iterator[Call]:
         {(R, ri)}, **ui)
     yield Call("POST reconciliation.ItemClose", "sam", api.post(f"/v1/reconciliation/items/{ri}/close", json={
         "cause": "our_error"}, headers=h("sam")), {(R, ri)})
+    # The dedup run's report page names the persons and cases it links to.
+    report = w.services.dedup.get(run["run_id"], with_report=True)["report"]
+    shown = {(P, p[side]) for t in report["nearest"].values() for pairs in t.values() for p in pairs
+             for side in ("person_l", "person_r") if p[side]} | {(C, c["case_id"]) for c in report["cases"] if c["case_id"]}
+    assert shown, "the run's report names someone"
+    yield Call("GET review_ui.dedup_run", "sam", sam.get(f"/review/dedup-runs/{run['run_id']}"), shown, **ui)
+    yield Call("GET review_ui.dedup_run_cases", "sam", sam.get(f"/review/dedup-runs/{run['run_id']}/cases.csv"),
+               set(), **ui)
 
 
 def _last_event(services) -> dict:

@@ -222,6 +222,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/partners/<partner_id>/resume", "POST"): UI_ADMINS,
     ("/review/partners/<partner_id>/back-post", "POST"): UI_ADMINS,
     ("/review/referrals/<referral_id>/manual-reports", "POST"): UI_PERFORMER_STEP,
+    ("/review/dedup-runs", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>/cases.csv", "GET"): UI_STEWARDS,
 }
 
 

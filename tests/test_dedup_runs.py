@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pytest
-from conftest import activate_policy_on
+from conftest import activate_policy_on, record
 
 from mpi.errors import Conflict, StoreError
 from mpi.services import DEFAULT_MODEL_VERSION
@@ -191,3 +191,21 @@ def test_one_run_at_a_time(world):
     with pytest.raises(Conflict):
         services.dedup.start(ADMIN)
     assert services.dedup.run(ADMIN, run_id=run_id)["outcome"] == "completed"
+
+
+def test_a_stewards_new_person_against_a_candidate_is_never_proposed_as_a_duplicate(services):
+    """A steward held a partial record of Marisol apart from her person (a new person): no run reopens that."""
+    from held_cases import PARTIAL, weight_of
+
+    services.ensure_active_model("test")
+    marisol = services.matching.submit(record("marisol", "st-marys-ehr", "MRN-1"), "test")["person_id"]
+    weight = weight_of(services, PARTIAL)
+    activate_policy_on(services, lower_match_weight=weight - 3, upper_match_weight=weight + 3)
+    case_id = services.matching.submit(PARTIAL, "test")["review_case_id"]
+    services.cases.resolve_new_person(case_id, ADMIN, "another Marisol", services.cases.get(case_id)["version"])
+    newcomer = services.writer.entry((PARTIAL["source_system"], PARTIAL["source_record_id"])).person_id
+    # Under a policy whose lower threshold the pair clears, the run sees the two persons as one, and holds back.
+    activate_policy_on(services, lower_match_weight=weight - 1, upper_match_weight=weight + 20)
+    run = services.dedup.run(ADMIN)
+    assert newcomer != marisol
+    assert run["findings"] == [] and run["counts"]["kept_apart"] == 1 and run["counts"]["person_pairs_found"] == 1

@@ -236,33 +236,41 @@ def write_clusters(output: str | Path, keys: list[Key], ids: list[str], weights:
     tmp.replace(out)
 
 
-def dedup_file(path: str | Path, output: str | Path, model: BatchModel, workers: int | None = None,
-               normalised_progress: Callable[[int], Any] | None = None, progress: Progress | None = None,
-               clock: Callable[[], float] = time.perf_counter) -> DedupFile:
-    """Deduplicate a bulk file into a clusters file; returns its counts and phase times.
-
-    Args:
-        path: CSV or Parquet of canonical records.
-        output: the clusters CSV to write.
-        model: the model to score with (the store's active one, or the shipped default).
-        workers: processes that normalise (default: one per CPU; 0: this process alone).
-        normalised_progress: called with the rows normalised, chunk by chunk.
-        progress: told the engine's phases (``mpi.batch.engine.Progress``).
-        clock: what phases are timed by.
+def check_output(output: str | Path) -> None:
+    """Refuse an output whose folder does not exist, before any work.
 
     Raises:
-        BulkFileError, CsvError: an unreadable file, or an output folder that does not exist.
+        BulkFileError: naming the folder.
     """
-    if not Path(output).parent.is_dir():  # before any work: an output that cannot be written stops here
+    if not Path(output).parent.is_dir():
         raise BulkFileError(f"{Path(output).parent}: no such directory")
-    result = DedupFile(model_version=model.version)
+
+
+def read_file(path: str | Path, result: DedupFile, workers: int | None = None,
+              progress: Callable[[int], Any] | None = None,
+              clock: Callable[[], float] = time.perf_counter) -> tuple[list[Key], pa.Table]:
+    """The file's valid records as the engine's rows (``unique_id`` in file order) and their keys.
+
+    Counts what it read, skipped and found twice into ``result``; ``progress`` is told the rows
+    normalised, chunk by chunk; ``workers`` normalise (default one per CPU; 0: this process alone).
+
+    Raises:
+        BulkFileError, CsvError: an unreadable file, or one without a valid record.
+    """
     started = clock()
     keys, rows = model_rows(normalised(read_rows(path), default_workers() if workers is None else workers,
-                                       normalised_progress), result)
+                                       progress), result)
     result.records = len(keys)
     result.seconds["normalise"] = clock() - started
     if not keys:
         raise BulkFileError(f"{path}: no valid record to deduplicate ({result.skipped} skipped)")
+    return keys, rows
+
+
+def cluster_file(keys: list[Key], rows: pa.Table, output: str | Path, model: BatchModel, result: DedupFile,
+                 progress: Progress | None = None, clock: Callable[[], float] = time.perf_counter) -> DedupFile:
+    """Score and cluster the rows with ``model`` and write the clusters file; the counts go into ``result``."""
+    result.model_version = model.version
     t = clock()
     scored = score(rows, model, **({"progress": progress} if progress else {}))
     result.seconds["score"] = clock() - t
@@ -276,7 +284,20 @@ def dedup_file(path: str | Path, output: str | Path, model: BatchModel, workers:
     result.clusters_of_two_or_more = sum(1 for size in sizes if size >= 2)
     result.largest_cluster = max(sizes)
     result.records_in_clusters = sum(size for size in sizes if size >= 2)
-    result.seconds["total"] = clock() - started
+    result.seconds["total"] = sum(result.seconds.get(k, 0.0) for k in ("normalise", "score", "write"))
     logger.info("dedup of a bulk file: %s records, %s skipped, %s clusters, model %s", result.records,
                 result.skipped, result.clusters, model.version)
     return result
+
+
+def dedup_file(path: str | Path, output: str | Path, model: BatchModel, workers: int | None = None,
+               normalised_progress: Callable[[int], Any] | None = None, progress: Progress | None = None) -> DedupFile:
+    """Deduplicate a bulk file into a clusters file (:func:`read_file`, then :func:`cluster_file`).
+
+    Raises:
+        BulkFileError, CsvError: an unreadable file, or an output folder that does not exist.
+    """
+    check_output(output)
+    result = DedupFile()
+    keys, rows = read_file(path, result, workers, normalised_progress)
+    return cluster_file(keys, rows, output, model, result, progress)

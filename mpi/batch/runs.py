@@ -37,6 +37,7 @@ from typing import Any
 
 from mpi.batch import compare, engine
 from mpi.batch.engine import BatchModel, Progress
+from mpi.batch.report import build_report
 from mpi.clock import Clock
 from mpi.errors import Conflict, NotFound
 from mpi.identity.merges import MergeService
@@ -132,7 +133,7 @@ class DedupRuns:
             model = BatchModel.of(self.registry.document(version))
             told("reading", None)
             t = time.perf_counter()
-            records = self.store.dedup.records()
+            records = self.store.dedup.records(MODEL_COLUMNS)
             seconds["read"] = time.perf_counter() - t
             told("read", records.num_rows)
             scored = engine.score(records, model, self.db_api_for(engine_name, spark_master), told,
@@ -300,4 +301,5 @@ def _counts(records: Any, scored: engine.Scored, pairs: list, tally: dict[str, i
 
 def _report(scored: engine.Scored, records: Any, policy: Any, findings: list[dict], split: list) -> dict | None:
     """The run's report (``mpi.batch.report``), kept with the run."""
-    return {"splits": [{"person_id": s.person_id, "records": s.records, "parts": s.parts} for s in split[:200]]}
+    return build_report(scored, records, policy, findings,
+                        [{"person_id": s.person_id, "records": s.records, "parts": s.parts} for s in split])

@@ -1,23 +1,29 @@
-"""``mpi dedup``: a batch dedup run over the store (``mpi dedup runs`` lists them), or over a bulk file.
+"""``mpi dedup``: a batch dedup run over the store (``mpi dedup runs`` lists them).
 
 Without ``--url`` the run opens the store itself (the service must not be
 running: it holds the file); with ``--url`` the running service does it
 (``POST /v1/dedup-runs``) and this command follows it until it ends, showing its
-phases. Either way the run is recorded in the store. With ``--input FILE --output
+phases (``progress_dedup.py``). Either way the run is recorded in the store.
+``--report FILE`` writes a local run's report as one standalone HTML page, and
+its cases as CSV beside it (``mpi.batch.report``). With ``--input FILE --output
 clusters.csv`` it deduplicates a partner's bulk file instead, without the store
 (the block at the end of this module).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from typing import Any
+from pathlib import Path
 
 import click
 
+from mpi.batch.report import cases_csv, render_html
+from mpi.batch.report_html import Links
 from mpi.batch.runs import ENGINES
 from mpi.cli.base import actor, echo_table, main, when
+from mpi.cli.progress_dedup import DedupProgress
 from mpi.cli.remote import Remote, remote
 from mpi.errors import StoreLocked
 from mpi.services import Services
@@ -26,26 +32,14 @@ from mpi.services import Services
 POLL_S = 1.0
 
 
-class PhaseEcho:
-    """The run's phases on stderr as they start, with elapsed seconds and counts (records, pairs, clusters)."""
-
-    def __init__(self) -> None:
-        self.started = time.perf_counter()
-        self.last: tuple[str, Any] | None = None
-
-    def __call__(self, phase: str, count: int | None) -> None:
-        if (phase, count) == self.last:
-            return
-        self.last = (phase, count)
-        told = "" if count is None else f": {count:,}"
-        click.echo(f"[{time.perf_counter() - self.started:7.1f} s] {phase}{told}", err=True)
-
-
 @main.group(invoke_without_command=True)
 @click.option("--engine", type=click.Choice(ENGINES), default="duckdb", show_default=True,
               help="Where Splink runs: embedded DuckDB, or Spark (`pip install 'closedloop-mpi[spark]'`).")
 @click.option("--spark-master", metavar="URL", default=None,
               help="A Spark master (spark://HOST:7077; default local[*]); only with --engine spark.")
+@click.option("--report", "report_path", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Write the run's report to FILE (one standalone HTML page) and its cases beside it "
+                                 "(FILE's name with -cases.csv).")
 @click.option("--input", "input_path", default=None, type=click.Path(),
               help="A partner's bulk file (CSV or Parquet of canonical records) to deduplicate without the store.")
 @click.option("--output", "output_path", default=None, type=click.Path(),
@@ -57,8 +51,8 @@ class PhaseEcho:
               help="With --input: the model version to score with [default: the store's active model, else the "
                    "shipped default].")
 @click.pass_context
-def dedup(ctx: click.Context, engine: str, spark_master: str | None, input_path: str | None,
-          output_path: str | None, workers: int | None, model_version: str | None) -> None:
+def dedup(ctx: click.Context, engine: str, spark_master: str | None, report_path: Path | None,
+          input_path: str | None, output_path: str | None, workers: int | None, model_version: str | None) -> None:
     """Find the duplicates the real-time path could not see: POSSIBLE_DUPLICATE cases for stewards.
 
     With --input FILE --output clusters.csv: cluster a partner's bulk file instead, without the store.
@@ -66,8 +60,9 @@ def dedup(ctx: click.Context, engine: str, spark_master: str | None, input_path:
     if ctx.invoked_subcommand is not None:
         return
     if input_path is not None:
-        if engine != "duckdb" or spark_master:
-            raise click.UsageError("--input runs on DuckDB: --engine spark is for the run over the store")
+        if engine != "duckdb" or spark_master or report_path:
+            raise click.UsageError("--input runs on DuckDB and writes clusters: --engine spark and --report are "
+                                   "for the run over the store")
         dedup_bulk_file(ctx.obj, input_path, output_path, workers, model_version)
         return
     if output_path or workers is not None or model_version:
@@ -75,25 +70,62 @@ def dedup(ctx: click.Context, engine: str, spark_master: str | None, input_path:
     if spark_master and engine != "spark":
         raise click.UsageError("--spark-master needs --engine spark")
     service = remote()
+    if report_path is not None:
+        if service is not None:
+            raise click.UsageError("--report writes a local run's report: open it in the service's review UI "
+                                   "(/review/dedup-runs) for a run the service did")
+        _check_writable(report_path)
     if service is not None:
         run = _through(service, engine, spark_master)
     else:
         services: Services = ctx.obj
-        run = services.dedup.run(actor(), engine, spark_master, progress=PhaseEcho())
+        with DedupProgress() as progress:
+            run = services.dedup.run(actor(), engine, spark_master, progress=progress)
+            progress.done(run["outcome"])
+        if report_path is not None:
+            _write_report(services.dedup.get(run["run_id"], with_report=True), report_path)
     _echo_run(run)
+
+
+def cases_path(report_path: Path) -> Path:
+    """Where ``--report FILE`` writes the cases CSV: beside FILE, named after it (``run.html``: ``run-cases.csv``)."""
+    return report_path.with_name(f"{report_path.stem}-cases.csv")
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a report path that cannot be written before the run starts, not after it has run."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise click.ClickException(f"cannot write the report to {path}: no folder {folder}")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise click.ClickException(f"cannot write the report to {path}: not writable")
+
+
+def _write_report(run: dict, path: Path) -> None:
+    report = run.get("report")
+    if not report:
+        raise click.ClickException(f"dedup run {run['run_id']} has no report ({run['outcome']})")
+    csv_path = cases_path(path)
+    try:
+        csv_path.write_text(cases_csv(run["findings"]), encoding="utf-8")
+        path.write_text(render_html(run, report, Links(cases_csv=csv_path.name)), encoding="utf-8")
+    except OSError as e:
+        raise click.ClickException(f"cannot write the report to {path}: {e.strerror}") from e
+    click.echo(f"report written to {path} (cases: {csv_path})", err=True)
 
 
 def _through(service: Remote, engine: str, spark_master: str | None) -> dict:
     """Start the run in the service and follow it until it ends."""
     body = {"engine": engine, **({"spark_master": spark_master} if spark_master else {})}
     run = service.call("POST", "/v1/dedup-runs", json=body)
-    echo = PhaseEcho()
     click.echo(f"dedup run {run['run_id']} started in the service", err=True)
-    while run["outcome"] == "running":
-        time.sleep(POLL_S)
-        run = service.call("GET", f"/v1/dedup-runs/{run['run_id']}")
-        if run.get("progress"):
-            echo(run["progress"]["phase"], run["progress"].get("count"))
+    with DedupProgress() as echo:
+        while run["outcome"] == "running":
+            time.sleep(POLL_S)
+            run = service.call("GET", f"/v1/dedup-runs/{run['run_id']}")
+            if run.get("progress"):
+                echo(run["progress"]["phase"], run["progress"].get("count"))
+        echo.done(run["outcome"])
     if run["outcome"] != "completed":
         raise click.ClickException(f"dedup run {run['run_id']} {run['outcome']}: {run.get('error') or 'stopped'}")
     return run
@@ -140,7 +172,7 @@ def dedup_bulk_file(services: Services, input_path: str, output_path: str | None
     Only the model registry is opened (and the store file's active model read without holding it), so this
     runs beside a serving process and needs no store at all.
     """
-    from mpi.batch.bulk_file import count_records, dedup_file, default_workers
+    from mpi.batch.bulk_file import DedupFile, check_output, cluster_file, count_records, default_workers, read_file
     from mpi.batch.engine import BatchModel
 
     if output_path is None:
@@ -151,16 +183,20 @@ def dedup_bulk_file(services: Services, input_path: str, output_path: str | None
         raise click.ClickException(f"{e.message}, so its active model cannot be read: name one with --model "
                                    "VERSION (`mpi model list` through the service shows the active one)") from None
     model = BatchModel.of(services.registry.document(version))
+    check_output(output_path)
     total = count_records(input_path)
     workers = default_workers() if workers is None else workers
     click.echo(f"deduplicating {input_path}: {total:,} rows, model {version}, {workers} worker(s)", err=True)
+    result = DedupFile()
     with click.progressbar(length=total, label="normalising", file=sys.stderr) as bar:
-        result = dedup_file(input_path, output_path, model, workers, normalised_progress=bar.update,
-                            progress=PhaseEcho())
+        keys, rows = read_file(input_path, result, workers, bar.update)
     for line, fields in result.rejected:
         click.echo(f"skipped row {line}: invalid {', '.join(fields)}", err=True)
     if result.skipped > len(result.rejected):
         click.echo(f"... and {result.skipped - len(result.rejected)} more skipped rows", err=True)
+    with DedupProgress() as progress:
+        cluster_file(keys, rows, output_path, model, result, progress)
+        progress.done("written")
     s = result.seconds
     click.echo(f"records read {result.records_read}, skipped (invalid) {result.skipped}, "
                f"duplicate keys (later row kept) {result.duplicate_keys}")

@@ -10,10 +10,10 @@ nothing already proposed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from mpi.matching.comparisons import MODEL_COLUMNS
 from mpi.store.columns import DEDUP_FINDINGS, DEDUP_RUNS, select
 from mpi.store.database import Database
 from mpi.vocab import CaseResolution, Decision, LinkSource
@@ -76,10 +76,12 @@ class DedupTable:
 
     # -- what a run reads ------------------------------------------------------------------------------
 
-    def records(self) -> Any:
+    def records(self, fields: Sequence[str]) -> Any:
         """Every source record as an Arrow table: ``unique_id`` (0..n-1), its key, its link (person, source)
-        and the model columns of its normalised form."""
-        columns = ", ".join(f"json_extract_string(r.norm, '$.{c}') AS \"{c}\"" for c in MODEL_COLUMNS)
+        and the given fields of its normalised form (the model's columns), as text."""
+        if not all(re.fullmatch(r"[a-z][a-z0-9_]*", f) for f in fields):
+            raise ValueError("a normalised field name is lower-case letters, digits and underscores")
+        columns = ", ".join(f"json_extract_string(r.norm, '$.{f}') AS \"{f}\"" for f in fields)
         return self._db.arrow(
             f"""SELECT (row_number() OVER (ORDER BY r.source_system, r.source_record_id) - 1)::BIGINT AS unique_id,
                        r.source_system, r.source_record_id, l.person_id, l.link_source, {columns}
