@@ -31,7 +31,7 @@ from mpi.exchange.reconcile import ReconcileSettings, Reconciler
 from mpi.identity.history import HistoryService
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
-from mpi.identity.models import ActiveModel
+from mpi.identity.models import ACTIVE_MODEL_KEY, ActiveModel
 from mpi.identity.reads import PersonLookup
 from mpi.identity.writer import IdentityWriter
 from mpi.matching.model import ModelRegistry
@@ -49,6 +49,7 @@ from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
+from mpi.store import meta as store_meta
 from mpi.trust.access import TrustedReads
 
 #: The model shipped in matching_models/ and activated in a new store.
@@ -261,6 +262,21 @@ class Services:
             self.models.activate(DEFAULT_MODEL_VERSION, actor)
             active = DEFAULT_MODEL_VERSION
         return active
+
+    def file_model_version(self, version: str | None = None) -> str:
+        """The model a command over files alone uses (``mpi dedup --input``), without holding the store.
+
+        ``version`` if given; else the store file's active model, read without keeping the file (a store
+        held by ``mpi serve`` raises ``StoreLocked``: name the version then); else the shipped default.
+        A missing version is ``NotFound`` from the registry.
+        """
+        if version is None:
+            version = store_meta.peek(self.config["MPI_DB"], ACTIVE_MODEL_KEY)
+            retired = version in RETIRED_DEFAULTS and not self.registry.path_of(version).exists()
+            if version is None or retired:
+                version = DEFAULT_MODEL_VERSION
+        self.registry.document(version)
+        return version
 
     def close(self) -> None:
         if "delivery" in self.__dict__:

@@ -14,13 +14,13 @@ from mpi.cli.remote import remote
 from mpi.identity.export import export_csv
 from mpi.identity.loading import FileLoad, PreparedRows
 from mpi.identity.loading import load as load_rows
-from mpi.records.csvio import read_header
+from mpi.records.recordfiles import read_header, read_records
 from mpi.services import Services
 
 
-
 @main.command()
-@click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
+@click.option("--input", "input_path", required=True, type=click.Path(),
+              help="CSV (or Parquet: *.parquet) of source records.")
 @click.option("--no-rematch", is_flag=True,
               help="Leave records held in review as decided on arrival (see `mpi rematch`).")
 @click.option("--workers", type=click.IntRange(min=0), default=None,
@@ -29,9 +29,13 @@ from mpi.services import Services
 @click.option("--restart", is_flag=True,
               help="Send the file from its first row, even if an earlier load of it committed rows "
                    "(by default a load of the same file resumes after its last committed row).")
+@click.option("--clusters", "clusters_path", default=None, type=click.Path(),
+              help="A clusters CSV of the file (`mpi dedup --input`): match each cluster against the index once "
+                   "and decide its records together.")
 @click.pass_obj
-def load(services: Services, input_path: str, no_rematch: bool, workers: int | None, restart: bool) -> None:
-    """Send every record of a CSV through the same decision path as the API, then re-match held records.
+def load(services: Services, input_path: str, no_rematch: bool, workers: int | None, restart: bool,
+         clusters_path: str | None) -> None:
+    """Send every record of a CSV or Parquet file through the decision path of the API, then re-match held records.
 
     The rows committed are recorded with each batch, so a load of the same file (by size and SHA-256)
     that was killed part-way resumes after its last committed row; one that finished sends nothing again.
@@ -41,6 +45,12 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     unknown = read_header(input_path)
     if unknown:
         click.echo(f"ignoring column(s) no record has: {', '.join(unknown)}", err=True)
+    clusters = None
+    if clusters_path is not None:  # checked whole against the input before anything is written
+        from mpi.batch.cluster_load import load_by_clusters, read_clusters  # (imports the batch engine)
+
+        clusters = read_clusters(clusters_path, ((raw["source_system"], raw["source_record_id"])
+                                                 for _, raw in read_records(input_path)))
     services.ensure_active_model(who)
     source = FileLoad(services.store.loads, input_path, who, restart=restart)
     total = source.rows_total
@@ -53,8 +63,12 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         warm_index(services)
         started = time.perf_counter()
         with click.progressbar(length=max(total - source.skip, 0), label="matching", file=sys.stderr) as bar:
-            loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update,
-                               checkpoint=None if source.finished else source.checkpoint)
+            checkpoint = None if source.finished else source.checkpoint
+            if clusters is None:
+                loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update, checkpoint=checkpoint)
+            else:
+                loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,
+                                          progress=bar.update, checkpoint=checkpoint)
     rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
                                     else f"invalid {', '.join(fields)}") for line, fields in loaded.rejected]
     for message in rejected[:20]:
@@ -66,6 +80,12 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     summary = ", ".join(f"{d} {decisions[d]}" for d in ("MATCH", "NO_MATCH", "POSSIBLE_MATCH"))
     click.echo(f"loaded {sum(decisions.values())} records: {summary}; rejected {len(rejected)}")
     click.echo(f"matched in {elapsed:.1f} s ({sum(decisions.values()) / max(elapsed, 1e-9):.0f} records/s)")
+    if clusters is not None:
+        click.echo(f"by clusters: {loaded.clusters_matched} clusters matched, {loaded.linked_by_cluster} records "
+                   f"linked and {loaded.held_by_cluster} held by their cluster, {loaded.persons_created} persons "
+                   f"created, {loaded.cases_opened} cases opened")
+        click.echo(f"match calls: {loaded.match_calls} ({loaded.match_calls + loaded.match_calls_saved} record by "
+                   f"record: {loaded.match_calls_saved} saved)")
     # After a resume too: the run that was killed may have been killed while re-matching.
     if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
         _echo_rematch(services.matching.rematch_open_cases(who))

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from mpi.errors import ValidationError
 from mpi.matching.prepare import Prepared, prepare
-from mpi.records.csvio import count_rows, fingerprint, read_records
+from mpi.records.csvio import fingerprint
+from mpi.records.recordfiles import count_rows, read_records
 
 if TYPE_CHECKING:
     from mpi.identity.matcher import MatchService

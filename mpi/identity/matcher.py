@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from mpi.errors import ValidationError
+from mpi.errors import Conflict, ValidationError
 from mpi.identity.candidates import find_candidates
 from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
@@ -26,6 +26,7 @@ from mpi.identity.writer import IdentityWriter, Link
 from mpi.matching.decisions import Candidate, decide, decision_grade
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
+from mpi.matching.scoring import probability_from_weight
 from mpi.records.normalise import normalise_record
 from mpi.records.unused import unused_fields
 from mpi.records.validation import validate_record
@@ -129,6 +130,53 @@ class MatchService:
         probability = top.match_probability if top else None
         return self._result(key, decision, model, candidates, person_id, case_id, LinkSource.AUTO, weight,
                             probability, warnings, with_candidates=with_candidates)
+
+    def submit_cluster(self, representative: Prepared, members: Sequence[tuple[Prepared, float | None]],
+                       actor: str, cluster_id: str) -> dict[str, Any]:
+        """Store new records a batch run found to be one human, deciding them all by one match.
+
+        The representative is decided as :meth:`submit_prepared` decides a record (one match against the
+        index). On ``MATCH`` or ``NO_MATCH`` each member is linked (``AUTO``, ``MATCH``) to the person the
+        representative got, with its own weight to its cluster (``match_weight_to_cluster``); on
+        ``POSSIBLE_MATCH`` each member is held in review like the representative, with the representative's
+        candidates: a steward sees the same choice, and once the representative is decided the members
+        score high against its record, so ``rematch_open_cases`` links them after it. One transaction,
+        every write audited (the members' links name the cluster and the representative).
+
+        Every record must be new to the store (an update is decided alone, by :meth:`submit_prepared`).
+
+        Returns:
+            the representative's decision, person id and case id, and each member's case id (when held).
+        """
+        model = self.active_model()
+        rep_key = (representative.record["source_system"], representative.record["source_record_id"])
+        index = self.writer.index
+        with self.store.transaction():
+            for prepared in (representative, *(m for m, _ in members)):
+                key = (prepared.record["source_system"], prepared.record["source_record_id"])
+                if index.get(key) is not None:
+                    raise Conflict(f"record {'/'.join(key)} is stored already: decide it alone",
+                                   {"record": ["stored already"]})
+            self.writer.put_record(rep_key, *representative, actor, model.version)
+            decision, candidates, person_id, case_id = self._decide_and_write(actor, rep_key, representative.norm,
+                                                                              model)
+            held = {}
+            for prepared, weight in members:
+                key = (prepared.record["source_system"], prepared.record["source_record_id"])
+                self.writer.put_record(key, *prepared, actor, model.version)
+                if person_id is None:
+                    held[key] = self._hold(actor, key, candidates, model, (),
+                                           f"held with its cluster {cluster_id}: its representative is in review")
+                    continue
+                link = Link(Decision.MATCH.value, LinkSource.AUTO, weight,
+                            None if weight is None else probability_from_weight(weight), [], model.version)
+                self.writer.link(key, person_id, link, actor, f"auto MATCH by cluster {cluster_id}",
+                                 detail={"match_weight": weight, "model_version": model.version,
+                                         "cluster_id": cluster_id, "representative": "/".join(rep_key)})
+        logger.debug("cluster %s by %s: %s members, representative %s person=%s case=%s", cluster_id, actor,
+                     len(members) + 1, decision.value, person_id, case_id)
+        return {"decision": decision.value, "person_id": person_id, "review_case_id": case_id,
+                "held": held}
 
     def _unchanged(self, key: Key, record: Mapping[str, Any], norm: Mapping[str, Any]):
         """The record's index entry if it was decided and is sent again exactly as stored, else None."""

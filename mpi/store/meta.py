@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
+
+from mpi.errors import StoreError, StoreLocked
 from mpi.store.database import Database
 
 
@@ -24,3 +29,34 @@ class MetaTable:
             self._db.cache.write_begins()
             self._db.execute("DELETE FROM meta WHERE key = ?", [key])
             self._db.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
+
+
+def peek(path: str | Path, key: str) -> str | None:
+    """A meta value of the store file at ``path``, read without keeping the file: None if there is no file.
+
+    For a command that must not hold the store (``mpi dedup --input``): the file is opened read-only, read
+    and closed at once, never created or migrated.
+
+    Raises:
+        StoreLocked: another process (``mpi serve``) holds the file.
+        StoreError: the file is not a store.
+    """
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(p), read_only=True)
+    except duckdb.IOException as e:
+        if "lock" in str(e).lower():
+            raise StoreLocked(f"the store {p} is held by another process, such as a running `mpi serve`",
+                              str(p)) from e
+        raise StoreError(f"cannot read the store at {p}: {type(e).__name__}") from e
+    except duckdb.Error as e:
+        raise StoreError(f"cannot read the store at {p}: {type(e).__name__}") from e
+    try:
+        rows = con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+    except duckdb.Error as e:
+        raise StoreError(f"{p} is not a store of this service: it has no meta table") from e
+    finally:
+        con.close()
+    return rows[0][0] if rows else None
