@@ -73,6 +73,7 @@ def spark_session(master: str | None = None) -> Any:
     builder = (SparkSession.builder.master(master).appName(APP_NAME)
                .config("spark.jars", splink_adapter.spark_jar())
                .config("spark.ui.enabled", "false")
+               .config("spark.ui.showConsoleProgress", "false")
                .config("spark.log.level", "ERROR"))
     checkpoints = None
     if is_local(master):
@@ -92,10 +93,23 @@ def spark_session(master: str | None = None) -> Any:
             shutil.rmtree(checkpoints, ignore_errors=True)
         raise SparkUnavailable(f"Spark did not start on master {master}: {type(e).__name__}") from e
     session.sparkContext.setLogLevel("ERROR")
+    _quiet_codegen(session)
     if checkpoints:
         session.sparkContext.setCheckpointDir(os.path.join(checkpoints, "checkpoints"))
     logger.info("spark session started: master %s, spark %s", master, session.version)
     return session
+
+
+def _quiet_codegen(session: Any) -> None:
+    """Silence Spark's code generator, which logs a page of Java when a plan's generated code is too large
+    for the JIT compiler and it falls back to interpreting it (the levels' Jaro-Winkler does that)."""
+    try:
+        jvm = session.sparkContext._jvm
+        level = jvm.org.apache.logging.log4j.Level.OFF
+        for name in ("org.apache.spark.sql.catalyst.expressions.codegen", "org.apache.spark.sql.execution"):
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)
+    except Exception:  # another logging backend: only the noise stays
+        logger.debug("spark code generator logs left as they are")
 
 
 def spark_db_api(master: str | None = None) -> Any:

@@ -45,17 +45,15 @@ def _double(literal: str) -> str:
 def _fma(a: str, b: str, c: str) -> str:
     """``a * b + c`` rounded once, as a fused multiply-add: Dekker's exact product and Knuth's exact sum.
 
-    ``a``, ``b``, ``c`` must be names (each is read several times). Exact but for a double rounding once in
-    about 2**50 cases; the parity test compares every pair's weight with DuckDB's.
+    ``a``, ``b``, ``c`` must be cheap (each is read several times). Exact but for a double rounding once in
+    about 2**50 cases; the parity test compares the function with DuckDB's bit for bit.
     """
-    split = _double("134217729")  # 2**27 + 1: Veltkamp's splitter for 53-bit doubles
-    error = "(((ah * bh - p) + ah * bl) + al * bh) + al * bl"
-    two_sum = "(p - (t - (t - p))) + (c0 - (t - p))"
-    body = _let(f"{split} * {a}", "ca", _let(f"ca - (ca - {a})", "ah", _let(
-        f"{split} * {b}", "cb", _let(f"cb - (cb - {b})", "bh", _let(
-            f"{a} - ah", "al", _let(f"{b} - bh", "bl", _let(
-                f"{c} + p", "t", f"t + (({two_sum}) + ({error}))")))))))
-    return _let(c, "c0", _let(f"{a} * {b}", "p", body))
+    def high(x: str) -> str:  # Veltkamp's split of a 53-bit double (2**27 + 1)
+        return f"({_double('134217729')} * {x} - ({_double('134217729')} * {x} - {x}))"
+    parts = f"named_struct('p', {a} * {b}, 'ah', {high(a)}, 'bh', {high(b)}, 't', {c} + {a} * {b})"
+    error = f"(((v.ah * v.bh - v.p) + v.ah * ({b} - v.bh)) + ({a} - v.ah) * v.bh) + ({a} - v.ah) * ({b} - v.bh)"
+    rounding = f"(v.p - (v.t - (v.t - v.p))) + ({c} - (v.t - v.p))"
+    return _let(parts, "v", f"v.t + (({rounding}) + ({error}))")
 
 
 def jaro_winkler_sql(a: str, b: str) -> str:
@@ -81,15 +79,16 @@ def jaro_winkler_sql(a: str, b: str) -> str:
     start = f"named_struct('used', repeat('0', {l2}), 'matched', '')"
     matched_b = f"concat_ws('', transform(filter(sequence(1, {l2}), q -> substr(acc.used, q, 1) = '1'), " \
                 f"q -> substr({b}, q, 1)))"
-    half_t = "size(filter(sequence(1, m), x -> substr(acc.matched, x, 1) <> substr(mb, x, 1))) div 2"
-    jaro = f"((m / {l1} + m / {l2}) + (m - {half_t}) / m) / {_double('3')}"
+    half_t = "size(filter(sequence(1, u.m), x -> substr(acc.matched, x, 1) <> substr(u.mb, x, 1))) div 2"
+    jaro = f"((u.m / {l1} + u.m / {l2}) + (u.m - {half_t}) / u.m) / {_double('3')}"
     most = f"least(4, {l1}, {l2})"
     same = f"transform(sequence(1, {most}), y -> substr({a}, y, 1) = substr({b}, y, 1))"
     prefix = f"CASE WHEN array_position({same}, false) = 0 THEN {most} ELSE array_position({same}, false) - 1 END"
-    winkler = _let(f"CAST({prefix} AS DOUBLE) * {_double('0.1')}", "w", _let(
-        f"{_double('1')} - s", "r", _fma("w", "r", "s")))
-    finish = _let("length(acc.matched)", "m", f"CASE WHEN m = 0 THEN {_double('0')} ELSE " + _let(
-        matched_b, "mb", _let(jaro, "s", f"CASE WHEN s > {_double('0.7')} THEN {winkler} ELSE s END")) + " END")
+    boosted = _fma("z.w", f"({_double('1')} - z.s)", "z.s")
+    winkler = _let(f"named_struct('s', {jaro}, 'w', CAST({prefix} AS DOUBLE) * {_double('0.1')})", "z",
+                   f"CASE WHEN z.s > {_double('0.7')} THEN {boosted} ELSE z.s END")
+    finish = _let(f"named_struct('m', length(acc.matched), 'mb', {matched_b})", "u",
+                  f"CASE WHEN u.m = 0 THEN {_double('0')} ELSE {winkler} END")
     # Over the positions of a (none when it is empty; NULL when it is NULL).
     return f"aggregate(filter(sequence(0, {l1}), i -> i > 0), {start}, (acc, i) -> {step}, acc -> {finish})"
 
