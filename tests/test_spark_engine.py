@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 
 import duckdb
 import pyarrow as pa
 import pytest
+from cli_runner import mpi  # noqa: F401  (a fixture)
+from conftest import activate_policy_on
 
 from mpi.batch import engine
 from mpi.batch.spark import spark_db_api, stop
@@ -27,6 +30,7 @@ from mpi.synth.generator import generate_records
 
 pytestmark = pytest.mark.slow
 
+ADMIN = "user:admin"
 TOLERANCE = 1e-6
 PEOPLE = 2000
 
@@ -125,3 +129,30 @@ def test_spark_and_duckdb_give_the_same_pairs_weights_and_clusters(spark, rows, 
     assert on_spark.clusters.num_rows == rows.num_rows
     assert any(len(c) > 2 for c in clusters) and any(len(c) == 1 for c in clusters)
     assert (on_spark.threshold, on_spark.floor) == (on_duckdb.threshold, on_duckdb.floor)
+
+
+def _counts(output: str) -> dict[str, int]:
+    found = re.search(r"(\d+) records, (\d+) pairs scored, (\d+) clusters.*?(\d+) POSSIBLE_DUPLICATE cases opened, "
+                      r"\d+ merged, (\d+) already proposed", output, re.S)
+    assert found, output
+    return dict(zip(("records", "pairs", "clusters", "opened", "already"), map(int, found.groups()), strict=True))
+
+
+def test_mpi_dedup_engine_spark_finds_what_duckdb_finds_and_a_duckdb_rerun_opens_nothing_new(spark, services, mpi):
+    # Records loaded before the model was good: every record a person of its own.
+    services.ensure_active_model("test")
+    activate_policy_on(services, upper_match_weight=999, lower_match_weight=998)
+    for r in generate_records(30, seed=3):
+        services.matching.submit({k: v for k, v in r.items() if k != "truth_person_id"}, "test", strict=False)
+    services.models.activate(DEFAULT_MODEL_VERSION, "test")
+    services.close()  # the command opens the store itself
+    on_spark = mpi("dedup", "--engine", "spark")
+    assert re.search(r"dedup run DR\d+ completed \(spark, model ", on_spark.output)
+    first = _counts(on_spark.output)
+    assert first["records"] > 60 and first["opened"] > 5
+    again = _counts(mpi("dedup").output)
+    assert (again["records"], again["pairs"], again["clusters"]) == (first["records"], first["pairs"],
+                                                                     first["clusters"])
+    assert (again["opened"], again["already"]) == (0, first["opened"])
+    runs = mpi("dedup", "runs").output
+    assert re.search(r"DR000001 .* spark .* completed", runs) and re.search(r"DR000002 .* duckdb .* completed", runs)

@@ -21,6 +21,7 @@ defaults for memory and partitions apply.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import shutil
@@ -80,6 +81,7 @@ def spark_session(master: str | None = None) -> Any:
         # One shuffle partition a core or two, not Spark's 200: a few thousand records would
         # otherwise run as hundreds of tiny tasks.
         checkpoints = tempfile.mkdtemp(prefix="mpi-spark-")
+        atexit.register(shutil.rmtree, checkpoints, True)  # a run that never calls stop() leaves nothing behind
         builder = (builder.config("spark.sql.shuffle.partitions", str(2 * _local_cores(master)))
                    .config("spark.default.parallelism", str(2 * _local_cores(master)))
                    .config("spark.driver.memory", LOCAL_DRIVER_MEMORY)
