@@ -54,10 +54,8 @@ def is_local(master: str) -> bool:
 
 
 def _local_cores(master: str) -> int:
-    inside = master[len("local["):-1] if master.startswith("local[") else "1"
-    if inside == "*":
-        return os.cpu_count() or 1
-    return max(1, int(inside.split(",")[0]))
+    inside = master[len("local["):-1].split(",")[0] if master.startswith("local[") else "1"
+    return max(1, int(inside)) if inside.isdigit() else os.cpu_count() or 1
 
 
 def spark_session(master: str | None = None) -> Any:
@@ -93,7 +91,8 @@ def spark_session(master: str | None = None) -> Any:
     except Exception as e:  # py4j and Spark raise their own trees; Java missing is a plain RuntimeError
         if checkpoints:
             shutil.rmtree(checkpoints, ignore_errors=True)
-        raise SparkUnavailable(f"Spark did not start on master {master}: {type(e).__name__}") from e
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+        raise SparkUnavailable(f"Spark did not start on master {master}: {reason}") from e
     session.sparkContext.setLogLevel("ERROR")
     _quiet_codegen(session)
     if checkpoints:
@@ -108,7 +107,8 @@ def _quiet_codegen(session: Any) -> None:
     try:
         jvm = session.sparkContext._jvm
         level = jvm.org.apache.logging.log4j.Level.OFF
-        for name in ("org.apache.spark.sql.catalyst.expressions.codegen", "org.apache.spark.sql.execution"):
+        for name in ("org.apache.spark.sql.catalyst.expressions.codegen",
+                     "org.apache.spark.sql.execution.WholeStageCodegenExec"):
             jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, level)
     except Exception:  # another logging backend: only the noise stays
         logger.debug("spark code generator logs left as they are")
