@@ -40,6 +40,7 @@ from mpi.matching.comparisons import (
 )
 from mpi.matching.estimation import estimate_u_without_matches, settle_untrained_levels
 from mpi.matching.scoring import prior_for_index, tf_scales
+from mpi.matching.spark_sql import spark_settings
 from mpi.matching.splink_settings import (
     DETERMINISTIC_RULES,
     DETERMINISTIC_STAND_IN_RULES,
@@ -57,6 +58,27 @@ SPLINK_VERSION = splink.__version__
 def duckdb_api() -> DuckDBAPI:
     """A Splink database on a fresh in-memory DuckDB connection (Splink opens it): the default engine."""
     return DuckDBAPI()
+
+
+def spark_jar() -> str:
+    """The jar of Splink's Spark functions for the installed Spark major (a session ships it to executors)."""
+    from splink.backends.spark import similarity_jar_location  # imports pyspark: the spark extra
+    return similarity_jar_location()
+
+
+def spark_api(session: Any, lineage: str = "parquet") -> Any:
+    """A Splink database on a SparkSession (built with :func:`spark_jar` among its ``spark.jars``).
+
+    ``lineage`` is how Splink cuts a long plan between steps: ``parquet`` (into the session's checkpoint
+    directory, which every executor must reach) or ``persist`` (executors' memory, spilling to their disks).
+    """
+    from splink import SparkAPI
+    return SparkAPI(spark_session=session, break_lineage_method=lineage)
+
+
+def _in_dialect(settings: dict[str, Any], db_api: Any) -> dict[str, Any]:
+    """Settings whose SQL (DuckDB's, as models are written) the database runs: Spark's said in Spark SQL."""
+    return spark_settings(settings) if db_api.sql_dialect.sql_dialect_str == "spark" else settings
 
 def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]]) -> pa.Table:
     columns = {"unique_id": [str(r["unique_id"]) for r in rows]}
@@ -295,7 +317,8 @@ def batch_linker(db_api: Any, table: pa.Table, model_json: dict[str, Any],
         *({"blocking_rule": rule, "sql_dialect": settings.get("sql_dialect", "duckdb")} for rule in extra_rules)]
     settings["retain_intermediate_calculation_columns"] = False
     settings["retain_matching_columns"] = False
-    linker = Linker(db_api.register(table, table_name=f"mpi_batch_rows_{next(_names)}"), settings)
+    rows = db_api.register(table, table_name=f"mpi_batch_rows_{next(_names)}")
+    linker = Linker(rows, _in_dialect(settings, db_api))
     for column, lookup in lookups.items():
         linker.table_management.register_term_frequency_lookup(db_api.register(lookup), column)
     return linker
@@ -313,13 +336,11 @@ def batch_cluster(linker: Linker, predictions: Any, threshold_match_weight: floa
 
 
 def as_arrow(frame: Any, columns: Sequence[str]) -> pa.Table:
-    """Some columns of a Splink result as an Arrow table (DuckDB hands them over; Spark's go through pandas)."""
+    """Some columns of a Splink result as an Arrow table (DuckDB and Spark 4 both hand Arrow over)."""
+    if frame.db_api.sql_dialect.sql_dialect_str == "spark":
+        return frame.as_spark_dataframe().select(*columns).toArrow()
     select = ", ".join(f'"{c}"' for c in columns)
-    try:
-        relation = frame.as_duckdbpyrelation()
-    except (AttributeError, NotImplementedError):
-        return pa.Table.from_pandas(frame.as_spark_dataframe().select(*columns).toPandas(), preserve_index=False)
-    result = relation.select(select).arrow()
+    result = frame.as_duckdbpyrelation().select(select).arrow()
     return result.read_all() if isinstance(result, pa.RecordBatchReader) else result
 
 
