@@ -111,6 +111,7 @@ class DedupRuns(MethodView):
     @blp.alt_response(401, schema="Error", description="no known caller")
     @blp.alt_response(403, schema="Error", description="the caller is not an admin")
     @blp.alt_response(409, schema="Error", description="a run is in progress")
+    @blp.alt_response(503, schema="Error", description="the spark engine was asked for and pyspark is not installed")
     def post(self, body):
         """Start a dedup run over the whole store (admin); it runs in the service: follow it by its id."""
         require_role(Role.ADMIN)

@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mpi.batch import compare, engine
+from mpi.batch import compare, engine, spark
 from mpi.batch.engine import BatchModel, Progress
 from mpi.batch.report import build_report
 from mpi.clock import Clock
@@ -101,6 +101,8 @@ class DedupRuns:
         ``interrupted``); returns its id. Raises Conflict while a run is in progress in this process."""
         if engine_name not in ENGINES:
             raise Conflict(f"unknown engine {engine_name!r}", {"engine": [f"one of {', '.join(ENGINES)}"]})
+        if engine_name == "spark":
+            spark.require_pyspark()  # a run that could not start is not recorded as one that failed
         if not self._running.acquire(blocking=False):
             raise Conflict("a dedup run is in progress: wait for it to finish", {"run": ["in progress"]})
         try:

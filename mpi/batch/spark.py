@@ -22,6 +22,7 @@ defaults for memory and partitions apply.
 from __future__ import annotations
 
 import atexit
+import importlib.util
 import logging
 import os
 import shutil
@@ -46,6 +47,12 @@ class SparkUnavailable(MpiError):
 
     status = 503
     code = "spark_unavailable"
+
+
+def require_pyspark() -> None:
+    """Raise SparkUnavailable (naming the extra) unless pyspark is installed: checked before a run is recorded."""
+    if importlib.util.find_spec("pyspark") is None:
+        raise SparkUnavailable(f"the spark engine needs pyspark: {INSTALL_HINT}")
 
 
 def is_local(master: str) -> bool:
