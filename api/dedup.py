@@ -106,7 +106,7 @@ class DedupRuns(MethodView):
         require_role(Role.STEWARD, Role.ADMIN)
         return {"runs": _runs().runs()}
 
-    @blp.arguments(DedupRunRequestSchema)
+    @blp.arguments(DedupRunRequestSchema, required=False)
     @blp.response(202, DedupRunSchema)
     @blp.alt_response(401, schema="Error", description="no known caller")
     @blp.alt_response(403, schema="Error", description="the caller is not an admin")
