@@ -56,6 +56,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
     from api import backup, manual_reports, metrics, outbound_exceptions, partner_updates, partners, reconciliation
+    from api import dedup
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
@@ -72,6 +73,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
     api.register_blueprint(manual_reports.blp)
     api.register_blueprint(partner_updates.blp)
     api.register_blueprint(reconciliation.blp)
+    api.register_blueprint(dedup.blp)
     from api import fhir, fhir_patient
 
     api.register_blueprint(fhir.blp)

@@ -13,7 +13,7 @@ queue page's cases), picked from the JSON answer by a path, or from the links an
 HTML page shows. A route nobody has classified is still logged, by its route
 template only (action ``route``); :data:`UNTOUCHED` lists the routes that touch
 no PHI (health, the OpenAPI document, metrics, the directory, partners and their reconciliation
-rates, sign-in, static).
+rates, sign-in, static, the list of dedup runs).
 
 The event is appended after the answer is built, never inside the change's
 transaction, and never under the writer lock: by default it is buffered and the
@@ -175,6 +175,10 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "fhir_patient.PatientMatch": {"*": Touch(MATCH, answer=(Pick(PERSON, "entry.*.resource.id"),))},
     "admin.Export": {"*": Touch(EXPORT)},
     "backup.Backup": {"*": Touch(EXPORT)},
+    # A dedup run reads every record (as an export does); a run's page names the persons and cases it found.
+    "dedup.DedupRuns": {"GET": Touch(SEARCH), "POST": Touch(EXPORT)},
+    "dedup.DedupRun": {"*": Touch(READ, answer=(Pick(PERSON, "findings.*.person_a"), Pick(PERSON, "findings.*.person_b"),
+                                               Pick(CASE, "findings.*.case_id")))},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
     # An inbound exception holds a raw body (PHI): reading the queue or one of them is an access event.
@@ -234,6 +238,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.access": {"*": Touch(SEARCH)},
     "review_ui.reconciliation": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"),))},
     "review_ui.reconciliation_action": {"*": Touch(UPDATE, _ITEM_ARGS)},
+    # A dedup run's report names persons and cases (its nearest pairs, its cases); its CSV is every finding.
+    "review_ui.dedup_run": {"*": Touch(READ, answer=_UI_PAGE_LINKS)},
+    "review_ui.dedup_run_cases": {"*": Touch(EXPORT)},
 }
 
 #: Routes that touch no PHI: not logged.
@@ -245,6 +252,7 @@ UNTOUCHED = frozenset({
     "review_ui.pause_partner", "review_ui.resume_partner", "review_ui.back_post_partner",
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
+    "review_ui.dedup_runs",  # runs: ids, times and counts
 })
 
 #: What a route nobody has classified yet is logged as: its method and route template, no entities.

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from mpi import settings
+from mpi.batch.runs import DedupRuns
 from mpi.clock import Clock, SystemClock
 from mpi.directory.organisations import Directory
 from mpi.events import EventBus
@@ -245,6 +247,12 @@ class Services:
         """Partners' status snapshots compared with what they should show; the mismatch work queue and trend."""
         return Reconciler(self.store, self.outbox, ReconcileSettings.from_config(self.config), self.clock)
 
+    @cached_property
+    def dedup(self) -> DedupRuns:
+        """Batch dedup runs over the store (``mpi dedup``, ``/v1/dedup-runs``), on DuckDB or Spark."""
+        return DedupRuns(self.store, self.registry, lambda: self.models.get().version, self.review, self.merges,
+                         self.clock, batch_db_api)
+
     def ensure_active_model(self, actor: str) -> str | None:
         """Activate the shipped default model in a store that has none (or a retired default); return it."""
         active = self.models.version()
@@ -259,3 +267,11 @@ class Services:
             self.delivery.close()
         if "store" in self.__dict__:
             self.store.close()
+
+
+def batch_db_api(engine_name: str, spark_master: str | None) -> Any:
+    """The Splink database a batch run uses: None (the engine's in-memory DuckDB) or a Spark session's."""
+    if engine_name == "spark":
+        from mpi.batch.spark import spark_db_api  # pyspark is an optional extra: loaded only when asked for
+        return spark_db_api(spark_master)
+    return None

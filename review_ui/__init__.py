@@ -5,7 +5,8 @@ audit log (``views.py``, ``actions.py``); coordinators work their organisation's
 referrals and alerts (``referral_views.py``, ``referral_actions.py``), and
 ``signin.py`` keeps each role to its own pages; auditors open only the access
 log (``access_views.py``); stewards and admins work the inbound exception queue
-and read the exchange overview (``inbound_views.py``). Every POST carries the session's CSRF
+and read the exchange overview (``inbound_views.py``), and the batch dedup runs' reports
+(``dedup_views.py``). Every POST carries the session's CSRF
 token (``csrf.py``). Pages use no script and fetch nothing from another site:
 the stylesheet is served from ``static/`` and the evidence waterfall is SVG drawn
 on the server (``waterfall.py``). Responses are never cached and may not be
@@ -22,8 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from mpi.errors import MpiError
 # Routes register on import.
-from review_ui import (access_views, actions, csrf, inbound_views, outbound_views, reconciliation_views,  # noqa: F401
-                       referral_actions, referral_views, signin, views)
+from review_ui import (access_views, actions, csrf, dedup_views, inbound_views, outbound_views,  # noqa: F401
+                       reconciliation_views, referral_actions, referral_views, signin, views)
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)

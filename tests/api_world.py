@@ -88,10 +88,11 @@ def build_world(services: Services) -> SimpleNamespace:
     services.reconciliation.receive_json(partner["partner_id"], {"rows": [{"referral_id": "RF99999999",
                                                                            "label": "Scheduled"}]}, "test")
     reconciliation_items = [i["item_id"] for i in services.reconciliation.items()["items"]]
+    dedup_runs = [services.dedup.run("user:w-admin")["run_id"]]  # a batch dedup run over the world's persons
     return SimpleNamespace(
         tokens=tokens, persons=persons, cases=cases, merge_id=merge_id, referrals=referrals, records=records,
         alerts=alerts, steps=steps, partners=[partner["partner_id"]], inbound=inbound,
-        reconciliation_items=reconciliation_items,
+        reconciliation_items=reconciliation_items, dedup_runs=dedup_runs,
         names={**{role: name for role, (name, _) in ROLE_USERS.items()}, "other-hub": OTHER_ORG_HUB[0],
                "other-coordinator": OTHER_ORG_COORDINATOR[0]},
         organisations=[o["code"] for o in ORGANISATIONS],
@@ -121,7 +122,7 @@ def known_ids(world: SimpleNamespace) -> dict[str, list]:
         "person_id": world.persons, "case_id": world.cases, "merge_id": [world.merge_id],
         "referral_id": world.referrals, "code": world.organisations, "version_id": ["1", "2"],
         "alert_id": world.alerts, "record": world.records, "partner_id": world.partners, "exception_id": world.inbound,
-        "item_id": world.reconciliation_items,
+        "item_id": world.reconciliation_items, "run_id": world.dedup_runs,
     }
 
 

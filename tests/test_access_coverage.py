@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -42,7 +43,7 @@ NOT_PHI = frozenset({
     "POST outbound_exceptions.PartnerPause", "POST outbound_exceptions.PartnerResume",
     "POST outbound_exceptions.PartnerBackPost",
     "POST review_ui.pause_partner", "POST review_ui.resume_partner", "POST review_ui.back_post_partner",
-    "GET reconciliation.PartnerReconciliation",
+    "GET reconciliation.PartnerReconciliation", "GET review_ui.dedup_runs",
 })
 #: The purpose of use every API and FHIR call below sends (review UI pages send none: the role's default).
 SENT_PURPOSE = "COC"
@@ -108,6 +109,15 @@ def world(net_services, clock):  # noqa: F811
     feed.close()
 
 
+def _finished(services, run_id: str) -> dict:
+    """A dedup run the service started in the background, once it has finished."""
+    deadline = time.monotonic() + 120
+    while (run := services.dedup.get(run_id))["outcome"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert run["outcome"] == "completed", run
+    return run
+
+
 def _ui_post(client, page: str, path: str, **form):
     return client.post(path, data={"csrf_token": csrf_of(client.get(page)), **form})
 
@@ -131,6 +141,13 @@ def calls(w) -> Iterator[Call]:
             {"name": "resource", "resource": patient}]}, headers=h("hub-stmarys")), {(P, mari)})
     yield Call("GET admin.Export", "sam", api.get("/v1/admin/export", headers=h("sam")), set())
     yield Call("POST backup.Backup", "root", api.post("/v1/admin/backup", headers=h("root")), set())
+    started = api.post("/v1/dedup-runs", json={}, headers=h("root"))
+    yield Call("POST dedup.DedupRuns", "root", started, set())
+    run = _finished(w.services, started.get_json()["run_id"])
+    found = {(P, f[side]) for f in run["findings"] for side in ("person_a", "person_b")}
+    found |= {(C, f["case_id"]) for f in run["findings"] if f["case_id"]}
+    yield Call("GET dedup.DedupRun", "sam", api.get(f"/v1/dedup-runs/{run['run_id']}", headers=h("sam")), found)
+    yield Call("GET dedup.DedupRuns", "sam", api.get("/v1/dedup-runs", headers=h("sam")), set())
     yield Call("GET records.SourceRecord", "hub-stmarys",
                api.get("/v1/records/st-marys-ehr/MRN-1", headers=h("hub-stmarys")),
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})
@@ -293,6 +310,14 @@ def calls(w) -> Iterator[Call]:
         {(R, ri)}, **ui)
     yield Call("POST reconciliation.ItemClose", "sam", api.post(f"/v1/reconciliation/items/{ri}/close", json={
         "cause": "our_error"}, headers=h("sam")), {(R, ri)})
+    # The dedup run's report page names the persons and cases it links to.
+    report = w.services.dedup.get(run["run_id"], with_report=True)["report"]
+    shown = {(P, p[side]) for t in report["nearest"].values() for pairs in t.values() for p in pairs
+             for side in ("person_l", "person_r") if p[side]} | {(C, c["case_id"]) for c in report["cases"] if c["case_id"]}
+    assert shown, "the run's report names someone"
+    yield Call("GET review_ui.dedup_run", "sam", sam.get(f"/review/dedup-runs/{run['run_id']}"), shown, **ui)
+    yield Call("GET review_ui.dedup_run_cases", "sam", sam.get(f"/review/dedup-runs/{run['run_id']}/cases.csv"),
+               set(), **ui)
 
 
 def _last_event(services) -> dict:

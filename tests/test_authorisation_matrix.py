@@ -132,6 +132,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/v1/admin/models/<string:version>/activate", "POST"): ADMINS,
     ("/v1/admin/export", "GET"): STEWARDS,
     ("/v1/admin/backup", "POST"): ADMINS,
+    ("/v1/dedup-runs", "GET"): STEWARDS,
+    ("/v1/dedup-runs", "POST"): ADMINS,
+    ("/v1/dedup-runs/<string:run_id>", "GET"): STEWARDS,
     ("/v1/partners", "GET"): ADMINS,
     ("/v1/partners", "POST"): ADMINS,
     ("/v1/partners/<string:partner_id>", "GET"): ADMINS,
@@ -219,6 +222,9 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/partners/<partner_id>/resume", "POST"): UI_ADMINS,
     ("/review/partners/<partner_id>/back-post", "POST"): UI_ADMINS,
     ("/review/referrals/<referral_id>/manual-reports", "POST"): UI_PERFORMER_STEP,
+    ("/review/dedup-runs", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>", "GET"): UI_STEWARDS,
+    ("/review/dedup-runs/<run_id>/cases.csv", "GET"): UI_STEWARDS,
 }
 
 
@@ -270,7 +276,7 @@ def _fill(rule: str, world) -> str:
               "code": world.organisations[0], "version_id": "1", "alert_id": world.alerts[0], "exception_id": world.inbound[0],
               "action": "claim", "filename": "review.css", "key_id": world.key_id, "partner_id": world.partners[0],
               "pattern_id": world.patterns[0], "item_id": world.reconciliation_items[0],
-              "version": DEFAULT_MODEL_VERSION}
+              "version": DEFAULT_MODEL_VERSION, "run_id": world.dedup_runs[0]}
     if rule.startswith("/review/reconciliation/"):
         values["action"] = "close"  # its actions are close and reissue
     path = rule
@@ -294,6 +300,7 @@ def _body(rule: str, world) -> dict:
         "/activate": {},
         "/revoke": {},
         "/v1/admin/backup": {},
+        "/v1/dedup-runs": {},
         "/v1/partners": {**WORLD_PARTNER, "partner_id": "matrix-partner"},
         "/crosswalk": {"rows": [{"state": "accepted", "label": "Scheduled"}]},
         "/v1/match": record("marisol", "st-marys-ehr", "MRN-0"),

@@ -52,6 +52,7 @@ UNSAYABLE_RULES = {
     "must not be before the referral": "a step's event_time before the referral's own times (two values compared)",
     "not enough to match on": "a record with nothing usable once normalised (a phone or ZIP that cannot be read)",
     "must differ from survivor_id": "a person merged into itself (two fields compared)",
+    "only with engine spark": "a dedup run's spark_master with the duckdb engine (two fields compared)",
     "no such organisation": "an organisation code in a body or query that names no organisation (a 404 of a body)",
     "no such partner": "a partner id in a manual report that names no partner (a 404 of a body)",
     "does not perform it": "a service type the performer named does not offer (what the directory holds)",

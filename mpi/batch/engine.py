@@ -104,17 +104,18 @@ def frequency_lookups(table: pa.Table, model: BatchModel) -> dict[str, pa.Table]
     lookups = {}
     for column in TF_COLUMNS:
         counts = pc.value_counts(table.column(column).drop_null())
-        values = counts.field("values").to_pylist()
-        seen = counts.field("counts").to_pylist()
+        values = counts.field("values")
         model_table = tf_table(scorer.tf_tables, column)
-        scale = scales.get(column, 1.0)
+        known = pa.array(list(model_table), pa.string())
+        shares = pa.array(list(model_table.values()), pa.float64())
+        share = pc.fill_null(pc.take(shares, pc.index_in(values, value_set=known)), scorer.tf_floor)
         if trained:
-            freqs = [(c + trained * model_table.get(v, scorer.tf_floor)) / (trained + n) * scale
-                     for v, c in zip(values, seen, strict=True)]
+            seen = counts.field("counts").cast(pa.float64())
+            freqs = pc.divide(pc.add(seen, pc.multiply(share, float(trained))), float(trained + n))
         else:
-            freqs = [model_table.get(v, scorer.tf_floor) * scale for v in values]
-        lookups[column] = pa.table({column: pa.array(values, pa.string()),
-                                    f"tf_{column}": pa.array(freqs, pa.float64())})
+            freqs = share
+        lookups[column] = pa.table({column: values.cast(pa.string()),
+                                    f"tf_{column}": pc.multiply(freqs, scales.get(column, 1.0))})
     return lookups
 
 

@@ -84,6 +84,7 @@ DEFAULT_POLICY = {
     "hold_levels": DEFAULT_HOLD_LEVELS,
     "conflict_levels": DEFAULT_CONFLICT_LEVELS,
     "clear_levels": DEFAULT_CLEAR_LEVELS,
+    "batch_auto_merge": False,
 }
 
 _LEVELS = {f"{c.name}: {lv.label}" for c in COMPARISONS for lv in c.levels}
@@ -123,6 +124,8 @@ class Policy:
             that person automatically.
         clear_levels: levels that lift a hold or a conflict when the same pair's
             evidence has one.
+        batch_auto_merge: whether a batch dedup run merges two persons itself when their best pair
+            scores at or above the upper threshold with no hold or conflict (off: it opens a case).
     """
 
     upper_match_weight: float
@@ -132,6 +135,7 @@ class Policy:
     hold_levels: tuple[Hold, ...] = field(default=())
     conflict_levels: tuple[frozenset[str], ...] = field(default=())
     clear_levels: frozenset[str] = field(default=frozenset())
+    batch_auto_merge: bool = False
 
     def hold(self, evidence: Sequence[Mapping[str, Any]]) -> list[str] | None:
         """The hold combination a pair's evidence meets (and no clear level lifts), or None."""
@@ -185,6 +189,8 @@ class Policy:
                 errors.setdefault(key, []).append("must be a number")
         if not isinstance(spec["max_candidates"], int) or spec["max_candidates"] < 1:
             errors.setdefault("max_candidates", []).append("must be a positive integer")
+        if not isinstance(spec["batch_auto_merge"], bool):
+            errors.setdefault("batch_auto_merge", []).append("must be true or false")
         unknown = sorted(set(spec) - set(DEFAULT_POLICY))
         for key in unknown:
             errors.setdefault(key, []).append("unknown policy key")
@@ -204,6 +210,7 @@ class Policy:
                               else Hold(frozenset(c["levels"]), float(c["below"])) for c in spec["hold_levels"]),
             conflict_levels=tuple(frozenset([c] if isinstance(c, str) else c) for c in spec["conflict_levels"]),
             clear_levels=frozenset(spec["clear_levels"]),
+            batch_auto_merge=spec["batch_auto_merge"],
         )
 
     def as_spec(self) -> dict[str, Any]:
@@ -215,6 +222,7 @@ class Policy:
             "hold_levels": [rule.as_spec() for rule in self.hold_levels],
             "conflict_levels": [next(iter(c)) if len(c) == 1 else sorted(c) for c in self.conflict_levels],
             "clear_levels": sorted(self.clear_levels),
+            "batch_auto_merge": self.batch_auto_merge,
         }
 
 

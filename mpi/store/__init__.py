@@ -22,6 +22,7 @@
 - ``store.outbound``: the outbound exception queue, patterns of dead messages (``outbound.py``);
 - ``store.manual_reports``: manual status reports told to partners while a feed is down (``manual_reports.py``);
 - ``store.reconciliation``: partners' status snapshots, reconciliation runs, rates and work items (``reconciliation.py``);
+- ``store.dedup``: batch dedup runs, what each found, and the reads a run makes of the index (``dedup.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
 
@@ -57,6 +58,7 @@ from mpi.store.outbox import OutboxTable
 from mpi.store.partners import PartnerTable
 from mpi.store.persons import PersonTable
 from mpi.store.reconciliation import ReconciliationTable
+from mpi.store.dedup import DedupTable
 from mpi.store.records import RecordTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
@@ -97,6 +99,7 @@ class Store:
         self.outbound = OutboundPatternTable(self.db)
         self.manual_reports = ManualReportTable(self.db)
         self.reconciliation = ReconciliationTable(self.db)
+        self.dedup = DedupTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
 
     @property

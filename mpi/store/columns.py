@@ -97,3 +97,7 @@ RECONCILIATION_ITEMS = ("item_id", "partner_id", "referral_id", "reported_id", "
                         "reported_label", "crosswalk_version", "kind", "severity", "owner", "opened_at", "due_at",
                         "opened_run_id", "last_run_id", "last_seen_at", "seen_count", "state", "cause", "note",
                         "closed_by", "closed_at", "reissues")
+#: Batch dedup runs (migration 15): the runs and what each found.
+DEDUP_RUNS = ("run_id", "source", "engine", "model_version", "actor", "started_at", "ended_at", "outcome", "counts",
+              "error", "report")
+DEDUP_FINDINGS = ("run_id", "person_a", "person_b", "match_weight", "record_a", "record_b", "case_id", "merge_id")

@@ -144,6 +144,21 @@ class Database:
         except duckdb.Error as e:
             raise StoreError(f"store read failed: {type(e).__name__}") from e
 
+    def arrow(self, sql: str, params: Iterable[Any] = (), *, own_cursor: bool = False) -> Any:
+        """The result of a large read as one Arrow table (a batch run's records), columns as the SQL names them.
+
+        ``own_cursor`` reads on a cursor of its own (beside requests on this thread's), after no flush.
+        """
+        try:
+            if own_cursor:
+                cur = self._con.cursor()
+            else:
+                self._flush()
+                cur = self._cur
+            return cur.sql(sql, params=list(params) or None).to_arrow_table()
+        except duckdb.Error as e:
+            raise StoreError(f"store read failed: {type(e).__name__}") from e
+
     def append(self, sql: str, params: Iterable[Any] = ()) -> None:
         """Run one INSERT into an append-only table as a transaction of its own, outside the writer lock.
 

@@ -8,6 +8,7 @@ JSON columns hold the record as sent (``raw``), its normalised form (``norm``),
 evidence and audit detail.
 """
 
+from mpi.store.schema_batch import BATCH_MIGRATIONS
 from mpi.store.schema_exchange import EXCHANGE_MIGRATIONS
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -363,5 +364,7 @@ MIGRATIONS.append((
 
 # Migrations 10-14 are the partner exchange's, kept in their own file (the numbers are one sequence).
 MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
+# Migrations 15- are batch dedup runs', in their own file too.
+MIGRATIONS.extend(BATCH_MIGRATIONS)
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -122,3 +122,8 @@ def _load(services: Services, people: int, actor: str, echo: Callable[[str], Any
     # As `mpi load` does: records held before the rest of their person arrived are decided again.
     rematched = services.matching.rematch_open_cases(actor)
     echo(f"re-matched held records: {rematched['linked']} linked")
+    # A batch dedup run over the index, as an operator would run one after a bulk load: its report and the
+    # POSSIBLE_DUPLICATE cases it opens are there for the stewards.
+    run = services.dedup.run(actor)
+    echo(f"dedup run {run['run_id']}: {run['counts']['cases_opened']} POSSIBLE_DUPLICATE cases opened, "
+         f"{run['counts']['splits']} persons it would split")
