@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import pyarrow as pa
 
 from mpi.store.columns import DEDUP_FINDINGS, DEDUP_RUNS, select
 from mpi.store.database import Database
@@ -68,6 +70,28 @@ class DedupTable:
                     record_b: str, case_id: str | None, merge_id: str | None) -> None:
         self._db.execute(f"INSERT INTO dedup_findings ({select(DEDUP_FINDINGS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                          [run_id, person_a, person_b, match_weight, record_a, record_b, case_id, merge_id])
+
+    def add_findings(self, run_id: str, findings: Sequence[Mapping[str, Any]]) -> None:
+        """A run's findings (each with the fields of ``dedup_findings`` but ``run_id``) as one Arrow insert.
+
+        One statement for them all: a statement per finding, each flushing the cases and audit events buffered
+        before it, cost a run over 1M records with ~30,000 findings far more than its scoring (``bench/dedup.py``).
+        """
+        if not findings:
+            return
+        names = DEDUP_FINDINGS[1:]
+        table = pa.table({"run_id": pa.array([run_id] * len(findings), pa.string()),
+                          **{n: pa.array([f[n] for f in findings], pa.float64() if n == "match_weight" else pa.string())
+                             for n in names}})
+
+        def insert(cur: Any) -> None:
+            cur.register("pending_dedup_findings", table)
+            try:
+                cur.execute(f"INSERT INTO dedup_findings ({select(DEDUP_FINDINGS)}) "
+                            f"SELECT {select(DEDUP_FINDINGS)} FROM pending_dedup_findings")
+            finally:
+                cur.unregister("pending_dedup_findings")
+        self._db.run(insert, "writing a run's findings")
 
     def findings(self, run_id: str) -> list[dict]:
         return [dict(zip(DEDUP_FINDINGS, r)) for r in self._db.query(
