@@ -92,15 +92,16 @@ def _read_records(services: Any, db: Path) -> pa.Table:
     Through the store's own read once it has one (``store.dedup.records``); before that the same SQL on the
     file, read-only, with ``services`` closed first (the stand-in's read). ``services`` is closed either way.
     """
+    from mpi.matching.comparisons import MODEL_COLUMNS
+
     dedup = getattr(services.store, "dedup", None)
     if dedup is not None and hasattr(dedup, "records"):
-        rows = dedup.records()
+        rows = dedup.records(MODEL_COLUMNS)
         services.close()
         return rows
     services.close()
     import duckdb  # a bench stand-in for the store's read, until the store has one
 
-    from mpi.matching.comparisons import MODEL_COLUMNS
     columns = ", ".join(f"json_extract_string(r.norm, '$.{c}') AS \"{c}\"" for c in MODEL_COLUMNS)
     with duckdb.connect(str(db), read_only=True) as con:
         return con.sql(
@@ -195,26 +196,41 @@ def run_project(db: Path, out: Path) -> dict:
 
 
 def _store_run(services: Any, out: Path) -> dict:
-    """``services.dedup.run`` as an operator runs it (``mpi dedup``)."""
+    """``services.dedup.run`` as an operator runs it (``mpi dedup``); its clusters kept as the engine gave them.
+
+    The run keeps no per-record clusters (its report has their sizes), so the engine's answer is kept on its
+    way back to the run: the same call, its result noted.
+    """
+    from mpi.batch import engine, runs
+
+    kept = {}
+
+    def score(*args: Any, **kwargs: Any) -> Any:
+        kept["scored"] = scored = engine.score(*args, **kwargs)
+        return scored
+
+    runs.engine = _Engine(score)
+    dedup = services.dedup
     started = time.perf_counter()
-    run = services.dedup.run(ACTOR, engine="duckdb")
+    run = dedup.run(ACTOR, engine_name="duckdb")
     wall = time.perf_counter() - started
     services.close()
-    result = run if isinstance(run, Mapping) else vars(run)
-    clusters = result.get("clusters")
-    if clusters is not None:
-        pq.write_table(clusters, out)
-    return {"wall_seconds": wall, "seconds": dict(result.get("seconds", {})), "pairs": result.get("pairs"),
-            "engine": "services.dedup.run", "run": {k: v for k, v in result.items()
-                                                    if k not in ("clusters", "seconds") and _plain(v)}}
+    pq.write_table(kept["scored"].clusters, out)
+    counts = dict(run["counts"])
+    seconds = counts.pop("seconds")
+    return {"wall_seconds": wall, "seconds": seconds, "pairs": counts["pairs_scored"],
+            "engine": "services.dedup.run", "run": {"run_id": run["run_id"], "outcome": run["outcome"], **counts}}
 
 
-def _plain(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except TypeError:
-        return False
-    return True
+class _Engine:
+    """``mpi.batch.engine`` as ``runs`` sees it, with ``score`` noting its answer."""
+
+    def __init__(self, score: Any):
+        from mpi.batch import engine
+        self._engine, self.score = engine, score
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
 
 
 def child(side: str, work: Path, out: Path, db: Path | None) -> None:
@@ -380,8 +396,9 @@ def main() -> None:
                         help="share of stored records given a person of their own (the duplicates to find)")
     parser.add_argument("--rounds", type=int, default=1, help="runs of each side, alternating which goes first")
     parser.add_argument("--workers", type=int, default=2, help="processes building the store")
-    parser.add_argument("--sides", nargs="+", choices=SIDES, default=list(SIDES),
-                        help="the sides to run (another's figures are its last run's, kept under var/bench/dedup-run/)")
+    parser.add_argument("--sides", nargs="*", choices=SIDES, default=list(SIDES),
+                        help="the sides to run; another's figures are its last run's (kept under var/bench/dedup-run/);"
+                             " none: a report of the last runs")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--child", choices=("export", *SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)

@@ -2,8 +2,9 @@
 
 A split store gives a seeded share of its records a person of their own (the
 duplicates a dedup run is to find) and writes every record's truth; the
-benchmark's two sides read the same records, so on the same data they must
-score the same pairs into the same clusters.
+benchmark's two sides read the same records with the same model, so the
+project's run scores every pair plain Splink scores (and, by its rule pairing
+the records of each person, some more) into clusters at least as joined.
 """
 
 from __future__ import annotations
@@ -77,13 +78,17 @@ def test_a_split_rate_outside_zero_to_one_is_refused(cache):
 
 
 @pytest.mark.slow  # builds a store and runs four processes (export, plain Splink, the project's run)
-def test_both_sides_score_the_same_pairs_into_the_same_clusters(cache, monkeypatch):
+def test_the_project_scores_what_plain_splink_scores_and_finds_the_split_records(cache, monkeypatch):
     monkeypatch.setattr(dedup, "WORK", cache / "dedup-run")
     report = dedup.bench(records=1500, seed=5, split_rate=0.05, rounds=1, workers=1)
     project, splink = report["sides"]["project"], report["sides"]["splink"]
     assert splink["pairs"] > 0 and project["pairs"] >= splink["pairs"]
-    assert project["clusters"] == splink["clusters"] > 0
-    assert project["quality"] == splink["quality"]
+    assert 0 < project["clusters"] <= splink["clusters"]
+    # The same weights, and more edges (the same person's records), at the same threshold: never less recall.
+    assert project["quality"]["recall"] >= splink["quality"]["recall"]
+    assert project["engine"] == "services.dedup.run" and project["run"]["outcome"] == "completed"
+    assert project["run"]["cases_opened"] > 0
+    assert set(project["seconds"]) >= {"read", "prepare", "predict", "cluster", "compare", "write"}
     # The split records are what the run is for: the persons as built miss true pairs the clusters find.
     built = report["persons_as_built"]
     assert built["precision"] == 1.0 and built["recall"] < splink["quality"]["recall"]
