@@ -27,9 +27,11 @@ seconds):
   ``cluster_pairwise_predictions_at_threshold(threshold_match_weight=upper)``,
   the clusters fetched as Arrow;
 - **the project**: on a fresh copy of the store (``bulk.copy_store``), the
-  store's dedup run ``services.dedup.run`` when the build has it; until then a
-  stand-in that times the same read of the store and ``mpi.batch.engine.score``
-  (no compare, no write), and says so.
+  store's dedup run ``services.dedup.run`` as ``mpi dedup`` runs it: read the
+  store, score and cluster through the engine (with its rule pairing each
+  person's records), compare with the persons, open the cases and record the
+  run, timed from the call to its return. Its clusters are the engine's, kept
+  on their way back to the run.
 
 The table gives wall time, peak RSS, pairs scored, clusters and the clusters'
 pairwise precision and recall for both sides (and for the store's persons as
@@ -86,29 +88,14 @@ def _model(services: Any) -> Any:
     return BatchModel.of(services.registry.document(services.matching.active_model().version))
 
 
-def _read_records(services: Any, db: Path) -> pa.Table:
-    """The records a store run reads: ``unique_id`` by key order, key, link and the model columns.
-
-    Through the store's own read once it has one (``store.dedup.records``); before that the same SQL on the
-    file, read-only, with ``services`` closed first (the stand-in's read). ``services`` is closed either way.
-    """
+def _read_records(services: Any) -> pa.Table:
+    """The records a store run reads (``store.dedup.records``): ``unique_id`` by key order, key, link, model
+    columns. Closes ``services``."""
     from mpi.matching.comparisons import MODEL_COLUMNS
 
-    dedup = getattr(services.store, "dedup", None)
-    if dedup is not None and hasattr(dedup, "records"):
-        rows = dedup.records(MODEL_COLUMNS)
-        services.close()
-        return rows
+    rows = services.store.dedup.records(MODEL_COLUMNS)
     services.close()
-    import duckdb  # a bench stand-in for the store's read, until the store has one
-
-    columns = ", ".join(f"json_extract_string(r.norm, '$.{c}') AS \"{c}\"" for c in MODEL_COLUMNS)
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.sql(
-            f"""SELECT (row_number() OVER (ORDER BY r.source_system, r.source_record_id) - 1)::BIGINT AS unique_id,
-                       r.source_system, r.source_record_id, l.person_id, l.link_source, {columns}
-                FROM source_records r LEFT JOIN links l USING (source_system, source_record_id)
-                ORDER BY unique_id""").to_arrow_table()
+    return rows
 
 
 # -- children ---------------------------------------------------------------------------------------------
@@ -122,7 +109,7 @@ def export(folder: Path, work: Path) -> dict:
     db = bulk.copy_store(folder, work / "export")
     services = Services({"MPI_DB": str(db)})
     model = _model(services)
-    rows = _read_records(services, db)
+    rows = _read_records(services)
     table = engine.prepare(rows, model)
     from mpi.matching.comparisons import DERIVED_COLUMNS, MODEL_COLUMNS
     keep = ["unique_id", *MODEL_COLUMNS, *DERIVED_COLUMNS]
@@ -174,25 +161,10 @@ def _arrow(result: Any) -> pa.Table:
 
 
 def run_project(db: Path, out: Path) -> dict:
-    """The project's dedup run over a copy of the store (or, before the store's run exists, its stand-in)."""
+    """The project's dedup run over a copy of the store, as ``mpi dedup`` runs it."""
     from mpi.services import Services
 
-    services = Services({"MPI_DB": str(db)})
-    model = _model(services)  # compiled at start, as a server has it
-    if hasattr(services, "dedup"):
-        return _store_run(services, out)
-    from mpi.batch import engine
-
-    seconds = {}
-    started = t = time.perf_counter()
-    rows = _read_records(services, db)
-    seconds["read"] = time.perf_counter() - t
-    scored = engine.score(rows, model)
-    seconds.update(scored.seconds)
-    wall = time.perf_counter() - started
-    pq.write_table(scored.clusters, out)
-    return {"wall_seconds": wall, "seconds": seconds, "pairs": scored.pairs.num_rows,
-            "engine": "stand-in: store read + mpi.batch.engine.score (no compare, no write)"}
+    return _store_run(Services({"MPI_DB": str(db)}), out)
 
 
 def _store_run(services: Any, out: Path) -> dict:

@@ -105,11 +105,17 @@ class DedupTable:
         and the given fields of its normalised form (the model's columns), as text."""
         if not all(re.fullmatch(r"[a-z][a-z0-9_]*", f) for f in fields):
             raise ValueError("a normalised field name is lower-case letters, digits and underscores")
-        columns = ", ".join(f"json_extract_string(r.norm, '$.{f}') AS \"{f}\"" for f in fields)
+        # One parse of each record's JSON for all the fields (a list of paths), not one per field: at 17k
+        # records a seventh of the CPU, the same table (bench/dedup.py reads 1M records).
+        paths = ", ".join(f"'$.{f}'" for f in fields)
+        columns = ", ".join(f'v[{i}] AS "{f}"' for i, f in enumerate(fields, start=1))
         return self._db.arrow(
-            f"""SELECT (row_number() OVER (ORDER BY r.source_system, r.source_record_id) - 1)::BIGINT AS unique_id,
-                       r.source_system, r.source_record_id, l.person_id, l.link_source, {columns}
-                FROM source_records r LEFT JOIN links l USING (source_system, source_record_id)
+            f"""SELECT unique_id, source_system, source_record_id, person_id, link_source, {columns}
+                FROM (SELECT (row_number() OVER (ORDER BY r.source_system, r.source_record_id) - 1)::BIGINT
+                                 AS unique_id,
+                             r.source_system, r.source_record_id, l.person_id, l.link_source,
+                             json_extract_string(r.norm, [{paths}]) AS v
+                      FROM source_records r LEFT JOIN links l USING (source_system, source_record_id))
                 ORDER BY unique_id""")
 
     def redirects(self) -> dict[str, str]:
