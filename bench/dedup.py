@@ -15,10 +15,11 @@ generated truth.
 Each side runs in a process of its own (its peak RSS is the child's own
 ``ru_maxrss``, from ``os.wait4``), in one bench run, in alternating order
 when ``--rounds`` is above 1 (the machine is shared: read the ratio, not the
-seconds):
+seconds); the overhead is the ratio of the rounds' totals. ``--sides`` runs one
+side again and reuses the other's last figures (kept under var/bench/dedup-run/).
 
-- **plain Splink**: the records the project's run reads (the same SQL over
-  ``source_records.norm``), prepared by ``mpi.batch.engine.prepare`` with the
+- **plain Splink**: the records the project's run reads (``store.dedup.records``
+  over ``source_records.norm``), prepared by ``mpi.batch.engine.prepare`` with the
   engine's term-frequency lookups and prior, are written to Parquet *untimed*;
   the child then times only Splink: ``DuckDBAPI()``, register, ``Linker`` (the
   model's JSON, the prior for the population, the same output settings as the
@@ -38,11 +39,16 @@ pairwise precision and recall for both sides (and for the store's persons as
 built, the state a run starts from), the overhead with PASS/FAIL against
 15%, and the project's phase times. The figures go to ``bench/out/dedup.json``.
 
-Smoke (about a minute)::
+Smoke (about a minute, the store built once in half a minute)::
 
     PYTHONPATH=$PWD .venv/bin/python bench/dedup.py --records 20000
 
-The issue's figure (the store takes about 6 minutes to build once, cached under var/bench/)::
+100k records (about a minute a side here; the store 5 minutes to build once)::
+
+    PYTHONPATH=$PWD .venv/bin/python bench/dedup.py --records 100000 --rounds 2
+
+The issue's figure (the store takes 15 minutes to build once, cached under var/bench/; ~300 million
+comparisons, about an hour a side on this shared 2-core machine, 8 GB each)::
 
     PYTHONPATH=$PWD nice .venv/bin/python bench/dedup.py --records 1000000 --rounds 2
 """
