@@ -21,6 +21,12 @@ the latency benchmark (``queries.csv``) and the input of the ``mpi load``
 benchmark (``load.csv``). A held-out record whose person has other records in
 the store is a fresh duplicate; one whose person has none is a new person.
 
+With ``split_rate`` above 0 (the batch dedup benchmark, ``bench/dedup.py``) a
+seeded share of the stored records are each given a person of their own instead
+of their true person's: records loaded before the model was good, left as
+duplicates for a dedup run to find. Every build writes ``records.csv``, each
+stored record's key and generated truth, to score such a run against.
+
 Run alone: ``.venv/bin/python bench/bulk.py --people 100000``.
 """
 
@@ -51,9 +57,10 @@ LOAD_RECORDS = 3_000
 ACTOR = "bench:bulk"
 
 
-def store_dir(n_people: int, seed: int) -> Path:
-    """Where the store of one size and seed is cached."""
-    return CACHE / f"people{n_people}-seed{seed}-v{BUILD_VERSION}"
+def store_dir(n_people: int, seed: int, split_rate: float = 0.0) -> Path:
+    """Where the store of one size, seed and split rate is cached (no split: the name it always had)."""
+    split = f"-split{split_rate:g}" if split_rate else ""
+    return CACHE / f"people{n_people}-seed{seed}{split}-v{BUILD_VERSION}"
 
 
 def copy_store(source: Path, target: Path) -> Path:
@@ -81,6 +88,11 @@ def _role(record: dict[str, str], query_rate: float, load_rate: float) -> str:
     if person >= query_rate + load_rate or _unit(record["source_system"] + "/" + record["source_record_id"]) < 0.5:
         return "store"
     return "query" if person < query_rate else "load"
+
+
+def _split(record: dict[str, str], seed: int, split_rate: float) -> bool:
+    """Whether a stored record is given a person of its own (seeded by the record's key, not its place in the run)."""
+    return _unit(f"split/{seed}/{record['source_system']}/{record['source_record_id']}") < split_rate
 
 
 def _prepare(chunk: list[dict[str, str]]) -> list[tuple]:
@@ -119,9 +131,16 @@ def _chunks(records: Iterator[dict[str, str]], held: dict[str, list], query_rate
         yield chunk
 
 
-def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
-    """Build (or find cached) the store of ``n_people`` generated people; returns its folder."""
-    folder = store_dir(n_people, seed)
+def build(n_people: int, seed: int = 7, workers: int = 2, echo=print, split_rate: float = 0.0) -> Path:
+    """Build (or find cached) the store of ``n_people`` generated people; returns its folder.
+
+    Args:
+        split_rate: the share of stored records linked each to a new person of its own rather than to their true
+            person's (0: every record with its true person).
+    """
+    if not 0.0 <= split_rate < 1.0:
+        raise ValueError("split_rate must be in [0, 1)")
+    folder = store_dir(n_people, seed, split_rate)
     if (folder / "build.json").exists():
         return folder
     from mpi.identity.upkeep import BLOCKING_KEY, NORMALISATION_KEY
@@ -142,9 +161,10 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
     load_rate = min(0.2, LOAD_RECORDS / 1.3 / max(n_people, 1))
     held: dict[str, list] = {"query": [], "load": []}
     persons: dict[str, str] = {}
-    stored = rejected = 0
+    truth_rows: list[tuple[str, str, str]] = []
+    stored = rejected = split = 0
     started = time.perf_counter()
-    echo(f"building {folder.name}: {n_people} people, seed {seed}, {workers} workers")
+    echo(f"building {folder.name}: {n_people} people, seed {seed}, split rate {split_rate:g}, {workers} workers")
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
         prepared = pool.imap(_prepare, _chunks(generate_records(n_people, seed), held, query_rate, load_rate))
@@ -164,9 +184,15 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
                         record, norm, keys, truth = item
                         key = (record["source_system"], record["source_record_id"])
                         entity = "/".join(key)
-                        person_id = persons.get(truth)
+                        truth_rows.append((*key, truth))
+                        own = split_rate and _split(record, seed, split_rate)
+                        person_id = None if own else persons.get(truth)
                         if person_id is None:
-                            person_id = persons[truth] = store.persons.create({})
+                            person_id = store.persons.create({})
+                            if own:
+                                split += 1
+                            else:
+                                persons[truth] = person_id
                             store.audit.append(ACTOR, AuditAction.PERSON_CREATED, EntityType.PERSON, person_id,
                                                None, {"record": entity})
                         store.records.put(*key, record, norm, keys)
@@ -200,16 +226,21 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print) -> Path:
         writer = csv.writer(f)
         writer.writerow(["truth_person_id", "person_id"])
         writer.writerows(persons.items())
+    with open(tmp / "records.csv", "w", newline="", encoding="utf-8") as f:  # every stored record's truth
+        writer = csv.writer(f)
+        writer.writerow(["source_system", "source_record_id", "truth_person_id"])
+        writer.writerows(truth_rows)
     for role, rows in held.items():
         with open(tmp / f"{role}.csv", "w", newline="", encoding="utf-8") as f:
             writer = csv.DictWriter(f, fieldnames=COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
     info = {
-        "people_generated": n_people, "seed": seed, "build_version": BUILD_VERSION, "model": version,
+        "people_generated": n_people, "seed": seed, "split_rate": split_rate, "build_version": BUILD_VERSION,
+        "model": version,
         "normalisation_version": NORMALISATION_VERSION, "blocking_version": blocking.BLOCKING_VERSION,
-        "records_stored": stored - rejected, "records_rejected": rejected, "persons": len(persons),
-        "records_per_person": round((stored - rejected) / max(len(persons), 1), 3),
+        "records_stored": stored - rejected, "records_rejected": rejected, "persons": len(persons) + split,
+        "records_split": split, "records_per_person": round((stored - rejected) / max(len(persons) + split, 1), 3),
         "query_records": len(held["query"]),
         "query_duplicates": sum(r["truth_person_id"] in persons for r in held["query"]),
         "load_records": len(held["load"]),
@@ -229,9 +260,11 @@ def main() -> None:
     parser.add_argument("--people", type=int, nargs="+", default=[10_000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--split-rate", type=float, default=0.0,
+                        help="share of stored records given a person of their own (duplicates for bench/dedup.py)")
     args = parser.parse_args()
     for n in args.people:
-        print(build(n, args.seed, args.workers), file=sys.stdout)
+        print(build(n, args.seed, args.workers, split_rate=args.split_rate), file=sys.stdout)
 
 
 if __name__ == "__main__":

@@ -154,16 +154,13 @@ def test_a_person_the_run_would_split_is_reported_never_split(world):
 def test_a_run_that_fails_while_writing_leaves_the_store_as_it_was(world, monkeypatch):
     services, _ = world
     before = table_counts(services)
-    calls = {"n": 0}
-    real = services.store.dedup.add_finding
+    real = services.store.dedup.add_findings
 
-    def failing(*args):  # the disk fails after the run has written two findings
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise StoreError("store write failed: IOException")
-        return real(*args)
+    def failing(run_id, findings):  # the disk fails after the run has written two findings
+        real(run_id, findings[:2])
+        raise StoreError("store write failed: IOException")
 
-    monkeypatch.setattr(services.store.dedup, "add_finding", failing)
+    monkeypatch.setattr(services.store.dedup, "add_findings", failing)
     with pytest.raises(StoreError):
         services.dedup.run(ADMIN)
     after = table_counts(services)

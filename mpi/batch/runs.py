@@ -208,9 +208,9 @@ class DedupRuns:
                                                        score.evidence, model.version, actor, reason,
                                                        {"dedup_run_id": run_id, "records": [record_a, record_b]})
                     tally["cases_opened"] += 1
-                self.store.dedup.add_finding(run_id, a, b, pair.match_weight, record_a, record_b, case_id, merge_id)
                 findings.append({"case_id": case_id, "merge_id": merge_id, "person_a": a, "person_b": b,
                                  "match_weight": pair.match_weight, "record_a": record_a, "record_b": record_b})
+            self.store.dedup.add_findings(run_id, findings)  # one insert: the cases stay buffered till then
             seconds["write"] = time.perf_counter() - write_started
             counts = _counts(records, scored, pairs, tally, split, policy, seconds)
             report = _report(scored, records, policy, findings, split)
