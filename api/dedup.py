@@ -13,7 +13,7 @@ import logging
 import threading
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -25,6 +25,16 @@ logger = logging.getLogger(__name__)
 
 blp = Blueprint("dedup", __name__, url_prefix="/v1",
                 description="Batch dedup runs: Splink over the whole index, POSSIBLE_DUPLICATE cases for stewards")
+
+
+@blp.before_request
+def _who_may() -> None:
+    """Before a body is read: stewards and admins read runs, only an admin starts one (else 401 or 403)."""
+    if request.method == "POST":
+        require_role(Role.ADMIN)
+    else:
+        require_role(Role.STEWARD, Role.ADMIN)
+
 
 _OUTCOMES = "running, completed, failed, or interrupted (its process stopped)"
 
@@ -103,7 +113,6 @@ class DedupRuns(MethodView):
     @blp.alt_response(403, schema="Error", description="the caller is not a steward or admin")
     def get(self):
         """Dedup runs, newest first: id, model version, engine, start, end, outcome and counts."""
-        require_role(Role.STEWARD, Role.ADMIN)
         return {"runs": _runs().runs()}
 
     @blp.arguments(DedupRunRequestSchema, required=False)
@@ -114,7 +123,6 @@ class DedupRuns(MethodView):
     @blp.alt_response(503, schema="Error", description="the spark engine was asked for and pyspark is not installed")
     def post(self, body):
         """Start a dedup run over the whole store (admin); it runs in the service: follow it by its id."""
-        require_role(Role.ADMIN)
         runs, who = _runs(), actor()
         run_id = runs.start(who, body["engine"])
         threading.Thread(target=_in_background, args=(runs, run_id, who, body["engine"], body["spark_master"]),
@@ -131,6 +139,5 @@ class DedupRun(MethodView):
     @blp.alt_response(404, schema="Error", description="no such run")
     def get(self, run_id):
         """One run with what it found: the cases it opened (and merges, where the policy allows them)."""
-        require_role(Role.STEWARD, Role.ADMIN)
         return _runs().get(run_id)
 
