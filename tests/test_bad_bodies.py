@@ -164,6 +164,14 @@ def test_a_record_with_nothing_to_match_on_is_refused_not_made_a_person(client, 
     _nothing_written(services)
 
 
+@pytest.mark.parametrize("fields", [{}, {"address_line2": "43A QW", "phone": None, "email": None}],
+                         ids=["only-keys", "an-address-second-line"])
+def test_a_match_with_nothing_to_match_on_is_refused_as_a_submission_is(client, auth, fields):
+    """``/v1/match`` refuses what ``/v1/records`` refuses (found by schemathesis: it answered NO_MATCH)."""
+    body = assert_error(client.post("/v1/match", json={**ONLY_KEYS, **fields}, headers=auth), 422, "validation_error")
+    assert list(body["errors"]) == ["_schema"] and "not enough to match on" in body["errors"]["_schema"][0]
+
+
 @pytest.mark.parametrize("fields", [{"first_name": "Marisol", "last_name": "Quintanilla"}, {"phone": "404-555-0187"},
                                     {"birth_date": "1984-03-17"}, {"medicaid_id": "GA1234567"}],
                          ids=["names", "phone", "birth-date", "medicaid-id"])

@@ -27,9 +27,7 @@ from mpi.matching.decisions import Candidate, decide, decision_grade
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
 from mpi.matching.scoring import probability_from_weight
-from mpi.records.normalise import normalise_record
 from mpi.records.unused import unused_fields
-from mpi.records.validation import validate_record
 from mpi.store import Store
 from mpi.vocab import AuditAction, Decision, LinkSource
 
@@ -64,10 +62,12 @@ class MatchService:
     # -- reading -------------------------------------------------------------------------------
 
     def match(self, data: Any, actor: str) -> dict[str, Any]:
-        """Score a record against the index without writing anything."""
-        record = validate_record(data)
+        """Score a record against the index without writing anything.
+
+        Refused as submitting it would be (``prepare``): a bad field, or nothing to match on.
+        """
+        record, norm, _ = prepare(data)
         model = self.active_model()
-        norm = normalise_record(record)
         with self.store.serialised():
             key = (record["source_system"], record["source_record_id"])
             candidates = self.find_candidates(norm, model, exclude=key)
