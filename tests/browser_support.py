@@ -59,6 +59,17 @@ def browser(chromium):
         browser.close()
 
 
+@pytest.fixture
+def page(browser, site):
+    """A fresh page of the module's browser on its ``site`` (a fixture the module defines: the served base URL
+    first), in a context of its own, closed after the test."""
+    context = browser.new_context(base_url=site[0], viewport=VIEWPORT)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
 @contextmanager
 def serve(app, name: str = "closedloop-mpi-browser") -> Iterator[str]:
     """The app behind waitress on a free loopback port, in a thread; yields its base URL."""

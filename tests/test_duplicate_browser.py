@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import expect
 
 from api import create_app
-from browser_support import VIEWPORT, browser, chromium, screenshot, serve  # noqa: F401  (fixtures)
+from browser_support import browser, chromium, page, screenshot, serve  # noqa: F401, F811  (fixtures)
 from conftest import SHIPPED_MODELS
 from duplicate_cases import duplicate_case
 from mpi.auth import add_user
@@ -44,15 +44,6 @@ def site(tmp_path):
             yield base, services, steward, dup
     finally:
         services.close()
-
-
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(base_url=site[0], viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
 
 
 def test_a_steward_opens_a_duplicate_case_from_the_queue_sees_both_persons_and_merges_them(page, site):

@@ -22,7 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from api import create_app
-from browser_support import SCREENSHOTS, VIEWPORT, browser, chromium, serve  # noqa: F401  (fixtures)
+from browser_support import SCREENSHOTS, browser, chromium, page, serve  # noqa: F401, F811  (fixtures)
 from conftest import SHIPPED_MODELS
 from mpi.auth import add_user
 from mpi.clock import SystemClock
@@ -76,15 +76,6 @@ def site(tmp_path_factory):
             yield base, services, steward
     finally:
         services.close()
-
-
-@pytest.fixture
-def page(browser, site):
-    context = browser.new_context(base_url=site[0], viewport=VIEWPORT)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
 
 
 def sign_in(page: Page, name: str, token: str) -> None:
