@@ -178,8 +178,12 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "backup.Backup": {"*": Touch(EXPORT)},
     # A dedup run reads every record (as an export does); a run's page names the persons and cases it found.
     "dedup.DedupRuns": {"GET": Touch(SEARCH), "POST": Touch(EXPORT)},
-    "dedup.DedupRun": {"*": Touch(READ, answer=(Pick(PERSON, "findings.*.person_a"), Pick(PERSON, "findings.*.person_b"),
-                                               Pick(CASE, "findings.*.case_id")))},
+    "dedup.DedupRun": {"*": Touch(READ, answer=(
+        Pick(PERSON, "findings.*.person_a"), Pick(PERSON, "findings.*.person_b"), Pick(CASE, "findings.*.case_id"),
+        *(Pick(kind, f"report.nearest.{at}.{side}.*.{field}_{end}") for at in ("lower", "upper")
+          for side in ("above", "below") for kind, field in ((PERSON, "person"), (RECORD, "record"))
+          for end in ("l", "r")),
+        Pick(PERSON, "report.splits.*.person_id"), Pick(RECORD, "report.largest_clusters.*.records.*")))},
     "alerts.Alerts": {"*": Touch(SEARCH, answer=(Pick(ALERT, "alerts.*.alert_id"), Pick(REFERRAL, "alerts.*.referral_id")))},
     "alerts.Acknowledge": {"*": Touch(UPDATE, ((ALERT, ("alert_id",)),), (Pick(REFERRAL, "referral_id"),))},
     # An inbound exception holds a raw body (PHI): reading the queue or one of them is an access event.

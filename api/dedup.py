@@ -55,6 +55,12 @@ class DedupRunRequestSchema(ma.Schema):
             raise ma.ValidationError("only with engine spark", "spark_master")
 
 
+class DedupRunQuerySchema(ma.Schema):
+    report = ma.fields.Boolean(load_default=False, metadata={
+        "description": "also return the run's report (histogram, clusters, nearest pairs, counts by source, cases): "
+                       "what `mpi --url URL dedup --report FILE` draws"})
+
+
 class ProgressSchema(ma.Schema):
     phase = ma.fields.String(metadata={"description": "reading, preparing, scoring, clustering, comparing, writing"})
     count = ma.fields.Integer(allow_none=True, metadata={"description": "records read, pairs scored, clusters..."})
@@ -89,6 +95,8 @@ class DedupRunSchema(ma.Schema):
 
 class DedupRunDetailSchema(DedupRunSchema):
     findings = ma.fields.List(ma.fields.Nested(FindingSchema))
+    report = ma.fields.Dict(keys=ma.fields.String(), allow_none=True, metadata={
+        "description": "with `report=true`: the run's report (null while it runs, or for a failed run)"})
 
 
 class DedupRunListSchema(ma.Schema):
@@ -133,11 +141,12 @@ class DedupRuns(MethodView):
 
 @blp.route("/dedup-runs/<string:run_id>")
 class DedupRun(MethodView):
+    @blp.arguments(DedupRunQuerySchema, location="query")
     @blp.response(200, DedupRunDetailSchema)
     @blp.alt_response(401, schema="Error", description="no known caller")
     @blp.alt_response(403, schema="Error", description="the caller is not a steward or admin")
     @blp.alt_response(404, schema="Error", description="no such run")
-    def get(self, run_id):
+    def get(self, args, run_id):
         """One run with what it found: the cases it opened (and merges, where the policy allows them)."""
-        return _runs().get(run_id)
+        return _runs().get(run_id, with_report=args["report"])
 

@@ -33,6 +33,10 @@ def test_a_run_started_without_a_body_runs_in_the_service_and_is_listed(services
     steward = add_user(services.store, "sam", "steward")
     listed = client.get("/v1/dedup-runs", headers=headers(steward)).get_json()["runs"]
     assert [r["run_id"] for r in listed] == [body["run_id"]]
+    assert "report" not in run
+    with_report = client.get(f"/v1/dedup-runs/{body['run_id']}?report=true", headers=headers(steward)).get_json()
+    assert with_report["report"]["totals"]["records"] == 3
+    assert client.get(f"/v1/dedup-runs/{body['run_id']}?report=maybe", headers=headers(steward)).status_code == 422
 
 
 def test_bad_bodies_are_422_naming_the_field_and_record_nothing(services, client):

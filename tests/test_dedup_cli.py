@@ -62,9 +62,15 @@ def test_through_the_running_service(services, live_server, tmp_path):
     token = add_user(services.store, "root", "admin")
     unopenable = str(tmp_path / "no-such-folder" / "x.duckdb")
     base = ["--db", unopenable, "--url", live_server, "--token", token]
-    result = CliRunner().invoke(main, [*base, "dedup"])
+    report = tmp_path / "run.html"
+    result = CliRunner().invoke(main, [*base, "dedup", "--report", str(report)])
     assert result.exit_code == 0, result.output
     assert "started in the service" in result.stderr and "completed" in result.stdout
+    # The report drawn from the service's answer: its thresholds, and the cases beside it.
+    page = report.read_text()
+    assert "DR000001" in page and f"{services.matching.active_model().policy.upper_match_weight:.2f}" in page
+    cases = (tmp_path / "run-cases.csv").read_text().splitlines()
+    assert cases[0].startswith("case_id,") and len(cases) - 1 == duplicate_cases(services)
     assert duplicate_cases(services) > 0
     listed = CliRunner().invoke(main, [*base, "dedup", "runs"])
     assert listed.exit_code == 0 and "DR000001" in listed.stdout

@@ -4,8 +4,9 @@ Without ``--url`` the run opens the store itself (the service must not be
 running: it holds the file); with ``--url`` the running service does it
 (``POST /v1/dedup-runs``) and this command follows it until it ends, showing its
 phases (``progress_dedup.py``). Either way the run is recorded in the store.
-``--report FILE`` writes a local run's report as one standalone HTML page, and
-its cases as CSV beside it (``mpi.batch.report``). With ``--input FILE --output
+``--report FILE`` writes the run's report as one standalone HTML page, and its
+cases as CSV beside it (``mpi.batch.report``; through the service, from
+``GET /v1/dedup-runs/{id}?report=true``). With ``--input FILE --output
 clusters.csv`` it deduplicates a partner's bulk file instead, without the store
 (the block at the end of this module).
 """
@@ -71,12 +72,12 @@ def dedup(ctx: click.Context, engine: str, spark_master: str | None, report_path
         raise click.UsageError("--spark-master needs --engine spark")
     service = remote()
     if report_path is not None:
-        if service is not None:
-            raise click.UsageError("--report writes a local run's report: open it in the service's review UI "
-                                   "(/review/dedup-runs) for a run the service did")
         _check_writable(report_path)
     if service is not None:
         run = _through(service, engine, spark_master)
+        if report_path is not None:
+            _write_report(service.call("GET", f"/v1/dedup-runs/{run['run_id']}", params={"report": "true"}),
+                          report_path)
     else:
         services: Services = ctx.obj
         with DedupProgress() as progress:
