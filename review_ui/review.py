@@ -11,8 +11,9 @@ import logging
 from datetime import date, datetime
 from typing import Any
 
-from mpi.errors import MpiError, ValidationError
+from mpi.errors import Conflict, MpiError, ValidationError
 from mpi.services import Services
+from mpi.vocab import Decision
 
 logger = logging.getLogger(__name__)
 
@@ -88,9 +89,13 @@ class Review:
 
         Raises:
             ValidationError: no reason, or ``survivor_id`` is not one of the case's two (live) persons.
+            Conflict: the case is not a ``POSSIBLE_DUPLICATE`` (a record's case is linked, never merged from).
         """
         reason = require_reason(reason)
         case = self.cases.get(case_id)
+        if case["kind"] != Decision.POSSIBLE_DUPLICATE.value:
+            raise Conflict(f"review case {case_id} holds a record: link it, make it a new person or say not a "
+                           "duplicate", {"kind": ["only a POSSIBLE_DUPLICATE case is merged from"]})
         persons = [(c.get("person") or {}).get("person_id") or c["person_id"] for c in case["candidates"][:2]]
         survivor = (survivor_id or "").strip()
         if survivor not in persons:

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from duplicate_cases import duplicate_case
+from held_cases import band  # noqa: F401  (fixture)
 from mpi.auth import add_user
 from test_review_ui import csrf_of, post_action, sign_in
 
@@ -91,3 +92,14 @@ def test_a_merge_on_a_stale_page_is_a_409_and_changes_nothing(signed_in, service
 
     assert response.status_code == 409 and "changed by someone else" in text_of(response)
     assert services.store.persons.get(dup.b)["status"] == "ACTIVE"
+
+
+def test_a_merge_posted_to_a_records_case_is_refused_and_changes_nothing(signed_in, services, band):
+    from held_cases import PARTIAL, hold_in_review
+
+    held = hold_in_review(services, PARTIAL)
+    person = band.person_id
+    response = post_action(signed_in, held, "merge", survivor_id=person, reason="same", version="1")
+
+    assert response.status_code == 409 and "holds a record: link it" in text_of(response)
+    assert services.cases.get(held)["state"] == "open" and services.store.persons.get(person)["status"] == "ACTIVE"
