@@ -272,7 +272,7 @@ def cluster_file(keys: list[Key], rows: pa.Table, output: str | Path, model: Bat
     """Score and cluster the rows with ``model`` and write the clusters file; the counts go into ``result``."""
     result.model_version = model.version
     t = clock()
-    scored = score(rows, model, **({"progress": progress} if progress else {}))
+    scored = score(rows, model, progress=progress)
     result.seconds["score"] = clock() - t
     t = clock()
     ids, weights = cluster_rows(keys, scored.clusters, scored.pairs)

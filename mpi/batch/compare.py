@@ -89,23 +89,32 @@ def _sizes(person: pa.ChunkedArray) -> dict[str, int]:
 
 def _unions(left: Iterable[int], right: Iterable[int], owner: Iterable[str]) -> dict[str, int]:
     """Per person, how many of its edges joined two parts (its parts are its records less that)."""
-    parent: dict[int, int] = {}
-
-    def find(i: int) -> int:
-        root = i
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while i != root:
-            parent[i], i = root, parent.get(i, i)
-        return root
-
+    parts = UnionFind()
     joined: dict[str, int] = {}
     for l, r, person in zip(left, right, owner, strict=True):
-        a, b = find(l), find(r)
-        if a != b:
-            parent[a] = b
+        if parts.union(l, r):
             joined[person] = joined.get(person, 0) + 1
     return joined
+
+
+class UnionFind:
+    """Disjoint sets of hashable items (records' ids, persons' ids), with path halving."""
+
+    def __init__(self) -> None:
+        self._parent: dict[Any, Any] = {}
+
+    def find(self, x: Any) -> Any:
+        while self._parent.get(x, x) != x:
+            self._parent[x] = x = self._parent.get(self._parent[x], self._parent[x])
+        return x
+
+    def union(self, a: Any, b: Any) -> bool:
+        """Join the parts of a and b; False if they were one already."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self._parent[ra] = rb
+        return True
 
 
 def model_columns_of(records: pa.Table, uid: int, columns: Iterable[str]) -> dict[str, Any]:

@@ -42,7 +42,8 @@ REPORT_MARGIN = 5.0
 Progress = Callable[[str, int | None], None]
 
 
-def _quiet(phase: str, count: int | None) -> None:
+def quiet(phase: str, count: int | None) -> None:
+    """The progress of a caller that shows none."""
     return None
 
 
@@ -146,7 +147,7 @@ class BatchModel:
             scorer.lam, scorer.trained_records, records)}
 
 
-def score(rows: pa.Table, model: BatchModel, db_api: Any | None = None, progress: Progress = _quiet,
+def score(rows: pa.Table, model: BatchModel, db_api: Any | None = None, progress: Progress | None = None,
           extra_rules: Sequence[str] = (), floor: float | None = None) -> Scored:
     """Score every blocked pair of ``rows`` with ``model`` and cluster them at the policy's upper threshold.
 
@@ -159,6 +160,7 @@ def score(rows: pa.Table, model: BatchModel, db_api: Any | None = None, progress
         floor: the lowest weight kept (default: the lower threshold less :data:`REPORT_MARGIN`).
     """
     db_api = db_api or splink_adapter.duckdb_api()
+    progress = progress or quiet
     policy = model.policy
     floor = policy.lower_match_weight - REPORT_MARGIN if floor is None else floor
     seconds: dict[str, float] = {}

@@ -51,10 +51,8 @@ logger = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
 COMPLETED, FAILED, INTERRUPTED = "completed", "failed", "interrupted"
 SOURCE_STORE = "store"
-
-
-def _quiet(phase: str, count: int | None) -> None:
-    return None
+#: What a run reads of each record it reports: its key, and what the scorer compares.
+KEY_AND_MODEL_COLUMNS = ("source_system", "source_record_id", *MODEL_COLUMNS)
 
 
 class DedupRuns:
@@ -115,7 +113,7 @@ class DedupRuns:
             raise
 
     def run(self, actor: str, engine_name: str = "duckdb", spark_master: str | None = None,
-            progress: Progress = _quiet, run_id: str | None = None) -> dict:
+            progress: Progress = engine.quiet, run_id: str | None = None) -> dict:
         """Run a dedup over the whole store and return the finished run (with its findings).
 
         ``run_id`` is a run :meth:`start` recorded (the service starts one, answers, then runs it);
@@ -179,7 +177,7 @@ class DedupRuns:
             apart = _pairs(self.store.dedup.apart_pairs(), live)
             proposed = _pairs(self.store.dedup.proposed_pairs(), live)
             manual = self.store.dedup.manual_persons()
-            joined = _Parts()
+            joined = compare.UnionFind()
             for pair in pairs:  # best first: Kruskal's spanning forest of the persons found to be one
                 a, b = sorted((live(pair.person_a), live(pair.person_b)))
                 if a == b:
@@ -194,7 +192,7 @@ class DedupRuns:
                     tally["already_proposed"] += 1
                     continue
                 score = evidence_of(pair)
-                record_a, record_b = _key(records, pair.uid_a), _key(records, pair.uid_b)
+                record_a, record_b = evidence_of.key(pair.uid_a), evidence_of.key(pair.uid_b)
                 reason = f"dedup run {run_id}: best pair scores {pair.match_weight:.2f}"
                 case_id = merge_id = None
                 if (policy.batch_auto_merge and pair.match_weight >= policy.upper_match_weight
@@ -212,8 +210,8 @@ class DedupRuns:
                                  "match_weight": pair.match_weight, "record_a": record_a, "record_b": record_b})
             self.store.dedup.add_findings(run_id, findings)  # one insert: the cases stay buffered till then
             seconds["write"] = time.perf_counter() - write_started
-            counts = _counts(records, scored, pairs, tally, split, policy, seconds)
             report = _report(scored, records, policy, findings, split)
+            counts = _counts(report, pairs, tally, split, seconds)
             self.store.dedup.finish(run_id, COMPLETED, counts, report)
         return counts
 
@@ -221,26 +219,6 @@ class DedupRuns:
 def _pairs(pairs: Any, live: Callable[[str], str]) -> set[frozenset[str]]:
     """Stored pairs of person ids as pairs of the live persons they stand for."""
     return {frozenset((live(a), live(b))) for a, b in pairs}
-
-
-class _Parts:
-    """Union-find over person ids: which persons this run's findings (and earlier cases) make one."""
-
-    def __init__(self) -> None:
-        self._parent: dict[str, str] = {}
-
-    def find(self, x: str) -> str:
-        while self._parent.get(x, x) != x:
-            self._parent[x] = x = self._parent.get(self._parent[x], self._parent[x])
-        return x
-
-    def union(self, a: str, b: str) -> bool:
-        """Join the parts of a and b; False if they were one already."""
-        ra, rb = self.find(a), self.find(b)
-        if ra == rb:
-            return False
-        self._parent[ra] = rb
-        return True
 
 
 def _resolver(redirects: dict[str, str]) -> Callable[[str], str]:
@@ -265,7 +243,7 @@ class _Evidence:
         for pair in pairs:
             for uid in (pair.uid_a, pair.uid_b):
                 if uid not in self.rows:
-                    row = self.rows[uid] = compare.model_columns_of(records, uid, MODEL_COLUMNS)
+                    row = self.rows[uid] = compare.model_columns_of(records, uid, KEY_AND_MODEL_COLUMNS)
                     for c in FREQUENCY_COLUMNS:
                         if row.get(c) is not None:
                             values[c].add(row[c])
@@ -277,23 +255,19 @@ class _Evidence:
         return self.scorer.score(left, right, self.size, frequencies)
 
 
-def _key(records: Any, uid: int) -> str:
-    row = compare.model_columns_of(records, uid, ("source_system", "source_record_id"))
-    return f"{row['source_system']}/{row['source_record_id']}"
+    def key(self, uid: int) -> str:
+        """A finding's record as ``source_system/source_record_id``."""
+        row = self.rows[uid]
+        return f"{row['source_system']}/{row['source_record_id']}"
 
 
-def _counts(records: Any, scored: engine.Scored, pairs: list, tally: dict[str, int], split: list, policy: Any,
+def _counts(report: dict[str, Any], pairs: list, tally: dict[str, int], split: list,
             seconds: dict[str, float]) -> dict[str, Any]:
-    import pyarrow.compute as pc
-    weights = scored.pairs["match_weight"]
-    sizes = pc.value_counts(scored.clusters["cluster_id"]).field("counts")
+    """The run's counts: the population's from its report's totals, then what the run did about persons."""
+    totals = report["totals"]
     return {
-        "records": records.num_rows,
-        "pairs_scored": scored.pairs.num_rows,
-        "pairs_above_lower": pc.sum(pc.greater_equal(weights, policy.lower_match_weight)).as_py() or 0,
-        "pairs_above_upper": pc.sum(pc.greater_equal(weights, policy.upper_match_weight)).as_py() or 0,
-        "clusters": len(sizes),
-        "clusters_of_two_or_more": pc.sum(pc.greater(sizes, 1)).as_py() or 0,
+        **{k: totals[k] for k in ("records", "pairs_scored", "pairs_above_lower", "pairs_above_upper", "clusters",
+                                  "clusters_of_two_or_more")},
         "person_pairs_found": len(pairs),
         **tally,
         "splits": len(split),
