@@ -24,7 +24,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +179,19 @@ class Database:
             return work(self._cur)
         except duckdb.Error as e:
             raise StoreError(f"{what} failed: {type(e).__name__}") from e
+
+    def insert_arrow(self, table: str, columns: Sequence[str], rows: Any, what: str) -> None:
+        """Insert an Arrow table's ``columns`` into ``table`` as one statement, inside the open transaction."""
+        names = ", ".join(columns)
+        view = f"arrow_{table}"
+
+        def insert(cur: Any) -> None:
+            cur.register(view, rows)
+            try:
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
+            finally:
+                cur.unregister(view)
+        self.run(insert, what)
 
     def pending(self) -> Pending:
         """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""

@@ -66,11 +66,6 @@ class DedupTable:
 
     # -- findings ------------------------------------------------------------------------------------
 
-    def add_finding(self, run_id: str, person_a: str, person_b: str, match_weight: float, record_a: str,
-                    record_b: str, case_id: str | None, merge_id: str | None) -> None:
-        self._db.execute(f"INSERT INTO dedup_findings ({select(DEDUP_FINDINGS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         [run_id, person_a, person_b, match_weight, record_a, record_b, case_id, merge_id])
-
     def add_findings(self, run_id: str, findings: Sequence[Mapping[str, Any]]) -> None:
         """A run's findings (each with the fields of ``dedup_findings`` but ``run_id``) as one Arrow insert.
 
@@ -83,15 +78,7 @@ class DedupTable:
         table = pa.table({"run_id": pa.array([run_id] * len(findings), pa.string()),
                           **{n: pa.array([f[n] for f in findings], pa.float64() if n == "match_weight" else pa.string())
                              for n in names}})
-
-        def insert(cur: Any) -> None:
-            cur.register("pending_dedup_findings", table)
-            try:
-                cur.execute(f"INSERT INTO dedup_findings ({select(DEDUP_FINDINGS)}) "
-                            f"SELECT {select(DEDUP_FINDINGS)} FROM pending_dedup_findings")
-            finally:
-                cur.unregister("pending_dedup_findings")
-        self._db.run(insert, "writing a run's findings")
+        self._db.insert_arrow("dedup_findings", DEDUP_FINDINGS, table, "writing a run's findings")
 
     def findings(self, run_id: str) -> list[dict]:
         return [dict(zip(DEDUP_FINDINGS, r)) for r in self._db.query(

@@ -62,16 +62,7 @@ class OutboxTable:
         rows = [{**m, "message_id": i} for m, i in zip(messages, ids)]
         table = pa.table({c: pa.array([r.get(c) for r in rows], type=_ARROW.get(c, pa.string()))
                           for c in OUTBOUND_MESSAGES})
-
-        def insert(cur: Any) -> None:
-            cur.register("outbox_rows", table)
-            try:
-                cur.execute(f"INSERT INTO outbound_messages ({select(OUTBOUND_MESSAGES)}) "
-                            f"SELECT {select(OUTBOUND_MESSAGES)} FROM outbox_rows")
-            finally:
-                cur.unregister("outbox_rows")
-
-        self._db.run(insert, "outbox bulk insert")
+        self._db.insert_arrow("outbound_messages", OUTBOUND_MESSAGES, table, "outbox bulk insert")
         return ids
 
     def get(self, message_id: int) -> dict[str, Any] | None:
