@@ -130,16 +130,12 @@ class ClusterLoaded(Loaded):
         return self.linked_by_cluster + self.held_by_cluster
 
 
-def _key(prepared: Prepared) -> Key:
-    return prepared.record["source_system"], prepared.record["source_record_id"]
-
-
 def _units(rows: list[Outcome], clusters: Mapping[Key, Membership]) -> list[tuple[int, list[int]]]:
     """The work in order: (first row's index, indexes of its rows), a record alone or a cluster at its first row."""
     units: list[tuple[int, list[int]]] = []
     by_cluster: dict[str, list[int]] = {}
     for i, (_, prepared, _) in enumerate(rows):
-        membership = clusters.get(_key(prepared)) if prepared is not None else None
+        membership = clusters.get(prepared.key) if prepared is not None else None
         if membership is None or not membership.cluster_id:
             units.append((i, [i]))
         elif membership.cluster_id in by_cluster:
@@ -190,7 +186,7 @@ def _decide(matching: MatchService, rows: list[Outcome], clusters: Mapping[Key, 
         if prepared is None:
             loaded.rejected.append((line, bad_fields))
         else:
-            latest[_key(prepared)] = prepared  # the same key twice: the later row is the record
+            latest[prepared.key] = prepared  # the same key twice: the later row is the record
     index = matching.index()
     new = [p for k, p in latest.items() if index.get(k) is None]
     alone = [p for k, p in latest.items() if index.get(k) is not None]
@@ -201,8 +197,8 @@ def _decide(matching: MatchService, rows: list[Outcome], clusters: Mapping[Key, 
     if not new:
         return
     representative = max(new, key=richness)  # the first of the richest: max keeps the first on a tie
-    members = [(p, clusters[_key(p)].weight) for p in new if p is not representative]
-    cluster_id = clusters[_key(representative)].cluster_id
+    members = [(p, clusters[p.key].weight) for p in new if p is not representative]
+    cluster_id = clusters[representative.key].cluster_id
     result = matching.submit_cluster(representative, members, actor, cluster_id)
     _count(loaded, result)
     loaded.clusters_matched += 1

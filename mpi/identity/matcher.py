@@ -149,11 +149,11 @@ class MatchService:
             the representative's decision, person id and case id, and each member's case id (when held).
         """
         model = self.active_model()
-        rep_key = (representative.record["source_system"], representative.record["source_record_id"])
+        rep_key = representative.key
         index = self.writer.index
         with self.store.transaction():
             for prepared in (representative, *(m for m, _ in members)):
-                key = (prepared.record["source_system"], prepared.record["source_record_id"])
+                key = prepared.key
                 if index.get(key) is not None:
                     raise Conflict(f"record {'/'.join(key)} is stored already: decide it alone",
                                    {"record": ["stored already"]})
@@ -162,7 +162,7 @@ class MatchService:
                                                                               model)
             held = {}
             for prepared, weight in members:
-                key = (prepared.record["source_system"], prepared.record["source_record_id"])
+                key = prepared.key
                 self.writer.put_record(key, *prepared, actor, model.version)
                 if person_id is None:
                     held[key] = self._hold(actor, key, candidates, model, (),

@@ -22,6 +22,11 @@ class Prepared(NamedTuple):
     norm: dict[str, Any]
     keys: list[str]
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The record's key: ``(source_system, source_record_id)``."""
+        return self.record["source_system"], self.record["source_record_id"]
+
 
 #: What a record must carry to be matched at all, in words (the README and the 422 say it): each
 #: is what one blocking key needs, and a record with none could never be found or find anyone.
