@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mpi.vocab import CasePriority, CaseState
-from review_ui import compare, duplicates, waterfall
+from review_ui import compare, duplicates, idlinks, waterfall
 
 STATE_WORDS = {
     CaseState.OPEN.value: "Open",
@@ -258,6 +258,8 @@ class HistoryItem:
     score: float | None
     detail: Mapping[str, Any]
     merge_id: str | None
+    #: The ids the event's detail names (a case, a merge, a record, another person), each shown as a link.
+    refs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,22 @@ def history_item(event: Mapping[str, Any]) -> HistoryItem:
         when=event.get("occurred_at") or event.get("at"), actor=event.get("actor") or "",
         action=event.get("action") or event.get("kind") or "", entity=str(entity), reason=event.get("reason"),
         score=score, detail=detail, merge_id=event.get("merge_id") or detail.get("merge_id"),
+        refs=_refs(detail, str(entity)),
     )
+
+
+#: Detail keys that hold a record's key (``system/id``) rather than an id with a prefix.
+_RECORD_KEYS = ("record", "records", "record_key")
+
+
+def _refs(detail: Mapping[str, Any], entity: str) -> tuple[tuple[str, str], ...]:
+    """The ids an event's detail names, other than its own entity, in the detail's order."""
+    refs = []
+    for key, value in detail.items():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v != entity and (idlinks.is_id(v) or (key in _RECORD_KEYS and "/" in v)):
+                refs.append((key.replace("_", " "), v))
+    return tuple(dict.fromkeys(refs))
 
 
 def person_page(person: Mapping[str, Any], history: list[dict], **extra) -> PersonPage:

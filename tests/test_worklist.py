@@ -60,7 +60,8 @@ def test_sign_in_sent_from_a_steward_page_takes_a_coordinator_to_the_worklist(ap
 
 
 @pytest.mark.parametrize("path", ["/review/", "/review/next", "/review/cases/{case}", "/review/persons/{person}",
-                                  "/review/audit"])
+                                  "/review/audit", "/review/compare?a={person}&b={person}",
+                                  "/review/persons/{person}/merge-preview?loser_id={person}"])
 def test_a_coordinator_is_refused_the_steward_pages(cora, world, path):
     response = cora.get(path.format(case=world.case_id, person=world.marisol))
 
