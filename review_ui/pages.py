@@ -103,6 +103,19 @@ class QueueRow:
     top_weight: float | None
     candidates: int
     blocks: tuple[str, ...]
+    top_probability: float | None = None
+    #: A hold's follow-up date (``YYYY-MM-DD``), "" when the case is not on hold.
+    follow_up: str = ""
+
+    @property
+    def weight_text(self) -> str:
+        """The best weight as a steward reads it: ``12.3 bits``."""
+        return "" if self.top_weight is None else f"{self.top_weight:.1f} bits"
+
+    @property
+    def probability_text(self) -> str:
+        """The best candidate's probability as a percentage, never a raw float (``99.2%``, ``> 99.9%``)."""
+        return probability_text(self.top_probability)
 
 
 @dataclass(frozen=True)
@@ -118,6 +131,18 @@ class QueuePage:
     @property
     def first_case(self) -> str | None:
         return self.rows[0].case_id if self.rows else None
+
+
+def probability_text(p: float | None) -> str:
+    """A match probability as a steward reads it: a percentage, its extremes bounded rather than rounded to
+    certainty (``> 99.9%``, ``< 0.1%``)."""
+    if p is None:
+        return ""
+    if p > 0.999:
+        return "> 99.9%"
+    if p < 0.001:
+        return "< 0.1%"
+    return f"{p * 100:.1f}%"
 
 
 def blocks_text(blocks: Any) -> tuple[str, ...]:
@@ -142,6 +167,8 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         due = f"in {hours_text(due_in)}"
     candidates = case.get("candidates") or []
     top = candidates[0].get("match_weight") if candidates else case.get("top_weight")
+    probability = candidates[0].get("match_probability") if candidates else case.get("top_probability")
+    follow_up = (case.get("hold") or {}).get("follow_up")
     record = (duplicates.QUEUE_TEXT if duplicates.is_duplicate(case)
               else f"{case.get('source_system')} / {case.get('source_record_id')}")
     return QueueRow(
@@ -149,7 +176,8 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         record=record, owner=case.get("owner"),
         age=hours_text(case.get("age_hours") or 0.0), due=due, overdue=bool(case.get("overdue")),
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
-        blocks=blocks_text(case.get("blocks")),
+        blocks=blocks_text(case.get("blocks")), top_probability=probability,
+        follow_up=str(follow_up) if follow_up else "",
     )
 
 
