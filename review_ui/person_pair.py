@@ -88,7 +88,9 @@ def build(a_id: str, b_id: str, **extra: Any) -> PairPage:
 
 @bp.get("/compare")
 def compare_persons():
-    """Any two persons side by side (from search), with "merge these" in either direction."""
+    """Any two persons side by side (from search), with "merge these" in either direction; without ids, the form."""
+    if not request.args.get("a") and not request.args.get("b"):
+        return render_template("compare.html", page=None, error=None, field_errors={}, form={"a": "", "b": ""})
     try:
         a = person_id_arg("a", request.args.get("a"))
         b = person_id_arg("b", request.args.get("b"))
