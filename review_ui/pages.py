@@ -322,13 +322,13 @@ _RECORD_KEYS = ("record", "records", "record_key")
 
 
 def _refs(detail: Mapping[str, Any], entity: str) -> tuple[tuple[str, str], ...]:
-    """The ids an event's detail names, other than its own entity, in the detail's order."""
-    refs = []
+    """The ids an event's detail names, other than its own entity, each once, in the detail's order."""
+    refs: dict[str, str] = {}
     for key, value in detail.items():
         for v in value if isinstance(value, list) else [value]:
             if isinstance(v, str) and v != entity and (idlinks.is_id(v) or (key in _RECORD_KEYS and "/" in v)):
-                refs.append((key.replace("_", " "), v))
-    return tuple(dict.fromkeys(refs))
+                refs.setdefault(v, key.replace("_", " "))
+    return tuple((key, v) for v, key in refs.items())
 
 
 def person_page(person: Mapping[str, Any], history: list[dict], **extra) -> PersonPage:

@@ -175,14 +175,15 @@ def build(evidence: Sequence[Mapping[str, Any]], upper: float | None = None, low
     lines = [Line(x_of(0.0), "0", "zero")]
     # Each threshold's label on its own line above the chart: the upper one reads rightwards
     # (towards more weight), the lower one leftwards, each turned round where it would leave the chart.
-    for value, text, kind, y in ((upper, "auto-link from", "upper", 12), (lower, "new person below", "lower", 25)):
+    for value, text, kind, label_y in ((upper, "auto-link from", "upper", 12),
+                                       (lower, "new person below", "lower", 25)):
         if value is None:
             continue
         x = x_of(value)
         label = f"{text} {value:.1f}"
         needed = len(label) * 7 + 6
         rightwards = width - x > needed if kind == "upper" else x < needed
-        lines.append(Line(x, label, kind, label_x=x + 4 if rightwards else x - 4, label_y=y,
+        lines.append(Line(x, label, kind, label_x=x + 4 if rightwards else x - 4, label_y=label_y,
                           anchor="start" if rightwards else "end"))
     height = y + BOTTOM
     helped = [b.name for b in bars if b.kind == "up"]

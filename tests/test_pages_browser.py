@@ -54,6 +54,7 @@ CLIPPED = """() => {
       const box = t.getBBox();
       if (box.x + box.width > left - 1) bad.push('label into the bars: ' + t.textContent);
       if (t.textContent.includes('…')) bad.push('label shortened: ' + t.textContent);
+      if (box.y + box.height > svg.viewBox.baseVal.height) bad.push('label below the chart: ' + t.textContent);
     }
   }
   return bad;
