@@ -58,9 +58,11 @@ def _settled(case: dict | None) -> dict[str, str]:
     return words
 
 
-def outcome_text(outcome: dict | None) -> str:
-    """What deciding a record again after "not a duplicate" did, in words naming the person or case."""
-    outcome = outcome or {}
+def outcome_text(outcome: dict | None, linked_to: str | None = None) -> str:
+    """What deciding a record again after "not a duplicate" did, in words naming the person or case (a record
+    linked already is not decided again: it stays with ``linked_to``)."""
+    if not outcome:
+        return f"it stays linked to {linked_to}." if linked_to else "it stays as it was."
     decision = outcome.get("decision")
     person = outcome.get("person_id")
     case = outcome.get("review_case_id") or (outcome.get("review_case") or {}).get("case_id")
@@ -70,8 +72,6 @@ def outcome_text(outcome: dict | None) -> str:
         return f"decided again: new person {person}."
     if case:
         return f"decided again: held for review in case {case}."
-    if person:
-        return f"it stays linked to {person}."
     return "it was decided again."
 
 
@@ -95,7 +95,8 @@ def case_action(case_id: str, action: str):
             words.update(_settled(r.new_person(case_id, who, reason, version)))
         elif action == "not-duplicate":
             result = r.not_duplicate(case_id, who, reason, version)
-            words.update(_settled(result), outcome=outcome_text(result.get("outcome")))
+            settled = _settled(result)
+            words.update(settled, outcome=outcome_text(result.get("outcome"), settled.get("person_id")))
             if result.get("kind") == "POSSIBLE_DUPLICATE":
                 first, second = ((c.get("person") or {}).get("person_id") or c["person_id"]
                                  for c in result["candidates"][:2])

@@ -82,3 +82,13 @@ def test_ids_in_a_text_become_links_and_the_rest_stays_escaped(services):
     assert '<a href="/review/persons/MPI00000002">MPI00000002</a>' in html
     assert '<a href="/review/audit?entity_id=MG1">MG1</a>' in html and "&lt;b&gt;" in html
     assert record == '<a href="/review/audit?entity_id=st-marys/MRN-1">st-marys/MRN-1</a>'
+
+
+def test_not_a_duplicate_confirmation_says_what_deciding_the_record_again_did():
+    from review_ui.actions import outcome_text
+
+    assert outcome_text({"decision": "MATCH", "person_id": "MPI7"}) == "decided again: linked to MPI7."
+    assert outcome_text({"decision": "NO_MATCH", "person_id": "MPI8"}) == "decided again: new person MPI8."
+    assert outcome_text({"decision": "POSSIBLE_MATCH", "person_id": None, "review_case_id": "RC9"}) == (
+        "decided again: held for review in case RC9.")
+    assert outcome_text(None, "MPI3") == "it stays linked to MPI3." and outcome_text(None) == "it stays as it was."
