@@ -106,6 +106,8 @@ class QueueRow:
     top_probability: float | None = None
     #: A hold's follow-up date (``YYYY-MM-DD``), "" when the case is not on hold.
     follow_up: str = ""
+    #: The held record's (source system, record id), for its link; None on a duplicate case.
+    record_key: tuple[str, str] | None = None
 
     @property
     def weight_text(self) -> str:
@@ -178,6 +180,8 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
         blocks=blocks_text(case.get("blocks")), top_probability=probability,
         follow_up=str(follow_up) if follow_up else "",
+        record_key=None if duplicates.is_duplicate(case) or not case.get("source_system")
+        else (case["source_system"], case["source_record_id"]),
     )
 
 

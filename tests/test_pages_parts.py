@@ -60,6 +60,7 @@ def test_a_queue_row_reads_its_weight_probability_and_follow_up():
     assert (row.weight_text, row.probability_text, row.follow_up) == ("12.3 bits", "> 99.9%", "2026-12-09")
     assert pages.probability_text(0.4321) == "43.2%" and pages.probability_text(0.00001) == "< 0.1%"
     assert pages.queue_row({**case, "hold": None}, now).follow_up == ""
+    assert row.record_key == ("s", "r") and pages.queue_row({**case, "kind": "POSSIBLE_DUPLICATE"}, now).record_key is None
 
 
 def test_history_refs_name_the_ids_an_event_detail_holds():
