@@ -43,7 +43,8 @@ CLIPPED = """() => {
   const cut = el => el.scrollWidth > el.clientWidth + 1;
   for (const el of document.querySelectorAll(
       'table.compare td, table.compare th, table.records td, dl.golden dd, .cand-head, .score')) {
-    if (el.getClientRects().length && cut(el)) bad.push('cell ' + (el.dataset.field || '') + ': ' + el.textContent.trim().slice(0, 60));
+    if (el.getClientRects().length && cut(el))
+      bad.push('cell ' + (el.dataset.field || '') + ': ' + el.textContent.trim().slice(0, 60));
   }
   for (const el of document.querySelectorAll('.card, .compare-wrap, .cand-body, main')) {
     if (el.getClientRects().length && cut(el)) bad.push('scrolls sideways: ' + (el.id || el.className));

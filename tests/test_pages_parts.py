@@ -32,8 +32,9 @@ def test_a_long_waterfall_label_wraps_whole_and_its_row_grows():
 
 
 def _records(n: int) -> list[dict]:
-    return [{"source_system": "s", "source_record_id": f"R{i}", "raw": {"first_name": f"N{i}", "phone": "+1 (404) 555 0199"},
-             "norm": {"first_name": f"N{i}"}} for i in range(n)]
+    return [{"source_system": "s", "source_record_id": f"R{i}",
+             "raw": {"first_name": f"N{i}", "phone": "+1 (404) 555 0199"}, "norm": {"first_name": f"N{i}"}}
+            for i in range(n)]
 
 
 def test_a_comparison_past_four_records_folds_the_rest_in_tables_of_four():
@@ -60,7 +61,8 @@ def test_a_queue_row_reads_its_weight_probability_and_follow_up():
     assert (row.weight_text, row.probability_text, row.follow_up) == ("12.3 bits", "> 99.9%", "2026-12-09")
     assert pages.probability_text(0.4321) == "43.2%" and pages.probability_text(0.00001) == "< 0.1%"
     assert pages.queue_row({**case, "hold": None}, now).follow_up == ""
-    assert row.record_key == ("s", "r") and pages.queue_row({**case, "kind": "POSSIBLE_DUPLICATE"}, now).record_key is None
+    assert row.record_key == ("s", "r")
+    assert pages.queue_row({**case, "kind": "POSSIBLE_DUPLICATE"}, now).record_key is None
 
 
 def test_history_refs_name_the_ids_an_event_detail_holds():
