@@ -227,6 +227,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.person": {"*": Touch(READ, _person(), _UI_PAGE_LINKS)},
     "review_ui.merge": {"*": Touch(UPDATE, _person(), (Links(PERSON, "persons"),))},
     "review_ui.unmerge": {"*": Touch(UPDATE, ((MERGE, ("merge_id",)),), (Links(PERSON, "persons"),))},
+    "review_ui.compare_persons": {"*": Touch(READ, answer=(Links(PERSON, "persons"),))},
+    "review_ui.merge_preview": {"*": Touch(READ, _person(), (Links(PERSON, "persons"),))},
+    "review_ui.undo_link": {"*": Touch(UPDATE, _person() + _RECORD_ARGS, (Links(PERSON, "persons"),))},
     "review_ui.worklist": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"), Links(PERSON, "persons")))},
     "review_ui.referral": {"*": Touch(READ, _REFERRAL_ARGS, _UI_PAGE_LINKS)},
     **{f"review_ui.{name}": {"*": Touch(UPDATE, _REFERRAL_ARGS)}

@@ -23,8 +23,8 @@ from werkzeug.exceptions import HTTPException
 
 from mpi.errors import MpiError
 # Routes register on import.
-from review_ui import (access_views, actions, csrf, dedup_views, inbound_views, outbound_views,  # noqa: F401
-                       reconciliation_views, referral_actions, referral_views, signin, views)
+from review_ui import (access_views, actions, csrf, dedup_views, idlinks, inbound_views, outbound_views,  # noqa: F401
+                       person_pair, reconciliation_views, referral_actions, referral_views, signin, views)
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)
@@ -46,6 +46,9 @@ bp.before_request(signin.require_steward)
 bp.add_app_template_global(csrf.token, "csrf_token")
 bp.add_app_template_global(signin.may_open, "may_open")
 bp.add_app_template_global(signin.home, "home_url")
+bp.add_app_template_filter(idlinks.linked, "ids")
+bp.add_app_template_filter(idlinks.entity, "entity")
+bp.add_app_template_global(idlinks.record_url, "record_url")
 
 
 @bp.app_template_filter("when")

@@ -51,6 +51,10 @@ _CLOSE_BY = {
     "address_line1": ("address_key",),
 }
 
+#: Records compared side by side in one table; past these, a fold ("show all N records") holds the rest,
+#: so a candidate with many records never needs a horizontal scroll.
+SHOWN = 4
+
 MARK_WORDS = {"agree": "agrees", "close": "similar", "differ": "differs", "missing": "not comparable"}
 
 
@@ -79,6 +83,17 @@ class Comparison:
     columns: tuple[str, ...]  # "system / id" of each compared record
     rows: tuple[Row, ...]
     counts: Mapping[str, int]  # marks of the first compared record (the best-scoring one)
+
+    def parts(self, size: int = SHOWN) -> tuple[Comparison, ...]:
+        """The comparison as tables of at most ``size`` records each, in order: the first is shown, the rest
+        folded. Each part keeps every row (a field one part's records lack reads as empty there)."""
+        if len(self.columns) <= size:
+            return (self,)
+        return tuple(
+            Comparison(columns=self.columns[i:i + size],
+                       rows=tuple(Row(r.field, r.label, r.inbound, r.others[i:i + size]) for r in self.rows),
+                       counts=self.counts)
+            for i in range(0, len(self.columns), size))
 
 
 def _near_date(a: str, b: str) -> bool:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mpi.vocab import CasePriority, CaseState
-from review_ui import compare, duplicates, waterfall
+from review_ui import compare, duplicates, idlinks, waterfall
 
 STATE_WORDS = {
     CaseState.OPEN.value: "Open",
@@ -103,6 +103,21 @@ class QueueRow:
     top_weight: float | None
     candidates: int
     blocks: tuple[str, ...]
+    top_probability: float | None = None
+    #: A hold's follow-up date (``YYYY-MM-DD``), "" when the case is not on hold.
+    follow_up: str = ""
+    #: The held record's (source system, record id), for its link; None on a duplicate case.
+    record_key: tuple[str, str] | None = None
+
+    @property
+    def weight_text(self) -> str:
+        """The best weight as a steward reads it: ``12.3 bits``."""
+        return "" if self.top_weight is None else f"{self.top_weight:.1f} bits"
+
+    @property
+    def probability_text(self) -> str:
+        """The best candidate's probability as a percentage, never a raw float (``99.2%``, ``> 99.9%``)."""
+        return probability_text(self.top_probability)
 
 
 @dataclass(frozen=True)
@@ -118,6 +133,18 @@ class QueuePage:
     @property
     def first_case(self) -> str | None:
         return self.rows[0].case_id if self.rows else None
+
+
+def probability_text(p: float | None) -> str:
+    """A match probability as a steward reads it: a percentage, its extremes bounded rather than rounded to
+    certainty (``> 99.9%``, ``< 0.1%``)."""
+    if p is None:
+        return ""
+    if p > 0.999:
+        return "> 99.9%"
+    if p < 0.001:
+        return "< 0.1%"
+    return f"{p * 100:.1f}%"
 
 
 def blocks_text(blocks: Any) -> tuple[str, ...]:
@@ -142,6 +169,8 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         due = f"in {hours_text(due_in)}"
     candidates = case.get("candidates") or []
     top = candidates[0].get("match_weight") if candidates else case.get("top_weight")
+    probability = candidates[0].get("match_probability") if candidates else case.get("top_probability")
+    follow_up = (case.get("hold") or {}).get("follow_up")
     record = (duplicates.QUEUE_TEXT if duplicates.is_duplicate(case)
               else f"{case.get('source_system')} / {case.get('source_record_id')}")
     return QueueRow(
@@ -149,7 +178,10 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         record=record, owner=case.get("owner"),
         age=hours_text(case.get("age_hours") or 0.0), due=due, overdue=bool(case.get("overdue")),
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
-        blocks=blocks_text(case.get("blocks")),
+        blocks=blocks_text(case.get("blocks")), top_probability=probability,
+        follow_up=str(follow_up) if follow_up else "",
+        record_key=None if duplicates.is_duplicate(case) or not case.get("source_system")
+        else (case["source_system"], case["source_record_id"]),
     )
 
 
@@ -258,6 +290,8 @@ class HistoryItem:
     score: float | None
     detail: Mapping[str, Any]
     merge_id: str | None
+    #: The ids the event's detail names (a case, a merge, a record, another person), each shown as a link.
+    refs: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -283,7 +317,22 @@ def history_item(event: Mapping[str, Any]) -> HistoryItem:
         when=event.get("occurred_at") or event.get("at"), actor=event.get("actor") or "",
         action=event.get("action") or event.get("kind") or "", entity=str(entity), reason=event.get("reason"),
         score=score, detail=detail, merge_id=event.get("merge_id") or detail.get("merge_id"),
+        refs=_refs(detail, str(entity)),
     )
+
+
+#: Detail keys that hold a record's key (``system/id``) rather than an id with a prefix.
+_RECORD_KEYS = ("record", "records", "record_key")
+
+
+def _refs(detail: Mapping[str, Any], entity: str) -> tuple[tuple[str, str], ...]:
+    """The ids an event's detail names, other than its own entity, each once, in the detail's order."""
+    refs: dict[str, str] = {}
+    for key, value in detail.items():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v != entity and (idlinks.is_id(v) or (key in _RECORD_KEYS and "/" in v)):
+                refs.setdefault(v, key.replace("_", " "))
+    return tuple((key, v) for v, key in refs.items())
 
 
 def person_page(person: Mapping[str, Any], history: list[dict], **extra) -> PersonPage:

@@ -17,6 +17,9 @@ from mpi.vocab import Decision
 
 logger = logging.getLogger(__name__)
 
+#: Records of each person scored against each other when two persons are compared (the best pair is shown).
+PAIR_RECORDS = 40
+
 
 def require_reason(reason: str | None) -> str:
     """Every steward action needs a reason: the audit log says why, not only who."""
@@ -63,6 +66,22 @@ class Review:
         """What happened to a person, newest first (``services.history``)."""
         return self.services.history.history(person["person_id"])
 
+    def best_pair(self, left: list[dict], right: list[dict]) -> tuple[dict | None, dict | None, Any]:
+        """The pair of records (one of each person) the active model scores highest, and that score (its
+        evidence is the waterfall a steward reads), as (left record, right record, PairScore); Nones and None
+        when a side has no records or no model is active. At most :data:`PAIR_RECORDS` records a side."""
+        try:
+            scorer = self.services.matching.active_model().scorer
+        except MpiError:
+            return None, None, None
+        best = (None, None, None)
+        for a in left[:PAIR_RECORDS]:
+            for b in right[:PAIR_RECORDS]:
+                score = scorer.score(a.get("norm") or {}, b.get("norm") or {})
+                if best[2] is None or score.match_weight > best[2].match_weight:
+                    best = (a, b, score)
+        return best
+
     def audit(self, **filters) -> dict[str, Any]:
         return self.store.audit.page(**filters)
 
@@ -71,12 +90,12 @@ class Review:
     def claim(self, case_id: str, actor: str, reason: str, version: int) -> None:
         self.cases.claim(case_id, actor, require_reason(reason), expected_version=version)
 
-    def link(self, case_id: str, person_id: str, actor: str, reason: str, version: int) -> None:
-        self.cases.resolve_linked(case_id, person_id, actor, require_reason(reason), expected_version=version)
+    def link(self, case_id: str, person_id: str, actor: str, reason: str, version: int) -> dict:
+        return self.cases.resolve_linked(case_id, person_id, actor, require_reason(reason), expected_version=version)
 
-    def new_person(self, case_id: str, actor: str, reason: str, version: int) -> None:
+    def new_person(self, case_id: str, actor: str, reason: str, version: int) -> dict:
         reason = require_reason(reason)
-        self.cases.resolve_new_person(case_id, actor, reason, expected_version=version)
+        return self.cases.resolve_new_person(case_id, actor, reason, expected_version=version)
 
     def not_duplicate(self, case_id: str, actor: str, reason: str, version: int) -> dict:
         reason = require_reason(reason)
@@ -131,6 +150,10 @@ class Review:
         if not loser_id:
             raise ValidationError("the person to merge in is required", {"loser_id": ["required"]})
         return self.merges.merge(survivor_id, loser_id, actor, reason)
+
+    def undo_link(self, source_system: str, source_record_id: str, actor: str, reason: str) -> dict:
+        """Take back a steward's link: the record goes back to review (``CaseService.undo_link``)."""
+        return self.cases.undo_link(source_system, source_record_id, actor, require_reason(reason))
 
     def unmerge(self, merge_id: str, actor: str, reason: str) -> None:
         reason = require_reason(reason)

@@ -36,8 +36,25 @@ VALUE_WIDTH = 50
 ROW_HEIGHT = 30
 TOP = 34
 BOTTOM = 26
-#: Longest level label shown in full on the chart; the whole label is in the bar's tooltip.
-LABEL_CHARS = 34
+#: Characters of a level label on one line of the label column; a longer label wraps onto more lines (its
+#: row grows by LINE_HEIGHT each), so a label is always shown whole.
+LABEL_CHARS = 30
+LINE_HEIGHT = 12
+
+
+def wrap(text: str, width: int = LABEL_CHARS) -> tuple[str, ...]:
+    """``text`` in lines of at most ``width`` characters, broken at spaces (a longer word on its own line,
+    cut only if it alone is longer than a line)."""
+    lines: list[str] = []
+    for word in text.split():
+        while len(word) > width:
+            lines.append(word[:width])
+            word = word[width:]
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return tuple(lines)
 
 
 @dataclass(frozen=True)
@@ -45,7 +62,7 @@ class Bar:
     """One row of the waterfall: a comparison's step (or the prior, or the total)."""
 
     name: str
-    detail: str
+    detail: tuple[str, ...]  # the level's label, wrapped
     weight: float
     start: float
     end: float
@@ -55,6 +72,7 @@ class Bar:
     y: float
     end_x: float
     tooltip: str
+    height: float = ROW_HEIGHT
 
     @property
     def value_text(self) -> str:
@@ -126,8 +144,9 @@ def build(evidence: Sequence[Mapping[str, Any]], upper: float | None = None, low
         return round(left + (value - low) / (high - low) * (right - left), 2)
 
     bars = []
+    y = TOP
     rows = [*steps, ({"comparison": "total", "label": "match weight"}, 0.0, total, total)]
-    for i, (entry, start, end, weight) in enumerate(rows):
+    for entry, start, end, weight in rows:
         comparison = entry.get("comparison", "")
         if comparison == "prior":
             kind = "prior"
@@ -142,10 +161,12 @@ def build(evidence: Sequence[Mapping[str, Any]], upper: float | None = None, low
         tooltip = f"{name}: {label}, {weight:+.2f} bits" if kind not in ("prior", "total") else f"{name}: {end:.2f}"
         if abs(tf) > 1e-9:
             tooltip += f" (of which {tf:+.2f} for how common the value is)"
-        detail = label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
-        bars.append(Bar(name=name, detail=detail if kind != "total" else "", weight=weight, start=start, end=end,
-                        kind=kind, x=x0, width=max(round(x1 - x0, 2), 2.0), y=TOP + i * ROW_HEIGHT,
-                        end_x=x_of(end), tooltip=tooltip))
+        detail = wrap(label) if kind != "total" else ()
+        height = ROW_HEIGHT + LINE_HEIGHT * max(len(detail) - 1, 0)
+        bars.append(Bar(name=name, detail=detail, weight=weight, start=start, end=end,
+                        kind=kind, x=x0, width=max(round(x1 - x0, 2), 2.0), y=y,
+                        end_x=x_of(end), tooltip=tooltip, height=height))
+        y += height
     ticks = []
     value = low
     while value <= high + 1e-9:
@@ -154,16 +175,17 @@ def build(evidence: Sequence[Mapping[str, Any]], upper: float | None = None, low
     lines = [Line(x_of(0.0), "0", "zero")]
     # Each threshold's label on its own line above the chart: the upper one reads rightwards
     # (towards more weight), the lower one leftwards, each turned round where it would leave the chart.
-    for value, text, kind, y in ((upper, "auto-link from", "upper", 12), (lower, "new person below", "lower", 25)):
+    for value, text, kind, label_y in ((upper, "auto-link from", "upper", 12),
+                                       (lower, "new person below", "lower", 25)):
         if value is None:
             continue
         x = x_of(value)
         label = f"{text} {value:.1f}"
         needed = len(label) * 7 + 6
         rightwards = width - x > needed if kind == "upper" else x < needed
-        lines.append(Line(x, label, kind, label_x=x + 4 if rightwards else x - 4, label_y=y,
+        lines.append(Line(x, label, kind, label_x=x + 4 if rightwards else x - 4, label_y=label_y,
                           anchor="start" if rightwards else "end"))
-    height = TOP + len(rows) * ROW_HEIGHT + BOTTOM
+    height = y + BOTTOM
     helped = [b.name for b in bars if b.kind == "up"]
     hurt = [b.name for b in bars if b.kind == "down"]
     summary = (f"Match weight {total:.1f} bits. Adds weight: {', '.join(helped) or 'nothing'}. "

@@ -284,6 +284,13 @@ def calls(w) -> Iterator[Call]:
         sam, f"/review/cases/{case}", f"/review/cases/{case}/release", reason="x", version="999"), {(C, case)}, **ui)
     yield Call("GET review_ui.person", "sam", sam.get(f"/review/persons/{theo}"), {(P, theo)}, **ui)
     yield Call("GET review_ui.audit", "sam", sam.get("/review/audit"), set(), **ui)
+    yield Call("GET review_ui.compare_persons", "sam", sam.get(f"/review/compare?a={theo}&b={des}"),
+               {(P, theo), (P, des)}, **ui)
+    yield Call("GET review_ui.merge_preview", "sam", sam.get(f"/review/persons/{theo}/merge-preview?loser_id={des}"),
+               {(P, theo), (P, des)}, **ui)
+    yield Call("POST review_ui.undo_link", "sam", _ui_post(
+        sam, f"/review/persons/{theo}", f"/review/persons/{theo}/records/nowhere/R-0/undo-link", reason="wrong"),
+        {(P, theo), ("record", "nowhere/R-0")}, **ui)
     yield Call("POST review_ui.merge", "sam", _ui_post(
         sam, f"/review/persons/{theo}", f"/review/persons/{theo}/merge", loser_id=des, reason="one"),
         {(P, theo)}, **ui)

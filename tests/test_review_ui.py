@@ -224,7 +224,8 @@ def test_linking_to_the_candidate_resolves_the_case_and_the_queue_shrinks(signed
 
     assert response.status_code == 303 and response.headers["Location"] == "/review/"
     queue = signed_in.get("/review/").get_data(as_text=True)
-    assert "record linked to " + held["person_id"] in queue
+    pid = held["person_id"]
+    assert f'record linked to <a href="/review/persons/{pid}">{pid}</a>' in queue  # the person, as a link
     assert re.search(r'id="queue-total">0<', queue) and held["case_id"] not in queue.split("<table")[1]
     assert services.store.cases.get(held["case_id"])["state"] == "resolved"
     person = signed_in.get(f"/review/persons/{held['person_id']}").get_data(as_text=True)
@@ -301,7 +302,7 @@ def test_person_page_shows_records_golden_view_and_history(signed_in, held):
     assert 'data-record="st-marys-ehr/MRN-1"' in page
     assert "QUINTANILLA" in page  # the golden view (normalised)
     assert 'data-action="link.created"' in page and 'data-action="person.created"' in page
-    assert 'action="/review/persons/' + held["person_id"] + '/merge"' in page
+    assert 'action="/review/persons/' + held["person_id"] + '/merge-preview"' in page  # a preview before any merge
 
 
 def test_unknown_case_and_person_are_404_pages(signed_in):
@@ -319,7 +320,7 @@ def test_audit_page_pages_back_by_event_id_and_filters(signed_in, services, held
     older = re.search(r'href="([^"]+)" id="older"', first).group(1).replace("&amp;", "&")
     second = signed_in.get(older).get_data(as_text=True)
 
-    ids = [re.findall(r'<td class="num">(\d+)</td>', p) for p in (first, second)]
+    ids = [re.findall(r'<td class="num"><a [^>]*>(\d+)</a></td>', p) for p in (first, second)]
     assert len(ids[0]) == 50 and ids[1] and not set(ids[0]) & set(ids[1])
     assert int(ids[0][-1]) > int(ids[1][0])
     case_only = signed_in.get(f"/review/audit?entity_id={held['case_id']}").get_data(as_text=True)

@@ -160,8 +160,9 @@ def test_a_steward_merges_two_persons_and_unmerges_them(page, site):
     page.goto(f"/review/persons/{survivor}")
 
     page.get_by_label("Person id to merge in").fill(loser)
+    page.get_by_role("button", name="Preview the merge").click()  # both persons shown before the reason
     page.get_by_label("Why they are one person").fill("one person registered twice at intake")
-    page.get_by_role("button", name=f"Merge into {survivor}").click()
+    page.get_by_role("button", name=f"Merge {loser} into {survivor}").click()
 
     expect(page.get_by_role("status")).to_contain_text(f"{loser} merged into {survivor}")
     expect(page.locator("#record-count")).to_have_text(str(survivor_records + loser_records))

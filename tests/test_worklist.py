@@ -48,7 +48,8 @@ def test_a_steward_still_lands_on_the_queue_and_gets_referrals_in_the_nav(app, w
     assert response.headers["Location"] == "/review/"
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', client.get("/review/").get_data(as_text=True), re.S)
     assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Referrals", "Inbound exceptions",
-                                                          "Reconciliation", "Dedup runs", "Audit log", "Metrics"]
+                                                          "Reconciliation", "Dedup runs", "Compare persons", "Audit log",
+                                                          "Metrics"]
 
 
 def test_sign_in_sent_from_a_steward_page_takes_a_coordinator_to_the_worklist(app, world):
@@ -60,7 +61,8 @@ def test_sign_in_sent_from_a_steward_page_takes_a_coordinator_to_the_worklist(ap
 
 
 @pytest.mark.parametrize("path", ["/review/", "/review/next", "/review/cases/{case}", "/review/persons/{person}",
-                                  "/review/audit"])
+                                  "/review/audit", "/review/compare?a={person}&b={person}",
+                                  "/review/persons/{person}/merge-preview?loser_id={person}"])
 def test_a_coordinator_is_refused_the_steward_pages(cora, world, path):
     response = cora.get(path.format(case=world.case_id, person=world.marisol))
 

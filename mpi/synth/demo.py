@@ -4,7 +4,8 @@
 but the project, so the people come from :mod:`mpi.synth.generator` in memory, never
 from files outside the repository. Every record goes through the same decision
 path as the API and ``mpi load``; then :mod:`mpi.synth.referral_demo` adds
-organisations and a week of referrals. A store that already holds records is left
+organisations and a week of referrals, and :mod:`mpi.synth.review_demo` gives the
+review queue a steward's variety (every priority, fresh and overdue, holds). A store that already holds records is left
 as it is: running the demo again only issues new tokens for the demo users (a
 token is shown once and stored as its hash, so the old ones cannot be printed).
 
@@ -26,6 +27,7 @@ from mpi.identity.loading import PreparedRows, load
 from mpi.records.fields import RECORD_FIELDS
 from mpi.synth.generator import generate_records
 from mpi.synth.referral_demo import build_network
+from mpi.synth.review_demo import stage_queue
 from mpi.vocab import AuditAction, EntityType, Role
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def build_demo(
             services.store.audit.append(actor, AuditAction.USER_ADDED, EntityType.USER, name, "demo token issued",
                                         {"role": role.value})
     network = build_network(services, actor, DEMO_SEED, echo)
+    stage_queue(services, actor, echo)
     return {**tokens, "hub_token": network["demo-hub"], "coordinator_token": network["demo-coordinator"],
             "supervisor_token": network["demo-supervisor"], "hub_person": _a_person_of(services, "st-marys")}
 
