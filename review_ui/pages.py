@@ -103,6 +103,8 @@ class QueueRow:
     top_weight: float | None
     candidates: int
     blocks: tuple[str, ...]
+    #: Why the case holds its record (``code``, ``sentence``), as the API says it.
+    held_because: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         record=record, owner=case.get("owner"),
         age=hours_text(case.get("age_hours") or 0.0), due=due, overdue=bool(case.get("overdue")),
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
-        blocks=blocks_text(case.get("blocks")),
+        blocks=blocks_text(case.get("blocks")), held_because=case.get("held_because"),
     )
 
 

@@ -23,7 +23,13 @@ from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
 from mpi.identity.ports import ReviewPort
 from mpi.identity.writer import IdentityWriter, Link
-from mpi.matching.decisions import Candidate, HeldBecause, decide, decision_grade, held_because
+from mpi.matching.decisions import (
+    Candidate,
+    HeldBecause,
+    decide,
+    decision_grade,
+    held_because,
+)
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
 from mpi.matching.scoring import probability_from_weight
@@ -356,7 +362,7 @@ def returned(code: HeldCode, why: str, candidates: Sequence[Candidate]) -> HeldB
     if candidates:
         top = candidates[0]
         best = f"the best person {top.person_id} weighs {top.match_weight:.2f}"
-        detail = {"person_id": top.person_id, "match_weight": round(top.match_weight, 2)}
+        detail = {"why": why, "person_id": top.person_id, "match_weight": round(top.match_weight, 2)}
     else:
-        best, detail = "no person is a candidate", {}
+        best, detail = "no person is a candidate", {"why": why}
     return HeldBecause(code, f"{why[:1].upper()}{why[1:]}; back in review for a steward: {best}.", detail)

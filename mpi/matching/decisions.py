@@ -154,7 +154,7 @@ def in_words(levels: Sequence[str]) -> str:
     said = []
     for part in parts:
         comparison, _, label = part.partition(": ")
-        said.append(f"{comparison.replace('_', ' ')} \"{label}\"" if label else part)
+        said.append(f"{comparison} \"{label}\"" if label else part)
     return " and ".join(said)
 
 

@@ -76,6 +76,13 @@ class CaseTable:
             [person_ids, states])
         return [r[0] for r in rows]
 
+    def persons_named(self, states: list[str]) -> list[str]:
+        """Every person id a case in one of ``states`` names as a candidate."""
+        rows = self._db.query(
+            "SELECT DISTINCT c.person_id FROM review_candidates c JOIN review_cases r USING (case_id) "
+            "WHERE list_contains(?, r.state)", [states])
+        return [r[0] for r in rows]
+
     def close(self, case_id: str, state: str, resolution: str | None) -> None:
         """Close a case (``resolved`` with a resolution, or ``withdrawn``) without a version check: a system close."""
         self._db.execute(
