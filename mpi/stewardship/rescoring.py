@@ -51,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 ACTOR = "system:rescore"
 _ACTIVE = [s.value for s in ACTIVE_CASE_STATES]
-#: Reasons a record was put back in review whatever it scores: kept (with fresh numbers) when re-scored.
+#: Reasons a record was put back in review whatever it scores: kept (with fresh numbers) when re-scored. A
+#: cluster member held with its representative keeps its reason too, and is re-scored as its representative.
 _RETURNED = (HeldCode.RETURNED_BY_STEWARD.value, HeldCode.UNMERGED.value)
 
 Key = tuple[str, str]
@@ -123,12 +124,18 @@ class CaseRescorer:
         if entry is None or entry.person_id is not None or entry.case_id != case["case_id"]:
             return False  # the record is linked or held by another case: that case is the one to keep true
         model = self.matching.active_model()
-        candidates = self.matching.find_candidates(entry.norm, model, exclude=key)
+        reason = case.get("reason") or {}
+        scored, norm = key, entry.norm
+        representative = (reason.get("detail") or {}).get("representative")
+        if reason.get("code") == HeldCode.HELD_WITH_CLUSTER.value and representative:
+            # A cluster member is held with its representative's candidates (``submit_cluster``): it keeps them.
+            scored = tuple(representative.split("/", 1))
+            norm = getattr(self.matching.index().get(scored), "norm", None) or norm
+        candidates = self.matching.find_candidates(norm, model, exclude=scored)
         shown = [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]]
         because = self._because(case, candidates, model.policy, why)
         old = [(c["person_id"], round(c["match_weight"], 6)) for c in case["candidates"]]
         new = [(c["person_id"], c["match_weight"]) for c in shown]
-        reason = case.get("reason") or {}
         if old == new and reason.get("code") == because.code.value:
             return False
         self.store.cases.replace_candidates(case["case_id"], shown)
@@ -148,6 +155,8 @@ class CaseRescorer:
         reason = case.get("reason") or {}
         if reason.get("code") in _RETURNED and (reason.get("detail") or {}).get("why"):
             return returned(HeldCode(reason["code"]), reason["detail"]["why"], candidates)
+        if reason.get("code") == HeldCode.HELD_WITH_CLUSTER.value:
+            return HeldBecause(HeldCode.HELD_WITH_CLUSTER, reason["sentence"], reason.get("detail") or {})
         fresh = held_because(candidates, policy)
         if fresh is not None:
             return fresh
