@@ -111,6 +111,24 @@ class CaseRescorer:
         if self._named is not None:
             self._named.update(event.candidates)
 
+    def rescore_open(self, why: str) -> dict[str, int]:
+        """Re-score every open case holding an unlinked record, in one transaction (after a load).
+
+        Events are heard after their transaction commits, so a process killed between a commit and
+        their delivery (a load killed mid-way) misses them; a load ends with this sweep, so a resumed
+        load ends with its cases as an uninterrupted one does. A case already true is not written.
+        """
+        with self.store.transaction():
+            held = [entry.case_id for entry in self.matching.index().entries.values()
+                    if entry.case_id and entry.person_id is None]
+            changed = 0
+            for case_id in held:
+                case = self.store.cases.get(case_id)
+                if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
+                    changed += self.rescore(case, why)
+        logger.info("re-scored %s of %s held records' cases after %s", changed, len(held), why)
+        return {"cases": len(held), "rescored": changed}
+
     # -- re-scoring --------------------------------------------------------------------------------------
 
     def rescore(self, case: dict, why: str) -> bool:
