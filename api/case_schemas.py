@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from api.schemas import ID, MAX_AGE_HOURS, MAX_OFFSET, REASON, EvidenceList, SourceRecordSchema
+from api.schemas import ID, MAX_AGE_HOURS, MAX_OFFSET, REASON, EvidenceList, HeldBecauseSchema, SourceRecordSchema
 
 _REASON = ma.fields.String(required=True, validate=REASON, metadata={
     "description": "why (required, not blank): kept in the audit log with the actor and time"})
@@ -147,6 +147,9 @@ class CaseSchema(ma.Schema):
     age_hours = ma.fields.Float()
     version = ma.fields.Integer(metadata={"description": "send it back with the next action"})
     hold = ma.fields.Nested(HoldSchema, allow_none=True)
+    held_because = ma.fields.Nested(HeldBecauseSchema, metadata={
+        "description": "why the case holds its record (or its two persons): the rule that held it, replaced when "
+                       "the case is re-scored"})
     candidates = ma.fields.List(ma.fields.Nested(CaseCandidateSchema))
 
 

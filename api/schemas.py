@@ -6,6 +6,7 @@ import marshmallow as ma
 
 from mpi.records.text import NOT_BLANK
 from mpi.records.validation import RecordSchema
+from mpi.vocab import HeldCode
 
 #: The largest page offset a list takes: past it there is no page, and the store's OFFSET is a signed 64-bit number.
 MAX_OFFSET = 1_000_000_000
@@ -82,11 +83,23 @@ class FieldWarningSchema(ma.Schema):
     message = ma.fields.String(metadata={"description": "why it takes no part in matching (its value kept as sent)"})
 
 
+class HeldBecauseSchema(ma.Schema):
+    code = ma.fields.String(metadata={
+        "description": "the rule that held it (docs/api.md: Why a case is held)", "enum": [c.value for c in HeldCode]})
+    sentence = ma.fields.String(metadata={
+        "description": "the rule in words, with ids and numbers (never a name or other record value); the case's "
+                       "opening audit reason says the same"})
+
+
+_HELD_BECAUSE = {"description": "why the record is held (POSSIBLE_MATCH): the rule that held it; null otherwise"}
+
+
 class MatchResultSchema(ma.Schema):
     decision = ma.fields.String(metadata={"description": "MATCH, POSSIBLE_MATCH or NO_MATCH if it were submitted"})
     match_grade = ma.fields.String()
     model_version = ma.fields.String()
     candidates = ma.fields.List(ma.fields.Nested(CandidateSchema))
+    held_because = ma.fields.Nested(HeldBecauseSchema, allow_none=True, metadata=_HELD_BECAUSE)
     warnings = ma.fields.List(ma.fields.Nested(FieldWarningSchema), metadata={
         "description": "fields sent with a value matching cannot use (an invalid phone, email, ZIP, state or SSN "
                        "last 4): the record is kept with the value as sent, and that field is not matched on"})

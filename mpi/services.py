@@ -45,6 +45,7 @@ from mpi.referrals.service import ReferralService
 from mpi.referrals.sweep import Sweep
 from mpi.referrals.transitions import ReferralSteps
 from mpi.referrals.writer import ReferralWriter
+from mpi.stewardship import rescoring
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
@@ -90,6 +91,7 @@ class Services:
         """
         bus = EventBus(self.store.db)
         gate.subscribe(bus, lambda: self.identity_gate)
+        rescoring.subscribe(bus, lambda: self.rescorer)
         enlist_outbox(bus, self.outbox)
         return bus
 
@@ -116,6 +118,11 @@ class Services:
     def review(self) -> ReviewDesk:
         """Review cases as identity opens and closes them (the ``ReviewPort`` identity is given)."""
         return ReviewDesk(self.store, self.case_targets, self.events)
+
+    @cached_property
+    def rescorer(self) -> rescoring.CaseRescorer:
+        """Keeps open cases true: re-scores those naming persons a merge, unmerge or link changed."""
+        return rescoring.CaseRescorer(self.store, self.matching, self.events)
 
     @cached_property
     def matching(self) -> MatchService:

@@ -43,6 +43,31 @@ class GrantKind(StrEnum):
     """A certain match (``MATCH``) answered to its ``/v1/match``: it reads that person."""
 
 
+class HeldCode(StrEnum):
+    """Why a review case holds its record (or its two persons): ``held_because.code`` on every case."""
+
+    REVIEW_BAND = "review_band"
+    """The best person scores between the policy's lower and upper thresholds."""
+    AMBIGUOUS = "ambiguous"
+    """Two persons score above the lower threshold within the ambiguity margin of each other."""
+    HOLD_RULE = "hold_rule"
+    """The best person scores above the upper threshold but its evidence meets a hold rule of the policy."""
+    CONFLICT = "conflict"
+    """The record contradicts one record of the best person (a conflict level of the policy)."""
+    POSSIBLE_DUPLICATE = "possible_duplicate"
+    """A batch dedup run found two persons that may be one human."""
+    RETURNED_BY_STEWARD = "returned_by_steward"
+    """A steward's link was undone: the record is back in review whatever its candidates score."""
+    UNMERGED = "unmerged"
+    """The record's person was unmerged and a referral waits on it: back in review."""
+    HELD_WITH_CLUSTER = "held_with_cluster"
+    """A batch load's cluster member, held because its representative is in review."""
+    RESCORED = "rescored"
+    """Scored afresh after identity changed, the record would no longer be held by the policy alone."""
+    UNRECORDED = "unrecorded"
+    """Opened before reasons were recorded (migration 18): what is known is read from its candidates."""
+
+
 class CaseState(StrEnum):
     """Life of a review case."""
 
@@ -235,6 +260,8 @@ class AuditAction(StrEnum):
     """A case closed because a steward linked its record outside the case."""
     CASE_WITHDRAWN = "case.withdrawn"
     """A case closed as no longer needed (its record was updated, re-matched, or a steward withdrew it)."""
+    CASE_RESCORED = "case.rescored"
+    """An open case's record scored afresh because a merge, unmerge or link changed its candidates."""
     CASE_CLAIMED = "case.claimed"
     """A steward took a case to work on."""
     CASE_ASSIGNED = "case.assigned"

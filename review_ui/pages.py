@@ -103,6 +103,8 @@ class QueueRow:
     top_weight: float | None
     candidates: int
     blocks: tuple[str, ...]
+    #: Why the case holds its record (``code``, ``sentence``), as the API says it.
+    held_because: Mapping[str, str] | None = None
     top_probability: float | None = None
     #: A hold's follow-up date (``YYYY-MM-DD``), "" when the case is not on hold.
     follow_up: str = ""
@@ -179,6 +181,7 @@ def queue_row(case: Mapping[str, Any], now: datetime) -> QueueRow:
         age=hours_text(case.get("age_hours") or 0.0), due=due, overdue=bool(case.get("overdue")),
         top_weight=top, candidates=len(candidates) or int(case.get("candidate_count") or 0),
         blocks=blocks_text(case.get("blocks")), top_probability=probability,
+        held_because=case.get("held_because"),
         follow_up=str(follow_up) if follow_up else "",
         record_key=None if duplicates.is_duplicate(case) or not case.get("source_system")
         else (case["source_system"], case["source_record_id"]),

@@ -148,10 +148,14 @@ def test_claim_assign_hold_release_blocks_and_withdraw_work_on_a_duplicate_case(
 def test_not_duplicate_is_refused_when_the_two_persons_were_merged_since(services, dup):
     services.merges.merge(dup.a, dup.b, "user:bob", "merged from the person page")
 
-    with pytest.raises(Conflict) as e:
+    # The merge withdrew the case (mpi.stewardship.rescoring): a form read before it is stale, and the
+    # withdrawn case itself takes no decision.
+    with pytest.raises(Conflict):
         services.cases.resolve_not_duplicate(dup.case_id, STEWARD, "two humans", 1)
-
-    assert "candidates" in e.value.errors
+    case = services.cases.get(dup.case_id)
+    assert case["state"] == "withdrawn"
+    with pytest.raises(Conflict):
+        services.cases.resolve_not_duplicate(dup.case_id, STEWARD, "two humans", case["version"])
     assert services.store.cases.persons_apart() == set()
 
 

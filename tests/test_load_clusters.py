@@ -171,7 +171,7 @@ def test_every_record_link_person_and_case_of_a_load_by_clusters_is_audited(worl
 def test_members_of_a_cluster_in_review_are_held_with_the_representatives_candidates(world):
     db = world["by_cluster"]
     held = _query(db, "SELECT c.case_id, c.source_system, c.source_record_id FROM review_cases c JOIN audit_log a "
-                      "ON a.entity_id = c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'held with its "
+                      "ON a.entity_id = c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'Held with its "
                       "cluster %'")
     assert held  # this population has clusters whose representative the index could not decide
     candidates = {}
@@ -241,7 +241,7 @@ def test_once_a_steward_decides_the_representative_rematching_links_its_held_mem
     truth = {(r["source_system"], r["source_record_id"]): r["truth_person_id"] for r in world["partner"]}
     held = {(s, r) for s, r in _query(
         db, "SELECT c.source_system, c.source_record_id FROM review_cases c JOIN audit_log a ON a.entity_id = "
-            "c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'held with its cluster %' "
+            "c.case_id AND a.action = 'case.opened' WHERE a.reason LIKE 'Held with its cluster %' "
             "AND c.state = 'open'")}
     cases = {(s, r): c for c, s, r in _query(db, "SELECT case_id, source_system, source_record_id FROM review_cases "
                                                  "WHERE state = 'open'")}

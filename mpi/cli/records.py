@@ -89,6 +89,9 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     # After a resume too: the run that was killed may have been killed while re-matching.
     if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
         _echo_rematch(services.matching.rematch_open_cases(who))
+        # Its open cases scored against the index as the load left it (a killed run missed some re-scoring).
+        rescored = services.rescorer.rescore_open("mpi load")
+        click.echo(f"re-scored open cases: {rescored['rescored']} of {rescored['cases']} changed")
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
 

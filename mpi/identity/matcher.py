@@ -23,13 +23,19 @@ from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
 from mpi.identity.ports import ReviewPort
 from mpi.identity.writer import IdentityWriter, Link
-from mpi.matching.decisions import Candidate, decide, decision_grade
+from mpi.matching.decisions import (
+    Candidate,
+    HeldBecause,
+    decide,
+    decision_grade,
+    held_because,
+)
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
 from mpi.matching.scoring import probability_from_weight
 from mpi.records.unused import unused_fields
 from mpi.store import Store
-from mpi.vocab import AuditAction, Decision, LinkSource
+from mpi.vocab import AuditAction, Decision, HeldCode, LinkSource
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +84,7 @@ class MatchService:
             "match_grade": decision_grade(decision, candidates, model.policy).value,
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]],
+            "held_because": _said(held_because(candidates, model.policy)),
             "warnings": unused_fields(record, norm),
         }
 
@@ -165,8 +172,11 @@ class MatchService:
                 key = prepared.key
                 self.writer.put_record(key, *prepared, actor, model.version)
                 if person_id is None:
-                    held[key] = self._hold(actor, key, candidates, model, (),
-                                           f"held with its cluster {cluster_id}: its representative is in review")
+                    rep = "/".join(rep_key)
+                    held[key] = self._hold(actor, key, candidates, model, (), HeldBecause(
+                        HeldCode.HELD_WITH_CLUSTER,
+                        f"Held with its cluster {cluster_id}: its representative {rep} is in review (case {case_id}).",
+                        {"cluster_id": cluster_id, "representative": rep, "representative_case_id": case_id}))
                     continue
                 link = Link(Decision.MATCH.value, LinkSource.AUTO, weight,
                             None if weight is None else probability_from_weight(weight), [], model.version)
@@ -209,7 +219,7 @@ class MatchService:
         else:
             if old_person:
                 self.writer.unlink(key, LinkSource.AUTO, actor, AuditAction.LINK_REMOVED, "re-matched into review")
-            case_id = self._hold(actor, key, candidates, model, blocks, "score in review band")
+            case_id = self._hold(actor, key, candidates, model, blocks, held_because(candidates, model.policy))
         return decision, candidates, person_id, case_id
 
     def _link(self, actor: str, key: Key, person_id: str, decision: Decision, top: Candidate | None,
@@ -222,9 +232,9 @@ class MatchService:
                          detail={"match_weight": weight, "model_version": model.version})
 
     def _hold(self, actor: str, key: Key, candidates: list[Candidate], model: Model,
-              blocks: Sequence[Mapping[str, Any]], reason: str) -> str:
-        """Hold a record for review with its top candidates; returns the case id."""
-        case_id = self.review.open(key, candidates, model, blocks, reason, actor)
+              blocks: Sequence[Mapping[str, Any]], because: HeldBecause) -> str:
+        """Hold a record for review with its top candidates, saying why; returns the case id."""
+        case_id = self.review.open(key, candidates, model, blocks, because, actor)
         self.writer.hold(key, case_id)
         return case_id
 
@@ -248,14 +258,17 @@ class MatchService:
         return {"decision": decision.value, "person_id": person_id, "review_case_id": case_id}
 
     def open_review(self, source_system: str, source_record_id: str, actor: str, reason: str,
-                    blocks=()) -> str:
-        """Put an unlinked stored record back to review with fresh candidates, whatever they score."""
+                    blocks=(), code: HeldCode = HeldCode.RETURNED_BY_STEWARD) -> str:
+        """Put an unlinked stored record back to review with fresh candidates, whatever they score.
+
+        ``code`` and ``reason`` say why (``held_because``): a steward's link undone, or its person unmerged.
+        """
         key = (source_system, source_record_id)
         model = self.active_model()
         with self.store.transaction():
             entry = self.writer.entry(key)
-            return self._hold(actor, key, self.find_candidates(entry.norm, model, exclude=key), model, blocks,
-                              reason)
+            candidates = self.find_candidates(entry.norm, model, exclude=key)
+            return self._hold(actor, key, candidates, model, blocks, returned(code, reason, candidates))
 
     def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
         """Decide again the records held in review that no steward has taken up.
@@ -316,6 +329,13 @@ class MatchService:
     def _result(self, key, decision, model, candidates, person_id, case_id, link_source, weight, probability,
                 warnings, with_candidates=True):
         shown = candidates[: model.policy.max_candidates] if with_candidates else []
+        held = None
+        if case_id and with_candidates:  # why it is held: the words its case and its audit say
+            if candidates:
+                held = _said(held_because(candidates, model.policy))
+            else:  # sent again unchanged: as stored with its case
+                reason = self.store.case_reasons.of([case_id]).get(case_id)
+                held = {"code": reason["code"], "sentence": reason["sentence"]} if reason else None
         return {
             "source_system": key[0],
             "source_record_id": key[1],
@@ -328,5 +348,21 @@ class MatchService:
             "match_probability": probability,
             "model_version": model.version,
             "candidates": [c.as_dict(model.policy) for c in shown],
+            "held_because": held,
             "warnings": warnings,
         }
+
+
+def _said(because: HeldBecause | None) -> dict[str, str] | None:
+    return None if because is None else because.as_dict()
+
+
+def returned(code: HeldCode, why: str, candidates: Sequence[Candidate]) -> HeldBecause:
+    """Why a record is back in review whatever its candidates score (``why``: ids only), with its best candidate."""
+    if candidates:
+        top = candidates[0]
+        best = f"the best person {top.person_id} weighs {top.match_weight:.2f}"
+        detail = {"why": why, "person_id": top.person_id, "match_weight": round(top.match_weight, 2)}
+    else:
+        best, detail = "no person is a candidate", {"why": why}
+    return HeldBecause(code, f"{why[:1].upper()}{why[1:]}; back in review for a steward: {best}.", detail)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from mpi.matching.decisions import Candidate
+from mpi.matching.decisions import Candidate, HeldBecause
 from mpi.matching.model import Model
 
 Key = tuple[str, str]
@@ -21,8 +21,8 @@ class ReviewPort(Protocol):
     """Holding records for a steward, and letting go of cases identity no longer needs."""
 
     def open(self, key: Key, candidates: Sequence[Candidate], model: Model, blocks: Sequence[Mapping[str, Any]],
-             reason: str, actor: str) -> str:
-        """Open a case holding the record with its top candidates; returns the case id."""
+             because: HeldBecause, actor: str) -> str:
+        """Open a case holding the record with its top candidates and why; returns the case id."""
         ...
 
     def withdraw(self, case_id: str, key: Key, actor: str, reason: str) -> list[dict]:

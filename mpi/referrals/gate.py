@@ -43,7 +43,7 @@ from mpi.stewardship.cases import CaseService
 from mpi.stewardship.events import CaseOpened, CaseResolved, CaseWithdrawn
 from mpi.store import Store
 from mpi.errors import NotFound
-from mpi.vocab import AuditAction, CasePriority
+from mpi.vocab import AuditAction, CasePriority, HeldCode
 
 logger = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ class IdentityGate:
                     continue
                 entry = self.matching.index().get(key)
                 if entry is not None and entry.case_id is None:
-                    self.matching.open_review(*key, ACTOR, f"its person was unmerged (merge {event.merge_id}): "
-                                              "whose is the referral waiting on it?",
-                                              blocks=[block(r) for r in waiting])
+                    self.matching.open_review(*key, ACTOR, f"its person was unmerged (merge {event.merge_id}: "
+                                              f"{event.loser_id} split from {event.survivor_id}) and a referral "
+                                              "waits on it", blocks=[block(r) for r in waiting], code=HeldCode.UNMERGED)
                 for referral in waiting:
                     self.reconcile(referral["referral_id"])
 

@@ -15,7 +15,7 @@ from mpi.errors import NotFound, ValidationError
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store.queue import AGE_BUCKETS
-from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseState, Decision
+from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseState, Decision, HeldCode
 
 _ACTIVE = tuple(s.value for s in ACTIVE_CASE_STATES)
 #: What a case can hold: a record the matcher could not decide, or two persons that may be one.
@@ -53,7 +53,7 @@ class CaseQueue:
             now: the time to measure age and overdue against (default: the clock).
 
         Each case carries ``age_hours``, ``due_at``, ``overdue``, its candidates (person ids and
-        scores, no evidence), ``blocks`` and its current ``hold``.
+        scores, no evidence), ``blocks``, its current ``hold`` and ``held_because``.
         """
         now = now or self.clock.now()
         states = _as_list(state) or list(_ACTIVE)
@@ -133,9 +133,31 @@ class CaseQueue:
         return case
 
     def timed(self, case: dict, now: datetime) -> dict:
-        """The case with its ``due_at``, ``age_hours`` and ``overdue`` at ``now``."""
+        """The case with its ``due_at``, ``age_hours`` and ``overdue`` at ``now`` (and its ``held_because``)."""
+        case["held_because"] = held_because_of(case)
         due = case.get("due_at") or self.targets.due_at(case["created_at"], case["priority"])
         case["due_at"] = due
         case["age_hours"] = round((now - case["created_at"]).total_seconds() / 3600, 2)
         case["overdue"] = case["state"] in _ACTIVE and now > due
         return case
+
+
+def held_because_of(case: dict) -> dict[str, str]:
+    """Why a case holds its record (``code``, ``sentence``): as recorded when it opened or was re-scored.
+
+    A case opened before reasons were recorded (migration 18) says so (``unrecorded``), with what its
+    stored candidates tell; a batch run's case is a possible duplicate whenever it opened.
+    """
+    reason = case.get("reason")
+    if reason:
+        return {"code": reason["code"], "sentence": reason["sentence"]}
+    people = [c["person_id"] for c in case.get("candidates") or []]
+    weight = (case.get("candidates") or [{}])[0].get("match_weight")
+    said = "" if weight is None else f", weighing {weight:.2f}"
+    if case["kind"] == Decision.POSSIBLE_DUPLICATE.value and len(people) == 2:
+        return {"code": HeldCode.POSSIBLE_DUPLICATE.value,
+                "sentence": f"Possible duplicate: persons {people[0]} and {people[1]} may be one human, their best "
+                            f"pair of records{said}."}
+    best = f"the best person was {people[0]}{said}" if people else "no person was a candidate"
+    return {"code": HeldCode.UNRECORDED.value,
+            "sentence": f"Opened before reasons were recorded; {best}."}

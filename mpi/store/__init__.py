@@ -8,6 +8,7 @@
 - ``store.persons``: persons and the links of records to them (``persons.py``);
 - ``store.cases``: review cases, their candidates, holds, not-duplicate pairs and persons kept apart
   (``cases.py``, ``queue.py``, ``apart.py``);
+- ``store.case_reasons``: why each case holds its record (``case_reasons.py``; also ``store.cases.reasons``);
 - ``store.merges``: merges and the snapshot of what each changed (``merges.py``);
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.access``: the append-only access log, who read or changed what and why (``access.py``);
@@ -84,6 +85,7 @@ class Store:
         self.records = RecordTable(self.db)
         self.persons = PersonTable(self.db)
         self.cases = CaseTable(self.db)
+        self.case_reasons = self.cases.reasons
         self.merges = MergeTable(self.db)
         self.audit = AuditLog(self.db)
         self.access = AccessLog(self.db)

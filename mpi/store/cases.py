@@ -15,6 +15,7 @@ from typing import Any
 
 from mpi.errors import Conflict, StoreError
 from mpi.store.apart import are_apart_query, live_pairs_query, ordered
+from mpi.store.case_reasons import CaseReasonTable
 from mpi.store.columns import REVIEW_CASES, loads, select
 from mpi.store.database import Database
 from mpi.store.queue import counts_query, queue_query
@@ -30,15 +31,19 @@ class CaseTable:
 
     def __init__(self, db: Database):
         self._db = db
+        #: Why each case holds its record (``case_reasons.py``), read with every case.
+        self.reasons = CaseReasonTable(db)
         db.sequence("case", "SELECT max(case_id) FROM review_cases", prefix="RC")
 
     # -- one case ----------------------------------------------------------------------------------
 
     def open(self, kind: str, source_system: str, source_record_id: str, priority: str, blocks: list,
-             model_version: str | None, candidates: list[dict], target: timedelta | None = None) -> str:
+             model_version: str | None, candidates: list[dict], target: timedelta | None = None,
+             held_because: dict | None = None) -> str:
         """Open a review case with its ranked candidates (buffered); returns the case id.
 
         ``target`` is the time its priority allows (``mpi.stewardship.priority``): the case is due then.
+        ``held_because`` (``code``, ``sentence``, ``detail``) is why it holds its record (``case_reasons``).
         """
         case_id = f"RC{self._db.next_id('case'):08d}"
         now = self._db.now()
@@ -51,7 +56,32 @@ class CaseTable:
             pending.candidates.append(
                 [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])]
             )
+        if held_because is not None:
+            self.reasons.add(case_id, held_because["code"], held_because["sentence"], held_because.get("detail"))
         return case_id
+
+    def replace_candidates(self, case_id: str, candidates: list[dict]) -> None:
+        """Put a re-scored case's ranked candidates in place of its old ones."""
+        self._db.execute("DELETE FROM review_candidates WHERE case_id = ?", [case_id])
+        for rank, c in enumerate(candidates, start=1):
+            self._db.pending().candidates.append(
+                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])]
+            )
+
+    def active_naming(self, person_ids: list[str], states: list[str]) -> list[str]:
+        """Cases in one of ``states`` with a candidate among ``person_ids``, oldest first."""
+        rows = self._db.query(
+            "SELECT DISTINCT c.case_id FROM review_candidates c JOIN review_cases r USING (case_id) "
+            "WHERE list_contains(?, c.person_id) AND list_contains(?, r.state) ORDER BY c.case_id",
+            [person_ids, states])
+        return [r[0] for r in rows]
+
+    def persons_named(self, states: list[str]) -> list[str]:
+        """Every person id a case in one of ``states`` names as a candidate."""
+        rows = self._db.query(
+            "SELECT DISTINCT c.person_id FROM review_candidates c JOIN review_cases r USING (case_id) "
+            "WHERE list_contains(?, r.state)", [states])
+        return [r[0] for r in rows]
 
     def close(self, case_id: str, state: str, resolution: str | None) -> None:
         """Close a case (``resolved`` with a resolution, or ``withdrawn``) without a version check: a system close."""
@@ -73,6 +103,7 @@ class CaseTable:
                 "SELECT rank, person_id, score, probability, evidence FROM review_candidates WHERE case_id = ? "
                 "ORDER BY rank", [case_id])
         ]
+        case["reason"] = self.reasons.of([case_id]).get(case_id)
         return case
 
     def update(self, case_id: str, expected_version: int, **changes: Any) -> int:
@@ -124,7 +155,9 @@ class CaseTable:
             candidates[r[0]].append({"rank": r[1], "person_id": r[2], "match_weight": r[3],
                                      "match_probability": r[4]})
         holds = self._current_holds(ids)
+        reasons = self.reasons.of(ids)
         for case in cases:
+            case["reason"] = reasons.get(case["case_id"])
             case["blocks"] = json.loads(case["blocks"]) if case["blocks"] else []
             case["candidates"] = candidates[case["case_id"]]
             case["hold"] = holds.get(case["case_id"])

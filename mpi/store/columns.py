@@ -21,6 +21,8 @@ LINK_FIELDS = LINKS[2:]
 REVIEW_CASES = ("case_id", "kind", "source_system", "source_record_id", "state", "priority", "resolution", "owner",
                 "blocks", "model_version", "created_at", "updated_at", "due_at", "version")
 REVIEW_CANDIDATES = ("case_id", "rank", "person_id", "score", "probability", "evidence")
+#: Why a case holds its record (migration 18): one row per case, replaced when the case is re-scored.
+CASE_REASONS = ("case_id", "code", "sentence", "detail", "recorded_at")
 CASE_HOLDS = ("case_id", "held_at", "held_by", "note", "follow_up", "released_at", "released_by")
 NOT_DUPLICATE = ("source_system", "source_record_id", "person_id", "case_id", "actor", "reason", "decided_at")
 #: Two persons a steward said are different humans (migration 16), ``person_a < person_b``.

@@ -17,7 +17,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from mpi.store.columns import AUDIT_LOG, LINK_FIELDS, PERSONS, REFERRAL_EVENTS, REVIEW_CANDIDATES, REVIEW_CASES
+from mpi.store.columns import (AUDIT_LOG, CASE_REASONS, LINK_FIELDS, PERSONS, REFERRAL_EVENTS, REVIEW_CANDIDATES,
+                               REVIEW_CASES)
 
 Key = tuple[str, str]
 _TS = pa.timestamp("us", tz="UTC")
@@ -25,6 +26,7 @@ _TS = pa.timestamp("us", tz="UTC")
 _AUDIT_TYPES = [pa.int64(), _TS] + [pa.string()] * 6
 _CASE_TYPES = [pa.string()] * 10 + [_TS, _TS, _TS, pa.int32()]
 _CANDIDATE_TYPES = [pa.string(), pa.int32(), pa.string(), pa.float64(), pa.float64(), pa.string()]
+_REASON_TYPES = [pa.string()] * 4 + [_TS]
 _LINK_TYPES = [pa.string()] * 3 + [pa.float64(), pa.float64(), pa.string(), pa.string(), _TS]
 _PERSON_TYPES = [pa.string()] * 4 + [_TS, _TS]
 #: Up to this many rows, a table's buffered rows are written with one statement of bound values (what a
@@ -50,11 +52,13 @@ class Pending:
     audit: list[list] = field(default_factory=list)
     cases: list[list] = field(default_factory=list)
     candidates: list[list] = field(default_factory=list)
+    #: Why each case opened holds its record (``case_reasons``).
+    reasons: list[list] = field(default_factory=list)
     referral_events: list[list] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.records or self.links or self.new_persons or self.golden or self.audit or self.cases
-                    or self.referral_events)
+                    or self.reasons or self.referral_events)
 
     def flush(self, cur) -> None:
         """Write everything to the open transaction of ``cur`` and clear the buffer."""
@@ -70,6 +74,8 @@ class Pending:
             _insert_rows(cur, "review_cases", REVIEW_CASES, _CASE_TYPES, self.cases)
         if self.candidates:
             _insert_rows(cur, "review_candidates", REVIEW_CANDIDATES, _CANDIDATE_TYPES, self.candidates)
+        if self.reasons:
+            _insert_rows(cur, "case_reasons", CASE_REASONS, _REASON_TYPES, self.reasons)
         if self.referral_events:
             _insert_rows(cur, "referral_events", REFERRAL_EVENTS, _REFERRAL_EVENT_TYPES, self.referral_events)
         self.__init__()

@@ -1,0 +1,245 @@
+"""Cases that stay true: open cases re-scored when identity changes the persons they name.
+
+A case shows the persons its record was scored against when it opened. A merge,
+an unmerge or a link elsewhere changes those persons (a merged-away person no
+longer stands for anyone; a person gains or loses records), so the cases that
+name them would offer a steward stale choices. Identity is below stewardship and
+cannot tell it directly: this hears identity's events after they commit
+(``mpi.identity.events``, subscribed in ``mpi.services``) and, for every open
+case (open, in review or on hold) naming a person the change touched, scores the
+case's record afresh against the index as it now is. Its candidates and
+``held_because`` are replaced and its version bumped (a steward's form read
+before gets the usual 409), audited as ``case.rescored`` with the old and new
+candidates and weights. A case on hold stays on hold. The case the change
+itself resolves is left alone.
+
+A ``POSSIBLE_DUPLICATE`` case holds no record: one whose two persons were merged
+elsewhere is withdrawn, and one whose person was merged into a third follows the
+survivor.
+
+Which persons open cases name is kept in memory (read once, grown as cases open
+and are re-scored): a link, which a load makes per record, costs a set lookup
+unless it touches a case.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from mpi.events import EventBus
+from mpi.identity.events import (
+    PersonsMerged,
+    PersonsUnmerged,
+    RecordLinked,
+    RecordUnlinked,
+)
+from mpi.identity.matcher import MatchService, returned
+from mpi.matching.decisions import Candidate, HeldBecause, decide, held_because
+from mpi.stewardship.events import CaseOpened, CaseWithdrawn
+from mpi.store import Store
+from mpi.vocab import (
+    ACTIVE_CASE_STATES,
+    AuditAction,
+    CaseState,
+    Decision,
+    EntityType,
+    HeldCode,
+)
+
+logger = logging.getLogger(__name__)
+
+ACTOR = "system:rescore"
+_ACTIVE = [s.value for s in ACTIVE_CASE_STATES]
+#: Reasons a record was put back in review whatever it scores: kept (with fresh numbers) when re-scored. A
+#: cluster member held with its representative keeps its reason too, and is re-scored as its representative.
+_RETURNED = (HeldCode.RETURNED_BY_STEWARD.value, HeldCode.UNMERGED.value)
+
+Key = tuple[str, str]
+
+
+def subscribe(events: EventBus, rescorer: Callable[[], CaseRescorer]) -> None:
+    """Have open cases re-scored after identity's merges, unmerges and links commit (made on first event)."""
+    events.subscribe(PersonsMerged, lambda e: rescorer().merged(e))
+    events.subscribe(PersonsUnmerged, lambda e: rescorer().unmerged(e))
+    events.subscribe(RecordLinked, lambda e: rescorer().linked(e))
+    events.subscribe(RecordUnlinked, lambda e: rescorer().unlinked(e))
+    events.subscribe(CaseOpened, lambda e: rescorer().opened(e))
+
+
+class CaseRescorer:
+    """Re-scores the open cases a change of identity touched, over one store."""
+
+    def __init__(self, store: Store, matching: MatchService, events: EventBus):
+        self.store = store
+        self.matching = matching
+        self.events = events
+        #: Person ids some open case names (a superset: closing a case leaves its ids), or None till read.
+        self._named: set[str] | None = None
+
+    # -- what identity says ----------------------------------------------------------------------------
+
+    def merged(self, event: PersonsMerged) -> None:
+        """A merge: duplicate cases of the pair withdrawn or following the survivor; record cases re-scored."""
+        why = f"merge {event.merge_id} ({event.loser_id} into {event.survivor_id})"
+        with self.store.transaction():
+            for case_id in self._touching([event.survivor_id, event.loser_id], skip_case=event.case_id):
+                case = self.store.cases.get(case_id)
+                if case["kind"] == Decision.POSSIBLE_DUPLICATE.value:
+                    self._follow(case, event, why)
+                else:
+                    self.rescore(case, why)
+
+    def unmerged(self, event: PersonsUnmerged) -> None:
+        """An unmerge: record cases naming either person re-scored (the loser is a candidate again)."""
+        why = f"unmerge of merge {event.merge_id} ({event.loser_id} split from {event.survivor_id})"
+        self._rescore_naming([event.survivor_id, event.loser_id], why, skip_record=None)
+
+    def linked(self, event: RecordLinked) -> None:
+        """A record joined a person (and left another): cases naming either re-scored, but not the record's own."""
+        persons = [p for p in (event.person_id, event.previous_person_id) if p]
+        why = f"record {'/'.join(event.record)} linked to {event.person_id}"
+        self._rescore_naming(persons, why, skip_record=event.record)
+
+    def unlinked(self, event: RecordUnlinked) -> None:
+        """A record left a person: cases naming that person re-scored, but not the record's own."""
+        why = f"record {'/'.join(event.record)} unlinked from {event.person_id}"
+        self._rescore_naming([event.person_id], why, skip_record=event.record)
+
+    def opened(self, event: CaseOpened) -> None:
+        """A case opened: the persons it names may be touched later."""
+        if self._named is not None:
+            self._named.update(event.candidates)
+
+    def rescore_open(self, why: str) -> dict[str, int]:
+        """Re-score every open case holding an unlinked record, in one transaction (after a load).
+
+        Events are heard after their transaction commits, so a process killed between a commit and
+        their delivery (a load killed mid-way) misses them; a load ends with this sweep, so a resumed
+        load ends with its cases as an uninterrupted one does. A case already true is not written.
+        """
+        with self.store.transaction():
+            held = [entry.case_id for entry in self.matching.index().entries.values()
+                    if entry.case_id and entry.person_id is None]
+            changed = 0
+            for case_id in held:
+                case = self.store.cases.get(case_id)
+                if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
+                    changed += self.rescore(case, why)
+        logger.info("re-scored %s of %s held records' cases after %s", changed, len(held), why)
+        return {"cases": len(held), "rescored": changed}
+
+    # -- re-scoring --------------------------------------------------------------------------------------
+
+    def rescore(self, case: dict, why: str) -> bool:
+        """Score a held record's case afresh and replace its candidates and reason (in the caller's transaction).
+
+        Nothing is written when the fresh candidates, weights and reason are those the case has (a re-score
+        that changes nothing must not give a steward's form a 409). Returns whether the case changed.
+        """
+        key = (case["source_system"], case["source_record_id"])
+        entry = self.matching.index().get(key)
+        if entry is None or entry.person_id is not None or entry.case_id != case["case_id"]:
+            return False  # the record is linked or held by another case: that case is the one to keep true
+        model = self.matching.active_model()
+        reason = case.get("reason") or {}
+        scored, norm = key, entry.norm
+        representative = (reason.get("detail") or {}).get("representative")
+        if reason.get("code") == HeldCode.HELD_WITH_CLUSTER.value and representative:
+            # A cluster member is held with its representative's candidates (``submit_cluster``): it keeps them.
+            scored = tuple(representative.split("/", 1))
+            norm = getattr(self.matching.index().get(scored), "norm", None) or norm
+        candidates = self.matching.find_candidates(norm, model, exclude=scored)
+        shown = [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]]
+        because = self._because(case, candidates, model.policy, why)
+        old = [(c["person_id"], round(c["match_weight"], 6)) for c in case["candidates"]]
+        new = [(c["person_id"], c["match_weight"]) for c in shown]
+        if old == new and reason.get("code") == because.code.value:
+            return False
+        self.store.cases.replace_candidates(case["case_id"], shown)
+        self.store.cases.reasons.replace(case["case_id"], because.code.value, because.sentence, because.detail)
+        self._changed(case, f"re-scored after {why}: {because.sentence}", {
+            "record": "/".join(key), "after": why, "held_because": because.code.value,
+            "old_candidates": [{"person_id": p, "match_weight": w} for p, w in old],
+            "new_candidates": [{"person_id": p, "match_weight": w} for p, w in new]})
+        if self._named is not None:
+            self._named.update(p for p, _ in new)
+        logger.info("case %s re-scored after %s: %s candidates, %s", case["case_id"], why, len(new),
+                    because.code.value)
+        return True
+
+    def _because(self, case: dict, candidates: list[Candidate], policy, why: str) -> HeldBecause:
+        """Why the re-scored case holds its record: a steward's return stays one; else the fresh decision's."""
+        reason = case.get("reason") or {}
+        if reason.get("code") in _RETURNED and (reason.get("detail") or {}).get("why"):
+            return returned(HeldCode(reason["code"]), reason["detail"]["why"], candidates)
+        if reason.get("code") == HeldCode.HELD_WITH_CLUSTER.value:
+            return HeldBecause(HeldCode.HELD_WITH_CLUSTER, reason["sentence"], reason.get("detail") or {})
+        fresh = held_because(candidates, policy)
+        if fresh is not None:
+            return fresh
+        decision = decide(candidates, policy)
+        best = (f"the best person {candidates[0].person_id} now weighs {candidates[0].match_weight:.2f}"
+                if candidates else "no person is a candidate now")
+        return HeldBecause(HeldCode.RESCORED, f"Re-scored after {why}: {best}, which the policy alone would "
+                                              f"decide {decision.value}; it stays in review for a steward.",
+                           {"decision": decision.value, "after": why})
+
+    def _follow(self, case: dict, event: PersonsMerged, why: str) -> None:
+        """A duplicate case after a merge elsewhere: withdrawn if its two persons are now one, else renamed."""
+        persons = [c["person_id"] for c in case["candidates"]]
+        if event.loser_id not in persons:
+            return  # its survivor gained records; the pair's best weight stands
+        followed = [event.survivor_id if p == event.loser_id else p for p in persons]
+        if len(set(followed)) < 2:
+            self.store.cases.close(case["case_id"], CaseState.WITHDRAWN.value, None)
+            self.store.audit.append(ACTOR, AuditAction.CASE_WITHDRAWN, EntityType.REVIEW_CASE, case["case_id"],
+                                    f"its two persons were merged elsewhere ({why})",
+                                    {"merge_id": event.merge_id, "candidates": persons})
+            self.events.publish(CaseWithdrawn(case["case_id"], None))
+            return
+        renamed = [{**c, "person_id": p} for c, p in zip(case["candidates"], followed)]
+        weight = renamed[0]["match_weight"]
+        sentence = (f"Possible duplicate: persons {followed[0]} and {followed[1]} may be one human, their best pair "
+                    f"of records weighing {weight:.2f} ({event.loser_id} was merged into {event.survivor_id} by "
+                    f"merge {event.merge_id}).")
+        self.store.cases.replace_candidates(case["case_id"], renamed)
+        self.store.cases.reasons.replace(case["case_id"], HeldCode.POSSIBLE_DUPLICATE.value, sentence,
+                                         {"person_ids": followed, "match_weight": round(weight, 2)})
+        self._changed(case, f"follows the survivor after {why}", {
+            "after": why, "held_because": HeldCode.POSSIBLE_DUPLICATE.value,
+            "old_candidates": [{"person_id": p, "match_weight": c["match_weight"]}
+                               for p, c in zip(persons, case["candidates"])],
+            "new_candidates": [{"person_id": p, "match_weight": c["match_weight"]}
+                               for p, c in zip(followed, case["candidates"])]})
+        if self._named is not None:
+            self._named.add(event.survivor_id)
+
+    def _changed(self, case: dict, reason: str, detail: dict) -> None:
+        self.store.cases.update(case["case_id"], case["version"])  # the version bump: stale forms get a 409
+        self.store.audit.append(ACTOR, AuditAction.CASE_RESCORED, EntityType.REVIEW_CASE, case["case_id"], reason,
+                                detail)
+
+    # -- which cases ---------------------------------------------------------------------------------------
+
+    def _rescore_naming(self, persons: list[str], why: str, skip_record: Key | None) -> None:
+        if not self._names_any(persons):
+            return
+        with self.store.transaction():
+            for case_id in self._touching(persons):
+                case = self.store.cases.get(case_id)
+                if case["kind"] != Decision.POSSIBLE_MATCH.value:
+                    continue
+                if skip_record is not None and (case["source_system"], case["source_record_id"]) == skip_record:
+                    continue
+                self.rescore(case, why)
+
+    def _touching(self, persons: list[str], skip_case: str | None = None) -> list[str]:
+        if not self._names_any(persons):
+            return []
+        return [c for c in self.store.cases.active_naming(persons, _ACTIVE) if c != skip_case]
+
+    def _names_any(self, persons: Iterable[str]) -> bool:
+        if self._named is None:
+            self._named = set(self.store.cases.persons_named(_ACTIVE))
+        return any(p in self._named for p in persons)

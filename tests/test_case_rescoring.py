@@ -1,0 +1,178 @@
+"""Cases that stay true: a merge, unmerge or link elsewhere re-scores the open cases naming the persons it touched.
+
+Through the whole stack: merges and links are made through the API (or the services the API calls), the
+events are delivered after commit as in production, and the case is read back through the API.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import record
+from duplicate_cases import open_duplicate
+from mpi.auth import add_user
+
+PARTIAL = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
+           "last_name": "Quintanilla", "birth_date": "1984-03-17"}
+#: Marisol's record with another phone and address: a person of its own under a policy that links nothing.
+MOVED = {**record("marisol", "bluepath-mco", "BPM-77"), "phone": "(404) 555-7311",
+         "address_line1": "12 Edgewood Ave", "postal_code": "30307"}
+
+
+@pytest.fixture
+def steward(services) -> dict:
+    return {"Authorization": f"Bearer {add_user(services.store, 'alice', 'steward')}"}
+
+
+def submit(client, auth, body) -> dict:
+    response = client.post("/v1/records", json=body, headers=auth)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def case_of(client, steward, case_id) -> dict:
+    response = client.get(f"/v1/review-cases/{case_id}", headers=steward)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def rescored(services, case_id) -> list[dict]:
+    return [e for e in services.store.audit.events("review_case", case_id) if e["action"] == "case.rescored"]
+
+
+def fresh(client, auth, body) -> list[tuple[str, float]]:
+    """What the record scores against the index now (``/v1/match``): (person id, weight), best first."""
+    candidates = client.post("/v1/match", json=body, headers=auth).get_json()["candidates"]
+    return [(c["person_id"], c["match_weight"]) for c in candidates]
+
+
+@pytest.fixture
+def between_two(client, auth, activate_policy):
+    """Two persons of one Marisol, and a third record of her held between them: (p1, p2, case id)."""
+    activate_policy(lower_match_weight=1e6, upper_match_weight=1e6)
+    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
+    p2 = submit(client, auth, MOVED)["person_id"]
+    third = record("marisol", "fqhc-eastside", "EF-5")
+    weight = fresh(client, auth, third)[0][1]
+    activate_policy(lower_match_weight=weight - 40, upper_match_weight=weight + 1, ambiguity_margin=6.0)
+    body = submit(client, auth, third)
+    assert body["decision"] == "POSSIBLE_MATCH"
+    assert {c["person_id"] for c in body["candidates"]} == {p1, p2}
+    return p1, p2, body["review_case_id"]
+
+
+def test_a_merge_moves_the_losers_candidacy_to_the_survivor_scored_afresh(client, auth, steward, services,
+                                                                          between_two):
+    p1, p2, case_id = between_two
+    before = case_of(client, steward, case_id)
+    old = {c["person_id"]: c["match_weight"] for c in before["candidates"]}
+
+    merged = client.post("/v1/persons/merge", json={"survivor_id": p1, "loser_id": p2, "reason": "one Marisol"},
+                         headers=steward)
+
+    assert merged.status_code == 201, merged.get_json()
+    after = case_of(client, steward, case_id)
+    now = fresh(client, auth, record("marisol", "fqhc-eastside", "EF-5"))
+    assert [(c["person_id"], c["match_weight"]) for c in after["candidates"]] == now
+    assert [c["person_id"] for c in after["candidates"]] == [p1]  # p2 is no longer offered
+    assert after["candidates"][0]["match_weight"] >= max(old.values())  # the survivor has both records now
+    assert after["version"] == before["version"] + 1 and after["state"] == "open"
+    assert after["held_because"]["code"] == "review_band" and p2 not in after["held_because"]["sentence"]
+    [event] = rescored(services, case_id)
+    assert event["actor"] == "system:rescore" and merged.get_json()["merge_id"] in event["reason"]
+    assert {c["person_id"] for c in event["detail"]["old_candidates"]} == {p1, p2}
+    assert event["detail"]["new_candidates"] == [{"person_id": p, "match_weight": w} for p, w in now]
+    # A steward's form read before the merge is stale: the usual 409, nothing written.
+    stale = client.post(f"/v1/review-cases/{case_id}/link", json={"person_id": p2, "reason": "x", "version": 1},
+                        headers=steward)
+    assert stale.status_code == 409
+
+
+def test_an_unmerge_brings_the_loser_back_as_a_candidate(client, auth, steward, services, between_two):
+    p1, p2, case_id = between_two
+    merge_id = client.post("/v1/persons/merge", json={"survivor_id": p1, "loser_id": p2, "reason": "one Marisol"},
+                           headers=steward).get_json()["merge_id"]
+
+    undone = client.post(f"/v1/merges/{merge_id}/unmerge", json={"reason": "two after all"}, headers=steward)
+
+    assert undone.status_code == 200, undone.get_json()
+    after = case_of(client, steward, case_id)
+    assert {c["person_id"] for c in after["candidates"]} == {p1, p2}
+    assert [(c["person_id"], c["match_weight"]) for c in after["candidates"]] == \
+        fresh(client, auth, record("marisol", "fqhc-eastside", "EF-5"))
+    events = rescored(services, case_id)
+    assert len(events) == 2 and merge_id in events[0]["reason"] and "unmerge" in events[0]["reason"]
+
+
+def test_a_link_elsewhere_rescores_the_case_naming_that_person(client, auth, steward, services, activate_policy):
+    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
+    weight = fresh(client, auth, PARTIAL)[0][1]
+    activate_policy(lower_match_weight=weight - 3, upper_match_weight=weight + 3)
+    case_id = submit(client, auth, PARTIAL)["review_case_id"]
+    before = case_of(client, steward, case_id)
+
+    linked = submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": "EF-1",
+                                   "phone": record("marisol", "x", "y")["phone"]})
+
+    assert linked["decision"] == "MATCH" and linked["person_id"] == p1
+    after = case_of(client, steward, case_id)
+    assert [(c["person_id"], c["match_weight"]) for c in after["candidates"]] == fresh(client, auth, PARTIAL)
+    [event] = rescored(services, case_id)
+    assert "fqhc-eastside/EF-1" in event["reason"] and after["version"] == before["version"] + 1
+
+
+def test_a_case_on_hold_is_rescored_and_stays_on_hold(client, auth, steward, services, between_two):
+    p1, p2, case_id = between_two
+    follow_up = (date.today() + timedelta(days=7)).isoformat()
+    held = client.post(f"/v1/review-cases/{case_id}/hold", json={"reason": "calling her", "version": 1,
+                                                                  "follow_up": follow_up}, headers=steward)
+    assert held.status_code == 200, held.get_json()
+
+    client.post("/v1/persons/merge", json={"survivor_id": p1, "loser_id": p2, "reason": "one"}, headers=steward)
+
+    after = case_of(client, steward, case_id)
+    assert after["state"] == "on_hold" and after["hold"]["follow_up"] == follow_up
+    assert [c["person_id"] for c in after["candidates"]] == [p1] and rescored(services, case_id)
+
+
+def test_the_case_its_own_resolution_touches_is_not_rescored(client, auth, steward, services, between_two):
+    p1, _, case_id = between_two
+
+    done = client.post(f"/v1/review-cases/{case_id}/link", json={"person_id": p1, "reason": "same", "version": 1},
+                       headers=steward)
+
+    assert done.status_code == 200, done.get_json()
+    assert done.get_json()["state"] == "resolved" and not rescored(services, case_id)
+
+
+def test_a_duplicate_case_withdrawn_when_its_persons_are_merged_elsewhere(client, auth, steward, services,
+                                                                          activate_policy):
+    activate_policy(lower_match_weight=1e6, upper_match_weight=1e6)
+    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
+    p2 = submit(client, auth, MOVED)["person_id"]
+    case_id = open_duplicate(services, p1, p2)
+
+    client.post("/v1/persons/merge", json={"survivor_id": p1, "loser_id": p2, "reason": "one"}, headers=steward)
+
+    after = case_of(client, steward, case_id)
+    assert after["state"] == "withdrawn"
+    withdrawn = [e for e in services.store.audit.events("review_case", case_id) if e["action"] == "case.withdrawn"]
+    assert withdrawn and "merged elsewhere" in withdrawn[0]["reason"]
+
+
+def test_a_duplicate_case_follows_its_person_merged_into_a_third(client, auth, steward, services, activate_policy):
+    activate_policy(lower_match_weight=1e6, upper_match_weight=1e6)
+    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
+    p2 = submit(client, auth, MOVED)["person_id"]
+    p3 = submit(client, auth, record("marisol", "fqhc-eastside", "EF-5"))["person_id"]
+    case_id = open_duplicate(services, p1, p2)
+    version = case_of(client, steward, case_id)["version"]
+
+    client.post("/v1/persons/merge", json={"survivor_id": p3, "loser_id": p2, "reason": "one"}, headers=steward)
+
+    after = case_of(client, steward, case_id)
+    assert after["state"] == "open" and after["version"] == version + 1
+    assert [c["person_id"] for c in after["candidates"]] == [p1, p3]
+    assert p3 in after["held_because"]["sentence"] and after["held_because"]["code"] == "possible_duplicate"
