@@ -10,6 +10,7 @@ evidence and audit detail.
 
 from mpi.store.schema_batch import BATCH_MIGRATIONS
 from mpi.store.schema_exchange import EXCHANGE_MIGRATIONS
+from mpi.store.schema_search import SEARCH_MIGRATIONS
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -366,5 +367,7 @@ MIGRATIONS.append((
 MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
 # Migrations 15 onwards are batch dedup's (runs, and persons kept apart), in their own file too.
 MIGRATIONS.extend(BATCH_MIGRATIONS)
+# Migration 17 is search's: the terms of every record, and the indexes a search reads by.
+MIGRATIONS.extend(SEARCH_MIGRATIONS)
 
 LATEST_VERSION = MIGRATIONS[-1][0]
