@@ -153,6 +153,8 @@ def calls(w) -> Iterator[Call]:
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})
     yield Call("GET persons.Person", "hub-stmarys", api.get(f"/v1/persons/{mari}", headers=h("hub-stmarys")),
                {(P, mari), ("record", "st-marys-ehr/MRN-1")})
+    yield Call("GET person_search.PersonSearch", "sam", api.get("/v1/persons?name=Wojcik", headers=h("sam")),
+               {(P, theo), ("record", "st-marys-ehr/MRN-2")})
     yield Call("GET history.PersonHistory", "sam", api.get(f"/v1/persons/{mari}/history", headers=h("sam")),
                {(P, mari)})
     yield Call("GET review_cases.ReviewCases", "sam", api.get("/v1/review-cases", headers=h("sam")),
@@ -284,6 +286,7 @@ def calls(w) -> Iterator[Call]:
         sam, f"/review/cases/{case}", f"/review/cases/{case}/release", reason="x", version="999"), {(C, case)}, **ui)
     yield Call("GET review_ui.person", "sam", sam.get(f"/review/persons/{theo}"), {(P, theo)}, **ui)
     yield Call("GET review_ui.audit", "sam", sam.get("/review/audit"), set(), **ui)
+    yield Call("GET review_ui.search", "sam", sam.get("/review/search?q=Wojcik"), {(P, theo)}, **ui)
     yield Call("POST review_ui.merge", "sam", _ui_post(
         sam, f"/review/persons/{theo}", f"/review/persons/{theo}/merge", loser_id=des, reason="one"),
         {(P, theo)}, **ui)

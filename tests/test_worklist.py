@@ -47,7 +47,7 @@ def test_a_steward_still_lands_on_the_queue_and_gets_referrals_in_the_nav(app, w
 
     assert response.headers["Location"] == "/review/"
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', client.get("/review/").get_data(as_text=True), re.S)
-    assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Referrals", "Inbound exceptions",
+    assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Search", "Referrals", "Inbound exceptions",
                                                           "Reconciliation", "Dedup runs", "Audit log", "Metrics"]
 
 

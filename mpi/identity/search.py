@@ -40,6 +40,12 @@ from mpi.vocab import PersonStatus
 EXACT, NICKNAME, PHONETIC = "exact", "nickname", "phonetic"
 _GRADE = {EXACT: 3, NICKNAME: 2, PHONETIC: 1, None: 0}
 MAX_PER_PAGE = 100
+#: What the 422 of a value that normalises to nothing says (a placeholder phone, a date in the future...).
+UNUSABLE = "nothing usable once normalised"
+#: What the 422 of half a record key says.
+KEY_TOGETHER = "source_system and source_record_id together"
+#: What the 422 of a search with no criterion says.
+AT_LEAST_ONE = "give at least one of"
 #: A person id as the index mints them.
 PERSON_ID = re.compile(r"MPI[0-9]{8}", re.IGNORECASE)
 #: Fields of a golden view a result shows.
@@ -124,7 +130,7 @@ def _normalised(criteria: Criteria) -> _Query:
     given = criteria.given()
     if not given:
         raise ValidationError("give at least one search criterion", {"_schema": [
-            f"give at least one of: q, {', '.join(Criteria.names())}"]})
+            f"{AT_LEAST_ONE}: q, {', '.join(Criteria.names())}"]})
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
     fetch: dict[str, list[str]] = {}
@@ -135,7 +141,7 @@ def _normalised(criteria: Criteria) -> _Query:
             tokens) > 1 else tokens)]
         words = [w for w in words if w["last_name"]]
         if not words:
-            errors["name"] = ["a name with letters"]
+            errors["name"] = [f"a name with letters: {UNUSABLE}"]
         elif len(words) == 1:
             w = words[0]
             fetch["name"] = [term("ln", w["last_name"]), term("fn", w["first_name"])] + (
@@ -152,14 +158,14 @@ def _normalised(criteria: Criteria) -> _Query:
             if not value:
                 errors[field] = [{"birth_date": "a date (YYYY-MM-DD or MM/DD/YYYY), not in the future",
                                   "phone": "a phone with its area code", "email": "an email address",
-                                  "postal_code": "a 5-digit ZIP code"}[field]]
+                                  "postal_code": "a 5-digit ZIP code"}[field] + f": {UNUSABLE}"]
             else:
                 values[field] = value
                 fetch[field] = [term(kind, value)]
     if "identifier" in given:
         value = NOT_ALNUM.sub("", given["identifier"].upper())
         if not value:
-            errors["identifier"] = ["a Medicaid id or SSN last 4 (letters and digits)"]
+            errors["identifier"] = [f"a Medicaid id or SSN last 4 (letters and digits): {UNUSABLE}"]
         else:
             values["identifier"] = value
             fetch["identifier"] = [term("mid", value)] + ([term("ssn", value)] if re.fullmatch("[0-9]{4}", value)
@@ -167,7 +173,7 @@ def _normalised(criteria: Criteria) -> _Query:
     key = None
     if ("source_system" in given) != ("source_record_id" in given):
         missing = "source_record_id" if "source_system" in given else "source_system"
-        errors[missing] = ["a record key is source_system and source_record_id together"]
+        errors[missing] = [f"a record key is {KEY_TOGETHER}"]
     elif "source_system" in given:
         key = (given["source_system"], given["source_record_id"])
     if errors:
