@@ -230,6 +230,8 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.person": {"*": Touch(READ, _person(), _UI_PAGE_LINKS)},
     # The search page reads every person it shows (ids only: the query is never logged).
     "review_ui.search": {"*": Touch(SEARCH, answer=(Links(PERSON, "persons"),))},
+    # Two ticked persons sent on to the compare page (its redirect names them), or the search again.
+    "review_ui.search_compare": {"*": Touch(SEARCH, answer=(Links(PERSON, "persons"),))},
     "review_ui.merge": {"*": Touch(UPDATE, _person(), (Links(PERSON, "persons"),))},
     "review_ui.unmerge": {"*": Touch(UPDATE, ((MERGE, ("merge_id",)),), (Links(PERSON, "persons"),))},
     "review_ui.worklist": {"*": Touch(SEARCH, answer=(Links(REFERRAL, "referrals"), Links(PERSON, "persons")))},

@@ -7,7 +7,9 @@ patient data: nothing here logs it (the access log records the persons the page 
 
 from __future__ import annotations
 
-from flask import current_app, render_template, request
+from urllib.parse import urlencode
+
+from flask import current_app, redirect, render_template, request
 
 from mpi.errors import ValidationError
 from mpi.identity.search import Criteria
@@ -20,9 +22,30 @@ FIELDS = (("name", "Name"), ("birth_date", "Birth date"), ("phone", "Phone"), ("
           ("source_system", "Source system"), ("source_record_id", "Record id"), ("person_id", "Person id"))
 
 
+#: Where two persons are compared (the compare page's own route).
+COMPARE = "/review/compare"
+
+
 @bp.get("/search")
 def search():
     """Persons found by what the box and fields say; an empty form shows the form alone."""
+    return _search_page()
+
+
+@bp.get("/search/compare")
+def search_compare():
+    """The two persons ticked, to the compare page (``/review/compare?a=..&b=..``); else the search again,
+    saying to tick two. A form's checkboxes cannot name themselves ``a`` and ``b`` without a script,
+    and the review pages run none (their Content-Security-Policy)."""
+    chosen = list(dict.fromkeys(p.strip() for p in request.args.getlist("person") if p.strip()))
+    if len(chosen) == 2:
+        return redirect(f"{COMPARE}?{urlencode({'a': chosen[0], 'b': chosen[1]})}", 303)
+    # The results again, with the notice: a 200, since the access log records the persons of a page answered
+    # below 400 only, and this page shows them.
+    return _search_page(f"tick two persons to compare ({len(chosen)} ticked)")
+
+
+def _search_page(notice: str | None = None):
     args = {k: (request.args.get(k) or "").strip()[:200] for k, _ in (("q", ""), *FIELDS)}
     try:
         page = max(int(request.args.get("page", "1")), 1)
@@ -39,5 +62,5 @@ def search():
         except ValidationError as e:
             errors = e.errors
     status = 422 if errors else 200
-    return render_template("search.html", args=args, fields=FIELDS, result=result, errors=errors,
-                           page=page), status
+    return render_template("search.html", args=args, fields=FIELDS, result=result, errors=errors, notice=notice,
+                           page=page, per_page=PER_PAGE, more_open=any(args.get(k) for k, _ in FIELDS)), status

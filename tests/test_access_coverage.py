@@ -287,6 +287,9 @@ def calls(w) -> Iterator[Call]:
     yield Call("GET review_ui.person", "sam", sam.get(f"/review/persons/{theo}"), {(P, theo)}, **ui)
     yield Call("GET review_ui.audit", "sam", sam.get("/review/audit"), set(), **ui)
     yield Call("GET review_ui.search", "sam", sam.get("/review/search?q=Wojcik"), {(P, theo)}, **ui)
+    # One ticked: the search again, saying to tick two (two go on to the compare page, which logs its own read).
+    yield Call("GET review_ui.search_compare", "sam", sam.get(f"/review/search/compare?q=Wojcik&person={theo}"),
+               {(P, theo)}, **ui)
     yield Call("POST review_ui.merge", "sam", _ui_post(
         sam, f"/review/persons/{theo}", f"/review/persons/{theo}/merge", loser_id=des, reason="one"),
         {(P, theo)}, **ui)

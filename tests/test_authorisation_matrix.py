@@ -202,6 +202,7 @@ TABLE: dict[tuple[str, str], dict[str, str]] = {
     ("/review/persons/<person_id>", "GET"): UI_STEWARDS,
     ("/review/audit", "GET"): UI_STEWARDS,
     ("/review/search", "GET"): UI_STEWARDS,
+    ("/review/search/compare", "GET"): UI_STEWARDS,
     ("/review/metrics", "GET"): UI_REVIEW_ROLES,
     ("/review/reconciliation", "GET"): UI_STEWARDS,
     ("/review/reconciliation/items/<item_id>/<action>", "POST"): UI_STEWARDS,
