@@ -247,8 +247,8 @@ class PersonSearch:
         postings = search.postings(wanted)
         truncated = any(len(keys) >= MAX_HITS for keys in postings.values())
         hit_keys = {k for keys in postings.values() for k in keys}
-        if query.key and search.record_exists(query.key):
-            hit_keys.add(query.key)
+        if query.key:
+            hit_keys.add(query.key)  # its link, if it has one, says whose it is
         person_of = search.persons_of(hit_keys)
         norms = self._store.search.norms(list(person_of))
         found: dict[str, dict[str, str]] = {}
@@ -261,12 +261,11 @@ class PersonSearch:
                 matched["record"] = EXACT
         if query.person_id:
             found.setdefault(query.person_id, {})["person_id"] = EXACT
-        found = self._live(found)
+        found, persons = self._live(found)
         found = {p: m for p, m in found.items() if m}
         ranked = sorted(found, key=lambda p: (-len(found[p]), -_GRADE.get(found[p].get("name"), 0), p))
         start = (page - 1) * per_page
         shown = ranked[start:start + per_page]
-        persons = search.persons(shown)
         records = search.records_of_persons(shown)
         items = []
         for i, person_id in enumerate(shown, start=start + 1):
@@ -282,10 +281,12 @@ class PersonSearch:
             })
         return {"items": items, "page": page, "per_page": per_page, "total": len(ranked), "truncated": truncated}
 
-    def _live(self, found: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        """The same matches by live person: a merged-away id's go to its survivor (``how``: ``redirected``
-        for a person id given that was merged away); an id that is no person is dropped."""
+    def _live(self, found: dict[str, dict[str, str]]) -> tuple[dict[str, dict[str, str]], dict[str, dict]]:
+        """The same matches by live person, and the live persons' rows: a merged-away id's go to its
+        survivor (``how``: ``redirected`` for a person id given that was merged away); an id that is no
+        person is dropped."""
         out: dict[str, dict[str, str]] = {}
+        live: dict[str, dict] = {}
         pending = dict(found)
         for _ in range(16):  # a chain of merges is short; a loop is the store's to refuse
             if not pending:
@@ -302,9 +303,10 @@ class PersonSearch:
                         moved["person_id"] = "redirected"
                     nxt.setdefault(row["redirect_to"], {}).update(moved)
                 else:
+                    live[person_id] = row
                     merged = out.setdefault(person_id, {})
                     for c, h in matched.items():
                         if _GRADE.get(h, 3) >= _GRADE.get(merged.get(c), 0):
                             merged[c] = h
             pending = nxt
-        return out
+        return out, live

@@ -84,12 +84,22 @@ class SearchTable:
         self._db = db
 
     def postings(self, terms: Sequence[str], limit: int = MAX_HITS) -> dict[str, list[Key]]:
-        """The records posted under each term (at most ``limit`` each, in key order), by term."""
+        """The records posted under each term (at most ``limit`` each), by term, in key order.
+
+        One statement of one limited lookup per term: each is an index scan (an ``ORDER BY`` in it
+        would make DuckDB scan the table instead, so the order is made here).
+        """
         out: dict[str, list[Key]] = {t: [] for t in terms}
-        for t in dict.fromkeys(terms):
-            rows = self._db.query("SELECT source_system, source_record_id FROM search_terms WHERE term = ? "
-                                  "ORDER BY source_system, source_record_id LIMIT ?", [t, limit])
-            out[t] = [(r[0], r[1]) for r in rows]
+        unique = list(dict.fromkeys(terms))
+        if not unique:
+            return out
+        lookup = "(SELECT ? AS term, source_system, source_record_id FROM search_terms WHERE term = ? LIMIT ?)"
+        rows = self._db.query(" UNION ALL ".join([lookup] * len(unique)),
+                              [v for t in unique for v in (t, t, limit)])
+        for t, system, record_id in rows:
+            out[t].append((system, record_id))
+        for keys in out.values():
+            keys.sort()
         return out
 
     def terms_of_records(self, keys: Iterable[Key]) -> dict[Key, list[str]]:
@@ -138,10 +148,6 @@ class SearchTable:
                 out[person_id].append({"source_system": system, "source_record_id": record_id, "raw": raw,
                                        "norm": norm, "decision": decision, "link_source": link_source})
         return out
-
-    def record_exists(self, key: Key) -> bool:
-        return bool(self._db.query("SELECT 1 FROM source_records WHERE source_record_id = ? AND source_system = ?",
-                                   [key[1], key[0]]))
 
     def norms(self, keys: Sequence[Key]) -> dict[Key, dict[str, Any]]:
         """The normalised form of each of these records, by key."""
