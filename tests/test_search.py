@@ -112,6 +112,14 @@ def test_a_name_given_last_name_first_is_found_too(client, steward, people):
     assert ids(search(client, steward, name="Jones Mary")) == [people["mary"]]
 
 
+def test_a_surname_of_several_words_is_found_by_the_whole_name(client, auth, steward, services, people):
+    maria = person(client, auth, "C-1", "Maria", "de la Cruz", birth_date="1966-06-06", phone="404-555-0188")
+
+    assert ids(search(client, steward, name="Maria de la Cruz")) == [maria]
+    assert ids(search(client, steward, name="de la Cruz Maria")) == [maria]
+    assert search(client, steward, name="Maria Cruz")["total"] == 0  # CRUZ alone is another surname's sound
+
+
 def test_free_text_is_split_into_the_criteria_it_looks_like(client, steward, people):
     answer = search(client, steward, q="William Smith 1980-01-02")
 

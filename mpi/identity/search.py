@@ -5,11 +5,11 @@ term in the store's ``search_terms`` index (``mpi.store.search``): never a scan 
 
 What finds a person (each criterion given fetches, and a person found by any of them is a result):
 
-- ``name``: one word is a first or last name; two or more are a first name (the first word) and a last
-  name (the last word), either way round. A name matches *exactly* (same spelling), by *nickname*
-  (the first name a nickname or formal form of the other, BILL for WILLIAM, the nickname table's
-  relation) or *phonetically* (the surname's sound, SMYTH for SMITH; a first name's sound for one word);
-  a full name takes the weaker grade of its two parts.
+- ``name``: one word is a first or last name; two or more are a first name and a last name, split at
+  any word, either way round (``Maria de la Cruz``, ``Cruz Maria``; the first four words). A name
+  matches *exactly* (same spelling), by *nickname* (the first name a nickname or formal form of the
+  other, BILL for WILLIAM, the nickname table's relation) or *phonetically* (the surname's sound, SMYTH
+  for SMITH; a first name's sound for one word); a full name takes the weaker grade of its two parts.
 - ``birth_date``, ``phone`` (any format: normalised to E.164), ``email``, ``identifier`` (a Medicaid id,
   or SSN last 4), ``source_system`` + ``source_record_id`` (the record's person), ``person_id`` (a
   merged-away id finds the survivor): equal to a record's normalised value.
@@ -40,6 +40,8 @@ from mpi.vocab import PersonStatus
 EXACT, NICKNAME, PHONETIC = "exact", "nickname", "phonetic"
 _GRADE = {EXACT: 3, NICKNAME: 2, PHONETIC: 1, None: 0}
 MAX_PER_PAGE = 100
+#: Words of a name looked at (each split of them into a first and a last name is tried).
+MAX_NAME_WORDS = 4
 #: What the 422 of a value that normalises to nothing says (a placeholder phone, a date in the future...).
 UNUSABLE = "nothing usable once normalised"
 #: What the 422 of half a record key says.
@@ -119,7 +121,9 @@ class Criteria:
 class _Query:
     """The criteria normalised: the terms each fetches by, and what a record is graded against."""
 
-    name_words: list[dict[str, Any]]
+    #: The name as (first, last) normalised, each way the words can be split; one word is either name.
+    name_ways: list[tuple[dict[str, Any], dict[str, Any]]]
+    one_word: bool
     values: dict[str, str]
     fetch: dict[str, list[str]]
     key: tuple[str, str] | None
@@ -134,24 +138,27 @@ def _normalised(criteria: Criteria) -> _Query:
     errors: dict[str, list[str]] = {}
     values: dict[str, str] = {}
     fetch: dict[str, list[str]] = {}
-    words: list[dict[str, Any]] = []
+    ways: list[tuple[dict[str, Any], dict[str, Any]]] = []
     if "name" in given:
-        tokens = given["name"].split()
-        words = [normalise_record({"first_name": w, "last_name": w}) for w in (tokens[:1] + tokens[-1:] if len(
-            tokens) > 1 else tokens)]
-        words = [w for w in words if w["last_name"]]
-        if not words:
+        tokens = given["name"].split()[:MAX_NAME_WORDS]
+        # Every split of the words into a first and a last name, either way round (DE LA CRUZ is one surname).
+        splits = [(tokens[:i], tokens[i:]) for i in range(1, len(tokens))] or [(tokens, tokens)]
+        for a, b in splits + ([(b, a) for a, b in splits] if len(tokens) > 1 else []):
+            first = normalise_record({"first_name": " ".join(a)})
+            last = normalise_record({"last_name": " ".join(b)})
+            if first["first_name"] and last["last_name"]:
+                ways.append((first, last))
+        if not ways:
             errors["name"] = [f"a name with letters: {UNUSABLE}"]
-        elif len(words) == 1:
-            w = words[0]
-            fetch["name"] = [term("ln", w["last_name"]), term("fn", w["first_name"])] + (
-                [term("lp", w["last_name_phonetic"])] if w["last_name_phonetic"] else []) + [
-                term("fc", c) for c in sorted(first_name_canonicals(w["first_name"]))]
+        elif len(tokens) == 1:
+            first, last = ways[0]
+            fetch["name"] = [term("ln", last["last_name"]), term("fn", first["first_name"])] + (
+                [term("lp", last["last_name_phonetic"])] if last["last_name_phonetic"] else []) + [
+                term("fc", c) for c in sorted(first_name_canonicals(first["first_name"]))]
         else:
-            fetch["name"] = [term("nm", c, last["last_name_phonetic"])
-                             for first, last in ((words[0], words[1]), (words[1], words[0]))
-                             if last["last_name_phonetic"]
-                             for c in sorted(first_name_canonicals(first["first_name"]))]
+            fetch["name"] = list(dict.fromkeys(
+                term("nm", c, last["last_name_phonetic"]) for first, last in ways if last["last_name_phonetic"]
+                for c in sorted(first_name_canonicals(first["first_name"]))))
     for field, kind in (("birth_date", "dob"), ("phone", "ph"), ("email", "em"), ("postal_code", "zip")):
         if field in given:
             value = normalise_record({field: given[field]})[field]
@@ -180,10 +187,12 @@ def _normalised(criteria: Criteria) -> _Query:
         raise ValidationError("invalid search", errors)
     if "postal_code" in fetch and len(given) > 1:
         del fetch["postal_code"]  # with other criteria a postcode ranks, it does not fetch
-    return _Query(words, values, fetch, key, given.get("person_id", "").upper() or None)
+    single = "name" in given and len(given["name"].split()) == 1
+    return _Query(ways, single, values, fetch, key, given.get("person_id", "").upper() or None)
 
 
-def _name_grade(words: list[dict[str, Any]], norm: dict[str, Any]) -> str | None:
+def _name_grade(ways: list[tuple[dict[str, Any], dict[str, Any]]], one_word: bool,
+                norm: dict[str, Any]) -> str | None:
     first, last = norm.get("first_name"), norm.get("last_name")
     token = first.split()[0] if first else None
 
@@ -192,7 +201,7 @@ def _name_grade(words: list[dict[str, Any]], norm: dict[str, Any]) -> str | None
             return None
         if w["first_name"] in (token, first):
             return EXACT
-        if names_are_nickname_related(w["first_name"], token):
+        if names_are_nickname_related(w["first_name"].split()[0], token):
             return NICKNAME
         return PHONETIC if w["first_name_phonetic"] and w["first_name_phonetic"] == norm.get(
             "first_name_phonetic") else None
@@ -205,17 +214,16 @@ def _name_grade(words: list[dict[str, Any]], norm: dict[str, Any]) -> str | None
         return PHONETIC if w["last_name_phonetic"] and w["last_name_phonetic"] == norm.get(
             "last_name_phonetic") else None
 
-    if len(words) == 1:
-        return max((first_grade(words[0]), last_grade(words[0])), key=_GRADE.__getitem__)
-    ways = [min(first_grade(f), last_grade(la), key=_GRADE.__getitem__)
-            for f, la in ((words[0], words[1]), (words[1], words[0]))]
-    return max(ways, key=_GRADE.__getitem__)
+    rank = _GRADE.__getitem__
+    if one_word:
+        return max((first_grade(ways[0][0]), last_grade(ways[0][1])), key=rank)
+    return max((min(first_grade(f), last_grade(la), key=rank) for f, la in ways), key=rank)
 
 
 def _grades(query: _Query, norm: dict[str, Any]) -> dict[str, str]:
     """The criteria a record matches, with how (``exact``, or the name's grade)."""
     out = {}
-    if query.name_words and (grade := _name_grade(query.name_words, norm)):
+    if query.name_ways and (grade := _name_grade(query.name_ways, query.one_word, norm)):
         out["name"] = grade
     for field, value in query.values.items():
         if field == "identifier":
