@@ -65,16 +65,22 @@ def terms_of(norm: Mapping[str, Any]) -> list[str]:
 def fill_sql() -> str:
     """One statement posting the terms of every stored record, read from ``source_records.norm`` (migration 17).
 
-    Built from :data:`TERM_FIELDS`, so it posts exactly what :func:`terms_of` gives (a test holds them equal).
+    Built from :data:`TERM_FIELDS`, so it posts exactly what :func:`terms_of` gives (a test holds them equal);
+    no DISTINCT is needed, since each kind gives a record one term at most and kinds differ by their prefix.
+    The fields are extracted with one list of paths, so each record's JSON is parsed once, not once a field
+    (at 100k people that took the statement from 29 s to a few).
     """
+    fields = list(dict.fromkeys(f for _, names in TERM_FIELDS for f in names))
+    paths = ", ".join(f"'$.{f}'" for f in fields)
     parts = []
-    for kind, fields in TERM_FIELDS:
-        values = [f"nullif(norm->>'{f}', '')" for f in fields]
+    for kind, names in TERM_FIELDS:
+        values = [f"nullif(v[{fields.index(f) + 1}], '')" for f in names]
         parts.append(" || ':' || ".join([f"'{kind}'", *values]))
     return ("INSERT INTO search_terms (term, source_system, source_record_id) "
-            "SELECT DISTINCT t.term, source_system, source_record_id FROM "
-            f"(SELECT source_system, source_record_id, unnest([{', '.join(parts)}]) AS term FROM source_records) t "
-            "WHERE t.term IS NOT NULL")
+            "SELECT t.term, source_system, source_record_id FROM "
+            f"(SELECT source_system, source_record_id, unnest([{', '.join(parts)}]) AS term FROM "
+            f"(SELECT source_system, source_record_id, json_extract_string(norm, [{paths}]) AS v "
+            "FROM source_records)) t WHERE t.term IS NOT NULL")
 
 
 class SearchTable:
