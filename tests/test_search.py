@@ -268,3 +268,29 @@ def test_migration_17_posts_the_terms_of_a_store_that_had_records_before_it(serv
     expected = {("gen", f"G-{i}"): terms_of(norm) for i, norm in enumerate(norms) if terms_of(norm)}
     assert filled == written == expected
     assert sum(map(len, filled.values())) > 60 * 8  # most generated records have most fields
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+def test_the_search_page_shows_persons_found_with_their_records_and_names_what_it_cannot_read(
+        app, services, people):
+    from test_review_ui import sign_in
+
+    ui = app.test_client()
+    assert sign_in(ui, "stella", add_user(services.store, "stella", "steward")).status_code == 303
+
+    page = ui.get("/review/search?q=Bill+Smyth")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'href="/review/persons/{people["william"]}"' in html and "name (phonetic)" in html
+    assert 'id="search-total">3<' in html
+    assert 'action="/review/search/compare"' in html
+
+    bad = ui.get("/review/search?phone=555-9999&source_system=st-marys-ehr")
+    text = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "phone: a phone with its area code" in text and "source record id: a record key is" in text
+
+    two = ui.get(f"/review/search/compare?q=Smith&person={people['bill']}&person={people['william']}")
+    assert two.status_code == 303
+    assert two.headers["Location"] == f"/review/compare?a={people['bill']}&b={people['william']}"
