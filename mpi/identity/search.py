@@ -270,7 +270,9 @@ class PersonSearch:
         if query.person_id:
             found.setdefault(query.person_id, {})["person_id"] = EXACT
         found, persons = self._live(found)
-        found = {p: m for p, m in found.items() if m}
+        # A person matching nothing, or (where it only ranks) the postcode alone, is not a result.
+        ranks_only = {"postal_code"} if "postal_code" in query.values and "postal_code" not in query.fetch else set()
+        found = {p: m for p, m in found.items() if set(m) - ranks_only}
         ranked = sorted(found, key=lambda p: (-len(found[p]), -_GRADE.get(found[p].get("name"), 0), p))
         start = (page - 1) * per_page
         shown = ranked[start:start + per_page]
