@@ -56,10 +56,11 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
 
     from api import admin, alerts, cases, history, merges, organisations, persons, records, referrals
     from api import backup, manual_reports, metrics, outbound_exceptions, partner_updates, partners, reconciliation
-    from api import dedup
+    from api import dedup, person_search
 
     api.register_blueprint(records.blp)
     api.register_blueprint(persons.blp)
+    api.register_blueprint(person_search.blp)
     api.register_blueprint(cases.blp)
     api.register_blueprint(merges.blp)
     api.register_blueprint(history.blp)

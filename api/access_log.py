@@ -156,6 +156,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
                                                              Pick(CASE, "review_case_id")))},
     "persons.Person": {"*": Touch(READ, _person(), (Pick(PERSON, "person_id"), Pick(RECORD, "records.*")))},
     "history.PersonHistory": {"*": Touch(READ, _person())},
+    # A search reads every person it answers (ids only: the query is patient data and is never logged).
+    "person_search.PersonSearch": {"*": Touch(SEARCH, answer=(Pick(PERSON, "items.*.person_id"),
+                                                              Pick(RECORD, "items.*.records.*")))},
     "merges.Merge": {"*": Touch(CREATE, answer=_MERGE_ANSWER)},
     "merges.MergeRecord": {"*": Touch(READ, ((MERGE, ("merge_id",)),), _MERGE_ANSWER)},
     "merges.Unmerge": {"*": Touch(UPDATE, ((MERGE, ("merge_id",)),), _MERGE_ANSWER)},
@@ -225,6 +228,10 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_ui.case": {"*": Touch(READ, ((CASE, ("case_id",)),), _UI_PAGE_LINKS)},
     "review_ui.case_action": {"*": Touch(UPDATE, ((CASE, ("case_id",)),))},
     "review_ui.person": {"*": Touch(READ, _person(), _UI_PAGE_LINKS)},
+    # The search page reads every person it shows (ids only: the query is never logged).
+    "review_ui.search": {"*": Touch(SEARCH, answer=(Links(PERSON, "persons"),))},
+    # Two ticked persons sent on to the compare page (its redirect names them), or the search again.
+    "review_ui.search_compare": {"*": Touch(SEARCH, answer=(Links(PERSON, "persons"),))},
     "review_ui.merge": {"*": Touch(UPDATE, _person(), (Links(PERSON, "persons"),))},
     "review_ui.unmerge": {"*": Touch(UPDATE, ((MERGE, ("merge_id",)),), (Links(PERSON, "persons"),))},
     "review_ui.compare_persons": {"*": Touch(READ, answer=(Links(PERSON, "persons"),))},

@@ -33,6 +33,7 @@ from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
 from mpi.identity.models import ACTIVE_MODEL_KEY, ActiveModel
 from mpi.identity.reads import PersonLookup
+from mpi.identity.search import PersonSearch
 from mpi.identity.writer import IdentityWriter
 from mpi.matching.model import ModelRegistry
 from mpi.referrals import gate
@@ -132,6 +133,11 @@ class Services:
     def persons(self) -> PersonLookup:
         """Persons and records as the API and the review UI read them."""
         return PersonLookup(self.store)
+
+    @cached_property
+    def search(self) -> PersonSearch:
+        """Stewards' search for persons by name, birth date, phone, identifier, record key or id."""
+        return PersonSearch(self.store)
 
     @cached_property
     def trust(self) -> TrustedReads:

@@ -24,7 +24,8 @@ from werkzeug.exceptions import HTTPException
 from mpi.errors import MpiError
 # Routes register on import.
 from review_ui import (access_views, actions, csrf, dedup_views, idlinks, inbound_views, outbound_views,  # noqa: F401
-                       person_pair, reconciliation_views, referral_actions, referral_views, signin, views)
+                       person_pair, reconciliation_views, referral_actions, referral_views, search_views, signin,
+                       views)
 from review_ui.blueprint import bp
 
 logger = logging.getLogger(__name__)

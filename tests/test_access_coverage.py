@@ -153,6 +153,8 @@ def calls(w) -> Iterator[Call]:
                {("record", "st-marys-ehr/MRN-1"), (P, mari)})
     yield Call("GET persons.Person", "hub-stmarys", api.get(f"/v1/persons/{mari}", headers=h("hub-stmarys")),
                {(P, mari), ("record", "st-marys-ehr/MRN-1")})
+    yield Call("GET person_search.PersonSearch", "sam", api.get("/v1/persons?name=Wojcik", headers=h("sam")),
+               {(P, theo), ("record", "st-marys-ehr/MRN-2")})
     yield Call("GET history.PersonHistory", "sam", api.get(f"/v1/persons/{mari}/history", headers=h("sam")),
                {(P, mari)})
     yield Call("GET review_cases.ReviewCases", "sam", api.get("/v1/review-cases", headers=h("sam")),
@@ -291,6 +293,10 @@ def calls(w) -> Iterator[Call]:
     yield Call("POST review_ui.undo_link", "sam", _ui_post(
         sam, f"/review/persons/{theo}", f"/review/persons/{theo}/records/nowhere/R-0/undo-link", reason="wrong"),
         {(P, theo), ("record", "nowhere/R-0")}, **ui)
+    yield Call("GET review_ui.search", "sam", sam.get("/review/search?q=Wojcik"), {(P, theo)}, **ui)
+    # One ticked: the search again, saying to tick two (two go on to the compare page, which logs its own read).
+    yield Call("GET review_ui.search_compare", "sam", sam.get(f"/review/search/compare?q=Wojcik&person={theo}"),
+               {(P, theo)}, **ui)
     yield Call("POST review_ui.merge", "sam", _ui_post(
         sam, f"/review/persons/{theo}", f"/review/persons/{theo}/merge", loser_id=des, reason="one"),
         {(P, theo)}, **ui)

@@ -9,6 +9,7 @@ import re
 from click.testing import CliRunner
 
 from conftest import record
+from mpi.auth import add_user
 from mpi.cli import main
 from mpi.records.normalise import normalise_record
 from mpi.synth.generator import write_csv
@@ -34,7 +35,7 @@ def _match_parameters(body: dict, **changes) -> dict:
     return {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient}]}
 
 
-def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, client, auth):
+def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, client, auth, services):
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "people.csv"
     write_csv(path, 60, seed=21)
@@ -59,11 +60,18 @@ def test_no_log_line_carries_a_name_or_birth_date(caplog, tmp_path, config, clie
         client.post("/fhir/Patient/$match", json=_match_parameters(body), headers=auth)
     client.post("/v1/records", json={**sent[0], "birth_date": "17/03/1984", "sex": "woman"}, headers=auth)
     client.post("/fhir/Patient/$match", json=_match_parameters(sent[0], birthDate="17/03/1984"), headers=auth)
+    # A steward's search: its query is patient data (answered, and refused naming a field).
+    steward = {"Authorization": f"Bearer {add_user(services.store, 'stella', 'steward')}"}
+    for body in sent:
+        client.get("/v1/persons", query_string={"q": f"{body['first_name']} {body['last_name']} {body['birth_date']}"},
+                   headers=steward)
+    client.get("/v1/persons", query_string={"name": sent[0]["last_name"], "phone": "555-9999"}, headers=steward)
 
     formatter = logging.Formatter("%(name)s %(message)s")
     lines = [formatter.format(r) for r in caplog.records]
     assert sum("st-marys-ehr/MRN-1" in line for line in lines) >= 1, "expected per-record log lines to check"
     assert sum("/fhir/Patient/$match" in line for line in lines) == 4, "expected the $match calls' lines to check"
+    assert sum("search by user:stella" in line for line in lines) == 3, "expected the searches' lines to check"
     assert len(lines) > len(rows)
     values = _identifying_values(rows + sent) | {"17/03/1984", "31/12/1990"}
     assert len(values) > 100

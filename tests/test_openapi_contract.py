@@ -51,6 +51,10 @@ UNSAYABLE_RULES = {
     "must not be in the future": "a referral step's event_time after now",
     "must not be before the referral": "a step's event_time before the referral's own times (two values compared)",
     "not enough to match on": "a record with nothing usable once normalised (a phone or ZIP that cannot be read)",
+    "nothing usable once normalised": "a search value that normalises to nothing (a placeholder phone, date or "
+                                      "SSN, a date in the future)",
+    "give at least one of": "a search with no criterion (one of several optional query parameters)",
+    "source_system and source_record_id together": "a search by half a record key (two fields compared)",
     "must differ from survivor_id": "a person merged into itself (two fields compared)",
     "only with engine spark": "a dedup run's spark_master with the duckdb engine (two fields compared)",
     "no such organisation": "an organisation code in a body or query that names no organisation (a 404 of a body)",

@@ -158,3 +158,21 @@ def normalise_names(raw: Mapping[str, object], out: dict[str, object]) -> None:
     out["last_name_phonetic"] = _phonetic(last.replace(" ", "") if last else None)
     out["last_name_first_part"] = last.split()[0] if last else None
     out["middle_initial"] = middle[0] if middle else None
+
+
+@lru_cache(maxsize=10_000)
+def first_name_canonicals(name: str) -> frozenset[str]:
+    """Every canonical first name a record of this given name, or of a nickname or formal form of it, is stored under.
+
+    A search for BILL must find WILLIAM, stored under its own canonical (WILLIAM), though BILL's own
+    canonical is ROBERT (the table lists both); and a search for WILLIAM must find BILL. So the
+    canonicals of the name, of its formal forms and of its nicknames are all looked up; the
+    search then keeps only the names :func:`names_are_nickname_related` relates.
+    """
+    token = _clean_name(text(name))
+    if not token:
+        return frozenset()
+    token = token.split()[0]
+    nn = _nicknamer()
+    forms = {token.lower(), *nn.canonicals_of(token.lower()), *nn.nicknames_of(token.lower())}
+    return frozenset(_canonical_first_name(f.upper()) for f in forms)

@@ -26,7 +26,8 @@
 - ``store.reconciliation``: partners' status snapshots, reconciliation runs, rates and work items (``reconciliation.py``);
 - ``store.dedup``: batch dedup runs, what each found, and the reads a run makes of the index (``dedup.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
-- ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``).
+- ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``);
+- ``store.search``: each record's search terms, and the reads a search makes by index (``search.py``).
 
 Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
@@ -64,6 +65,7 @@ from mpi.store.dedup import DedupTable
 from mpi.store.records import RecordTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
+from mpi.store.search import SearchTable
 from mpi.store.users import UserTable
 
 __all__ = ["Store"]
@@ -104,6 +106,7 @@ class Store:
         self.reconciliation = ReconciliationTable(self.db)
         self.dedup = DedupTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
+        self.search = SearchTable(self.db)
 
     @property
     def path(self) -> str:

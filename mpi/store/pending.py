@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from mpi.store.columns import (AUDIT_LOG, CASE_REASONS, LINK_FIELDS, PERSONS, REFERRAL_EVENTS, REVIEW_CANDIDATES,
                                REVIEW_CASES)
+from mpi.store.search import terms_of
 
 Key = tuple[str, str]
 _TS = pa.timestamp("us", tz="UTC")
@@ -87,6 +88,7 @@ class Pending:
             replaced_cols = _key_columns(replaced)
             _delete_keys(cur, "source_records", replaced_cols)
             _delete_keys(cur, "blocking_keys", replaced_cols)
+            _delete_keys(cur, "search_terms", replaced_cols)
         key_cols = _key_columns(keys)
         rows = [self.records[k] for k in keys]
         _insert(cur, "source_records", {
@@ -102,6 +104,13 @@ class Pending:
                 "block_key": (pa.string(), [p[0] for p in postings]),
                 "source_system": (pa.string(), [p[1][0] for p in postings]),
                 "source_record_id": (pa.string(), [p[1][1] for p in postings]),
+            })
+        terms = [(t, k) for k, r in zip(keys, rows) for t in terms_of(r[1])]
+        if terms:
+            _insert(cur, "search_terms", {
+                "term": (pa.string(), [t[0] for t in terms]),
+                "source_system": (pa.string(), [t[1][0] for t in terms]),
+                "source_record_id": (pa.string(), [t[1][1] for t in terms]),
             })
 
     def _flush_links(self, cur) -> None:

@@ -10,6 +10,7 @@ evidence and audit detail.
 
 from mpi.store.schema_batch import BATCH_MIGRATIONS
 from mpi.store.schema_exchange import EXCHANGE_MIGRATIONS
+from mpi.store.schema_steward import STEWARD_MIGRATIONS
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
     (
@@ -366,5 +367,7 @@ MIGRATIONS.append((
 MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
 # Migrations 15 onwards are batch dedup's (runs, and persons kept apart), in their own file too.
 MIGRATIONS.extend(BATCH_MIGRATIONS)
+# Migrations 17 onwards are the steward's: search terms (17) and why cases are held (18).
+MIGRATIONS.extend(STEWARD_MIGRATIONS)
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -60,20 +60,3 @@ BATCH_MIGRATIONS.append((
         )""",
     ],
 ))
-
-BATCH_MIGRATIONS.append((
-    18,
-    [
-        # Why each review case holds its record: a code (mpi.vocab.HeldCode), the sentence a steward reads (the
-        # case's opening audit reason), and its numbers as JSON. Keyed by case_id, a table of its own because
-        # review_cases has an index and cannot take a new column. No key constraint: a re-scored case's row is
-        # replaced (delete and insert) in its transaction. Cases opened before it have no row (``unrecorded``).
-        """CREATE TABLE case_reasons (
-            case_id VARCHAR NOT NULL,
-            code VARCHAR NOT NULL,
-            sentence VARCHAR NOT NULL,
-            detail JSON,
-            recorded_at TIMESTAMPTZ NOT NULL
-        )""",
-    ],
-))
