@@ -11,7 +11,7 @@ import pytest
 from duplicate_cases import duplicate_case
 from held_cases import band  # noqa: F401  (fixture)
 from mpi.auth import add_user
-from test_review_ui import csrf_of, post_action, sign_in
+from test_review_ui import post_action, sign_in
 
 
 @pytest.fixture
