@@ -269,7 +269,7 @@ class PersonSearch:
                 matched["record"] = EXACT
         if query.person_id:
             found.setdefault(query.person_id, {})["person_id"] = EXACT
-        found, persons = self._live(found)
+        found = self._live(found)
         # A person matching nothing, or (where it only ranks) the postcode alone, is not a result.
         ranks_only = {"postal_code"} if "postal_code" in query.values and "postal_code" not in query.fetch else set()
         found = {p: m for p, m in found.items() if set(m) - ranks_only}
@@ -277,9 +277,10 @@ class PersonSearch:
         start = (page - 1) * per_page
         shown = ranked[start:start + per_page]
         records = search.records_of_persons(shown)
+        goldens = search.goldens(shown)
         items = []
         for i, person_id in enumerate(shown, start=start + 1):
-            golden = persons[person_id]["golden"] if person_id in persons else {}
+            golden = goldens.get(person_id, {})
             items.append({
                 "rank": i, "person_id": person_id,
                 "matched": [{"criterion": c, "how": h} for c, h in sorted(found[person_id].items())],
@@ -291,12 +292,10 @@ class PersonSearch:
             })
         return {"items": items, "page": page, "per_page": per_page, "total": len(ranked), "truncated": truncated}
 
-    def _live(self, found: dict[str, dict[str, str]]) -> tuple[dict[str, dict[str, str]], dict[str, dict]]:
-        """The same matches by live person, and the live persons' rows: a merged-away id's go to its
-        survivor (``how``: ``redirected`` for a person id given that was merged away); an id that is no
+    def _live(self, found: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        """The same matches by live person: a merged-away id's go to its survivor (``how``: ``redirected`` for a person id given that was merged away); an id that is no
         person is dropped."""
         out: dict[str, dict[str, str]] = {}
-        live: dict[str, dict] = {}
         pending = dict(found)
         for _ in range(16):  # a chain of merges is short; a loop is the store's to refuse
             if not pending:
@@ -313,10 +312,9 @@ class PersonSearch:
                         moved["person_id"] = "redirected"
                     nxt.setdefault(row["redirect_to"], {}).update(moved)
                 else:
-                    live[person_id] = row
                     merged = out.setdefault(person_id, {})
                     for c, h in matched.items():
                         if _GRADE.get(h, 3) >= _GRADE.get(merged.get(c), 0):
                             merged[c] = h
             pending = nxt
-        return out, live
+        return out

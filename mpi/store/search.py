@@ -44,7 +44,7 @@ TERM_FIELDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("zip", ("postal_code",)),
 )
 #: Most postings one term fetches: a common surname's sound holds thousands of records at a million persons.
-MAX_HITS = 500
+MAX_HITS = 200
 
 
 def term(kind: str, *values: str) -> str:
@@ -130,12 +130,21 @@ class SearchTable:
         return {(r[0], r[1]): r[2] for r in rows if (r[0], r[1]) in wanted}
 
     def persons(self, person_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Persons by id (redirected ones too): status, redirect and golden view."""
+        """Persons by id (redirected ones too): status and redirect (a search reads these for every person it
+        finds, so not the golden view: :meth:`goldens` reads that for the page shown)."""
         if not person_ids:
             return {}
-        rows = self._db.query(f"SELECT person_id, status, redirect_to, golden FROM persons "
+        rows = self._db.query(f"SELECT person_id, status, redirect_to FROM persons "
                               f"WHERE person_id IN ({', '.join('?' * len(person_ids))})", list(person_ids))
-        return {r[0]: {"person_id": r[0], "status": r[1], "redirect_to": r[2], "golden": loads(r[3])} for r in rows}
+        return {r[0]: {"person_id": r[0], "status": r[1], "redirect_to": r[2]} for r in rows}
+
+    def goldens(self, person_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The golden view of each of these persons, by id."""
+        if not person_ids:
+            return {}
+        rows = self._db.query(f"SELECT person_id, golden FROM persons "
+                              f"WHERE person_id IN ({', '.join('?' * len(person_ids))})", list(person_ids))
+        return {r[0]: loads(r[1]) for r in rows}
 
     def records_of_persons(self, person_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Each person's linked records (key, as sent, normalised, decision), in key order, by person id."""
