@@ -12,24 +12,11 @@ import pytest
 
 from conftest import record
 from duplicate_cases import open_duplicate
-from mpi.auth import add_user
+from test_held_because import PARTIAL, steward, submit  # noqa: F401 (steward: a fixture)
 
-PARTIAL = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
-           "last_name": "Quintanilla", "birth_date": "1984-03-17"}
 #: Marisol's record with another phone and address: a person of its own under a policy that links nothing.
 MOVED = {**record("marisol", "bluepath-mco", "BPM-77"), "phone": "(404) 555-7311",
          "address_line1": "12 Edgewood Ave", "postal_code": "30307"}
-
-
-@pytest.fixture
-def steward(services) -> dict:
-    return {"Authorization": f"Bearer {add_user(services.store, 'alice', 'steward')}"}
-
-
-def submit(client, auth, body) -> dict:
-    response = client.post("/v1/records", json=body, headers=auth)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
 
 
 def case_of(client, steward, case_id) -> dict:
