@@ -137,7 +137,7 @@ class Services:
     @cached_property
     def search(self) -> PersonSearch:
         """Stewards' search for persons by name, birth date, phone, identifier, record key or id."""
-        return PersonSearch(self.store)
+        return PersonSearch(self.store, lambda: self.writer.index)
 
     @cached_property
     def trust(self) -> TrustedReads:

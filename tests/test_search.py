@@ -10,6 +10,7 @@ import pytest
 
 from conftest import generated_norms
 from mpi.auth import add_user
+from mpi.identity.search import Criteria, PersonSearch
 from mpi.matching.blocking import record_keys
 from mpi.store.schema import LATEST_VERSION
 from mpi.store.search import terms_of
@@ -179,6 +180,19 @@ def test_a_merged_away_person_id_finds_the_survivor(client, steward, people, ser
     assert {r["source_record_id"] for r in answer["items"][0]["records"]} == {"W-1", "B-1"}
     # Found by the loser's old phone, the record now answers as the survivor's.
     assert ids(search(client, steward, phone="312-555-0144")) == [people["william"]]
+
+
+def test_a_store_without_the_candidate_index_answers_as_the_service_does(client, steward, people, services):
+    """The service reads found records' persons and forms from its candidate index; a tool over a store file
+    (``bench/search.py --store-only``) reads them from the store: the same persons, ranked the same."""
+    services.merges.merge(people["william"], people["bill"], "user:stella", "one man")
+    bare = PersonSearch(services.store)
+    for criteria in (Criteria(name="Bill Smith"), Criteria(name="Smyth"), Criteria(phone="(312) 555 0144"),
+                     Criteria(birth_date="1980-01-02", postal_code="30301"), Criteria(person_id=people["bill"]),
+                     Criteria(source_system="st-marys-ehr", source_record_id="B-1")):
+        served = services.search.search(criteria)
+        assert served["items"], criteria
+        assert bare.search(criteria) == served
 
 
 # -------------------------------------------------------------------------------------- who and what not

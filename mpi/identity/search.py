@@ -25,8 +25,9 @@ A query is patient data: nothing here logs it or puts it in an exception (only t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mpi.errors import ValidationError
 from mpi.records.names import first_name_canonicals, names_are_nickname_related
@@ -35,6 +36,9 @@ from mpi.records.text import NOT_ALNUM
 from mpi.store import Store
 from mpi.store.search import MAX_HITS, term
 from mpi.vocab import PersonStatus
+
+if TYPE_CHECKING:
+    from mpi.identity.index import CandidateIndex
 
 #: Grades of a name match, best first (the ranking's second key).
 EXACT, NICKNAME, PHONETIC = "exact", "nickname", "phonetic"
@@ -235,10 +239,17 @@ def _grades(query: _Query, norm: dict[str, Any]) -> dict[str, str]:
 
 
 class PersonSearch:
-    """Search over the store's index of terms (stewards' reads; the caller records the access)."""
+    """Search over the store's index of terms (stewards' reads; the caller records the access).
 
-    def __init__(self, store: Store):
+    ``index`` gives the service's candidate index (``mpi.identity.index``), which holds every record's person
+    and normalised form in memory: each record a term finds is then a dict read, where the store takes two
+    index lookups by record id (its link, its normalised form), about 20-60 us each at a million persons
+    (``bench/search.py``). Without it (a tool over a store file) the store answers.
+    """
+
+    def __init__(self, store: Store, index: Callable[[], CandidateIndex] | None = None):
         self._store = store
+        self._index = index
 
     def search(self, criteria: Criteria, page: int = 1, per_page: int = 20) -> dict[str, Any]:
         """One page of persons matching the criteria, ranked (module docstring), with ``total`` and ``truncated``.
@@ -257,8 +268,7 @@ class PersonSearch:
         hit_keys = {k for keys in postings.values() for k in keys}
         if query.key:
             hit_keys.add(query.key)  # its link, if it has one, says whose it is
-        person_of = search.persons_of(hit_keys)
-        norms = self._store.search.norms(list(person_of))
+        person_of, norms = self._linked(hit_keys)
         found: dict[str, dict[str, str]] = {}
         for key, person_id in person_of.items():
             matched = found.setdefault(person_id, {})
@@ -267,9 +277,9 @@ class PersonSearch:
                     matched[criterion] = grade
             if key == query.key:
                 matched["record"] = EXACT
-        if query.person_id:
-            found.setdefault(query.person_id, {})["person_id"] = EXACT
-        found = self._live(found)
+        if query.person_id:  # a person found by a record is live (a merge moves the loser's records); an id may not be
+            for person_id, matched in self._live({query.person_id: {"person_id": EXACT}}).items():
+                found.setdefault(person_id, {}).update(matched)
         # A person matching nothing, or (where it only ranks) the postcode alone, is not a result.
         ranks_only = {"postal_code"} if "postal_code" in query.values and "postal_code" not in query.fetch else set()
         found = {p: m for p, m in found.items() if set(m) - ranks_only}
@@ -292,9 +302,23 @@ class PersonSearch:
             })
         return {"items": items, "page": page, "per_page": per_page, "total": len(ranked), "truncated": truncated}
 
+    def _linked(self, keys: set[tuple[str, str]]) -> tuple[dict[tuple[str, str], str],
+                                                            dict[tuple[str, str], dict[str, Any]]]:
+        """The person and normalised form of each found record linked to one (from the index when there is one)."""
+        if self._index is None:
+            person_of = self._store.search.persons_of(keys)
+            return person_of, self._store.search.norms(list(person_of))
+        index = self._index()
+        person_of, norms = {}, {}
+        for key in keys:
+            entry = index.get(key)
+            if entry is not None and entry.person_id:
+                person_of[key], norms[key] = entry.person_id, entry.norm
+        return person_of, norms
+
     def _live(self, found: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        """The same matches by live person: a merged-away id's go to its survivor (``how``: ``redirected`` for a person id given that was merged away); an id that is no
-        person is dropped."""
+        """The same matches by live person: a merged-away id's go to its survivor (``how``: ``redirected`` for a
+        person id given that was merged away); an id that is no person is dropped."""
         out: dict[str, dict[str, str]] = {}
         pending = dict(found)
         for _ in range(16):  # a chain of merges is short; a loop is the store's to refuse
