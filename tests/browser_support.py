@@ -23,6 +23,7 @@ import waitress
 from playwright.sync_api import sync_playwright
 
 from mpi.settings import PROJECT_ROOT
+from mpi.services import DEFAULT_MODEL_VERSION, Services
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
@@ -90,3 +91,13 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def browser_services(folder: Path, clock=None) -> Services:
+    """Services over a new store in ``folder`` with the shipped model, as a browser test's live server runs them."""
+    models = folder / "models"
+    models.mkdir()
+    shutil.copy(PROJECT_ROOT / "matching_models" / f"{DEFAULT_MODEL_VERSION}.json", models)
+    settings = {"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
+                "MPI_SECRET_KEY": "browser-test-secret"}
+    return Services(settings) if clock is None else Services(settings, clock=clock)

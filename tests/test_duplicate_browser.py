@@ -13,17 +13,15 @@ person page then redirects to the survivor. Screenshots go to
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import expect
 
 from api import create_app
-from browser_support import browser, chromium, page, screenshot, serve  # noqa: F401, F811  (fixtures)
-from conftest import SHIPPED_MODELS
+from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
+                             serve)  # (fixtures)
 from duplicate_cases import duplicate_case
 from mpi.auth import add_user
-from mpi.services import DEFAULT_MODEL_VERSION, Services
 from test_review_ui_browser import sign_in
 
 pytestmark = pytest.mark.slow
@@ -32,11 +30,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def site(tmp_path):
     """The app over a store holding Marisol's two persons and the duplicate case between them, behind waitress."""
-    models = tmp_path / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
-    services = Services({"MPI_DB": str(tmp_path / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
-                         "MPI_SECRET_KEY": "browser-test-secret"})
+    services = browser_services(tmp_path)
     dup = duplicate_case(services)
     steward = ("sam", add_user(services.store, "sam", "steward"))
     try:

@@ -11,17 +11,16 @@ are written to ``test-output/screenshots/``.
 from __future__ import annotations
 
 import re
-import shutil
 from types import SimpleNamespace
 
 import pytest
 from playwright.sync_api import expect
 
 from api import create_app
-from browser_support import browser, chromium, page, screenshot, serve  # noqa: F401, F811  (fixtures)
-from conftest import SHIPPED_MODELS, activate_policy_on, record
+from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
+                             serve)  # (fixtures)
+from conftest import activate_policy_on, record
 from mpi.auth import add_user
-from mpi.services import DEFAULT_MODEL_VERSION, Services
 from test_held_because import STEPHANIE, STSPHANIE
 from test_review_ui_browser import sign_in
 
@@ -69,11 +68,7 @@ def _world(services) -> SimpleNamespace:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("held")
-    models = folder / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
-    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
-                         "MPI_SECRET_KEY": "browser-test-secret"})
+    services = browser_services(folder)
     world = _world(services)
     steward = ("sam", add_user(services.store, "sam", "steward"))
     try:

@@ -14,17 +14,17 @@ steward page saving a full-page screenshot of each (``test-output/screenshots/pa
 from __future__ import annotations
 
 import re
-import shutil
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from api import create_app
-from browser_support import browser, chromium, page, screenshot, serve  # noqa: F401, F811  (fixtures)
-from conftest import SHIPPED_MODELS, activate_policy_on, record
+from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
+                             serve)  # (fixtures)
+from conftest import activate_policy_on, record
 from mpi.auth import add_user
 from mpi.clock import ReplayClock
-from mpi.services import DEFAULT_MODEL_VERSION, Services
+from mpi.services import Services
 from mpi.synth.demo import build_demo
 from test_review_ui_browser import sign_in
 
@@ -66,11 +66,7 @@ CLIPPED = """() => {
 def site(tmp_path_factory):
     """The demo store plus Marisol's wide case, behind waitress; yields (base URL, services, steward, world)."""
     folder = tmp_path_factory.mktemp("pages")
-    models = folder / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
-    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
-                         "MPI_SECRET_KEY": "browser-test-secret"}, clock=ReplayClock())
+    services = browser_services(folder, clock=ReplayClock())
     build_demo(services, 150, "test:seed")
     world = _wide_case(services)
     steward = ("sam", add_user(services.store, "sam", "steward"))

@@ -9,17 +9,15 @@ the compare page's). The page is saved as ``test-output/screenshots/search.png``
 from __future__ import annotations
 
 import re
-import shutil
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
 
 from api import create_app
-from browser_support import browser, chromium, page, screenshot, serve  # noqa: F401, F811  (fixtures)
-from conftest import SHIPPED_MODELS
+from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
+                             serve)  # (fixtures)
 from mpi.auth import add_user
-from mpi.services import DEFAULT_MODEL_VERSION, Services
 from test_review_ui_browser import sign_in
 
 pytestmark = pytest.mark.slow
@@ -36,11 +34,7 @@ PEOPLE = [
 def site(tmp_path_factory):
     """The app over a store holding four persons, behind waitress; yields (base URL, services, steward, ids)."""
     folder = tmp_path_factory.mktemp("search-browser")
-    models = folder / "models"
-    models.mkdir()
-    shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
-    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
-                         "MPI_SECRET_KEY": "browser-test-secret"})
+    services = browser_services(folder)
     services.ensure_active_model("test")
     ids = {}
     for key, first, last, born, phone, zip_ in PEOPLE:
