@@ -22,8 +22,10 @@ import pytest
 import waitress
 from playwright.sync_api import sync_playwright
 
-from mpi.settings import PROJECT_ROOT
+from api import create_app
+from mpi.auth import add_user
 from mpi.services import DEFAULT_MODEL_VERSION, Services
+from mpi.settings import PROJECT_ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT_ROOT / "test-output" / "screenshots"
@@ -101,3 +103,15 @@ def browser_services(folder: Path, clock=None) -> Services:
     settings = {"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models),
                 "MPI_SECRET_KEY": "browser-test-secret"}
     return Services(settings) if clock is None else Services(settings, clock=clock)
+
+
+@contextmanager
+def steward_site(services: Services) -> Iterator[tuple[str, tuple[str, str]]]:
+    """The app over ``services`` behind waitress and a steward ``sam`` to sign in as; yields (base URL, (name,
+    token)) and closes the services after."""
+    steward = ("sam", add_user(services.store, "sam", "steward"))
+    try:
+        with serve(create_app(services=services)) as base:
+            yield base, steward
+    finally:
+        services.close()

@@ -17,11 +17,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from api import create_app
 from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
-                             serve)  # (fixtures)
+                             steward_site)  # (fixtures)
 from duplicate_cases import duplicate_case
-from mpi.auth import add_user
 from test_review_ui_browser import sign_in
 
 pytestmark = pytest.mark.slow
@@ -32,12 +30,8 @@ def site(tmp_path):
     """The app over a store holding Marisol's two persons and the duplicate case between them, behind waitress."""
     services = browser_services(tmp_path)
     dup = duplicate_case(services)
-    steward = ("sam", add_user(services.store, "sam", "steward"))
-    try:
-        with serve(create_app(services=services)) as base:
-            yield base, services, steward, dup
-    finally:
-        services.close()
+    with steward_site(services) as (base, steward):
+        yield base, services, steward, dup
 
 
 def test_a_steward_opens_a_duplicate_case_from_the_queue_sees_both_persons_and_merges_them(page, site):

@@ -16,11 +16,9 @@ from types import SimpleNamespace
 import pytest
 from playwright.sync_api import expect
 
-from api import create_app
 from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
-                             serve)  # (fixtures)
+                             steward_site)  # (fixtures)
 from conftest import activate_policy_on, record
-from mpi.auth import add_user
 from test_held_because import STEPHANIE, STSPHANIE
 from test_review_ui_browser import sign_in
 
@@ -70,12 +68,8 @@ def site(tmp_path_factory):
     folder = tmp_path_factory.mktemp("held")
     services = browser_services(folder)
     world = _world(services)
-    steward = ("sam", add_user(services.store, "sam", "steward"))
-    try:
-        with serve(create_app(services=services)) as base:
-            yield base, services, steward, world
-    finally:
-        services.close()
+    with steward_site(services) as (base, steward):
+        yield base, services, steward, world
 
 
 @pytest.mark.parametrize("kind, code, shot", [

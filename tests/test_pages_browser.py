@@ -18,11 +18,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from api import create_app
 from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
-                             serve)  # (fixtures)
+                             steward_site)  # (fixtures)
 from conftest import activate_policy_on, record
-from mpi.auth import add_user
 from mpi.clock import ReplayClock
 from mpi.services import Services
 from mpi.synth.demo import build_demo
@@ -69,12 +67,8 @@ def site(tmp_path_factory):
     services = browser_services(folder, clock=ReplayClock())
     build_demo(services, 150, "test:seed")
     world = _wide_case(services)
-    steward = ("sam", add_user(services.store, "sam", "steward"))
-    try:
-        with serve(create_app(services=services)) as base:
-            yield base, services, steward, world
-    finally:
-        services.close()
+    with steward_site(services) as (base, steward):
+        yield base, services, steward, world
 
 
 def _wide_case(services: Services) -> dict:

@@ -14,10 +14,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from playwright.sync_api import expect
 
-from api import create_app
 from browser_support import (browser, browser_services, chromium, page, screenshot,  # noqa: F401, F811
-                             serve)  # (fixtures)
-from mpi.auth import add_user
+                             steward_site)  # (fixtures)
 from test_review_ui_browser import sign_in
 
 pytestmark = pytest.mark.slow
@@ -41,12 +39,8 @@ def site(tmp_path_factory):
         ids[key] = services.matching.submit({"source_system": "st-marys-ehr", "source_record_id": key,
                                              "first_name": first, "last_name": last, "birth_date": born,
                                              "phone": phone, "postal_code": zip_}, "test")["person_id"]
-    steward = ("sam", add_user(services.store, "sam", "steward"))
-    try:
-        with serve(create_app(services=services)) as base:
-            yield base, services, steward, ids
-    finally:
-        services.close()
+    with steward_site(services) as (base, steward):
+        yield base, services, steward, ids
 
 
 def test_a_steward_finds_a_person_by_a_nickname_and_by_a_phone_in_another_format(page, site):
