@@ -11,11 +11,16 @@ run on a scratch store and models folder:
 
 and the calibrated version is copied into ``matching_models/`` under the default's name. Run:
 ``.venv/bin/python bench/build_default_model.py`` (then ``bench/accuracy.py --model people_dev-v2``).
+
+Several sets may tune one model (``--data`` repeated, ``--population`` for a generated one, as
+``bench/accuracy.py`` writes it): their records, truth and hard cases are joined into one set, each
+set's record and person ids prefixed by its number so that two sets never share a key.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import subprocess
 import sys
@@ -34,24 +39,68 @@ def mpi(args: list[str], db: Path, models: Path) -> str:
     return done.stdout
 
 
+def joined(folders: list[Path], into: Path) -> Path:
+    """One folder holding every set's records and hard cases, ids prefixed per set when there are several."""
+    if len(folders) == 1:
+        return folders[0]
+    into.mkdir(parents=True, exist_ok=True)
+    header = None
+    with open(into / "records.csv", "w", newline="") as out_records, open(into / "hard_cases.csv", "w", newline="") as out_hard:
+        records, hard = None, None
+        for n, folder in enumerate(folders, 1):
+            with open(folder / "records.csv", newline="") as f:
+                reader = csv.DictReader(f)
+                if records is None:
+                    header = reader.fieldnames
+                    records = csv.DictWriter(out_records, fieldnames=header)
+                    records.writeheader()
+                for row in reader:
+                    row = {k: row.get(k, "") for k in header}
+                    row["source_record_id"] = f"s{n}-{row['source_record_id']}"
+                    row["truth_person_id"] = f"s{n}-{row['truth_person_id']}"
+                    records.writerow(row)
+            if (folder / "hard_cases.csv").exists():
+                with open(folder / "hard_cases.csv", newline="") as f:
+                    reader = csv.DictReader(f)
+                    if hard is None:
+                        hard = csv.DictWriter(out_hard, fieldnames=reader.fieldnames)
+                        hard.writeheader()
+                    for row in reader:
+                        for side in ("l", "r"):
+                            row[f"source_record_id_{side}"] = f"s{n}-{row[f'source_record_id_{side}']}"
+                        hard.writerow(row)
+    return into
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder with records.csv (truth column)")
+    parser.add_argument("--data", type=Path, action="append", default=None,
+                        help="folder with records.csv (truth column) and hard_cases.csv; repeatable "
+                             "[default: shared/data/people_dev]")
+    parser.add_argument("--population", action="append", default=[],
+                        help="a generated population profile:seed[:k=v] to tune on too (bench/accuracy.py's spec)")
+    parser.add_argument("--people", type=int, default=5000, help="people per generated population")
     parser.add_argument("--version", default="people_dev-v2", help="name of the shipped version")
     parser.add_argument("--precision", default="0.999", help="calibration target (mpi calibrate --precision)")
     parser.add_argument("--max-missed", default="0.05", help="calibration target (mpi calibrate --max-missed)")
     args = parser.parse_args()
 
-    records = args.data / "records.csv"
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from accuracy import population
+
+    folders = (args.data if args.data is not None else ([] if args.population else [DEFAULT_DATA]))
+    folders = folders + [population(spec, args.people) for spec in args.population]
     target = ROOT / "matching_models" / f"{args.version}.json"
     if target.exists():
         sys.exit(f"{target} exists: model versions are written once; remove it first to rebuild")
     with tempfile.TemporaryDirectory() as tmp:
+        data = joined(folders, Path(tmp) / "joined")
+        records = data / "records.csv"
         db, models = Path(tmp) / "build.duckdb", Path(tmp) / "models"
         print(mpi(["train", "--input", str(records), "--labels", str(records), "--version", f"{args.version}-trained"],
                   db, models).strip())
         print(mpi(["load", "--input", str(records)], db, models).strip())
-        print(mpi(["calibrate", "--labels", str(records), "--never-link", str(args.data / "hard_cases.csv"),
+        print(mpi(["calibrate", "--labels", str(records), "--never-link", str(data / "hard_cases.csv"),
                    "--precision", args.precision, "--max-missed", args.max_missed, "--version", args.version],
                   db, models).strip())
         document = json.loads((models / f"{args.version}.json").read_text())
