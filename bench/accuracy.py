@@ -145,13 +145,12 @@ def print_measure(m: dict) -> None:
 
 def population(spec: str, people: int) -> Path:
     """The folder of a generated population (``profile:seed[:k=v...]``), written once and cached."""
-    from mpi.synth.generator import write_population
-
     profile, seed, *settings = spec.split(":")
-    kwargs = dict(s.split("=", 1) for s in settings)
+    kwargs = {k: v.split(",") if k == "metros" else v for k, v in (s.split("=", 1) for s in settings)}
     folder = ROOT / "bench" / "out" / "populations" / f"{spec.replace(':', '-').replace(',', '+')}-{people}"
     if not (folder / "hard_cases.csv").exists():
-        folder.mkdir(parents=True, exist_ok=True)
+        from mpi.synth.generator import write_population
+
         write_population(folder, people, int(seed), profile, **kwargs)
     return folder
 
