@@ -161,6 +161,8 @@ def test_every_new_source_system_appears_with_its_habits(varied):
             assert not rec["email"] and people[rec[TRUTH_FIELD]].adult
         elif system in ("sunstate-mco", "bluepath-mco"):
             assert rec["medicaid_id"]
+            state = people[rec[TRUTH_FIELD]].home.metro["state"]
+            assert state in (("AZ", "FL", "MI") if system == "sunstate-mco" else ("TX", "IL", "CA", "GA"))
         elif system == "helpline-211":
             assert not rec["medicaid_id"]
 

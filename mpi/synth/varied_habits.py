@@ -16,6 +16,7 @@ class ExtraHabits(NamedTuple):
     """Habits of the varied profile only. Each float is a per-record probability."""
 
     who: str = "any"  # any | members (Medicaid) | adults | school (aged 4-18)
+    states: tuple = ()  # the states it serves (a Medicaid plan is a state's); () for all
     drop: tuple = ()  # fields the system never keeps
     translit: float = .15  # a transliterated name written in another spelling
     swap_any: float = .01  # given and family name swapped, whatever the tradition
@@ -62,7 +63,8 @@ VARIED_HABITS = {
         SOURCE_HABITS["housing-first-cbo"], weight=4, id_format="HMIS-{n}", id_width=7, upper=.1,
         nickname=.4, dob_missing=.15, dob_estimate=.2, ssn=.6, ssn_placeholder=.25, phone=.3,
         homeless=.95),
-    # A second Medicaid plan, another state's habits: mixed case, full middle names, ZIP+4.
+    # A second Medicaid plan, in the other states (their Medicaid id formats): mixed case, full
+    # middle names, ZIP+4 always.
     "sunstate-mco": _habits(
         _MCO, weight=18, id_format="SSM{n}", id_width=10, upper=0, strip_accents=.3,
         middle_full=.8, middle_initial=0, suffix_in_last=0, phone_formats=PHONE_FORMATS[:1],
@@ -72,7 +74,8 @@ VARIED_HABITS = {
 EXTRA_HABITS = {
     "st-marys-ehr": ExtraHabits(translit=.1, compound=.3),
     "county-general-ehr": ExtraHabits(),
-    "bluepath-mco": ExtraHabits(who="members", translit=.2, compound=.4, id_typo=.01),
+    "bluepath-mco": ExtraHabits(who="members", states=("TX", "IL", "CA", "GA"), translit=.2,
+                                compound=.4, id_typo=.01),
     "fqhc-eastside": ExtraHabits(translit=.1),
     "foodbank-cbo": ExtraHabits(translit=.3, swap_any=.04, compound=.4, id_typo=.06,
                                 id_placeholder=.05, junior_dob_missing=.5),
@@ -89,5 +92,6 @@ EXTRA_HABITS = {
     "shelter-hmis": ExtraHabits(who="adults", drop=("address_line2",), translit=.3,
                                 swap_any=.03, id_typo=.05, id_placeholder=.08,
                                 junior_dob_missing=.5),
-    "sunstate-mco": ExtraHabits(who="members", translit=.2, compound=.2, id_typo=.02),
+    "sunstate-mco": ExtraHabits(who="members", states=("AZ", "FL", "MI"), translit=.2,
+                                compound=.2, id_typo=.02),
 }

@@ -33,15 +33,17 @@ class VariedSourceSystems(SourceSystems):
         self.extra = {s: _Habits(EXTRA_HABITS[s]) for s in self.HABITS}
 
     def _systems_for(self, p: Person) -> Weighted:
-        """Who each system sees: Medicaid members, adults, school-age children or anyone."""
+        """Who each system sees: Medicaid members, adults, school-age children or anyone, in
+        the states it serves."""
         age = (_REF - p.dob.toordinal()) / _YEAR
-        key = (bool(p.medicaid), p.adult, p.homeless, 4 <= age <= 18)
+        key = (bool(p.medicaid), p.adult, p.homeless, 4 <= age <= 18, p.home.metro["state"])
         table = self.system_tables.get(key)
         if table is None:
-            member, adult, homeless, school = key
+            member, adult, homeless, school, state = key
             allowed = {"any": True, "members": member, "adults": adult, "school": school}
             table = self.system_tables[key] = Weighted([
                 (s, h.weight * allowed[self.extra[s].who]
+                 * (not self.extra[s].states or state in self.extra[s].states)
                  * (4 if homeless and s in ("housing-first-cbo", "shelter-hmis") else 1))
                 for s, h in self.HABITS.items()])
         return table
