@@ -99,6 +99,48 @@ METROS = (
     },
 )
 
+#: Metros only the "varied" profile adds (``mpi generate --metros`` picks among all of them).
+VARIED_METROS = (
+    {
+        "name": "Phoenix", "state": "AZ", "weight": 18,
+        "area_codes": ("602", "480", "623"),
+        "cities": (
+            ("Phoenix", 50, ("85003", "85006", "85008", "85009", "85015", "85017", "85019",
+                             "85031", "85033", "85035", "85041")),
+            ("Mesa", 12, ("85201", "85203", "85204", "85210")), ("Glendale", 9, ("85301", "85302")),
+            ("Tempe", 8, ("85281", "85282")), ("Chandler", 7, ("85224", "85225")),
+        ),
+        "shelters": (("1210 W Open Door Way", "Phoenix", "85007"),
+                     ("330 N Desert Haven St", "Mesa", "85201")),
+    },
+    {
+        "name": "Miami", "state": "FL", "weight": 18,
+        "area_codes": ("305", "786", "954"),
+        "cities": (
+            ("Miami", 45, ("33125", "33127", "33130", "33135", "33142", "33145", "33147",
+                           "33150", "33161")),
+            ("Hialeah", 15, ("33010", "33012", "33013")), ("Miami Gardens", 8, ("33054", "33056")),
+            ("Homestead", 6, ("33030", "33033")), ("Fort Lauderdale", 10, ("33311", "33312")),
+        ),
+        "shelters": (("1550 NW Harbor Rest Ave", "Miami", "33136"),),
+    },
+    {
+        "name": "Detroit", "state": "MI", "weight": 14,
+        "area_codes": ("313", "248", "586"),
+        "cities": (
+            ("Detroit", 55, ("48201", "48204", "48205", "48206", "48209", "48210", "48213",
+                             "48219", "48227", "48228", "48235")),
+            ("Dearborn", 14, ("48120", "48126", "48128")), ("Hamtramck", 6, ("48212",)),
+            ("Warren", 8, ("48089", "48091")), ("Southfield", 6, ("48075", "48076")),
+        ),
+        "shelters": (("4110 Cass Shelter Ave", "Detroit", "48201"),
+                     ("77 E Fresh Start Pl", "Detroit", "48207")),
+    },
+)
+
+#: Medicaid id layouts of the varied profile's states (AHCCCS ids begin with a letter).
+VARIED_MEDICAID_FORMATS = {"AZ": ("A{n}", 8), "FL": ("{n}", 10), "MI": ("{n}", 10)}
+
 EMAIL_DOMAINS = (("gmail.com", 45), ("yahoo.com", 20), ("hotmail.com", 10), ("outlook.com", 8),
                  ("icloud.com", 7), ("aol.com", 4), ("comcast.net", 3), ("att.net", 3))
 

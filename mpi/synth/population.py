@@ -86,17 +86,27 @@ class Person:
 
     __slots__ = ("pid", "home", "group", "sex", "first", "middle", "last", "suffix", "maiden",
                  "dob", "dob_str", "ssn4", "medicaid", "cell", "prior_cell", "email", "adult",
-                 "homeless", "guardian", "twin")
+                 "homeless", "guardian", "twin", "namesake")
 
     def __init__(self, home: Household, group: str, sex: str):
         self.home, self.group, self.sex = home, group, sex
         self.middle = self.suffix = self.maiden = self.medicaid = self.cell = ""
         self.prior_cell = self.email = self.twin = ""
-        self.homeless, self.guardian = False, None
+        self.homeless, self.guardian, self.namesake = False, None, None
 
 
 class Population:
-    """Builds households one at a time from a shared seeded ``Random``."""
+    """Builds households one at a time from a shared seeded ``Random``.
+
+    The class attributes are the profile: the tables and rates people are drawn from. A harder
+    profile (:class:`mpi.synth.varied_population.VariedPopulation`) swaps them; the draws made
+    with them stay in the same order, so the standard profile's output never changes.
+    """
+
+    METROS, CITIES, GROUPS, SURNAMES, GIVEN = _METROS, _CITIES, _GROUPS, _SURNAMES, _GIVEN
+    MEDICAID_FORMATS, TWIN_NAMES = places.MEDICAID_FORMATS, names.TWIN_NAMES
+    #: Per-household rates: moved (a previous address), twins and a Jr per child, namesakes.
+    MOVED, TWINS, JUNIORS, NAMESAKES = .22, .07, .14, .04
 
     def __init__(self, rng: Random, n_people: int):
         """Draws the Medicaid id minters' starting points from ``rng``, so creation order counts."""
@@ -104,7 +114,7 @@ class Population:
         self.n_people = n_people
         self.pid_format = f"P{{:0{max(7, len(str(n_people)))}d}}"
         self.medicaid_ids = {state: Minter(rng, max(width, len(str(n_people))))
-                             for state, (_, width) in places.MEDICAID_FORMATS.items()}
+                             for state, (_, width) in self.MEDICAID_FORMATS.items()}
         self.recent = deque(maxlen=512)  # recent adults, to copy namesakes from
         self.email_names = {}
 
@@ -121,11 +131,11 @@ class Population:
     def _household(self) -> list[Person]:
         """Single, couple, family or single parent; sometimes a grandparent; sometimes moved."""
         r = self.r
-        metro, group = _METROS.pick(r), _GROUPS.pick(r)
+        metro, group = self.METROS.pick(r), self.GROUPS.pick(r)
         home = Household(metro, self._address(metro), self._phone(metro) if r() < .4 else "",
                           r() < .28)
-        if r() < .22:  # older records carry the previous address and landline
-            home.prior_address = self._address(metro if r() < .85 else _METROS.pick(r))
+        if r() < self.MOVED:  # older records carry the previous address and landline
+            home.prior_address = self._address(metro if r() < .85 else self.METROS.pick(r))
             home.prior_landline = self._phone(metro) if home.landline else ""
         kind = r()
         if kind < .30:
@@ -146,7 +156,7 @@ class Population:
     def _single(self, home: Household, group: str) -> Person:
         """A one-person household; sometimes an unrelated namesake born the same day."""
         r = self.r
-        if self.recent and r() < .04:
+        if self.recent and r() < self.NAMESAKES:
             other = choice(r, self.recent)
             p = self._person(home, other.group, other.sex, 18, 90, other.last)
             p.first, p.dob, p.dob_str = other.first, other.dob, other.dob_str
@@ -162,7 +172,7 @@ class Population:
         r = self.r
         man = self._person(home, group, "M", lo, hi)
         age = (_REF - man.dob.toordinal()) / _YEAR
-        wife_group = group if r() < .88 else _GROUPS.pick(r)
+        wife_group = group if r() < .88 else self.GROUPS.pick(r)
         woman = self._person(home, wife_group, "F", max(18, age - 6), max(18, age + 3))
         maiden, x = woman.last, r()
         if x < .7:
@@ -185,15 +195,16 @@ class Population:
             top = min(30, room) if r() < .12 else min(17, room)  # some adult children at home
             kid = self._person(home, group, sex, 0, top, self._child_surname(group, father, mother))
             kid.guardian = parent
-            if father and sex == "M" and not jr_done and r() < .14:
+            if father and sex == "M" and not jr_done and r() < self.JUNIORS:
                 jr_done = True
                 kid.first, kid.middle, kid.last = father.first, father.middle, father.last
                 kid.suffix = "Jr" if r() < .85 else "II"
                 father.suffix = "Sr" if kid.suffix == "Jr" and r() < .7 else ""
+                kid.namesake, father.namesake = father, kid  # a Jr/Sr pair
             elif mother and sex == "F" and r() < .08:
                 kid.first = mother.first
             kids.append(kid)
-            if r() < .07:
+            if r() < self.TWINS:
                 kids.append(self._twin_of(kid))
         return kids
 
@@ -206,7 +217,7 @@ class Population:
         named_after_parent = kid.suffix or kid.first == kid.guardian.first
         if twin.sex == kid.sex and not named_after_parent and r() < .5:
             tradition = kid.group if kid.group in ("hispanic", "vietnamese", "korean") else "anglo"
-            kid.first, twin.first = choice(r, names.TWIN_NAMES[kid.sex, tradition])
+            kid.first, twin.first = choice(r, self.TWIN_NAMES[kid.sex, tradition])
         kid.twin, twin.twin = "A", "B"
         return twin
 
@@ -226,7 +237,7 @@ class Population:
         days = int(lo * _YEAR) + int(r() * ((hi - lo) * _YEAR + 365))
         p.dob = date.fromordinal(_REF - days)
         p.dob_str, p.adult = p.dob.isoformat(), days >= 18 * _YEAR
-        p.first, p.last = self._given(group, sex, p.dob.year), last or _SURNAMES[group].pick(r)
+        p.first, p.last = self._given(group, sex, p.dob.year), last or self.SURNAMES[group].pick(r)
         if group == "vietnamese" and r() < .8:
             p.middle = choice(r, names.MIDDLE_VIETNAMESE[sex])
         elif group in ("white", "black") and r() < .7 or group == "hispanic" and r() < .4:
@@ -245,14 +256,14 @@ class Population:
     def _given(self, group: str, sex: str, born: int) -> str:
         """A given name of the group's tradition, a common American one, or a recent one."""
         r = self.r
-        share, names = _GIVEN[group]
+        share, names = self.GIVEN[group]
         if share and r() < share:
             return names[sex].pick(r)
         return (_MODERN if born >= 2000 and r() < .5 else _ANGLO)[sex].pick(r)
 
     def _address(self, metro: dict) -> Address:
         r = self.r
-        city, zips = _CITIES[metro["name"]].pick(r)
+        city, zips = self.CITIES[metro["name"]].pick(r)
         if r() < .2:
             k = 1 + int(r() * 110)
             street = f"{k}{'th' if 10 <= k % 100 <= 20 else _ORDINAL.get(k % 10, 'th')}"
@@ -295,5 +306,5 @@ class Population:
     def _medicaid_id(self, home: Household) -> str:
         state = home.metro["state"]
         letter = choice(self.r, "ABCDEFGHJKLMNPQRSTUVWXYZ")
-        return places.MEDICAID_FORMATS[state][0].format(n=self.medicaid_ids[state].next(),
+        return self.MEDICAID_FORMATS[state][0].format(n=self.medicaid_ids[state].next(),
                                                       letter=letter)

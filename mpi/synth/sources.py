@@ -40,19 +40,26 @@ class _Habits:
 
 
 class SourceSystems:
-    """Renders each person's records, minting every system's record ids as it goes."""
+    """Renders each person's records, minting every system's record ids as it goes.
+
+    ``HABITS`` is the profile's set of source systems; a harder profile
+    (:class:`mpi.synth.varied_sources.VariedSourceSystems`) swaps it and adds habits.
+    """
+
+    HABITS = HABITS
 
     def __init__(self, rng: Random, n_people: int):
         """Draws the id minters' starting points from ``rng``, so creation order counts."""
         self.r = rng.random
         cap = len(str(6 * n_people))  # digits for every record landing in one system
-        self.ids = {s: Minter(rng, max(h.id_width, cap)) for s, h in HABITS.items()}
-        self.habits = {s: _Habits(h) for s, h in HABITS.items()}
+        habits = self.HABITS
+        self.ids = {s: Minter(rng, max(h.id_width, cap)) for s, h in habits.items()}
+        self.habits = {s: _Habits(h) for s, h in habits.items()}
         self.system_tables = {}
         self.dob_noise = {s: h.dob_missing + h.dob_placeholder + h.dob_estimate + h.dob_error
-                          for s, h in HABITS.items()}
+                          for s, h in habits.items()}
         #: Systems whose id is a fixed prefix plus the minted number ("CG{n}" -> "CG").
-        self.id_prefix = {s: h.id_format[:-3] for s, h in HABITS.items()
+        self.id_prefix = {s: h.id_format[:-3] for s, h in habits.items()
                           if h.id_format.endswith("{n}") and "{" not in h.id_format[:-3]}
 
     def records_for(self, p: Person) -> list[dict[str, str]]:
