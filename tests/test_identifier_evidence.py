@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from mpi.matching.policy import DEFAULT_POLICY
+from mpi.matching.prepare import prepare
 
 HOME = dict(last_name="Okonkwo-Reyes", address_line1="2210 Magnolia Ave", city="Houston", state="TX",
             postal_code="77026", phone="(281) 555-0167", email="okonkwo.home@example.org")
@@ -153,3 +154,33 @@ def test_a_twin_is_kept_out_by_a_record_other_than_the_best(matching):
     assert top["matched_record"]["source_record_id"] == "2" and top["match_weight"] > upper(matching)
     assert twin["decision"] == "POSSIBLE_MATCH" and twin["person_id"] is None
     assert twin["held_because"]["code"] == "conflict" and top["conflict"]["source_record_id"] == "1"
+
+
+def test_a_cluster_does_not_carry_a_son_into_his_fathers_person(matching):
+    """A batch file clustered the father's undated record with his son's: the cluster's representative (the
+    undated record, the richer) matches the father, and the son's record is decided alone: held."""
+    john = dict(first_name="John", middle_name="Emeka", sex="M", **HOME)
+    father = submit(matching, "st-marys-ehr", "1", **john, birth_date="1969-02-03")
+    undated = prepare({"source_system": "foodbank-cbo", "source_record_id": "2", **john, "ssn_last4": "6618",
+                       "medicaid_id": "TX30118822"})
+    son = prepare({"source_system": "county-general-ehr", "source_record_id": "3", "first_name": "John",
+                   "last_name": HOME["last_name"], "birth_date": "2001-09-27", "phone": HOME["phone"]})
+
+    result = matching.submit_cluster(undated, [(son, 25.0)], "test", "c-1")
+
+    assert result["decision"] == "MATCH" and result["person_id"] == father["person_id"]
+    alone = result["decided_alone"][son.key]
+    assert alone["decision"] == "POSSIBLE_MATCH" and alone["review_case_id"]
+    entry = matching.index().get(son.key)
+    assert entry.person_id is None and entry.case_id == alone["review_case_id"]
+
+
+def test_a_consistent_cluster_member_still_joins_by_its_cluster(matching):
+    person = submit(matching, "st-marys-ehr", "1", **ADA)
+    rep = prepare({"source_system": "bluepath-mco", "source_record_id": "2", **ADA, "medicaid_id": "TX40918273"})
+    member = prepare({"source_system": "bluepath-mco", "source_record_id": "3", **ADA, "phone": ""})
+
+    result = matching.submit_cluster(rep, [(member, 30.0)], "test", "c-2")
+
+    assert result["person_id"] == person["person_id"] and result["decided_alone"] == {}
+    assert matching.index().get(member.key).person_id == person["person_id"]
