@@ -186,3 +186,27 @@ def test_a_consistent_cluster_member_still_joins_by_its_cluster(matching):
 
     assert result["person_id"] == person["person_id"] and result["decided_alone"] == {}
     assert matching.index().get(member.key).person_id == person["person_id"]
+
+
+def test_a_dedup_run_never_auto_merges_persons_with_a_contradicting_pair_beside_their_best(services, matching,
+                                                                                           activate_policy):
+    """Person B = {B1, B2}; A1 agrees with B1 (the best pair, far above the upper threshold) but carries another
+    SSN than B2: the run opens a case instead of merging."""
+    defaults = {k: DEFAULT_POLICY[k] for k in ("hold_levels", "conflict_levels", "firm_conflict_levels",
+                                               "clear_levels")}
+    b1 = submit(matching, "st-marys-ehr", "B1", **ADA)
+    b2 = submit(matching, "fqhc-eastside", "B2", **{**ADA, "middle_name": ""}, ssn_last4="7305")
+    assert b2["person_id"] == b1["person_id"]
+    activate_policy(**defaults, lower_match_weight=1e5, upper_match_weight=2e5)  # A1 founds a person of its own
+    a1 = submit(matching, "county-general-ehr", "A1", **ADA, ssn_last4="4821")
+    assert a1["decision"] == "NO_MATCH"
+    shipped = services.registry.load("people_dev-v2").policy
+    activate_policy(**defaults, lower_match_weight=shipped.lower_match_weight,
+                    upper_match_weight=shipped.upper_match_weight, batch_auto_merge=True)
+
+    run = services.dedup.run("admin:test")
+
+    finding = next(f for f in run["findings"] if {f["person_a"], f["person_b"]} == {a1["person_id"], b1["person_id"]})
+    assert finding["match_weight"] > upper(matching) and "B1" in (finding["record_a"] + finding["record_b"])
+    assert finding["merge_id"] is None and finding["case_id"]
+    assert run["counts"]["auto_merged"] == 0
