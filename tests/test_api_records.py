@@ -152,9 +152,10 @@ def test_a_record_is_not_auto_linked_to_a_person_it_partly_contradicts(client, a
     assert top["person_id"] == marisol["person_id"]
     assert top["match_weight"] >= policy.upper_match_weight  # her own record alone would link her
     assert top["weakest_record_weight"] < policy.lower_match_weight
-    # Theodore's record contradicts her (another first name and birth date), so she is not linked.
+    # Theodore's record contradicts her (another SSN, a firm conflict found first; another first name and birth
+    # date too), so she is not linked.
     assert top["conflict"] == {"source_system": "county-general-ehr", "source_record_id": "CG-1",
-                               "level": "name_dob: both differ"}
+                               "level": "ssn_last4: conflict"}
     assert body["decision"] == "POSSIBLE_MATCH"
     assert body["person_id"] is None and body["review_case_id"]
 

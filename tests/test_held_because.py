@@ -165,7 +165,8 @@ def test_a_conflict_names_the_record_of_the_top_person_and_how(client, auth, ste
 
     held = read_back(client, steward, services, body["review_case_id"], "conflict")
     assert marisol in held["sentence"] and "county-general-ehr/CG-1" in held["sentence"]
-    assert 'name_dob "both differ"' in held["sentence"]
+    # Another SSN (a firm conflict, found first) as well as both names and birth date differing.
+    assert 'ssn_last4 "conflict"' in held["sentence"]
 
 
 def test_match_says_why_it_would_hold_and_a_linked_record_has_no_reason(client, auth):

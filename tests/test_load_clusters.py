@@ -136,11 +136,12 @@ def test_clusters_make_fewer_match_calls_and_the_terminal_counts_them(world):
     made, by_record, saved = map(int, calls.groups())
     multi = _clusters_of_two_or_more(world)
     assert by_record == len(world["partner"]) and made + saved == by_record
-    assert made == len(world["membership"]) - sum(len(k) - 1 for k in multi.values())  # one per cluster
     assert saved >= len(world["partner"]) // 3
     counts = re.search(r"by clusters: (\d+) clusters matched, (\d+) records linked and (\d+) held by their cluster, "
-                       r"(\d+) persons created, (\d+) cases opened", out)
-    matched, linked, held, created, opened = map(int, counts.groups())
+                       r"(\d+) persons created, (\d+) cases opened, (\d+) members decided alone", out)
+    matched, linked, held, created, opened, alone = map(int, counts.groups())
+    # One per cluster, and one for each member that contradicts a record of its cluster's person.
+    assert made == len(world["membership"]) - sum(len(k) - 1 for k in multi.values()) + alone
     assert matched == len(multi) and linked + held == saved
     persons = _query(world["by_cluster"], "SELECT count(*) FROM persons")[0][0]
     assert created == persons - len(world["base_persons"])

@@ -237,9 +237,30 @@ def test_ssn_last4_keeps_four_real_digits_and_drops_placeholders(raw, expected):
     assert norm(ssn_last4=raw)["ssn_last4"] == expected
 
 
+@pytest.mark.parametrize("raw", ["4321", "0001", "2222", "8888"])
+def test_more_dummy_ssn_tails_are_missing(raw):
+    assert norm(ssn_last4=raw)["ssn_last4"] is None
+
+
 def test_medicaid_id_is_upper_alphanumeric():
     assert norm(medicaid_id=" 957-040 39p ")["medicaid_id"] == "95704039P"
     assert norm(medicaid_id=" - ")["medicaid_id"] is None
+
+
+@pytest.mark.parametrize("raw", [
+    "000000000", "99999999", "XXXXXXXX", "1111-1111", "UNKNOWN", "unk", "Pending", "PENDING-APP", "none", "N/A",
+    "n.a.", "TEMP", "TEMP0042", "tbd", "NULL", "Self Pay", "123456789", "1234-5678", "987654321", "12", "A1",
+])
+def test_placeholder_medicaid_ids_are_missing(raw):
+    assert norm(medicaid_id=raw)["medicaid_id"] is None
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("TX40918273", "TX40918273"), ("mc-771-209-34", "MC77120934"), ("100200300", "100200300"),
+    ("N0NE4521", "N0NE4521"), ("UNK4", "UNK4"),
+])
+def test_real_medicaid_ids_resembling_placeholders_are_kept(raw, expected):
+    assert norm(medicaid_id=raw)["medicaid_id"] == expected
 
 
 @pytest.mark.parametrize("raw", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mpi.errors import ModelError
-from mpi.matching.policy import DEFAULT_POLICY, Policy
+from mpi.matching.policy import DEFAULT_POLICY, LEVEL_BITS, Policy
 
 
 def evidence(*levels: str, weight: float = 30.0) -> list[dict]:
@@ -42,6 +42,35 @@ def test_conflicts_may_be_single_levels_or_combinations():
     both = evidence("name_dob: first name exact, birth date missing", "suffix: on one side only")
     assert policy.conflict(both) == "name_dob: first name exact, birth date missing + suffix: on one side only"
     assert policy.conflict(evidence("name_dob: first name exact, birth date missing")) is None
+
+
+def test_another_identifier_alone_is_a_conflict_and_only_the_ssn_lifts_another_member_id():
+    policy = Policy.from_spec(None)
+    agreeing = ("name_dob: first name and birth date exact", "contact: address and phone agree")
+    assert policy.conflict(evidence(*agreeing, "ssn_last4: conflict", weight=40.0)) == "ssn_last4: conflict"
+    assert policy.conflict(evidence(*agreeing, "medicaid_id: conflict", weight=40.0)) == "medicaid_id: conflict"
+    # A firm conflict: the same member id (a family's case number) does not lift another SSN.
+    assert policy.conflict(evidence(*agreeing, "ssn_last4: conflict", "medicaid_id: exact")) == "ssn_last4: conflict"
+    # A member id changes with a re-enrolment or a plan; the SSN does not.
+    assert policy.conflict(evidence(*agreeing, "medicaid_id: conflict", "ssn_last4: exact")) is None
+    # A keying slip is a level of its own, not a conflict.
+    assert policy.conflict(evidence(*agreeing, "ssn_last4: one digit off or two swapped")) is None
+    assert policy.conflict(evidence(*agreeing, "medicaid_id: one character off or two swapped")) is None
+
+
+def test_a_firm_conflict_is_found_alike_in_levels_and_in_bits():
+    policy = Policy.from_spec(None)
+    levels = {"ssn_last4: conflict", "medicaid_id: exact", "name_dob: first name and birth date exact"}
+    assert policy.conflict_in_bits(sum(LEVEL_BITS[name] for name in levels)) == policy.conflict_in(levels)
+    assert policy.conflict_in(levels) == "ssn_last4: conflict"
+
+
+def test_firm_conflicts_round_trip_and_are_validated():
+    policy = Policy.from_spec({"firm_conflict_levels": ["ssn_last4: conflict", ["suffix: conflict", "sex: differs"]]})
+    assert Policy.from_spec(policy.as_spec()) == policy
+    with pytest.raises(ModelError) as e:
+        Policy.from_spec({"firm_conflict_levels": [["ssn_last4: no such level"]]})
+    assert set(e.value.errors) == {"firm_conflict_levels"}
 
 
 def test_every_problem_of_a_bad_policy_is_reported_together():

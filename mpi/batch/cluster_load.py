@@ -8,6 +8,9 @@ of the file are one human. Each cluster is matched against the index **once**, t
 - ``MATCH``: every member linked (``AUTO``) to the person the representative matched, with its own weight
   to the cluster;
 - ``NO_MATCH``: one new person for the cluster, every member linked to it;
+- either way, a member that meets a conflict rule of the policy against any record of that person (a
+  son's record clustered with his father's through an undated one) is decided alone instead, as ``mpi
+  load`` decides a record: a cluster never carries a record into a person it contradicts;
 - ``POSSIBLE_MATCH``: the representative held in review as today, and every member held too, with the
   representative's candidates (one case each: a case holds one record). Linking a member to a guess
   would be worse than holding it, and a member is not more certain than its best-evidenced record; once a
@@ -120,6 +123,8 @@ class ClusterLoaded(Loaded):
     clusters_matched: int = 0
     linked_by_cluster: int = 0
     held_by_cluster: int = 0
+    #: Members of a matched cluster that contradict a record of its person, so decided alone.
+    decided_alone: int = 0
     persons_created: int = 0
     cases_opened: int = 0
     match_calls: int = 0
@@ -207,8 +212,12 @@ def _decide(matching: MatchService, rows: list[Outcome], clusters: Mapping[Key, 
         loaded.cases_opened += len(result["held"])
         loaded.decisions["POSSIBLE_MATCH"] += len(members)
     else:
-        loaded.linked_by_cluster += len(members)
-        loaded.decisions["MATCH"] += len(members)
+        alone = result["decided_alone"]  # members that contradict a record of the person: decided alone
+        loaded.linked_by_cluster += len(members) - len(alone)
+        loaded.decisions["MATCH"] += len(members) - len(alone)
+        loaded.decided_alone += len(alone)
+        for outcome in alone.values():
+            _count(loaded, outcome)
 
 
 def _count(loaded: ClusterLoaded, result: Mapping[str, Any]) -> None:

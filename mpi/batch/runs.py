@@ -11,7 +11,8 @@ what it finds with today's persons (``compare.py``):
   makes them one; a pair already joined by an earlier run's case counts as joined.
   Where the policy says
   ``batch_auto_merge`` and the pair is at or above the upper threshold with no hold
-  and no conflict, and neither person holds a steward's link, the run merges them
+  and no conflict (between any record of one and any of the other, not the best pair
+  alone), and neither person holds a steward's link, the run merges them
   itself, audited as the run's (an unmerge undoes it like any merge);
 - a person the run would split is reported (counts and report), never split;
 - a pair a steward said are different humans (not a duplicate, a new person
@@ -197,7 +198,7 @@ class DedupRuns:
                 case_id = merge_id = None
                 if (policy.batch_auto_merge and pair.match_weight >= policy.upper_match_weight
                         and policy.hold(score.evidence) is None and policy.conflict(score.evidence) is None
-                        and not {a, b} & manual):
+                        and not {a, b} & manual and not evidence_of.contradict(a, b, live, policy)):
                     merge_id = self.merges.merge(a, b, actor, reason)
                     redirects[b] = a  # later findings naming b mean a now
                     tally["auto_merged"] += 1
@@ -248,12 +249,26 @@ class _Evidence:
                         if row.get(c) is not None:
                             values[c].add(row[c])
         self.counts = compare.CountsOf(records, FREQUENCY_COLUMNS, values)
+        self._owners: list[str | None] | None = None  # each record's person, read once if a merge is weighed
 
     def __call__(self, pair: compare.PersonPair) -> Any:
         left, right = self.rows[pair.uid_a], self.rows[pair.uid_b]
         frequencies = self.scorer.frequencies(left, self.size, self.counts, left)
         return self.scorer.score(left, right, self.size, frequencies)
 
+
+    def contradict(self, a: str, b: str, live: Callable[[str], str], policy: Any) -> bool:
+        """Whether a record of person ``a`` meets a conflict rule against a record of ``b``: a merge joins every
+        record of one to every record of the other, so it is made only when none contradicts another, as a
+        record joins a person in real time (its best pair alone might agree while another says two people)."""
+        if self._owners is None:
+            self._owners = self.records["person_id"].to_pylist()
+        sides: dict[str, list[dict[str, Any]]] = {a: [], b: []}
+        for uid, owner in enumerate(self._owners):
+            if owner is not None and (person := live(owner)) in sides:
+                sides[person].append(compare.model_columns_of(self.records, uid, MODEL_COLUMNS))
+        return any(policy.conflict(self.scorer.score(left, right).evidence) is not None
+                   for left in sides[a] for right in sides[b])
 
     def key(self, uid: int) -> str:
         """A finding's record as ``source_system/source_record_id``."""

@@ -83,7 +83,8 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     if clusters is not None:
         click.echo(f"by clusters: {loaded.clusters_matched} clusters matched, {loaded.linked_by_cluster} records "
                    f"linked and {loaded.held_by_cluster} held by their cluster, {loaded.persons_created} persons "
-                   f"created, {loaded.cases_opened} cases opened")
+                   f"created, {loaded.cases_opened} cases opened, {loaded.decided_alone} members decided alone "
+                   "(they contradict a record of their cluster's person)")
         click.echo(f"match calls: {loaded.match_calls} ({loaded.match_calls + loaded.match_calls_saved} record by "
                    f"record: {loaded.match_calls_saved} saved)")
     # After a resume too: the run that was killed may have been killed while re-matching.

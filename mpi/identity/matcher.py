@@ -148,12 +148,16 @@ class MatchService:
         ``POSSIBLE_MATCH`` each member is held in review like the representative, with the representative's
         candidates: a steward sees the same choice, and once the representative is decided the members
         score high against its record, so ``rematch_open_cases`` links them after it. One transaction,
-        every write audited (the members' links name the cluster and the representative).
+        every write audited (the members' links name the cluster and the representative). A member that
+        meets a conflict rule against any record of the person (the representative's, or a member's linked
+        before it) does not join it: it is decided alone, as :meth:`submit_prepared` decides a record, so a
+        cluster cannot carry a record into a person it contradicts.
 
         Every record must be new to the store (an update is decided alone, by :meth:`submit_prepared`).
 
         Returns:
-            the representative's decision, person id and case id, and each member's case id (when held).
+            the representative's decision, person id and case id, each member's case id (when held), and
+            the decision and case id of each member decided alone (``decided_alone``).
         """
         model = self.active_model()
         rep_key = representative.key
@@ -167,7 +171,7 @@ class MatchService:
             self.writer.put_record(rep_key, *representative, actor, model.version)
             decision, candidates, person_id, case_id = self._decide_and_write(actor, rep_key, representative.norm,
                                                                               model)
-            held = {}
+            held, alone = {}, {}
             for prepared, weight in members:
                 key = prepared.key
                 self.writer.put_record(key, *prepared, actor, model.version)
@@ -178,6 +182,13 @@ class MatchService:
                         f"Held with its cluster {cluster_id}: its representative {rep} is in review (case {case_id}).",
                         {"cluster_id": cluster_id, "representative": rep, "representative_case_id": case_id}))
                     continue
+                if self._contradicts(prepared.norm, person_id, model):
+                    # The representative's match saw only the representative: a member joins only when it is
+                    # consistent with every record of the person too, else it is decided alone (a bridge
+                    # such as a son's record in a cluster with his father's undated one).
+                    decided, _, alone_person, alone_case = self._decide_and_write(actor, key, prepared.norm, model)
+                    alone[key] = {"decision": decided.value, "person_id": alone_person, "review_case_id": alone_case}
+                    continue
                 link = Link(Decision.MATCH.value, LinkSource.AUTO, weight,
                             None if weight is None else probability_from_weight(weight), [], model.version)
                 self.writer.link(key, person_id, link, actor, f"auto MATCH by cluster {cluster_id}",
@@ -186,7 +197,13 @@ class MatchService:
         logger.debug("cluster %s by %s: %s members, representative %s person=%s case=%s", cluster_id, actor,
                      len(members) + 1, decision.value, person_id, case_id)
         return {"decision": decision.value, "person_id": person_id, "review_case_id": case_id,
-                "held": held}
+                "held": held, "decided_alone": alone}
+
+    def _contradicts(self, norm: Mapping[str, Any], person_id: str, model: Model) -> bool:
+        """Whether a record meets a conflict rule of the policy against any record of the person."""
+        members = [entry for _, entry in self.writer.index.person_entries(person_id)]
+        *_, found = model.scorer.query(norm).score_person(members, model.policy.conflict_in_bits)
+        return found is not None
 
     def _unchanged(self, key: Key, record: Mapping[str, Any], norm: Mapping[str, Any]):
         """The record's index entry if it was decided and is sent again exactly as stored, else None."""

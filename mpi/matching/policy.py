@@ -33,14 +33,11 @@ DEFAULT_HOLD_LEVELS = [
     ["name_dob: a multiple-birth placeholder, birth date exact or near"],
     ["name_dob: first name missing or swapped, birth date exact or near", "sex: differs"],
     # A short form on one birth date with another middle name or identifier: a twin (ISABEL K and BELLA D).
+    # (Another identifier is a conflict on its own: DEFAULT_CONFLICT_LEVELS, DEFAULT_FIRM_CONFLICT_LEVELS.)
     ["name_dob: first name nickname or short form, birth date exact", "middle_name: conflict"],
-    ["name_dob: first name nickname or short form, birth date exact", "medicaid_id: conflict"],
-    ["name_dob: first name nickname or short form, birth date exact", "ssn_last4: conflict"],
     # Neither a first name (a placeholder such as BABY GIRL, or none) nor a birth date to compare:
     # what agrees is the household's (surname, address, phone), which a newborn and a sibling share.
     ["name_dob: first name (missing or swapped) and birth date missing"],
-    # Another member id from the plan: another member, or a re-enrolment a steward should see.
-    ["medicaid_id: conflict"],
     # No birth date, and a first name only like the other (CARRLOS / CARLOS, JULIO / JULIAN, BARB /
     # BARBARA): the household agrees either way, and a parent and child of one name share it.
     ["name_dob: first name similar, birth date missing"],
@@ -65,14 +62,21 @@ DEFAULT_CONFLICT_LEVELS = [
     "name_dob: first name missing or swapped, birth date differs",
     "name_dob: first name differs, birth date missing",
     "suffix: conflict",
-    # Both identifiers differ: two people, however alike otherwise (the same name, birth date and phone).
-    ["medicaid_id: conflict", "ssn_last4: conflict"],
+    # One first name and birth date but another middle name (not an initial of it): a twin named
+    # ADAEZE CHIOMA and ADAEZE NGOZI, or a namesake; against any record, so that a record without a
+    # middle name cannot carry the other twin's into the person.
+    ["name_dob: first name and birth date exact", "middle_name: conflict"],
+    # Another member id (not one keying slip: that is its own level): another member, however alike
+    # otherwise. Lifted by the same SSN (a clear level): a member id changes with a re-enrolment or
+    # another plan, the SSN does not.
+    "medicaid_id: conflict",
     # No birth date, and a suffix on one side only: the father or the son, whichever record it is.
     ["name_dob: first name exact, birth date missing", "suffix: on one side only"],
-    # No birth date to tell, and another SSN: the parent or child of that name, not a typo of it.
-    ["name_dob: first name exact, birth date missing", "ssn_last4: conflict"],
-    ["name_dob: first name similar, birth date missing", "ssn_last4: conflict"],
 ]
+#: Conflicts no clear level lifts: another SSN (not one digit off or two swapped, which is its own
+#: level) is another human, however much else agrees, and the same member id does not say otherwise
+#: (a family's case number, or a parent's id keyed on a child's record).
+DEFAULT_FIRM_CONFLICT_LEVELS = ["ssn_last4: conflict"]
 #: Evidence twins never share, which lifts a hold.
 DEFAULT_CLEAR_LEVELS = ["ssn_last4: exact", "medicaid_id: exact"]
 
@@ -83,6 +87,7 @@ DEFAULT_POLICY = {
     "max_candidates": 5,
     "hold_levels": DEFAULT_HOLD_LEVELS,
     "conflict_levels": DEFAULT_CONFLICT_LEVELS,
+    "firm_conflict_levels": DEFAULT_FIRM_CONFLICT_LEVELS,
     "clear_levels": DEFAULT_CLEAR_LEVELS,
     "batch_auto_merge": False,
 }
@@ -122,8 +127,10 @@ class Policy:
         conflict_levels: levels (or combinations of levels, as lists) that, in the
             evidence against any of a person's records, keep a record from joining
             that person automatically.
-        clear_levels: levels that lift a hold or a conflict when the same pair's
-            evidence has one.
+        firm_conflict_levels: conflicts (as ``conflict_levels``) that no clear level lifts:
+            another identifier that nothing else in the pair can explain.
+        clear_levels: levels that lift a hold or a conflict (not a firm one) when the same
+            pair's evidence has one.
         batch_auto_merge: whether a batch dedup run merges two persons itself when their best pair
             scores at or above the upper threshold with no hold or conflict (off: it opens a case).
     """
@@ -134,6 +141,7 @@ class Policy:
     max_candidates: int
     hold_levels: tuple[Hold, ...] = field(default=())
     conflict_levels: tuple[frozenset[str], ...] = field(default=())
+    firm_conflict_levels: tuple[frozenset[str], ...] = field(default=())
     clear_levels: frozenset[str] = field(default=frozenset())
     batch_auto_merge: bool = False
 
@@ -155,7 +163,11 @@ class Policy:
         return self.conflict_in(_present(evidence))
 
     def conflict_in(self, present: set[str]) -> str | None:
-        """:meth:`conflict` for a pair's levels (``"comparison: label"``)."""
+        """:meth:`conflict` for a pair's levels (``"comparison: label"``): a firm conflict whatever else the
+        pair shows, else a conflict no clear level lifts."""
+        for rule in self.firm_conflict_levels:
+            if rule <= present:
+                return " + ".join(sorted(rule))
         if present & self.clear_levels:
             return None
         for rule in self.conflict_levels:
@@ -165,7 +177,10 @@ class Policy:
 
     def conflict_in_bits(self, bits: int) -> str | None:
         """:meth:`conflict_in` for a pair's levels as bits (``LEVEL_BITS``)."""
-        clear, rules = self._conflict_masks
+        firm, clear, rules = self._conflict_masks
+        for mask, why in firm:
+            if bits & mask == mask:
+                return why
         if bits & clear:
             return None
         for mask, why in rules:
@@ -174,10 +189,13 @@ class Policy:
         return None
 
     @cached_property
-    def _conflict_masks(self) -> tuple[int, tuple[tuple[int, str], ...]]:
+    def _conflict_masks(self) -> tuple[tuple[tuple[int, str], ...], int, tuple[tuple[int, str], ...]]:
         def mask(levels: Iterable[str]) -> int:
             return sum(LEVEL_BITS[name] for name in set(levels))
-        return mask(self.clear_levels), tuple((mask(rule), " + ".join(sorted(rule))) for rule in self.conflict_levels)
+
+        def masks(rules: Iterable[frozenset[str]]) -> tuple[tuple[int, str], ...]:
+            return tuple((mask(rule), " + ".join(sorted(rule))) for rule in rules)
+        return masks(self.firm_conflict_levels), mask(self.clear_levels), masks(self.conflict_levels)
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any] | None) -> Policy:
@@ -194,7 +212,7 @@ class Policy:
         unknown = sorted(set(spec) - set(DEFAULT_POLICY))
         for key in unknown:
             errors.setdefault(key, []).append("unknown policy key")
-        for key in ("hold_levels", "conflict_levels", "clear_levels"):
+        for key in ("hold_levels", "conflict_levels", "firm_conflict_levels", "clear_levels"):
             for problem in _level_problems(spec[key], nested=key != "clear_levels", below=key == "hold_levels"):
                 errors.setdefault(key, []).append(problem)
         if not errors and spec["lower_match_weight"] > spec["upper_match_weight"]:
@@ -209,6 +227,8 @@ class Policy:
             hold_levels=tuple(Hold(frozenset(c), None) if isinstance(c, list)
                               else Hold(frozenset(c["levels"]), float(c["below"])) for c in spec["hold_levels"]),
             conflict_levels=tuple(frozenset([c] if isinstance(c, str) else c) for c in spec["conflict_levels"]),
+            firm_conflict_levels=tuple(frozenset([c] if isinstance(c, str) else c)
+                                       for c in spec["firm_conflict_levels"]),
             clear_levels=frozenset(spec["clear_levels"]),
             batch_auto_merge=spec["batch_auto_merge"],
         )
@@ -221,6 +241,7 @@ class Policy:
             "max_candidates": self.max_candidates,
             "hold_levels": [rule.as_spec() for rule in self.hold_levels],
             "conflict_levels": [next(iter(c)) if len(c) == 1 else sorted(c) for c in self.conflict_levels],
+            "firm_conflict_levels": [next(iter(c)) if len(c) == 1 else sorted(c) for c in self.firm_conflict_levels],
             "clear_levels": sorted(self.clear_levels),
             "batch_auto_merge": self.batch_auto_merge,
         }

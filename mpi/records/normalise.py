@@ -30,7 +30,7 @@ __all__ = ["NORMALISATION_VERSION", "NORMALISED_FIELDS", "names_are_nickname_rel
 
 #: Bumped whenever a rule here changes what a record normalises to: a store whose records were
 #: normalised under another version normalises them again from the records as sent.
-NORMALISATION_VERSION = 3
+NORMALISATION_VERSION = 4
 
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (
@@ -53,7 +53,14 @@ _PLACEHOLDER_BIRTHS = {_dt.date(1900, 1, 1), _dt.date(1899, 12, 31), _dt.date(18
                        _dt.date(1753, 1, 1), _dt.date(1, 1, 1)}
 _SEX = {"F": "F", "FEMALE": "F", "M": "M", "MALE": "M"}
 _SSN4 = re.compile(r"[0-9]{4}")
-_SSN_PLACEHOLDERS = {"1234", "6789"}  # tails of 123-45-6789 dummies; all-same digits are too
+#: Tails of dummy SSNs (123-45-6789, 987-65-4321, 000-00-0001); all-same digits are dummies too.
+_SSN_PLACEHOLDERS = {"1234", "6789", "4321", "0001"}
+#: Member ids systems write for "none yet": a placeholder agrees with every other record that
+#: carries it and, as an identifier, would conflict with every real id (words as upper alphanumerics).
+_MEDICAID_PLACEHOLDERS = {"UNKNOWN", "UNK", "PENDING", "PEND", "APPLIED", "NONE", "NA", "NULL", "TEMP", "TBD",
+                          "SELFPAY", "MEDICAID", "NOTAPPLICABLE", "NOTAVAILABLE", "UNAVAILABLE", "DECLINED",
+                          "REFUSED", "MISSING", "NOID", "NONEGIVEN"}
+_ASCENDING, _DESCENDING = "0123456789", "9876543210"
 _EMAIL = re.compile(r"[a-z0-9._%+'-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}", re.ASCII)
 _NON_DIGIT = re.compile(r"[^0-9]")
 # The usual shapes of a 10-digit NANP number: (713) 555-0123, 713.555.0123, +1 713 555 0123...
@@ -91,6 +98,16 @@ def _normalise_ssn_last4(value: str) -> str | None:
     if not _SSN4.fullmatch(value) or len(set(value)) == 1 or value in _SSN_PLACEHOLDERS:
         return None
     return value
+
+
+def _normalise_medicaid_id(value: str) -> str | None:
+    """Upper alphanumerics of a member id; placeholders (all one character, a run of digits such as
+    123456789, a word such as PENDING or TEMP, or fewer than four characters) are missing."""
+    v = NOT_ALNUM.sub("", value.upper())
+    if (len(v) < 4 or len(set(v)) == 1 or v in _MEDICAID_PLACEHOLDERS or v.startswith(("TEMP", "PENDING"))
+            or v in _ASCENDING or v in _DESCENDING or v in "1234567890"):
+        return None
+    return v
 
 
 @lru_cache(maxsize=200_000)
@@ -144,7 +161,7 @@ def normalise_record(raw: Mapping[str, str | None]) -> dict[str, object]:
     out["birth_date"], out["birth_year"] = _normalise_birth(text(raw.get("birth_date")))
     out["sex"] = _SEX.get(text(raw.get("sex")).upper())
     out["ssn_last4"] = _normalise_ssn_last4(text(raw.get("ssn_last4")))
-    out["medicaid_id"] = NOT_ALNUM.sub("", text(raw.get("medicaid_id")).upper()) or None
+    out["medicaid_id"] = _normalise_medicaid_id(text(raw.get("medicaid_id")))
     out["phone"], out["phone_last7"] = _normalise_phone(text(raw.get("phone")))
     email = text(raw.get("email")).lower()
     out["email"] = email if _EMAIL.fullmatch(email) else None

@@ -1,7 +1,7 @@
 """Fields a record was sent with that matching cannot use: kept as sent, and said so to the sender.
 
 Normalisation never fails a record for one bad field (a batch must load), so an
-invalid phone, email, ZIP, state or SSN last 4 becomes None in the normalised form
+invalid phone, email, ZIP, state, SSN last 4 or member id becomes None in the normalised form
 and the record still stores and matches on the rest. Saying nothing would leave
 the sender believing the value counts; :func:`unused_fields` names each one for
 the answer's ``warnings``, by field, never echoing the value.
@@ -22,6 +22,7 @@ _CHECKS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("postal_code", ("postal_code",), "not a ZIP or postcode (a placeholder, or too short or long)"),
     ("state", ("state",), "not a U.S. state or its two-letter code"),
     ("ssn_last4", ("ssn_last4",), "a placeholder, not the last four digits of an SSN"),
+    ("medicaid_id", ("medicaid_id",), "a placeholder (PENDING, all zeros, too short...), not a member id"),
 )
 _ADDRESS = frozenset({"postal_code", "state"})
 
