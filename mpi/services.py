@@ -46,7 +46,7 @@ from mpi.referrals.service import ReferralService
 from mpi.referrals.sweep import Sweep
 from mpi.referrals.transitions import ReferralSteps
 from mpi.referrals.writer import ReferralWriter
-from mpi.stewardship import rescoring
+from mpi.stewardship import rescoring, spotchecks
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.priority import CaseTargets
@@ -93,6 +93,7 @@ class Services:
         bus = EventBus(self.store.db)
         gate.subscribe(bus, lambda: self.identity_gate)
         rescoring.subscribe(bus, lambda: self.rescorer)
+        spotchecks.enlist(bus, lambda: self.spot_checks, int(self.config["MPI_SPOT_CHECK_ONE_IN"]))
         enlist_outbox(bus, self.outbox)
         return bus
 
@@ -153,6 +154,12 @@ class Services:
         """The steward review workflow (queue and case actions), shared by the API and the review UI."""
         return CaseService(self.store, self.writer, self.matching, self.merges, self.case_targets, self.clock,
                            self.events)
+
+    @cached_property
+    def spot_checks(self) -> spotchecks.SpotChecks:
+        """Spot-checks of auto-links: drawn 1 in ``MPI_SPOT_CHECK_ONE_IN`` (enlisted on links), and their answers."""
+        return spotchecks.SpotChecks(self.store, self.writer, self.matching, self.cases.reads, self.case_targets,
+                                     self.events, int(self.config["MPI_SPOT_CHECK_ONE_IN"]))
 
     @cached_property
     def history(self) -> HistoryService:
