@@ -49,6 +49,7 @@ from mpi.referrals.writer import ReferralWriter
 from mpi.stewardship import rescoring, spotchecks
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
+from mpi.stewardship.matching_metrics import MatchingMetrics
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store import meta as store_meta
@@ -160,6 +161,11 @@ class Services:
         """Spot-checks of auto-links: drawn 1 in ``MPI_SPOT_CHECK_ONE_IN`` (enlisted on links), and their answers."""
         return spotchecks.SpotChecks(self.store, self.writer, self.matching, self.cases.reads, self.case_targets,
                                      self.events, int(self.config["MPI_SPOT_CHECK_ONE_IN"]))
+
+    @cached_property
+    def matching_metrics(self) -> MatchingMetrics:
+        """Auto-link precision (spot-checks, undone links) with intervals, review share, steward decisions."""
+        return MatchingMetrics(self.store, self.clock)
 
     @cached_property
     def history(self) -> HistoryService:

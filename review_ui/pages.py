@@ -24,7 +24,8 @@ STATE_WORDS = {
 }
 PRIORITIES = tuple(p.value for p in CasePriority)
 #: The queue's kind filter: each kind and how a steward reads it.
-KINDS = {"POSSIBLE_MATCH": "record held for review", "POSSIBLE_DUPLICATE": "possible duplicate persons"}
+KINDS = {"POSSIBLE_MATCH": "record held for review", "POSSIBLE_DUPLICATE": "possible duplicate persons",
+         "SPOT_CHECK": "spot-check of an auto-link"}
 AGE_FILTERS = (("", "any age"), ("4", "4 h or older"), ("24", "1 day or older"), ("72", "3 days or older"))
 #: The queue's age buckets (``queue_counts()["by_age"]``): what a steward reads, and the filter that starts each.
 AGE_BUCKETS = {"under_4h": ("under 4 h", ""), "4h_to_24h": ("4–24 h", "4"), "1d_to_3d": ("1–3 days", "24"),

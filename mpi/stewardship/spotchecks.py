@@ -86,6 +86,17 @@ def drawn(salt: str, key: Key, one_in: int) -> bool:
     return int.from_bytes(mac[:8], "big") % one_in == 0
 
 
+def refuse(case: dict, action: str) -> None:
+    """A spot-check is answered by confirm or reject only: any other decision on it is a ``Conflict`` naming ``kind``.
+
+    (Linking, a new person, not-duplicate or a merge would settle the record without saying whether the
+    sampled auto-link was right, which is all the sample is for.)
+    """
+    if case.get("kind") == _KIND:
+        raise Conflict(f"review case {case['case_id']} is a {_KIND} case: {action} is not possible; confirm the "
+                       "auto-link or reject it (wrong person)", {"kind": [f"{_KIND}: confirm or reject only"]})
+
+
 def enlist(events: EventBus, spot_checks: Callable[[], SpotChecks], one_in: int) -> None:
     """Draw spot-checks inside each auto-link's transaction (nothing is enlisted when ``one_in`` is 0: no cost)."""
     if one_in > 0:
