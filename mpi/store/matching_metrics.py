@@ -80,11 +80,12 @@ def auto_links_query(words: Words, start: datetime | None, end: datetime, bucket
     """Auto-links joining a person in ``[start, end)`` and how many were later undone, by source system and bucket.
 
     Rows: (source_system, period start date, auto-links, undone or unmerged). Sum them for any total.
+    "Later" is by the log's order (``event_id``), which is commit order, never by two equal clock readings.
     """
     period, period_params = _period("occurred_at", start, end)
     sql = f"""
         WITH auto AS (
-            SELECT entity_id AS record, occurred_at, split_part(entity_id, '/', 1) AS source_system,
+            SELECT event_id, entity_id AS record, split_part(entity_id, '/', 1) AS source_system,
                    json_extract_string(detail, '$.person_id') AS person_id,
                    CAST(date_trunc(?, timezone('UTC', occurred_at)) AS DATE) AS period_start
             FROM audit_log
@@ -93,23 +94,23 @@ def auto_links_query(words: Words, start: datetime | None, end: datetime, bucket
                   json_extract_string(detail, '$.previous_person_id')
         ),
         taken AS (
-            SELECT entity_id AS record, occurred_at, json_extract_string(detail, '$.person_id') AS person_id
+            SELECT event_id, entity_id AS record, json_extract_string(detail, '$.person_id') AS person_id
             FROM audit_log WHERE entity_type = 'record' AND action = ?
             UNION ALL
-            SELECT entity_id, occurred_at, json_extract_string(detail, '$.previous_person_id')
+            SELECT event_id, entity_id, json_extract_string(detail, '$.previous_person_id')
             FROM audit_log
             WHERE entity_type = 'record'
               AND (action = ? OR (list_contains(?, action) AND json_extract_string(detail, '$.link_source') = ?))
               AND json_extract_string(detail, '$.person_id') IS DISTINCT FROM
                   json_extract_string(detail, '$.previous_person_id')
             UNION ALL
-            SELECT unnest(from_json(json_extract(detail, '$.records'), '["VARCHAR"]')), occurred_at,
+            SELECT event_id, unnest(from_json(json_extract(detail, '$.records'), '["VARCHAR"]')),
                    json_extract_string(detail, '$.survivor_id')
             FROM audit_log WHERE action = ?
         )
         SELECT a.source_system, a.period_start, count(*) AS auto_links,
                count_if(EXISTS (SELECT 1 FROM taken t WHERE t.record = a.record AND t.person_id = a.person_id
-                                AND t.occurred_at > a.occurred_at)) AS undone
+                                AND t.event_id > a.event_id)) AS undone
         FROM auto a GROUP BY ALL ORDER BY a.source_system, a.period_start"""
     params = [bucket, list(words.link_actions), words.auto_match_reason, *period_params, words.undone_action,
               words.manual_link_action, list(words.link_actions), words.manual_source, words.unmerged_action]
