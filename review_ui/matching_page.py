@@ -44,6 +44,9 @@ class Estimate:
     text: str
     n_text: str
     estimate: float | None
+    #: The headline (the estimate alone) and its interval in words: the text, split for the figures.
+    value: str = "no data"
+    interval: str = ""
     x_bar: float | None = None
     x_low: float | None = None
     x_high: float | None = None
@@ -71,6 +74,7 @@ class MatchingPage:
     scale_from: float = 0.0
     ticks: tuple[tuple[float, str], ...] = ()
     review_share: str = ""
+    review_share_value: str = "—"
     decisions: tuple[tuple[str, str, int], ...] = ()
     errors: Mapping[str, list[str]] = field(default_factory=dict)
 
@@ -90,7 +94,8 @@ def interval_text(figure: Mapping[str, Any]) -> str:
 def _estimate(label: str, figure: Mapping[str, Any], n_text: str, low: float) -> Estimate:
     if figure.get("estimate") is None:
         return Estimate(label, interval_text(figure), n_text, None)
-    return Estimate(label, interval_text(figure), n_text, figure["estimate"], _x(figure["estimate"], low),
+    return Estimate(label, interval_text(figure), n_text, figure["estimate"], f"{figure['estimate']:.4f}",
+                    f"95% interval {figure['low']:.4f} to {figure['high']:.4f}", _x(figure["estimate"], low),
                     _x(figure["low"], low), _x(figure["high"], low))
 
 
@@ -117,14 +122,15 @@ def matching_page(result: Mapping[str, Any] | None, filters: MatchingFilters,
     ticks = tuple((_x(v, low), f"{v:.2f}") for v in _ticks(low))
     share = result["review_share"]
     review = ("no decisions" if share["share"] is None else
-              f"{share['share']:.1%} ({share['held']} of {share['records_decided']} decisions held for a steward)")
+              f"{share['held']} of {share['records_decided']} decisions held for a steward")
     decisions = tuple((kind, resolution, n) for kind, by in sorted(result["decisions_by_case_kind"].items())
                       for resolution, n in sorted(by.items()))
     return MatchingPage(
         filters, result, overall=row("All source systems", result, low),
         by_source_system=tuple(row(r["source_system"], r, low) for r in result["by_source_system"]),
         over_time=tuple(row(str(r["period"]), r, low) for r in result["over_time"]),
-        scale_from=low, ticks=ticks, review_share=review, decisions=decisions)
+        scale_from=low, ticks=ticks, review_share=review, decisions=decisions,
+        review_share_value="—" if share["share"] is None else f"{share['share']:.1%}")
 
 
 def _ticks(low: float) -> Sequence[float]:

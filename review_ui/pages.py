@@ -258,6 +258,9 @@ def case_page(case: Mapping[str, Any], policy, me: str, now: datetime, **extra) 
         evidence = c.get("evidence") or []
         person = c.get("person") or {}
         records = c.get("records") or person.get("records") or []
+        if case.get("kind") == "SPOT_CHECK" and record:  # linked: its own record is not evidence for itself
+            records = [r for r in records if (r.get("source_system"), r.get("source_record_id")) != (
+                record.get("source_system"), record.get("source_record_id"))]
         records = _closest_first(record or {}, list(records), c.get("matched_record"))
         held = c.get("held_by")
         if held is None and policy is not None and evidence:

@@ -225,13 +225,16 @@ def test_the_page_shows_the_estimates_with_their_intervals_as_text_and_svg(api):
     html = page.get_data(as_text=True)
 
     assert page.status_code == 200
-    assert re.search(r'id="precision-spot">0\.7500 \(95% interval 0\.3006 to 0\.9544\)<', html)
-    assert re.search(r'id="precision-undone">0\.6000 \(95% interval 0\.2307 to 0\.8824\)<', html)
+    assert 'id="precision-spot">0.7500<' in html
+    assert 'id="precision-spot-interval">95% interval 0.3006 to 0.9544<' in html
+    assert 'id="precision-undone">0.6000<' in html
+    assert 'id="precision-undone-interval">95% interval 0.2307 to 0.8824<' in html
+    assert "0.5000 (95% interval 0.0945 to 0.9055) · 2 answered" in html  # bluepath-mco's row, as text
     assert 'data-row="bluepath-mco"' in html and 'data-row="foodbank-cbo"' in html
     assert 'data-row="2026-11-02"' in html and 'data-row="2026-11-09"' in html
     assert html.count('<svg class="interval"') == 8  # two estimates a row, two systems and two weeks
     assert "<script" not in html
-    assert "11.1% (1 of 9 decisions held for a steward)" in html
+    assert 'id="review-share">11.1%<' in html and "1 of 9 decisions held for a steward" in html
     assert "Quintanilla" not in html and "Marisol" not in html  # counts, codes and ids only
 
 
@@ -242,3 +245,23 @@ def test_the_page_names_a_bad_period(api):
 
     assert bad.status_code == 422
     assert 'id="matching-errors"' in bad.get_data(as_text=True)
+
+
+def test_an_auto_link_an_unmerge_takes_away_from_its_person_counts_as_undone(services):
+    """BP-1 is auto-linked to Marisol's person S, then (updated with Theodore's details) moved by the matcher to
+    Theodore's T; T is merged into S and the merge undone: the unmerge takes BP-1 away from S. The first auto-link
+    (to S) is undone; the second (to T, where the unmerge leaves it) is not."""
+    services.ensure_active_model("test")
+    s = services.matching.submit(record("marisol", "st-marys-ehr", "MRN-1"), "test")["person_id"]
+    t = services.matching.submit(record("theodore", "st-marys-ehr", "MRN-2"), "test")["person_id"]
+    assert services.matching.submit(record("marisol", "bluepath-mco", "BP-1"), "test")["person_id"] == s
+    assert services.matching.submit(record("theodore", "bluepath-mco", "BP-1"), "test")["person_id"] == t
+    merge_id = services.merges.merge(s, t, STEWARD, "one human, we thought")
+    before = services.matching_metrics.measure({})["precision"]["from_undone"]
+
+    services.merges.unmerge(merge_id, STEWARD, "two humans after all")
+
+    after = services.matching_metrics.measure({})["precision"]["from_undone"]
+    assert (before["auto_links"], before["undone_or_unmerged"]) == (2, 0)
+    assert after == undone(2, 1)
+    assert services.store.records.get("bluepath-mco", "BP-1")["link"]["person_id"] == t

@@ -54,6 +54,8 @@ def test_a_steward_confirms_a_spot_check_and_reads_the_precision_estimate(page, 
     expect(page.locator("#held-because")).to_have_attribute("data-code", "spot_check")
     candidate = page.locator(f"#candidate-{person_id}")
     expect(candidate).to_contain_text("Quintanilla", ignore_case=True)
+    expect(candidate.locator("table").first).to_contain_text("st-marys-ehr / MRN-1")
+    expect(candidate.locator("table").first).not_to_contain_text("bluepath-mco / BP-1")  # not beside itself
     evidence = services.store.cases.get(case_id)["candidates"][0]["evidence"]
     expect(candidate.locator("svg.waterfall g.row")).to_have_count(len(evidence) + 1)
     expect(page.get_by_role("button", name=re.compile("^Link to"))).to_have_count(0)
@@ -68,7 +70,8 @@ def test_a_steward_confirms_a_spot_check_and_reads_the_precision_estimate(page, 
 
     page.get_by_role("link", name="Matching").click()
     expect(page.get_by_role("heading", name="How well the matcher does")).to_be_visible()
-    expect(page.locator("#precision-spot")).to_have_text("1.0000 (95% interval 0.2065 to 1.0000)")
+    expect(page.locator("#precision-spot")).to_have_text("1.0000")
+    expect(page.locator("#precision-spot-interval")).to_have_text("95% interval 0.2065 to 1.0000")
     expect(page.locator('tr[data-row="bluepath-mco"] svg.interval')).to_have_count(2)
     screenshot(page, "matching-metrics")
 
