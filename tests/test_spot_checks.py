@@ -129,6 +129,7 @@ def test_a_spot_check_leaves_the_record_linked_and_holds_nothing(services):
     assert case["record"]["link"]["person_id"] == person_id
     assert case["record"]["link"]["link_source"] == "AUTO"
     assert services.writer.index.get(key).case_id is None  # the index holds no case for it: nothing waits on it
+    assert case["record"]["review_case_id"] is None  # nor does the record's read (a hub's GET /v1/records/...)
 
 
 def test_a_referral_for_a_spot_checked_record_is_not_gated(tmp_path, models_dir):
