@@ -13,7 +13,6 @@ So: 5 auto-links, 2 undone; 5 spot-checks, 3 confirmed, 1 rejected, 1 open; 9 de
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from types import SimpleNamespace
 
@@ -64,7 +63,7 @@ def world(tmp_path, models_dir):
     services = Services({"MPI_DB": str(tmp_path / "m.duckdb"), "MPI_MODELS_DIR": str(models_dir),
                          "MPI_SPOT_CHECK_ONE_IN": "1"}, clock=clock)
     services.ensure_active_model("test")
-    submit = lambda *a: services.matching.submit(record(*a), "test")  # noqa: E731
+    submit = lambda *a: services.matching.submit(record(*a), "test")
     persons = {name: submit(name, "st-marys-ehr", f"MRN-{name}")["person_id"]
                for name in ("marisol", "theodore", "desmond")}
     for name, system, rid in (("marisol", "bluepath-mco", "BP-1"), ("theodore", "bluepath-mco", "BP-2"),

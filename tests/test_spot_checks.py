@@ -14,12 +14,12 @@ from click.testing import CliRunner
 
 from conftest import record
 from mpi.cli import main
+from mpi.clock import FixedClock
 from mpi.errors import Conflict, ValidationError
 from mpi.services import Services
 from mpi.stewardship.spotchecks import SALT_KEY, drawn
 from mpi.synth.generator import write_csv
-from referral_network import MONDAY_10AM, build, referral_body  # noqa: F401
-from mpi.clock import FixedClock
+from referral_network import MONDAY_10AM, build, referral_body
 
 STEWARD = "user:alice"
 
@@ -235,7 +235,7 @@ def test_confirm_is_refused_on_a_case_that_is_not_a_spot_check(services, activat
 
 
 def test_an_answer_is_refused_once_the_record_has_left_the_person(services):
-    person_id, key = linked_pair(services)
+    _, key = linked_pair(services)
     case_id = spot_cases(services)[0]["case_id"]
     other = services.matching.submit(record("theodore", "st-marys-ehr", "MRN-T"), "test")["person_id"]
     services.matching.link_manually(*key, other, STEWARD, "moved by hand")

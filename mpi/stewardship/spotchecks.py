@@ -173,7 +173,7 @@ class SpotChecks:
             Conflict: not a spot-check, stale version, closed, or the record is no longer linked to the person.
         """
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
-            key, person_id = self._still_linked(case)
+            _, person_id = self._still_linked(case)
             with self.store.transaction():
                 self._close(case, actor, AuditAction.CASE_CONFIRMED, reason, CaseResolution.CONFIRMED,
                             {"person_id": person_id}, person_id)

@@ -150,8 +150,9 @@ def review_share_query(words: Words, start: datetime | None, end: datetime) -> t
 def decisions_query(start: datetime | None, end: datetime) -> tuple[str, list[Any]]:
     """Cases resolved in ``[start, end)`` (their last change), counted by kind and resolution."""
     period, period_params = _period("updated_at", start, end)
-    return (f"SELECT kind, resolution, count(*) FROM review_cases WHERE resolution IS NOT NULL AND {period} "
-            "GROUP BY ALL ORDER BY kind, resolution", period_params)
+    sql = (f"SELECT kind, resolution, count(*) FROM review_cases WHERE resolution IS NOT NULL AND {period} "
+           "GROUP BY ALL ORDER BY kind, resolution")
+    return sql, period_params
 
 
 class MatchingMetricsTable:
