@@ -13,7 +13,7 @@ class MatchingMetricsArgsSchema(ma.Schema):
     from_ = ma.fields.Date(data_key="from", metadata={
         "description": "first day of the period (UTC), inclusive: YYYY-MM-DD; default: since the first auto-link"})
     to = ma.fields.Date(metadata={"description": "last day of the period (UTC), inclusive: YYYY-MM-DD; default: "
-                                                 "today; not before `from` (422 naming `from`)"})
+                                                 "today; not before `from` (a 422 naming `to`: 'must be after from')"})
     bucket = ma.fields.String(validate=ma.validate.OneOf(BUCKETS), metadata={
         "description": "size of the over_time buckets (of the link's time, UTC): week (from Monday) or month; "
                        "default month"})

@@ -112,7 +112,7 @@ class MatchingQuery:
             errors["bucket"] = [f"must be one of {', '.join(BUCKETS)}"]
         end = dates.get("to") or today
         if dates.get("from") and "to" not in errors and dates["from"] > end:
-            errors["from"] = ["must not be after to"]
+            errors["to"] = ["must be after from (or the same day)"]
         if errors:
             raise ValidationError(f"invalid matching metrics query: {', '.join(sorted(errors))}", errors)
         return cls(dates.get("from"), end, bucket)
@@ -120,6 +120,8 @@ class MatchingQuery:
     def bounds(self) -> tuple[datetime | None, datetime]:
         """``[start, end)`` as UTC instants: midnight of ``from``, midnight after ``to``."""
         start = None if self.start is None else datetime.combine(self.start, time(), timezone.utc)
+        if self.end == date.max:  # no midnight after it: the last instant of the calendar
+            return start, datetime.combine(date.max, time.max, timezone.utc)
         return start, datetime.combine(self.end + timedelta(days=1), time(), timezone.utc)
 
 
