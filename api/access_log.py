@@ -139,7 +139,7 @@ _REFERRAL_ANSWER = (Pick(PERSON, "person_id"), Pick(RECORD, "record"), Pick(CASE
 _FHIR_READ = Touch(READ, _REFERRAL_ARGS, (Pick(PERSON, "for.reference", "Patient/"),
                                           Pick(PERSON, "subject.reference", "Patient/")))
 _CASE_ACTIONS = ("CaseClaim", "CaseAssign", "CaseLink", "CaseNewPerson", "CaseMerge", "CaseNotDuplicate", "CaseHold",
-                 "CaseRelease", "CaseWithdraw", "CaseBlocks")
+                 "CaseRelease", "CaseWithdraw", "CaseBlocks", "CaseConfirm")
 _INBOUND_ARGS = ((INBOUND, ("exception_id",)),)
 _INBOUND_ANSWER = (Pick(REFERRAL, "referral_id"), Pick(REFERRAL, "produced_referral_id"))
 _ITEM_ARGS = ((RECONCILIATION_ITEM, ("item_id",)),)
@@ -167,6 +167,9 @@ TOUCHES: dict[str, dict[str, Touch]] = {
     "review_cases.ReviewCase": {"*": Touch(READ, ((CASE, ("case_id",)),), _CASE_ANSWER)},
     **{f"review_cases.{name}": {"*": Touch(UPDATE, ((CASE, ("case_id",)),), _CASE_ANSWER)} for name in _CASE_ACTIONS},
     "review_cases.CaseMerge": {"*": Touch(UPDATE, ((CASE, ("case_id",)),), (*_CASE_ANSWER, Pick(MERGE, "merge_id")))},
+    # A spot-check rejected: its record leaves the person (named) and is held in a new case (named).
+    "review_cases.CaseReject": {"*": Touch(UPDATE, ((CASE, ("case_id",)),), (
+        *_CASE_ANSWER, Pick(PERSON, "previous_person_id"), Pick(CASE, "review_case.case_id")))},
     "review_cases.UndoLink": {"*": Touch(UPDATE, _RECORD_ARGS, (Pick(PERSON, "previous_person_id"),
                                                                 Pick(CASE, "review_case.case_id")))},
     "referrals.Referrals": {
@@ -261,6 +264,7 @@ TOUCHES: dict[str, dict[str, Touch]] = {
 #: Routes that touch no PHI: not logged.
 UNTOUCHED = frozenset({
     "persons.Health", "api-docs.openapi_json", "metrics.Scrape", "metrics.ReferralMetrics", "metrics.ExchangeMetrics",
+    "metrics.MatchingMetrics", "review_ui.matching_metrics",  # counts, codes and source systems only
     "organisations.Organisations", "organisations.Organisation",
     "partners.Partners", "partners.Partner", "partners.Crosswalk", "reconciliation.PartnerReconciliation",
     "outbound_exceptions.PartnerPause", "outbound_exceptions.PartnerResume", "outbound_exceptions.PartnerBackPost",

@@ -12,7 +12,7 @@ _VERSION = ma.fields.Integer(required=True, strict=True, metadata={
     "description": "the case version you saw; a case changed since answers 409 and nothing is changed"})
 _STATES = ["open", "in_review", "on_hold", "resolved", "withdrawn"]
 _PRIORITIES = ["urgent", "high", "routine"]
-_KINDS = ["POSSIBLE_MATCH", "POSSIBLE_DUPLICATE"]
+_KINDS = ["POSSIBLE_MATCH", "POSSIBLE_DUPLICATE", "SPOT_CHECK"]
 
 
 # ---------------------------------------------------------------------------------------- requests
@@ -25,7 +25,8 @@ class QueueArgsSchema(ma.Schema):
     owner = ma.fields.String(metadata={"description": "user name of the steward a case is assigned to"})
     source_system = ma.fields.String(metadata={"description": "system that sent the case's record"})
     kind = ma.fields.String(validate=ma.validate.OneOf(_KINDS), metadata={
-        "description": "POSSIBLE_MATCH: a record held for review; POSSIBLE_DUPLICATE: two persons that may be one"})
+        "description": "POSSIBLE_MATCH: a record held for review; POSSIBLE_DUPLICATE: two persons that may be one; "
+                       "SPOT_CHECK: an auto-link drawn for a steward to confirm (the record stays linked)"})
     min_age_hours = ma.fields.Float(validate=ma.validate.Range(min=0, max=MAX_AGE_HOURS), metadata={
         "description": "only cases at least this many hours old"})
     overdue = ma.fields.Boolean(metadata={"description": "true: only overdue cases; false: only those not overdue"})
@@ -129,14 +130,18 @@ class CaseSchema(ma.Schema):
                                                      "its candidates are ranked persons) or POSSIBLE_DUPLICATE (two "
                                                      "persons that may be one, found by a batch run: no record, "
                                                      "source_* null; its two candidates are the persons, each with "
-                                                     "the best pair's weight and evidence)",
+                                                     "the best pair's weight and evidence) or SPOT_CHECK (an "
+                                                     "auto-link drawn for a steward to check: record and source_* "
+                                                     "set, the record still linked; its one candidate is the person "
+                                                     "it is linked to, with the link's weight and evidence)",
                                       "enum": _KINDS})
     source_system = ma.fields.String(allow_none=True)
     source_record_id = ma.fields.String(allow_none=True)
     state = ma.fields.String(metadata={"description": ", ".join(_STATES)})
     priority = ma.fields.String(metadata={"description": "follows what the case blocks"})
     resolution = ma.fields.String(allow_none=True, metadata={
-        "description": "linked, new_person, merged or not_duplicate once resolved"})
+        "description": "linked, new_person, merged or not_duplicate once resolved; a SPOT_CHECK case: confirmed "
+                       "or rejected"})
     owner = ma.fields.String(allow_none=True)
     blocks = ma.fields.List(ma.fields.Nested(BlockSchema))
     model_version = ma.fields.String(allow_none=True)
@@ -189,3 +194,9 @@ class UndoLinkResultSchema(ma.Schema):
     source_record_id = ma.fields.String()
     previous_person_id = ma.fields.String()
     review_case = ma.fields.Nested(CaseDetailSchema, metadata={"description": "the new open case holding the record"})
+
+
+class RejectResultSchema(CaseDetailSchema):
+    previous_person_id = ma.fields.String(metadata={"description": "the person the record was auto-linked to"})
+    review_case = ma.fields.Nested(CaseDetailSchema, metadata={
+        "description": "the new open POSSIBLE_MATCH case holding the record (returned_by_steward)"})

@@ -28,6 +28,7 @@ from api.case_schemas import (
     QueueArgsSchema,
     QueueSchema,
     ReasonSchema,
+    RejectResultSchema,
     UndoLinkResultSchema,
 )
 
@@ -41,6 +42,10 @@ _ALT = {403: {"description": "the caller is not a steward or admin"}}
 
 def _cases():
     return current_app.extensions["mpi"].cases
+
+
+def _spot_checks():
+    return current_app.extensions["mpi"].spot_checks
 
 
 def _documented(view):
@@ -59,7 +64,7 @@ class ReviewCases(MethodView):
         """The queue: cases most urgent first, then oldest, with counts of the whole waiting queue.
 
         Filters: ``state`` and ``priority`` (repeatable), ``owner``, ``source_system``, ``kind``
-        (POSSIBLE_MATCH or POSSIBLE_DUPLICATE), ``min_age_hours``, ``overdue``; ``limit``/``offset`` page through.
+        (POSSIBLE_MATCH, POSSIBLE_DUPLICATE or SPOT_CHECK), ``min_age_hours``, ``overdue``; ``limit``/``offset`` page through.
         """
         cases = _cases()
         return {"cases": cases.queue(**args), "counts": cases.queue_counts(),
@@ -75,11 +80,11 @@ class ReviewCase(MethodView):
         return _cases().get(case_id)
 
 
-def _action(path: str, schema, call, doc: str, response=CaseDetailSchema):
-    """Register ``POST /review-cases/<case_id>/<path>``: ``call(service, case_id, body, actor)``."""
+def _action(path: str, schema, call, doc: str, response=CaseDetailSchema, service=_cases):
+    """Register ``POST /review-cases/<case_id>/<path>``: ``call(service(), case_id, body, actor)``."""
 
     def post(self, body, case_id):
-        return call(_cases(), case_id, body, actor())
+        return call(service(), case_id, body, actor())
 
     post.__doc__ = doc
     view = type(f"Case{path.title().replace('-', '')}", (MethodView,), {
@@ -122,6 +127,18 @@ _action("release", ActionSchema,
 _action("withdraw", ActionSchema,
         lambda s, c, b, a: s.withdraw(c, a, b["reason"], b["version"]),
         "Withdraw a case that is no longer needed.")
+_action("confirm", ActionSchema,
+        lambda s, c, b, a: s.confirm(c, a, b["reason"], b["version"]),
+        "Resolve a SPOT_CHECK case as confirmed: the auto-link it sampled is right; the record stays linked (AUTO). "
+        "Any other kind of case, or a record no longer linked to the sampled person: 409.",
+        service=_spot_checks)
+_action("reject", ActionSchema,
+        lambda s, c, b, a: s.reject(c, a, b["reason"], b["version"]),
+        "Resolve a SPOT_CHECK case as rejected: the wrong person. The link is undone (link.undone), the record is "
+        "kept apart from that person for good and back in review in a new POSSIBLE_MATCH case (review_case in the "
+        "answer; a referral waiting on the record is gated on it). Any other kind of case, or a record no longer "
+        "linked to the sampled person: 409.",
+        response=RejectResultSchema, service=_spot_checks)
 _action("blocks", BlocksBodySchema,
         lambda s, c, b, a: s.set_blocks(c, b["blocks"], a, b["reason"], b.get("version")),
         "Say what the case blocks; its priority and due time follow (any urgent blocker: urgent; any "

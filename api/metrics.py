@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from api.auth import caller, require_caller, require_role
 from api.exchange_metric_schemas import ExchangeMetricsArgsSchema, ExchangeMetricsSchema
+from api.matching_metric_schemas import MatchingMetricsArgsSchema, MatchingMetricsSchema
 from api.metric_schemas import MetricsArgsSchema, ReferralMetricsSchema
 from mpi.vocab import Role
 
@@ -33,13 +34,13 @@ blp = Blueprint("metrics", __name__, description="Loop measures of referrals, an
 @blp.before_request
 def _known_caller() -> None:
     """The loop measures need a caller, resolved before the query is read (no token: 401, never a 422)."""
-    if request.endpoint == "metrics.ExchangeMetrics":
+    if request.endpoint in ("metrics.ExchangeMetrics", "metrics.MatchingMetrics"):
         require_role(*GOVERNANCE_READERS)
     elif request.endpoint != "metrics.Scrape":
         require_caller()
 
-#: Who reads exception governance's figures: those who work the queues (stewards, admins) and oversee them
-#: (auditors); counts and ids of teams only, no PHI. A hub or coordinator: 403.
+#: Who reads exception governance's figures and the matching measures: those who work the queues (stewards,
+#: admins) and oversee them (auditors); counts, codes and ids of teams only, no PHI. A hub or coordinator: 403.
 GOVERNANCE_READERS = (Role.ADMIN, Role.STEWARD, Role.AUDITOR)
 #: The request-latency histogram's name and labels.
 LATENCY = ("mpi_http_request_duration_seconds", ("method", "endpoint", "status"))
@@ -157,6 +158,21 @@ class ExchangeMetrics(MethodView):
         tiers' meanings. A 422 names every bad parameter."""
         args = {("from" if k == "from_" else k): v for k, v in args.items()}
         return current_app.extensions["mpi"].governance.metrics(args)
+
+
+@blp.route("/v1/metrics/matching")
+class MatchingMetrics(MethodView):
+    @blp.arguments(MatchingMetricsArgsSchema, location="query")
+    @blp.response(200, MatchingMetricsSchema)
+    @blp.alt_response(403, schema="Error", description="a hub or coordinator: the matching measures are read by "
+                                                        "stewards, admins and auditors")
+    def get(self, args):
+        """How well the matcher does over a period (by default everything up to today): auto-links and their
+        precision estimated from spot-checks and from auto-links later undone or unmerged, each with its Wilson
+        95% interval, by source system and over time (week or month), beside the review share and the steward
+        decisions per case kind. A 422 names every bad parameter."""
+        args = {("from" if k == "from_" else k): v for k, v in args.items()}
+        return current_app.extensions["mpi"].matching_metrics.measure(args)
 
 
 @blp.route("/metrics")

@@ -46,9 +46,10 @@ from mpi.referrals.service import ReferralService
 from mpi.referrals.sweep import Sweep
 from mpi.referrals.transitions import ReferralSteps
 from mpi.referrals.writer import ReferralWriter
-from mpi.stewardship import rescoring
+from mpi.stewardship import rescoring, spotchecks
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
+from mpi.stewardship.matching_metrics import MatchingMetrics
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store import meta as store_meta
@@ -93,6 +94,7 @@ class Services:
         bus = EventBus(self.store.db)
         gate.subscribe(bus, lambda: self.identity_gate)
         rescoring.subscribe(bus, lambda: self.rescorer)
+        spotchecks.enlist(bus, lambda: self.spot_checks, int(self.config["MPI_SPOT_CHECK_ONE_IN"]))
         enlist_outbox(bus, self.outbox)
         return bus
 
@@ -153,6 +155,17 @@ class Services:
         """The steward review workflow (queue and case actions), shared by the API and the review UI."""
         return CaseService(self.store, self.writer, self.matching, self.merges, self.case_targets, self.clock,
                            self.events)
+
+    @cached_property
+    def spot_checks(self) -> spotchecks.SpotChecks:
+        """Spot-checks of auto-links: drawn 1 in ``MPI_SPOT_CHECK_ONE_IN`` (enlisted on links), and their answers."""
+        return spotchecks.SpotChecks(self.store, self.writer, self.matching, self.cases.reads, self.case_targets,
+                                     self.events, int(self.config["MPI_SPOT_CHECK_ONE_IN"]))
+
+    @cached_property
+    def matching_metrics(self) -> MatchingMetrics:
+        """Auto-link precision (spot-checks, undone links) with intervals, review share, steward decisions."""
+        return MatchingMetrics(self.store, self.clock)
 
     @cached_property
     def history(self) -> HistoryService:

@@ -84,6 +84,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Hours a `routine` review case (blocking nothing) may stay open before it is overdue.",
     ),
     Setting(
+        "MPI_SPOT_CHECK_ONE_IN",
+        "0",
+        "Spot-checks of auto-links: 1 in this many records the matcher links (`MATCH`, `AUTO`, `mpi load` too) "
+        "opens a `SPOT_CHECK` review case for a steward to confirm, drawn by a keyed hash of the record's key, so "
+        "a record is drawn or not for good; the link stays while it waits. 0 (the default, and the demo's) opens "
+        "none; 500 is the recommended production rate (`GET /v1/metrics/matching` estimates precision from them).",
+    ),
+    Setting(
         "MPI_INBOUND_OWNER",
         "integration-desk",
         "The team that owns the inbound exception queue (referrals and status updates kept after failing validation).",

@@ -16,6 +16,18 @@ class Decision(StrEnum):
     """Two existing persons look like one human (batch dedup): a review case to merge."""
 
 
+class CaseKind(StrEnum):
+    """What a review case asks a steward (``kind``): the two kinds of match exception, and a spot-check."""
+
+    POSSIBLE_MATCH = "POSSIBLE_MATCH"
+    """A record the matcher could not decide, held unlinked with its candidates."""
+    POSSIBLE_DUPLICATE = "POSSIBLE_DUPLICATE"
+    """Two persons a batch run found that may be one human."""
+    SPOT_CHECK = "SPOT_CHECK"
+    """A random sample of the matcher's auto-links (``MPI_SPOT_CHECK_ONE_IN``): the record stays linked while a
+    steward confirms the link or says it is the wrong person."""
+
+
 class LinkSource(StrEnum):
     """Who made a link: the machine, or a steward (whose word the machine never overturns)."""
 
@@ -64,6 +76,8 @@ class HeldCode(StrEnum):
     """A batch load's cluster member, held because its representative is in review."""
     RESCORED = "rescored"
     """Scored afresh after identity changed, the record would no longer be held by the policy alone."""
+    SPOT_CHECK = "spot_check"
+    """An auto-link drawn for a spot-check: the record stays linked; a steward confirms it or rejects it."""
     UNRECORDED = "unrecorded"
     """Opened before reasons were recorded (migration 18): what is known is read from its candidates."""
 
@@ -94,6 +108,11 @@ class CaseResolution(StrEnum):
     """Two persons were one human: merged, the loser redirecting to the survivor."""
     NOT_DUPLICATE = "not_duplicate"
     """The record is not the candidate person(s); the pair is remembered and never comes back to review."""
+    CONFIRMED = "confirmed"
+    """A spot-check's auto-link is right: the record stays linked (the link stays ``AUTO``)."""
+    REJECTED = "rejected"
+    """A spot-check's auto-link is the wrong person: the link is undone, the pair kept apart, the record decided
+    again."""
 
 
 class CasePriority(StrEnum):
@@ -274,6 +293,10 @@ class AuditAction(StrEnum):
     """A case resolved as not the candidate person(s); the pairs are remembered."""
     CASE_MERGED = "case.merged"
     """A case resolved by a merge of two persons."""
+    CASE_CONFIRMED = "case.confirmed"
+    """A spot-check case resolved: the auto-link it sampled is right."""
+    CASE_REJECTED = "case.rejected"
+    """A spot-check case resolved: the auto-link it sampled is the wrong person (the link was undone)."""
     CASE_ON_HOLD = "case.on_hold"
     """A case held while identity is verified by outreach."""
     CASE_RELEASED = "case.released"

@@ -36,9 +36,12 @@ DONE = {
     "hold": "Case {case_id} is on hold until {follow_up}.",
     "release": "Case {case_id} is back in review.",
     "withdraw": "Case {case_id} withdrawn.",
+    "confirm": "Spot-check {case_id} confirmed: record {record} stays linked to {person_id}.",
+    "reject": "Spot-check {case_id} rejected: record {record} unlinked from {previous}; it is back in review as "
+              "case {held}.",
 }
 #: Actions after which the case no longer waits, so the steward goes back to the queue.
-CLOSING = {"link", "new-person", "not-duplicate", "merge", "withdraw"}
+CLOSING = {"link", "new-person", "not-duplicate", "merge", "withdraw", "confirm", "reject"}
 
 
 def _version() -> int:
@@ -77,8 +80,8 @@ def outcome_text(outcome: dict | None, linked_to: str | None = None) -> str:
 
 @bp.post("/cases/<case_id>/<action>")
 def case_action(case_id: str, action: str):
-    """Claim, link, new person, not duplicate, merge (a duplicate case's two persons), hold, release or withdraw
-    one case."""
+    """Claim, link, new person, not duplicate, merge (a duplicate case's two persons), confirm or reject (a
+    spot-check), hold, release or withdraw one case."""
     form = request.form
     r = review()
     who = actor()
@@ -111,6 +114,12 @@ def case_action(case_id: str, action: str):
             r.release(case_id, who, reason, version)
         elif action == "withdraw":
             r.withdraw(case_id, who, reason, version)
+        elif action == "confirm":
+            words.update(_settled(r.confirm(case_id, who, reason, version)))
+        elif action == "reject":
+            result = r.reject(case_id, who, reason, version)
+            words.update(_settled(result), previous=result["previous_person_id"],
+                         held=result["review_case"]["case_id"])
         else:
             return render_case(case_id, 404, error=f"There is no action “{action}”.")
     except MpiError as e:

@@ -24,7 +24,8 @@ STATE_WORDS = {
 }
 PRIORITIES = tuple(p.value for p in CasePriority)
 #: The queue's kind filter: each kind and how a steward reads it.
-KINDS = {"POSSIBLE_MATCH": "record held for review", "POSSIBLE_DUPLICATE": "possible duplicate persons"}
+KINDS = {"POSSIBLE_MATCH": "record held for review", "POSSIBLE_DUPLICATE": "possible duplicate persons",
+         "SPOT_CHECK": "spot-check of an auto-link"}
 AGE_FILTERS = (("", "any age"), ("4", "4 h or older"), ("24", "1 day or older"), ("72", "3 days or older"))
 #: The queue's age buckets (``queue_counts()["by_age"]``): what a steward reads, and the filter that starts each.
 AGE_BUCKETS = {"under_4h": ("under 4 h", ""), "4h_to_24h": ("4–24 h", "4"), "1d_to_3d": ("1–3 days", "24"),
@@ -257,6 +258,9 @@ def case_page(case: Mapping[str, Any], policy, me: str, now: datetime, **extra) 
         evidence = c.get("evidence") or []
         person = c.get("person") or {}
         records = c.get("records") or person.get("records") or []
+        if case.get("kind") == "SPOT_CHECK" and record:  # linked: its own record is not evidence for itself
+            records = [r for r in records if (r.get("source_system"), r.get("source_record_id")) != (
+                record.get("source_system"), record.get("source_record_id"))]
         records = _closest_first(record or {}, list(records), c.get("matched_record"))
         held = c.get("held_by")
         if held is None and policy is not None and evidence:

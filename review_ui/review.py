@@ -142,6 +142,14 @@ class Review:
         reason = require_reason(reason)
         self.cases.withdraw(case_id, actor, reason, expected_version=version)
 
+    def confirm(self, case_id: str, actor: str, reason: str, version: int) -> dict:
+        """A spot-check's auto-link is right (``SpotChecks.confirm``)."""
+        return self.services.spot_checks.confirm(case_id, actor, require_reason(reason), expected_version=version)
+
+    def reject(self, case_id: str, actor: str, reason: str, version: int) -> dict:
+        """A spot-check's auto-link is the wrong person: undone, back in review (``SpotChecks.reject``)."""
+        return self.services.spot_checks.reject(case_id, actor, require_reason(reason), expected_version=version)
+
     # -- merges ---------------------------------------------------------------------------
 
     def merge(self, survivor_id: str, loser_id: str, actor: str, reason: str) -> str:

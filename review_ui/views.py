@@ -11,7 +11,7 @@ import logging
 from flask import current_app, g, redirect, render_template, request, url_for
 
 from mpi.errors import ValidationError
-from review_ui import metrics_page
+from review_ui import matching_page, metrics_page
 from review_ui import pages
 from review_ui.blueprint import bp
 from review_ui.review import Review
@@ -106,3 +106,18 @@ def metrics():
         page = metrics_page.metrics_page(None, filters, organisations, e.errors)
         return render_template("metrics.html", page=page), 422
     return render_template("metrics.html", page=metrics_page.metrics_page(result, filters, organisations))
+
+
+@bp.get("/metrics/matching")
+def matching_metrics():
+    """How well the matcher does: auto-link precision from spot-checks and from undone links, each with its
+    95% interval, by source system and over time, beside the review share and the steward decisions.
+
+    The steward's page (stewards and admins): counts, codes and source systems only, no person's data.
+    """
+    filters = matching_page.MatchingFilters.from_args(request.args)
+    try:
+        result = review().services.matching_metrics.measure(filters.service_args())
+    except ValidationError as e:
+        return render_template("matching_metrics.html", page=matching_page.matching_page(None, filters, e.errors)), 422
+    return render_template("matching_metrics.html", page=matching_page.matching_page(result, filters))

@@ -33,7 +33,7 @@ from test_review_ui import csrf_of, sign_in
 #: Routes that touch no person, record, case or referral, by "METHOD endpoint".
 NOT_PHI = frozenset({
     "GET persons.Health", "GET api-docs.openapi_json", "GET metrics.Scrape", "GET metrics.ReferralMetrics",
-    "GET metrics.ExchangeMetrics",
+    "GET metrics.ExchangeMetrics", "GET metrics.MatchingMetrics", "GET review_ui.matching_metrics",
     "GET organisations.Organisations", "POST organisations.Organisations", "GET organisations.Organisation",
     "GET review_ui.sign_in", "POST review_ui.sign_in", "POST review_ui.sign_out", "GET review_ui.static",
     "GET review_ui.metrics",
@@ -172,7 +172,8 @@ def calls(w) -> Iterator[Call]:
             ("CaseRelease", "release", stale), ("CaseBlocks", "blocks", {**stale, "blocks": []}),
             ("CaseLink", "link", {**stale, "person_id": mari}), ("CaseNewPerson", "new-person", stale),
             ("CaseMerge", "merge", {**stale, "survivor_id": mari, "loser_id": theo}),
-            ("CaseNotDuplicate", "not-duplicate", stale), ("CaseWithdraw", "withdraw", stale)):
+            ("CaseNotDuplicate", "not-duplicate", stale), ("CaseWithdraw", "withdraw", stale),
+            ("CaseConfirm", "confirm", stale), ("CaseReject", "reject", stale)):
         yield Call(f"POST review_cases.{name}", "sam",
                    api.post(f"/v1/review-cases/{case}/{path}", json=body, headers=h("sam")), {(C, case)})
     yield Call("POST review_cases.UndoLink", "sam", api.post(

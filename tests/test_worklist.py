@@ -49,7 +49,7 @@ def test_a_steward_still_lands_on_the_queue_and_gets_referrals_in_the_nav(app, w
     nav = re.search(r'<nav aria-label="Main">(.*?)</nav>', client.get("/review/").get_data(as_text=True), re.S)
     assert re.findall(r">([^<>]+)</a>", nav.group(1)) == ["Queue", "Next case", "Search", "Referrals",
                                                           "Inbound exceptions", "Reconciliation", "Dedup runs",
-                                                          "Compare persons", "Audit log", "Metrics"]
+                                                          "Compare persons", "Audit log", "Metrics", "Matching"]
 
 
 def test_sign_in_sent_from_a_steward_page_takes_a_coordinator_to_the_worklist(app, world):

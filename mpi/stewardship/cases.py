@@ -42,7 +42,7 @@ from mpi.events import EventBus
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
 from mpi.identity.writer import IdentityWriter, Link
-from mpi.stewardship import duplicates
+from mpi.stewardship import duplicates, spotchecks
 from mpi.stewardship.acting import acting, require_reason, user_name
 from mpi.stewardship.events import CaseResolved, CaseWithdrawn
 from mpi.stewardship.priority import CaseTargets, priority_for, validate_blocks
@@ -139,6 +139,7 @@ class CaseService:
         """
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
             duplicates.refuse_record_action(case, "link")
+            spotchecks.refuse(case, "link")
             candidate = next((c for c in case["candidates"] if c["person_id"] == person_id), None)
             if candidate is None:
                 raise ValidationError("the person is not a candidate of this case",
@@ -158,6 +159,7 @@ class CaseService:
         """The record is a human the index does not hold: a new person, linked ``MANUAL``."""
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
             duplicates.refuse_record_action(case, "make a new person of")
+            spotchecks.refuse(case, "a new person")
             key = self._record_key(case)
             with self.store.transaction():
                 person_id = self.writer.create_person(actor, reason.strip(),
@@ -189,6 +191,7 @@ class CaseService:
             Conflict: a duplicate case's two persons were merged into one since it opened.
         """
         with acting(self.reads, case_id, reason, expected_version, ACTIVE_CASE_STATES) as case:
+            spotchecks.refuse(case, "not-duplicate")
             if duplicates.is_duplicate(case):
                 return self._persons_apart(case, actor, reason, person_id)
             key = self._record_key(case)
@@ -245,6 +248,7 @@ class CaseService:
                                {"version": ["stale: reload the case"]})
             if case["state"] not in ACTIVE_CASE_STATES:
                 raise Conflict(f"review case {case_id} is {case['state']}: not possible now", {"state": [case["state"]]})
+            spotchecks.refuse(case, "merge")
             if duplicates.is_duplicate(case):
                 require_reason(reason)
                 survivor_id, loser_id = duplicates.merge_sides(case, survivor_id, loser_id, self._live)

@@ -15,11 +15,12 @@ from mpi.errors import NotFound, ValidationError
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store.queue import AGE_BUCKETS
-from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseState, Decision, HeldCode
+from mpi.vocab import ACTIVE_CASE_STATES, URGENCY, CaseKind, CaseState, Decision, HeldCode
 
 _ACTIVE = tuple(s.value for s in ACTIVE_CASE_STATES)
-#: What a case can hold: a record the matcher could not decide, or two persons that may be one.
-CASE_KINDS = (Decision.POSSIBLE_MATCH.value, Decision.POSSIBLE_DUPLICATE.value)
+#: What a case can hold: a record the matcher could not decide, two persons that may be one, or an auto-link
+#: drawn for a spot-check.
+CASE_KINDS = tuple(k.value for k in CaseKind)
 
 
 def _as_list(value: str | Iterable[str] | None) -> list[str] | None:
@@ -49,7 +50,8 @@ class CaseQueue:
             source_system: the system that sent the case's record.
             min_age_hours: only cases at least this old.
             overdue: only overdue cases (True) or only those that are not (False).
-            kind: ``POSSIBLE_MATCH`` (a record held) or ``POSSIBLE_DUPLICATE`` (two persons).
+            kind: ``POSSIBLE_MATCH`` (a record held), ``POSSIBLE_DUPLICATE`` (two persons) or ``SPOT_CHECK``
+                (an auto-link drawn for a steward to check).
             now: the time to measure age and overdue against (default: the clock).
 
         Each case carries ``age_hours``, ``due_at``, ``overdue``, its candidates (person ids and

@@ -27,6 +27,7 @@
 - ``store.dedup``: batch dedup runs, what each found, and the reads a run makes of the index (``dedup.py``);
 - ``store.alerts``: reminders and escalations of referral time targets, and the sweep's SQL (``alerts.py``);
 - ``store.referral_metrics``: loop measures and operational gauges, as SQL (``referral_metrics.py``);
+- ``store.matching_metrics``: auto-links, spot-checks, review share and case decisions, as SQL (``matching_metrics.py``);
 - ``store.search``: each record's search terms, and the reads a search makes by index (``search.py``).
 
 Every table's columns are named once (``columns.py``), the schema is a list of
@@ -63,6 +64,7 @@ from mpi.store.persons import PersonTable
 from mpi.store.reconciliation import ReconciliationTable
 from mpi.store.dedup import DedupTable
 from mpi.store.records import RecordTable
+from mpi.store.matching_metrics import MatchingMetricsTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
 from mpi.store.search import SearchTable
@@ -106,6 +108,7 @@ class Store:
         self.reconciliation = ReconciliationTable(self.db)
         self.dedup = DedupTable(self.db)
         self.referral_metrics = ReferralMetricsTable(self.db)
+        self.matching_metrics = MatchingMetricsTable(self.db)
         self.search = SearchTable(self.db)
 
     @property

@@ -134,6 +134,13 @@ class CaseTable:
                            "ORDER BY created_at DESC, case_id DESC LIMIT 1", [source_system, source_record_id])
         return self.get(row[0]) if row else None
 
+    def active_of_record(self, source_system: str, source_record_id: str, kind: str, states: list[str]) -> list[str]:
+        """Ids of a record's cases of one kind in one of ``states`` (a spot-check waiting on it, say)."""
+        rows = self._db.query("SELECT case_id FROM review_cases WHERE source_system = ? AND source_record_id = ? "
+                              "AND kind = ? AND list_contains(?, state) ORDER BY case_id",
+                              [source_system, source_record_id, kind, states])
+        return [r[0] for r in rows]
+
     def count_open(self) -> int:
         """Cases not yet closed (open, in review or on hold)."""
         return self._db.one("SELECT count(*) FROM review_cases WHERE NOT list_contains(?, state)",

@@ -95,6 +95,16 @@ class PersonTable:
             self._db.now(),
         )
 
+    def link_evidence(self, source_system: str, source_record_id: str) -> list:
+        """The evidence of a record's link, one buffered in this transaction included ([] when unlinked)."""
+        key = (source_system, source_record_id)
+        if self._db.in_transaction() and key in self._db.pending().links:
+            buffered = self._db.pending().links[key]
+            return json.loads(buffered[5]) if buffered else []
+        row = self._db.one("SELECT evidence FROM links WHERE source_system = ? AND source_record_id = ?",
+                           [source_system, source_record_id], flush=False)
+        return (loads(row[0]) or []) if row else []
+
     def delete_link(self, source_system: str, source_record_id: str) -> None:
         """Remove a record's link (buffered)."""
         self._db.pending().links[(source_system, source_record_id)] = None

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from mpi.store.columns import LINK_FIELDS, loads, select
 from mpi.store.database import Database
 from mpi.store.restate import restate_blocking_keys
-from mpi.vocab import CLOSED_CASE_STATES, Decision
+from mpi.vocab import CLOSED_CASE_STATES, CaseKind, Decision
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Bound for ``NOT list_contains(?, state)``: the states in which a case no longer holds its record.
@@ -51,11 +51,12 @@ class RecordTable:
             link = dict(zip(LINK_FIELDS, row[4:]))
             link["evidence"] = loads(link["evidence"])
             record["link"] = link
+        # The case holding the record: a spot-check holds nothing (the record stays linked), so it is not it.
         case = self._db.one(
             """SELECT case_id FROM review_cases
-               WHERE source_system = ? AND source_record_id = ? AND NOT list_contains(?, state)
+               WHERE source_system = ? AND source_record_id = ? AND NOT list_contains(?, state) AND kind <> ?
                ORDER BY created_at DESC LIMIT 1""",
-            [source_system, source_record_id, _CLOSED],
+            [source_system, source_record_id, _CLOSED, CaseKind.SPOT_CHECK.value],
         )
         record["review_case_id"] = case[0] if case else None
         return record
