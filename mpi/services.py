@@ -49,6 +49,7 @@ from mpi.referrals.writer import ReferralWriter
 from mpi.stewardship import rescoring
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
+from mpi.stewardship.learning import DecisionLearning
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store import meta as store_meta
@@ -153,6 +154,11 @@ class Services:
         """The steward review workflow (queue and case actions), shared by the API and the review UI."""
         return CaseService(self.store, self.writer, self.matching, self.merges, self.case_targets, self.clock,
                            self.events)
+
+    @cached_property
+    def learning(self) -> DecisionLearning:
+        """``mpi train --from-decisions``: model versions learned from steward decisions."""
+        return DecisionLearning(self.store, self.matching, self.models, self.registry, self.clock)
 
     @cached_property
     def history(self) -> HistoryService:
