@@ -8,7 +8,8 @@
 3. Resolve every open review case as a steward who knows the truth would,
    through the review API (HTTP to the app behind waitress on loopback, as a
    steward user): link to the candidate that holds the true person, a new person
-   when no candidate does.
+   when no candidate does; then merge the persons each of those humans is spread
+   over (``POST /v1/persons/merge``), as a steward who searched would.
 4. Copy the store: the copy is the run without learning.
 5. In the original, ``mpi train --from-decisions`` (its output printed).
 6. Load half 2 into both (``mpi load``), export both (``mpi export``), and score
@@ -97,7 +98,7 @@ def review_api(folder: Path):
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{server.effective_port}", timeout=120,
                           headers={"Authorization": f"Bearer {token}"}) as client:
-            yield client
+            yield client, services
     finally:
         server.close()
         server.task_dispatcher.shutdown()
@@ -105,13 +106,16 @@ def review_api(folder: Path):
         services.close()
 
 
-def resolve_from_truth(client: httpx.Client, truth: dict[tuple[str, str], str]) -> Counter:
-    """Resolve every open case through the review API as a steward who knows the truth would."""
+def resolve_from_truth(client: httpx.Client, services: Services, truth: dict[tuple[str, str], str]) -> Counter:
+    """Resolve every open case through the review API as a steward who knows the truth would; then merge the
+    persons each of those humans is spread over (a steward who searched finds them; the index is read in process
+    for that search, the merges go through the API)."""
     done: Counter = Counter()
+    humans = set()
     while True:
         queue = client.get("/v1/review-cases", params={"limit": 1000}).raise_for_status().json()["cases"]
         if not queue:
-            return done
+            break
         for item in queue:
             case = client.get(f"/v1/review-cases/{item['case_id']}").raise_for_status().json()
             if case["kind"] != "POSSIBLE_MATCH":
@@ -120,6 +124,7 @@ def resolve_from_truth(client: httpx.Client, truth: dict[tuple[str, str], str]) 
                 done["withdrawn"] += 1
                 continue
             human = truth[(case["source_system"], case["source_record_id"])]
+            humans.add(human)
             chosen = next((c["person_id"] for c in case["candidates"] if c.get("person") and any(
                 truth.get((r["source_system"], r["source_record_id"])) == human for r in c["person"]["records"])),
                 None)
@@ -131,6 +136,18 @@ def resolve_from_truth(client: httpx.Client, truth: dict[tuple[str, str], str]) 
             else:
                 client.post(f"/v1/review-cases/{case['case_id']}/new-person", json=body).raise_for_status()
                 done["new_person"] += 1
+    index = services.matching.index()
+    persons = defaultdict(set)
+    for key, entry in index.entries.items():
+        if entry.person_id and truth.get(key) in humans:
+            persons[truth[key]].add(entry.person_id)
+    for human in sorted(persons):
+        survivor, *losers = sorted(persons[human], key=lambda p: (-len(index.persons[p]), p))
+        for loser in losers:
+            client.post("/v1/persons/merge", json={"survivor_id": survivor, "loser_id": loser,
+                                                   "reason": "one human, found by search"}).raise_for_status()
+            done["merged"] += 1
+    return done
 
 
 def score_second_half(export: Path, truth: dict[tuple[str, str], str], second: set[tuple[str, str]]) -> dict:
@@ -180,8 +197,8 @@ def main() -> None:
         mpi(learned, "model", "activate", DEFAULT_MODEL_VERSION)
         t0 = time.perf_counter()
         print(f"half 1: {mpi(learned, 'load', '--input', str(first)).splitlines()[-1]}")
-        with review_api(learned) as client:
-            resolved = resolve_from_truth(client, truth)
+        with review_api(learned) as (client, services):
+            resolved = resolve_from_truth(client, services, truth)
         print(f"steward (review API, from the truth): {dict(resolved)} in {time.perf_counter() - t0:.0f} s")
         shutil.copytree(learned, unlearned)
 

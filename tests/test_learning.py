@@ -34,7 +34,7 @@ pytestmark = pytest.mark.slow  # training, on a store of 400 generated people bu
 
 def resolve_from_truth(services: Services, truth: dict, only_links: bool = False) -> dict:
     """Resolve every open case as a steward who knows the truth would; returns how many of each."""
-    done = {"linked": 0, "new_person": 0, "withdrawn": 0}
+    done, humans = {"linked": 0, "new_person": 0, "withdrawn": 0}, set()
     index = services.matching.index()
     for case in services.cases.queue(limit=1000):
         full = services.cases.get(case["case_id"])
@@ -50,7 +50,24 @@ def resolve_from_truth(services: Services, truth: dict, only_links: bool = False
         else:
             services.cases.resolve_new_person(case["case_id"], STEWARD, "another human", full["version"])
             done["new_person"] += 1
+        humans.add(human)
+    done["merged"] = merge_split_humans(services, truth, humans)
     return done
+
+
+def merge_split_humans(services: Services, truth: dict, humans: set) -> int:
+    """Merge the persons each of these humans is spread over (as a steward who searched would); how many merges."""
+    persons: dict[str, set] = {}
+    for key, entry in services.matching.index().entries.items():
+        if entry.person_id and truth.get(key) in humans:
+            persons.setdefault(truth[key], set()).add(entry.person_id)
+    merges = 0
+    for human in sorted(persons):
+        survivor, *losers = sorted(persons[human], key=lambda p: (-len(services.matching.index().persons[p]), p))
+        for loser in losers:
+            services.merges.merge(survivor, loser, STEWARD, "one human, found by search")
+            merges += 1
+    return merges
 
 
 def build_world(folder: Path, people: int, seed: int) -> tuple[dict, Services]:
@@ -108,7 +125,8 @@ def test_a_model_learned_from_decisions_counts_them_and_is_activated_when_as_pre
     before = learning.models.version()
     result = learning.learning.train(STEWARD, version="learned-1")
     learned = result["learned_from"]
-    assert learned["decisions"] == learned["by_kind"]["linked"] + learned["by_kind"]["new_person"]
+    assert learned["decisions"] == sum(learned["by_kind"].values())
+    assert set(learned["by_kind"]) <= {"linked", "new_person", "merged"}
     assert learned["pairs_same"] >= 10 and learned["pairs_different"] >= 10
     assert learned["held_out"]["decisions"] + learned["train"]["decisions"] == learned["decisions"]
     assert learned["base_version"] == before

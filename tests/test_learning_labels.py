@@ -79,6 +79,17 @@ def test_an_unmerge_says_the_pair_that_joined_them_is_two_humans_and_outlasts_th
     assert (pair.same, pair.kind, pair.decision) == (False, "unmerged", merge_id)
 
 
+def test_a_stewards_merge_outside_a_case_is_labelled_and_a_batch_runs_own_merge_is_not(services):
+    case = duplicate_case(services)
+    merge_id = services.merges.merge(case.a, case.b, STEWARD, "one Marisol, found by search")
+    pair = only(labels(services))
+    assert {pair.left, pair.right} == {HOSPITAL, PLAN}
+    assert (pair.same, pair.kind, pair.decision) == (True, "merged", merge_id)
+    services.merges.unmerge(merge_id, STEWARD, "two after all")
+    services.merges.merge(case.a, case.b, "user:dedup-runner", "dedup run DR1: best pair scores 20.00")
+    assert only(labels(services)).kind == "unmerged"  # the batch's merge says nothing; the unmerge still stands
+
+
 def test_an_undone_link_says_the_record_is_not_the_person_it_was_linked_to(services, band, case_id):
     services.cases.resolve_linked(case_id, band.person_id, STEWARD, "same phone", version(services, case_id))
     services.cases.undo_link(*HELD, STEWARD, "wrong Marisol: the phone was the clinic's")

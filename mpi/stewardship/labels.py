@@ -12,8 +12,10 @@ each pair scored by the active model when a person has several records:
 - ``not_duplicate`` on a held record: the record and the best-scoring record of
   each person the steward said it is not = **different**; on a
   ``POSSIBLE_DUPLICATE`` case: the best pair between the two persons = **different**;
-- ``merged`` (a case settled by a merge): the best pair between the records the
-  merge moved and the survivor's own records = **same**;
+- ``merged`` (a case settled by a merge, or a steward's merge outside a case): the
+  best pair between the records the merge moved and the survivor's own records =
+  **same** (a batch run's own merge, its reason ``dedup run ...``, is the machine's
+  and no label);
 - ``unmerged`` (a merge undone: the machine or a steward joined them wrongly):
   that same pair = **different**;
 - ``link_undone`` (a steward's link taken back): the record and the best-scoring
@@ -62,6 +64,8 @@ CASE_ACTIONS: dict[str, tuple[str, bool, str]] = {
 }
 #: Decisions outside a case: the machine (or a steward) was wrong.
 UNMERGED, LINK_UNDONE = "unmerged", "link_undone"
+#: How a batch dedup run's own merges begin their reason (``mpi.batch.runs``): the machine's, no label.
+BATCH_MERGE_REASON = "dedup run "
 KINDS = (*dict.fromkeys(kind for kind, _, _ in CASE_ACTIONS.values()), UNMERGED, LINK_UNDONE)
 
 
@@ -86,11 +90,14 @@ def collect(store: Store, index: CandidateIndex, scorer: Scorer, until: datetime
     """
     until = until or store.db.now()
     collector = _Collector(store, index, scorer)
-    actions = [*CASE_ACTIONS, AuditAction.PERSON_UNMERGED.value, AuditAction.LINK_UNDONE.value]
+    actions = [*CASE_ACTIONS, AuditAction.PERSON_MERGED.value, AuditAction.PERSON_UNMERGED.value,
+               AuditAction.LINK_UNDONE.value]
     merges = {e["detail"].get("merge_id"): e["detail"] for e in store.audit.of_actions(
         [AuditAction.PERSON_MERGED.value], until)}
+    events = store.audit.of_actions(actions, until)
+    collector.note_joins(events)
     latest: dict[frozenset[Key], LabelledPair] = {}
-    for event in store.audit.of_actions(actions, until):  # oldest first: a later decision on a pair replaces
+    for event in events:  # oldest first: a later decision on a pair replaces
         for pair in collector.pairs(event, merges):
             latest[frozenset((pair.left, pair.right))] = pair
     pairs = sorted(latest.values(), key=lambda p: (p.at, p.decision, p.left, p.right))
@@ -113,14 +120,30 @@ class _Collector:
     def __init__(self, store: Store, index: CandidateIndex, scorer: Scorer):
         self.store, self.index, self.scorer = store, index, scorer
         self._size = len(index.entries)
+        #: Record -> when a steward's case decision placed it (it was held, in no person, before then).
+        self._joined: dict[Key, datetime] = {}
+
+    def note_joins(self, events: Iterable[Mapping[str, Any]]) -> None:
+        """Remember when each held record was placed, so a decision is compared only with the records its
+        person held then (a record placed by a later decision was still held in its own case)."""
+        for event in events:
+            detail = event["detail"] or {}
+            if event["action"] in CASE_ACTIONS and detail.get("record"):
+                key = self._key(detail["record"])
+                if key is not None:
+                    self._joined[key] = event["occurred_at"]
 
     def pairs(self, event: Mapping[str, Any], merges: Mapping[str, Mapping[str, Any]]) -> list[LabelledPair]:
         action, detail, at = event["action"], event["detail"] or {}, event["occurred_at"]
+        if action == AuditAction.PERSON_MERGED.value:  # a case's merge is labelled by the case's resolution
+            if detail.get("case_id") or (event["reason"] or "").startswith(BATCH_MERGE_REASON):
+                return []
+            return self._merge_pair(detail, "merged", True, detail.get("merge_id"), at)
         if action == AuditAction.PERSON_UNMERGED.value:
             return self._merge_pair(detail, UNMERGED, False, detail.get("merge_id"), at)
         if action == AuditAction.LINK_UNDONE.value:
             key = self._key(event["entity_id"])
-            found = self._best(key, [detail.get("person_id")]) if key else []
+            found = self._best(key, [detail.get("person_id")], at) if key else []
             return [LabelledPair(key, other, False, LINK_UNDONE, f"audit-{event['event_id']}", at) for other in found]
         if detail.get("state", "resolved") != "resolved" or action not in CASE_ACTIONS:
             return []
@@ -141,7 +164,7 @@ class _Collector:
             return []
         persons = {"chosen": [detail.get("person_id")], "named": detail.get("person_ids") or [],
                    "candidates": [c["person_id"] for c in case["candidates"]]}[compared]
-        return [LabelledPair(key, other, same, kind, case_id, at) for other in self._best(key, persons)]
+        return [LabelledPair(key, other, same, kind, case_id, at) for other in self._best(key, persons, at)]
 
     def _merge_pair(self, merge: Mapping[str, Any] | None, kind: str, same: bool, decision: str | None,
                     at: datetime) -> list[LabelledPair]:
@@ -153,11 +176,13 @@ class _Collector:
         pair = self._best_between(sorted(moved), survivor)
         return [LabelledPair(*pair, same, kind, decision or merge.get("merge_id"), at)] if pair else []
 
-    def _best(self, key: Key, person_ids: Sequence[str | None]) -> list[Key]:
-        """Per person (each once, followed to its live person), its record scoring best against ``key``."""
+    def _best(self, key: Key, person_ids: Sequence[str | None], at: datetime) -> list[Key]:
+        """Per person (each once, followed to its live person), its record scoring best against ``key`` among
+        those it held at ``at``."""
         out = []
         for person_id in dict.fromkeys(self._live(p) for p in person_ids if p):
-            pair = self._best_between([key], [k for k in self._records(person_id) if k != key])
+            held_then = [k for k in self._records(person_id) if k != key and self._joined.get(k, at) <= at]
+            pair = self._best_between([key], held_then)
             if pair and pair[1] not in out:
                 out.append(pair[1])
         return out
