@@ -8,10 +8,12 @@
    model the active one descends from (so labels are never counted twice by a
    chain of learned versions).
 4. The upper threshold is recalibrated for the policy's ``target_precision``
-   (``mpi.matching.calibration``) over the stored records, with every pair of
-   records one person holds and every training "same" pair as true, every
-   training "different" pair as false; the records of held-out decisions are left
-   out, so the gate below judges on what nothing was fitted to. The lower
+   (``mpi.matching.calibration``) over the records stewards looked at (the
+   training decisions' and every record of their persons), with every pair of
+   records one person holds and every training "same" pair as true, every other
+   pair of them (the training "different" pairs among them) as false; the records
+   of held-out decisions are left out, so the gate below judges on what nothing
+   was fitted to. Persons nobody reviewed are not taken as complete (``_labels``). The lower
    threshold is kept (or brought down to the upper): known pairs are those the
    index already joined, heavy at high weights, so a lower threshold fitted to
    them would rise and turn true matches into new persons nobody reviews.
@@ -91,7 +93,7 @@ class DecisionLearning:
         with self.store.serialised():
             index = self.matching.index()
             records = {key: entry.norm for key, entry in index.entries.items()}
-            persons = [keys for keys in index.persons.values() if len(keys) > 1]
+            persons = list(index.persons.values())
             pairs = collect(self.store, index, active.scorer)
         if not pairs:
             raise ValidationError("no steward decision to learn from yet", {"decisions": ["none labelled"]})
@@ -149,14 +151,23 @@ class DecisionLearning:
 
 def _labels(records: dict, persons: Sequence[Sequence[tuple[str, str]]], train: Sequence[LabelledPair],
             held: Sequence[LabelledPair]) -> Labels:
-    """Labels for calibration: every stored record but the held-out decisions'; true pairs those one person holds
-    and the training "same" pairs, less the training "different" ones."""
+    """Labels for calibration: the records stewards looked at (the training decisions' records and every record
+    of their persons), but the held-out decisions'; true pairs those one person holds and the training "same"
+    pairs, less the training "different" ones.
+
+    Only reviewed persons are taken as complete: two records the machine left in two persons nobody reviewed may
+    be one human no one has found yet, and counted as a false pair such a split at 30 bits or more would drive the
+    upper threshold far above every pair that needs it.
+    """
     left_out = {k for p in held for k in (p.left, p.right)}
+    decided = {k for p in train for k in (p.left, p.right)}
+    persons = [keys for keys in persons if not decided.isdisjoint(keys)]
+    reviewed = (decided | {k for keys in persons for k in keys}) & records.keys()
     matches = {_pair(a, b) for keys in persons for i, a in enumerate(keys) for b in keys[i + 1:]}
     matches |= {_pair(p.left, p.right) for p in train if p.same}
     matches -= {_pair(p.left, p.right) for p in train if not p.same}
     matches = {m for m in matches if not (set(m) & left_out)}
-    labelled = frozenset(k for k in records if k not in left_out)
+    labelled = frozenset(reviewed - left_out)
     return Labels(labelled, frozenset(matches), len(labelled), True,
                   frozenset(_pair(p.left, p.right) for p in train if not p.same))
 
