@@ -197,6 +197,10 @@ def test_learning_again_starts_from_the_same_base_and_keeps_version_names_short(
     assert second["learned_from"]["base_version"] == DEFAULT_MODEL_VERSION
     assert second["learned_from"]["active_version"] == first["version"]
     assert second["version"].count("-learned") == 1
+    learning.models.activate(second["version"], "test")
+    with pytest.raises(ValidationError) as nothing_new:  # what the schedule in `mpi serve` asks
+        learning.learning.train(STEWARD, only_if_new=True)
+    assert nothing_new.value.errors == {"decisions": ["nothing new to learn from"]}
 
 
 def test_a_stewards_link_stays_manual_and_where_it_was_put_after_a_new_model_and_a_load(learning):

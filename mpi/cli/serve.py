@@ -45,7 +45,7 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     def learn_from_decisions() -> bool:
         try:  # through the single writer, as a request would; a run with too little to learn from is skipped
-            services.learning.train("system:train-from-decisions")
+            services.learning.train("system:train-from-decisions", only_if_new=True)
         except MpiError as e:
             logger.info("scheduled training from decisions skipped: %s", ", ".join(sorted(e.errors)) or e.code)
         return False

@@ -75,15 +75,19 @@ class DecisionLearning:
         self.store, self.matching, self.models, self.registry, self.clock = store, matching, models, registry, clock
 
     def train(self, actor: str, version: str | None = None, activate: bool = True,
-              held_out: float = HELD_OUT_SHARE, seed: int = 42) -> dict[str, Any]:
+              held_out: float = HELD_OUT_SHARE, seed: int = 42, only_if_new: bool = False) -> dict[str, Any]:
         """Learn a new model version from every steward decision; activate it if it passes the held-out gate.
 
         Returns:
             ``version``, ``activated``, ``learned_from`` (as written in the model file) and ``reason`` (why it was
             or was not activated).
 
+        ``only_if_new`` (the schedule in ``mpi serve``): refuse when the active model learned from the same
+        decisions and pairs already, rather than write the same model again.
+
         Raises:
-            ValidationError: a bad ``held_out`` share, no decision to learn from, or too few held-out pairs.
+            ValidationError: a bad ``held_out`` share, no decision to learn from, too few held-out pairs, or (with
+                ``only_if_new``) nothing new since the active model learned.
             ModelError: ``version`` exists or is a bad name.
         """
         if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 < held_out < 1:
@@ -97,13 +101,17 @@ class DecisionLearning:
             pairs = collect(self.store, index, active.scorer)
         if not pairs:
             raise ValidationError("no steward decision to learn from yet", {"decisions": ["none labelled"]})
+        known = self.registry.document(active.version).get("learned_from") or {}
+        if only_if_new and all(known.get(k) == v for k, v in counts(pairs).items()):
+            raise ValidationError("no steward decision since the active model learned",
+                                  {"decisions": ["nothing new to learn from"]})
         train, held = split(pairs, held_out, seed)
         if len(held) < MIN_HELD_OUT_PAIRS:
             raise ValidationError(
                 f"{len(held)} held-out labelled pairs from {len(pairs)} in all: at least {MIN_HELD_OUT_PAIRS} are "
                 "needed to judge a new model; nothing written (wait for more decisions or hold out a larger share)",
                 {"decisions": [f"too few held-out pairs: {len(held)} of {MIN_HELD_OUT_PAIRS}"]})
-        base_version = (self.registry.document(active.version).get("learned_from") or {}).get("base_version")
+        base_version = known.get("base_version")
         base = self.registry.document(base_version or active.version)
         base_model = compile_model(base)
         size = len(records)
