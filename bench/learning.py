@@ -150,6 +150,22 @@ def resolve_from_truth(client: httpx.Client, services: Services, truth: dict[tup
     return done
 
 
+def set_target(folder: Path, target: float) -> None:
+    """Activate the shipped model under a policy with another ``target_precision`` (weights and thresholds kept)."""
+    from mpi.matching.model import derive_version
+
+    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(folder / "models")})
+    try:
+        version = f"{DEFAULT_MODEL_VERSION}-target{target}"
+        document = derive_version(services.registry.document(DEFAULT_MODEL_VERSION), version,
+                                  {"target_precision": target}, {"why": "bench/learning.py --target-precision"})
+        services.registry.save(document)
+        services.models.activate(version, "bench")
+    finally:
+        services.close()
+    print(f"policy: target_precision {target}")
+
+
 def score_second_half(export: Path, truth: dict[tuple[str, str], str], second: set[tuple[str, str]]) -> dict:
     """Auto-link precision and recall over pairs with a record of the second half; its review share."""
     with export.open(newline="", encoding="utf-8") as f:
@@ -176,6 +192,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=11, help="generator seed (the split uses it too)")
     parser.add_argument("--profile", default=None, help="generator profile, e.g. varied (when the generator has it)")
     parser.add_argument("--keep", type=Path, default=None, help="keep the stores and exports in this folder")
+    parser.add_argument("--target-precision", type=float, default=None,
+                        help="the policy's target_precision to learn for (default: the shipped model's, 0.999)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as scratch:
@@ -202,6 +220,8 @@ def main() -> None:
         print(f"steward (review API, from the truth): {dict(resolved)} in {time.perf_counter() - t0:.0f} s")
         shutil.copytree(learned, unlearned)
 
+        if args.target_precision is not None:
+            set_target(learned, args.target_precision)
         t0 = time.perf_counter()
         print("\nmpi train --from-decisions:")
         print("  " + mpi(learned, "train", "--from-decisions", "--version", "bench-learned").replace("\n", "\n  "))
