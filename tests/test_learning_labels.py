@@ -119,3 +119,20 @@ def test_counts_say_decisions_by_kind_and_pairs_same_and_different(services, ban
 def test_every_case_resolution_maps_to_a_kind():
     assert {kind for kind, _, _ in CASE_ACTIONS.values()} | {"unmerged", "link_undone"} == set(KINDS)
     assert set(KINDS) == {"linked", "new_person", "not_duplicate", "merged", "unmerged", "link_undone"}
+
+
+def test_a_levels_m_moves_at_most_one_bit_however_many_pairs_show_it():
+    from collections import Counter
+
+    from mpi.matching.learning import relearn_m
+
+    model = {"comparisons": [{"output_column_name": "c", "comparison_levels": [
+        {"is_null_level": True}, {"m_probability": 0.9, "u_probability": 0.01},
+        {"m_probability": 0.0999, "u_probability": 0.1}, {"m_probability": 0.0001, "u_probability": 0.89}]}]}
+    learned, used = relearn_m(model, {"c": Counter({2: 100, 3: 100})})
+    m = [lv.get("m_probability") for lv in learned["comparisons"][0]["comparison_levels"]]
+    assert used == {"c": 200}
+    assert abs(sum(m[1:]) - 1.0) < 1e-9  # the levels keep their total
+    scale = sum([0.9 / 2, 0.0999 * 2, 0.0001 * 2])  # each clamped to a factor 2, then scaled together
+    assert [round(x, 9) for x in m[1:]] == [round(x / scale, 9) for x in (0.45, 0.1998, 0.0002)]
+    assert relearn_m(model, {"c": Counter({1: 29})})[1] == {}  # too few pairs: m unchanged
