@@ -272,6 +272,7 @@ UNTOUCHED = frozenset({
     "admin.Keys", "admin.Key", "admin.KeyRevoke", "admin.Users", "admin.Models", "admin.ModelActivate",
     "review_ui.sign_in", "review_ui.sign_out", "review_ui.static", "review_ui.metrics",
     "review_ui.dedup_runs",  # runs: ids, times and counts
+    "admin.TrainFromDecisions",  # learns from every record; answers a version and counts, no person
 })
 
 #: What a route nobody has classified yet is logged as: its method and route template, no entities.

@@ -9,15 +9,16 @@ key or a user's token) is in the answer that makes it and nowhere else.
 
 from __future__ import annotations
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, current_app, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.admin_schemas import (KeyBodySchema, KeyCreatedSchema, KeyListSchema, KeySchema, ModelActivatedSchema,
-                               ModelListSchema, UserBodySchema, UserCreatedSchema, UserListSchema)
+                               ModelListSchema, TrainedSchema, TrainFromDecisionsBodySchema, UserBodySchema,
+                               UserCreatedSchema, UserListSchema)
 from api.auth import actor, require_role
 from mpi.auth import add_user, create_key, key_status, keys_with_status, revoke_key
-from mpi.errors import NotFound
+from mpi.errors import Conflict, NotFound
 from mpi.identity.export import export_csv
 from mpi.vocab import AuditAction, EntityType, Role
 
@@ -34,6 +35,13 @@ def _services():
 
 def _admin() -> None:
     require_role(Role.ADMIN)
+
+
+@blp.before_request
+def _admin_before_body() -> None:
+    """A route that reads a body checks the caller before the body (a 401 or 403, never a 422 first)."""
+    if request.endpoint == "admin.TrainFromDecisions":
+        _admin()
 
 
 @blp.route("/keys")
@@ -158,3 +166,21 @@ class ModelActivate(MethodView):
         previous = services.models.version()
         services.models.activate(version, actor())
         return {"active": version, "previous": previous}
+
+
+@blp.route("/models/train-from-decisions")
+class TrainFromDecisions(MethodView):
+    @blp.arguments(TrainFromDecisionsBodySchema)
+    @blp.response(201, TrainedSchema)
+    @blp.alt_response(409, schema="Error", description="a model version of that name exists")
+    @blp.alt_response(503, schema="Error", description="no active model to learn on")
+    def post(self, body):
+        """Learn a new model version from every steward decision (``mpi train --from-decisions``): m from their
+        labelled pairs, the upper threshold for the policy's target precision; activated only if at least as precise
+        on the held-out decisions (422 when there are too few to judge, and nothing is written)."""
+        _admin()
+        services = _services()
+        if body["version"] is not None and services.registry.path_of(body["version"]).exists():
+            raise Conflict("a model version of that name exists", {"version": ["exists"]})
+        services.ensure_active_model(actor())
+        return services.learning.train(actor(), body["version"], body["activate"], body["held_out"], body["seed"]), 201

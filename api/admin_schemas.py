@@ -97,6 +97,9 @@ class ModelVersionSchema(ma.Schema):
     created_at = ma.fields.String(allow_none=True)
     splink_version = ma.fields.String(allow_none=True)
     trained_on = ma.fields.Dict(allow_none=True, metadata={"description": "the file and record count it was trained on"})
+    learned_from = ma.fields.Dict(allow_none=True, metadata={
+        "description": "for a version learned from steward decisions (`mpi train --from-decisions`): decisions and "
+                       "labelled pairs by kind, the held-out share, both held-out precisions, the base version"})
     policy = ma.fields.Nested(ModelPolicySchema)
     active = ma.fields.Boolean()
 
@@ -109,3 +112,30 @@ class ModelListSchema(ma.Schema):
 class ModelActivatedSchema(ma.Schema):
     active = ma.fields.String(metadata={"description": "the version now active"})
     previous = ma.fields.String(allow_none=True)
+
+
+class TrainFromDecisionsBodySchema(ma.Schema):
+    """What ``mpi train --from-decisions`` asks of the service."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    version = ma.fields.String(load_default=None, allow_none=True, validate=ma.validate.Regexp(
+        r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$", error="1-80 letters, digits, '.', '_' or '-'"), metadata={
+        "description": "the new version's name (default: the base model's and -learned<UTC time>)"})
+    activate = ma.fields.Boolean(load_default=True, metadata={
+        "description": "activate it if it is at least as precise on the held-out decisions as the active model"})
+    held_out = ma.fields.Float(load_default=0.25, validate=ma.validate.Range(min=0, max=1, min_inclusive=False,
+                                                                             max_inclusive=False), metadata={
+        "description": "share of decisions held out to judge it"})
+    seed = ma.fields.Integer(load_default=42, validate=ma.validate.Range(min=0, max=2**31 - 1), metadata={
+        "description": "seed of the held-out split"})
+
+
+class TrainedSchema(ma.Schema):
+    """A model version learned from steward decisions, and whether it is now active."""
+
+    version = ma.fields.String()
+    activated = ma.fields.Boolean()
+    reason = ma.fields.String(metadata={"description": "both held-out precisions, and why it is or is not active"})
+    learned_from = ma.fields.Dict(metadata={"description": "as written in the model file"})

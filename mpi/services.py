@@ -50,6 +50,7 @@ from mpi.stewardship import rescoring, spotchecks
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.desk import ReviewDesk
 from mpi.stewardship.matching_metrics import MatchingMetrics
+from mpi.stewardship.learning import DecisionLearning
 from mpi.stewardship.priority import CaseTargets
 from mpi.store import Store
 from mpi.store import meta as store_meta
@@ -166,6 +167,11 @@ class Services:
     def matching_metrics(self) -> MatchingMetrics:
         """Auto-link precision (spot-checks, undone links) with intervals, review share, steward decisions."""
         return MatchingMetrics(self.store, self.clock)
+
+    @cached_property
+    def learning(self) -> DecisionLearning:
+        """``mpi train --from-decisions``: model versions learned from steward decisions."""
+        return DecisionLearning(self.store, self.matching, self.models, self.registry, self.clock)
 
     @cached_property
     def history(self) -> HistoryService:

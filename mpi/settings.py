@@ -124,6 +124,12 @@ SETTINGS: tuple[Setting, ...] = (
         "0 runs none (run `mpi sweep` instead).",
     ),
     Setting(
+        "MPI_TRAIN_FROM_DECISIONS_HOURS",
+        "0",
+        "Hours between two runs of `mpi train --from-decisions` inside `mpi serve` (a new model version learned from "
+        "steward decisions, activated only if at least as precise on the held-out decisions); 0 runs none.",
+    ),
+    Setting(
         "MPI_DELIVERY_SECONDS",
         "1",
         "Seconds the delivery worker inside `mpi serve` waits when no message is due before it looks again "

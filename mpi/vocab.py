@@ -305,6 +305,8 @@ class AuditAction(StrEnum):
     """What a case blocks was set; its priority and due time follow."""
     MODEL_ACTIVATED = "model.activated"
     """A model version made the one matching uses."""
+    MODEL_TRAINED = "model.trained"
+    """A model version learned from steward decisions: what it learned from, its held-out precision, activated or not."""
     USER_ADDED = "user.added"
     """A user created or given a new token."""
     KEY_CREATED = "key.created"

@@ -39,6 +39,7 @@ NOT_PHI = frozenset({
     "GET review_ui.metrics",
     "GET admin.Keys", "POST admin.Keys", "GET admin.Key", "DELETE admin.Key", "POST admin.KeyRevoke",
     "GET admin.Users", "POST admin.Users", "GET admin.Models", "POST admin.ModelActivate",
+    "POST admin.TrainFromDecisions",
     "GET partners.Partners", "POST partners.Partners", "GET partners.Partner", "POST partners.Crosswalk",
     "POST outbound_exceptions.PartnerPause", "POST outbound_exceptions.PartnerResume",
     "POST outbound_exceptions.PartnerBackPost",

@@ -287,3 +287,23 @@ def test_the_api_reject_answers_the_case_the_record_is_held_in(services, client,
     assert rejected.json["previous_person_id"] == person_id
     assert rejected.json["review_case"]["kind"] == "POSSIBLE_MATCH"
     assert client.get(f"/v1/records/{key[0]}/{key[1]}", headers=headers).json["link"] is None
+
+
+# ------------------------------------------------------------------------------------------------ as labels
+
+def test_a_spot_checks_answer_is_a_label_confirmed_says_same_and_rejected_says_different(services):
+    """What a steward answers on a spot-check teaches ``mpi train --from-decisions`` like any other decision."""
+    from mpi.stewardship.labels import collect
+
+    _, key = linked_pair(services, "1")
+    _, other_key = linked_pair(services, "2", person="theodore")
+    cases = {c["source_record_id"]: c for c in spot_cases(services)}
+    services.spot_checks.confirm(cases[key[1]]["case_id"], STEWARD, "same plan id and phone",
+                                 cases[key[1]]["version"])
+    services.spot_checks.reject(cases[other_key[1]]["case_id"], STEWARD, "another Marisol",
+                                cases[other_key[1]]["version"])
+    with services.store.serialised():
+        pairs = collect(services.store, services.matching.index(), services.matching.active_model().scorer)
+    said = {(p.kind, p.same, frozenset((p.left, p.right))) for p in pairs}
+    assert ("confirmed", True, frozenset((key, ("st-marys-ehr", "MRN-1")))) in said
+    assert ("link_undone", False, frozenset((other_key, ("st-marys-ehr", "MRN-2")))) in said

@@ -14,17 +14,34 @@ from mpi.services import Services
 
 
 @main.command()
-@click.option("--input", "input_path", required=True, type=click.Path(), help="CSV of source records.")
-@click.option("--version", default=None, help="Model version name [default: <file stem>-<UTC time>].")
-@click.option("--seed", default=42, show_default=True, help="Seed for u sampling (repeatable training).")
+@click.option("--input", "input_path", default=None, type=click.Path(), help="CSV of source records.")
+@click.option("--from-decisions", "from_decisions", is_flag=True,
+              help="Learn from steward decisions instead of a CSV: m from their labelled pairs, the upper threshold "
+                   "recalibrated for the policy's target_precision, activated only if at least as precise on the "
+                   "held-out decisions.")
+@click.option("--version", default=None, help="Model version name [default: <file stem>-<UTC time>; with "
+                                              "--from-decisions <base model>-learned<UTC time>].")
+@click.option("--seed", default=42, show_default=True,
+              help="Seed for u sampling, or for the held-out split of --from-decisions (repeatable training).")
 @click.option("--no-activate", is_flag=True, help="Write the model file but keep the active model.")
+@click.option("--held-out", "held_out", default=0.25, show_default=True, type=float,
+              help="With --from-decisions: the share of decisions held out to judge the new model.")
 @click.option("--labels", "labels_path", default=None, type=click.Path(),
               help="CSV of labelled pairs (source_system_l, source_record_id_l, source_system_r, "
                    "source_record_id_r[, is_match]): m from its true pairs instead of EM.")
 @click.pass_obj
-def train(services: Services, input_path: str, version: str | None, seed: int, no_activate: bool,
-          labels_path: str | None) -> None:
-    """Train a model (u by random sampling; m by EM, or from --labels) and activate it."""
+def train(services: Services, input_path: str | None, from_decisions: bool, version: str | None, seed: int,
+          no_activate: bool, held_out: float, labels_path: str | None) -> None:
+    """Train a model (u by random sampling; m by EM, or from --labels) and activate it; or, with
+    --from-decisions, learn a new version from steward decisions."""
+    if from_decisions == (input_path is not None):
+        raise click.UsageError("give either --input FILE or --from-decisions")
+    if from_decisions:
+        _train_from_decisions(services, version, seed, no_activate, held_out)
+        return
+    if remote() is not None:
+        raise click.ClickException("mpi train --input reads a file here: run it where the models folder is, "
+                                   "or use --from-decisions through the service")
     from mpi.matching.training import train_from_csv  # imports Splink: only when training
 
     total = count_rows(input_path)
@@ -35,6 +52,37 @@ def train(services: Services, input_path: str, version: str | None, seed: int, n
     if not no_activate:
         services.models.activate(document["version"], actor())
         click.echo(f"model {document['version']} is now active")
+
+
+def _train_from_decisions(services: Services, version: str | None, seed: int, no_activate: bool,
+                          held_out: float) -> None:
+    service = remote()
+    if service is not None:
+        body = {"activate": not no_activate, "held_out": held_out, "seed": seed,
+                **({"version": version} if version else {})}
+        result = service.call("POST", "/v1/admin/models/train-from-decisions", json=body)
+    else:
+        services.ensure_active_model(actor())
+        result = services.learning.train(actor(), version, not no_activate, held_out, seed)
+    learned = result["learned_from"]
+    kinds = ", ".join(f"{k} {n}" for k, n in learned["by_kind"].items())
+    click.echo(f"{learned['decisions']} decisions ({kinds}): {learned['pairs_same']} same and "
+               f"{learned['pairs_different']} different labelled pairs")
+    held = learned["held_out"]
+    click.echo(f"held out {held['decisions']} decisions ({held['pairs_same'] + held['pairs_different']} pairs); "
+               f"m re-estimated for {', '.join(learned['m_reestimated']) or 'no comparison (too few same pairs)'}")
+    click.echo(f"upper threshold {learned['calibration']['upper_match_weight']} for target precision "
+               f"{learned['target_precision']}")
+    new, old = learned["precision_held_out"]["new"], learned["precision_held_out"]["old"]
+    click.echo(f"held-out precision: new {new['precision']:.4f} ({new['correct']}/{new['auto_linked']} auto-linked), "
+               f"{learned['active_version']} {old['precision']:.4f} ({old['correct']}/{old['auto_linked']})")
+    click.echo(f"model {result['version']} written")
+    if result["activated"]:
+        click.echo(f"model {result['version']} is now active")
+    elif not learned["passed"]:
+        click.echo(f"model {result['version']} not activated: less precise on the held-out decisions")
+    else:
+        click.echo(f"model {result['version']} not activated (--no-activate)")
 
 
 @main.command()
@@ -89,10 +137,19 @@ def model_list(services: Services) -> None:
         click.echo(f"no models in {folder}")
     for v in versions:
         mark = "*" if v["version"] == active else " "
-        trained = v.get("trained_on") or {}
         click.echo(f"{mark} {v['version']}  created {v['created_at']}  splink {v['splink_version']}  "
-                   f"trained on {trained.get('file')} ({trained.get('records')} records)  "
+                   f"{_learned(v)}  "
                    f"thresholds {v['policy']['lower_match_weight']}/{v['policy']['upper_match_weight']}")
+
+
+def _learned(version: dict) -> str:
+    """What a version learned from: steward decisions, or the file it was trained on."""
+    learned = version.get("learned_from")
+    if learned:
+        return (f"learned from {learned['decisions']} decisions ({learned['pairs_same']} same, "
+                f"{learned['pairs_different']} different pairs) on {learned['base_version']}")
+    trained = version.get("trained_on") or {}
+    return f"trained on {trained.get('file')} ({trained.get('records')} records)"
 
 
 @model.command("activate")

@@ -29,7 +29,7 @@ REMOTE_COMMANDS = frozenset({
     "keys create", "keys list", "keys revoke", "users add", "users list", "orgs add", "orgs list", "export",
     "model list", "model activate", "backup", "partners add", "partners list", "partners show",
     "partners crosswalk", "partners pause", "partners resume", "partners back-post", "reconcile", "dedup",
-    "dedup runs",
+    "dedup runs", "train",
 })
 #: Where a command's client is kept for the command (``click.Context.meta`` is shared down the chain).
 _META_KEY = "mpi.remote"

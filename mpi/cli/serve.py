@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 
 import click
 
 from mpi.cli.base import actor, main, warm_index
+from mpi.errors import MpiError
 from mpi.services import Services
+
+logger = logging.getLogger(__name__)
 
 
 @main.command()
@@ -18,7 +22,8 @@ from mpi.services import Services
 @click.pass_obj
 def serve(services: Services, host: str, port: int, threads: int) -> None:
     """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep, the
-    delivery of status feedback to partners and the scheduled reconciliation of their snapshots running inside it."""
+    delivery of status feedback to partners, the scheduled reconciliation of their snapshots and (every
+    MPI_TRAIN_FROM_DECISIONS_HOURS, if set) training from steward decisions running inside it."""
     import waitress
 
     from api import create_app
@@ -38,8 +43,17 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
         services.reconciliation.rerun()  # each partner's latest snapshot, compared again
         return False
 
+    def learn_from_decisions() -> bool:
+        try:  # through the single writer, as a request would; a run with too little to learn from is skipped
+            services.learning.train("system:train-from-decisions", only_if_new=True)
+        except MpiError as e:
+            logger.info("scheduled training from decisions skipped: %s", ", ".join(sorted(e.errors)) or e.code)
+        return False
+
     background = [
         Background("referral-sweep", sweep_once, float(services.config["MPI_SWEEP_SECONDS"])),
+        Background("train-from-decisions", learn_from_decisions,
+                   float(services.config["MPI_TRAIN_FROM_DECISIONS_HOURS"]) * 3600),
         exchange_delivery.in_background(services.delivery, services.outbox.written,
                                         float(services.config["MPI_DELIVERY_SECONDS"])),
         Background("reconcile", reconcile_again, float(services.config["MPI_RECONCILE_SECONDS"])),

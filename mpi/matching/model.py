@@ -145,7 +145,8 @@ class ModelRegistry:
             except (OSError, ValueError):
                 continue
             if document.get("format") == FORMAT:
-                out.append({k: document.get(k) for k in ("version", "created_at", "splink_version", "trained_on", "policy")})
+                out.append({k: document.get(k) for k in ("version", "created_at", "splink_version", "trained_on",
+                                                         "policy", "learned_from")})
         return sorted(out, key=lambda d: d["created_at"] or "")
 
     def load(self, version: str) -> Model:

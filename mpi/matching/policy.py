@@ -90,6 +90,7 @@ DEFAULT_POLICY = {
     "firm_conflict_levels": DEFAULT_FIRM_CONFLICT_LEVELS,
     "clear_levels": DEFAULT_CLEAR_LEVELS,
     "batch_auto_merge": False,
+    "target_precision": 0.999,
 }
 
 _LEVELS = {f"{c.name}: {lv.label}" for c in COMPARISONS for lv in c.levels}
@@ -133,6 +134,8 @@ class Policy:
             pair's evidence has one.
         batch_auto_merge: whether a batch dedup run merges two persons itself when their best pair
             scores at or above the upper threshold with no hold or conflict (off: it opens a case).
+        target_precision: the auto-link (pairwise) precision the upper threshold is recalibrated for when a
+            model learns from steward decisions (``mpi train --from-decisions``).
     """
 
     upper_match_weight: float
@@ -144,6 +147,7 @@ class Policy:
     firm_conflict_levels: tuple[frozenset[str], ...] = field(default=())
     clear_levels: frozenset[str] = field(default=frozenset())
     batch_auto_merge: bool = False
+    target_precision: float = 0.999
 
     def hold(self, evidence: Sequence[Mapping[str, Any]]) -> list[str] | None:
         """The hold combination a pair's evidence meets (and no clear level lifts), or None."""
@@ -209,6 +213,9 @@ class Policy:
             errors.setdefault("max_candidates", []).append("must be a positive integer")
         if not isinstance(spec["batch_auto_merge"], bool):
             errors.setdefault("batch_auto_merge", []).append("must be true or false")
+        target = spec["target_precision"]
+        if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < 1:
+            errors.setdefault("target_precision", []).append("must be a number strictly between 0 and 1")
         unknown = sorted(set(spec) - set(DEFAULT_POLICY))
         for key in unknown:
             errors.setdefault(key, []).append("unknown policy key")
@@ -231,6 +238,7 @@ class Policy:
                                        for c in spec["firm_conflict_levels"]),
             clear_levels=frozenset(spec["clear_levels"]),
             batch_auto_merge=spec["batch_auto_merge"],
+            target_precision=float(spec["target_precision"]),
         )
 
     def as_spec(self) -> dict[str, Any]:
@@ -244,6 +252,7 @@ class Policy:
             "firm_conflict_levels": [next(iter(c)) if len(c) == 1 else sorted(c) for c in self.firm_conflict_levels],
             "clear_levels": sorted(self.clear_levels),
             "batch_auto_merge": self.batch_auto_merge,
+            "target_precision": self.target_precision,
         }
 
 
