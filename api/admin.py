@@ -172,12 +172,14 @@ class ModelActivate(MethodView):
 class TrainFromDecisions(MethodView):
     @blp.arguments(TrainFromDecisionsBodySchema)
     @blp.response(201, TrainedSchema)
-    @blp.alt_response(409, schema="Error", description="a model version of that name exists")
+    @blp.alt_response(409, schema="Error", description="a model version of that name exists (naming `version`), or "
+                      "the decisions do not allow it yet (naming `decisions`: none, too few held out to judge a new "
+                      "model, or nothing new); nothing is written")
     @blp.alt_response(503, schema="Error", description="no active model to learn on")
     def post(self, body):
         """Learn a new model version from every steward decision (``mpi train --from-decisions``): m from their
         labelled pairs, the upper threshold for the policy's target precision; activated only if at least as precise
-        on the held-out decisions (422 when there are too few to judge, and nothing is written)."""
+        on the held-out decisions (409 naming ``decisions`` when there are too few to judge, and nothing is written)."""
         _admin()
         services = _services()
         if body["version"] is not None and services.registry.path_of(body["version"]).exists():

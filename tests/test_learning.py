@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from conftest import SHIPPED_MODELS, activate_policy_on, add_organisation
 from mpi.auth import add_user
 from mpi.cli import main
-from mpi.errors import ValidationError
+from mpi.errors import Conflict
 from mpi.identity.loading import PreparedRows, load
 from mpi.records.fields import TRUTH_FIELD
 from mpi.services import DEFAULT_MODEL_VERSION, Services
@@ -176,7 +176,7 @@ def test_a_model_that_would_be_less_precise_on_held_out_decisions_is_not_activat
 
 
 def test_too_few_held_out_pairs_are_refused_and_nothing_is_written(learning):
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Conflict) as refused:  # the request is fine; the store has too little yet (409)
         learning.learning.train(STEWARD, version="too-few", held_out=0.001)
     assert "decisions" in refused.value.errors
     assert f"at least {MIN_HELD_OUT_PAIRS}" in str(refused.value)
@@ -185,7 +185,7 @@ def test_too_few_held_out_pairs_are_refused_and_nothing_is_written(learning):
 
 def test_no_decisions_is_refused(services):
     services.ensure_active_model("test")
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(Conflict) as refused:
         services.learning.train(STEWARD)
     assert refused.value.errors == {"decisions": ["none labelled"]}
 
@@ -197,8 +197,10 @@ def test_learning_again_starts_from_the_same_base_and_keeps_version_names_short(
     assert second["learned_from"]["base_version"] == DEFAULT_MODEL_VERSION
     assert second["learned_from"]["active_version"] == first["version"]
     assert second["version"].count("-learned") == 1
+    third = learning.learning.train(STEWARD, activate=False)  # within the same second, as like as not: a new name
+    assert third["version"] != second["version"] and third["version"].count("-learned") == 1
     learning.models.activate(second["version"], "test")
-    with pytest.raises(ValidationError) as nothing_new:  # what the schedule in `mpi serve` asks
+    with pytest.raises(Conflict) as nothing_new:  # what the schedule in `mpi serve` asks
         learning.learning.train(STEWARD, only_if_new=True)
     assert nothing_new.value.errors == {"decisions": ["nothing new to learn from"]}
 

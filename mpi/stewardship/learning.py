@@ -39,7 +39,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from mpi.clock import Clock
-from mpi.errors import ValidationError
+from mpi.errors import Conflict, ValidationError
 from mpi.identity.matcher import MatchService
 from mpi.identity.models import ActiveModel
 from mpi.matching.calibration import calibrate
@@ -56,7 +56,7 @@ logger = logging.getLogger(__name__)
 HELD_OUT_SHARE = 0.25
 #: Held-out labelled pairs needed to judge a new model at all.
 MIN_HELD_OUT_PAIRS = 10
-_LEARNED = re.compile(r"(-learned\d{14})+$")
+_LEARNED = re.compile(r"(-learned\d{14}(-\d+)?)+$")
 
 
 def split(pairs: Sequence[LabelledPair], share: float, seed: int) -> tuple[list[LabelledPair], list[LabelledPair]]:
@@ -86,8 +86,9 @@ class DecisionLearning:
         decisions and pairs already, rather than write the same model again.
 
         Raises:
-            ValidationError: a bad ``held_out`` share, no decision to learn from, too few held-out pairs, or (with
-                ``only_if_new``) nothing new since the active model learned.
+            ValidationError: a bad ``held_out`` share.
+            Conflict: the store's state does not allow it yet (the request itself is fine): no decision to learn
+                from, too few held-out pairs, or (with ``only_if_new``) nothing new since the active model learned.
             ModelError: ``version`` exists or is a bad name.
         """
         if isinstance(held_out, bool) or not isinstance(held_out, (int, float)) or not 0 < held_out < 1:
@@ -100,14 +101,14 @@ class DecisionLearning:
             persons = list(index.persons.values())
             pairs = collect(self.store, index, active.scorer)
         if not pairs:
-            raise ValidationError("no steward decision to learn from yet", {"decisions": ["none labelled"]})
+            raise Conflict("no steward decision to learn from yet", {"decisions": ["none labelled"]})
         known = self.registry.document(active.version).get("learned_from") or {}
         if only_if_new and all(known.get(k) == v for k, v in counts(pairs).items()):
-            raise ValidationError("no steward decision since the active model learned",
+            raise Conflict("no steward decision since the active model learned",
                                   {"decisions": ["nothing new to learn from"]})
         train, held = split(pairs, held_out, seed)
         if len(held) < MIN_HELD_OUT_PAIRS:
-            raise ValidationError(
+            raise Conflict(
                 f"{len(held)} held-out labelled pairs from {len(pairs)} in all: at least {MIN_HELD_OUT_PAIRS} are "
                 "needed to judge a new model; nothing written (wait for more decisions or hold out a larger share)",
                 {"decisions": [f"too few held-out pairs: {len(held)} of {MIN_HELD_OUT_PAIRS}"]})
@@ -117,7 +118,7 @@ class DecisionLearning:
         size = len(records)
         same_levels = level_counts(base_model, [(records[p.left], records[p.right]) for p in train if p.same], size)
         splink_model, reestimated = relearn_m(base["splink_model"], same_levels)
-        version = version or f"{_LEARNED.sub('', base['version'])}-learned{self.clock.now():%Y%m%d%H%M%S}"
+        version = version or self._next_name(f"{_LEARNED.sub('', base['version'])}-learned{self.clock.now():%Y%m%d%H%M%S}")
         document = {**base, "version": version, "created_at": self.clock.now().isoformat(timespec="seconds"),
                     "splink_model": splink_model}
         learned = compile_model(document)
@@ -155,6 +156,14 @@ class DecisionLearning:
         logger.info("model %s learned from %s decisions (%s pairs); held-out precision %.4f vs %.4f; activated %s",
                     version, learned_from["decisions"], len(pairs), new.precision, old.precision, activated)
         return {"version": version, "activated": activated, "reason": reason, "learned_from": learned_from}
+
+    def _next_name(self, name: str) -> str:
+        """``name``, or with ``-2``, ``-3``... when a version of that name exists (two runs in one second)."""
+        candidate, n = name, 1
+        while self.registry.path_of(candidate).exists():
+            n += 1
+            candidate = f"{name}-{n}"
+        return candidate
 
 
 def _labels(records: dict, persons: Sequence[Sequence[tuple[str, str]]], train: Sequence[LabelledPair],
