@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mpi.batch import compare, engine, spark
@@ -198,7 +198,7 @@ class DedupRuns:
                 case_id = merge_id = None
                 if (policy.batch_auto_merge and pair.match_weight >= policy.upper_match_weight
                         and policy.hold(score.evidence) is None and policy.conflict(score.evidence) is None
-                        and not {a, b} & manual and not evidence_of.contradict(a, b, live, policy)):
+                        and not {a, b} & manual and not evidence_of.contradict(a, b, live, redirects, policy)):
                     merge_id = self.merges.merge(a, b, actor, reason)
                     redirects[b] = a  # later findings naming b mean a now
                     tally["auto_merged"] += 1
@@ -249,24 +249,32 @@ class _Evidence:
                         if row.get(c) is not None:
                             values[c].add(row[c])
         self.counts = compare.CountsOf(records, FREQUENCY_COLUMNS, values)
-        self._owners: list[str | None] | None = None  # each record's person, read once if a merge is weighed
+        self._uids_of: dict[str, list[int]] | None = None  # each person's records, read once if a merge is weighed
 
     def __call__(self, pair: compare.PersonPair) -> Any:
         left, right = self.rows[pair.uid_a], self.rows[pair.uid_b]
         frequencies = self.scorer.frequencies(left, self.size, self.counts, left)
         return self.scorer.score(left, right, self.size, frequencies)
 
-
-    def contradict(self, a: str, b: str, live: Callable[[str], str], policy: Any) -> bool:
+    def contradict(self, a: str, b: str, live: Callable[[str], str], redirects: Mapping[str, str],
+                   policy: Any) -> bool:
         """Whether a record of person ``a`` meets a conflict rule against a record of ``b``: a merge joins every
         record of one to every record of the other, so it is made only when none contradicts another, as a
-        record joins a person in real time (its best pair alone might agree while another says two people)."""
-        if self._owners is None:
-            self._owners = self.records["person_id"].to_pylist()
+        record joins a person in real time (its best pair alone might agree while another says two people).
+
+        A person's records are those read for it, and those of every person merged into it (``redirects``,
+        followed by ``live``): the owners are looked up, not every record scanned per merge weighed.
+        """
+        if self._uids_of is None:
+            self._uids_of = {}
+            for uid, owner in enumerate(self.records["person_id"].to_pylist()):
+                if owner is not None:
+                    self._uids_of.setdefault(owner, []).append(uid)
         sides: dict[str, list[dict[str, Any]]] = {a: [], b: []}
-        for uid, owner in enumerate(self._owners):
-            if owner is not None and (person := live(owner)) in sides:
-                sides[person].append(compare.model_columns_of(self.records, uid, MODEL_COLUMNS))
+        for owner in {a, b, *redirects}:
+            if (person := live(owner)) in sides:
+                sides[person] += [compare.model_columns_of(self.records, uid, MODEL_COLUMNS)
+                                  for uid in self._uids_of.get(owner, ())]
         return any(policy.conflict(self.scorer.score(left, right).evidence) is not None
                    for left in sides[a] for right in sides[b])
 
