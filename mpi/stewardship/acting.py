@@ -14,10 +14,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mpi.errors import Conflict, ValidationError
-from mpi.vocab import CaseState
+from mpi.vocab import AuditAction, CaseState, EntityType
 
 if TYPE_CHECKING:
     from mpi.stewardship.queue import CaseQueue
+    from mpi.store import Store
 
 
 def user_name(actor: str) -> str:
@@ -77,3 +78,19 @@ class Acting:
 
     def __exit__(self, *exc) -> bool | None:
         return self._lock.__exit__(*exc)
+
+
+def change(store: Store, case: dict, actor: str, action: AuditAction, reason: str, detail: dict,
+           **changes: Any) -> None:
+    """Apply a change to the case under its version check and audit it; leaving ``on_hold`` ends the hold.
+
+    The audit detail names the case's record (if it has one), its state after the change and its new version,
+    which ``case`` then carries too. Every service acting on cases writes through this one step.
+    """
+    version = store.cases.update(case["case_id"], case["version"], **changes)
+    if case["state"] == CaseState.ON_HOLD.value and changes.get("state", case["state"]) != case["state"]:
+        store.cases.release_hold(case["case_id"], actor)
+    record = f"{case['source_system']}/{case['source_record_id']}" if case["source_system"] is not None else None
+    store.audit.append(actor, action, EntityType.REVIEW_CASE, case["case_id"], reason.strip(),
+                       {"record": record, **detail, "state": changes.get("state", case["state"]), "version": version})
+    case["version"] = version

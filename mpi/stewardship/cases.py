@@ -43,7 +43,7 @@ from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
 from mpi.identity.writer import IdentityWriter, Link
 from mpi.stewardship import duplicates, spotchecks
-from mpi.stewardship.acting import acting, require_reason, user_name
+from mpi.stewardship.acting import acting, change, require_reason, user_name
 from mpi.stewardship.events import CaseResolved, CaseWithdrawn
 from mpi.stewardship.priority import CaseTargets, priority_for, validate_blocks
 from mpi.stewardship.queue import CaseQueue
@@ -55,7 +55,6 @@ from mpi.vocab import (
     CaseResolution,
     CaseState,
     Decision,
-    EntityType,
     LinkSource,
 )
 
@@ -376,15 +375,8 @@ class CaseService:
             return person_id
 
     def _change(self, case: dict, actor: str, action: AuditAction, reason: str, detail: dict, **changes: Any) -> None:
-        """Apply a change to the case under its version check and audit it; leaving ``on_hold`` ends the hold."""
-        version = self.store.cases.update(case["case_id"], case["version"], **changes)
-        if case["state"] == CaseState.ON_HOLD.value and changes.get("state", case["state"]) != case["state"]:
-            self.store.cases.release_hold(case["case_id"], actor)
-        record = "/".join(self._record_key(case)) if case["source_system"] is not None else None
-        self.store.audit.append(actor, action, EntityType.REVIEW_CASE, case["case_id"], reason.strip(),
-                                {"record": record, **detail, "state": changes.get("state", case["state"]),
-                                 "version": version})
-        case["version"] = version
+        """Apply a change to the case under its version check and audit it (:func:`acting.change`)."""
+        change(self.store, case, actor, action, reason, detail, **changes)
 
     def _resolved(self, case: dict, resolution: CaseResolution, person_id: str | None) -> None:
         self.events.publish(CaseResolved(case["case_id"], self._key_or_none(case), resolution.value, person_id))

@@ -47,7 +47,7 @@ from mpi.events import EventBus
 from mpi.identity.events import RecordLinked
 from mpi.identity.matcher import MatchService
 from mpi.identity.writer import IdentityWriter
-from mpi.stewardship.acting import acting
+from mpi.stewardship.acting import acting, change
 from mpi.stewardship.events import CaseOpened, CaseResolved
 from mpi.stewardship.priority import CaseTargets, priority_for
 from mpi.stewardship.queue import CaseQueue
@@ -220,12 +220,7 @@ class SpotChecks:
 
     def _close(self, case: dict, actor: str, action: AuditAction, reason: str, resolution: CaseResolution,
                detail: dict, person_id: str | None) -> None:
-        version = self.store.cases.update(case["case_id"], case["version"], state=CaseState.RESOLVED.value,
-                                          resolution=resolution.value)
-        if case["state"] == CaseState.ON_HOLD.value:
-            self.store.cases.release_hold(case["case_id"], actor)
+        change(self.store, case, actor, action, reason, {"kind": _KIND, **detail, "resolution": resolution.value},
+               state=CaseState.RESOLVED.value, resolution=resolution.value)
         key = (case["source_system"], case["source_record_id"])
-        self.store.audit.append(actor, action, EntityType.REVIEW_CASE, case["case_id"], reason.strip(),
-                                {"record": "/".join(key), "kind": _KIND, **detail, "resolution": resolution.value,
-                                 "state": CaseState.RESOLVED.value, "version": version})
         self.events.publish(CaseResolved(case["case_id"], key, resolution.value, person_id))
