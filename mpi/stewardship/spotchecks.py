@@ -115,15 +115,24 @@ class SpotChecks:
         self.targets = targets
         self.events = events
         self.one_in = one_in
+        self._salt: str | None = None
 
     # -- drawing ------------------------------------------------------------------------------------
 
     def salt(self) -> str:
-        """The store's salt for the draw, made (random, 128 bits) and kept on first use."""
+        """The store's salt for the draw, made (random, 128 bits) and kept on first use.
+
+        Once read from the store it is kept here (it never changes), so an auto-link does not read the store
+        for it; one just made is not, as the transaction that wrote it may yet roll back.
+        """
+        if self._salt is not None:
+            return self._salt
         salt = self.store.meta.get(SALT_KEY)
         if salt is None:
             salt = secrets.token_hex(16)
             self.store.meta.set(SALT_KEY, salt)
+        else:
+            self._salt = salt
         return salt
 
     def linked(self, event: RecordLinked) -> str | None:
