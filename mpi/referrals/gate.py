@@ -42,7 +42,6 @@ from mpi.referrals.writer import ReferralWriter
 from mpi.stewardship.cases import CaseService
 from mpi.stewardship.events import CaseOpened, CaseResolved, CaseWithdrawn
 from mpi.store import Store
-from mpi.errors import NotFound
 from mpi.vocab import AuditAction, CasePriority, HeldCode
 
 logger = logging.getLogger(__name__)
@@ -219,7 +218,4 @@ class IdentityGate:
     def _live(self, person_id: str | None) -> str | None:
         if person_id is None:
             return None
-        try:
-            return self.store.persons.resolve(person_id)["person_id"]
-        except NotFound:
-            return person_id
+        return self.store.persons.live_id(person_id)

@@ -37,7 +37,7 @@ from datetime import date, datetime
 from typing import Any
 
 from mpi.clock import Clock
-from mpi.errors import Conflict, NotFound, ValidationError
+from mpi.errors import Conflict, ValidationError
 from mpi.events import EventBus
 from mpi.identity.matcher import MatchService
 from mpi.identity.merges import MergeService
@@ -369,10 +369,7 @@ class CaseService:
 
     def _live(self, person_id: str) -> str:
         """The live person an id stands for (following merges), or the id itself if it is unknown."""
-        try:
-            return self.store.persons.resolve(person_id)["person_id"]
-        except NotFound:
-            return person_id
+        return self.store.persons.live_id(person_id)
 
     def _change(self, case: dict, actor: str, action: AuditAction, reason: str, detail: dict, **changes: Any) -> None:
         """Apply a change to the case under its version check and audit it (:func:`acting.change`)."""

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mpi.errors import NotFound
 from mpi.identity.index import CandidateIndex
 from mpi.matching.scoring import Scorer
 from mpi.store import Store
@@ -208,10 +207,7 @@ class _Collector:
         return [key for key, _ in self.index.person_entries(self._live(person_id))]
 
     def _live(self, person_id: str) -> str:
-        try:
-            return self.store.persons.resolve(person_id)["person_id"]
-        except NotFound:
-            return person_id
+        return self.store.persons.live_id(person_id)
 
     def _key(self, entity: str) -> Key | None:
         """The record key an audit entity (``system/record id``) names, if the record is stored."""

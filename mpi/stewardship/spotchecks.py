@@ -42,7 +42,7 @@ import logging
 import secrets
 from collections.abc import Callable
 
-from mpi.errors import Conflict, NotFound
+from mpi.errors import Conflict
 from mpi.events import EventBus
 from mpi.identity.events import RecordLinked
 from mpi.identity.matcher import MatchService
@@ -217,10 +217,7 @@ class SpotChecks:
             raise Conflict(f"review case {case['case_id']} is not a spot-check", {"kind": [f"must be {_KIND}"]})
         key = (case["source_system"], case["source_record_id"])
         sampled = case["candidates"][0]["person_id"]
-        try:
-            live = self.store.persons.resolve(sampled)["person_id"]
-        except NotFound:
-            live = sampled
+        live = self.store.persons.live_id(sampled)
         entry = self.writer.index.get(key)
         if entry is None or entry.person_id != live:
             raise Conflict(f"record {'/'.join(key)} is no longer linked to {live}: withdraw this spot-check",

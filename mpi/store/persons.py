@@ -62,6 +62,13 @@ class PersonTable:
         current["redirected_from"] = seen
         return current
 
+    def live_id(self, person_id: str) -> str:
+        """The id of the live person ``person_id`` stands for (following merges), or the id itself if unknown."""
+        try:
+            return self.resolve(person_id)["person_id"]
+        except NotFound:
+            return person_id
+
     def set_golden(self, person_id: str, golden: dict) -> None:
         """Replace a person's golden view (buffered)."""
         self._db.pending().golden[person_id] = (golden, self._db.now())
