@@ -197,7 +197,7 @@ class DedupRuns:
                 reason = f"dedup run {run_id}: best pair scores {pair.match_weight:.2f}"
                 case_id = merge_id = None
                 if (policy.batch_auto_merge and pair.match_weight >= policy.upper_match_weight
-                        and policy.hold(score.evidence) is None and policy.conflict(score.evidence) is None
+                        and policy.clears(score.evidence)
                         and not {a, b} & manual and not evidence_of.contradict(a, b, live, redirects, policy)):
                     merge_id = self.merges.merge(a, b, actor, reason)
                     redirects[b] = a  # later findings naming b mean a now

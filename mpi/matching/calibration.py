@@ -112,7 +112,7 @@ def calibrate(
     for a, b in blocked_pairs(subset, max_block_size):
         pair = scorer.score(subset[a], subset[b], len(records))
         scored.append((pair.match_weight, (a, b) in matches))
-        if policy is None or (policy.hold(pair.evidence) is None and policy.conflict(pair.evidence) is None):
+        if policy is None or policy.clears(pair.evidence):
             eligible.append(scored[-1])
     scored.sort(reverse=True)
     eligible.sort(reverse=True)
@@ -147,7 +147,7 @@ def _highest_linkable(records: Mapping[Key, Mapping[str, Any]], never_link: Labe
     for a, b in never_link.non_matches:
         if a in records and b in records:
             pair = scorer.score(records[a], records[b], len(records))
-            if policy is None or (policy.hold(pair.evidence) is None and policy.conflict(pair.evidence) is None):
+            if policy is None or policy.clears(pair.evidence):
                 weights.append(pair.match_weight)
     return max(weights, default=None)
 

@@ -107,8 +107,7 @@ def held_out_precision(model: Model, pairs: Sequence[tuple[Mapping[str, Any], Ma
     linked = correct = 0
     for left, right, same in pairs:
         score = model.scorer.score(left, right, index_records)
-        if (score.match_weight >= policy.upper_match_weight and policy.hold(score.evidence) is None
-                and policy.conflict(score.evidence) is None):
+        if score.match_weight >= policy.upper_match_weight and policy.clears(score.evidence):
             linked += 1
             correct += same
     return HeldOutPrecision(len(pairs), linked, correct)

@@ -162,6 +162,11 @@ class Policy:
                 return sorted(rule.levels)
         return None
 
+    def clears(self, evidence: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether a pair's evidence meets neither a hold nor a conflict: what, at or above the upper threshold,
+        may be linked (or merged) without a steward."""
+        return self.hold(evidence) is None and self.conflict(evidence) is None
+
     def conflict(self, evidence: Iterable[Mapping[str, Any]]) -> str | None:
         """The conflict a pair's evidence shows (and no clear level lifts), or None."""
         return self.conflict_in(_present(evidence))
