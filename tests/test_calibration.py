@@ -19,11 +19,18 @@ SCORED = [(30.0, True), (25.0, True), (20.0, False), (18.0, True), (10.0, True),
 
 
 def test_upper_threshold_is_the_lowest_weight_keeping_the_target_precision():
+    # Kept at each cut-off: 1/1, 2/2, 2/3, 3/4, 4/5, 4/6, 5/7.
     assert _upper(SCORED, 0.99) == 25.0
-    # At 0.7 the cut-off at 20 (2 of 3 true) falls short, so no lower one is taken even if it recovers.
-    assert _upper(SCORED, 0.7) == 25.0
-    # At 0.6 every cut-off keeps it: 2/3, 3/4, 4/5, 4/6, 5/7.
-    assert _upper(SCORED, 0.6) == 2.0
+    assert _upper(SCORED, 0.8) == 10.0
+    assert _upper(SCORED, 0.7) == 2.0
+
+
+def test_one_false_pair_at_the_top_does_not_push_the_upper_threshold_above_every_true_pair():
+    # Two people alike in every field at the top, then a thousand true pairs: 1000/1001 is kept.
+    scored = [(40.0, False)] + [(30.0 - i / 100, True) for i in range(1000)]
+    assert _upper(scored, 0.999) == scored[-1][0]
+    # Nothing reaches the target: above the highest pair.
+    assert _upper([(12.0, False), (11.0, True)], 0.9) == 13.0
 
 
 def test_lower_threshold_lets_at_most_the_allowed_share_of_true_pairs_fall_below():

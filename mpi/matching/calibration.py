@@ -10,8 +10,8 @@ blocked pair of labelled records is scored with the active model (the same
 scorer as the online path), and:
 
 - the **upper** threshold is the lowest weight at which the pairs at or above
-  it reach the target precision (and every higher cut-off does too), so
-  auto-links are at least that precise;
+  it reach the target precision, so auto-links together are at least that
+  precise (a pair the policy holds or finds in conflict is not among them);
 - the **lower** threshold is the highest weight below which at most the given
   share of true pairs falls, so few true matches become new persons unseen.
 
@@ -153,9 +153,13 @@ def _highest_linkable(records: Mapping[Key, Mapping[str, Any]], never_link: Labe
 
 
 def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
-    """Lowest cut-off from which every higher cut-off keeps at least ``precision``.
+    """Lowest cut-off at which the pairs kept (at or above it) reach ``precision``.
 
-    Pairs of equal weight stand or fall together: a cut-off cannot keep one and drop its twin.
+    That is the target as the online figure states it, the precision of all auto-links together. It
+    used to ask the same of every higher cut-off as well, which one false pair among the first few
+    (two people alike in every field the records keep, at 40 bits) could never satisfy, so a whole
+    population's threshold went above nearly every true pair. Pairs of equal weight stand or fall
+    together: a cut-off cannot keep one and drop its twin.
     """
     best = scored[0][0] + 1.0 if scored else 0.0
     kept = correct = 0
@@ -164,9 +168,8 @@ def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
         correct += is_match
         if i + 1 < len(scored) and scored[i + 1][0] == weight:
             continue
-        if correct / kept < precision:
-            break
-        best = weight
+        if correct / kept >= precision:
+            best = weight
     return best
 
 
