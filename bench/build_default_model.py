@@ -83,6 +83,9 @@ def main() -> None:
     parser.add_argument("--version", default="people_dev-v2", help="name of the shipped version")
     parser.add_argument("--precision", default="0.999", help="calibration target (mpi calibrate --precision)")
     parser.add_argument("--max-missed", default="0.05", help="calibration target (mpi calibrate --max-missed)")
+    parser.add_argument("--no-never-link", action="store_true",
+                        help="count the hard non-matching pairs as false pairs only, without raising the upper "
+                             "threshold above the highest of them the policy would not hold")
     args = parser.parse_args()
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -100,9 +103,9 @@ def main() -> None:
         print(mpi(["train", "--input", str(records), "--labels", str(records), "--version", f"{args.version}-trained"],
                   db, models).strip())
         print(mpi(["load", "--input", str(records)], db, models).strip())
-        print(mpi(["calibrate", "--labels", str(records), "--never-link", str(data / "hard_cases.csv"),
-                   "--precision", args.precision, "--max-missed", args.max_missed, "--version", args.version],
-                  db, models).strip())
+        never_link = [] if args.no_never_link else ["--never-link", str(data / "hard_cases.csv")]
+        print(mpi(["calibrate", "--labels", str(records), *never_link, "--precision", args.precision,
+                   "--max-missed", args.max_missed, "--version", args.version], db, models).strip())
         document = json.loads((models / f"{args.version}.json").read_text())
     target.parent.mkdir(exist_ok=True)
     target.write_text(json.dumps(document, indent=1) + "\n")

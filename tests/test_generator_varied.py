@@ -8,6 +8,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from itertools import combinations
+from random import Random
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +25,7 @@ from mpi.synth.generator import (
     write_population,
 )
 from mpi.synth.hard_cases import FALSE_KINDS, NOTES, TRUE_KINDS, fold
+from mpi.synth.varied_population import VariedPopulation
 
 STANDARD_SYSTEMS = {"st-marys-ehr", "county-general-ehr", "bluepath-mco", "fqhc-eastside",
                     "foodbank-cbo", "housing-first-cbo"}
@@ -226,8 +228,19 @@ def test_twins_who_differ_only_in_first_name_spelling_or_middle_name(varied):
     people = varied["people"]
     pairs = [tuple(people[rec[TRUTH_FIELD]] for rec in _pair(varied, row)) for row in rows]
     only_first = [(a, b) for a, b in pairs if a.first != b.first and a.middle == b.middle]
+    assert len(only_first) >= 5
+
+
+def test_some_twins_share_a_first_name_and_differ_by_middle_name_only():
+    # Rare by design (SAME_FIRST_TWINS of same-sex twins): counted over the twins of 20,000 people.
+    twins = [p for household in VariedPopulation(Random(5), 20_000).households() for p in household if p.twin]
+    by_home = defaultdict(list)
+    for p in twins:
+        by_home[id(p.home), p.dob].append(p)
+    pairs = [pair for pair in by_home.values() if len(pair) == 2]
     only_middle = [(a, b) for a, b in pairs if a.first == b.first and a.middle != b.middle]
-    assert len(only_first) >= 5 and len(only_middle) >= 2
+    same_sex = [(a, b) for a, b in pairs if a.sex == b.sex]
+    assert 2 <= len(only_middle) <= 2 * VariedPopulation.SAME_FIRST_TWINS * len(same_sex)
 
 
 def test_hard_cases_file_has_the_people_dev_header_and_no_personal_data(varied):

@@ -47,7 +47,14 @@ class VariedPopulation(Population):
     GROUPS, SURNAMES, GIVEN = _GROUPS, _SURNAMES, _GIVEN
     MEDICAID_FORMATS = _MEDICAID_FORMATS
     TWIN_NAMES = varied_names.TWIN_NAMES
-    MOVED, TWINS, JUNIORS, NAMESAKES = .4, .12, .3, .05
+    #: More moves than ``standard``; twins and Jr/Sr pairs at the standard profile's rates (already
+    #: several times life's: about 3% of U.S. births are twins), so their false links weigh in the
+    #: figures about as they did on the issue's held-back population, not an order of magnitude more.
+    MOVED, TWINS, JUNIORS, NAMESAKES = .4, .07, .14, .05
+    #: Same-sex twins given one first name and told apart by the middle name only (rare in life).
+    SAME_FIRST_TWINS = .05
+    #: A namesake neighbour born the same day (no identifier may tell them apart).
+    NEIGHBOUR_SAME_DOB = .1
     #: A household shares one cell phone (and its email) among its members.
     SHARED_CONTACTS = .35
     #: A one-person household is a namesake neighbour of someone recent (same ZIP or street).
@@ -86,7 +93,7 @@ class VariedPopulation(Population):
         home.prior_address = None
         p = self._person(home, other.group, other.sex, 18, 90, other.last)
         p.first = other.first
-        if r() < .3:
+        if r() < self.NEIGHBOUR_SAME_DOB:
             p.dob, p.dob_str = other.dob, other.dob_str
         return p
 
@@ -109,7 +116,7 @@ class VariedPopulation(Population):
             x = r()
             if x < .35:
                 twin.middle = kid.middle  # names differ only by the first name (Jayden/Jaden)
-            elif x < .5 and kid.middle:
+            elif x < .35 + self.SAME_FIRST_TWINS and kid.middle:
                 twin.first = kid.first  # differ only by middle name
                 twin.middle = self._given(kid.group, kid.sex, kid.dob.year).split()[0]
         return twin
