@@ -29,6 +29,14 @@ DOB = "1990-04-12"
     ({"first_name": "Kim"}, {"first_name": "KIMBERLY"}, "first name nickname or short form, birth date exact"),
     ({"first_name": "Bob"}, {"first_name": "Robert"}, "first name nickname or short form, birth date exact"),
     ({"first_name": "Maria"}, {"first_name": "María Guadalupe"}, "first name nickname or short form, birth date exact"),
+    # Spanish short forms the English nickname table lacks (mpi.records.hypocorisms).
+    ({"first_name": "Pancho"}, {"first_name": "Francisco"}, "first name nickname or short form, birth date exact"),
+    ({"first_name": "Chuy"}, {"first_name": "Jesús"}, "first name nickname or short form, birth date exact"),
+    ({"first_name": "LUPE"}, {"first_name": "Guadalupe"}, "first name nickname or short form, birth date exact"),
+    ({"first_name": "Beto"}, {"first_name": "Humberto"}, "first name nickname or short form, birth date exact"),
+    # One given name written in two words or one.
+    ({"first_name": "Su Bin"}, {"first_name": "SUBIN"}, "first name nickname or short form, birth date exact"),
+    ({"first_name": "Ji-Yeon"}, {"first_name": "Jiyeon"}, "first name nickname or short form, birth date exact"),
     # Sharing only a root (both shorten ALEXANDRA) is not a nickname relation: twins are named so.
     ({"first_name": "Alexa"}, {"first_name": "Alexis"}, "first name spelling variant, birth date exact"),
     # One letter longer is a sister's name, not a short form.
@@ -39,6 +47,12 @@ DOB = "1990-04-12"
 ])
 def test_first_names_on_one_birth_date(left, right, expected):
     assert level("name_dob", {**left, "birth_date": DOB}, {**right, "birth_date": DOB}) == expected
+
+
+def test_two_formal_names_sharing_a_short_form_are_not_nicknames_of_each_other():
+    # BETO shortens ALBERTO and ROBERTO: brothers are named so, as ALEXA and ALEXIS are sisters.
+    assert level("name_dob", {"first_name": "Alberto", "birth_date": DOB},
+                 {"first_name": "Roberto", "birth_date": DOB}) != "first name nickname or short form, birth date exact"
 
 
 def test_a_multiple_birth_placeholder_is_its_own_level_and_a_plain_one_is_a_missing_name():

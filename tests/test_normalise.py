@@ -145,6 +145,8 @@ def test_nickname_canonical_for_bob_is_robert():
 @pytest.mark.parametrize("raw, expected", [
     ("ROBERT", "ROBERT"), ("bobby", "ROBERT"), ("Jim", "JAMES"), ("JAMES", "JAMES"),
     ("liz", "ELIZABETH"), ("Elizabeth", "ELIZABETH"),
+    # Spanish short forms with one formal name; BETO has three, and stays itself.
+    ("Pancho", "FRANCISCO"), ("chuy", "JESUS"), ("Beto", "BETO"),
 ])
 def test_nickname_canonical_maps_short_forms_and_keeps_formal_names(raw, expected):
     assert norm(first_name=raw)["first_name_canonical"] == expected
@@ -169,6 +171,10 @@ def test_nickname_canonical_and_phonetic_use_the_first_given_name():
     ("MARIA", "JOHN", False),
     ("XOCHITL", "ROBERT", False),
     ("", "ROBERT", False),
+    ("PACO", "FRANCISCO", True),
+    ("FRANCISCO", "PACO", True),
+    ("LALO", "EDUARDO", True),
+    ("ALBERTO", "ROBERTO", False),
 ])
 def test_names_are_nickname_related(a, b, expected):
     assert names_are_nickname_related(a, b) is expected

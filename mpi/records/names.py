@@ -11,6 +11,7 @@ from functools import lru_cache
 import jellyfish
 from nicknames import NickNamer
 
+from mpi.records.hypocorisms import FORMAL_NAMES, SHORT_FORMS
 from mpi.records.text import NAME_SEPARATORS, NOT_ALNUM_SPACE, SPACES, ascii_upper, text
 
 _SUFFIXES = {
@@ -87,6 +88,8 @@ def _canonical_first_name(token: str) -> str:
     nn = _nicknamer()
     name = token.lower()
     candidates = [name, *nn.canonicals_of(name)]
+    if len(candidates) == 1 and len(FORMAL_NAMES.get(token, ())) == 1:  # PANCHO -> FRANCISCO
+        return FORMAL_NAMES[token][0]
     return min(candidates, key=lambda c: (-len(nn.nicknames_of(c)), c != name, c)).upper()
 
 
@@ -94,12 +97,14 @@ def _canonical_first_name(token: str) -> str:
 def _first_name_roots(token: str) -> str:
     """The first-name token and the formal names it is a short form of, space-separated and sorted.
 
-    ``KIM`` gives ``KIM KIMBERLEY KIMBERLY``. The matcher takes two first names for one
+    ``KIM`` gives ``KIM KIMBERLEY KIMBERLY``, ``BETO`` (from the Spanish table,
+    :mod:`mpi.records.hypocorisms`) ``ALBERTO BETO HUMBERTO ROBERTO``. The matcher takes two first names for one
     name when either token is among the other's roots: a *direct* nickname relation. Two
     names that only share a formal root (ALEXA and ALEXIS both shorten ALEXANDRA) are
     not related this way, because such pairs are as often twins as one person.
     """
-    return " ".join(sorted({token, *(c.upper() for c in _nicknamer().canonicals_of(token.lower()))}))
+    english = (c.upper() for c in _nicknamer().canonicals_of(token.lower()))
+    return " ".join(sorted({token, *english, *FORMAL_NAMES.get(token, ())}))
 
 
 @lru_cache(maxsize=200_000)
@@ -121,7 +126,7 @@ def names_are_nickname_related(a: str, b: str) -> bool:
     a, b = a.strip().lower(), b.strip().lower()
     if not a or not b:
         return False
-    if a == b:
+    if a == b or b.upper() in FORMAL_NAMES.get(a.upper(), ()) or a.upper() in FORMAL_NAMES.get(b.upper(), ()):
         return True
     nn = _nicknamer()
     canonicals_a = nn.canonicals_of(a)
@@ -154,6 +159,8 @@ def normalise_names(raw: Mapping[str, object], out: dict[str, object]) -> None:
     out["suffix"] = (_SUFFIXES.get(suffix.replace(" ", "")) if suffix else None) or suffix_in_last
     out["first_name_canonical"] = _canonical_first_name(first_token) if first_token else None
     out["first_name_roots"] = _first_name_roots(first_token) if first_token else None
+    if first and " " in first:  # SU BIN and SUBIN, JI YEON and JIYEON: one name, written in one word or two
+        out["first_name_roots"] = " ".join(sorted({*out["first_name_roots"].split(" "), first.replace(" ", "")}))
     out["first_name_phonetic"] = _phonetic(first_token)
     out["last_name_phonetic"] = _phonetic(last.replace(" ", "") if last else None)
     out["last_name_first_part"] = last.split()[0] if last else None
@@ -174,5 +181,6 @@ def first_name_canonicals(name: str) -> frozenset[str]:
         return frozenset()
     token = token.split()[0]
     nn = _nicknamer()
-    forms = {token.lower(), *nn.canonicals_of(token.lower()), *nn.nicknames_of(token.lower())}
+    forms = {token.lower(), *nn.canonicals_of(token.lower()), *nn.nicknames_of(token.lower()),
+             *(f.lower() for f in (*FORMAL_NAMES.get(token, ()), *SHORT_FORMS.get(token, ())))}
     return frozenset(_canonical_first_name(f.upper()) for f in forms)

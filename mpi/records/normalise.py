@@ -30,7 +30,7 @@ __all__ = ["NORMALISATION_VERSION", "NORMALISED_FIELDS", "names_are_nickname_rel
 
 #: Bumped whenever a rule here changes what a record normalises to: a store whose records were
 #: normalised under another version normalises them again from the records as sent.
-NORMALISATION_VERSION = 4
+NORMALISATION_VERSION = 5
 
 #: Keys of the dict returned by :func:`normalise_record`, in a stable order.
 NORMALISED_FIELDS = (
