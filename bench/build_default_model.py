@@ -86,7 +86,12 @@ def main() -> None:
     parser.add_argument("--no-never-link", action="store_true",
                         help="count the hard non-matching pairs as false pairs only, without raising the upper "
                              "threshold above the highest of them the policy would not hold")
+    parser.add_argument("--lists-from-defaults-of", metavar="VERSION", default=None,
+                        help="train nothing: write --version as VERSION's weights and thresholds under today's "
+                             "default policy lists (holds, conflicts, firm conflicts, clear levels)")
     args = parser.parse_args()
+    if args.lists_from_defaults_of:
+        return lists_from_defaults(args.lists_from_defaults_of, args.version)
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from accuracy import population
@@ -111,6 +116,22 @@ def main() -> None:
     target.write_text(json.dumps(document, indent=1) + "\n")
     print(f"wrote {target.relative_to(ROOT)}: policy {document['policy']['lower_match_weight']}"
           f"/{document['policy']['upper_match_weight']}")
+
+
+def lists_from_defaults(base: str, version: str) -> None:
+    """``version``: ``base``'s trained model and thresholds under the default policy's lists of today."""
+    sys.path.insert(0, str(ROOT))
+    from mpi.matching.model import derive_version
+    from mpi.matching.policy import DEFAULT_POLICY
+
+    target = ROOT / "matching_models" / f"{version}.json"
+    if target.exists():
+        sys.exit(f"{target} exists: model versions are written once; remove it first to rebuild")
+    document = json.loads((ROOT / "matching_models" / f"{base}.json").read_text())
+    lists = {k: DEFAULT_POLICY[k] for k in ("hold_levels", "conflict_levels", "firm_conflict_levels", "clear_levels")}
+    derived = derive_version(document, version, lists, {"policy_lists": "the default policy's, issue 18"})
+    target.write_text(json.dumps(derived, indent=1) + "\n")
+    print(f"wrote {target.relative_to(ROOT)}: {base}'s weights and thresholds, today's default lists")
 
 
 if __name__ == "__main__":

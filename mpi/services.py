@@ -57,7 +57,7 @@ from mpi.store import meta as store_meta
 from mpi.trust.access import TrustedReads
 
 #: The model shipped in matching_models/ and activated in a new store.
-DEFAULT_MODEL_VERSION = "people_dev-v2"
+DEFAULT_MODEL_VERSION = "people_dev-v3"
 #: Earlier shipped defaults, no longer shipped (their comparisons are gone): a
 #: store still using one moves to the current default.
 RETIRED_DEFAULTS = ("people_dev-v1",)

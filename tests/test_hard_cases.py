@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from conftest import record
 
+from mpi.services import DEFAULT_MODEL_VERSION
+
 HOME = dict(last_name="Watson", address_line1="3663 W James Blvd", city="Houston", state="TX",
             postal_code="77026", phone="(281) 887-8116")
 
@@ -110,7 +112,7 @@ def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, servic
     activate_policy(upper_match_weight=1e6)  # nothing auto-links: the next record is held
     held = submit(client, auth, record("marisol", "bluepath-mco", "BPM-77"))
     assert held["decision"] == "POSSIBLE_MATCH"
-    activate_policy(upper_match_weight=services.registry.load("people_dev-v2").policy.upper_match_weight)
+    activate_policy(upper_match_weight=services.registry.load(DEFAULT_MODEL_VERSION).policy.upper_match_weight)
 
     result = services.matching.rematch_open_cases("test")
 

@@ -11,6 +11,7 @@ import pytest
 
 from mpi.matching.policy import DEFAULT_POLICY
 from mpi.matching.prepare import prepare
+from mpi.services import DEFAULT_MODEL_VERSION
 
 HOME = dict(last_name="Okonkwo-Reyes", address_line1="2210 Magnolia Ave", city="Houston", state="TX",
             postal_code="77026", phone="(281) 555-0167", email="okonkwo.home@example.org")
@@ -88,7 +89,7 @@ def test_a_keying_slip_in_an_identifier_is_not_a_conflict(matching, field, first
 
     assert second["decision"] == "MATCH" and second["person_id"] == person["person_id"]
     level = next(e for e in second["candidates"][0]["evidence"] if e["comparison"] == field)
-    # Evidence for, never against (people_dev-v2 learnt +2.7 bits for an SSN slip, 0 for a member id's:
+    # Evidence for, never against (the shipped weights learnt +2.7 bits for an SSN slip, 0 for a member id's:
     # its training records had no member-id slips), and weaker than the identifier agreeing exactly.
     assert level["label"].startswith("one ") and level["weight"] >= 0
     again = submit(matching, "fqhc-eastside", "3", **ADA, **{field: first})
@@ -200,7 +201,7 @@ def test_a_dedup_run_never_auto_merges_persons_with_a_contradicting_pair_beside_
     activate_policy(**defaults, lower_match_weight=1e5, upper_match_weight=2e5)  # A1 founds a person of its own
     a1 = submit(matching, "county-general-ehr", "A1", **ADA, ssn_last4="4821")
     assert a1["decision"] == "NO_MATCH"
-    shipped = services.registry.load("people_dev-v2").policy
+    shipped = services.registry.load(DEFAULT_MODEL_VERSION).policy
     activate_policy(**defaults, lower_match_weight=shipped.lower_match_weight,
                     upper_match_weight=shipped.upper_match_weight, batch_auto_merge=True)
 
