@@ -151,6 +151,7 @@ def test_m_moves_toward_the_reviewed_persons_levels_only_where_there_are_enough(
     learning.models.activate("unlabelled", "test")
     result = learning.learning.train(STEWARD, version="learned-m", activate=False)
     reestimated = result["learned_from"]["m_reestimated"]
+    assert result["learned_from"]["m_kept"] is False
     assert reestimated and all(n >= 30 for n in reestimated.values())
     old = json.loads(learning.registry.path_of("unlabelled").read_text())["splink_model"]
     new = json.loads(learning.registry.path_of("learned-m").read_text())["splink_model"]
@@ -164,7 +165,7 @@ def test_m_moves_toward_the_reviewed_persons_levels_only_where_there_are_enough(
 
 def test_a_base_whose_m_came_from_labels_keeps_it(learning):
     result = learning.learning.train(STEWARD, version="learned-kept", activate=False)
-    assert result["learned_from"]["m_reestimated"] == {}
+    assert result["learned_from"]["m_kept"] is True and result["learned_from"]["m_reestimated"] == {}
     old = json.loads(learning.registry.path_of(DEFAULT_MODEL_VERSION).read_text())["splink_model"]
     assert json.loads(learning.registry.path_of("learned-kept").read_text())["splink_model"] == old
 
@@ -246,6 +247,7 @@ def test_cli_trains_from_decisions_and_model_list_says_what_each_learned_from(le
     assert result.exit_code == 0, result.output
     assert "decisions (" in result.output and "held-out precision: new" in result.output
     assert "model cli-learned written" in result.output
+    assert "m kept (the base model's m came from labels)" in result.output and "holds relaxed: none" in result.output
     listed = runner.invoke(main, [*where, "model", "list"])
     assert listed.exit_code == 0, listed.output
     line = next(ln for ln in listed.output.splitlines() if "cli-learned" in ln)

@@ -70,7 +70,8 @@ def _train_from_decisions(services: Services, version: str | None, seed: int, no
                f"{learned['pairs_different']} different labelled pairs")
     held = learned["held_out"]
     click.echo(f"held out {held['decisions']} decisions ({held['pairs_same'] + held['pairs_different']} pairs); "
-               f"m re-estimated for {', '.join(learned['m_reestimated']) or 'no comparison (too few same pairs)'}")
+               + ("m kept (the base model's m came from labels)" if learned.get("m_kept") else
+                  f"m re-estimated for {', '.join(learned['m_reestimated']) or 'no comparison (too few same pairs)'}"))
     upper = learned["upper_match_weight"]
     relaxed = ", ".join(f"{rule} below {weight:.3f}" for rule, weight in learned["holds_relaxed"].items())
     click.echo(f"upper threshold {upper['before']} -> {upper['after']:.3f} for target precision "

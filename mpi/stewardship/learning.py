@@ -133,7 +133,8 @@ class DecisionLearning:
         held_persons = _persons_of(held, owners)
         reviewed = _persons_of(train, owners) - held_persons
         same = _within(members, reviewed) | {_pair(p.left, p.right) for p in train if p.same}
-        if (base.get("trained_on") or {}).get("labels_used"):
+        m_kept = bool((base.get("trained_on") or {}).get("labels_used"))
+        if m_kept:
             splink_model, reestimated = base["splink_model"], {}  # a complete truth's m, kept: see the module
         else:
             same_levels = level_counts(compile_model(base), [(records[a], records[b]) for a, b in sorted(same)], size)
@@ -157,7 +158,7 @@ class DecisionLearning:
             **counts(pairs), "base_version": base["version"], "active_version": active.version,
             "train": {**counts(train), "persons": len(reviewed), "reviewed_pairs": len(same)},
             "held_out": {**counts(held), "share": held_out, "seed": seed, "persons": len(held_persons)},
-            "m_reestimated": reestimated, "target_precision": policy.target_precision,
+            "m_kept": m_kept, "m_reestimated": reestimated, "target_precision": policy.target_precision,
             "upper_match_weight": {"before": base["policy"]["upper_match_weight"], "after": upper},
             "holds_relaxed": relaxed,
             "precision_held_out": {"new": new.as_dict(), "old": old.as_dict()}, "passed": passed,
