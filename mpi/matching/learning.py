@@ -17,9 +17,9 @@ band alone and unbounded took "birth date exact, first name differs" from -4.6
 to +16.1 bits and half 2's false links from 23 to 38).
 
 **The upper threshold** (:func:`upper_from_decisions`) comes down, never up, to
-the lowest weight from which every clearing pair stewards answered in the
-review band is at least ``target_precision`` right, with as many of them as
-show that precision (:func:`support_needed`): what stewards always link, the machine may.
+the lowest weight from which the clearing pairs stewards answered in the review
+band are, together, at least ``target_precision`` right, and as many as show
+that precision (:func:`support_needed`): what stewards always link, the machine may.
 It is not calibrated over the reviewed records as a population: they are the
 hard ones (twins, fathers and sons, the candidates a steward turned down), so
 their pairwise precision is far below the population's and a target met there
@@ -72,6 +72,7 @@ def support_needed(target: float) -> int:
     generated people, a hold lifted on 59 such answers auto-linked two twins in the unseen half: 15 false pairs).
     """
     return math.ceil(3 / (1 - target) - 1e-9)
+
 
 NormPair = tuple[Mapping[str, Any], Mapping[str, Any]]
 
@@ -143,8 +144,8 @@ def upper_from_decisions(policy: Policy, scored: Iterable[tuple[float, bool, boo
     Returns:
         The lowest weight (not below the lower threshold) from which the clearing labelled pairs between it and
         the upper threshold are at least ``target_precision`` right, with ``min_pairs`` of them at least
-        (default: :func:`support_needed`); the upper threshold as it is when the band has too few or the nearest
-        below it was wrong.
+        (default: :func:`support_needed`); the upper threshold as it is when no weight has that many answers
+        that right.
     """
     min_pairs = support_needed(policy.target_precision) if min_pairs is None else min_pairs
     band = [(w, same) for w, clears, same in scored
