@@ -142,7 +142,10 @@ def resolve_from_truth(client: httpx.Client, services: Services, truth: dict[tup
         if entry.person_id and truth.get(key) in humans:
             persons[truth[key]].add(entry.person_id)
     for human in sorted(persons):
-        survivor, *losers = sorted(persons[human], key=lambda p: (-len(index.persons[p]), p))
+        # A person holding two humans' records (a false link) may have been merged away for the first of them.
+        live = {services.store.persons.live_id(p) for p in persons[human]}
+        index = services.matching.index()
+        survivor, *losers = sorted(live, key=lambda p: (-len(index.persons.get(p, ())), p))
         for loser in losers:
             client.post("/v1/persons/merge", json={"survivor_id": survivor, "loser_id": loser,
                                                    "reason": "one human, found by search"}).raise_for_status()

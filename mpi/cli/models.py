@@ -70,17 +70,23 @@ def _train_from_decisions(services: Services, version: str | None, seed: int, no
                f"{learned['pairs_different']} different labelled pairs")
     held = learned["held_out"]
     click.echo(f"held out {held['decisions']} decisions ({held['pairs_same'] + held['pairs_different']} pairs); "
-               f"m re-estimated for {', '.join(learned['m_reestimated']) or 'no comparison (too few same pairs)'}")
-    click.echo(f"upper threshold {learned['calibration']['upper_match_weight']} for target precision "
-               f"{learned['target_precision']}")
+               + ("m kept (the base model's m came from labels)" if learned.get("m_kept") else
+                  f"m re-estimated for {', '.join(learned['m_reestimated']) or 'no comparison (too few same pairs)'}"))
+    upper = learned["upper_match_weight"]
+    relaxed = ", ".join(f"{rule} below {weight:.3f}" for rule, weight in learned["holds_relaxed"].items())
+    click.echo(f"upper threshold {upper['before']} -> {upper['after']:.3f} for target precision "
+               f"{learned['target_precision']}; holds relaxed: {relaxed or 'none'}")
     new, old = learned["precision_held_out"]["new"], learned["precision_held_out"]["old"]
     click.echo(f"held-out precision: new {new['precision']:.4f} ({new['correct']}/{new['auto_linked']} auto-linked), "
-               f"{learned['active_version']} {old['precision']:.4f} ({old['correct']}/{old['auto_linked']})")
+               f"{learned['active_version']} {old['precision']:.4f} ({old['correct']}/{old['auto_linked']}); "
+               f"true pairs found: new {new['correct']}, {learned['active_version']} {old['correct']} "
+               f"of {new['true_pairs']}")
     click.echo(f"model {result['version']} written")
     if result["activated"]:
         click.echo(f"model {result['version']} is now active")
     elif not learned["passed"]:
-        click.echo(f"model {result['version']} not activated: less precise on the held-out decisions")
+        click.echo(f"model {result['version']} not activated: less precise, or finds fewer true pairs, on the "
+                   "held-out decisions")
     else:
         click.echo(f"model {result['version']} not activated (--no-activate)")
 
