@@ -1,4 +1,4 @@
-"""Rebuild the shipped default model, ``matching_models/people_dev-v2.json``, from shared/data/people_dev.
+"""Rebuild the shipped default model's weights (``matching_models/people_dev-v2.json``) from shared/data/people_dev.
 
 The shipped default may learn from the development set's truth (the issue allows it; a new
 deployment trains without labels with ``mpi train``). The steps are the project's own commands,
@@ -11,6 +11,8 @@ run on a scratch store and models folder:
 
 and the calibrated version is copied into ``matching_models/`` under the default's name. Run:
 ``.venv/bin/python bench/build_default_model.py`` (then ``bench/accuracy.py --model people_dev-v2``).
+The shipped default, ``people_dev-v3``, is those weights and thresholds under today's default policy
+lists: ``--lists-from-defaults-of people_dev-v2 --version people_dev-v3`` (nothing is trained).
 
 Several sets may tune one model (``--data`` repeated, ``--population`` for a generated one, as
 ``bench/accuracy.py`` writes it): their records, truth and hard cases are joined into one set, each
