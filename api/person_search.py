@@ -27,6 +27,12 @@ blp.before_request(require_steward)
 _TEXT = {"validate": ma.validate.Length(max=200)}
 
 
+
+#: No @, space or control character on either side of one @. Spelt out rather than ``\s``, which Python and the
+#: spec's readers (ECMA-262) draw differently (\x1c-\x1f and \x85 are spaces to Python only, \ufeff to ECMA only),
+#: so the spec and the server accept the same strings.
+_NOT_IN_EMAIL = r"@\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_EMAIL = rf"^[^{_NOT_IN_EMAIL}]+@[^{_NOT_IN_EMAIL}]+$"
 class SearchArgsSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
@@ -44,7 +50,7 @@ class SearchArgsSchema(ma.Schema):
     phone = ma.fields.String(validate=[ma.validate.Length(max=40),
                                        ma.validate.Regexp(r"^[0-9+().\- ]*[0-9][0-9+().\- ]*$")],
                              metadata={"description": "any format with its area code (normalised to E.164)"})
-    email = ma.fields.String(validate=[ma.validate.Length(max=200), ma.validate.Regexp(r"^[^@\s]+@[^@\s]+$")])
+    email = ma.fields.String(validate=[ma.validate.Length(max=200), ma.validate.Regexp(_EMAIL)])
     identifier = ma.fields.String(**_TEXT, metadata={"description": "a Medicaid id, or SSN last 4"})
     postal_code = ma.fields.String(validate=ma.validate.Regexp(r"^[0-9]{5}(-[0-9]{4})?$"), metadata={"description": (
         "ZIP code: alone it finds persons; with other criteria it ranks those in it first")})
