@@ -110,6 +110,32 @@ def test_a_link_elsewhere_rescores_the_case_naming_that_person(client, auth, ste
     assert "fqhc-eastside/EF-1" in event["reason"] and after["version"] == before["version"] + 1
 
 
+def test_links_inside_a_deferred_window_rescore_once_at_its_end(client, auth, steward, services, activate_policy):
+    # As `mpi load` links thousands of records: no case re-scored per link, each once when the window closes.
+    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
+    weight = fresh(client, auth, PARTIAL)[0][1]
+    activate_policy(lower_match_weight=weight - 3, upper_match_weight=weight + 3)
+    case_id = submit(client, auth, PARTIAL)["review_case_id"]
+    before = case_of(client, steward, case_id)
+    phone = record("marisol", "x", "y")["phone"]
+
+    with services.rescorer.deferred("a test load") as counts:
+        for n in (1, 2):
+            linked = submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": f"EF-{n}",
+                                           "phone": phone})
+            assert linked["decision"] == "MATCH" and linked["person_id"] == p1
+        assert case_of(client, steward, case_id)["version"] == before["version"] and not rescored(services, case_id)
+
+    after = case_of(client, steward, case_id)
+    assert [(c["person_id"], c["match_weight"]) for c in after["candidates"]] == fresh(client, auth, PARTIAL)
+    [event] = rescored(services, case_id)
+    assert "a test load" in event["reason"] and after["version"] == before["version"] + 1
+    assert counts == {"cases": 1, "rescored": 1}
+    # Outside the window a link re-scores at once again.
+    submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": "EF-3", "phone": phone})
+    assert len(rescored(services, case_id)) == 2
+
+
 def test_a_case_on_hold_is_rescored_and_stays_on_hold(client, auth, steward, services, between_two):
     p1, p2, case_id = between_two
     follow_up = (date.today() + timedelta(days=7)).isoformat()

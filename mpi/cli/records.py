@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import sys
 import time
+from collections import Counter
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -47,7 +49,7 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"ignoring column(s) no record has: {', '.join(unknown)}", err=True)
     clusters = None
     if clusters_path is not None:  # checked whole against the input before anything is written
-        from mpi.batch.cluster_load import load_by_clusters, read_clusters  # (imports the batch engine)
+        from mpi.batch.cluster_load import read_clusters  # (imports the batch engine)
 
         clusters = read_clusters(clusters_path, ((raw["source_system"], raw["source_record_id"])
                                                  for _, raw in read_records(input_path)))
@@ -58,15 +60,34 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"already loaded {input_path}: all {total} rows (--restart sends them again)")
     elif source.resumed:
         click.echo(f"resuming {input_path} after row {source.skip} of {total}")
+    # Links re-score no open case one by one: the load's end re-scores each once against the index as the load
+    # left it (CaseRescorer.deferred; after a killed run too, which missed some re-scoring).
+    quiet = no_rematch or source.finished
+    with nullcontext() if quiet else services.rescorer.deferred("mpi load") as rescored:
+        decisions = _match_rows(services, source, clusters, who, workers)
+        # After a resume too: the run that was killed may have been killed while re-matching.
+        if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
+            _echo_rematch(services.matching.rematch_open_cases(who))
+    if rescored is not None:
+        click.echo(f"re-scored open cases: {rescored['rescored']} of {rescored['cases']} changed")
+    counts = services.store.counts()
+    click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+
+
+def _match_rows(services: Services, source: FileLoad, clusters, who: str, workers: int | None) -> Counter[str]:
+    """Every row of the file through the decision path (by clusters if given), with a progress bar and a summary."""
     # Entered before the index is built, so the first rows are prepared when matching begins.
     with PreparedRows(source.rows(), workers) as prepared_rows:
         warm_index(services)
         started = time.perf_counter()
-        with click.progressbar(length=max(total - source.skip, 0), label="matching", file=sys.stderr) as bar:
+        length = max(source.rows_total - source.skip, 0)
+        with click.progressbar(length=length, label="matching", file=sys.stderr) as bar:
             checkpoint = None if source.finished else source.checkpoint
             if clusters is None:
                 loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update, checkpoint=checkpoint)
             else:
+                from mpi.batch.cluster_load import load_by_clusters
+
                 loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,
                                           progress=bar.update, checkpoint=checkpoint)
     rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
@@ -87,14 +108,7 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
                    "(they contradict a record of their cluster's person)")
         click.echo(f"match calls: {loaded.match_calls} ({loaded.match_calls + loaded.match_calls_saved} record by "
                    f"record: {loaded.match_calls_saved} saved)")
-    # After a resume too: the run that was killed may have been killed while re-matching.
-    if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
-        _echo_rematch(services.matching.rematch_open_cases(who))
-        # Its open cases scored against the index as the load left it (a killed run missed some re-scoring).
-        rescored = services.rescorer.rescore_open("mpi load")
-        click.echo(f"re-scored open cases: {rescored['rescored']} of {rescored['cases']} changed")
-    counts = services.store.counts()
-    click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+    return decisions
 
 
 def _echo_rematch(result: dict[str, int]) -> None:

@@ -25,7 +25,8 @@ unless it touches a case.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 from mpi.events import EventBus
 from mpi.identity.events import (
@@ -76,6 +77,8 @@ class CaseRescorer:
         self.events = events
         #: Person ids some open case names (a superset: closing a case leaves its ids), or None till read.
         self._named: set[str] | None = None
+        #: Inside :meth:`deferred`: links and unlinks re-score nothing one by one.
+        self._deferring = False
 
     # -- what identity says ----------------------------------------------------------------------------
 
@@ -97,12 +100,16 @@ class CaseRescorer:
 
     def linked(self, event: RecordLinked) -> None:
         """A record joined a person (and left another): cases naming either re-scored, but not the record's own."""
+        if self._deferring:
+            return
         persons = [p for p in (event.person_id, event.previous_person_id) if p]
         why = f"record {'/'.join(event.record)} linked to {event.person_id}"
         self._rescore_naming(persons, why, skip_record=event.record)
 
     def unlinked(self, event: RecordUnlinked) -> None:
         """A record left a person: cases naming that person re-scored, but not the record's own."""
+        if self._deferring:
+            return
         why = f"record {'/'.join(event.record)} unlinked from {event.person_id}"
         self._rescore_naming([event.person_id], why, skip_record=event.record)
 
@@ -110,6 +117,25 @@ class CaseRescorer:
         """A case opened: the persons it names may be touched later."""
         if self._named is not None:
             self._named.update(event.candidates)
+
+    @contextmanager
+    def deferred(self, why: str) -> Iterator[dict[str, int]]:
+        """Links and unlinks inside re-score nothing one by one; every open case is re-scored once at the end.
+
+        A bulk load links thousands of records into persons open cases name, and re-scoring those cases
+        at each link (a case read and scored afresh, several times over as its persons grow) took half of
+        ``mpi load``'s time; the sweep at the end (:meth:`rescore_open`) leaves every case as the index
+        ends, which is all a steward sees. The dict yielded is filled with the sweep's counts. Merges and
+        unmerges inside are still heard at once. If the body raises, nothing is swept: the load's
+        resumption (``mpi load`` again) sweeps.
+        """
+        counts: dict[str, int] = {}
+        self._deferring = True
+        try:
+            yield counts
+        finally:
+            self._deferring = False
+        counts.update(self.rescore_open(why))
 
     def rescore_open(self, why: str) -> dict[str, int]:
         """Re-score every open case holding an unlinked record, in one transaction (after a load).
