@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from conftest import record
 
+from mpi.auth import add_user
 from mpi.services import DEFAULT_MODEL_VERSION
 
 HOME = dict(last_name="Watson", address_line1="3663 W James Blvd", city="Houston", state="TX",
@@ -123,3 +124,21 @@ def test_rematch_links_a_held_record_once_it_is_unambiguous(client, auth, servic
     assert services.store.cases.get(held["review_case_id"])["state"] == "withdrawn"
     actions = {e["action"] for e in services.store.audit.events("review_case", held["review_case_id"])}
     assert actions == {"case.opened", "case.withdrawn"}
+
+
+def test_rematch_leaves_a_case_a_steward_has_taken(client, auth, services, activate_policy):
+    submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    activate_policy(upper_match_weight=1e6)
+    claimed = submit(client, auth, record("marisol", "bluepath-mco", "BPM-77"))["review_case_id"]
+    untouched = submit(client, auth, record("marisol", "fqhc-eastside", "EF-7"))["review_case_id"]
+    steward = {"Authorization": f"Bearer {add_user(services.store, 'alice', 'steward')}"}
+    taken = client.post(f"/v1/review-cases/{claimed}/claim", json={"reason": "mine", "version": 1}, headers=steward)
+    assert taken.status_code == 200, taken.get_json()
+    activate_policy(upper_match_weight=services.registry.load(DEFAULT_MODEL_VERSION).policy.upper_match_weight)
+
+    result = services.matching.rematch_open_cases("test")
+
+    assert result["linked"] == 1  # the case nobody took; the claimed one stays with its steward
+    assert services.store.cases.get(untouched)["state"] == "withdrawn"
+    assert services.store.cases.get(claimed)["state"] == "in_review"
+    assert client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).get_json()["link"] is None

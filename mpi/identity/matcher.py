@@ -305,9 +305,11 @@ class MatchService:
                 index = self.writer.index
                 held = [(key, entry.case_id) for key, entry in index.entries.items()
                         if entry.case_id and entry.person_id is None]
+                # Read once a pass: deciding one record withdraws only its own case.
+                untaken = self.review.untaken(case_id for _, case_id in held)
                 done = 0
                 for key, case_id in held:
-                    if not self.review.untaken(case_id):
+                    if case_id not in untaken:
                         continue
                     candidates = self.find_candidates(index.get(key).norm, model, exclude=key)
                     if decide(candidates, model.policy) is not Decision.MATCH:

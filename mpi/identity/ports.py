@@ -8,7 +8,7 @@ answer to ``POST /v1/records`` names the case), so it asks through this port;
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 from mpi.matching.decisions import Candidate, HeldBecause
@@ -33,6 +33,6 @@ class ReviewPort(Protocol):
         """Close a case because a steward linked its record outside the case."""
         ...
 
-    def untaken(self, case_id: str) -> bool:
-        """Whether a case is still open with no steward on it (so the machine may decide its record again)."""
+    def untaken(self, case_ids: Iterable[str]) -> set[str]:
+        """Those of ``case_ids`` still open with no steward on them (so the machine may decide their records again)."""
         ...

@@ -11,7 +11,7 @@ commit (``events.py``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mpi.events import EventBus
@@ -101,7 +101,6 @@ class ReviewDesk:
                                  "record": "/".join(key)})
         self.events.publish(CaseResolved(case_id, key, CaseResolution.LINKED.value, person_id))
 
-    def untaken(self, case_id: str) -> bool:
-        """Whether a case is still open with no steward on it."""
-        case = self.store.cases.get(case_id)
-        return case is not None and case["state"] == CaseState.OPEN.value and not case["owner"]
+    def untaken(self, case_ids: Iterable[str]) -> set[str]:
+        """Those of ``case_ids`` still open with no steward on them (one query, however many)."""
+        return self.store.cases.untaken(case_ids)

@@ -9,7 +9,7 @@ queue's SQL is built in ``queue.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -75,6 +75,12 @@ class CaseTable:
             "WHERE list_contains(?, c.person_id) AND list_contains(?, r.state) ORDER BY c.case_id",
             [person_ids, states])
         return [r[0] for r in rows]
+
+    def untaken(self, case_ids: Iterable[str]) -> set[str]:
+        """Those of ``case_ids`` that are open with no owner."""
+        rows = self._db.query("SELECT case_id FROM review_cases WHERE list_contains(?, case_id) AND state = ? "
+                              "AND owner IS NULL", [list(case_ids), CaseState.OPEN.value])
+        return {r[0] for r in rows}
 
     def persons_named(self, states: list[str]) -> list[str]:
         """Every person id a case in one of ``states`` names as a candidate."""
