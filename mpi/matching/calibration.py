@@ -23,7 +23,7 @@ online figure is at least as good in practice; ``bench/accuracy.py`` measures it
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,25 +152,36 @@ def _highest_linkable(records: Mapping[Key, Mapping[str, Any]], never_link: Labe
     return max(weights, default=None)
 
 
-def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
-    """Lowest cut-off at which the pairs kept (at or above it) reach ``precision``.
+def lowest_safe_weight(scored: Iterable[tuple[float, bool]], target: float, min_pairs: int = 1) -> float | None:
+    """The lowest weight at which the pairs at or above it are at least ``target`` right and at least
+    ``min_pairs`` in number, or None.
 
-    That is the target as the online figure states it, the precision of all auto-links together. It
-    used to ask the same of every higher cut-off as well, which one false pair among the first few
-    (two people alike in every field the records keep, at 40 bits) could never satisfy, so a whole
-    population's threshold went above nearly every true pair. Pairs of equal weight stand or fall
-    together: a cut-off cannot keep one and drop its twin.
+    All the pairs kept count together: that is the target as the online figure states it, the precision
+    of all auto-links. (Asking it of every higher cut-off as well, as calibration once did, let one false
+    pair among the first few, two people alike in every field the records keep at 40 bits, put a whole
+    population's threshold above nearly every true pair.) Pairs of equal weight stand or fall together:
+    a cut-off cannot keep one and drop its twin.
     """
-    best = scored[0][0] + 1.0 if scored else 0.0
+    ordered = sorted(scored, reverse=True)
+    best = None
     kept = correct = 0
-    for i, (weight, is_match) in enumerate(scored):  # highest first
+    for i, (weight, same) in enumerate(ordered):  # heaviest first
         kept += 1
-        correct += is_match
-        if i + 1 < len(scored) and scored[i + 1][0] == weight:
+        correct += same
+        if i + 1 < len(ordered) and ordered[i + 1][0] == weight:
             continue
-        if correct / kept >= precision:
+        if kept >= min_pairs and correct / kept >= target:
             best = weight
     return best
+
+
+def _upper(scored: list[tuple[float, bool]], precision: float) -> float:
+    """Lowest cut-off at which the pairs kept reach ``precision`` (:func:`lowest_safe_weight`); if none does,
+    above the heaviest pair."""
+    found = lowest_safe_weight(scored, precision)
+    if found is not None:
+        return found
+    return max(w for w, _ in scored) + 1.0 if scored else 0.0
 
 
 def _lower(scored: list[tuple[float, bool]], true_total: int, max_missed: float, upper: float) -> float:

@@ -54,6 +54,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mpi.matching.calibration import lowest_safe_weight
 from mpi.matching.model import Model
 from mpi.matching.policy import Hold, Policy
 
@@ -116,22 +117,6 @@ def relearn_m(splink_model: Mapping[str, Any], same_levels: Mapping[str, Counter
             lv["m_probability"] = blended[i] * scale
         used[comparison["output_column_name"]] = n
     return model, used
-
-
-def lowest_safe_weight(scored: Iterable[tuple[float, bool]], target: float, min_pairs: int) -> float | None:
-    """The lowest weight at which the pairs at or above it are at least ``target`` right and at least
-    ``min_pairs`` in number, or None. Pairs of equal weight stand or fall together."""
-    ordered = sorted(scored, reverse=True)
-    best = None
-    kept = correct = 0
-    for i, (weight, same) in enumerate(ordered):  # heaviest first
-        kept += 1
-        correct += same
-        if i + 1 < len(ordered) and ordered[i + 1][0] == weight:
-            continue
-        if kept >= min_pairs and correct / kept >= target:
-            best = weight
-    return best
 
 
 def upper_from_decisions(policy: Policy, scored: Iterable[tuple[float, bool, bool]],
