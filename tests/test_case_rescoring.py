@@ -93,15 +93,26 @@ def test_an_unmerge_brings_the_loser_back_as_a_candidate(client, auth, steward, 
     assert len(events) == 2 and merge_id in events[0]["reason"] and "unmerge" in events[0]["reason"]
 
 
-def test_a_link_elsewhere_rescores_the_case_naming_that_person(client, auth, steward, services, activate_policy):
+@pytest.fixture
+def naming_marisol(client, auth, activate_policy):
+    """Marisol's person and an open case naming it (her partial record, in the band): (person id, case id)."""
     p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
     weight = fresh(client, auth, PARTIAL)[0][1]
     activate_policy(lower_match_weight=weight - 3, upper_match_weight=weight + 3)
-    case_id = submit(client, auth, PARTIAL)["review_case_id"]
+    return p1, submit(client, auth, PARTIAL)["review_case_id"]
+
+
+def another_of_hers(client, auth, record_id: str) -> dict:
+    """One more record of Marisol, elsewhere, that links to her person."""
+    return submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": record_id,
+                                 "phone": record("marisol", "x", "y")["phone"]})
+
+
+def test_a_link_elsewhere_rescores_the_case_naming_that_person(client, auth, steward, services, naming_marisol):
+    p1, case_id = naming_marisol
     before = case_of(client, steward, case_id)
 
-    linked = submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": "EF-1",
-                                   "phone": record("marisol", "x", "y")["phone"]})
+    linked = another_of_hers(client, auth, "EF-1")
 
     assert linked["decision"] == "MATCH" and linked["person_id"] == p1
     after = case_of(client, steward, case_id)
@@ -110,20 +121,14 @@ def test_a_link_elsewhere_rescores_the_case_naming_that_person(client, auth, ste
     assert "fqhc-eastside/EF-1" in event["reason"] and after["version"] == before["version"] + 1
 
 
-def test_links_inside_a_deferred_window_rescore_once_at_its_end(client, auth, steward, services, activate_policy):
+def test_links_inside_a_deferred_window_rescore_once_at_its_end(client, auth, steward, services, naming_marisol):
     # As `mpi load` links thousands of records: no case re-scored per link, each once when the window closes.
-    p1 = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))["person_id"]
-    weight = fresh(client, auth, PARTIAL)[0][1]
-    activate_policy(lower_match_weight=weight - 3, upper_match_weight=weight + 3)
-    case_id = submit(client, auth, PARTIAL)["review_case_id"]
+    p1, case_id = naming_marisol
     before = case_of(client, steward, case_id)
-    phone = record("marisol", "x", "y")["phone"]
 
     with services.rescorer.deferred("a test load") as counts:
-        for n in (1, 2):
-            linked = submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": f"EF-{n}",
-                                           "phone": phone})
-            assert linked["decision"] == "MATCH" and linked["person_id"] == p1
+        for record_id in ("EF-1", "EF-2"):
+            assert another_of_hers(client, auth, record_id)["person_id"] == p1
         assert case_of(client, steward, case_id)["version"] == before["version"] and not rescored(services, case_id)
 
     after = case_of(client, steward, case_id)
@@ -132,7 +137,7 @@ def test_links_inside_a_deferred_window_rescore_once_at_its_end(client, auth, st
     assert "a test load" in event["reason"] and after["version"] == before["version"] + 1
     assert counts == {"cases": 1, "rescored": 1}
     # Outside the window a link re-scores at once again.
-    submit(client, auth, {**MOVED, "source_system": "fqhc-eastside", "source_record_id": "EF-3", "phone": phone})
+    another_of_hers(client, auth, "EF-3")
     assert len(rescored(services, case_id)) == 2
 
 
