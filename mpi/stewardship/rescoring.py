@@ -148,8 +148,9 @@ class CaseRescorer:
             held = [entry.case_id for entry in self.matching.index().entries.values()
                     if entry.case_id and entry.person_id is None]
             changed = 0
+            cases = self.store.cases.get_many(held)
             for case_id in held:
-                case = self.store.cases.get(case_id)
+                case = cases.get(case_id)
                 if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
                     changed += self.rescore(case, why)
         logger.info("re-scored %s of %s held records' cases after %s", changed, len(held), why)

@@ -98,19 +98,28 @@ class CaseTable:
 
     def get(self, case_id: str) -> dict | None:
         """A case with its candidates (and their evidence), or None."""
-        row = self._db.one(f"SELECT {select(REVIEW_CASES)} FROM review_cases WHERE case_id = ?", [case_id])
-        if row is None:
-            return None
-        case = dict(zip(REVIEW_CASES, row))
-        case["blocks"] = loads(case["blocks"])
-        case["candidates"] = [
-            {"rank": r[0], "person_id": r[1], "match_weight": r[2], "match_probability": r[3], "evidence": loads(r[4])}
-            for r in self._db.query(
-                "SELECT rank, person_id, score, probability, evidence FROM review_candidates WHERE case_id = ? "
-                "ORDER BY rank", [case_id])
-        ]
-        case["reason"] = self.reasons.of([case_id]).get(case_id)
-        return case
+        return self.get_many([case_id]).get(case_id)
+
+    def get_many(self, case_ids: Iterable[str]) -> dict[str, dict]:
+        """Cases with their candidates (and their evidence) and reasons, by id (three queries however many)."""
+        ids = list(case_ids)
+        if not ids:
+            return {}
+        cases = {}
+        for row in self._db.query(f"SELECT {select(REVIEW_CASES)} FROM review_cases WHERE list_contains(?, case_id)",
+                                  [ids]):
+            case = dict(zip(REVIEW_CASES, row))
+            case["blocks"], case["candidates"] = loads(case["blocks"]), []
+            cases[case["case_id"]] = case
+        for case_id, rank, person_id, score, probability, evidence in self._db.query(
+                "SELECT case_id, rank, person_id, score, probability, evidence FROM review_candidates "
+                "WHERE list_contains(?, case_id) ORDER BY case_id, rank", [ids]):
+            cases[case_id]["candidates"].append({"rank": rank, "person_id": person_id, "match_weight": score,
+                                                 "match_probability": probability, "evidence": loads(evidence)})
+        reasons = self.reasons.of(cases)
+        for case_id, case in cases.items():
+            case["reason"] = reasons.get(case_id)
+        return cases
 
     def update(self, case_id: str, expected_version: int, **changes: Any) -> int:
         """Change a case if it is still at ``expected_version``; returns the new version.
