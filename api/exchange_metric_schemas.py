@@ -9,7 +9,7 @@ from mpi.exchange.governance import QUEUES, SEVERITIES
 
 
 class ExchangeMetricsArgsSchema(ma.Schema):
-    from_ = ma.fields.String(data_key="from", metadata={**_INSTANT,
+    from_ = ma.fields.String(data_key="from", attribute="from", metadata={**_INSTANT,
         "description": "start of the period (when items were opened or resolved), inclusive: an ISO date (its "
                        "midnight, UTC) or datetime; default: 30 days before `to`"})
     to = ma.fields.String(metadata={**_INSTANT,

@@ -10,7 +10,7 @@ _INTERVAL = "Wilson score interval at 95%"
 
 
 class MatchingMetricsArgsSchema(ma.Schema):
-    from_ = ma.fields.Date(data_key="from", metadata={
+    from_ = ma.fields.Date(data_key="from", attribute="from", metadata={
         "description": "first day of the period (UTC), inclusive: YYYY-MM-DD; default: since the first auto-link"})
     to = ma.fields.Date(metadata={"description": "last day of the period (UTC), inclusive: YYYY-MM-DD; default: "
                                                  "today; not before `from` (a 422 naming `to`: 'must be after from')"})

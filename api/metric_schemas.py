@@ -19,7 +19,7 @@ _INSTANT = {"anyOf": [{"format": "date"}, {"format": "date-time"}, {"maxLength":
 
 
 class MetricsArgsSchema(ma.Schema):
-    from_ = ma.fields.String(data_key="from", metadata={**_INSTANT,
+    from_ = ma.fields.String(data_key="from", attribute="from", metadata={**_INSTANT,
         "description": "start of the period (received_at), inclusive: an ISO date (its midnight, UTC) or datetime; "
                        "default: 30 days before `to`"})
     to = ma.fields.String(metadata={**_INSTANT,

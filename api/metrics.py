@@ -136,7 +136,6 @@ class ReferralMetrics(MethodView):
         """The loop measures over the referrals received in a period (by default the 30 days up to now), filtered
         by performer, requester, service type and urgency, scoped to the caller's organisation; with
         ``interval`` a series by day, week or month. A 422 names every bad parameter."""
-        args = {("from" if k == "from_" else k): v for k, v in args.items()}
         metrics = current_app.extensions["mpi"].referral_metrics
         result = metrics.measure(caller(), args)
         if args.get("format") == "csv":
@@ -156,7 +155,6 @@ class ExchangeMetrics(MethodView):
         per queue and over all, volume by source, open items by severity, overdue, queue age, share resolved
         within target, time to manual recovery and recurrence by source and message type; with the severity
         tiers' meanings. A 422 names every bad parameter."""
-        args = {("from" if k == "from_" else k): v for k, v in args.items()}
         return current_app.extensions["mpi"].governance.metrics(args)
 
 
@@ -171,7 +169,6 @@ class MatchingMetrics(MethodView):
         precision estimated from spot-checks and from auto-links later undone or unmerged, each with its Wilson
         95% interval, by source system and over time (week or month), beside the review share and the steward
         decisions per case kind. A 422 names every bad parameter."""
-        args = {("from" if k == "from_" else k): v for k, v in args.items()}
         return current_app.extensions["mpi"].matching_metrics.measure(args)
 
 
