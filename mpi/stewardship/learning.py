@@ -139,7 +139,8 @@ class DecisionLearning:
         else:
             same_levels = level_counts(compile_model(base), [(records[a], records[b]) for a, b in sorted(same)], size)
             splink_model, reestimated = relearn_m(base["splink_model"], same_levels)
-        version = version or self._next_name(f"{_LEARNED.sub('', base['version'])}-learned{self.clock.now():%Y%m%d%H%M%S}")
+        stem = _LEARNED.sub("", base["version"])
+        version = version or self._next_name(f"{stem}-learned{self.clock.now():%Y%m%d%H%M%S}")
         document = {**base, "version": version, "created_at": self.clock.now().isoformat(timespec="seconds"),
                     "splink_model": splink_model}
         learned = compile_model(document)
@@ -163,8 +164,7 @@ class DecisionLearning:
             "holds_relaxed": relaxed,
             "precision_held_out": {"new": new.as_dict(), "old": old.as_dict()}, "passed": passed,
         }
-        document["learned_from"] = learned_from
-        compile_model(document)
+        document["learned_from"] = learned_from  # metadata: the document compiled as ``learned`` above
         self.registry.save(document)
         activated = activate and passed
         reason = (f"held-out precision {new.precision:.4f} and recall {new.recall:.4f} (new) vs {old.precision:.4f} "
@@ -172,7 +172,8 @@ class DecisionLearning:
                   + ("" if passed else ": less precise or finds fewer true pairs, not activated"))
         with self.store.transaction():
             self.store.audit.append(actor, AuditAction.MODEL_TRAINED, EntityType.MODEL, version, reason, {
-                "base_version": base["version"], "active_version": active.version, "decisions": learned_from["decisions"],
+                "base_version": base["version"], "active_version": active.version,
+                "decisions": learned_from["decisions"],
                 "pairs_same": learned_from["pairs_same"], "pairs_different": learned_from["pairs_different"],
                 "precision_new": new.as_dict()["precision"], "precision_old": old.as_dict()["precision"],
                 "passed": passed, "activated": activated})
