@@ -141,6 +141,26 @@ def test_links_inside_a_deferred_window_rescore_once_at_its_end(client, auth, st
     assert len(rescored(services, case_id)) == 2
 
 
+def test_a_deferred_window_rescores_only_the_cases_it_touched_or_opened(client, auth, steward, services,
+                                                                        naming_marisol):
+    # A load that links nobody an open case names leaves that case alone: it is as true as it was.
+    _, case_id = naming_marisol
+    before = case_of(client, steward, case_id)
+
+    with services.rescorer.deferred("a test load") as counts:
+        assert submit(client, auth, record("desmond", "fqhc-eastside", "EF-9"))["decision"] == "NO_MATCH"
+        opened = submit(client, auth, {**PARTIAL, "source_system": "bluepath-mco", "source_record_id": "BPM-5"})
+
+    assert opened["decision"] == "POSSIBLE_MATCH"
+    assert counts == {"cases": 1, "rescored": 0}  # the case it opened, scored as it ends: unchanged
+    assert case_of(client, steward, case_id)["version"] == before["version"] and not rescored(services, case_id)
+    # A resumed load's window re-scores every open case (its killed run may have missed events): the first case
+    # too, whose weights moved a little with the frequencies of the records the window added.
+    with services.rescorer.deferred("a resumed load", whole=True) as counts:
+        pass
+    assert counts == {"cases": 2, "rescored": 1} and len(rescored(services, case_id)) == 1
+
+
 def test_a_case_on_hold_is_rescored_and_stays_on_hold(client, auth, steward, services, between_two):
     p1, p2, case_id = between_two
     follow_up = (date.today() + timedelta(days=7)).isoformat()

@@ -60,10 +60,11 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"already loaded {input_path}: all {total} rows (--restart sends them again)")
     elif source.resumed:
         click.echo(f"resuming {input_path} after row {source.skip} of {total}")
-    # Links re-score no open case one by one: the load's end re-scores each once against the index as the load
-    # left it (CaseRescorer.deferred; after a killed run too, which missed some re-scoring).
+    # Links re-score no open case one by one: the load's end re-scores once each case it touched or opened,
+    # against the index as the load left it (CaseRescorer.deferred); a resumed load every open case (the killed
+    # run may have missed some re-scoring).
     at_each_link = no_rematch or source.finished  # as the API re-scores (a finished file sends nothing)
-    with nullcontext() if at_each_link else services.rescorer.deferred("mpi load") as rescored:
+    with nullcontext() if at_each_link else services.rescorer.deferred("mpi load", whole=source.resumed) as rescored:
         decisions = _match_rows(services, source, clusters, who, workers)
         # After a resume too: the run that was killed may have been killed while re-matching.
         if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):

@@ -77,8 +77,9 @@ class CaseRescorer:
         self.events = events
         #: Person ids some open case names (a superset: closing a case leaves its ids), or None till read.
         self._named: set[str] | None = None
-        #: Inside :meth:`deferred`: links and unlinks re-score nothing one by one.
-        self._deferring = False
+        #: Inside :meth:`deferred`: the persons links and unlinks touched and the cases opened, re-scored at its
+        #: end instead of one by one (None outside a window).
+        self._deferred: tuple[set[str], set[str]] | None = None
 
     # -- what identity says ----------------------------------------------------------------------------
 
@@ -100,15 +101,17 @@ class CaseRescorer:
 
     def linked(self, event: RecordLinked) -> None:
         """A record joined a person (and left another): cases naming either re-scored, but not the record's own."""
-        if self._deferring:
-            return
         persons = [p for p in (event.person_id, event.previous_person_id) if p]
+        if self._deferred is not None:
+            self._deferred[0].update(persons)
+            return
         why = f"record {'/'.join(event.record)} linked to {event.person_id}"
         self._rescore_naming(persons, why, skip_record=event.record)
 
     def unlinked(self, event: RecordUnlinked) -> None:
         """A record left a person: cases naming that person re-scored, but not the record's own."""
-        if self._deferring:
+        if self._deferred is not None:
+            self._deferred[0].add(event.person_id)
             return
         why = f"record {'/'.join(event.record)} unlinked from {event.person_id}"
         self._rescore_naming([event.person_id], why, skip_record=event.record)
@@ -117,25 +120,40 @@ class CaseRescorer:
         """A case opened: the persons it names may be touched later."""
         if self._named is not None:
             self._named.update(event.candidates)
+        if self._deferred is not None:
+            self._deferred[1].add(event.case_id)
 
     @contextmanager
-    def deferred(self, why: str) -> Iterator[dict[str, int]]:
-        """Links and unlinks inside re-score nothing one by one; every open case is re-scored once at the end.
+    def deferred(self, why: str, whole: bool = False) -> Iterator[dict[str, int]]:
+        """Links and unlinks inside re-score nothing one by one; the cases they touched are re-scored once at the end.
 
         A bulk load links thousands of records into persons open cases name, and re-scoring those cases
         at each link (a case read and scored afresh, several times over as its persons grow) took half of
-        ``mpi load``'s time; the sweep at the end (:meth:`rescore_open`) leaves every case as the index
-        ends, which is all a steward sees. The dict yielded is filled with the sweep's counts. Merges and
-        unmerges inside are still heard at once. If the body raises, nothing is swept: the load's
-        resumption (``mpi load`` again) sweeps.
+        ``mpi load``'s time. At the end, each open case that names a person a link or unlink inside touched,
+        or that opened inside, is re-scored once against the index as the window left it (a case opened
+        early in a load also meets the persons created after it). Every other case is as true as before:
+        nothing it names changed. ``whole`` re-scores every open case instead (:meth:`rescore_open`): a
+        resumed load, whose killed run may have missed events. The dict yielded is filled with the counts.
+        Merges and unmerges inside are still heard at once. If the body raises, nothing is swept: the
+        load's resumption (``mpi load`` again) sweeps whole.
         """
         counts: dict[str, int] = {}
-        self._deferring = True
+        touched, opened = self._deferred = (set(), set())
         try:
             yield counts
         finally:
-            self._deferring = False
-        counts.update(self.rescore_open(why))
+            self._deferred = None
+        counts.update(self.rescore_open(why) if whole else self._rescore_touched(touched, opened, why))
+
+    def _rescore_touched(self, persons: set[str], opened: set[str], why: str) -> dict[str, int]:
+        """Re-score, in one transaction, the open record cases naming any of ``persons`` or among ``opened``."""
+        with self.store.transaction():
+            chosen = set(opened)
+            if persons and self._names_any(persons):
+                chosen.update(self.store.cases.active_naming(sorted(persons), _ACTIVE))
+            changed = self._rescore_cases(sorted(chosen), why)
+        logger.info("re-scored %s of %s touched cases after %s", changed, len(chosen), why)
+        return {"cases": len(chosen), "rescored": changed}
 
     def rescore_open(self, why: str) -> dict[str, int]:
         """Re-score every open case holding an unlinked record, in one transaction (after a load).
@@ -147,14 +165,19 @@ class CaseRescorer:
         with self.store.transaction():
             held = [entry.case_id for entry in self.matching.index().entries.values()
                     if entry.case_id and entry.person_id is None]
-            changed = 0
-            cases = self.store.cases.get_many(held)
-            for case_id in held:
-                case = cases.get(case_id)
-                if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
-                    changed += self.rescore(case, why)
+            changed = self._rescore_cases(held, why)
         logger.info("re-scored %s of %s held records' cases after %s", changed, len(held), why)
         return {"cases": len(held), "rescored": changed}
+
+    def _rescore_cases(self, case_ids: list[str], why: str) -> int:
+        """Re-score those of the cases still open that hold a record (read in three queries); how many changed."""
+        changed = 0
+        cases = self.store.cases.get_many(case_ids)
+        for case_id in case_ids:
+            case = cases.get(case_id)
+            if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
+                changed += self.rescore(case, why)
+        return changed
 
     # -- re-scoring --------------------------------------------------------------------------------------
 
