@@ -18,7 +18,8 @@ every record is linked, so every posted record is a candidate.
 Some records are held out of the store, chosen by a seeded hash of the person
 and the record (so every size and re-run picks the same way): the queries of
 the latency benchmark (``queries.csv``) and the input of the ``mpi load``
-benchmark (``load.csv``). A held-out record whose person has other records in
+benchmark (``load.csv``, a few thousand records, and ``load_large.csv``, some thirty thousand, for the sustained
+rate). A held-out record whose person has other records in
 the store is a fresh duplicate; one whose person has none is a new person.
 
 With ``split_rate`` above 0 (the batch dedup benchmark, ``bench/dedup.py``) a
@@ -46,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CACHE = ROOT / "var" / "bench"
 #: Bump when the way stores are built or records held out changes: cached stores are rebuilt.
-BUILD_VERSION = 2
+BUILD_VERSION = 3
 #: Records written per store transaction.
 BATCH = 50_000
 #: Records validated and normalised per task sent to a worker process.
@@ -54,6 +55,8 @@ CHUNK = 2_000
 #: About this many persons are chosen to give query records, and this many records are held out for `mpi load`.
 QUERY_PERSONS = 320
 LOAD_RECORDS = 3_000
+#: About this many records are held out for a larger `mpi load` (``load_large.csv``: the sustained rate).
+LARGE_LOAD_RECORDS = 30_000
 ACTOR = "bench:bulk"
 
 
@@ -82,12 +85,16 @@ def _unit(text: str) -> float:
     return zlib.crc32(text.encode()) / 2**32
 
 
-def _role(record: dict[str, str], query_rate: float, load_rate: float) -> str:
-    """``store``, ``query`` or ``load``: half the records (by record hash) of a few chosen persons are held out."""
+def _role(record: dict[str, str], query_rate: float, load_rate: float, large_rate: float = 0.0) -> str:
+    """``store``, ``query``, ``load`` or ``load_large``: half the records (by record hash) of a few chosen persons
+    are held out (the persons of each role by a range of their hash, so a role added later moves no other)."""
     person = _unit(record["truth_person_id"])
-    if person >= query_rate + load_rate or _unit(record["source_system"] + "/" + record["source_record_id"]) < 0.5:
+    if (person >= query_rate + load_rate + large_rate
+            or _unit(record["source_system"] + "/" + record["source_record_id"]) < 0.5):
         return "store"
-    return "query" if person < query_rate else "load"
+    if person < query_rate:
+        return "query"
+    return "load" if person < query_rate + load_rate else "load_large"
 
 
 def _split(record: dict[str, str], seed: int, split_rate: float) -> bool:
@@ -116,10 +123,10 @@ def _prepare(chunk: list[dict[str, str]]) -> list[tuple]:
 
 
 def _chunks(records: Iterator[dict[str, str]], held: dict[str, list], query_rate: float,
-            load_rate: float) -> Iterator[list[dict[str, str]]]:
+            load_rate: float, large_rate: float) -> Iterator[list[dict[str, str]]]:
     chunk = []
     for raw in records:
-        role = _role(raw, query_rate, load_rate)
+        role = _role(raw, query_rate, load_rate, large_rate)
         if role != "store":
             held[role].append(raw)
             continue
@@ -159,7 +166,8 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print, split_rate
     version = services.ensure_active_model(ACTOR)
     query_rate = min(0.2, QUERY_PERSONS / max(n_people, 1))
     load_rate = min(0.2, LOAD_RECORDS / 1.3 / max(n_people, 1))
-    held: dict[str, list] = {"query": [], "load": []}
+    large_rate = min(0.2, LARGE_LOAD_RECORDS / 1.3 / max(n_people, 1))
+    held: dict[str, list] = {"query": [], "load": [], "load_large": []}
     persons: dict[str, str] = {}
     truth_rows: list[tuple[str, str, str]] = []
     stored = rejected = split = 0
@@ -167,7 +175,8 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print, split_rate
     echo(f"building {folder.name}: {n_people} people, seed {seed}, split rate {split_rate:g}, {workers} workers")
     context = multiprocessing.get_context("fork")
     with context.Pool(workers) as pool:
-        prepared = pool.imap(_prepare, _chunks(generate_records(n_people, seed), held, query_rate, load_rate))
+        prepared = pool.imap(_prepare, _chunks(generate_records(n_people, seed), held, query_rate, load_rate,
+                                                          large_rate))
         done = False
         while not done:
             with store.transaction():
@@ -245,6 +254,7 @@ def build(n_people: int, seed: int = 7, workers: int = 2, echo=print, split_rate
         "query_duplicates": sum(r["truth_person_id"] in persons for r in held["query"]),
         "load_records": len(held["load"]),
         "load_duplicates": sum(r["truth_person_id"] in persons for r in held["load"]),
+        "load_large_records": len(held["load_large"]),
         "write_seconds": round(written, 1), "index_build_seconds": round(index_seconds, 1),
         "total_seconds": round(time.perf_counter() - started, 1),
     }
