@@ -8,15 +8,62 @@ that thread: it waits ``interval`` seconds (or less, as ``wait`` says, or until
 more is waiting. A run that fails is logged by the error's type (never its text,
 which may hold data) and the next one tries again; :meth:`stop` lets the run in
 hand finish.
+
+Several instances over one PostgreSQL store each have these threads; a
+:class:`Lease` makes one of them the runner: a thread whose lease another
+instance holds skips its runs until that lease lapses.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import secrets
+import socket
 import threading
+import time
 from collections.abc import Callable
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
+
+
+#: This process, as a lease holder: host, process id and a random part (a restarted process is another holder).
+INSTANCE = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class LeaseStore(Protocol):
+    def hold(self, name: str, holder: str, seconds: float) -> bool: ...
+
+    def release(self, name: str, holder: str) -> None: ...
+
+
+class Lease:
+    """The store's lease of one piece of work for this instance, renewed once half of it has run out.
+
+    Args:
+        leases: the store's leases (``store.leases``).
+        name: the work's name (one lease per piece of work, across instances).
+        seconds: how long a lease lasts unrenewed: how long others wait for a holder that died.
+    """
+
+    def __init__(self, leases: LeaseStore, name: str, seconds: float, holder: str = INSTANCE):
+        self.leases, self.name, self.seconds, self.holder = leases, name, seconds, holder
+        self._until = 0.0  # monotonic time before which this instance is known to hold it
+
+    def hold(self) -> bool:
+        """Whether this instance runs the work now (taking or renewing the lease in the store when due)."""
+        now = time.monotonic()
+        if now < self._until - self.seconds / 2:
+            return True
+        held = self.leases.hold(self.name, self.holder, self.seconds)
+        self._until = now + self.seconds if held else 0.0
+        return held
+
+    def release(self) -> None:
+        if self._until:
+            self.leases.release(self.name, self.holder)
+            self._until = 0.0
 
 
 class Background:
@@ -28,17 +75,19 @@ class Background:
         wake: an event that ends a wait early (set by whoever made work for it).
         wait: seconds to wait now, if sooner than ``interval`` (None: the interval).
         at_start: run once as soon as it starts, rather than after the first wait.
+        lease: run only while this instance holds it (several instances over one store: one runs the work).
     """
 
     def __init__(self, name: str, work: Callable[[], bool], interval: float, *,
                  wake: threading.Event | None = None, wait: Callable[[], float | None] | None = None,
-                 at_start: bool = False):
+                 at_start: bool = False, lease: Lease | None = None):
         self.name = name
         self.work = work
         self.interval = interval
         self.wake = wake or threading.Event()
         self._wait = wait
         self._at_start = at_start
+        self.lease = lease
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,6 +104,11 @@ class Background:
         if self._thread is not None:
             self._thread.join(timeout=timeout)
             self._thread = None
+        if self.lease is not None:
+            try:
+                self.lease.release()
+            except Exception as e:  # noqa: BLE001  (an unreleased lease lapses by itself)
+                logger.error("%s could not release its lease: %s", self.name, type(e).__name__)
 
     def _loop(self) -> None:
         more = self._at_start
@@ -65,6 +119,9 @@ class Background:
                 if self._stop.is_set():
                     return
             try:
+                if self.lease is not None and not self.lease.hold():
+                    more = False  # another instance runs it
+                    continue
                 more = bool(self.work())
             except Exception as e:  # noqa: BLE001  (a failed run is logged; the next one tries again)
                 logger.error("%s failed: %s", self.name, type(e).__name__)

@@ -28,7 +28,7 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     from api import create_app
 
-    from mpi.background import Background
+    from mpi.background import Background, Lease
     from mpi.exchange import delivery as exchange_delivery
 
     services.ensure_active_model(actor())
@@ -59,6 +59,8 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
         Background("reconcile", reconcile_again, float(services.config["MPI_RECONCILE_SECONDS"])),
     ]
     for work in background:
+        # One instance of several over one store runs each: the lease outlives a few missed runs of its holder.
+        work.lease = Lease(services.store.leases, work.name, max(60.0, 3 * work.interval))
         work.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     # SIGTERM (a service manager's stop) ends the server as Ctrl-C does: the workers finish what they hold.

@@ -10,6 +10,7 @@ evidence and audit detail.
 
 from mpi.store.schema_batch import BATCH_MIGRATIONS
 from mpi.store.schema_exchange import EXCHANGE_MIGRATIONS
+from mpi.store.schema_scale import SCALE_MIGRATIONS
 from mpi.store.schema_steward import STEWARD_MIGRATIONS
 
 MIGRATIONS: list[tuple[int, list[str]]] = [
@@ -369,5 +370,7 @@ MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
 MIGRATIONS.extend(BATCH_MIGRATIONS)
 # Migrations 17 onwards are the steward's: search terms (17) and why cases are held (18).
 MIGRATIONS.extend(STEWARD_MIGRATIONS)
+# Migrations 19 onwards are for running at scale and in several instances (leases, 19).
+MIGRATIONS.extend(SCALE_MIGRATIONS)
 
 LATEST_VERSION = MIGRATIONS[-1][0]
