@@ -35,7 +35,7 @@ import duckdb
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
-from mpi.store.group import GroupCommit
+from mpi.store.group import FlushFailed, GroupCommit
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 
@@ -300,7 +300,7 @@ class Database:
             try:
                 self._pending.flush(self._cur)
             except duckdb.Error as e:
-                raise StoreError(f"store write failed: {type(e).__name__}") from e
+                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     # -- ids ------------------------------------------------------------------------------------
 

@@ -20,8 +20,9 @@ is answered with its error and the others go on. One that raises after writing
 undoes the whole transaction (the candidate index is put back by its rollback
 hooks), and the group runs again without it: its caller gets its error and no
 other caller sees anything of it, exactly as if the units had run one after the
-other in the same order. A failure that is no one unit's (the commit itself)
-runs each unit alone, so each caller gets its own outcome. A unit may therefore
+other in the same order. A failure that may be no one unit's (the commit, or a
+flush of the buffered writes, which hold every unit's rows so far) runs each
+unit alone, so each caller gets its own outcome. A unit may therefore
 run more than once before it commits: what it does outside the transaction must
 bear that (an id taken twice is skipped, as after any rollback).
 
@@ -40,6 +41,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from mpi.errors import StoreError
+
 if TYPE_CHECKING:
     from mpi.store.database import Database
 
@@ -49,6 +52,10 @@ T = TypeVar("T")
 
 #: The most units one transaction holds: a bound on how long the last of them waits for its answer.
 MAX_GROUP = 64
+
+
+class FlushFailed(StoreError):
+    """Buffered writes failed when flushed: they may be any unit's of the transaction, not the one running."""
 
 
 class _Unit:
@@ -86,6 +93,12 @@ class GroupCommit:
         #: Groups committed and units answered since the store opened (diagnostics and the benchmark).
         self.groups = 0
         self.units = 0
+
+    @property
+    def waiting(self) -> int:
+        """Units queued for the next group (a diagnostic; the tests line writers up with it)."""
+        with self._cond:
+            return len(self._queue)
 
     def run(self, work: Callable[[], T]) -> T:
         """Run ``work()`` in a transaction shared with the writers queued beside it; its result once committed.
@@ -131,6 +144,9 @@ class GroupCommit:
                     self.units += len(group)
                     return
                 except _Undo as undo:
+                    if len(group) > 1 and _flush_failed(undo.unit.error):  # whose rows failed is not known: as a failed commit
+                        self._alone(group)
+                        return
                     logger.info("a unit of a group of %s failed after writing: the others run again without it",
                                 len(group))
                     group = [u for u in group if u is not undo.unit and not u.refused]
@@ -140,14 +156,17 @@ class GroupCommit:
                         return
                     logger.warning("a group of %s failed to commit (%s): each unit runs alone", len(group),
                                    type(e).__name__)
-                    for unit in group:
-                        self._lead([unit])
+                    self._alone(group)
                     return
         except BaseException as e:  # an interrupt: nobody waits for ever
             for unit in group:
                 if unit.error is None and not unit.refused:
                     unit.error = e
             raise
+
+    def _alone(self, group: list[_Unit]) -> None:
+        for unit in group:
+            self._lead([unit])
 
     def _commit(self, group: list[_Unit]) -> None:
         """One transaction for the group's units in order; raises :class:`_Undo` for one that failed after writing."""
@@ -165,3 +184,13 @@ class GroupCommit:
                         unit.refused = True
                         continue
                     raise _Undo(unit) from e
+
+
+def _flush_failed(error: BaseException | None) -> bool:
+    """Whether the error is (or was raised from) a failed flush of buffered writes."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, FlushFailed):
+            return True
+        error, seen = error.__cause__ or error.__context__, seen + 1
+    return False
