@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import record
 from mpi.auth import Caller
@@ -216,3 +217,17 @@ def test_grouped_work_inside_a_transaction_or_under_the_writer_lock_joins_it(ser
         result = store.grouped(submit(services, "marisol", "clinic-1", "MRN-1"))
     assert result["decision"] == "NO_MATCH"
     assert store.db.group.groups == 0
+
+
+def test_the_scrape_counts_group_commits_and_the_units_they_held(client, auth):
+    def counters() -> dict[str, float]:
+        text = client.get("/metrics").get_data(as_text=True)
+        return {s.name: s.value for family in text_string_to_metric_families(text) for s in family.samples
+                if s.name.startswith("mpi_store_group_")}
+
+    assert counters() == {"mpi_store_group_commits_total": 0, "mpi_store_group_units_total": 0}
+    for i in range(2):
+        assert client.post("/v1/records", json=record("marisol", f"clinic-{i}", f"MRN-{i}"),
+                           headers=auth).status_code == 200
+
+    assert counters() == {"mpi_store_group_commits_total": 2, "mpi_store_group_units_total": 2}
