@@ -311,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-after", type=float, default=5.0, help="seconds of load before the SIGKILL")
     parser.add_argument("--people", type=int, default=6000, help="generated humans (work for the whole run)")
     parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads of mpi serve")
+    parser.add_argument("--threads", type=int, default=32, help="waitress threads of mpi serve (its default)")
     parser.add_argument("--folder", type=Path, default=bulk.CACHE / "load", help="where the store is made afresh")
     parser.add_argument("--json", type=Path, default=OUT / "load.json", help="figures as JSON")
     args = parser.parse_args(argv)
