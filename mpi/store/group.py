@@ -144,8 +144,8 @@ class GroupCommit:
                     self.units += len(group)
                     return
                 except _Undo as undo:
-                    if len(group) > 1 and _flush_failed(undo.unit.error):  # whose rows failed is not known: as a failed commit
-                        self._alone(group)
+                    if len(group) > 1 and _flush_failed(undo.unit.error):
+                        self._alone(group)  # whose buffered rows failed is not known: as when the commit fails
                         return
                     logger.info("a unit of a group of %s failed after writing: the others run again without it",
                                 len(group))
@@ -180,7 +180,7 @@ class GroupCommit:
                     unit.result = unit.context.run(unit.work)
                 except Exception as e:  # noqa: BLE001  (the unit's own error, given to its caller)
                     unit.error = e
-                    if db.writes == writes:
+                    if db.writes == writes and not _flush_failed(e):  # a refusal: nothing to undo
                         unit.refused = True
                         continue
                     raise _Undo(unit) from e
