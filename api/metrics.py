@@ -18,7 +18,7 @@ from flask import Flask, Response, current_app, g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from prometheus_client import CollectorRegistry, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
@@ -75,6 +75,11 @@ class StoreCollector(Collector):
         yield GaugeMetricFamily("mpi_review_case_oldest_open_age_seconds", "Age of the oldest review case not yet "
                                 "closed (0 when none is)", value=gauges["oldest_open_case_age_seconds"])
         yield from exchange_gauges(self._app.extensions["mpi"].governance.gauges())
+        group = self._app.extensions["mpi"].store.db.group
+        yield CounterMetricFamily("mpi_store_group_commits", "Transactions committed for groups of concurrent "
+                                  "writers (group commit)", value=group.groups)
+        yield CounterMetricFamily("mpi_store_group_units", "Writers' units of work committed in those groups "
+                                  "(units / commits: the mean group size)", value=group.units)
 
 
 def exchange_gauges(gauges: dict) -> list[GaugeMetricFamily]:

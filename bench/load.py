@@ -284,6 +284,18 @@ def figures(work: Work, elapsed: float) -> dict:
             "throughput_per_s": round(acknowledged / elapsed, 1) if elapsed else 0.0, "by_kind": kinds}
 
 
+def group_commit(base: str) -> dict | None:
+    """The server's group commit counters (``/metrics``): units of work and the commits that held them."""
+    counters = {}
+    for line in httpx.get(f"{base}/metrics", timeout=30).text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("mpi_store_group_commits_total", "mpi_store_group_units_total"):
+            counters[name.split("_")[3]] = int(float(value))
+    if len(counters) < 2:
+        return None  # a server without group commit
+    return {**counters, "units_per_commit": round(counters["units"] / max(counters["commits"], 1), 1)}
+
+
 def show(title: str, f: dict) -> None:
     print(f"\n{title}: {f['requests']} requests in {f['seconds']} s, {f['acknowledged']} acknowledged "
           f"({f['throughput_per_s']}/s), errors {f['errors']}, refused by the gate {f['refused_by_gate']}")
@@ -299,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-after", type=float, default=5.0, help="seconds of load before the SIGKILL")
     parser.add_argument("--people", type=int, default=6000, help="generated humans (work for the whole run)")
     parser.add_argument("--seed", type=int, default=14)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads of mpi serve")
+    parser.add_argument("--threads", type=int, default=32, help="waitress threads of mpi serve (its default)")
     parser.add_argument("--folder", type=Path, default=bulk.CACHE / "load", help="where the store is made afresh")
     parser.add_argument("--json", type=Path, default=OUT / "load.json", help="figures as JSON")
     args = parser.parse_args(argv)
@@ -322,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
             server.kill()
             raise
         show("load", result["load"])
+        result["load"]["group_commit"] = grouping = group_commit(base)
+        if grouping:
+            print(f"  group commit: {grouping['units']} units of work in {grouping['commits']} commits "
+                  f"({grouping['units_per_commit']} a commit)")
         before = {"requests": work.requests, "acknowledged": sum(len(v) for v in work.stats.values())}
         errors_before_kill = list(work.errors)
         run_clients(base, tokens, work, args.clients, args.kill_after + 60, kill=server, kill_after=args.kill_after)

@@ -18,7 +18,9 @@ logger = logging.getLogger(__name__)
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True)
-@click.option("--threads", default=8, show_default=True)
+@click.option("--threads", default=32, show_default=True,
+              help="Waitress worker threads: more than the clients that write at once, so their requests wait "
+                   "at the store's group commit (one transaction for all that arrived), not in waitress' queue.")
 @click.pass_obj
 def serve(services: Services, host: str, port: int, threads: int) -> None:
     """Serve the API and the review UI with waitress (a production WSGI server), with the referral sweep, the

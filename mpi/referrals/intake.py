@@ -95,16 +95,22 @@ class ReferralIntake:
         except ValidationError as e:  # named inside the referral: the person, or its field
             raise ValidationError(e.message, {"person" if k == "_schema" else f"person.{k}": v
                                               for k, v in e.errors.items()}) from None
-        with self.store.serialised():
+
+        def write() -> tuple[dict[str, Any], bool]:
             existing = self.store.referrals.by_requester_id(body["requester"], body["requester_referral_id"])
             if existing is not None:
-                logger.info("referral %s sent again by %s: a retry", existing, caller.actor)
                 return self.store.referrals.get(existing), False
-            with self.store.transaction():
-                referral = self._store(body, prepared, caller)
+            referral = self._store(body, prepared, caller)
             # Watched from now on: the referral was written in step with identity's events of its own
             # transaction (the record linked, its case opened), so the gate need not read it back for them.
             self.gate.watch((referral["source_system"], referral["source_record_id"]))
+            return referral, True
+        # The retry check and the write in one unit of a shared transaction (``Store.grouped``): a retry
+        # sent beside its first try finds it.
+        referral, new = self.store.grouped(write)
+        if not new:
+            logger.info("referral %s sent again by %s: a retry", referral["referral_id"], caller.actor)
+            return referral, False
         logger.info("referral %s received from %s for %s (%s, gate %s)", referral["referral_id"],
                     referral["requester"], referral["performer"], referral["urgency"], referral["gate"] or "none")
         return referral, True

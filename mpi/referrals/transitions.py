@@ -9,7 +9,8 @@ can go); the caller must be on the side that takes the step (else 403 naming tha
 side); a negative or paused state needs a coded reason it allows, and the
 event time may be neither in the future nor before the referral was received or
 its last change happened. Then one :class:`~mpi.referrals.writer.ReferralWriter`
-change writes it.
+change writes it. The check and the write are one unit of a transaction shared with
+the writers beside it (``Store.grouped``); a refusal writes nothing, so it costs them nothing.
 """
 
 from __future__ import annotations
@@ -76,7 +77,8 @@ class ReferralSteps:
         body = validate_status_change(data)
         target = S(body["state"])
         step = STEPS[target]
-        with self.store.serialised():
+
+        def unit() -> dict[str, Any]:
             referral = self._read(referral_id, caller)
             side = side_of(referral, caller)
             allowed = next_states(referral["state"], referral["state_reason"])
@@ -108,11 +110,13 @@ class ReferralSteps:
                     referral, kind="status", action=AuditAction.REFERRAL_STATUS_CHANGED, event_time=event_time,
                     actor=caller.actor, changes=changes, party=party, reason=reason, note=body.get("note"),
                     meets=step.meets if side in (Side.PERFORMER, Side.EITHER) else (), start=start)
+        return self.store.grouped(unit)
 
     def correct(self, referral_id: str, data: Any, caller: Caller) -> dict[str, Any]:
         """The requester's correction of a referral returned as information-incomplete: back where it was."""
         body = validate_correction(data)
-        with self.store.serialised():
+
+        def unit() -> dict[str, Any]:
             referral = self._read(referral_id, caller)
             side = side_of(referral, caller)
             if not returned(referral["state"], referral["state_reason"]):
@@ -133,11 +137,13 @@ class ReferralSteps:
                     actor=caller.actor, changes=changes, party=Party.REQUESTER.value, note=body.get("note"),
                     end=PauseKind.RETURNED, detail={"corrected": sorted(changes.keys() - {
                         "state", "state_reason", "state_party", "resume_state"})})
+        return self.store.grouped(unit)
 
     def reopen(self, referral_id: str, data: Any, caller: Caller) -> dict[str, Any]:
         """Reopen a closed referral, back in the state it closed from; its identity is checked again."""
         body = validate_reopen(data)
-        with self.store.serialised():
+
+        def unit() -> dict[str, Any]:
             referral = self._read(referral_id, caller)
             side = side_of(referral, caller)
             state = S(referral["state"])
@@ -157,6 +163,7 @@ class ReferralSteps:
                     referral, kind="reopen", action=AuditAction.REFERRAL_REOPENED, event_time=event_time,
                     actor=caller.actor, reason=None, note=body["reason"], changes=changes, reopened=True)
                 return self.gate.reconcile(reopened["referral_id"])
+        return self.store.grouped(unit)
 
     # -- redirects ----------------------------------------------------------------------------------------
 

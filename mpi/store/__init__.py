@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TypeVar
 
 from mpi.clock import Clock
 from mpi.store import backup
@@ -73,6 +74,8 @@ from mpi.store.search import SearchTable
 from mpi.store.users import UserTable
 
 __all__ = ["Store"]
+
+T = TypeVar("T")
 
 
 class Store:
@@ -122,6 +125,11 @@ class Store:
     def rollbacks(self) -> int:
         """Transactions rolled back since the store opened."""
         return self.db.rollbacks
+
+    def grouped(self, work: Callable[[], T]) -> T:
+        """Run ``work()`` (read, decide, write) in one transaction with the writers that arrive beside it, and
+        return its result once that transaction has committed (:meth:`Database.grouped`, ``group.py``)."""
+        return self.db.grouped(work)
 
     def serialised(self) -> AbstractContextManager[None]:
         """The writer lock without a transaction: a consistent read of in-memory state."""

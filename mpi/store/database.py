@@ -10,7 +10,9 @@ Writes run inside :meth:`Database.transaction`, which holds a process-wide lock,
 so a read-decide-write sequence (matching one record) is serialised: two
 concurrent requests for the same new person can never both see "no candidate"
 and create two persons. Within a transaction the hot writes are buffered and
-flushed in bulk before any read and at commit.
+flushed in bulk before any read and at commit. Concurrent writers that hand
+their work to :meth:`Database.grouped` share one transaction and one commit
+(``group.py``).
 
 Ids (persons, cases, merges, audit events) come from sequences this process
 owns: a DuckDB file has one writing process, and an id is never reused (one
@@ -33,6 +35,7 @@ import duckdb
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
+from mpi.store.group import FlushFailed, GroupCommit
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 
@@ -88,6 +91,11 @@ class Database:
         self._sequences: dict[str, int] = {}
         #: Transactions rolled back since the store opened (a diagnostic: a refused action should cause none).
         self.rollbacks = 0
+        #: Writes asked for since the store opened (buffered or not): a unit of a group that raised with this
+        #: unchanged wrote nothing, so the group need not roll back for it (``group.py``).
+        self.writes = 0
+        #: Writers that arrive together, run in one transaction (:meth:`grouped`).
+        self.group = GroupCommit(self)
         #: Small reads made on every request (meta, users), kept between writes.
         self.cache = ReadCache()
         self.migrate()
@@ -166,6 +174,7 @@ class Database:
         transaction, so such a row (an access event, written on every request) waits for no
         match in progress. Inside this thread's open transaction it joins that one instead.
         """
+        self.writes += 1
         try:
             self._cur.execute(sql, list(params))
         except duckdb.Error as e:
@@ -197,6 +206,7 @@ class Database:
         """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
         if not getattr(self._local, "depth", 0):
             raise StoreError("a write outside Store.transaction() would be lost")
+        self.writes += 1
         return self._pending
 
     # -- transactions ----------------------------------------------------------------------
@@ -204,6 +214,19 @@ class Database:
     def in_transaction(self) -> bool:
         """Whether this thread is inside :meth:`transaction`."""
         return bool(getattr(self._local, "depth", 0))
+
+    def holds_writer(self) -> bool:
+        """Whether this thread holds the writer lock (inside :meth:`transaction` or :meth:`serialised`)."""
+        return bool(getattr(self._local, "depth", 0) or getattr(self._local, "serial", 0))
+
+    def grouped(self, work: Callable[[], Any]) -> Any:
+        """Run ``work()`` (read, decide, write) in a transaction shared with concurrent writers; its result.
+
+        It is answered once the commit that holds its writes is done; if it raises, nothing of it is
+        written and no other writer's work is lost (:class:`~mpi.store.group.GroupCommit`). Inside an
+        open transaction, or holding the writer lock, it joins that one.
+        """
+        return self.group.run(work)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -259,7 +282,12 @@ class Database:
     def serialised(self) -> Iterator[None]:
         """Hold the writer lock without a transaction: a consistent read of in-memory state."""
         with self._write_lock:
-            yield
+            serial = getattr(self._local, "serial", 0)
+            self._local.serial = serial + 1
+            try:
+                yield
+            finally:
+                self._local.serial = serial
 
     def _control(self, statement: str) -> None:
         try:
@@ -272,7 +300,7 @@ class Database:
             try:
                 self._pending.flush(self._cur)
             except duckdb.Error as e:
-                raise StoreError(f"store write failed: {type(e).__name__}") from e
+                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     # -- ids ------------------------------------------------------------------------------------
 

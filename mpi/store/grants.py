@@ -51,9 +51,10 @@ class GrantTable:
         if not self._db.in_transaction() and self._has(params):
             return  # granted before: no write transaction (a hub matching the same person again pays one read)
         with self._db.transaction():
-            if not self._has(params):
-                self._db.execute("INSERT INTO person_grants VALUES (?, ?, ?, ?, ?, ?)",
-                                 [organisation, person_id, how.value, system, record_id, self._db.now()], flush=False)
+            # Buffered, and written at the flush only if not stored already (``pending.py``): no read per request,
+            # one statement for a group of requests (``group.py``).
+            self._db.pending().grants.setdefault((organisation, person_id, how.value, system, record_id),
+                                                  self._db.now())
 
     def _has(self, params: list) -> bool:
         """Whether the grant (organisation, how, person id, record key) is there already."""

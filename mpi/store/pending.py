@@ -37,6 +37,7 @@ SMALL = 16
 #: Up to this many persons' golden views are updated one statement each (a match writes one or two); more,
 #: with one join against an Arrow table.
 FEW_UPDATES = 4
+_GRANT_COLUMNS = ("organisation", "person_id", "how", "source_system", "source_record_id", "granted_at")
 _REFERRAL_EVENT_TYPES = [pa.string(), pa.int32()] + [pa.string()] * 3 + [_TS, _TS] + [pa.string()] * 5
 
 
@@ -56,10 +57,13 @@ class Pending:
     #: Why each case opened holds its record (``case_reasons``).
     reasons: list[list] = field(default_factory=list)
     referral_events: list[list] = field(default_factory=list)
+    #: Persons given to organisations (``person_grants``): (organisation, person id, how, source system, source
+    #: record id) -> when, each written once (a grant already stored is not written again).
+    grants: dict[tuple, datetime] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.records or self.links or self.new_persons or self.golden or self.audit or self.cases
-                    or self.reasons or self.referral_events)
+                    or self.reasons or self.referral_events or self.grants)
 
     def flush(self, cur) -> None:
         """Write everything to the open transaction of ``cur`` and clear the buffer."""
@@ -79,7 +83,28 @@ class Pending:
             _insert_rows(cur, "case_reasons", CASE_REASONS, _REASON_TYPES, self.reasons)
         if self.referral_events:
             _insert_rows(cur, "referral_events", REFERRAL_EVENTS, _REFERRAL_EVENT_TYPES, self.referral_events)
+        if self.grants:
+            self._flush_grants(cur)
         self.__init__()
+
+    def _flush_grants(self, cur) -> None:
+        """The buffered grants not stored already, in one statement (a request's one, or a group's dozens)."""
+        rows = [[*grant, at] for grant, at in self.grants.items()]
+        cols = ", ".join(_GRANT_COLUMNS)
+        same = " AND ".join(f"g.{c} IS NOT DISTINCT FROM v.{c}" for c in _GRANT_COLUMNS[:-1])
+        if len(rows) <= SMALL:
+            marks = f"({', '.join('?' * len(_GRANT_COLUMNS))})"
+            source = f"(VALUES {', '.join([marks] * len(rows))}) AS v({cols})"
+            cur.execute(f"INSERT INTO person_grants ({cols}) SELECT {cols} FROM {source} "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM person_grants g WHERE {same})",
+                        [v for row in rows for v in row])
+            return
+        cur.register("pending_grants", _arrow(_columns(_GRANT_COLUMNS, [pa.string()] * 5 + [_TS], rows)))
+        try:
+            cur.execute(f"INSERT INTO person_grants ({cols}) SELECT {cols} FROM pending_grants v "
+                        f"WHERE NOT EXISTS (SELECT 1 FROM person_grants g WHERE {same})")
+        finally:
+            cur.unregister("pending_grants")
 
     def _flush_records(self, cur) -> None:
         keys = list(self.records)

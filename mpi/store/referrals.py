@@ -72,7 +72,8 @@ class ReferralTable:
                          flush=False)
 
     def get(self, referral_id: str) -> dict[str, Any] | None:
-        row = self._db.one(f"{_SELECT} WHERE referral_id = ?", [referral_id])
+        """A referral as stored, or None (its own table only, never buffered: buffered writes stay buffered)."""
+        row = self._db.one(f"{_SELECT} WHERE referral_id = ?", [referral_id], flush=False)
         return _referral(row) if row else None
 
     def by_requester_id(self, requester: str, requester_referral_id: str) -> str | None:
@@ -82,7 +83,7 @@ class ReferralTable:
         a lone equality, so a second condition in the query would make it a scan.
         """
         rows = self._db.query("SELECT referral_id, requester, predecessor_id FROM referrals "
-                              "WHERE requester_referral_id = ?", [requester_referral_id])
+                              "WHERE requester_referral_id = ?", [requester_referral_id], flush=False)
         return next((r[0] for r in rows if r[1] == requester and r[2] is None), None)
 
     def update(self, referral: dict[str, Any], **changes: Any) -> int:
@@ -96,9 +97,10 @@ class ReferralTable:
             raise StoreError(f"not a changeable referral column: {', '.join(sorted(unknown))}")
         referral_id, expected_version = referral["referral_id"], int(referral["version"])
         sets = "".join(f"{column} = ?, " for column in changes)
-        rows = self._db.execute(
+        rows = self._db.execute(  # its own table only: buffered writes stay buffered (a group's, ``group.py``)
             f"UPDATE referrals SET {sets}version = version + 1 WHERE rowid = ? AND referral_id = ? AND version = ?",
-            [*(_dumped(c, v) for c, v in changes.items()), referral["_rowid"], referral_id, expected_version])
+            [*(_dumped(c, v) for c, v in changes.items()), referral["_rowid"], referral_id, expected_version],
+            flush=False)
         if not rows or rows[0][0] != 1:
             raise Conflict(f"referral {referral_id} has changed since version {expected_version}: reload it",
                            {"version": ["stale: the referral was changed by someone else"]})

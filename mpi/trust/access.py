@@ -33,6 +33,7 @@ from mpi.identity.fhir_match import match_patient
 from mpi.identity.matcher import MatchService
 from mpi.identity.reads import PersonLookup
 from mpi.matching.decisions import Candidate
+from mpi.matching.prepare import prepare
 from mpi.store import Store
 from mpi.trust.masking import contact_only, masked
 from mpi.vocab import Decision, GrantKind, Role
@@ -120,13 +121,19 @@ class TrustedReads:
 
     def submit(self, data: Any, caller: Caller) -> dict[str, Any]:
         """Submit a record for the caller; its organisation is given the record (so the person it is linked
-        to, now and after any merge or relinking), in the same transaction as the record's write."""
-        with self.store.transaction():
-            result = self.matching.submit(data, caller.actor)
+        to, now and after any merge or relinking), in the same transaction as the record's write.
+
+        The record is checked before it queues for the writer (a bad one costs the others nothing), then
+        matched and written in a transaction shared with the writers beside it (``Store.grouped``)."""
+        prepared = prepare(data)
+
+        def write() -> dict[str, Any]:
+            result = self.matching.submit_prepared(prepared, caller.actor)
             if caller.organisation is not None:
                 self.store.grants.add(caller.organisation, GrantKind.RECORD, result["person_id"],
                                       (result["source_system"], result["source_record_id"]))
-        return self._candidates_for(result, caller)
+            return result
+        return self._candidates_for(self.store.grouped(write), caller)
 
     def match(self, data: Any, caller: Caller) -> dict[str, Any]:
         """Score a record without storing it; a certain match (``MATCH``) gives its person to the caller's
