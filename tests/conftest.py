@@ -162,3 +162,19 @@ def activate_policy_on(services: Services, **policy) -> dict:
 def activate_policy(services):
     """:func:`activate_policy_on` the test's services."""
     return lambda **policy: activate_policy_on(services, **policy)
+
+
+#: The PostgreSQL server of the session (``postgres_support.py``), started only by a test that asks for it.
+pytest_plugins = ["postgres_support"]
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store_url(request, tmp_path: Path):
+    """Where a test's store lives, once per backend: a DuckDB file, or a fresh PostgreSQL database (its own)."""
+    if request.param == "duckdb":
+        yield str(tmp_path / "store.duckdb")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)

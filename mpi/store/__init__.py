@@ -1,4 +1,4 @@
-"""The store: the only package that imports ``duckdb`` or holds SQL.
+"""The store: the only package that imports ``duckdb`` or ``psycopg``, or holds SQL.
 
 :class:`Store` composes one gateway per concept over one :class:`Database`
 (the file, its cursors, the writer lock, transactions and id sequences):
@@ -34,6 +34,10 @@ Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
 buffered and flushed in bulk (``pending.py``). A store is backed up and restored
 as one DuckDB file (``backup.py``).
+
+The store's location picks its backend: a path is a DuckDB file (``database.py``),
+a ``postgresql://`` URL a PostgreSQL database (``postgres.py``), where the same
+statements run translated by ``dialect.py`` and the same migrations apply.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.postgres import PostgresDatabase, is_postgres_url
 from mpi.store.grants import GrantTable
 from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
@@ -74,15 +79,18 @@ __all__ = ["Store"]
 
 
 class Store:
-    """All persistence of one DuckDB file, one gateway per concept."""
+    """All persistence of one store (a DuckDB file or a PostgreSQL database), one gateway per concept."""
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
                  make_folder: bool = False):
-        """Open (or create and migrate) the store file; every row written is stamped by ``clock``.
+        """Open (or create and migrate) the store; every row written is stamped by ``clock``.
 
-        Its folder must exist, unless ``make_folder`` (the default location's ``var/``).
+        ``path`` is a DuckDB file, whose folder must exist unless ``make_folder`` (the default
+        location's ``var/``), or a ``postgresql://`` URL of an existing database (``postgres.py``;
+        ``checkpoint_threshold`` is DuckDB's and ignored there).
         """
-        self.db = Database(path, checkpoint_threshold, clock, make_folder)
+        self.db = PostgresDatabase(str(path), clock) if is_postgres_url(str(path)) else \
+            Database(path, checkpoint_threshold, clock, make_folder)
         #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
         self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)
