@@ -46,8 +46,6 @@ def restate_blocking_keys(cur, keys_of: Callable[[Mapping[str, Any]], list[str]]
                 keys.append(key)
         count += len(rows)
         if keys:
-            table = pa.table({"block_key": pa.array(keys, pa.string()), "source_system": pa.array(systems, pa.string()),
-                              "source_record_id": pa.array(ids, pa.string())})
             _insert(cur, STAGED, systems, ids, keys)
     cur.execute(f"DROP TABLE {TABLE}")
     cur.execute(f"ALTER TABLE {STAGED} RENAME TO {TABLE}")
