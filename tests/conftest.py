@@ -9,6 +9,7 @@ Tests never depend on the model's exact weights: those change as it is tuned.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from itertools import count
@@ -75,9 +76,27 @@ def models_dir(tmp_path: Path) -> Path:
     return folder
 
 
+#: ``MPI_TEST_STORE=postgresql`` runs every test's services on PostgreSQL (a database of its own per test)
+#: instead of a DuckDB file: the whole suite on the second backend, as CI's second run does.
+TEST_STORE = os.environ.get("MPI_TEST_STORE", "duckdb")
+
+
 @pytest.fixture
-def config(tmp_path: Path, models_dir: Path) -> dict:
-    return {"MPI_DB": str(tmp_path / "mpi.duckdb"), "MPI_MODELS_DIR": str(models_dir)}
+def store_location(request, tmp_path: Path):
+    """Where the ``services`` fixture's store lives: a DuckDB file, or under ``MPI_TEST_STORE=postgresql`` a fresh
+    PostgreSQL database."""
+    if TEST_STORE != "postgresql":
+        yield str(tmp_path / "mpi.duckdb")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def config(store_location: str, models_dir: Path) -> dict:
+    return {"MPI_DB": store_location, "MPI_MODELS_DIR": str(models_dir)}
 
 
 @pytest.fixture

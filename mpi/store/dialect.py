@@ -5,8 +5,8 @@ PostgreSQL store each is translated by sqlglot (``read="duckdb",
 write="postgres"``) the first time it runs and the translation kept, with three
 steps of our own where sqlglot leaves DuckDB's words in place:
 
-- ``GROUP BY ALL`` becomes a grouping by every selected expression that is not
-  an aggregate, and ``ORDER BY ALL`` an ordering by every selected column;
+- ``GROUP BY ALL`` becomes a grouping by the position of every selected
+  expression that is not an aggregate, and ``ORDER BY ALL`` an ordering by every selected column;
 - a subquery in FROM is given the alias PostgreSQL requires;
 - a ``%`` in a string literal is doubled (psycopg reads ``%`` as a parameter
   mark; ``?`` marks become its ``%s``);
@@ -24,6 +24,7 @@ gateway (SQL both engines accept), never kept in two copies.
 from __future__ import annotations
 
 import functools
+import re
 
 import sqlglot
 from sqlglot import exp
@@ -52,10 +53,14 @@ COMPAT_FUNCTIONS = [
 ]
 
 
+#: ``?::TYPE`` (a cast of a bound value), which sqlglot cannot parse after a ``?``: written ``CAST(? AS TYPE)``.
+_MARK_CAST = re.compile(r"\?::(\w+(?:\[\])?)")
+
+
 @functools.lru_cache(maxsize=4096)
 def to_postgres(sql: str) -> str:
     """The PostgreSQL form of one DuckDB statement (cached: the gateways' statements are a few hundred)."""
-    tree = sqlglot.parse_one(sql, read="duckdb")
+    tree = sqlglot.parse_one(_MARK_CAST.sub(r"CAST(? AS \1)", sql), read="duckdb")
     tree = tree.transform(_portable)
     return tree.sql(dialect="postgres")
 
@@ -63,6 +68,22 @@ def to_postgres(sql: str) -> str:
 def _portable(node: exp.Expression) -> exp.Expression:
     if isinstance(node, exp.Select):
         _expand_all(node)
+    elif isinstance(node, exp.ArrayContains) and isinstance(node.this, exp.Transform) \
+            and isinstance(node.this.expression, exp.Lambda) and isinstance(node.this.expression.this, exp.Dot):
+        # list_contains(list_transform(structs, lambda e: e.field), x): the JSONB list holds {field: x}.
+        field = node.this.expression.this.expression.name
+        return _jsonb_holds(node.this.this, [(field, node.expression)])
+    elif isinstance(node, exp.ArrayContains) and isinstance(node.expression, exp.Struct):
+        # list_contains(structs, {'a': x, 'b': y}): the JSONB list holds {a: x, b: y}.
+        return _jsonb_holds(node.this, [(p.this.name, p.expression) for p in node.expression.expressions])
+    elif isinstance(node, exp.Contains):
+        # contains(text, part): PostgreSQL's strpos.
+        return exp.GT(this=exp.Anonymous(this="strpos", expressions=[node.this.copy(), node.expression.copy()]),
+                      expression=exp.Literal.number(0))
+    elif isinstance(node, exp.Column) and not node.table and node.name.lower() == "rowid" \
+            and not node.this.quoted:
+        # DuckDB's rowid is PostgreSQL's ctid: the row's place, good until the row is updated.
+        return exp.column("ctid")
     elif isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, (exp.From, exp.Join)):
         node.set("alias", exp.TableAlias(this=exp.to_identifier(f"mpi_sub_{id(node) % 100_000}")))
     elif isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
@@ -82,18 +103,29 @@ def _portable(node: exp.Expression) -> exp.Expression:
     return node
 
 
+def _jsonb_holds(column: exp.Expression, fields: list[tuple[str, exp.Expression]]) -> exp.Expression:
+    pairs = [e for name, value in fields for e in (exp.Literal.string(name), exp.cast(value.copy(), "TEXT"))]
+    wanted = exp.Anonymous(this="jsonb_build_array", expressions=[exp.Anonymous(this="jsonb_build_object",
+                                                                                expressions=pairs)])
+    return exp.ArrayContainsAll(this=column.copy(), expression=wanted)
+
+
 def _expand_all(select: exp.Select) -> None:
     group = select.args.get("group")
     if group is not None and group.args.get("all"):
-        keys = [_unaliased(e) for e in select.expressions if not e.find(exp.AggFunc)]
+        # By position: an expression repeated would repeat its bound values (and their parameter marks).
+        keys = [exp.Literal.number(i + 1) for i, e in enumerate(select.expressions) if not e.find(exp.AggFunc)]
         select.set("group", exp.Group(expressions=keys))
     order = select.args.get("order")
     if order is not None and len(order.expressions) == 1:
         first = order.expressions[0]
-        if isinstance(first.this, exp.Var) and first.this.name.upper() == "ALL":
+        if isinstance(first.this, exp.Var) and first.this.name.upper() == "ALL" \
+                and any(isinstance(e, exp.Star) for e in select.expressions):
+            # SELECT * ... ORDER BY ALL: by the whole row (PostgreSQL orders a table's rows as records).
+            table = select.args["from_"].this
+            order.set("expressions", [exp.Ordered(this=exp.column(table.alias_or_name))])
+        elif isinstance(first.this, exp.Var) and first.this.name.upper() == "ALL":
             order.set("expressions", [exp.Ordered(this=exp.Literal.number(i + 1), desc=first.args.get("desc"))
                                       for i in range(len(select.expressions))])
 
 
-def _unaliased(e: exp.Expression) -> exp.Expression:
-    return (e.this if isinstance(e, exp.Alias) else e).copy()

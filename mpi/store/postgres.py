@@ -30,6 +30,7 @@ from typing import Any
 
 import psycopg
 import pyarrow as pa
+from psycopg.types.json import Jsonb
 
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError
@@ -63,13 +64,19 @@ class Cursor:
     def __init__(self, con: psycopg.Connection):
         self.con = con
         self._cur = con.cursor()
+        self._changes = False
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> Cursor:
-        self._cur.execute(to_postgres(sql), list(params or ()))
+        verb = sql.lstrip()[:6].upper()
+        self._changes = verb in ("INSERT", "UPDATE", "DELETE")
+        self._cur.execute(to_postgres(sql), _adapted(params or (), verb == "INSERT"))
         return self
 
     def fetchall(self) -> list[tuple]:
-        return self._cur.fetchall() if self._cur.description else []
+        """The rows; of an INSERT, UPDATE or DELETE, one row of the rows it changed (as DuckDB answers)."""
+        if self._cur.description:
+            return self._cur.fetchall()
+        return [(self._cur.rowcount,)] if self._cur.rowcount >= 0 and self._changes else []
 
     def fetchone(self) -> tuple | None:
         return self._cur.fetchone() if self._cur.description else None
@@ -101,6 +108,13 @@ class Cursor:
 
     def close(self) -> None:
         self._cur.close()
+
+
+def _adapted(params: Sequence[Any], inserting: bool) -> list[Any]:
+    """Bound values as PostgreSQL takes them: a list of structs (dicts) is JSONB, and so is an empty list an INSERT
+    writes (the only list columns are lists of structs, held as JSONB: ``dialect.py``; other lists are arrays)."""
+    return [Jsonb(v) if isinstance(v, list) and (isinstance(v[0], dict) if v else inserting) else v
+            for v in params]
 
 
 def _pg_type(arrow_type: pa.DataType) -> str:
