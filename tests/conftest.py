@@ -28,6 +28,8 @@ from mpi.settings import PROJECT_ROOT
 from mpi.synth.generator import generate_records
 
 SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
+#: The PostgreSQL server of the session (``postgres_support.py``), started only by a test that asks for it.
+pytest_plugins = ["postgres_support"]
 
 @pytest.fixture(scope="session")
 def scorer():
@@ -77,15 +79,22 @@ def models_dir(tmp_path: Path) -> Path:
 
 
 #: ``MPI_TEST_STORE=postgresql`` runs every test's services on PostgreSQL (a database of its own per test)
-#: instead of a DuckDB file: the whole suite on the second backend, as CI's second run does.
+#: instead of a DuckDB file: the whole suite on the second backend.
 TEST_STORE = os.environ.get("MPI_TEST_STORE", "duckdb")
+STORES = ("duckdb", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """A module marked ``both_stores`` runs each test that has a store once per backend."""
+    if "store_location" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store_location", STORES, indirect=True)
 
 
 @pytest.fixture
 def store_location(request, tmp_path: Path):
-    """Where the ``services`` fixture's store lives: a DuckDB file, or under ``MPI_TEST_STORE=postgresql`` a fresh
-    PostgreSQL database."""
-    if TEST_STORE != "postgresql":
+    """Where a test's store lives: a DuckDB file, or a fresh PostgreSQL database of its own (copied from a migrated
+    template) in a module marked ``both_stores`` (once each) or under ``MPI_TEST_STORE=postgresql``."""
+    if getattr(request, "param", TEST_STORE) != "postgresql":
         yield str(tmp_path / "mpi.duckdb")
         return
     server = request.getfixturevalue("postgres_server")
@@ -182,18 +191,3 @@ def activate_policy(services):
     """:func:`activate_policy_on` the test's services."""
     return lambda **policy: activate_policy_on(services, **policy)
 
-
-#: The PostgreSQL server of the session (``postgres_support.py``), started only by a test that asks for it.
-pytest_plugins = ["postgres_support"]
-
-
-@pytest.fixture(params=["duckdb", "postgresql"])
-def store_url(request, tmp_path: Path):
-    """Where a test's store lives, once per backend: a DuckDB file, or a fresh PostgreSQL database (its own)."""
-    if request.param == "duckdb":
-        yield str(tmp_path / "store.duckdb")
-        return
-    server = request.getfixturevalue("postgres_server")
-    url = server.new_database()
-    yield url
-    server.drop_database(url)

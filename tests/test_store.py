@@ -14,18 +14,15 @@ from mpi.store import Store
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def store(store_url):
-    """A new store on each backend (``store_url``: a DuckDB file, a PostgreSQL database)."""
-    store = Store(store_url)
+def store(store_location):
+    """A new store on each backend (``store_location``: a DuckDB file, a PostgreSQL database)."""
+    store = Store(store_location)
     yield store
     store.close()
-
-
-@pytest.fixture
-def config(store_url, models_dir):
-    """The services of this module's tests run on each backend too."""
-    return {"MPI_DB": store_url, "MPI_MODELS_DIR": str(models_dir)}
 
 
 def test_new_store_is_at_the_latest_schema_version(store):

@@ -42,7 +42,7 @@ statements run translated by ``dialect.py`` and the same migrations apply.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -122,6 +122,23 @@ class Store:
     @property
     def path(self) -> str:
         return self.db.path
+
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write this store too (PostgreSQL), so what is in memory may lag it."""
+        return isinstance(self.db, PostgresDatabase)
+
+    def lock_blocking_keys(self, keys: Iterable[str]) -> bool:
+        """On a shared store, hold a lock on each blocking key until the open transaction ends; whether it did.
+
+        Matching a record takes these before it reads candidates, so two processes matching records of one
+        human (who share a blocking key) decide one after the other, the second seeing the first's person.
+        A DuckDB store has one process, whose writer lock already serialises matching: nothing to do.
+        """
+        if not self.shared:
+            return False
+        self.db.lock_keys(f"block:{k}" for k in keys)
+        return True
 
     @property
     def rollbacks(self) -> int:

@@ -7,8 +7,9 @@ The gateways are the same on both backends: they call ``query``, ``execute``,
 - a connection per thread (DuckDB: a cursor per thread of one connection), in
   autocommit, so ``transaction`` issues BEGIN and COMMIT itself as DuckDB's does;
 - the writer lock still serialises this process's transactions; several
-  processes over one database are kept apart by the database (its row locks,
-  and the advisory locks matching takes: see ``locks.py`` when present);
+  processes over one database are kept apart by the database: its row locks,
+  and the advisory locks matching takes on a record's blocking keys
+  (:meth:`PostgresDatabase.lock_keys`) before it reads candidates;
 - ids come from PostgreSQL sequences (``mpi_seq_<name>``), shared by every
   process over the database, instead of counters this process owns;
 - Arrow tables a gateway registers (the buffered writes of ``pending.py``, the
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 #: The advisory lock key held while a process migrates the schema (and declares sequences): one at a time.
 MIGRATION_LOCK = 0x6D70_6900
+#: Indexes a store shared by several processes reads by, made with the schema (PostgreSQL only: DuckDB dropped
+#: the postings' index in migration 2, its one process matching from memory alone).
+SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blocking_keys (block_key)"]
 _ARROW_TYPES = [(pa.types.is_string, "TEXT"), (pa.types.is_large_string, "TEXT"), (pa.types.is_int64, "BIGINT"),
                 (pa.types.is_int32, "INTEGER"), (pa.types.is_floating, "DOUBLE PRECISION"),
                 (pa.types.is_timestamp, "TIMESTAMPTZ"), (pa.types.is_boolean, "BOOLEAN"),
@@ -319,6 +323,23 @@ class PostgresDatabase:
             except psycopg.Error as e:
                 raise StoreError(f"store write failed: {type(e).__name__}") from e
 
+    # -- several processes over one database ------------------------------------------------------
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        """Wait for and hold, until the open transaction ends, an advisory lock on each key (its 64-bit hash).
+
+        Taken in the order of their hashes, so two transactions locking overlapping keys never wait on each
+        other in a circle; a key of another kind of work should carry a prefix of its own.
+        """
+        self.pending()
+        self._flush()
+        try:
+            self._cur.con.execute("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+                                  "hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS u(k) ORDER BY h) AS s",
+                                  [sorted(set(keys))])
+        except psycopg.Error as e:
+            raise StoreError(f"store lock failed: {type(e).__name__}") from e
+
     # -- ids: PostgreSQL sequences, shared by every process over the database ---------------------
 
     def sequence(self, name: str, max_sql: str, prefix: str = "") -> None:
@@ -374,6 +395,8 @@ class PostgresDatabase:
                             self._cur.execute(statement)
                         con.execute("INSERT INTO schema_version VALUES (%s, %s)", [version, self.now()])
                         logger.info("store migrated to schema version %s", version)
+                    for statement in SHARED_STORE_INDEXES:
+                        con.execute(statement)
             except psycopg.Error as e:
                 raise StoreError(f"migrating the PostgreSQL store failed: {type(e).__name__}") from e
             return max(current, LATEST_VERSION)
