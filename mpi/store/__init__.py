@@ -47,6 +47,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from mpi.clock import Clock
+from mpi.errors import StoreError
 from mpi.store import backup
 from mpi.store.access import AccessLog
 from mpi.store.alerts import AlertTable
@@ -164,15 +165,22 @@ class Store:
         """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``).
 
         The access events still buffered are written first, so the copy holds the event of every request
-        answered before it began."""
+        answered before it began. A PostgreSQL store is backed up with PostgreSQL's tools (StoreError)."""
+        self._refuse_backup_of_postgres()
         self.access.flush()
         return backup.backup_to(self.db, output)
 
     def snapshot(self) -> AbstractContextManager[Path]:
         """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``);
         as :meth:`backup`, with the buffered access events written first."""
+        self._refuse_backup_of_postgres()
         self.access.flush()
         return backup.snapshot(self.db)
+
+    def _refuse_backup_of_postgres(self) -> None:
+        if self.shared:
+            raise StoreError("a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump), "
+                             "not as one DuckDB file")
 
     def close(self) -> None:
         """Close the connection (after writing the access events still buffered); the file stays."""

@@ -61,8 +61,17 @@ _MARK_CAST = re.compile(r"\?::(\w+(?:\[\])?)")
 def to_postgres(sql: str) -> str:
     """The PostgreSQL form of one DuckDB statement (cached: the gateways' statements are a few hundred)."""
     tree = sqlglot.parse_one(_MARK_CAST.sub(r"CAST(? AS \1)", sql), read="duckdb")
-    tree = tree.transform(_portable)
-    return tree.sql(dialect="postgres")
+    return _bottom_up(tree).sql(dialect="postgres")
+
+
+def _bottom_up(node: exp.Expression) -> exp.Expression:
+    """Apply :func:`_portable` to every node, children first (a node replaced is then one of portable parts)."""
+    for name, value in list(node.args.items()):
+        if isinstance(value, exp.Expression):
+            node.set(name, _bottom_up(value))
+        elif isinstance(value, list):
+            node.set(name, [_bottom_up(v) if isinstance(v, exp.Expression) else v for v in value])
+    return _portable(node)
 
 
 def _portable(node: exp.Expression) -> exp.Expression:
@@ -76,6 +85,13 @@ def _portable(node: exp.Expression) -> exp.Expression:
     elif isinstance(node, exp.ArrayContains) and isinstance(node.expression, exp.Struct):
         # list_contains(structs, {'a': x, 'b': y}): the JSONB list holds {a: x, b: y}.
         return _jsonb_holds(node.this, [(p.this.name, p.expression) for p in node.expression.expressions])
+    elif isinstance(node, exp.ArrayContains):
+        # list_contains(list, x): x = ANY(list). sqlglot's form repeats x (a bound value would be passed twice).
+        return exp.EQ(this=node.expression.copy(), expression=exp.Any(this=exp.Paren(this=node.this.copy())))
+    elif isinstance(node, exp.JSONExtractScalar) and node.expression.find(exp.JSONPathWildcard):
+        # json_extract_string(doc, '$[*]'): the strings of a JSON list.
+        return exp.Array(expressions=[exp.select(exp.Anonymous(
+            this="json_array_elements_text", expressions=[exp.cast(node.this.copy(), "JSON")])).subquery()])
     elif isinstance(node, exp.Contains):
         # contains(text, part): PostgreSQL's strpos.
         return exp.GT(this=exp.Anonymous(this="strpos", expressions=[node.this.copy(), node.expression.copy()]),
