@@ -29,13 +29,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from browser_support import _apt_get
-
 #: The user the server's data belongs to when the tests run as root (initdb refuses root).
 SERVER_USER = "nobody"
 #: The role the tests connect as (made by initdb, trusted on loopback only).
 ROLE = "mpi"
 TEMPLATE = "mpi_template"
+
+
+def _apt_get(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    return subprocess.run(["apt-get", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def _binaries() -> Path | None:
