@@ -71,3 +71,29 @@ def test_two_instances_posting_the_same_new_person_at_once_make_one_person(two_i
     assert first.store.persons.count_active() == second.store.persons.count_active() == 1
     for _, body in results:
         assert body["person_id"] in persons or (body["decision"] == "POSSIBLE_MATCH" and body["review_case_id"])
+
+
+def test_a_threads_connection_is_closed_when_the_thread_ends(shared_url, postgres_server):
+    from mpi.store import Store
+
+    def connections() -> int:
+        with postgres_server.admin() as con:
+            return con.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                               [shared_url.rsplit("/", 1)[1]]).fetchone()[0]
+
+    store = Store(shared_url)
+    try:
+        before = connections()
+        for _ in range(3):
+            threads = [threading.Thread(target=store.counts) for _ in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert connections() <= before + 1  # thirty threads came and went; their connections went with them
+        with store.transaction():  # this thread's connection still works
+            store.persons.create({})
+        assert store.persons.count_active() == 1
+    finally:
+        store.close()
+    assert connections() == 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
@@ -64,7 +65,9 @@ class PostgresDatabase:
         self.clock = clock or SystemClock()
         self.now = self.clock.now
         self._local = threading.local()
-        self._connections: list[psycopg.Connection] = []
+        #: Every thread's connection still open: a thread's is closed when the thread ends (its cursor is
+        #: collected with its thread-local data), the rest by :meth:`close`.
+        self._connections: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
         self._write_lock = threading.RLock()
         self._pending = Pending()
@@ -82,7 +85,7 @@ class PostgresDatabase:
         except psycopg.Error as e:
             raise StoreError(f"cannot open the PostgreSQL store at {_safe(self.path)}: {type(e).__name__}") from e
         with self._connections_lock:
-            self._connections.append(con)
+            self._connections.add(con)
         return con
 
     # -- reading and writing -------------------------------------------------------------
@@ -91,7 +94,9 @@ class PostgresDatabase:
     def _cur(self) -> Cursor:
         cur = getattr(self._local, "cur", None)
         if cur is None or cur.con.closed:
-            cur = self._local.cur = Cursor(self._connect())
+            con = self._connect()
+            cur = self._local.cur = Cursor(con)
+            weakref.finalize(cur, _close_quietly, con)
         return cur
 
     def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
@@ -341,10 +346,14 @@ class PostgresDatabase:
     def close(self) -> None:
         """Close every connection this store opened; the database stays."""
         with self._connections_lock:
-            connections, self._connections = self._connections, []
+            connections, self._connections = list(self._connections), weakref.WeakSet()
         for con in connections:
-            with contextlib.suppress(psycopg.Error):
-                con.close()
+            _close_quietly(con)
+
+
+def _close_quietly(con: psycopg.Connection) -> None:
+    with contextlib.suppress(psycopg.Error):
+        con.close()
 
 
 def _seq(name: str) -> str:
