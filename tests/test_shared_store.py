@@ -97,3 +97,20 @@ def test_a_threads_connection_is_closed_when_the_thread_ends(shared_url, postgre
     finally:
         store.close()
     assert connections() == 0
+
+
+def test_two_instances_sent_one_record_at_once_store_it_once(two_instances):
+    (a, b), token, (first, _) = two_instances
+    body = record("theodore", "county-general-ehr", "CG-1")
+    barrier = threading.Barrier(6)
+
+    def one(i):
+        barrier.wait()
+        return post(f"{(a, b)[i % 2]}/v1/records", token, body)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(6)))
+
+    assert [status for status, _ in results] == [200] * 6, results
+    assert len({body["person_id"] for _, body in results}) == 1
+    assert first.store.records.count() == 1 and first.store.persons.count_active() == 1
