@@ -24,7 +24,8 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("MPI_DB", "var/mpi.duckdb", "Path of the DuckDB store file (created on first use). Its folder must exist, but for the default's `var/`."),
+    Setting("MPI_DB", "var/mpi.duckdb",
+            "Where the store is: a DuckDB file's path (created on first use; its folder must exist, but for the default's `var/`), or a `postgresql://` URL of an existing PostgreSQL database (a password from `PGPASSWORD` or `~/.pgpass`, not the URL)."),
     Setting(
         "MPI_MODELS_DIR",
         str(PROJECT_ROOT / "matching_models"),

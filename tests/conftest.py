@@ -9,6 +9,7 @@ Tests never depend on the model's exact weights: those change as it is tuned.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 from itertools import count
@@ -27,6 +28,8 @@ from mpi.settings import PROJECT_ROOT
 from mpi.synth.generator import generate_records
 
 SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
+#: The PostgreSQL server of the session (``postgres_support.py``), started only by a test that asks for it.
+pytest_plugins = ["postgres_support"]
 
 @pytest.fixture(scope="session")
 def scorer():
@@ -75,9 +78,34 @@ def models_dir(tmp_path: Path) -> Path:
     return folder
 
 
+#: ``MPI_TEST_STORE=postgresql`` runs every test's services on PostgreSQL (a database of its own per test)
+#: instead of a DuckDB file: the whole suite on the second backend.
+TEST_STORE = os.environ.get("MPI_TEST_STORE", "duckdb")
+STORES = ("duckdb", "postgresql")
+
+
+def pytest_generate_tests(metafunc):
+    """A module marked ``both_stores`` runs each test that has a store once per backend."""
+    if "store_location" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
+        metafunc.parametrize("store_location", STORES, indirect=True)
+
+
 @pytest.fixture
-def config(tmp_path: Path, models_dir: Path) -> dict:
-    return {"MPI_DB": str(tmp_path / "mpi.duckdb"), "MPI_MODELS_DIR": str(models_dir)}
+def store_location(request, tmp_path: Path):
+    """Where a test's store lives: a DuckDB file, or a fresh PostgreSQL database of its own (copied from a migrated
+    template) in a module marked ``both_stores`` (once each) or under ``MPI_TEST_STORE=postgresql``."""
+    if getattr(request, "param", TEST_STORE) != "postgresql":
+        yield str(tmp_path / "mpi.duckdb")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def config(store_location: str, models_dir: Path) -> dict:
+    return {"MPI_DB": store_location, "MPI_MODELS_DIR": str(models_dir)}
 
 
 @pytest.fixture
@@ -162,3 +190,4 @@ def activate_policy_on(services: Services, **policy) -> dict:
 def activate_policy(services):
     """:func:`activate_policy_on` the test's services."""
     return lambda **policy: activate_policy_on(services, **policy)
+

@@ -17,6 +17,9 @@ from mpi.errors import NotFound, ValidationError
 from mpi.services import Services
 from mpi.stewardship.priority import CaseTargets, priority_for
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 # ------------------------------------------------------------------------------------ opening and reading
 
 def test_a_case_opens_routine_and_due_after_the_routine_target(services, case_id):

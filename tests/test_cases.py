@@ -18,6 +18,9 @@ from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.services import Services
 from mpi.store.schema import LATEST_VERSION
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 # --------------------------------------------------------------------------------- reasons, versions, audit
 
 ACTIONS = {

@@ -13,6 +13,9 @@ from held_cases import STEWARD, hold_in_review, today, weight_of
 from mpi.auth import add_user
 from mpi.errors import Conflict, ValidationError
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def dup(services):

@@ -16,6 +16,9 @@ from mpi.events import Event
 from mpi.identity.events import PersonCreated, PersonsMerged, PersonsUnmerged, RecordLinked
 from mpi.stewardship.events import CaseOpened, CaseResolved
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 @dataclass(frozen=True, slots=True)
 class Noted(Event):

@@ -11,6 +11,9 @@ from conftest import record
 from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.identity.history import instant
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 def keys(records) -> set[tuple[str, str]]:
     return {(r["source_system"], r["source_record_id"]) for r in records}

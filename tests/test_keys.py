@@ -21,6 +21,9 @@ from mpi.errors import NotFound, Unauthorized, ValidationError
 from mpi.services import Services
 from mpi.vocab import AuditAction, EntityType
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 FOODBANK = {"code": "foodbank", "name": "Metro Food Bank", "kind": "cbo", "service_types": ["food"]}
 

@@ -3,7 +3,7 @@
 - The core never imports the web layer: no module under ``mpi/`` imports ``flask``,
   ``flask_smorest``, ``api`` or ``review_ui`` (only ``mpi/cli/serve.py``, which serves
   the app, may import ``api``).
-- Only ``mpi/store/`` imports ``duckdb``; only ``mpi/matching/splink_adapter.py`` imports ``splink``.
+- Only ``mpi/store/`` imports ``duckdb`` or ``psycopg``; only ``mpi/matching/splink_adapter.py`` imports ``splink``.
 - Domain packages import only downward, in :data:`LAYERS` order (a module may import its
   own layer and the layers before it): the kernel, records, matching, the store,
   the directory of organisations, callers (auth), identity, stewardship, then the domains built on them,
@@ -107,6 +107,8 @@ def layering_violations(sources: dict[str, str]) -> list[str]:
                 problems.append(f"{module} imports {name}: the core never imports the web layer")
             elif top == "duckdb" and not _within(module, "mpi.store"):
                 problems.append(f"{module} imports {name}: only mpi/store/ talks to DuckDB")
+            elif top == "psycopg" and not _within(module, "mpi.store"):
+                problems.append(f"{module} imports {name}: only mpi/store/ talks to PostgreSQL")
             elif top == "splink" and module != "mpi.matching.splink_adapter":
                 problems.append(f"{module} imports {name}: only mpi/matching/splink_adapter.py imports Splink")
             elif top == "mpi" and own is not None:
@@ -146,6 +148,7 @@ def clock_violations(sources: dict[str, str]) -> list[str]:
     ("mpi.store.planted", "from mpi.records.fields import RECORD_FIELDS", "the store imports only the kernel"),
     ("mpi.matching.planted", "def f():\n    import flask", "never imports the web layer"),
     ("mpi.identity.planted", "import duckdb", "only mpi/store/ talks to DuckDB"),
+    ("mpi.referrals.planted", "from psycopg import connect", "only mpi/store/ talks to PostgreSQL"),
     ("mpi.matching.training", "from splink import Linker", "only mpi/matching/splink_adapter.py imports Splink"),
     ("mpi.stewardship.planted", "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from mpi.services import X",
      "stewardship may not import services"),

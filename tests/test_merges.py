@@ -19,6 +19,9 @@ from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.identity.index import CandidateIndex
 from mpi.services import Services
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 #: Every table a merge or an unmerge may write, besides the audit log and the merges table.
 TABLES = ("persons", "source_records", "links", "blocking_keys", "review_cases", "review_candidates", "meta",
           "users")

@@ -18,6 +18,9 @@ from mpi.errors import Conflict, NotFound, ValidationError
 from mpi.exchange.crosswalk import NoLabel, rows_from_csv
 from mpi.vocab import AuditAction, EntityType
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 BLUEPATH = {"partner_id": "bluepath-fhir", "organisation": "bluepath", "name": "BluePath MCO FHIR feed",
             "endpoint": "https://fhir.bluepath.example/Task", "format": "fhir-task",
             "subscriptions": ["member", "requester"]}

@@ -7,8 +7,13 @@ whose last record the matcher moves to another is retired to where it went.
 
 from __future__ import annotations
 
+import pytest
+
 from conftest import record
 from test_api_records import best_weight, submit
+
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
 
 
 def test_same_key_again_updates_the_record_not_a_new_one(client, auth, services):

@@ -8,6 +8,9 @@ from conftest import record
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 def post(client, network, body, who="hub-stmarys"):
     return client.post("/v1/referrals", json=body, headers=network.headers[who])

@@ -11,6 +11,9 @@ from mpi.referrals.lifecycle import STEPS, next_states
 from referral_network import MONDAY_10AM, clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def referral(net_client, network) -> str:

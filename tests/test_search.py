@@ -15,6 +15,9 @@ from mpi.matching.blocking import record_keys
 from mpi.store.schema import LATEST_VERSION
 from mpi.store.search import terms_of
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 def person(client, auth, key: str, first: str, last: str, **fields) -> str:
     """Submit one record (as St Mary's) and return the person it made or joined."""

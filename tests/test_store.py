@@ -14,9 +14,13 @@ from mpi.store import Store
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 
 
+pytestmark = pytest.mark.both_stores
+
+
 @pytest.fixture
-def store(tmp_path):
-    store = Store(tmp_path / "store.duckdb")
+def store(store_location):
+    """A new store on each backend (``store_location``: a DuckDB file, a PostgreSQL database)."""
+    store = Store(store_location)
     yield store
     store.close()
 

@@ -16,6 +16,9 @@ from mpi.identity.index import CandidateIndex
 from mpi.identity.writer import Link
 from mpi.vocab import AuditAction, LinkSource
 
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
 
 def index_state(index: CandidateIndex) -> dict:
     """Everything the index knows, in plain values (a record's keys as a set: the store keeps them sorted)."""

@@ -79,7 +79,7 @@ _CONTROL = re.compile(f"[{CONTROL_RANGE}]")
 
 
 @click.group(cls=_Errors)
-@click.option("--db", envvar="MPI_DB", default=None, help="DuckDB store file [env MPI_DB; default var/mpi.duckdb].")
+@click.option("--db", envvar="MPI_DB", default=None, help="Store: a DuckDB file, or a postgresql:// URL [env MPI_DB; default var/mpi.duckdb].")
 @click.option("--models-dir", envvar="MPI_MODELS_DIR", default=None, help="Folder of model files [env MPI_MODELS_DIR].")
 @click.option("--url", envvar="MPI_URL", default=None,
               help="Address of a running service: keys, users, orgs, export and model commands go through its API "

@@ -113,6 +113,8 @@ class MatchService:
         key = (record["source_system"], record["source_record_id"])
         warnings = unused_fields(record, norm)
         with self.store.transaction():
+            if self.store.lock_blocking_keys(keys):  # other processes share the store: wait, then see theirs
+                self.writer.catch_up(self.store.records.index_rows_under(keys))
             same = self._unchanged(key, record, norm)
             if same is not None and (same.person_id or not blocks):  # a held record's new blocks reopen its case
                 # Sent again as it is stored: nothing to write, audit or decide (a load run twice converges).

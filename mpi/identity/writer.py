@@ -22,7 +22,7 @@ Every method runs inside the caller's store transaction (they write the store).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -91,6 +91,26 @@ class IdentityWriter:
                 self._built_in_transaction = True
             logger.info("candidate index built: %s records", len(self._index.entries))
         return self._index
+
+    def catch_up(self, rows: Iterable[tuple]) -> int:
+        """Bring the index in step with the store for some records (``index_rows`` of them), as other processes
+        sharing the store committed them; returns the entries replaced. Called at the start of a transaction,
+        before this one changes anything: what it reads is committed, so a rollback leaves it in place."""
+        index, replaced = self.index, 0
+        for key, norm, keys, received_at, updated_at, link, case_id in rows:
+            entry = index.get(key)
+            if entry is not None and entry.updated_at == updated_at and entry.case_id == case_id and link == (
+                    (entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability)
+                    if entry.person_id else None):
+                continue
+            if entry is not None:
+                index.remove(key)
+            entry = index.put(key, norm, keys, received_at, updated_at)
+            if link:
+                index.link(key, *link)
+            entry.case_id = case_id
+            replaced += 1
+        return replaced
 
     def entry(self, key: Key) -> Entry:
         """The index's entry of a stored record, or NotFound."""

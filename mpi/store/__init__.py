@@ -1,4 +1,4 @@
-"""The store: the only package that imports ``duckdb`` or holds SQL.
+"""The store: the only package that imports ``duckdb`` or ``psycopg``, or holds SQL.
 
 :class:`Store` composes one gateway per concept over one :class:`Database`
 (the file, its cursors, the writer lock, transactions and id sequences):
@@ -35,22 +35,28 @@ Every table's columns are named once (``columns.py``), the schema is a list of
 numbered migrations (``schema.py``) and a transaction's hot writes are
 buffered and flushed in bulk (``pending.py``). A store is backed up and restored
 as one DuckDB file (``backup.py``).
+
+The store's location picks its backend: a path is a DuckDB file (``database.py``),
+a ``postgresql://`` URL a PostgreSQL database (``postgres.py``), where the same
+statements run translated by ``dialect.py`` and the same migrations apply.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TypeVar
 
 from mpi.clock import Clock
+from mpi.errors import StoreError
 from mpi.store import backup
 from mpi.store.access import AccessLog
 from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.postgres import PostgresDatabase, is_postgres_url
 from mpi.store.grants import GrantTable
 from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
@@ -79,15 +85,18 @@ T = TypeVar("T")
 
 
 class Store:
-    """All persistence of one DuckDB file, one gateway per concept."""
+    """All persistence of one store (a DuckDB file or a PostgreSQL database), one gateway per concept."""
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
                  make_folder: bool = False):
-        """Open (or create and migrate) the store file; every row written is stamped by ``clock``.
+        """Open (or create and migrate) the store; every row written is stamped by ``clock``.
 
-        Its folder must exist, unless ``make_folder`` (the default location's ``var/``).
+        ``path`` is a DuckDB file, whose folder must exist unless ``make_folder`` (the default
+        location's ``var/``), or a ``postgresql://`` URL of an existing database (``postgres.py``;
+        ``checkpoint_threshold`` is DuckDB's and ignored there).
         """
-        self.db = Database(path, checkpoint_threshold, clock, make_folder)
+        self.db = PostgresDatabase(str(path), clock) if is_postgres_url(str(path)) else \
+            Database(path, checkpoint_threshold, clock, make_folder)
         #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
         self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)
@@ -122,6 +131,23 @@ class Store:
         return self.db.path
 
     @property
+    def shared(self) -> bool:
+        """Whether other processes may write this store too (PostgreSQL), so what is in memory may lag it."""
+        return isinstance(self.db, PostgresDatabase)
+
+    def lock_blocking_keys(self, keys: Iterable[str]) -> bool:
+        """On a shared store, hold a lock on each blocking key until the open transaction ends; whether it did.
+
+        Matching a record takes these before it reads candidates, so two processes matching records of one
+        human (who share a blocking key) decide one after the other, the second seeing the first's person.
+        A DuckDB store has one process, whose writer lock already serialises matching: nothing to do.
+        """
+        if not self.shared:
+            return False
+        self.db.lock_keys(f"block:{k}" for k in keys)
+        return True
+
+    @property
     def rollbacks(self) -> int:
         """Transactions rolled back since the store opened."""
         return self.db.rollbacks
@@ -150,15 +176,22 @@ class Store:
         """Write a consistent copy of the store to ``output`` while writes go on; returns its bytes (``backup.py``).
 
         The access events still buffered are written first, so the copy holds the event of every request
-        answered before it began."""
+        answered before it began. A PostgreSQL store is backed up with PostgreSQL's tools (StoreError)."""
+        self._refuse_backup_of_postgres()
         self.access.flush()
         return backup.backup_to(self.db, output)
 
     def snapshot(self) -> AbstractContextManager[Path]:
         """A consistent copy of the store in a temporary file, removed when the block ends (``backup.py``);
         as :meth:`backup`, with the buffered access events written first."""
+        self._refuse_backup_of_postgres()
         self.access.flush()
         return backup.snapshot(self.db)
+
+    def _refuse_backup_of_postgres(self) -> None:
+        if self.shared:
+            raise StoreError("a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump), "
+                             "not as one DuckDB file")
 
     def close(self) -> None:
         """Close the connection (after writing the access events still buffered); the file stays."""

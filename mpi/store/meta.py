@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import psycopg
 
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.database import Database
+from mpi.store.postgres import is_postgres_url
 
 
 class MetaTable:
@@ -41,6 +43,8 @@ def peek(path: str | Path, key: str) -> str | None:
         StoreLocked: another process (``mpi serve``) holds the file.
         StoreError: the file is not a store.
     """
+    if is_postgres_url(str(path)):
+        return _peek_postgres(str(path), key)
     p = Path(path)
     if not p.is_file():
         return None
@@ -59,4 +63,16 @@ def peek(path: str | Path, key: str) -> str | None:
         raise StoreError(f"{p} is not a store of this service: it has no meta table") from e
     finally:
         con.close()
+    return rows[0][0] if rows else None
+
+
+def _peek_postgres(url: str, key: str) -> str | None:
+    """:func:`peek` of a PostgreSQL store: one short connection (several processes may hold the database)."""
+    try:
+        with psycopg.connect(url, autocommit=True) as con:
+            rows = con.execute("SELECT value FROM meta WHERE key = %s", [key]).fetchall()
+    except psycopg.errors.UndefinedTable:
+        return None  # a database not yet made a store: nothing set
+    except psycopg.Error as e:
+        raise StoreError(f"cannot read the PostgreSQL store: {type(e).__name__}") from e
     return rows[0][0] if rows else None

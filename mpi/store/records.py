@@ -8,7 +8,7 @@ export) stream a batch at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 
 from mpi.store.columns import LINK_FIELDS, loads, select
@@ -111,22 +111,18 @@ class RecordTable:
         Read on this thread's cursor (so a transaction's own writes are seen);
         issue no other statement until it is exhausted.
         """
-        rows = self._db.stream(
-            """WITH keys AS (SELECT source_system, source_record_id, list(block_key ORDER BY block_key) AS keys
-                             FROM blocking_keys GROUP BY ALL)
-               SELECT r.source_system, r.source_record_id, r.norm, epoch_us(r.received_at), epoch_us(r.updated_at),
-                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id, k.keys
-               FROM source_records r
-               LEFT JOIN keys k USING (source_system, source_record_id)
-               LEFT JOIN links l USING (source_system, source_record_id)
-               LEFT JOIN review_cases c ON c.source_system = r.source_system
-                    AND c.source_record_id = r.source_record_id AND NOT list_contains(?, c.state)""",
-            [_CLOSED])
-        loads, epoch, us = json.loads, _EPOCH, timedelta
-        for r in rows:
-            link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
-            yield ((r[0], r[1]), loads(r[2]), r[11] or [], epoch + us(microseconds=r[3]),
-                   epoch + us(microseconds=r[4]), link, r[10])
+        return _index_rows(self._db.stream(_INDEX_ROWS, [_CLOSED]))
+
+    def index_rows_under(self, block_keys: Sequence[str]) -> list[tuple]:
+        """:meth:`index_rows` of the records posted under any of ``block_keys`` (as committed, or written by this
+        transaction): what a process sharing the store with others reads to bring its index in step."""
+        if not block_keys:
+            return []
+        posted = ("WHERE (r.source_system, r.source_record_id) IN (SELECT source_system, source_record_id "
+                  "FROM blocking_keys WHERE list_contains(?, block_key))")
+        sql = _INDEX_ROWS.replace("FROM blocking_keys GROUP BY ALL",
+                                  "FROM blocking_keys WHERE list_contains(?, block_key) GROUP BY ALL")
+        return list(_index_rows(self._db.query(f"{sql} {posted}", [list(block_keys), _CLOSED, list(block_keys)])))
 
     def export_rows(self) -> Iterator[tuple]:
         """One row per source record: its link (if any) and its open review case (if any)."""
@@ -147,3 +143,22 @@ class RecordTable:
 
     def count(self) -> int:
         return self._db.one("SELECT count(*) FROM source_records")[0]
+
+
+_INDEX_ROWS = """WITH keys AS (SELECT source_system, source_record_id, list(block_key ORDER BY block_key) AS keys
+                             FROM blocking_keys GROUP BY ALL)
+               SELECT r.source_system, r.source_record_id, r.norm, epoch_us(r.received_at), epoch_us(r.updated_at),
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id, k.keys
+               FROM source_records r
+               LEFT JOIN keys k USING (source_system, source_record_id)
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN review_cases c ON c.source_system = r.source_system
+                    AND c.source_record_id = r.source_record_id AND NOT list_contains(?, c.state)"""
+
+
+def _index_rows(rows: Iterable[tuple]) -> Iterator[tuple]:
+    loads, epoch, us = json.loads, _EPOCH, timedelta
+    for r in rows:
+        link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
+        yield ((r[0], r[1]), loads(r[2]), r[11] or [], epoch + us(microseconds=r[3]),
+               epoch + us(microseconds=r[4]), link, r[10])

@@ -80,7 +80,7 @@ def fill_sql() -> str:
             "SELECT t.term, source_system, source_record_id FROM "
             f"(SELECT source_system, source_record_id, unnest([{', '.join(parts)}]) AS term FROM "
             f"(SELECT source_system, source_record_id, json_extract_string(norm, [{paths}]) AS v "
-            "FROM source_records)) t WHERE t.term IS NOT NULL")
+            "FROM source_records) r) t WHERE t.term IS NOT NULL")
 
 
 class SearchTable:

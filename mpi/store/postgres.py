@@ -1,0 +1,366 @@
+"""The PostgreSQL database of a store (``MPI_DB=postgresql://...``): :class:`Database`'s interface over psycopg 3.
+
+The gateways are the same on both backends: they call ``query``, ``execute``,
+``stream``, ``transaction`` ... on ``store.db`` and write DuckDB's SQL, which
+``dialect.py`` translates here once per statement. What differs is underneath:
+
+- a connection per thread (DuckDB: a cursor per thread of one connection), in
+  autocommit, so ``transaction`` issues BEGIN and COMMIT itself as DuckDB's does;
+- the writer lock still serialises this process's transactions; several
+  processes over one database are kept apart by the database: its row locks,
+  and the advisory locks matching takes on a record's blocking keys
+  (:meth:`PostgresDatabase.lock_keys`) before it reads candidates;
+- ids come from PostgreSQL sequences (``mpi_seq_<name>``), shared by every
+  process over the database, instead of counters this process owns;
+- Arrow tables a gateway registers (the buffered writes of ``pending.py``, the
+  outbox's bulk insert) become temporary tables filled with ``COPY``;
+- JSON columns hold text on both (DuckDB's JSON is text): the gateways
+  ``json.loads`` what they read either way.
+
+Errors are wrapped as :class:`~mpi.errors.StoreError` with what failed, never
+the statement's values (they may hold a name or a birth date).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+import psycopg
+
+from mpi.clock import Clock, SystemClock
+from mpi.errors import StoreError
+from mpi.store.cache import ReadCache
+from mpi.store.database import _run_all
+from mpi.store.dialect import COMPAT_FUNCTIONS
+from mpi.store.pg_cursor import Cursor
+from mpi.store.pending import Pending
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+
+logger = logging.getLogger(__name__)
+
+#: The advisory lock key held while a process migrates the schema (and declares sequences): one at a time.
+MIGRATION_LOCK = 0x6D70_6900
+#: Indexes a store shared by several processes reads by, made with the schema (PostgreSQL only: DuckDB dropped
+#: the postings' index in migration 2, its one process matching from memory alone).
+SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blocking_keys (block_key)"]
+
+
+
+def is_postgres_url(value: str) -> bool:
+    """Whether a store location names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
+    return str(value).startswith(("postgresql://", "postgres://"))
+
+
+class PostgresDatabase:
+    """The connections to one PostgreSQL store database and the rules for writing to it."""
+
+    def __init__(self, url: str, clock: Clock | None = None):
+        """Connect (the database must exist), give it the compatibility functions and migrate it."""
+        self.path = url
+        self.clock = clock or SystemClock()
+        self.now = self.clock.now
+        self._local = threading.local()
+        #: Every thread's connection still open: a thread's is closed when the thread ends (its cursor is
+        #: collected with its thread-local data), the rest by :meth:`close`.
+        self._connections: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._pending = Pending()
+        self._after_commit: list[Callable[[], None]] = []
+        self._after_rollback: list[Callable[[], None]] = []
+        self._sequences: set[str] = set()
+        self.rollbacks = 0
+        self.cache = ReadCache()
+        self._cur  # noqa: B018 - connect now, so a bad URL is refused when the store opens
+        self.migrate()
+
+    def _connect(self) -> psycopg.Connection:
+        try:
+            con = psycopg.connect(self.path, autocommit=True, options="-c timezone=UTC")
+        except psycopg.Error as e:
+            raise StoreError(f"cannot open the PostgreSQL store at {_safe(self.path)}: {type(e).__name__}") from e
+        with self._connections_lock:
+            self._connections.add(con)
+        return con
+
+    # -- reading and writing -------------------------------------------------------------
+
+    @property
+    def _cur(self) -> Cursor:
+        cur = getattr(self._local, "cur", None)
+        if cur is None or cur.con.closed:
+            con = self._connect()
+            cur = self._local.cur = Cursor(con)
+            weakref.finalize(cur, _close_quietly, con)
+        return cur
+
+    def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run one statement and return its rows; by default buffered writes are flushed first so it sees them."""
+        try:
+            if flush:
+                self._flush()
+            return self._cur.execute(sql, list(params)).fetchall()
+        except psycopg.Error as e:
+            raise StoreError(f"store query failed: {type(e).__name__}") from e
+
+    def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
+        rows = self.query(sql, params, flush=flush)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost)."""
+        self.pending()
+        return self.query(sql, params, flush=flush)
+
+    def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
+               own_cursor: bool = False) -> Iterator[tuple]:
+        """The rows of a large read, a batch at a time (``own_cursor``: on a connection of its own)."""
+        con = None
+        try:
+            if own_cursor:
+                con = psycopg.connect(self.path, autocommit=True, options="-c timezone=UTC")
+                cur = Cursor(con)
+            else:
+                self._flush()
+                cur = self._cur
+            cur.execute(sql, list(params))
+            while rows := cur.fetchmany(batch):
+                yield from rows
+        except psycopg.Error as e:
+            raise StoreError(f"store read failed: {type(e).__name__}") from e
+        finally:
+            if con is not None:
+                con.close()
+
+    def arrow(self, sql: str, params: Iterable[Any] = (), *, own_cursor: bool = False) -> Any:
+        """The result of a large read as one Arrow table, columns as the SQL names them."""
+        con = None
+        try:
+            if own_cursor:
+                con = psycopg.connect(self.path, autocommit=True, options="-c timezone=UTC")
+                cur = Cursor(con)
+            else:
+                self._flush()
+                cur = self._cur
+            return cur.execute(sql, list(params)).to_arrow()
+        except psycopg.Error as e:
+            raise StoreError(f"store read failed: {type(e).__name__}") from e
+        finally:
+            if con is not None:
+                con.close()
+
+    def append(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """Run one INSERT into an append-only table, as a transaction of its own (or inside this thread's)."""
+        try:
+            self._cur.execute(sql, list(params))
+        except psycopg.Error as e:
+            raise StoreError(f"store append failed: {type(e).__name__}") from e
+
+    def run(self, work: Callable[[Any], Any], what: str) -> Any:
+        """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
+        self.pending()
+        self._flush()
+        try:
+            return work(self._cur)
+        except psycopg.Error as e:
+            raise StoreError(f"{what} failed: {type(e).__name__}") from e
+
+    def insert_arrow(self, table: str, columns: Sequence[str], rows: Any, what: str) -> None:
+        """Insert an Arrow table's ``columns`` into ``table`` inside the open transaction (COPY, then one INSERT)."""
+        names = ", ".join(columns)
+        view = f"arrow_{table}"
+
+        def insert(cur: Cursor) -> None:
+            cur.register(view, rows.select(list(columns)))
+            try:
+                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
+            finally:
+                cur.unregister(view)
+        self.run(insert, what)
+
+    def pending(self) -> Pending:
+        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
+        if not getattr(self._local, "depth", 0):
+            raise StoreError("a write outside Store.transaction() would be lost")
+        return self._pending
+
+    # -- transactions ----------------------------------------------------------------------
+
+    def in_transaction(self) -> bool:
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block as one atomic write; nested use joins the outer one (as :meth:`Database.transaction`)."""
+        with self._write_lock:
+            depth = getattr(self._local, "depth", 0)
+            if depth:
+                self._local.depth = depth + 1
+                try:
+                    yield
+                finally:
+                    self._local.depth = depth
+                return
+            self._control("BEGIN")
+            self._local.depth = 1
+            self._after_commit, self._after_rollback = [], []
+            try:
+                yield
+                self._flush()
+                self._control("COMMIT")
+            except BaseException:
+                self._pending = Pending()
+                self.rollbacks += 1
+                with contextlib.suppress(StoreError):
+                    self._control("ROLLBACK")
+                self._end()
+                _run_all(reversed(self._after_rollback), "after rollback")
+                raise
+            self._end()
+            _run_all(self._after_commit, "after commit")
+
+    def _end(self) -> None:
+        self._local.depth = 0
+        if self.cache.writing:
+            self.cache.write_ends()
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        self.pending()
+        self._after_commit.append(fn)
+
+    def after_rollback(self, fn: Callable[[], None]) -> None:
+        self.pending()
+        self._after_rollback.append(fn)
+
+    @contextlib.contextmanager
+    def serialised(self) -> Iterator[None]:
+        with self._write_lock:
+            yield
+
+    def _control(self, statement: str) -> None:
+        try:
+            self._cur.con.execute(statement)
+        except psycopg.Error as e:
+            raise StoreError(f"store {statement.split()[0].lower()} failed: {type(e).__name__}") from e
+
+    def _flush(self) -> None:
+        if self._pending and self.in_transaction():
+            try:
+                self._pending.flush(self._cur)
+            except psycopg.Error as e:
+                raise StoreError(f"store write failed: {type(e).__name__}") from e
+
+    # -- several processes over one database ------------------------------------------------------
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        """Wait for and hold, until the open transaction ends, an advisory lock on each key (its 64-bit hash).
+
+        Taken in the order of their hashes, so two transactions locking overlapping keys never wait on each
+        other in a circle; a key of another kind of work should carry a prefix of its own.
+        """
+        self.pending()
+        self._flush()
+        try:
+            self._cur.con.execute("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
+                                  "hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS u(k) ORDER BY h) AS s",
+                                  [sorted(set(keys))])
+        except psycopg.Error as e:
+            raise StoreError(f"store lock failed: {type(e).__name__}") from e
+
+    # -- ids: PostgreSQL sequences, shared by every process over the database ---------------------
+
+    def sequence(self, name: str, max_sql: str, prefix: str = "") -> None:
+        """Declare a sequence continuing after the largest id ``max_sql`` finds (and after any number it gave)."""
+        value = self.one(max_sql)[0]
+        if isinstance(value, str):
+            value = int(value[len(prefix):])
+        seq = _seq(name)
+        try:
+            with self._cur.con.transaction():
+                self._cur.con.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                self._cur.con.execute(f"CREATE SEQUENCE IF NOT EXISTS {seq} MINVALUE 0 START 0")
+                self._cur.con.execute(f"SELECT setval('{seq}', greatest(%s, (SELECT CASE WHEN is_called THEN "
+                                      f"last_value ELSE 0 END FROM {seq})), true)", [int(value or 0)])
+        except psycopg.Error as e:
+            raise StoreError(f"declaring the sequence {name} failed: {type(e).__name__}") from e
+        self._sequences.add(name)
+
+    def next_id(self, name: str) -> int:
+        """The next number of a sequence (inside a transaction: ids are taken by writes; never given twice)."""
+        self.pending()
+        return int(self.one(f"SELECT nextval('{_seq(name)}')", flush=False)[0])
+
+    def peek(self, name: str) -> int:
+        """The last number a sequence gave (a set-based insert numbers its rows after it, under the writer lock)."""
+        return int(self.one(f"SELECT last_value FROM {_seq(name)}", flush=False)[0])
+
+    def advance(self, name: str, n: int) -> None:
+        """Count ``n`` numbers of a sequence as taken (by a set-based insert, inside a transaction)."""
+        self.pending()
+        if n:
+            self.query(f"SELECT setval('{_seq(name)}', (SELECT last_value FROM {_seq(name)}) + ?, true)", [int(n)],
+                       flush=False)
+
+    # -- schema and housekeeping -----------------------------------------------------------------
+
+    def migrate(self) -> int:
+        """Apply every migration not yet applied, one process at a time (an advisory lock); the schema version."""
+        con = self._cur.con
+        with self._write_lock:
+            try:
+                with con.transaction():
+                    con.execute(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+                    for statement in COMPAT_FUNCTIONS:
+                        con.execute(statement)
+                    con.execute("CREATE TABLE IF NOT EXISTS schema_version "
+                                "(version INTEGER PRIMARY KEY, applied_at TIMESTAMPTZ)")
+                    current = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0]
+                    for version, statements in MIGRATIONS:
+                        if version <= current:
+                            continue
+                        for statement in statements:
+                            self._cur.execute(statement)
+                        con.execute("INSERT INTO schema_version VALUES (%s, %s)", [version, self.now()])
+                        logger.info("store migrated to schema version %s", version)
+                    for statement in SHARED_STORE_INDEXES:
+                        con.execute(statement)
+            except psycopg.Error as e:
+                raise StoreError(f"migrating the PostgreSQL store failed: {type(e).__name__}") from e
+            return max(current, LATEST_VERSION)
+
+    def copy_to(self, path: Any) -> None:
+        raise StoreError("a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump), not `mpi backup`")
+
+    def schema_version(self) -> int:
+        return self.one("SELECT max(version) FROM schema_version")[0]
+
+    def memory_bytes(self) -> int:
+        """Not measured on PostgreSQL (its memory is the server's): 0."""
+        return 0
+
+    def close(self) -> None:
+        """Close every connection this store opened; the database stays."""
+        with self._connections_lock:
+            connections, self._connections = list(self._connections), weakref.WeakSet()
+        for con in connections:
+            _close_quietly(con)
+
+
+def _close_quietly(con: psycopg.Connection) -> None:
+    with contextlib.suppress(psycopg.Error):
+        con.close()
+
+
+def _seq(name: str) -> str:
+    return f"mpi_seq_{name}"
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for a message."""
+    head, sep, tail = url.rpartition("@")
+    return f"{head.split('://')[0]}://…@{tail}" if sep else url

@@ -1,0 +1,116 @@
+"""Several service instances over one PostgreSQL store: concurrent intake of one new human makes one person.
+
+Each instance is a process of its own in production (``mpi serve`` on two hosts):
+here each is a :class:`~mpi.services.Services` with its own store connections and
+its own in-memory index, behind its own waitress server. Nothing in memory is
+shared, so only the database can keep them from both seeing "no candidate" and
+both creating a person: matching takes an advisory lock on each blocking key of
+the record before it reads candidates, then reads what other instances committed
+under those keys into its index.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import add_hub, record
+from mpi.services import Services
+from test_concurrency import post
+
+N = 12
+
+
+@pytest.fixture
+def shared_url(postgres_server):
+    url = postgres_server.new_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture
+def two_instances(shared_url, models_dir):
+    """Two services over one PostgreSQL database, each behind a waitress server; yields their URLs and a token."""
+    from browser_support import serve
+    from api import create_app
+
+    first = Services({"MPI_DB": shared_url, "MPI_MODELS_DIR": str(models_dir)})
+    second = Services({"MPI_DB": shared_url, "MPI_MODELS_DIR": str(models_dir)})
+    token = add_hub(first, "test-hub")
+    try:
+        for services in (first, second):
+            services.ensure_active_model("test")
+            services.matching.writer.index  # noqa: B018 - each builds its index now, before the race
+        with serve(create_app(services=first), "first") as a, serve(create_app(services=second), "second") as b:
+            yield (a, b), token, (first, second)
+    finally:
+        for services in (first, second):
+            services.close()
+            services.store.close()
+
+
+def test_two_instances_posting_the_same_new_person_at_once_make_one_person(two_instances):
+    (a, b), token, (first, second) = two_instances
+    bodies = [record("marisol", f"clinic-{i}", f"MRN-{i}") for i in range(N)]
+    barrier = threading.Barrier(N)
+
+    def one(i):
+        barrier.wait()
+        return post(f"{(a, b)[i % 2]}/v1/records", token, bodies[i])
+
+    with ThreadPoolExecutor(max_workers=N) as pool:
+        results = list(pool.map(one, range(N)))
+
+    assert [status for status, _ in results] == [200] * N, results
+    assert Counter(body["decision"] for _, body in results)["NO_MATCH"] == 1
+    persons = {body["person_id"] for _, body in results if body["person_id"]}
+    assert len(persons) == 1
+    assert first.store.persons.count_active() == second.store.persons.count_active() == 1
+    for _, body in results:
+        assert body["person_id"] in persons or (body["decision"] == "POSSIBLE_MATCH" and body["review_case_id"])
+
+
+def test_a_threads_connection_is_closed_when_the_thread_ends(shared_url, postgres_server):
+    from mpi.store import Store
+
+    def connections() -> int:
+        with postgres_server.admin() as con:
+            return con.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                               [shared_url.rsplit("/", 1)[1]]).fetchone()[0]
+
+    store = Store(shared_url)
+    try:
+        before = connections()
+        for _ in range(3):
+            threads = [threading.Thread(target=store.counts) for _ in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert connections() <= before + 1  # thirty threads came and went; their connections went with them
+        with store.transaction():  # this thread's connection still works
+            store.persons.create({})
+        assert store.persons.count_active() == 1
+    finally:
+        store.close()
+    assert connections() == 0
+
+
+def test_two_instances_sent_one_record_at_once_store_it_once(two_instances):
+    (a, b), token, (first, _) = two_instances
+    body = record("theodore", "county-general-ehr", "CG-1")
+    barrier = threading.Barrier(6)
+
+    def one(i):
+        barrier.wait()
+        return post(f"{(a, b)[i % 2]}/v1/records", token, body)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(one, range(6)))
+
+    assert [status for status, _ in results] == [200] * 6, results
+    assert len({body["person_id"] for _, body in results}) == 1
+    assert first.store.records.count() == 1 and first.store.persons.count_active() == 1
