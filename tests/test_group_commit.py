@@ -19,6 +19,9 @@ from conftest import record
 from mpi.auth import Caller
 from mpi.errors import ValidationError
 
+#: Group commit is the same on both backends: the one process's writers share a transaction.
+pytestmark = pytest.mark.both_stores
+
 N = 8
 HUB = Caller("group-hub", "hub", "test-clinic")
 

@@ -6,14 +6,18 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from mpi.background import Background, Lease
 from mpi.clock import FixedClock
 from mpi.store import Store
 
+pytestmark = pytest.mark.both_stores
 
-def test_a_lease_is_held_by_one_instance_until_it_lapses_or_is_released(tmp_path):
+
+def test_a_lease_is_held_by_one_instance_until_it_lapses_or_is_released(store_location):
     clock = FixedClock(datetime(2026, 12, 7, 9, 0, tzinfo=timezone.utc))
-    store = Store(tmp_path / "s.duckdb", clock=clock)
+    store = Store(store_location, clock=clock)
     leases = store.leases
 
     assert leases.hold("referral-sweep", "a", 60)
@@ -34,8 +38,8 @@ def test_a_lease_is_held_by_one_instance_until_it_lapses_or_is_released(tmp_path
     store.close()
 
 
-def test_a_background_thread_runs_only_while_its_instance_holds_the_lease(tmp_path):
-    store = Store(tmp_path / "s.duckdb")
+def test_a_background_thread_runs_only_while_its_instance_holds_the_lease(store_location):
+    store = Store(store_location)
     runs = {"a": 0, "b": 0}
     ran = threading.Event()
 

@@ -37,6 +37,7 @@ from mpi.errors import StoreError
 from mpi.store.cache import ReadCache
 from mpi.store.database import _run_all
 from mpi.store.dialect import COMPAT_FUNCTIONS
+from mpi.store.group import FlushFailed, GroupCommit
 from mpi.store.pg_cursor import Cursor
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
@@ -75,6 +76,10 @@ class PostgresDatabase:
         self._after_rollback: list[Callable[[], None]] = []
         self._sequences: set[str] = set()
         self.rollbacks = 0
+        #: Writes asked for since the store opened, and writers that arrive together run in one transaction
+        #: (as :class:`~mpi.store.database.Database`'s: ``group.py``).
+        self.writes = 0
+        self.group = GroupCommit(self)
         self.cache = ReadCache()
         self._cur  # noqa: B018 - connect now, so a bad URL is refused when the store opens
         self.migrate()
@@ -156,6 +161,7 @@ class PostgresDatabase:
 
     def append(self, sql: str, params: Iterable[Any] = ()) -> None:
         """Run one INSERT into an append-only table, as a transaction of its own (or inside this thread's)."""
+        self.writes += 1
         try:
             self._cur.execute(sql, list(params))
         except psycopg.Error as e:
@@ -187,12 +193,21 @@ class PostgresDatabase:
         """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
         if not getattr(self._local, "depth", 0):
             raise StoreError("a write outside Store.transaction() would be lost")
+        self.writes += 1
         return self._pending
 
     # -- transactions ----------------------------------------------------------------------
 
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))
+
+    def holds_writer(self) -> bool:
+        """Whether this thread holds the writer lock (inside :meth:`transaction` or :meth:`serialised`)."""
+        return bool(getattr(self._local, "depth", 0) or getattr(self._local, "serial", 0))
+
+    def grouped(self, work: Callable[[], Any]) -> Any:
+        """Run ``work()`` in a transaction shared with this process's concurrent writers (:meth:`Database.grouped`)."""
+        return self.group.run(work)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -240,7 +255,12 @@ class PostgresDatabase:
     @contextlib.contextmanager
     def serialised(self) -> Iterator[None]:
         with self._write_lock:
-            yield
+            serial = getattr(self._local, "serial", 0)
+            self._local.serial = serial + 1
+            try:
+                yield
+            finally:
+                self._local.serial = serial
 
     def _control(self, statement: str) -> None:
         try:
@@ -253,7 +273,7 @@ class PostgresDatabase:
             try:
                 self._pending.flush(self._cur)
             except psycopg.Error as e:
-                raise StoreError(f"store write failed: {type(e).__name__}") from e
+                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     # -- several processes over one database ------------------------------------------------------
 
