@@ -10,7 +10,7 @@ temporary table filled with ``COPY``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -67,6 +67,19 @@ class Cursor:
         with self._cur.copy(f"COPY {name} ({names}) FROM STDIN") as copy:
             for row in zip(*(column.to_pylist() for column in table.columns)):
                 copy.write_row(row)
+
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                  progress: Callable[[int], None]) -> int:
+        """COPY rows (as DuckDB gives them) into a table; ``progress(n)`` every 20,000 rows; how many."""
+        n = 0
+        with self._cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_adapted(row, inserting=True))
+                n += 1
+                if n % 20_000 == 0:
+                    progress(n)
+        progress(n)
+        return n
 
     def unregister(self, name: str) -> None:
         self._cur.execute(f"DROP TABLE IF EXISTS {name}")

@@ -189,6 +189,11 @@ class PostgresDatabase:
                 cur.unregister(view)
         self.run(insert, what)
 
+    def copy_rows(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+                  progress: Callable[[int], None]) -> int:
+        """COPY rows into a table inside the open transaction (``mpi migrate-store``: ``transfer.py``)."""
+        return self.run(lambda cur: cur.copy_rows(table, columns, rows, progress), f"copy into {table}")
+
     def pending(self) -> Pending:
         """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
         if not getattr(self._local, "depth", 0):
