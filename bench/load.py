@@ -26,6 +26,12 @@
    half-written: no live person without records, no link to a missing person or record,
    no record neither linked nor held by a case, no referral without its intake event.
 
+With ``--postgres`` the store is a PostgreSQL database instead (a server started for the run
+from Debian's packages in a temporary folder, durable as in production: fsync on), or with
+``--store postgresql://...`` one of yours (an empty database); ``--instances 2`` then serves it
+from two ``mpi serve`` processes, the clients shared between them, and the kill takes the
+first one down while the other serves on.
+
 Run: ``.venv/bin/python bench/load.py`` (``--help`` for the options). Figures on a shared
 2-core machine are noisy; the checks are the point.
 """
@@ -33,6 +39,7 @@ Run: ``.venv/bin/python bench/load.py`` (``--help`` for the options). Figures on
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -213,13 +220,17 @@ def client_loop(base: str, tokens: dict[str, str], work: Work, until: float, sto
                       (time.perf_counter() - t0) * 1000)
 
 
-def run_clients(base: str, tokens: dict, work: Work, clients: int, seconds: float,
+def run_clients(bases: list[str], tokens: dict, work: Work, clients: int, seconds: float,
                 kill: subprocess.Popen | None = None, kill_after: float = 0.0) -> float:
-    """Run the clients for ``seconds`` (or kill the server after ``kill_after`` and stop); returns the time taken."""
+    """Run the clients for ``seconds`` (or kill a server after ``kill_after`` and stop); returns the time taken.
+
+    Client ``i`` talks to instance ``i mod len(bases)``: with two instances each serves half the clients.
+    """
     stop = threading.Event()
     until = time.monotonic() + seconds
-    threads = [threading.Thread(target=client_loop, args=(base, tokens, work, until, stop), daemon=True)
-               for _ in range(clients)]
+    threads = [threading.Thread(target=client_loop, args=(bases[i % len(bases)], tokens, work, until, stop),
+                                daemon=True)
+               for i in range(clients)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()
@@ -236,7 +247,7 @@ def run_clients(base: str, tokens: dict, work: Work, clients: int, seconds: floa
 # -- the server ----------------------------------------------------------------------------------------
 
 
-def build_store(db: Path) -> dict[str, str]:
+def build_store(db: Path | str) -> dict[str, str]:
     """A fresh store with the demo's organisations; a hub token per organisation and an admin's."""
     from mpi.auth import add_user
     from mpi.services import Services
@@ -255,7 +266,7 @@ def build_store(db: Path) -> dict[str, str]:
     return tokens
 
 
-def serve(db: Path, port: int, threads: int, log) -> subprocess.Popen:
+def serve(db: Path | str, port: int, threads: int, log) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MPI_SWEEP_SECONDS": "0"}
     proc = subprocess.Popen(mpi(db, "serve", "--port", str(port), "--threads", str(threads)), env=env,
                             stdout=log, stderr=subprocess.STDOUT)
@@ -296,6 +307,15 @@ def group_commit(base: str) -> dict | None:
     return {**counters, "units_per_commit": round(counters["units"] / max(counters["commits"], 1), 1)}
 
 
+def _grouping(counters: list[dict | None]) -> dict | None:
+    """The instances' group commit counters, summed."""
+    found = [c for c in counters if c]
+    if not found:
+        return None
+    units, commits = sum(c["units"] for c in found), sum(c["commits"] for c in found)
+    return {"units": units, "commits": commits, "units_per_commit": round(units / max(commits, 1), 1)}
+
+
 def show(title: str, f: dict) -> None:
     print(f"\n{title}: {f['requests']} requests in {f['seconds']} s, {f['acknowledged']} acknowledged "
           f"({f['throughput_per_s']}/s), errors {f['errors']}, refused by the gate {f['refused_by_gate']}")
@@ -313,46 +333,76 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--threads", type=int, default=32, help="waitress threads of mpi serve (its default)")
     parser.add_argument("--folder", type=Path, default=bulk.CACHE / "load", help="where the store is made afresh")
+    parser.add_argument("--postgres", action="store_true",
+                        help="a PostgreSQL store on a server started for the run (Debian's packages, fsync on)")
+    parser.add_argument("--store", default=None, metavar="URL", help="a PostgreSQL store of yours (an empty database)")
+    parser.add_argument("--instances", type=int, default=1, help="mpi serve processes over the store (PostgreSQL)")
     parser.add_argument("--json", type=Path, default=OUT / "load.json", help="figures as JSON")
     args = parser.parse_args(argv)
+    if args.instances > 1 and not (args.postgres or args.store):
+        parser.error("--instances above 1 needs a PostgreSQL store (--postgres or --store URL): a DuckDB file has "
+                     "one writing process")
 
     args.folder.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        db = _store(args, stack)
+        return _run(args, db)
+
+
+def _store(args, stack: contextlib.ExitStack) -> Path | str:
+    """The store's location: a fresh DuckDB file in the folder, or a PostgreSQL database (fresh if started here)."""
+    if args.store:
+        return args.store
+    if args.postgres:
+        from pg_server import running_server  # (bench/pg_server.py)
+
+        return stack.enter_context(running_server(args.folder / "postgres")).new_database("mpi_load")
     db = args.folder / "store.duckdb"
     for stale in args.folder.glob("store.duckdb*"):
         stale.unlink()
-    print(f"store {db}: demo network, {args.people} generated humans (seed {args.seed}), {args.clients} clients")
+    return db
+
+
+def _run(args, db: Path | str) -> int:
+    where = "a PostgreSQL database" if str(db).startswith("postgresql://") else str(db)
+    print(f"store: {where}, demo network, {args.people} generated humans (seed {args.seed}), {args.clients} "
+          f"clients, {args.instances} instance(s)")
     tokens = build_store(db)
     work = Work(humans(args.people, args.seed), args.seed)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    result: dict = {"clients": args.clients, "people": args.people, "seed": args.seed}
+    ports = [free_port() for _ in range(args.instances)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    result: dict = {"clients": args.clients, "people": args.people, "seed": args.seed, "instances": args.instances,
+                    "backend": "postgresql" if where != str(db) else "duckdb"}
     with open(args.folder / "serve.log", "w") as log:
-        server = serve(db, port, args.threads, log)
+        servers = [serve(db, port, args.threads, log) for port in ports]
         try:
-            result["load"] = figures(work, run_clients(base, tokens, work, args.clients, args.seconds))
+            result["load"] = figures(work, run_clients(bases, tokens, work, args.clients, args.seconds))
         except BaseException:
-            server.kill()
+            for server in servers:
+                server.kill()
             raise
         show("load", result["load"])
-        result["load"]["group_commit"] = grouping = group_commit(base)
+        result["load"]["group_commit"] = grouping = _grouping([group_commit(base) for base in bases])
         if grouping:
             print(f"  group commit: {grouping['units']} units of work in {grouping['commits']} commits "
                   f"({grouping['units_per_commit']} a commit)")
         before = {"requests": work.requests, "acknowledged": sum(len(v) for v in work.stats.values())}
         errors_before_kill = list(work.errors)
-        run_clients(base, tokens, work, args.clients, args.kill_after + 60, kill=server, kill_after=args.kill_after)
+        run_clients(bases, tokens, work, args.clients, args.kill_after + 60, kill=servers[0],
+                    kill_after=args.kill_after)
         result["kill"] = {"requests": work.requests - before["requests"],
                           "acknowledged": sum(len(v) for v in work.stats.values()) - before["acknowledged"],
                           "errors": len(work.errors) - len(errors_before_kill), "in_flight_at_kill": work.cut}
         print(f"\nSIGKILL after {args.kill_after} s of load: {result['kill']['requests']} answered before it "
               f"({result['kill']['acknowledged']} acknowledged), {work.cut} in flight cut off; restarting on the "
               "same store")
-        server = serve(db, port, args.threads, log)
+        servers[0] = serve(db, ports[0], args.threads, log)
         try:
-            problems = check_acknowledged(base, tokens["load-admin"], work)
+            problems = check_acknowledged(bases[0], tokens["load-admin"], work)
         finally:
-            server.terminate()
-            server.wait(timeout=60)
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=60)
     result["errors"] = work.errors[:20]
     problems += [f"request error: {e}" for e in work.errors[:20]]
     persons, split = check_persons(db, work, args.folder)

@@ -34,6 +34,27 @@ def test_a_short_run_with_a_kill_passes_every_check(tmp_path):
     assert result["counts"]["records"] >= result["acknowledged_records"]
 
 
+@pytest.mark.slow  # a PostgreSQL server, two mpi serve instances over it, a SIGKILL of one
+def test_two_instances_over_postgresql_pass_every_check(tmp_path):
+    out = tmp_path / "load.json"
+    run = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "load.py"), "--clients", "6", "--seconds", "4",
+                          "--kill-after", "2", "--people", "200", "--folder", str(tmp_path / "run"), "--postgres",
+                          "--instances", "2", "--json", str(out)], check=False, capture_output=True, text=True,
+                         timeout=600, env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"})
+
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["backend"] == "postgresql" and result["instances"] == 2
+    assert result["load"]["errors"] == 0 and result["problems"] == []
+    assert set(result["copies_persons_per_human"]) <= {"0", "1"} and result["copies_persons_per_human"]["1"] > 0
+
+
+def test_two_instances_over_a_duckdb_file_are_refused(tmp_path):
+    with pytest.raises(SystemExit) as refused:
+        load.main(["--instances", "2", "--folder", str(tmp_path)])
+    assert refused.value.code == 2
+
+
 def test_the_half_written_checks_find_a_person_without_records(config, tmp_path):
     services = Services(config)
     with services.store.transaction():

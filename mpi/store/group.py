@@ -58,6 +58,16 @@ class FlushFailed(StoreError):
     """Buffered writes failed when flushed: they may be any unit's of the transaction, not the one running."""
 
 
+class LockConflict(StoreError):
+    """Waiting for a lock ended in a deadlock the database broke (PostgreSQL, several instances): the group's locks,
+    taken unit by unit, crossed another transaction's. No one unit's fault: each unit runs again alone, and a unit
+    alone tries again (:data:`LOCK_RETRIES` times), its keys then taken in one order."""
+
+
+#: How often a unit alone runs again after its transaction lost a deadlock.
+LOCK_RETRIES = 3
+
+
 class _Unit:
     """One caller's work, its context, and its outcome once the commit that holds it is done."""
 
@@ -136,6 +146,7 @@ class GroupCommit:
 
     def _lead(self, group: list[_Unit]) -> None:
         """Run a group until every unit in it has its outcome: committed, refused or failed alone."""
+        retries = 0
         try:
             while group:
                 try:
@@ -147,6 +158,10 @@ class GroupCommit:
                     if len(group) > 1 and _flush_failed(undo.unit.error):
                         self._alone(group)  # whose buffered rows failed is not known: as when the commit fails
                         return
+                    if len(group) == 1 and isinstance(undo.unit.error, LockConflict) and retries < LOCK_RETRIES:
+                        retries += 1
+                        logger.info("a unit lost a deadlock between instances: it runs again (%s)", retries)
+                        continue
                     logger.info("a unit of a group of %s failed after writing: the others run again without it",
                                 len(group))
                     group = [u for u in group if u is not undo.unit and not u.refused]
@@ -187,10 +202,11 @@ class GroupCommit:
 
 
 def _flush_failed(error: BaseException | None) -> bool:
-    """Whether the error is (or was raised from) a failed flush of buffered writes."""
+    """Whether the error is (or was raised from) a failed flush of buffered writes, or a lost deadlock: no one
+    unit's."""
     seen = 0
     while error is not None and seen < 10:
-        if isinstance(error, FlushFailed):
+        if isinstance(error, (FlushFailed, LockConflict)):
             return True
         error, seen = error.__cause__ or error.__context__, seen + 1
     return False

@@ -37,7 +37,7 @@ from mpi.errors import StoreError
 from mpi.store.cache import ReadCache
 from mpi.store.database import _run_all
 from mpi.store.dialect import COMPAT_FUNCTIONS
-from mpi.store.group import FlushFailed, GroupCommit
+from mpi.store.group import FlushFailed, GroupCommit, LockConflict
 from mpi.store.pg_cursor import Cursor
 from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
@@ -294,6 +294,8 @@ class PostgresDatabase:
             self._cur.con.execute("SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT "
                                   "hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS u(k) ORDER BY h) AS s",
                                   [sorted(set(keys))])
+        except psycopg.errors.DeadlockDetected as e:
+            raise LockConflict("store lock failed: DeadlockDetected") from e
         except psycopg.Error as e:
             raise StoreError(f"store lock failed: {type(e).__name__}") from e
 
