@@ -34,6 +34,7 @@ from mpi.identity.merges import MergeService
 from mpi.identity.models import ACTIVE_MODEL_KEY, ActiveModel
 from mpi.identity.reads import PersonLookup
 from mpi.identity.search import PersonSearch
+from mpi.identity.sync import IndexSync
 from mpi.identity.writer import IdentityWriter
 from mpi.matching.model import ModelRegistry
 from mpi.referrals import gate
@@ -117,6 +118,11 @@ class Services:
     def writer(self) -> IdentityWriter:
         """The one writer of links, persons, golden views and the candidate index."""
         return IdentityWriter(self.store, self.events)
+
+    @cached_property
+    def index_sync(self) -> IndexSync:
+        """Brings the records other instances over a shared (PostgreSQL) store changed into this one's index."""
+        return IndexSync(self.store, self.writer)
 
     @cached_property
     def review(self) -> ReviewDesk:

@@ -125,6 +125,12 @@ SETTINGS: tuple[Setting, ...] = (
         "0 runs none (run `mpi sweep` instead).",
     ),
     Setting(
+        "MPI_INDEX_SYNC_SECONDS",
+        "1",
+        "On a PostgreSQL store shared by several `mpi serve` instances: seconds between two reads of the change log "
+        "of records, bringing the records other instances changed into this instance's candidate index.",
+    ),
+    Setting(
         "MPI_TRAIN_FROM_DECISIONS_HOURS",
         "0",
         "Hours between two runs of `mpi train --from-decisions` inside `mpi serve` (a new model version learned from "

@@ -114,3 +114,48 @@ def test_two_instances_sent_one_record_at_once_store_it_once(two_instances):
     assert [status for status, _ in results] == [200] * 6, results
     assert len({body["person_id"] for _, body in results}) == 1
     assert first.store.records.count() == 1 and first.store.persons.count_active() == 1
+
+
+@pytest.fixture
+def two_services(shared_url, models_dir):
+    """Two services over one PostgreSQL database, each with its index built, the second following the change log."""
+    first = Services({"MPI_DB": shared_url, "MPI_MODELS_DIR": str(models_dir)})
+    second = Services({"MPI_DB": shared_url, "MPI_MODELS_DIR": str(models_dir)})
+    try:
+        first.ensure_active_model("test")
+        second.index_sync.start()  # as mpi serve does: before its index is built
+        for services in (first, second):
+            services.matching.writer.index  # noqa: B018
+        yield first, second
+    finally:
+        for services in (first, second):
+            services.close()
+            services.store.close()
+
+
+def index_of(services, key):
+    entry = services.writer.index.get(key)
+    return None if entry is None else (entry.person_id, entry.decision, entry.case_id)
+
+
+def test_an_instance_brings_in_what_another_changed_from_the_change_log(two_services):
+    first, second = two_services
+    a = first.matching.submit(record("marisol", "st-marys-ehr", "MRN-1"), "test")
+    b = first.matching.submit(record("theodore", "st-marys-ehr", "MRN-2"), "test")
+    key_a, key_b = ("st-marys-ehr", "MRN-1"), ("st-marys-ehr", "MRN-2")
+    assert index_of(second, key_a) is None  # not yet: nothing of it was matched on the second
+
+    assert second.index_sync.run_once() is False
+    assert index_of(second, key_a) == index_of(first, key_a) == (a["person_id"], "NO_MATCH", None)  # a new person
+    assert index_of(second, key_b) == index_of(first, key_b) == (b["person_id"], "NO_MATCH", None)
+
+    # A merge on the first moves the second's record to the survivor there too, at its next read of the log.
+    first.merges.merge(a["person_id"], b["person_id"], "steward:test", "one person after all")
+    assert index_of(second, key_b)[0] == b["person_id"]
+    second.index_sync.run_once()
+    assert index_of(second, key_b)[0] == index_of(first, key_b)[0] == a["person_id"]
+    assert second.index_sync.run_once() is False and second.index_sync.replaced == 3
+    # The second's own changes are in its index already: reading them back replaces nothing.
+    second.matching.submit(record("desmond", "fqhc-eastside", "EF-1"), "test")
+    second.index_sync.run_once()
+    assert second.index_sync.replaced == 3

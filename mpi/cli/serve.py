@@ -35,6 +35,8 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
 
     services.ensure_active_model(actor())
     app = create_app(services=services)
+    if services.store.shared:
+        services.index_sync.start()  # before the index is built: a change committed meanwhile is read after
     warm_index(services)
 
     def sweep_once() -> bool:
@@ -63,6 +65,10 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     for work in background:
         # One instance of several over one store runs each: the lease outlives a few missed runs of its holder.
         work.lease = Lease(services.store.leases, work.name, max(60.0, 3 * work.interval))
+    if services.store.shared:  # every instance keeps its own index in step (no lease)
+        background.append(Background("index-sync", services.index_sync.run_once,
+                                     float(services.config["MPI_INDEX_SYNC_SECONDS"])))
+    for work in background:
         work.start()
     click.echo(f"serving on http://{host}:{port}/ (API under /v1, review UI under /review)")
     # SIGTERM (a service manager's stop) ends the server as Ctrl-C does: the workers finish what they hold.

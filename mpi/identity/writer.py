@@ -297,6 +297,11 @@ class IdentityWriter:
         if not (self._before or self._apart_before or self._built_in_transaction):
             self.store.db.after_rollback(self._roll_back)
             self.store.db.after_commit(self._forget_journal)
+            if self.store.shared:  # the other instances over the store read what changed (``mpi.identity.sync``)
+                self.store.db.before_commit(self._log_changes)
+
+    def _log_changes(self) -> None:
+        self.store.changes.note([*self._before, *self._apart_before])
 
     def _roll_back(self) -> None:
         """Put back every kept entry and pair; an index built in the transaction is forgotten instead."""

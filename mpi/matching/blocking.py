@@ -95,7 +95,7 @@ def query_keys(n: Mapping[str, Any]) -> list[str]:
     name's sound for the surname's.
     """
     keys = record_keys(n)
-    first, last = n.get("first_name"), n.get("last_name")
+    last = n.get("last_name")
     first_sound = n.get("first_name_phonetic")
     dob, year, zip_ = n.get("birth_date"), n.get("birth_year"), n.get("postal_code")
     if dob and last:

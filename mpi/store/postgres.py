@@ -48,7 +48,9 @@ logger = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x6D70_6900
 #: Indexes a store shared by several processes reads by, made with the schema (PostgreSQL only: DuckDB dropped
 #: the postings' index in migration 2, its one process matching from memory alone).
-SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blocking_keys (block_key)"]
+SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blocking_keys (block_key)",
+                        # numbers the change log of records (``changes.py``), shared by every instance
+                        "CREATE SEQUENCE IF NOT EXISTS mpi_record_changes"]
 
 
 
@@ -74,6 +76,7 @@ class PostgresDatabase:
         self._pending = Pending()
         self._after_commit: list[Callable[[], None]] = []
         self._after_rollback: list[Callable[[], None]] = []
+        self._before_commit: list[Callable[[], None]] = []
         self._sequences: set[str] = set()
         self.rollbacks = 0
         #: Writes asked for since the store opened, and writers that arrive together run in one transaction
@@ -228,9 +231,11 @@ class PostgresDatabase:
                 return
             self._control("BEGIN")
             self._local.depth = 1
-            self._after_commit, self._after_rollback = [], []
+            self._after_commit, self._after_rollback, self._before_commit = [], [], []
             try:
                 yield
+                for fn in self._before_commit:
+                    fn()
                 self._flush()
                 self._control("COMMIT")
             except BaseException:
@@ -256,6 +261,11 @@ class PostgresDatabase:
     def after_rollback(self, fn: Callable[[], None]) -> None:
         self.pending()
         self._after_rollback.append(fn)
+
+    def before_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn()`` (which may write) as the open transaction's last work before its COMMIT."""
+        self.pending()
+        self._before_commit.append(fn)
 
     @contextlib.contextmanager
     def serialised(self) -> Iterator[None]:
@@ -298,6 +308,14 @@ class PostgresDatabase:
             raise LockConflict("store lock failed: DeadlockDetected") from e
         except psycopg.Error as e:
             raise StoreError(f"store lock failed: {type(e).__name__}") from e
+
+    def native(self, sql: str, params: Sequence[Any], what: str) -> None:
+        """Run one write in PostgreSQL's own SQL (``%s`` parameters, not translated) in the open transaction."""
+        self.pending()
+        try:
+            self._cur.con.execute(sql, list(params))
+        except psycopg.Error as e:
+            raise StoreError(f"store {what} failed: {type(e).__name__}") from e
 
     # -- ids: PostgreSQL sequences, shared by every process over the database ---------------------
 

@@ -124,6 +124,17 @@ class RecordTable:
                                   "FROM blocking_keys WHERE list_contains(?, block_key) GROUP BY ALL")
         return list(_index_rows(self._db.query(f"{sql} {posted}", [list(block_keys), _CLOSED, list(block_keys)])))
 
+    def index_rows_of(self, keys: Sequence[tuple[str, str]]) -> list[tuple]:
+        """:meth:`index_rows` of some records by key, as committed (records that are not stored are left out)."""
+        if not keys:
+            return []
+        ids = sorted({k[1] for k in keys})
+        sql = _INDEX_ROWS.replace("FROM blocking_keys GROUP BY ALL",
+                                  "FROM blocking_keys WHERE list_contains(?, source_record_id) GROUP BY ALL")
+        rows = _index_rows(self._db.query(f"{sql} WHERE list_contains(?, r.source_record_id)", [ids, _CLOSED, ids]))
+        wanted = set(keys)
+        return [row for row in rows if row[0] in wanted]
+
     def export_rows(self) -> Iterator[tuple]:
         """One row per source record: its link (if any) and its open review case (if any)."""
         return self._db.stream(

@@ -12,3 +12,18 @@ SCALE_MIGRATIONS: list[tuple[int, list[str]]] = [(
         )""",
     ],
 )]
+
+SCALE_MIGRATIONS.append((
+    20,
+    [
+        # Which records each committed transaction changed, in commit order (``mpi/store/changes.py``): how each of
+        # several instances over one PostgreSQL store keeps its in-memory index in step with the others' writes.
+        # Written only on a shared store; numbered from the sequence mpi_record_changes (made on PostgreSQL).
+        """CREATE TABLE record_changes (
+            seq BIGINT PRIMARY KEY,
+            source_system VARCHAR NOT NULL,
+            source_record_id VARCHAR NOT NULL,
+            changed_at TIMESTAMPTZ NOT NULL
+        )""",
+    ],
+))
