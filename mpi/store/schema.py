@@ -370,4 +370,15 @@ MIGRATIONS.extend(BATCH_MIGRATIONS)
 # Migrations 17 onwards are the steward's: search terms (17) and why cases are held (18).
 MIGRATIONS.extend(STEWARD_MIGRATIONS)
 
+MIGRATIONS.append((
+    19,
+    [
+        # The store's state token: a fresh random value set by every write transaction as it commits
+        # (``Database.transaction``). A copy of derived state kept outside the store (the candidate index's
+        # snapshot beside the file) is valid only while the token it was made at is still the store's; a
+        # random value, not a counter, so a store restored from a backup and written again never repeats one.
+        "INSERT INTO meta VALUES ('state_token', CAST(uuid() AS VARCHAR))",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
