@@ -72,6 +72,9 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"re-scored open cases: {rescored['rescored']} of {rescored['cases']} changed")
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+    started = time.perf_counter()
+    if services.writer.save_index():  # the next load or start maps it instead of reading every record
+        click.echo(f"candidate index snapshot saved in {time.perf_counter() - started:.1f} s", err=True)
 
 
 def _match_rows(services: Services, source: FileLoad, clusters, who: str, workers: int | None) -> Counter[str]:

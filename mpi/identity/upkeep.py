@@ -9,10 +9,13 @@ rules are keyed again, in bulk. Each is recorded in the store's meta and audited
 from __future__ import annotations
 
 import logging
+import time
 
+from mpi.identity import index_snapshot
 from mpi.identity.index import CandidateIndex
 from mpi.identity.survivorship import golden_view
 from mpi.matching import blocking
+from mpi.matching.comparisons import FREQUENCY_COLUMNS
 from mpi.records.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.store import Store
 from mpi.vocab import AuditAction, EntityType
@@ -26,14 +29,62 @@ BLOCKING_KEY = "blocking_version"
 
 
 def build(store: Store) -> CandidateIndex:
-    """The index of every stored record, its link, open case and the pairs stewards kept apart (in a transaction)."""
+    """The index of every stored record, its link, open case and the pairs stewards kept apart (in a transaction).
+
+    Its base is the snapshot saved beside the store when that was made at the
+    store's present state under today's rules; else it is read from the store
+    (as columns: seconds, not minutes) and saved for the next start.
+    """
     with store.transaction():
         _renormalise_if_stale(store)
         _rekey_if_stale(store)
-        index = CandidateIndex.from_rows(store.records.index_rows())
+        index = CandidateIndex(_base(store))
         for key, person_id in store.cases.not_duplicate_pairs():
             index.keep_apart(key, person_id)
     return index
+
+
+def save(store: Store) -> bool:
+    """Save the base of the store as it is now beside it, unless the one saved there is of this state already.
+
+    For the end of a load and a service's stop, so the next start maps it. Run
+    only by the process that holds the store (it reads the store's state under
+    the writer lock, in a transaction of its own). Returns whether it wrote one.
+    """
+    folder = index_snapshot.folder_of(store.db.path)
+    if folder is None:
+        return False
+    with store.transaction():
+        stamp = _stamp(store)
+        if stamp["state"] is None or index_snapshot.read_stamp(folder) == stamp:
+            return False
+        started = time.perf_counter()
+        index_snapshot.Snapshot.from_columns(store.records.index_columns(FREQUENCY_COLUMNS), stamp).save(folder)
+    logger.info("candidate index snapshot saved in %.1f s", time.perf_counter() - started)
+    return True
+
+
+def _stamp(store: Store) -> dict:
+    """What a saved base must have been made at to be used now: the store's state and today's rules."""
+    return {"state": store.db.state_token(), "normalisation": str(NORMALISATION_VERSION),
+            "blocking": str(blocking.BLOCKING_VERSION), "frequency_columns": list(FREQUENCY_COLUMNS),
+            "format": index_snapshot.FORMAT}
+
+
+def _base(store: Store) -> index_snapshot.Snapshot:
+    """The saved base if current, else one read from the store (and saved when the state is a committed one)."""
+    started = time.perf_counter()
+    folder, stamp = index_snapshot.folder_of(store.db.path), _stamp(store)
+    base = index_snapshot.open_current(folder, stamp)
+    if base is not None:
+        logger.info("candidate index base mapped from its snapshot in %.1f s", time.perf_counter() - started)
+        return base
+    base = index_snapshot.Snapshot.from_columns(store.records.index_columns(FREQUENCY_COLUMNS), stamp)
+    logger.info("candidate index base read from the store in %.1f s", time.perf_counter() - started)
+    if folder is not None and stamp["state"] is not None:
+        base.save(folder)
+        base = index_snapshot.Snapshot.open(folder)  # mapped: its pages are the file's, paged in as read
+    return base
 
 
 def _renormalise_if_stale(store: Store) -> None:

@@ -99,6 +99,14 @@ class IdentityWriter:
             raise NotFound(f"record {_entity(key)} not found")
         return entry
 
+    def save_index(self) -> bool:
+        """Save the index's base beside the store, for the next start to map (if this process built an index).
+
+        At the end of a load and when the service stops; a store whose state
+        the saved base already reflects is not read again. Returns whether it wrote one.
+        """
+        return self._index is not None and upkeep.save(self.store)
+
     def protected(self, key: Key) -> bool:
         """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
         return _steward_linked(self.index.get(key))
@@ -258,7 +266,7 @@ class IdentityWriter:
 
     def _set_case(self, key: Key, entry: Entry, case_id: str | None) -> None:
         self._keep(key, entry)
-        entry.case_id = case_id
+        self._index.set_case(key, case_id)  # (``entry`` may be a copy made from the index's base: not changed)
 
     # -- what a rollback puts back -------------------------------------------------------------------
 

@@ -8,8 +8,9 @@ export) stream a batch at a time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from mpi.store.columns import LINK_FIELDS, loads, select
 from mpi.store.database import Database
@@ -127,6 +128,40 @@ class RecordTable:
             link = (r[5], r[6], r[7], r[8], r[9]) if r[5] else None
             yield ((r[0], r[1]), loads(r[2]), r[11] or [], epoch + us(microseconds=r[3]),
                    epoch + us(microseconds=r[4]), link, r[10])
+
+    def index_columns(self, frequency_columns: Iterable[str]) -> dict[str, Any]:
+        """Every source record as columns (Arrow tables, no Python object per row), for the candidate index's base.
+
+        ``records``: one row per record in the order of its key (source system, a unit separator, record id:
+        the key's bytes), with its normalised form as JSON text, times as epoch microseconds, its link and its
+        open case; ``block_keys``: the distinct blocking keys in byte order; ``postings``: (key code, record row)
+        pairs in that order, codes and rows numbering the two tables above. ``value_counts``: (column, value as
+        JSON, records) of the ``frequency_columns``. Read in the caller's transaction (one state).
+        """
+        rows = """(row_number() OVER (ORDER BY source_system || chr(31) || source_record_id) - 1)::INTEGER"""
+        records = self._db.arrow(
+            """SELECT r.source_system || chr(31) || r.source_record_id AS key, CAST(r.norm AS VARCHAR) AS norm,
+                      epoch_us(r.received_at) AS received, epoch_us(r.updated_at) AS updated,
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN (SELECT source_system, source_record_id, max(case_id) AS case_id FROM review_cases
+                          WHERE NOT list_contains(?, state) GROUP BY ALL) c USING (source_system, source_record_id)
+               ORDER BY key""", [_CLOSED])
+        block_keys = self._db.arrow("SELECT DISTINCT block_key FROM blocking_keys ORDER BY block_key")
+        postings = self._db.arrow(
+            f"""WITH r AS (SELECT source_system, source_record_id, {rows} AS row FROM source_records),
+                     k AS (SELECT block_key, (row_number() OVER (ORDER BY block_key) - 1)::INTEGER AS code
+                           FROM (SELECT DISTINCT block_key FROM blocking_keys))
+                SELECT k.code, r.row FROM blocking_keys b
+                JOIN r USING (source_system, source_record_id) JOIN k USING (block_key)
+                ORDER BY k.code, r.row""")
+        counts = []
+        for column in frequency_columns:
+            counts += [(column, v, n) for v, n in self._db.query(
+                """SELECT CAST(v AS VARCHAR), count(*) FROM (SELECT json_extract(norm, ?) AS v FROM source_records)
+                   WHERE v IS NOT NULL AND json_type(v) <> 'NULL' GROUP BY ALL""", ['$."' + column + '"'])]
+        return {"records": records, "block_keys": block_keys, "postings": postings, "value_counts": counts}
 
     def export_rows(self) -> Iterator[tuple]:
         """One row per source record: its link (if any) and its open review case (if any)."""
