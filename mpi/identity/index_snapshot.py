@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +71,7 @@ class Snapshot:
 
     @classmethod
     def empty(cls) -> Snapshot:
-        return cls.from_columns({"records": None, "block_keys": None, "postings": None, "value_counts": []}, {})
+        return cls.from_columns({"records": None, "postings": None, "value_counts": []}, {})
 
     # -- lookups -----------------------------------------------------------------------------------
 
@@ -186,16 +188,22 @@ class Snapshot:
             by_person = np.argsort(person[linked_rows], kind="stable")  # rows stay ascending within a person
             a["person_rows"] = linked_rows[by_person]
             a["person_off"] = _offsets(np.bincount(person[linked_rows], minlength=len(a["person_ids"])))
-            block_keys = _fixed(columns["block_keys"].column("block_key"))
+            # Blocking keys coded by Arrow's hash table, the codes renumbered in the keys' byte order.
+            coded = columns["postings"].column("block_key").combine_chunks().dictionary_encode()
+            ordered = coded.dictionary.cast("binary")
+            by_bytes = pc.sort_indices(ordered).to_numpy()
+            rank = np.empty(len(by_bytes), dtype=np.int32)
+            rank[by_bytes] = np.arange(len(by_bytes), dtype=np.int32)
+            block_keys = _fixed(ordered.take(pa.array(by_bytes)))
             if len(block_keys) > 1 and not bool(np.all(block_keys[1:] > block_keys[:-1])):
                 raise ValueError("blocking keys are not unique and in byte order")
             a["block_keys"] = block_keys
-            postings = columns["postings"]
-            post_codes = postings.column("code").to_numpy().astype(np.int32)
-            post_rows = postings.column("row").to_numpy().astype(np.int32)
-            a["post_rows"] = post_rows
+            post_codes = rank[coded.indices.to_numpy()]
+            post_rows = columns["postings"].column("row").to_numpy().astype(np.int32)
+            by_code = np.lexsort((post_rows, post_codes))
+            a["post_rows"] = post_rows[by_code]
             a["post_off"] = _offsets(np.bincount(post_codes, minlength=len(block_keys)))
-            by_row = np.argsort(post_rows, kind="stable")
+            by_row = np.lexsort((post_codes, post_rows))
             a["rec_keys"] = post_codes[by_row]
             a["rec_key_off"] = _offsets(np.bincount(post_rows, minlength=n))
         else:
@@ -283,14 +291,32 @@ def _find(sorted_array: np.ndarray, value: Any) -> int | None:
 
 
 def _fixed(column: Any) -> np.ndarray:
-    """A string column as a fixed-width byte-string array (what numpy binary-searches)."""
-    values = column.cast("binary").to_numpy(zero_copy_only=False) if len(column) else []
-    return np.array(values, dtype="S") if len(values) else np.zeros(0, dtype="S1")
+    """A string column as a fixed-width byte-string array (what numpy binary-searches), copied a block at a time
+    from Arrow's buffers (no Python object per value)."""
+    offsets, data = _blob(column)
+    n = len(offsets) - 1
+    if not n:
+        return np.zeros(0, dtype="S1")
+    lengths = np.diff(offsets)
+    width = max(int(lengths.max()), 1)
+    out = np.zeros((n, width), dtype=np.uint8)
+    flat = out.reshape(-1)
+    step = max(1, 4_000_000 // width)
+    for start in range(0, n, step):
+        end = min(n, start + step)
+        length = lengths[start:end]
+        begin = np.repeat(offsets[start:end], length)
+        within = np.arange(len(begin), dtype=np.int64) - np.repeat(np.cumsum(length) - length, length)
+        flat[np.repeat(np.arange(start, end, dtype=np.int64) * width, length) + within] = data[begin + within]
+    return out.view(f"S{width}").reshape(n)
 
 
 def _blob(column: Any) -> tuple[np.ndarray, np.ndarray]:
     """A string column as (offsets, one buffer of its bytes), without a Python object per value."""
-    array = column.combine_chunks().cast("large_binary")
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    array = array.cast(pa.large_binary())
+    if array.null_count:
+        array = array.drop_null()
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)[array.offset:array.offset + len(array) + 1]
     data = np.frombuffer(array.buffers()[2], dtype=np.uint8)
     return (offsets - offsets[0]).copy(), data[offsets[0]:offsets[-1]].copy()

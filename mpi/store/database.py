@@ -34,7 +34,7 @@ from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
 from mpi.store.pending import Pending
-from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -217,11 +217,11 @@ class Database:
         """
         if getattr(self._local, "wrote", False):
             return None
-        row = self.one("SELECT value FROM meta WHERE key = 'state_token'", flush=False)
+        row = self.one("SELECT token FROM store_state", flush=False)
         return row[0] if row else None
 
     def _new_state_token(self) -> None:
-        self._cur.execute("UPDATE meta SET value = ? WHERE key = 'state_token'", [secrets.token_hex(16)])
+        self._cur.execute("UPDATE store_state SET token = ?", [secrets.token_hex(16)])
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -340,7 +340,8 @@ class Database:
                 if version <= current:
                     continue
                 with self.transaction():
-                    self._local.wrote = True  # (a migration may change what derived state was made from)
+                    # A migration may change what derived state was made from (none exists before the token).
+                    self._local.wrote = version >= STATE_TOKEN_VERSION
                     for statement in statements:
                         self._cur.execute(statement)
                     self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, self.now()])

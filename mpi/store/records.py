@@ -134,9 +134,9 @@ class RecordTable:
 
         ``records``: one row per record in the order of its key (source system, a unit separator, record id:
         the key's bytes), with its normalised form as JSON text, times as epoch microseconds, its link and its
-        open case; ``block_keys``: the distinct blocking keys in byte order; ``postings``: (key code, record row)
-        pairs in that order, codes and rows numbering the two tables above. ``value_counts``: (column, value as
-        JSON, records) of the ``frequency_columns``. Read in the caller's transaction (one state).
+        open case; ``postings``: (blocking key, record row) pairs, rows numbering ``records``, in no order (the
+        caller sorts them faster than a second sort here). ``value_counts``: (column, value as JSON, records) of
+        the ``frequency_columns``, in one pass over the forms. Read in the caller's transaction (one state).
         """
         rows = """(row_number() OVER (ORDER BY source_system || chr(31) || source_record_id) - 1)::INTEGER"""
         records = self._db.arrow(
@@ -148,20 +148,15 @@ class RecordTable:
                LEFT JOIN (SELECT source_system, source_record_id, max(case_id) AS case_id FROM review_cases
                           WHERE NOT list_contains(?, state) GROUP BY ALL) c USING (source_system, source_record_id)
                ORDER BY key""", [_CLOSED])
-        block_keys = self._db.arrow("SELECT DISTINCT block_key FROM blocking_keys ORDER BY block_key")
         postings = self._db.arrow(
-            f"""WITH r AS (SELECT source_system, source_record_id, {rows} AS row FROM source_records),
-                     k AS (SELECT block_key, (row_number() OVER (ORDER BY block_key) - 1)::INTEGER AS code
-                           FROM (SELECT DISTINCT block_key FROM blocking_keys))
-                SELECT k.code, r.row FROM blocking_keys b
-                JOIN r USING (source_system, source_record_id) JOIN k USING (block_key)
-                ORDER BY k.code, r.row""")
-        counts = []
-        for column in frequency_columns:
-            counts += [(column, v, n) for v, n in self._db.query(
-                """SELECT CAST(v AS VARCHAR), count(*) FROM (SELECT json_extract(norm, ?) AS v FROM source_records)
-                   WHERE v IS NOT NULL AND json_type(v) <> 'NULL' GROUP BY ALL""", ['$."' + column + '"'])]
-        return {"records": records, "block_keys": block_keys, "postings": postings, "value_counts": counts}
+            f"""WITH r AS (SELECT source_system, source_record_id, {rows} AS row FROM source_records)
+                SELECT b.block_key, r.row FROM blocking_keys b JOIN r USING (source_system, source_record_id)""")
+        columns = list(frequency_columns)
+        counts = [(columns[c], v, n) for c, v, n in self._db.query(
+            """WITH v AS (SELECT unnest(json_extract(norm, ?)) AS v, unnest(range(?)) AS c FROM source_records)
+               SELECT c, CAST(v AS VARCHAR), count(*) FROM v WHERE v IS NOT NULL AND json_type(v) <> 'NULL'
+               GROUP BY ALL""", [['$."' + c + '"' for c in columns], len(columns)])]
+        return {"records": records, "postings": postings, "value_counts": counts}
 
     def export_rows(self) -> Iterator[tuple]:
         """One row per source record: its link (if any) and its open review case (if any)."""

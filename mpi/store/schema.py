@@ -377,8 +377,12 @@ MIGRATIONS.append((
         # (``Database.transaction``). A copy of derived state kept outside the store (the candidate index's
         # snapshot beside the file) is valid only while the token it was made at is still the store's; a
         # random value, not a counter, so a store restored from a backup and written again never repeats one.
-        "INSERT INTO meta VALUES ('state_token', CAST(uuid() AS VARCHAR))",
+        # A table of its own (one row), not a meta key: the meta rows are settings, compared as such.
+        "CREATE TABLE IF NOT EXISTS store_state (token VARCHAR NOT NULL)",
+        "INSERT INTO store_state SELECT CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM store_state)",
     ],
 ))
 
 LATEST_VERSION = MIGRATIONS[-1][0]
+#: The migration that made ``store_state``: later ones set a new state token as they commit.
+STATE_TOKEN_VERSION = 19
