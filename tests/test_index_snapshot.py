@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import SHIPPED_MODELS
-from mpi.identity import index_snapshot, upkeep
+from mpi.identity import index_changes, index_snapshot, upkeep
 from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
 from mpi.matching.comparisons import FREQUENCY_COLUMNS
@@ -191,3 +191,58 @@ def test_a_rolled_back_write_leaves_the_base_and_overlay_as_they_were(restarted,
             raise RuntimeError("crash before commit")
     assert restarted.matching.index() is index  # undone in place
     assert index_state(index) == before == index_state(fresh(restarted))
+
+
+def test_few_changes_are_saved_beside_the_base_and_replayed_at_the_next_start(config, population, monkeypatch):
+    monkeypatch.setattr(index_changes, "MAX_SHARE", 1.0)  # (the test's changes are many beside 230 records)
+    folder = index_snapshot.folder_of(config["MPI_DB"])
+    services = Services(config)
+    try:
+        change_some(services, population)
+        base_stamp = services.matching.index().base.stamp
+        assert services.writer.save_index() == "changes"
+        assert services.writer.save_index() is None  # nothing changed since
+    finally:
+        services.close()
+    assert index_snapshot.read_stamp(folder) == base_stamp  # the base stays as it was
+
+    services = Services(config)
+    try:
+        index = services.matching.index()
+        assert index.base.stamp == base_stamp and index.changed()[0]  # the base, the changes replayed over it
+        assert index_state(index) == index_state(fresh(services))
+        norms = [(key, e.norm) for key, e in fresh(services).entries.items()]
+        assert retrieval(index, norms) == retrieval(fresh(services), norms)
+        with services.store.transaction():  # a later write: the saved changes no longer bring the base to it
+            services.store.records.put("st-marys-ehr", "LATE-2", {"first_name": "Orla"}, {"first_name": "orla"},
+                                       ["fn:orla"], None)
+        assert services.writer.save_index(whole=True) == "base"  # (a service's stop)
+    finally:
+        services.close()
+    services = Services(config)
+    try:
+        index = services.matching.index()
+        assert not index.changed()[0] and ("st-marys-ehr", "LATE-2") in index.entries
+        assert index_state(index) == index_state(fresh(services))
+    finally:
+        services.close()
+
+
+def test_saved_changes_are_not_used_once_the_store_has_moved_on(config, population, monkeypatch):
+    monkeypatch.setattr(index_changes, "MAX_SHARE", 1.0)
+    services = Services(config)
+    try:
+        change_some(services, population)
+        assert services.writer.save_index() == "changes"
+        with services.store.transaction():
+            services.store.records.put("st-marys-ehr", "LATE-3", {"first_name": "Orla"}, {"first_name": "orla"},
+                                       ["fn:orla"], None)
+    finally:
+        services.close()  # (stopped without saving: as a crash would)
+    services = Services(config)
+    try:
+        index = services.matching.index()
+        assert not index.changed()[0] and not index._ndead  # built again from the store, not the stale changes
+        assert index_state(index) == index_state(fresh(services))
+    finally:
+        services.close()

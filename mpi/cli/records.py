@@ -75,8 +75,9 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
     started = time.perf_counter()
-    if services.writer.save_index():  # the next load or start maps it instead of reading every record
-        click.echo(f"candidate index snapshot saved in {time.perf_counter() - started:.1f} s", err=True)
+    saved = services.writer.save_index()  # the next load or start maps it instead of reading every record
+    if saved:
+        click.echo(f"candidate index {saved} saved in {time.perf_counter() - started:.1f} s", err=True)
 
 
 def _match_rows(services: Services, source: FileLoad, clusters, who: str, workers: int | None) -> Counter[str]:

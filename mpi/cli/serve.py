@@ -72,8 +72,9 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
         # The next start maps the index's base instead of reading every record (a stop by SIGTERM or Ctrl-C).
         started = time.perf_counter()
         try:
-            if services.writer.save_index():
-                click.echo(f"candidate index snapshot saved in {time.perf_counter() - started:.1f} s", err=True)
+            saved = services.writer.save_index(whole=True)
+            if saved:
+                click.echo(f"candidate index {saved} saved in {time.perf_counter() - started:.1f} s", err=True)
         except MpiError as e:
             logger.warning("candidate index snapshot not saved: %s", e.code)
 

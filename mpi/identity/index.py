@@ -185,6 +185,12 @@ class CandidateIndex:
             self._add_to_person(entry)
         return entry
 
+    def changed(self) -> tuple[list[Entry], list[Key]]:
+        """The records changed since the base (the overlay's entries) and the base's records removed since."""
+        dead = np.flatnonzero(self._dead_np).tolist() if self._ndead else []
+        removed = [key for key in map(self.base.key_of, dead) if key not in self._overlay]
+        return list(self._overlay.values()), removed
+
     def held(self) -> list[tuple[Key, str]]:
         """(key, case id) of every record held in review: an open case and no link."""
         base = self.base

@@ -99,13 +99,17 @@ class IdentityWriter:
             raise NotFound(f"record {_entity(key)} not found")
         return entry
 
-    def save_index(self) -> bool:
-        """Save the index's base beside the store, for the next start to map (if this process built an index).
+    def save_index(self, whole: bool = False) -> str | None:
+        """Save the index beside the store for the next start to map (if this process built an index).
 
-        At the end of a load and when the service stops; a store whose state
-        the saved base already reflects is not read again. Returns whether it wrote one.
+        At the end of a load (its changes beside the saved base, when few) and
+        when the service stops (``whole``: a new base). Returns what it wrote
+        ("base", "changes") or None (nothing to save).
         """
-        return self._index is not None and upkeep.save(self.store)
+        if self._index is None:
+            return None
+        with self.store.db.serialised():  # (the index is read whole: no change may begin meanwhile)
+            return upkeep.save(self.store, self._index, whole)
 
     def protected(self, key: Key) -> bool:
         """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
