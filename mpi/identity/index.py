@@ -22,67 +22,21 @@ then the overlay's; an :class:`Entry` of a base row is made when it is read.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 
+from mpi.identity.index_entry import SHARED_FIELDS, Entry, MappedEntry
 from mpi.identity.index_snapshot import Snapshot
+from mpi.identity.index_views import EntryView, PersonKeys
 from mpi.matching import blocking
 from mpi.matching.frequencies import ValueCounts
 
 Key = tuple[str, str]
 _NO_ROWS = np.zeros(0, dtype=np.int32)
 _decode = json.JSONDecoder().decode  # (of text: json.loads of bytes first guesses their encoding)
-
-#: Normalised fields whose values repeat across many records: each distinct
-#: value is stored once for the whole overlay.
-SHARED_FIELDS = frozenset({
-    "first_name", "first_name_canonical", "first_name_phonetic", "middle_name", "middle_initial", "last_name",
-    "last_name_phonetic", "last_name_first_part", "suffix", "birth_date", "birth_year", "sex", "city", "state",
-    "postal_code", "source_system",
-})
-
-
-class Entry:
-    """What the index knows of one source record."""
-
-    __slots__ = ("key", "shape", "values", "keys", "received_at", "updated_at", "person_id", "decision",
-                 "link_source", "score", "probability", "case_id")
-
-    def __init__(self, key: Key, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
-                 updated_at: datetime):
-        #: The normalised form as field names (one tuple shared by every record of that shape) and values.
-        self.key, self.shape, self.values, self.keys = key, shape, values, keys
-        self.received_at, self.updated_at = received_at, updated_at
-        self.person_id = self.decision = self.link_source = None
-        self.score = self.probability = None
-        self.case_id = None
-
-    @property
-    def norm(self) -> dict[str, Any]:
-        """The record's normalised form (a fresh dict: the stored form is compact and immutable)."""
-        return dict(zip(self.shape, self.values))
-
-
-class _MappedEntry(Entry):
-    """An entry made from a row of the base: its blocking keys and times are read from the base when asked for
-    (retrieval reads neither; the scorer reads its shape and values)."""
-
-    __slots__ = ("_base", "_row")
-
-    @property
-    def keys(self) -> tuple[str, ...]:  # type: ignore[override]
-        return self._base.block_keys_of(self._row)
-
-    @property
-    def received_at(self) -> datetime:  # type: ignore[override]
-        return self._base.times(self._row)[0]
-
-    @property
-    def updated_at(self) -> datetime:  # type: ignore[override]
-        return self._base.times(self._row)[1]
 
 
 class CandidateIndex:
@@ -108,7 +62,7 @@ class CandidateIndex:
         self._apart: dict[Key, frozenset[str]] = {}
         #: How many records show each value term frequencies weigh (``mpi.matching.frequencies``).
         self.value_counts = ValueCounts.from_counts(base.value_counts)
-        self.entries: Mapping[Key, Entry] = _Entries(self)
+        self.entries: Mapping[Key, Entry] = EntryView(self)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple]) -> CandidateIndex:
@@ -124,7 +78,7 @@ class CandidateIndex:
     @property
     def persons(self) -> Mapping[str, tuple[Key, ...]]:
         """Person id -> keys of its linked records, in key order."""
-        return _PersonKeys(self)
+        return PersonKeys(self)
 
     # -- reading one record ----------------------------------------------------------------------
 
@@ -147,7 +101,7 @@ class CandidateIndex:
 
     def _materialise_many(self, rows: np.ndarray) -> list[Entry]:
         """Entries of base rows, read column-wise; their blocking keys and times are read when asked for."""
-        shapes, base, loads, new = self._shapes, self.base, _decode, _MappedEntry.__new__
+        shapes, base, loads, new = self._shapes, self.base, _decode, MappedEntry.__new__
         out = []
         for key, norm_json, row, link, case_id in base.records(rows):
             norm = loads(norm_json)
@@ -155,7 +109,7 @@ class CandidateIndex:
             known = shapes.get(shape)
             if known is None:
                 known = shapes[shape] = (shape, tuple(i for i, name in enumerate(shape) if name in SHARED_FIELDS))
-            entry = new(_MappedEntry)
+            entry = new(MappedEntry)
             entry.key, entry.shape, entry.values, entry._base, entry._row = key, known[0], tuple(norm.values()), base, row
             if link:
                 entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
@@ -463,78 +417,3 @@ class CandidateIndex:
 
 def _by_key(entry: Entry) -> Key:
     return entry.key
-
-
-class _Entries(Mapping):
-    """Record key -> entry, over both layers (base entries are made as they are read)."""
-
-    def __init__(self, index: CandidateIndex):
-        self._index = index
-
-    def __getitem__(self, key: Key) -> Entry:
-        entry = self._index.get(key)
-        if entry is None:
-            raise KeyError(key)
-        return entry
-
-    def __contains__(self, key: object) -> bool:
-        index = self._index
-        return key in index._overlay or (isinstance(key, tuple) and index._live_row(key) is not None)
-
-    def __iter__(self) -> Iterator[Key]:
-        index = self._index
-        for row in np.flatnonzero(~index._dead_np).tolist():
-            yield index.base.key_of(row)
-        yield from list(index._overlay)
-
-    def __len__(self) -> int:
-        index = self._index
-        return index.base.size - index._ndead + len(index._overlay)
-
-    def items(self) -> Iterator[tuple[Key, Entry]]:  # type: ignore[override]
-        index = self._index
-        live = np.flatnonzero(~index._dead_np)
-        for start in range(0, len(live), 4096):
-            for entry in index._materialise_many(live[start:start + 4096]):
-                yield entry.key, entry
-        yield from list(index._overlay.items())
-
-    def values(self) -> Iterator[Entry]:  # type: ignore[override]
-        return (entry for _, entry in self.items())
-
-
-class _PersonKeys(Mapping):
-    """Person id -> the keys of its records, in key order: a read-only view of the index's persons."""
-
-    def __init__(self, index: CandidateIndex):
-        self._index = index
-
-    def __getitem__(self, person_id: str) -> tuple[Key, ...]:
-        members = self._index._members(person_id)
-        if not members:
-            raise KeyError(person_id)
-        return tuple(e.key for e in members)
-
-    def __contains__(self, person_id: object) -> bool:
-        return isinstance(person_id, str) and bool(self._index._members(person_id))
-
-    def _base_only(self) -> Iterator[str]:
-        index = self._index
-        for code in np.flatnonzero(index._person_live).tolist():
-            yield index.base.person_id(code)
-
-    def __iter__(self) -> Iterator[str]:
-        index = self._index
-        yield from self._base_only()
-        for person_id in list(index._persons):
-            code = index.base.person_code(person_id) if index.base.size else None
-            if code is None or not index._person_live[code]:
-                yield person_id
-
-    def __len__(self) -> int:
-        index = self._index
-        count = int(np.count_nonzero(index._person_live))
-        for person_id in index._persons:
-            code = index.base.person_code(person_id) if index.base.size else None
-            count += code is None or not index._person_live[code]
-        return count

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ from mpi.identity.index import CandidateIndex
 FILE = "changes.json"
 #: Changes are saved beside the base while they hold at most this share of its records (else a new base).
 MAX_SHARE = 0.05
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def worth_saving(index: CandidateIndex) -> bool:

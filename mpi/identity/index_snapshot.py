@@ -24,7 +24,8 @@ import json
 import logging
 import os
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from math import isnan
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ logger = logging.getLogger(__name__)
 #: Bumped when the files' layout changes: a base of another format is made again.
 FORMAT = 1
 _SEP = "\x1f"  # between source system and record id in a stored key (below every printable character)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARRAYS = ("keys", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
            "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
            "person_ids", "person_off", "person_rows")
@@ -141,7 +142,7 @@ class Snapshot:
             if person >= 0:
                 score, probability = scores[i], probabilities[i]
                 link = (self._person_ids[person].decode(), self.decisions[decisions[i]], self.link_sources[sources[i]],
-                        None if score != score else score, None if probability != probability else probability)
+                        None if isnan(score) else score, None if isnan(probability) else probability)
             system, _, record_id = keys[i].decode().partition(_SEP)
             out.append(((system, record_id), blob[starts[i]:ends[i]].tobytes().decode(), row, link, cases.get(row)))
         return out
