@@ -12,8 +12,8 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import SHIPPED_MODELS
+
 from mpi.identity import index_changes, index_snapshot, upkeep
 from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
