@@ -128,15 +128,17 @@ class CandidateIndex:
         if row is None:
             return None
         entry = self._materialise(row)
+        # In the overlay before the row is dead: a request reading meanwhile (a /v1/match beside the writer)
+        # may see the record twice for a moment, never not at all.
+        self._overlay[key] = entry
+        self._post(entry)
+        if entry.person_id:
+            self._add_to_person(entry)
         self._dead[row] = 1
         self._ndead += 1
         code = int(self.base.person[row])
         if code >= 0:
             self._person_live[code] -= 1
-        self._overlay[key] = entry
-        self._post(entry)
-        if entry.person_id:
-            self._add_to_person(entry)
         return entry
 
     def changed(self) -> tuple[list[Entry], list[Key]]:
