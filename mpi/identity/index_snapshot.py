@@ -59,7 +59,7 @@ class Snapshot:
         self.decisions, self.link_sources = vocab["decision"], vocab["link_source"]
         #: Column -> value -> records showing it (``mpi.matching.frequencies.ValueCounts``).
         self.value_counts = value_counts
-        #: The store state and rules it was made at (see :func:`stamp_of`).
+        #: The store state and rules it was made at (``mpi.identity.upkeep._stamp``).
         self.stamp = stamp
         self.size = len(arrays["keys"])
         a = arrays
