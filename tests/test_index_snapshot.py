@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from conftest import SHIPPED_MODELS
 
@@ -246,3 +247,21 @@ def test_saved_changes_are_not_used_once_the_store_has_moved_on(config, populati
         assert index_state(index) == index_state(fresh(services))
     finally:
         services.close()
+
+
+def test_records_read_out_of_key_order_are_put_in_it(restarted):
+    with restarted.store.transaction():
+        columns = restarted.store.records.index_columns(FREQUENCY_COLUMNS)
+    stamp = {"state": "s"}
+    ordered = index_snapshot.Snapshot.from_columns(columns, stamp)
+    n = columns["records"].num_rows
+    shuffle = np.random.default_rng(3).permutation(n)  # new position i holds old row shuffle[i]
+    position = np.empty(n, dtype=np.int64)
+    position[shuffle] = np.arange(n)
+    postings = columns["postings"]
+    rows = pa.array(position[postings.column("row").to_numpy()].astype(np.int32))
+    shuffled = {**columns, "records": columns["records"].take(pa.array(shuffle)),
+                "postings": postings.set_column(postings.schema.get_field_index("row"), "row", rows)}
+    made = index_snapshot.Snapshot.from_columns(shuffled, stamp)
+    for name, array in ordered.a.items():
+        assert np.array_equal(made.a[name], array, equal_nan=array.dtype.kind == "f"), name

@@ -161,9 +161,12 @@ class Snapshot:
         n = 0 if records is None else records.num_rows
         if n:
             keys = _fixed(records.column("key"))
-            order = None if n < 2 or bool(np.all(keys[1:] > keys[:-1])) else np.argsort(keys, kind="stable")
-            if order is not None:  # (the store's order is byte order: this is a guard, not the path)
-                raise ValueError("record keys are not unique and in byte order")
+            renumber = None
+            if n > 1 and not bool(np.all(keys[1:] > keys[:-1])):  # (DuckDB's order is byte order: a guard)
+                order = np.argsort(keys, kind="stable")
+                records, keys = records.take(pa.array(order)), keys[order]
+                renumber = np.empty(n, dtype=np.int32)
+                renumber[order] = np.arange(n, dtype=np.int32)
             a["keys"] = keys
             a["norm_off"], a["norm_blob"] = _blob(records.column("norm"))
             a["received"] = records.column("received").to_numpy().astype(np.int64)
@@ -177,8 +180,10 @@ class Snapshot:
             vocab = {}
             for name in ("decision", "link_source"):
                 coded = records.column(name).combine_chunks().dictionary_encode()
-                vocab[name] = [None, *coded.dictionary.to_pylist()]
-                a[name] = (coded.indices.fill_null(-1).to_numpy(zero_copy_only=False) + 1).astype(np.int8)
+                values = coded.dictionary.to_pylist()
+                vocab[name] = [None, *sorted(values)]  # (in a fixed order, whatever order the rows came in)
+                recode = np.array([0, *(vocab[name].index(v) for v in values)], dtype=np.int8)
+                a[name] = recode[coded.indices.fill_null(-1).to_numpy(zero_copy_only=False) + 1]
             for name in ("score", "probability"):
                 a[name] = records.column(name).to_numpy(zero_copy_only=False).astype(np.float64)  # None -> NaN
             cases = records.column("case_id")
@@ -201,6 +206,8 @@ class Snapshot:
             a["block_keys"] = block_keys
             post_codes = rank[coded.indices.to_numpy()]
             post_rows = columns["postings"].column("row").to_numpy().astype(np.int32)
+            if renumber is not None:
+                post_rows = renumber[post_rows]
             by_code = np.lexsort((post_rows, post_codes))
             a["post_rows"] = post_rows[by_code]
             a["post_off"] = _offsets(np.bincount(post_codes, minlength=len(block_keys)))
