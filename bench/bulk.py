@@ -70,6 +70,7 @@ def copy_store(source: Path, target: Path) -> Path:
     """A fresh copy of the store in ``source`` as ``target`` (emptied first); returns the copy's file.
 
     The write-ahead log goes with it: a server that did not shut down cleanly leaves its last writes there.
+    So does the candidate index's saved base, which the copy's first start maps if it is still current.
     """
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
@@ -77,6 +78,8 @@ def copy_store(source: Path, target: Path) -> Path:
     shutil.copy(source / "store.duckdb", db)
     if (source / "store.duckdb.wal").exists():
         shutil.copy(source / "store.duckdb.wal", target / "store.duckdb.wal")
+    if (source / "store.duckdb.index").is_dir():  # the candidate index's saved base (used only if still current)
+        shutil.copytree(source / "store.duckdb.index", target / "store.duckdb.index")
     return db
 
 

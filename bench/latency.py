@@ -5,7 +5,8 @@ For each size (a store built and cached by ``bench/bulk.py``):
 1. **HTTP**: ``mpi serve`` (waitress) in its own process on loopback; its start-up
    time (until ``/v1/health`` answers: the candidate index is built first) and
    resident memory; then ``POST /v1/match`` for every query record over one
-   keep-alive connection, after a warm-up.
+   keep-alive connection, after a warm-up. Then it is stopped (it saves its
+   index's base beside the store) and started again: the restart maps that base.
 2. **In process**: ``MatchService.match`` for the same query records, after a
    warm-up, with the candidate persons and records each one meets.
 3. **Splink**: for a subset of the queries, the same inbound record against the
@@ -125,11 +126,34 @@ def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> 
             decisions.append(result["decision"])
         memory = rss_mb(proc.pid)
     finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+        stopping = time.perf_counter()
+        proc.terminate()  # a graceful stop: the service saves its index's base for the next start
+        proc.wait(timeout=1800)
+        stop = time.perf_counter() - stopping
         log.close()
-    return {"latency_ms": summary(times), "startup_s": startup, "rss_ready_mb": memory_ready.get("VmRSS"),
-            "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "decisions": decisions}
+    out = {"latency_ms": summary(times), "startup_s": startup, "rss_ready_mb": memory_ready.get("VmRSS"),
+           "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "decisions": decisions, "stop_s": stop}
+    # Started again: the index's base is mapped from what the stop saved (nothing was written since).
+    log = open(folder / "serve-again.log", "w")
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(MPI), "--db", db, "serve", "--port", str(port), "--threads", str(threads)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        conn = _wait_for_health(port, proc, started)
+        out["restart_s"] = time.perf_counter() - started
+        out["restart_rss_ready_mb"] = rss_mb(proc.pid).get("VmRSS")
+        again = []
+        for body in bodies:
+            t0 = time.perf_counter()
+            _post(conn, body, headers)
+            again.append((time.perf_counter() - t0) * 1000)
+        out["restart_latency_ms"] = summary(again)
+        out["restart_rss_mb"] = rss_mb(proc.pid).get("VmRSS")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=1800)
+        log.close()
+    return out
 
 
 def _wait_for_health(port: int, proc: subprocess.Popen, started: float, timeout: float = 1800) -> http.client.HTTPConnection:
@@ -304,6 +328,10 @@ def print_tables(results: dict) -> None:
             same = h["decisions"] == results[n]["inprocess"]["decisions"] if n in measured else "-"
             print(f"{persons(n):>9} {_ms(h['latency_ms'])} {h['latency_ms']['max']:7.2f}"
                   f"  {h['startup_s']:>10.1f}  {h['rss_mb']:>8.0f}  {h['rss_peak_mb']:>11.0f}  {same}")
+            if "restart_s" in h:
+                print(f"{'restarted':>9} {_ms(h['restart_latency_ms'])} {h['restart_latency_ms']['max']:7.2f}"
+                      f"  {h['restart_s']:>10.1f}  {h['restart_rss_mb']:>8.0f}  {'-':>11}"
+                      f"  (stop took {h['stop_s']:.1f} s; RSS when ready {h['restart_rss_ready_mb']:.0f} MB)")
     if any("splink" in results[n]["inprocess"] for n in measured):
         print("\n## Splink's cached real-time scoring of the same record against the same candidate records (ms)")
         print(f"{'persons':>9} {'queries':>7} | {'match() p50 p95 p99':>23} | {'scoring only':>23} |"

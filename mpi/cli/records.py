@@ -54,6 +54,8 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         clusters = read_clusters(clusters_path, ((raw["source_system"], raw["source_record_id"])
                                                  for _, raw in read_records(input_path)))
     services.ensure_active_model(who)
+    # Before the load writes its progress row: the index's saved base is current only until the first write.
+    warm_index(services)
     source = FileLoad(services.store.loads, input_path, who, restart=restart)
     total = source.rows_total
     if source.finished:
@@ -73,13 +75,15 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"re-scored open cases: {rescored['rescored']} of {rescored['cases']} changed")
     counts = services.store.counts()
     click.echo(f"index: {counts['persons']} persons, {counts['records']} records, {counts['open_cases']} open review cases")
+    started = time.perf_counter()
+    saved = services.writer.save_index()  # the next load or start maps it instead of reading every record
+    if saved:
+        click.echo(f"candidate index {saved} saved in {time.perf_counter() - started:.1f} s", err=True)
 
 
 def _match_rows(services: Services, source: FileLoad, clusters, who: str, workers: int | None) -> Counter[str]:
     """Every row of the file through the decision path (by clusters if given), with a progress bar and a summary."""
-    # Entered before the index is built, so the first rows are prepared when matching begins.
     with PreparedRows(source.rows(), workers) as prepared_rows:
-        warm_index(services)
         started = time.perf_counter()
         length = max(source.rows_total - source.skip, 0)
         with click.progressbar(length=length, label="matching", file=sys.stderr) as bar:

@@ -3,73 +3,57 @@
 Matching one record must not pay a database round trip per candidate or per
 blocking key. This index holds, for every source record, its normalised form,
 its link and its open review case, plus the blocking-key postings and each
-person's records. It is loaded from the store at start and changed only by
-``mpi.identity.writer``, in the same writer-locked transaction that writes the
-store; if that transaction rolls back, the writer undoes its changes here
-(:meth:`CandidateIndex.remove` and :meth:`CandidateIndex.reinstate` are the
-inverse of :meth:`CandidateIndex.put`), so it never disagrees with what was
-committed and is never rebuilt whole for it.
+person's records. It is changed only by ``mpi.identity.writer``, in the same
+writer-locked transaction that writes the store; if that transaction rolls
+back, the writer undoes its changes here (:meth:`CandidateIndex.remove` and
+:meth:`CandidateIndex.reinstate` are the inverse of :meth:`CandidateIndex.put`),
+so it never disagrees with what was committed and is never rebuilt whole for it.
 
-It is sized for millions of records, so entries are compact: a slotted object
-per record whose normalised form is a tuple of values under a shared tuple of
-field names (one per distinct shape), with the repetitive values (names, birth
-dates, places) shared between records; a blocking key held by one record maps to
-that record's entry itself, and a person to a tuple of its record keys, not to
-one-element sets.
+It is two layers. The **base** (``mpi.identity.index_snapshot.Snapshot``) is
+every record at one store state as columns, mapped from a folder beside the
+store: compact (an object per record cost 13 GB at a million persons) and
+opened in seconds. The **overlay** holds, as objects, every record changed
+since: any change to a base record (an update, a link, a case, a removal) first
+*promotes* it, marking its base row dead and putting its entry here, so the
+base is never written. Retrieval reads the base's postings less its dead rows,
+then the overlay's; an :class:`Entry` of a base row is made when it is read.
 """
 
 from __future__ import annotations
 
-import gc
+import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
+from mpi.identity.index_entry import SHARED_FIELDS, Entry, MappedEntry
+from mpi.identity.index_snapshot import Snapshot
+from mpi.identity.index_views import EntryView, PersonKeys
 from mpi.matching import blocking
 from mpi.matching.frequencies import ValueCounts
 
 Key = tuple[str, str]
-
-#: Normalised fields whose values repeat across many records: each distinct
-#: value is stored once for the whole index.
-SHARED_FIELDS = frozenset({
-    "first_name", "first_name_canonical", "first_name_phonetic", "middle_name", "middle_initial", "last_name",
-    "last_name_phonetic", "last_name_first_part", "suffix", "birth_date", "birth_year", "sex", "city", "state",
-    "postal_code", "source_system",
-})
-
-
-class Entry:
-    """What the index knows of one source record."""
-
-    __slots__ = ("key", "shape", "values", "keys", "received_at", "updated_at", "person_id", "decision",
-                 "link_source", "score", "probability", "case_id")
-
-    def __init__(self, key: Key, shape: tuple[str, ...], values: tuple, keys: tuple[str, ...], received_at: datetime,
-                 updated_at: datetime):
-        #: The normalised form as field names (one tuple shared by every record of that shape) and values.
-        self.key, self.shape, self.values, self.keys = key, shape, values, keys
-        self.received_at, self.updated_at = received_at, updated_at
-        self.person_id = self.decision = self.link_source = None
-        self.score = self.probability = None
-        self.case_id = None
-
-    @property
-    def norm(self) -> dict[str, Any]:
-        """The record's normalised form (a fresh dict: the stored form is compact and immutable)."""
-        return dict(zip(self.shape, self.values))
+_NO_ROWS = np.zeros(0, dtype=np.int32)
+_decode = json.JSONDecoder().decode  # (of text: json.loads of bytes first guesses their encoding)
 
 
 class CandidateIndex:
-    """Records by key, postings by blocking key, records by person."""
+    """Records by key, postings by blocking key, records by person: a base snapshot and the changes since."""
 
-    def __init__(self) -> None:
-        self.entries: dict[Key, Entry] = {}
-        #: block key -> the entry of its one record, or a set of entries (hashed by identity:
-        #: retrieval reads each posted record's person without looking its key up).
+    def __init__(self, base: Snapshot | None = None) -> None:
+        self.base = base = base if base is not None else Snapshot.empty()
+        #: Base rows promoted to the overlay (or removed): 1 = dead. A numpy view shares the buffer.
+        self._dead = bytearray(base.size)
+        self._dead_np = np.frombuffer(self._dead, dtype=np.bool_) if base.size else np.zeros(0, dtype=np.bool_)
+        self._ndead = 0
+        #: Base person code -> its live base rows (a person with none exists only if the overlay has it).
+        self._person_live = base.person_sizes()
+        self._overlay: dict[Key, Entry] = {}
+        #: block key -> the overlay entry of its one record, or a set of entries (hashed by identity).
         self._postings: dict[str, Entry | set[Entry]] = {}
-        #: person id -> tuple of record keys (persons hold a handful of records).
-        #: person id -> its entries in key order (kept sorted, so retrieval neither sorts nor looks keys up).
+        #: person id -> its overlay entries in key order.
         self._persons: dict[str, tuple[Entry, ...]] = {}
         #: shape -> (the one copy of that shape, positions of its shared fields).
         self._shapes: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[int, ...]]] = {}
@@ -77,41 +61,100 @@ class CandidateIndex:
         #: record key -> persons a steward said it is not (``not_duplicate``): never its candidates.
         self._apart: dict[Key, frozenset[str]] = {}
         #: How many records show each value term frequencies weigh (``mpi.matching.frequencies``).
-        self.value_counts = ValueCounts()
+        self.value_counts = ValueCounts.from_counts(base.value_counts)
+        self.entries: Mapping[Key, Entry] = EntryView(self)
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple]) -> CandidateIndex:
-        """Build from the store's index rows (see ``Store.index_rows``).
-
-        At a million persons the index is some twenty million objects, none in
-        a reference cycle. The cyclic garbage collector would walk them all again
-        and again while they are made (a third of the build) and then on every
-        full collection (seconds each, a pause in whatever request is running),
-        so it is paused for the build and what exists then is frozen out of its
-        reach (``gc.freeze``); reference counting still frees a dropped index.
-        """
+        """Build an overlay-only index from rows as ``Store.index_rows`` gives them (small indexes, tests)."""
         index = cls()
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            for key, norm, keys, received_at, updated_at, link, case_id in rows:
-                entry = index.put(key, norm, keys, received_at, updated_at)
-                if link:
-                    index.link(key, *link)
-                entry.case_id = case_id
-        finally:
-            if collecting:
-                gc.enable()
-        gc.freeze()
+        for key, norm, keys, received_at, updated_at, link, case_id in rows:
+            index.put(key, norm, keys, received_at, updated_at)
+            if link:
+                index.link(key, *link)
+            index._overlay[key].case_id = case_id
         return index
 
     @property
     def persons(self) -> Mapping[str, tuple[Key, ...]]:
-        """Person id -> keys of its linked records."""
-        return _PersonKeys(self._persons)
+        """Person id -> keys of its linked records, in key order."""
+        return PersonKeys(self)
+
+    # -- reading one record ----------------------------------------------------------------------
 
     def get(self, key: Key) -> Entry | None:
-        return self.entries.get(key)
+        entry = self._overlay.get(key)
+        if entry is not None:
+            return entry
+        row = self._live_row(key)
+        return None if row is None else self._materialise(row)
+
+    def _live_row(self, key: Key) -> int | None:
+        if not self.base.size:
+            return None
+        row = self.base.row_of(key)
+        return None if row is None or self._dead[row] else row
+
+    def _materialise(self, row: int) -> Entry:
+        """An entry of a base row (a new object each time: the row itself never changes)."""
+        return self._materialise_many(np.array([row], dtype=np.int64))[0]
+
+    def _materialise_many(self, rows: np.ndarray) -> list[Entry]:
+        """Entries of base rows, read column-wise; their blocking keys and times are read when asked for."""
+        shapes, base, loads, new = self._shapes, self.base, _decode, MappedEntry.__new__
+        out = []
+        for key, norm_json, row, link, case_id in base.records(rows):
+            norm = loads(norm_json)
+            shape = tuple(norm)
+            known = shapes.get(shape)
+            if known is None:
+                known = shapes[shape] = (shape, tuple(i for i, name in enumerate(shape) if name in SHARED_FIELDS))
+            entry = new(MappedEntry)
+            entry.key, entry.shape, entry.values, entry._base, entry._row = key, known[0], tuple(norm.values()), base, row
+            if link:
+                entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
+            else:
+                entry.person_id = entry.decision = entry.link_source = entry.score = entry.probability = None
+            entry.case_id = case_id
+            out.append(entry)
+        return out
+
+    def _promote(self, key: Key) -> Entry | None:
+        """The record's overlay entry, moving it there from the base first if it is a live base row."""
+        entry = self._overlay.get(key)
+        if entry is not None:
+            return entry
+        row = self._live_row(key)
+        if row is None:
+            return None
+        entry = self._materialise(row)
+        # In the overlay before the row is dead: a request reading meanwhile (a /v1/match beside the writer)
+        # may see the record twice for a moment, never not at all.
+        self._overlay[key] = entry
+        self._post(entry)
+        if entry.person_id:
+            self._add_to_person(entry)
+        self._dead[row] = 1
+        self._ndead += 1
+        code = int(self.base.person[row])
+        if code >= 0:
+            self._person_live[code] -= 1
+        return entry
+
+    def changed(self) -> tuple[list[Entry], list[Key]]:
+        """The records changed since the base (the overlay's entries) and the base's records removed since."""
+        dead = np.flatnonzero(self._dead_np).tolist() if self._ndead else []
+        removed = [key for key in map(self.base.key_of, dead) if key not in self._overlay]
+        return list(self._overlay.values()), removed
+
+    def held(self) -> list[tuple[Key, str]]:
+        """(key, case id) of every record held in review: an open case and no link."""
+        base = self.base
+        out = [(base.key_of(row), case_id) for row, case_id in base.held() if not self._dead[row]]
+        out += [(key, e.case_id) for key, e in self._overlay.items() if e.case_id and e.person_id is None]
+        return out
+
+    # -- changes -----------------------------------------------------------------------------------
 
     def _compact(self, norm: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple]:
         shape = tuple(norm)
@@ -130,7 +173,7 @@ class CandidateIndex:
     def put(self, key: Key, norm: Mapping[str, Any], keys: Iterable[str], received_at: datetime,
             updated_at: datetime) -> Entry:
         """Insert or replace a record's normalised form and postings; its link is kept."""
-        old = self.entries.get(key)
+        old = self._promote(key)
         if old is not None:
             key = old.key
             for k in old.keys:
@@ -147,13 +190,15 @@ class CandidateIndex:
             entry.score, entry.probability, entry.case_id = old.score, old.probability, old.case_id
             if old.person_id:
                 self._persons[old.person_id] = tuple(entry if e is old else e for e in self._persons[old.person_id])
-        self.entries[key] = entry
+        self._overlay[key] = entry
         self._post(entry)
         return entry
 
     def remove(self, key: Key) -> Entry:
         """Take a record out of the index altogether (postings, person, value counts); returns its entry."""
-        entry = self.entries.pop(key)
+        if self._promote(key) is None:
+            raise KeyError(key)
+        entry = self._overlay.pop(key)
         for k in entry.keys:
             self._unpost(k, entry)
         self.value_counts.remove(entry.norm)
@@ -163,14 +208,16 @@ class CandidateIndex:
 
     def reinstate(self, entry: Entry) -> None:
         """Put back an entry :meth:`remove` or :meth:`put` took out, as it was (its postings, person and counts)."""
-        self.entries[entry.key] = entry
+        self._overlay[entry.key] = entry
         self._post(entry)
         self.value_counts.add(entry.norm)
         if entry.person_id:
             self._add_to_person(entry)
 
     def link(self, key, person_id, decision, link_source, score, probability) -> None:
-        entry = self.entries[key]
+        entry = self._promote(key)
+        if entry is None:
+            raise KeyError(key)
         if entry.person_id:
             self._unperson(entry.person_id, key)
         entry.person_id, entry.decision, entry.link_source = person_id, decision, link_source
@@ -178,11 +225,20 @@ class CandidateIndex:
         self._add_to_person(entry)
 
     def unlink(self, key) -> None:
-        entry = self.entries[key]
+        entry = self._promote(key)
+        if entry is None:
+            raise KeyError(key)
         if entry.person_id:
             self._unperson(entry.person_id, key)
         entry.person_id = entry.decision = entry.link_source = None
         entry.score = entry.probability = None
+
+    def set_case(self, key: Key, case_id: str | None) -> None:
+        """Note (or, with None, forget) the record's open review case."""
+        entry = self._promote(key)
+        if entry is None:
+            raise KeyError(key)
+        entry.case_id = case_id
 
     def keep_apart(self, key: Key, person_id: str) -> None:
         """Remember that a record is not a person: retrieval for that record skips the person."""
@@ -199,42 +255,29 @@ class CandidateIndex:
         """The persons a record is known not to be."""
         return self._apart.get(key, frozenset()) if key is not None else frozenset()
 
-    def block_size(self, block_key: str) -> int:
-        postings = self._postings.get(block_key)
-        if postings is None:
-            return 0
-        return len(postings) if type(postings) is set else 1
+    # -- retrieval ---------------------------------------------------------------------------------
 
-    def posted(self, block_key: str) -> tuple[Key, ...] | set[Key]:
-        """Keys of the records posted under a blocking key."""
-        postings = self._postings.get(block_key)
-        if postings is None:
-            return ()
-        return {e.key for e in postings} if type(postings) is set else (postings.key,)
+    def _base_posted(self, block_key: str) -> np.ndarray:
+        """Live base rows posted under a blocking key."""
+        code = self.base.block_code(block_key) if self.base.size else None
+        if code is None:
+            return np.zeros(0, dtype=np.int32)
+        rows = self.base.posted_rows(code)
+        return rows[~self._dead_np[rows]] if self._ndead else rows
 
-    def _posted_entries(self, block_key: str) -> tuple[Entry, ...] | set[Entry]:
+    def _overlay_posted(self, block_key: str) -> tuple[Entry, ...] | set[Entry]:
         postings = self._postings.get(block_key)
         if postings is None:
             return ()
         return postings if type(postings) is set else (postings,)
 
-    def linked_records(self, block_keys: Iterable[str]) -> list[tuple[Key, Entry]]:
-        """Distinct linked records posted under any of the keys."""
-        seen: set[Entry] = set()
-        out = []
-        for k in block_keys:
-            for entry in self._posted_entries(k):
-                if entry in seen:
-                    continue
-                seen.add(entry)
-                if entry.person_id:
-                    out.append((entry.key, entry))
-        return out
+    def block_size(self, block_key: str) -> int:
+        return len(self._base_posted(block_key)) + len(self._overlay_posted(block_key))
 
-    def linked_persons(self, block_keys: Iterable[str], exclude: Key | None = None) -> set[str]:
-        """Distinct persons with a linked record posted under any of the keys (``exclude`` aside)."""
-        return {entry.person_id for k in block_keys for entry in self._posted_entries(k)
-                if entry.person_id and entry.key != exclude}
+    def posted(self, block_key: str) -> set[Key]:
+        """Keys of the records posted under a blocking key."""
+        return ({self.base.key_of(row) for row in self._base_posted(block_key).tolist()}
+                | {e.key for e in self._overlay_posted(block_key)})
 
     def candidate_persons(self, block_keys: Iterable[str], max_block_size: int,
                           exclude: Key | None = None) -> list[tuple[str, tuple[Entry, ...]]]:
@@ -248,35 +291,92 @@ class CandidateIndex:
         key order, as :meth:`person_entries` gives them. Persons a steward said
         the ``exclude`` record is not (:meth:`keep_apart`) are never returned.
         """
-        postings, entries = self._postings, self.entries
-        excluded = entries.get(exclude) if exclude is not None else None
+        base, postings, dead, ndead = self.base, self._postings, self._dead_np, self._ndead
+        excluded_row = self._live_row(exclude) if exclude is not None else None
+        excluded = self._overlay.get(exclude) if exclude is not None else None
+        block_keys = list(block_keys)
+        found_rows = []
         persons: set[str] = set()
-        for k in block_keys:
+        for k, code in zip(block_keys, base.block_codes(block_keys)):
+            if code < 0:
+                rows = ()
+            else:
+                rows = base.posted_rows(code)
+                if ndead:
+                    rows = rows[~dead[rows]]
             posted = postings.get(k)
             if posted is None:
-                continue
-            if type(posted) is not set:
+                posted = ()
+            elif type(posted) is not set:
                 posted = (posted,)
-            if len(posted) > blocking.block_bound(k, max_block_size):
+            if len(rows) + len(posted) > blocking.block_bound(k, max_block_size):
                 continue
+            if len(rows):
+                found_rows.append(rows)
             for entry in posted:
                 person_id = entry.person_id
                 if person_id and entry is not excluded:
                     persons.add(person_id)
+        base_codes: dict[str, int] = {}
+        if found_rows:
+            rows = np.concatenate(found_rows) if len(found_rows) > 1 else found_rows[0]
+            if excluded_row is not None:
+                rows = rows[rows != excluded_row]
+            for code in np.unique(base.person[rows]).tolist():
+                if code >= 0:
+                    person_id = base.person_id(code)
+                    base_codes[person_id] = code
+                    persons.add(person_id)
         if exclude is not None and exclude in self._apart:
             persons -= self._apart[exclude]
+        # Every found person's base rows are made into entries in one pass (column reads per query, not per person).
+        order = list(persons)
+        codes = [base_codes[p] if p in base_codes else self._base_code(p) for p in order]
+        spans = [base.rows_of_person(c) if c >= 0 and self._person_live[c] else _NO_ROWS for c in codes]
+        rows = np.concatenate(spans) if spans else _NO_ROWS
+        if ndead and len(rows):
+            live = ~dead[rows]
+            spans = [span[~dead[span]] for span in spans]
+            rows = rows[live]
+        made = iter(self._materialise_many(rows))
         out = []
-        members_of = self._persons
-        for person_id in persons:
-            members = members_of.get(person_id, ())
-            if excluded is not None and excluded in members:
-                members = tuple(e for e in members if e is not excluded)
+        for person_id, span in zip(order, spans):
+            members = tuple(next(made) for _ in range(len(span)))
+            overlay = self._persons.get(person_id)
+            if overlay:
+                members = tuple(sorted((*members, *overlay), key=_by_key)) if members else overlay
+            if exclude is not None:
+                members = tuple(e for e in members if e.key != exclude)
             if members:
                 out.append((person_id, members))
         return out
 
+    def _base_code(self, person_id: str) -> int:
+        code = self.base.person_code(person_id) if self.base.size else None
+        return -1 if code is None else code
+
+    def _members(self, person_id: str, code: int = -1, exclude: Key | None = None) -> tuple[Entry, ...]:
+        """A person's entries in key order (``code``: its base code, if known; -1 to look it up)."""
+        overlay = self._persons.get(person_id, ())
+        if code < 0:
+            code = self._base_code(person_id)
+        if code < 0 or not self._person_live[code]:
+            members = overlay
+        else:
+            rows = self.base.rows_of_person(code)
+            if self._ndead:
+                rows = rows[~self._dead_np[rows]]
+            members = tuple(self._materialise_many(rows))
+            if overlay:
+                members = tuple(sorted((*members, *overlay), key=_by_key))
+        if exclude is not None:
+            members = tuple(e for e in members if e.key != exclude)
+        return members
+
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
-        return [(e.key, e) for e in self._persons.get(person_id, ())]
+        return [(e.key, e) for e in self._members(person_id)]
+
+    # -- the overlay's structures ------------------------------------------------------------------
 
     def _post(self, entry: Entry) -> None:
         postings = self._postings
@@ -319,19 +419,3 @@ class CandidateIndex:
 
 def _by_key(entry: Entry) -> Key:
     return entry.key
-
-
-class _PersonKeys(Mapping):
-    """Person id -> the keys of its records: a read-only view of the index's persons."""
-
-    def __init__(self, persons: Mapping[str, tuple[Entry, ...]]):
-        self._persons = persons
-
-    def __getitem__(self, person_id: str) -> tuple[Key, ...]:
-        return tuple(e.key for e in self._persons[person_id])
-
-    def __iter__(self):
-        return iter(self._persons)
-
-    def __len__(self) -> int:
-        return len(self._persons)

@@ -305,8 +305,7 @@ class MatchService:
             passes += 1
             with self.store.transaction():
                 index = self.writer.index
-                held = [(key, entry.case_id) for key, entry in index.entries.items()
-                        if entry.case_id and entry.person_id is None]
+                held = index.held()
                 # Read once a pass: deciding one record withdraws only its own case.
                 untaken = self.review.untaken(case_id for _, case_id in held)
                 done = 0

@@ -119,6 +119,18 @@ class IdentityWriter:
             raise NotFound(f"record {_entity(key)} not found")
         return entry
 
+    def save_index(self, whole: bool = False) -> str | None:
+        """Save the index beside the store for the next start to map (if this process built an index).
+
+        At the end of a load (its changes beside the saved base, when few) and
+        when the service stops (``whole``: a new base). Returns what it wrote
+        ("base", "changes") or None (nothing to save).
+        """
+        if self._index is None:
+            return None
+        with self.store.db.serialised():  # (the index is read whole: no change may begin meanwhile)
+            return upkeep.save(self.store, self._index, whole)
+
     def protected(self, key: Key) -> bool:
         """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
         return _steward_linked(self.index.get(key))
@@ -278,7 +290,7 @@ class IdentityWriter:
 
     def _set_case(self, key: Key, entry: Entry, case_id: str | None) -> None:
         self._keep(key, entry)
-        entry.case_id = case_id
+        self._index.set_case(key, case_id)  # (``entry`` may be a copy made from the index's base: not changed)
 
     # -- what a rollback puts back -------------------------------------------------------------------
 

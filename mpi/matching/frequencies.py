@@ -35,6 +35,14 @@ class ValueCounts:
     def __init__(self) -> None:
         self._counts: dict[str, dict[Any, int]] = {c: {} for c in FREQUENCY_COLUMNS}
 
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, Mapping[Any, int]]) -> ValueCounts:
+        """Counts as already made (column -> value -> records; a saved index's), for the columns this keeps."""
+        made = cls()
+        for column in made._counts:
+            made._counts[column] = dict(counts.get(column, {}))
+        return made
+
     def add(self, norm: Mapping[str, Any]) -> None:
         for column, counts in self._counts.items():
             value = norm.get(column)

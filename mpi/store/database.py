@@ -37,7 +37,7 @@ from mpi.errors import StoreError, StoreLocked
 from mpi.store.cache import ReadCache
 from mpi.store.group import FlushFailed, GroupCommit
 from mpi.store.pending import Pending
-from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -203,11 +203,35 @@ class Database:
         self.run(insert, what)
 
     def pending(self) -> Pending:
-        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
-        if not getattr(self._local, "depth", 0):
-            raise StoreError("a write outside Store.transaction() would be lost")
+        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost).
+
+        Every write passes here, so this is where a transaction learns it wrote (and gets a new state token).
+        """
+        self._in_transaction()
+        self._local.wrote = True
         self.writes += 1
         return self._pending
+
+    def _in_transaction(self) -> None:
+        if not getattr(self._local, "depth", 0):
+            raise StoreError("a write outside Store.transaction() would be lost")
+
+    # -- the state token -----------------------------------------------------------------------
+
+    def state_token(self) -> str | None:
+        """The store's state token as this thread sees it (None if the open transaction has written since it began).
+
+        Every transaction that writes sets a new random token as it commits, so
+        two reads that see the same token see the same committed state. Inside
+        a transaction that has written, what it sees is not yet any token's state.
+        """
+        if getattr(self._local, "wrote", False):
+            return None
+        row = self.one("SELECT token FROM store_state", flush=False)
+        return row[0] if row else None
+
+    def _new_state_token(self) -> None:
+        self._cur.execute("UPDATE store_state SET token = ?", [secrets.token_hex(16)])
 
     # -- transactions ----------------------------------------------------------------------
 
@@ -247,10 +271,13 @@ class Database:
                 return
             self._control("BEGIN TRANSACTION")
             self._local.depth = 1
+            self._local.wrote = False
             self._after_commit, self._after_rollback = [], []
             try:
                 yield
                 self._flush()
+                if self._local.wrote:
+                    self._new_state_token()
                 self._control("COMMIT")
             except BaseException:
                 self._pending = Pending()
@@ -264,18 +291,18 @@ class Database:
             _run_all(self._after_commit, "after commit")
 
     def _end(self) -> None:
-        self._local.depth = 0
+        self._local.depth = self._local.wrote = 0
         if self.cache.writing:
             self.cache.write_ends()
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` after the open transaction commits (never if it rolls back)."""
-        self.pending()
+        self._in_transaction()
         self._after_commit.append(fn)
 
     def after_rollback(self, fn: Callable[[], None]) -> None:
         """Run ``fn()`` after the open transaction rolls back (never if it commits)."""
-        self.pending()
+        self._in_transaction()
         self._after_rollback.append(fn)
 
     @contextlib.contextmanager
@@ -341,6 +368,8 @@ class Database:
                 if version <= current:
                     continue
                 with self.transaction():
+                    # A migration may change what derived state was made from (none exists before the token).
+                    self._local.wrote = version >= STATE_TOKEN_VERSION
                     for statement in statements:
                         self._cur.execute(statement)
                     self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, self.now()])

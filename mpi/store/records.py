@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from mpi.store.columns import LINK_FIELDS, loads, select
 from mpi.store.database import Database
@@ -134,6 +135,35 @@ class RecordTable:
         rows = _index_rows(self._db.query(f"{sql} WHERE list_contains(?, r.source_record_id)", [ids, _CLOSED, ids]))
         wanted = set(keys)
         return [row for row in rows if row[0] in wanted]
+
+    def index_columns(self, frequency_columns: Iterable[str]) -> dict[str, Any]:
+        """Every source record as columns (Arrow tables, no Python object per row), for the candidate index's base.
+
+        ``records``: one row per record in the order of its key (source system, a unit separator, record id:
+        the key's bytes), with its normalised form as JSON text, times as epoch microseconds, its link and its
+        open case; ``postings``: (blocking key, record row) pairs, rows numbering ``records``, in no order (the
+        caller sorts them faster than a second sort here). ``value_counts``: (column, value as JSON, records) of
+        the ``frequency_columns``, in one pass over the forms. Read in the caller's transaction (one state).
+        """
+        rows = """(row_number() OVER (ORDER BY source_system || chr(31) || source_record_id) - 1)::INTEGER"""
+        records = self._db.arrow(
+            """SELECT r.source_system || chr(31) || r.source_record_id AS key, CAST(r.norm AS VARCHAR) AS norm,
+                      epoch_us(r.received_at) AS received, epoch_us(r.updated_at) AS updated,
+                      l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id
+               FROM source_records r
+               LEFT JOIN links l USING (source_system, source_record_id)
+               LEFT JOIN (SELECT source_system, source_record_id, max(case_id) AS case_id FROM review_cases
+                          WHERE NOT list_contains(?, state) GROUP BY ALL) c USING (source_system, source_record_id)
+               ORDER BY key""", [_CLOSED])
+        postings = self._db.arrow(
+            f"""WITH r AS (SELECT source_system, source_record_id, {rows} AS row FROM source_records)
+                SELECT b.block_key, r.row FROM blocking_keys b JOIN r USING (source_system, source_record_id)""")
+        columns = list(frequency_columns)
+        counts = [(columns[c], v, n) for c, v, n in self._db.query(
+            """WITH v AS (SELECT unnest(json_extract(norm, ?)) AS v, unnest(range(?)) AS c FROM source_records)
+               SELECT c, CAST(v AS VARCHAR), count(*) FROM v WHERE v IS NOT NULL AND json_type(v) <> 'NULL'
+               GROUP BY ALL""", [['$."' + c + '"' for c in columns], len(columns)])]
+        return {"records": records, "postings": postings, "value_counts": counts}
 
     def export_rows(self) -> Iterator[tuple]:
         """One row per source record: its link (if any) and its open review case (if any)."""

@@ -370,7 +370,23 @@ MIGRATIONS.extend(EXCHANGE_MIGRATIONS)
 MIGRATIONS.extend(BATCH_MIGRATIONS)
 # Migrations 17 onwards are the steward's: search terms (17) and why cases are held (18).
 MIGRATIONS.extend(STEWARD_MIGRATIONS)
-# Migrations 19 onwards are for running at scale and in several instances (leases, 19).
+# Migrations 19 onwards are for running at scale and in several instances (leases, 19; the change log of
+# records, 20); the store's state token (21) follows.
 MIGRATIONS.extend(SCALE_MIGRATIONS)
 
+MIGRATIONS.append((
+    21,
+    [
+        # The store's state token: a fresh random value set by every write transaction as it commits
+        # (``Database.transaction``). A copy of derived state kept outside the store (the candidate index's
+        # snapshot beside the file) is valid only while the token it was made at is still the store's; a
+        # random value, not a counter, so a store restored from a backup and written again never repeats one.
+        # A table of its own (one row), not a meta key: the meta rows are settings, compared as such.
+        "CREATE TABLE IF NOT EXISTS store_state (token VARCHAR NOT NULL)",
+        "INSERT INTO store_state SELECT CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM store_state)",
+    ],
+))
+
 LATEST_VERSION = MIGRATIONS[-1][0]
+#: The migration that made ``store_state``: later ones set a new state token as they commit.
+STATE_TOKEN_VERSION = 21
