@@ -38,10 +38,15 @@ def build(store: Store) -> CandidateIndex:
     with store.transaction():
         _renormalise_if_stale(store)
         _rekey_if_stale(store)
-        base, changes = _base(store)
-        index = CandidateIndex(base)
-        if changes is not None:
-            index_changes.replay(index, changes)
+        if store.shared:
+            # A PostgreSQL store: the columnar read is DuckDB's SQL, and a base saved by one of several instances
+            # would be stale at once; each instance builds its index from the rows (``mpi.identity.sync``).
+            index = CandidateIndex.from_rows(store.records.index_rows())
+        else:
+            base, changes = _base(store)
+            index = CandidateIndex(base)
+            if changes is not None:
+                index_changes.replay(index, changes)
         for key, person_id in store.cases.not_duplicate_pairs():
             index.keep_apart(key, person_id)
     return index

@@ -209,6 +209,11 @@ class PostgresDatabase:
     def in_transaction(self) -> bool:
         return bool(getattr(self._local, "depth", 0))
 
+    def state_token(self) -> None:
+        """None: a store several instances write has no state one process could save derived copies of
+        (``Database.state_token``); each instance builds its candidate index at start."""
+        return None
+
     def holds_writer(self) -> bool:
         """Whether this thread holds the writer lock (inside :meth:`transaction` or :meth:`serialised`)."""
         return bool(getattr(self._local, "depth", 0) or getattr(self._local, "serial", 0))
