@@ -85,7 +85,7 @@ def test_a_stale_version_is_a_conflict_and_changes_nothing(services, band, case_
 
     assert e.value.status == 409 and "version" in e.value.errors
     after = services.cases.get(case_id)
-    assert (after["version"], after["state"], after["owner"]) == (2, "in_review", "bob")
+    assert (after["version"], after["state"], after["owner"]) == (2, "in_review", "bob") and after == before
     assert len(services.store.audit.events(limit=10_000)) == events
     assert services.store.records.get("foodbank-cbo", "FB-3")["link"] is None
 
