@@ -25,7 +25,6 @@ import contextlib
 import logging
 import re
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,9 +33,8 @@ import duckdb
 
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
-from mpi.store.cache import ReadCache
-from mpi.store.group import FlushFailed, GroupCommit
-from mpi.store.pending import Pending
+from mpi.store.group import FlushFailed
+from mpi.store.transactions import Transactions
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
 
 logger = logging.getLogger(__name__)
@@ -44,7 +42,7 @@ logger = logging.getLogger(__name__)
 _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 
-class Database:
+class Database(Transactions):
     """The connection to one DuckDB store file and the rules for writing to it."""
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
@@ -83,21 +81,8 @@ class Database:
                               "(docs/api.md), or stop it and run this again", self.path, pid) from e
         except duckdb.Error as e:
             raise StoreError(f"cannot open the store at {self.path}: {e}") from e
-        self._local = threading.local()
-        self._write_lock = threading.RLock()
-        self._pending = Pending()
-        self._after_commit: list[Callable[[], None]] = []
-        self._after_rollback: list[Callable[[], None]] = []
+        self._init_transactions()
         self._sequences: dict[str, int] = {}
-        #: Transactions rolled back since the store opened (a diagnostic: a refused action should cause none).
-        self.rollbacks = 0
-        #: Writes asked for since the store opened (buffered or not): a unit of a group that raised with this
-        #: unchanged wrote nothing, so the group need not roll back for it (``group.py``).
-        self.writes = 0
-        #: Writers that arrive together, run in one transaction (:meth:`grouped`).
-        self.group = GroupCommit(self)
-        #: Small reads made on every request (meta, users), kept between writes.
-        self.cache = ReadCache()
         self.migrate()
 
     # -- reading and writing -------------------------------------------------------------
@@ -202,20 +187,6 @@ class Database:
                 cur.unregister(view)
         self.run(insert, what)
 
-    def pending(self) -> Pending:
-        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost).
-
-        Every write passes here, so this is where a transaction learns it wrote (and gets a new state token).
-        """
-        self._in_transaction()
-        self._local.wrote = True
-        self.writes += 1
-        return self._pending
-
-    def _in_transaction(self) -> None:
-        if not getattr(self._local, "depth", 0):
-            raise StoreError("a write outside Store.transaction() would be lost")
-
     # -- the state token -----------------------------------------------------------------------
 
     def state_token(self) -> str | None:
@@ -230,91 +201,14 @@ class Database:
         row = self.one("SELECT token FROM store_state", flush=False)
         return row[0] if row else None
 
+    def _committing(self) -> None:
+        if self._local.wrote:  # a transaction that wrote leaves the store in a state of its own
+            self._new_state_token()
+
     def _new_state_token(self) -> None:
         self._cur.execute("UPDATE store_state SET token = ?", [secrets.token_hex(16)])
 
     # -- transactions ----------------------------------------------------------------------
-
-    def in_transaction(self) -> bool:
-        """Whether this thread is inside :meth:`transaction`."""
-        return bool(getattr(self._local, "depth", 0))
-
-    def holds_writer(self) -> bool:
-        """Whether this thread holds the writer lock (inside :meth:`transaction` or :meth:`serialised`)."""
-        return bool(getattr(self._local, "depth", 0) or getattr(self._local, "serial", 0))
-
-    def grouped(self, work: Callable[[], Any]) -> Any:
-        """Run ``work()`` (read, decide, write) in a transaction shared with concurrent writers; its result.
-
-        It is answered once the commit that holds its writes is done; if it raises, nothing of it is
-        written and no other writer's work is lost (:class:`~mpi.store.group.GroupCommit`). Inside an
-        open transaction, or holding the writer lock, it joins that one.
-        """
-        return self.group.run(work)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the block as one atomic write; nested use joins the outer one.
-
-        Work registered with :meth:`after_commit` runs once it has committed
-        (still under the writer lock, so in commit order), and work registered
-        with :meth:`after_rollback` once it has rolled back, last registered first.
-        """
-        with self._write_lock:
-            depth = getattr(self._local, "depth", 0)
-            if depth:
-                self._local.depth = depth + 1
-                try:
-                    yield
-                finally:
-                    self._local.depth = depth
-                return
-            self._control("BEGIN TRANSACTION")
-            self._local.depth = 1
-            self._local.wrote = False
-            self._after_commit, self._after_rollback = [], []
-            try:
-                yield
-                self._flush()
-                if self._local.wrote:
-                    self._new_state_token()
-                self._control("COMMIT")
-            except BaseException:
-                self._pending = Pending()
-                self.rollbacks += 1
-                with contextlib.suppress(StoreError):  # a failed COMMIT has already rolled back
-                    self._control("ROLLBACK")
-                self._end()
-                _run_all(reversed(self._after_rollback), "after rollback")
-                raise
-            self._end()
-            _run_all(self._after_commit, "after commit")
-
-    def _end(self) -> None:
-        self._local.depth = self._local.wrote = 0
-        if self.cache.writing:
-            self.cache.write_ends()
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        """Run ``fn()`` after the open transaction commits (never if it rolls back)."""
-        self._in_transaction()
-        self._after_commit.append(fn)
-
-    def after_rollback(self, fn: Callable[[], None]) -> None:
-        """Run ``fn()`` after the open transaction rolls back (never if it commits)."""
-        self._in_transaction()
-        self._after_rollback.append(fn)
-
-    @contextlib.contextmanager
-    def serialised(self) -> Iterator[None]:
-        """Hold the writer lock without a transaction: a consistent read of in-memory state."""
-        with self._write_lock:
-            serial = getattr(self._local, "serial", 0)
-            self._local.serial = serial + 1
-            try:
-                yield
-            finally:
-                self._local.serial = serial
 
     def _control(self, statement: str) -> None:
         try:
@@ -418,12 +312,3 @@ class Database:
     def close(self) -> None:
         """Close the connection; the file stays."""
         self._con.close()
-
-
-def _run_all(work: Iterable[Callable[[], None]], when: str) -> None:
-    """Run each piece of work; one that fails is logged and the rest still run (the outcome is settled)."""
-    for fn in work:
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001
-            logger.error("work %s failed: %s in %s", when, type(e).__name__, getattr(fn, "__qualname__", fn))

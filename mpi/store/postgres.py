@@ -34,13 +34,11 @@ import psycopg
 
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError
-from mpi.store.cache import ReadCache
-from mpi.store.database import _run_all
 from mpi.store.dialect import COMPAT_FUNCTIONS
-from mpi.store.group import FlushFailed, GroupCommit, LockConflict
+from mpi.store.group import FlushFailed, LockConflict
 from mpi.store.pg_cursor import Cursor
-from mpi.store.pending import Pending
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
+from mpi.store.transactions import Transactions
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +57,7 @@ def is_postgres_url(value: str) -> bool:
     return str(value).startswith(("postgresql://", "postgres://"))
 
 
-class PostgresDatabase:
+class PostgresDatabase(Transactions):
     """The connections to one PostgreSQL store database and the rules for writing to it."""
 
     def __init__(self, url: str, clock: Clock | None = None):
@@ -67,23 +65,12 @@ class PostgresDatabase:
         self.path = url
         self.clock = clock or SystemClock()
         self.now = self.clock.now
-        self._local = threading.local()
+        self._init_transactions()
         #: Every thread's connection still open: a thread's is closed when the thread ends (its cursor is
         #: collected with its thread-local data), the rest by :meth:`close`.
         self._connections: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
         self._connections_lock = threading.Lock()
-        self._write_lock = threading.RLock()
-        self._pending = Pending()
-        self._after_commit: list[Callable[[], None]] = []
-        self._after_rollback: list[Callable[[], None]] = []
-        self._before_commit: list[Callable[[], None]] = []
         self._sequences: set[str] = set()
-        self.rollbacks = 0
-        #: Writes asked for since the store opened, and writers that arrive together run in one transaction
-        #: (as :class:`~mpi.store.database.Database`'s: ``group.py``).
-        self.writes = 0
-        self.group = GroupCommit(self)
-        self.cache = ReadCache()
         self._cur  # noqa: B018 - connect now, so a bad URL is refused when the store opens
         self.migrate()
 
@@ -197,90 +184,12 @@ class PostgresDatabase:
         """COPY rows into a table inside the open transaction (``mpi migrate-store``: ``transfer.py``)."""
         return self.run(lambda cur: cur.copy_rows(table, columns, rows, progress), f"copy into {table}")
 
-    def pending(self) -> Pending:
-        """The open transaction's buffered writes (StoreError outside a transaction: a write would be lost)."""
-        if not getattr(self._local, "depth", 0):
-            raise StoreError("a write outside Store.transaction() would be lost")
-        self.writes += 1
-        return self._pending
-
     # -- transactions ----------------------------------------------------------------------
-
-    def in_transaction(self) -> bool:
-        return bool(getattr(self._local, "depth", 0))
 
     def state_token(self) -> None:
         """None: a store several instances write has no state one process could save derived copies of
         (``Database.state_token``); each instance builds its candidate index at start."""
         return None
-
-    def holds_writer(self) -> bool:
-        """Whether this thread holds the writer lock (inside :meth:`transaction` or :meth:`serialised`)."""
-        return bool(getattr(self._local, "depth", 0) or getattr(self._local, "serial", 0))
-
-    def grouped(self, work: Callable[[], Any]) -> Any:
-        """Run ``work()`` in a transaction shared with this process's concurrent writers (:meth:`Database.grouped`)."""
-        return self.group.run(work)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Run the block as one atomic write; nested use joins the outer one (as :meth:`Database.transaction`)."""
-        with self._write_lock:
-            depth = getattr(self._local, "depth", 0)
-            if depth:
-                self._local.depth = depth + 1
-                try:
-                    yield
-                finally:
-                    self._local.depth = depth
-                return
-            self._control("BEGIN")
-            self._local.depth = 1
-            self._after_commit, self._after_rollback, self._before_commit = [], [], []
-            try:
-                yield
-                for fn in self._before_commit:
-                    fn()
-                self._flush()
-                self._control("COMMIT")
-            except BaseException:
-                self._pending = Pending()
-                self.rollbacks += 1
-                with contextlib.suppress(StoreError):
-                    self._control("ROLLBACK")
-                self._end()
-                _run_all(reversed(self._after_rollback), "after rollback")
-                raise
-            self._end()
-            _run_all(self._after_commit, "after commit")
-
-    def _end(self) -> None:
-        self._local.depth = 0
-        if self.cache.writing:
-            self.cache.write_ends()
-
-    def after_commit(self, fn: Callable[[], None]) -> None:
-        self.pending()
-        self._after_commit.append(fn)
-
-    def after_rollback(self, fn: Callable[[], None]) -> None:
-        self.pending()
-        self._after_rollback.append(fn)
-
-    def before_commit(self, fn: Callable[[], None]) -> None:
-        """Run ``fn()`` (which may write) as the open transaction's last work before its COMMIT."""
-        self.pending()
-        self._before_commit.append(fn)
-
-    @contextlib.contextmanager
-    def serialised(self) -> Iterator[None]:
-        with self._write_lock:
-            serial = getattr(self._local, "serial", 0)
-            self._local.serial = serial + 1
-            try:
-                yield
-            finally:
-                self._local.serial = serial
 
     def _control(self, statement: str) -> None:
         try:
