@@ -69,10 +69,12 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def rss_mb(pid: int) -> dict[str, float]:
-    """Resident (VmRSS) and peak resident (VmHWM) memory of a process, in MB."""
+    """Resident (VmRSS) and peak resident (VmHWM) memory of a process, in MB, and the resident memory split into the
+    process's own (RssAnon) and pages of mapped files (RssFile: the candidate index's saved base, clean pages the
+    kernel may drop and read again from the page cache)."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(("VmRSS:", "VmHWM:")):
+        if line.startswith(("VmRSS:", "VmHWM:", "RssAnon:", "RssFile:")):
             name, kb = line.split()[:2]
             out[name[:-1]] = int(kb) / 1024
     return out
@@ -132,7 +134,8 @@ def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> 
         stop = time.perf_counter() - stopping
         log.close()
     out = {"latency_ms": summary(times), "startup_s": startup, "rss_ready_mb": memory_ready.get("VmRSS"),
-           "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "decisions": decisions, "stop_s": stop}
+           "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "rss_anon_mb": memory.get("RssAnon"),
+           "rss_file_mb": memory.get("RssFile"), "decisions": decisions, "stop_s": stop}
     # Started again: the index's base is mapped from what the stop saved (nothing was written since).
     log = open(folder / "serve-again.log", "w")
     started = time.perf_counter()
@@ -148,7 +151,9 @@ def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> 
             _post(conn, body, headers)
             again.append((time.perf_counter() - t0) * 1000)
         out["restart_latency_ms"] = summary(again)
-        out["restart_rss_mb"] = rss_mb(proc.pid).get("VmRSS")
+        memory = rss_mb(proc.pid)
+        out["restart_rss_mb"] = memory.get("VmRSS")
+        out["restart_rss_anon_mb"], out["restart_rss_file_mb"] = memory.get("RssAnon"), memory.get("RssFile")
     finally:
         proc.terminate()
         proc.wait(timeout=1800)
@@ -331,7 +336,9 @@ def print_tables(results: dict) -> None:
             if "restart_s" in h:
                 print(f"{'restarted':>9} {_ms(h['restart_latency_ms'])} {h['restart_latency_ms']['max']:7.2f}"
                       f"  {h['restart_s']:>10.1f}  {h['restart_rss_mb']:>8.0f}  {'-':>11}"
-                      f"  (stop took {h['stop_s']:.1f} s; RSS when ready {h['restart_rss_ready_mb']:.0f} MB)")
+                      f"  (stop took {h['stop_s']:.1f} s; RSS when ready {h['restart_rss_ready_mb']:.0f} MB; after the"
+                      f" queries {h.get('restart_rss_anon_mb') or 0:.0f} MB its own, {h.get('restart_rss_file_mb') or 0:.0f}"
+                      " MB pages of the mapped base)")
     if any("splink" in results[n]["inprocess"] for n in measured):
         print("\n## Splink's cached real-time scoring of the same record against the same candidate records (ms)")
         print(f"{'persons':>9} {'queries':>7} | {'match() p50 p95 p99':>23} | {'scoring only':>23} |"
