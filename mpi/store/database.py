@@ -25,7 +25,7 @@ import contextlib
 import logging
 import re
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,8 @@ _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
 
 class Database(Transactions):
     """The connection to one DuckDB store file and the rules for writing to it."""
+
+    _driver_error = duckdb.Error
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
                  make_folder: bool = False):
@@ -103,20 +105,6 @@ class Database(Transactions):
         except duckdb.Error as e:
             raise StoreError(f"store query failed: {type(e).__name__}") from e
 
-    def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
-        """The first row of a statement, or None."""
-        rows = self.query(sql, params, flush=flush)
-        return rows[0] if rows else None
-
-    def execute(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
-        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost).
-
-        ``flush=False`` leaves the buffered writes buffered: for a statement that reads nothing they
-        hold (a row of a table that is never buffered), so a request does not pay a flush mid-way.
-        """
-        self.pending()
-        return self.query(sql, params, flush=flush)
-
     def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
                own_cursor: bool = False) -> Iterator[tuple]:
         """The rows of a large read, a batch at a time.
@@ -151,28 +139,6 @@ class Database(Transactions):
             return cur.sql(sql, params=list(params) or None).to_arrow_table()
         except duckdb.Error as e:
             raise StoreError(f"store read failed: {type(e).__name__}") from e
-
-    def append(self, sql: str, params: Iterable[Any] = ()) -> None:
-        """Run one INSERT into an append-only table as a transaction of its own, outside the writer lock.
-
-        Rows only ever added to a table no one updates never conflict with the writer's
-        transaction, so such a row (an access event, written on every request) waits for no
-        match in progress. Inside this thread's open transaction it joins that one instead.
-        """
-        self.writes += 1
-        try:
-            self._cur.execute(sql, list(params))
-        except duckdb.Error as e:
-            raise StoreError(f"store append failed: {type(e).__name__}") from e
-
-    def run(self, work: Callable[[Any], Any], what: str) -> Any:
-        """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
-        self.pending()
-        self._flush()
-        try:
-            return work(self._cur)
-        except duckdb.Error as e:
-            raise StoreError(f"{what} failed: {type(e).__name__}") from e
 
     def insert_arrow(self, table: str, columns: Sequence[str], rows: Any, what: str) -> None:
         """Insert an Arrow table's ``columns`` into ``table`` as one statement, inside the open transaction."""

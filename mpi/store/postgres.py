@@ -60,6 +60,8 @@ def is_postgres_url(value: str) -> bool:
 class PostgresDatabase(Transactions):
     """The connections to one PostgreSQL store database and the rules for writing to it."""
 
+    _driver_error = psycopg.Error
+
     def __init__(self, url: str, clock: Clock | None = None):
         """Connect (the database must exist), give it the compatibility functions and migrate it."""
         self.path = url
@@ -103,15 +105,6 @@ class PostgresDatabase(Transactions):
         except psycopg.Error as e:
             raise StoreError(f"store query failed: {type(e).__name__}") from e
 
-    def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
-        rows = self.query(sql, params, flush=flush)
-        return rows[0] if rows else None
-
-    def execute(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
-        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost)."""
-        self.pending()
-        return self.query(sql, params, flush=flush)
-
     def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
                own_cursor: bool = False) -> Iterator[tuple]:
         """The rows of a large read, a batch at a time (``own_cursor``: on a connection of its own)."""
@@ -148,23 +141,6 @@ class PostgresDatabase(Transactions):
         finally:
             if con is not None:
                 con.close()
-
-    def append(self, sql: str, params: Iterable[Any] = ()) -> None:
-        """Run one INSERT into an append-only table, as a transaction of its own (or inside this thread's)."""
-        self.writes += 1
-        try:
-            self._cur.execute(sql, list(params))
-        except psycopg.Error as e:
-            raise StoreError(f"store append failed: {type(e).__name__}") from e
-
-    def run(self, work: Callable[[Any], Any], what: str) -> Any:
-        """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
-        self.pending()
-        self._flush()
-        try:
-            return work(self._cur)
-        except psycopg.Error as e:
-            raise StoreError(f"{what} failed: {type(e).__name__}") from e
 
     def insert_arrow(self, table: str, columns: Sequence[str], rows: Any, what: str) -> None:
         """Insert an Arrow table's ``columns`` into ``table`` inside the open transaction (COPY, then one INSERT)."""

@@ -12,7 +12,8 @@ commit, after it, or after a rollback, and the entry to group commit
 
 A database built on this sets, in its ``__init__`` (:meth:`_init_transactions`),
 the state used here, and gives ``_control(statement)`` (BEGIN, COMMIT,
-ROLLBACK) and ``_flush()`` (its buffered writes, raising ``FlushFailed``); it
+ROLLBACK), ``_flush()`` (its buffered writes, raising ``FlushFailed``), ``query`` and ``_cur``, and names its
+driver's base exception (``_driver_error``); it
 may override :meth:`_committing`, its last write before COMMIT.
 """
 
@@ -52,6 +53,9 @@ class Transactions:
         #: Small reads made on every request (meta, users), kept between writes.
         self.cache = ReadCache()
 
+    #: The database driver's base exception, wrapped as StoreError by the statements both databases share.
+    _driver_error: type[Exception] = Exception
+
     def _control(self, statement: str) -> None:
         raise NotImplementedError
 
@@ -60,6 +64,44 @@ class Transactions:
 
     def _committing(self) -> None:
         """The database's own last work before COMMIT, after the buffered writes are flushed (none by default)."""
+
+    # -- statements both databases run alike (the driver's own error, ``_driver_error``, wrapped) ----------
+
+    def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
+        """The first row of a statement, or None."""
+        rows = self.query(sql, params, flush=flush)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run a write statement, which must be inside a transaction (else StoreError: it would be lost).
+
+        ``flush=False`` leaves the buffered writes buffered: for a statement that reads nothing they
+        hold (a row of a table that is never buffered), so a request does not pay a flush mid-way.
+        """
+        self.pending()
+        return self.query(sql, params, flush=flush)
+
+    def append(self, sql: str, params: Iterable[Any] = ()) -> None:
+        """Run one INSERT into an append-only table as a transaction of its own, outside the writer lock.
+
+        Rows only ever added to a table no one updates never conflict with the writer's
+        transaction, so such a row (an access event, written on every request) waits for no
+        match in progress. Inside this thread's open transaction it joins that one instead.
+        """
+        self.writes += 1
+        try:
+            self._cur.execute(sql, list(params))
+        except self._driver_error as e:
+            raise StoreError(f"store append failed: {type(e).__name__}") from e
+
+    def run(self, work: Callable[[Any], Any], what: str) -> Any:
+        """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
+        self.pending()
+        self._flush()
+        try:
+            return work(self._cur)
+        except self._driver_error as e:
+            raise StoreError(f"{what} failed: {type(e).__name__}") from e
 
     # -- writes --------------------------------------------------------------------------------
 
