@@ -9,7 +9,12 @@ CSR (an offsets array into an array of record rows; rows are numbered in key
 order, so a person's rows in ascending order are its records in key order).
 It is read from the store with no Python object per row (``RecordTable.index_columns``),
 saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``,
-so a start maps it and only the pages a request touches become resident.
+so a start maps it and only the pages a request touches become resident. The forms,
+two thirds of the bytes, are not mapped but read with ``os.pread`` a record at a
+time: a page of a mapped file becomes part of the process's resident memory when
+it is touched, with its neighbours (the kernel maps up to 64 KB around a fault),
+so a few hundred queries made most of 1.6 GB of forms resident at a million
+persons; read, they stay in the page cache, shared and given back under pressure.
 
 The base never changes once made; :class:`mpi.identity.index.CandidateIndex`
 lays the records changed since over it. The manifest names the store state it
@@ -50,7 +55,7 @@ class Snapshot:
     """Every record of one store state as columns (read-only; arrays may be memory-mapped files)."""
 
     def __init__(self, arrays: dict[str, np.ndarray], vocab: dict[str, list], value_counts: dict[str, dict],
-                 stamp: dict[str, Any]):
+                 stamp: dict[str, Any], forms: _FormFile | None = None):
         #: Whether the arrays are pages of saved files (:meth:`open`) rather than memory of this process.
         self.mapped = any(isinstance(array, np.memmap) for array in arrays.values())
         #: Plain arrays over the mapped files (``np.memmap`` pays a Python call on every index taken).
@@ -66,7 +71,9 @@ class Snapshot:
         self._keys, self._block_keys, self._person_ids = a["keys"], a["block_keys"], a["person_ids"]
         self.person, self.post_off, self.post_rows = a["person"], a["post_off"], a["post_rows"]
         self.person_off, self.person_rows = a["person_off"], a["person_rows"]
-        self.norm_off, self.norm_blob = a["norm_off"], a["norm_blob"]
+        self.norm_off = a["norm_off"]
+        #: The forms' buffer: a file read with ``os.pread`` (:meth:`open`), or an array in memory (a base just built).
+        self._forms: _FormFile | np.ndarray = forms if forms is not None else a["norm_blob"]
         #: Row -> its open case (few records are held: a dict, read on every entry made).
         self._cases = dict(zip(a["case_rows"].tolist(), (c.decode() for c in a["case_ids"].tolist())))
 
@@ -130,7 +137,8 @@ class Snapshot:
 
     def records(self, rows: np.ndarray) -> list[tuple]:
         """(key, norm as JSON text, row, link or None, case id) of each row, read column-wise."""
-        a, blob, cases = self.a, self.norm_blob, self._cases
+        a, forms, cases = self.a, self._forms, self._cases
+        read = forms.read if type(forms) is _FormFile else lambda start, end: forms[start:end].tobytes()
         starts, ends = self.norm_off[rows].tolist(), self.norm_off[rows + 1].tolist()
         persons, decisions, sources = self.person[rows].tolist(), a["decision"][rows].tolist(), a["link_source"][rows].tolist()
         scores, probabilities = a["score"][rows].tolist(), a["probability"][rows].tolist()
@@ -144,7 +152,7 @@ class Snapshot:
                 link = (self._person_ids[person].decode(), self.decisions[decisions[i]], self.link_sources[sources[i]],
                         None if isnan(score) else score, None if isnan(probability) else probability)
             system, _, record_id = keys[i].decode().partition(_SEP)
-            out.append(((system, record_id), blob[starts[i]:ends[i]].tobytes().decode(), row, link, cases.get(row)))
+            out.append(((system, record_id), read(starts[i], ends[i]).decode(), row, link, cases.get(row)))
         return out
 
     def times(self, row: int) -> tuple[datetime, datetime]:
@@ -237,7 +245,10 @@ class Snapshot:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         for name in _ARRAYS:
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(self.a[name]), allow_pickle=False)
+            if name == "norm_blob" and type(self._forms) is _FormFile:
+                shutil.copyfile(self._forms.path, tmp / f"{name}.npy")
+            else:
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(self.a[name]), allow_pickle=False)
         value_counts = {c: list(counts.items()) for c, counts in self.value_counts.items()}
         (tmp / "value_counts.json").write_text(json.dumps(value_counts), encoding="utf-8")
         manifest = {"format": FORMAT, "stamp": self.stamp, "records": self.size,
@@ -257,10 +268,24 @@ class Snapshot:
         if manifest.get("format") != FORMAT:
             raise ValueError(f"index snapshot format {manifest.get('format')}, not {FORMAT}")
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+        forms = _FormFile(folder / "norm_blob.npy", arrays["norm_blob"].offset)
+        arrays["norm_blob"] = np.zeros(0, dtype=np.uint8)  # (the mapping is dropped: the forms are read, never mapped)
         counts = json.loads((folder / "value_counts.json").read_text(encoding="utf-8"))
         value_counts = {c: {(tuple(v) if isinstance(v, list) else v): n for v, n in pairs}
                         for c, pairs in counts.items()}
-        return cls(arrays, manifest["vocab"], value_counts, manifest["stamp"])
+        return cls(arrays, manifest["vocab"], value_counts, manifest["stamp"], forms)
+
+
+class _FormFile:
+    """The saved forms' buffer, read a record at a time with ``os.pread`` (one system call, no mapping)."""
+
+    def __init__(self, path: Path, data_offset: int):
+        self.path = path
+        self._file = open(path, "rb", buffering=0)  # noqa: SIM115 (held as long as the base; closed with it)
+        self._fd, self._at = self._file.fileno(), data_offset
+
+    def read(self, start: int, end: int) -> bytes:
+        return os.pread(self._fd, end - start, self._at + start)
 
 
 def folder_of(db_path: str) -> Path | None:
