@@ -101,16 +101,11 @@ class CandidateIndex:
 
     def _materialise_many(self, rows: np.ndarray) -> list[Entry]:
         """Entries of base rows, read column-wise; their blocking keys and times are read when asked for."""
-        shapes, base, loads, new = self._shapes, self.base, _decode, MappedEntry.__new__
+        base, loads, new = self.base, _decode, MappedEntry.__new__
         out = []
-        for key, norm_json, row, link, case_id in base.records(rows):
-            norm = loads(norm_json)
-            shape = tuple(norm)
-            known = shapes.get(shape)
-            if known is None:
-                known = shapes[shape] = (shape, tuple(i for i, name in enumerate(shape) if name in SHARED_FIELDS))
+        for key, shape, values, row, link, case_id in base.records(rows):
             entry = new(MappedEntry)
-            entry.key, entry.shape, entry.values, entry._base, entry._row = key, known[0], tuple(norm.values()), base, row
+            entry.key, entry.shape, entry.values, entry._base, entry._row = key, shape, tuple(loads(values)), base, row
             if link:
                 entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
             else:

@@ -3,7 +3,8 @@
 An index of Python objects (an object per record, dict postings) cost 13 GB and
 149 s to build at a million persons. The base holds the same facts as flat
 arrays: record keys and the blocking keys as sorted fixed-width byte strings
-(looked up by binary search), each record's normalised form as its JSON text in
+(looked up by binary search), each record's normalised form as the JSON array of
+its values (its field names are its shape's, one of the few the base lists) in
 one buffer with offsets, the link and case columns, postings and persons as
 CSR (an offsets array into an array of record rows; rows are numbered in key
 order, so a person's rows in ascending order are its records in key order).
@@ -41,10 +42,10 @@ import pyarrow.compute as pc
 logger = logging.getLogger(__name__)
 
 #: Bumped when the files' layout changes: a base of another format is made again.
-FORMAT = 1
+FORMAT = 2
 _SEP = "\x1f"  # between source system and record id in a stored key (below every printable character)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ARRAYS = ("keys", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
+_ARRAYS = ("keys", "norm_shape", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
            "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
            "person_ids", "person_off", "person_rows")
 
@@ -62,6 +63,8 @@ class Snapshot:
         self.a = arrays = {name: np.asarray(array) for name, array in arrays.items()}
         #: The decision and link source codes' values (index 0 is None).
         self.decisions, self.link_sources = vocab["decision"], vocab["link_source"]
+        #: The forms' shapes (their field names, in order); ``norm_shape`` holds each record's.
+        self.shapes = [tuple(shape) for shape in vocab["shapes"]]
         #: Column -> value -> records showing it (``mpi.matching.frequencies.ValueCounts``).
         self.value_counts = value_counts
         #: The store state and rules it was made at (``mpi.identity.upkeep._stamp``).
@@ -136,13 +139,13 @@ class Snapshot:
         return tuple(block_keys[c].decode() for c in a["rec_keys"][a["rec_key_off"][row]:a["rec_key_off"][row + 1]])
 
     def records(self, rows: np.ndarray) -> list[tuple]:
-        """(key, norm as JSON text, row, link or None, case id) of each row, read column-wise."""
+        """(key, shape, values as a JSON array, row, link or None, case id) of each row, read column-wise."""
         a, forms, cases = self.a, self._forms, self._cases
         read = forms.read if type(forms) is _FormFile else lambda start, end: forms[start:end].tobytes()
         starts, ends = self.norm_off[rows].tolist(), self.norm_off[rows + 1].tolist()
         persons, decisions, sources = self.person[rows].tolist(), a["decision"][rows].tolist(), a["link_source"][rows].tolist()
         scores, probabilities = a["score"][rows].tolist(), a["probability"][rows].tolist()
-        keys = self._keys[rows].tolist()
+        keys, shapes, shape_of = self._keys[rows].tolist(), self.shapes, a["norm_shape"][rows].tolist()
         out = []
         for i, row in enumerate(rows.tolist()):
             person = persons[i]
@@ -152,7 +155,8 @@ class Snapshot:
                 link = (self._person_ids[person].decode(), self.decisions[decisions[i]], self.link_sources[sources[i]],
                         None if isnan(score) else score, None if isnan(probability) else probability)
             system, _, record_id = keys[i].decode().partition(_SEP)
-            out.append(((system, record_id), read(starts[i], ends[i]).decode(), row, link, cases.get(row)))
+            out.append(((system, record_id), shapes[shape_of[i]], read(starts[i], ends[i]).decode(), row, link,
+                        cases.get(row)))
         return out
 
     def times(self, row: int) -> tuple[datetime, datetime]:
@@ -176,7 +180,10 @@ class Snapshot:
                 renumber = np.empty(n, dtype=np.int32)
                 renumber[order] = np.arange(n, dtype=np.int32)
             a["keys"] = keys
-            a["norm_off"], a["norm_blob"] = _blob(records.column("norm"))
+            a["norm_off"], a["norm_blob"] = _blob(records.column("norm_values"))
+            coded = records.column("norm_shape").combine_chunks().dictionary_encode()
+            a["norm_shape"] = coded.indices.to_numpy().astype(np.int32)
+            shapes = [json.loads(shape) for shape in coded.dictionary.to_pylist()]
             a["received"] = records.column("received").to_numpy().astype(np.int64)
             a["updated"] = records.column("updated").to_numpy().astype(np.int64)
             linked = records.column("person_id").is_valid().to_numpy(zero_copy_only=False)
@@ -185,7 +192,7 @@ class Snapshot:
             person = np.full(n, -1, dtype=np.int32)
             person[linked] = codes
             a["person"] = person
-            vocab = {}
+            vocab = {"shapes": shapes}
             for name in ("decision", "link_source"):
                 coded = records.column(name).combine_chunks().dictionary_encode()
                 values = coded.dictionary.to_pylist()
@@ -223,8 +230,8 @@ class Snapshot:
             a["rec_keys"] = post_codes[by_row]
             a["rec_key_off"] = _offsets(np.bincount(post_rows, minlength=n))
         else:
-            vocab = {"decision": [None], "link_source": [None]}
-            for name, dtype in (("keys", "S1"), ("norm_blob", np.uint8), ("received", np.int64),
+            vocab = {"decision": [None], "link_source": [None], "shapes": []}
+            for name, dtype in (("keys", "S1"), ("norm_shape", np.int32), ("norm_blob", np.uint8), ("received", np.int64),
                                 ("updated", np.int64), ("person", np.int32), ("decision", np.int8),
                                 ("link_source", np.int8), ("score", np.float64), ("probability", np.float64),
                                 ("case_rows", np.int32), ("case_ids", "S1"), ("block_keys", "S1"),
@@ -252,7 +259,8 @@ class Snapshot:
         value_counts = {c: list(counts.items()) for c, counts in self.value_counts.items()}
         (tmp / "value_counts.json").write_text(json.dumps(value_counts), encoding="utf-8")
         manifest = {"format": FORMAT, "stamp": self.stamp, "records": self.size,
-                    "vocab": {"decision": self.decisions, "link_source": self.link_sources}}
+                    "vocab": {"decision": self.decisions, "link_source": self.link_sources,
+                              "shapes": [list(shape) for shape in self.shapes]}}
         (tmp / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")  # last: a folder without it is not one
         old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
         if folder.exists():

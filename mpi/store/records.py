@@ -140,14 +140,15 @@ class RecordTable:
         """Every source record as columns (Arrow tables, no Python object per row), for the candidate index's base.
 
         ``records``: one row per record in the order of its key (source system, a unit separator, record id:
-        the key's bytes), with its normalised form as JSON text, times as epoch microseconds, its link and its
+        the key's bytes), with its normalised form as the JSON array of its values and of its field names, times as epoch microseconds, its link and its
         open case; ``postings``: (blocking key, record row) pairs, rows numbering ``records``, in no order (the
         caller sorts them faster than a second sort here). ``value_counts``: (column, value as JSON, records) of
         the ``frequency_columns``, in one pass over the forms. Read in the caller's transaction (one state).
         """
         rows = """(row_number() OVER (ORDER BY source_system || chr(31) || source_record_id) - 1)::INTEGER"""
         records = self._db.arrow(
-            """SELECT r.source_system || chr(31) || r.source_record_id AS key, CAST(r.norm AS VARCHAR) AS norm,
+            """SELECT r.source_system || chr(31) || r.source_record_id AS key,
+                      to_json(json_extract(r.norm, '$.*')) AS norm_values, to_json(json_keys(r.norm)) AS norm_shape,
                       epoch_us(r.received_at) AS received, epoch_us(r.updated_at) AS updated,
                       l.person_id, l.decision, l.link_source, l.score, l.probability, c.case_id
                FROM source_records r
