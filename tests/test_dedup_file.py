@@ -277,7 +277,7 @@ def _busy_workers(pid: int, ticks: int) -> list[int]:
 
 def test_a_worker_killed_mid_chunk_is_a_one_line_error_not_a_hang_and_writes_nothing(world, tmp_path):
     # As the kernel's OOM killer would: a real worker process, busy with its chunk, killed from outside.
-    rows = list(generate_records(6_000, seed=29))  # about 8 chunks: the kill lands while most are still to do
+    rows = list(generate_records(6_000, seed=29))  # 8 chunks: ~2 s of CPU a worker, the kill lands half-way
     path = _write_csv(tmp_path / "big.csv", rows)
     out = tmp_path / "clusters.csv"
     proc = subprocess.Popen([sys.executable, "-c", "from mpi.cli import main; main()", "--db", str(world["db"]),
@@ -286,7 +286,9 @@ def test_a_worker_killed_mid_chunk_is_a_one_line_error_not_a_hang_and_writes_not
     try:
         busy = []
         while not busy and proc.poll() is None:
-            busy = _busy_workers(proc.pid, ticks=os.sysconf("SC_CLK_TCK") // 10)  # 0.1 s into a chunk
+            # A spawned worker spends ~0.7 s of CPU importing the command before its first chunk (a forked one,
+            # none); after a second it is well into its chunks, all of which are still to come back.
+            busy = _busy_workers(proc.pid, ticks=os.sysconf("SC_CLK_TCK"))
             time.sleep(0.02)
         assert busy, "the command ended before a worker was seen busy"
         os.kill(busy[0], signal.SIGKILL)

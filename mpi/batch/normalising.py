@@ -12,15 +12,15 @@ Why this pool and this start method:
   executor, so every chunk not yet answered fails with ``BrokenProcessPool``
   and the command stops with :class:`WorkerDied`. A ``multiprocessing.Pool``
   replaces a dead worker without a word and waits for its chunk for ever.
-- Workers come from a fork server, never from this process: by then this
-  process has threads (pyarrow's allocator and numpy's start their own at
+- Workers are spawned (fresh interpreters), never forked from this process:
+  by then it has threads (pyarrow's allocator and numpy start their own at
   import; a test runner has more), and a fork of a threaded process can
-  deadlock or die in the child. The fork server is a fresh interpreter that
-  imports only this module (its normalisers: no pyarrow, numpy or DuckDB), so
-  it has one thread, and a worker forked from it starts at once with the
-  normalisers loaded.
-
-This module stays that light on purpose: the fork server imports it.
+  deadlock or die in the child. A fork server would be as safe but no
+  quicker: a worker started either way imports the command's ``__main__``
+  (the ``mpi`` script: the whole CLI, ~0.8 s) before its first chunk, and a
+  server importing it too would have its threads. ``bench/dedup_file_pool.py``
+  measures the start: about a second before the first chunk is back, against
+  half that forked, on a file whose normalising takes several.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from mpi.records.validation import validate_record
 CHUNK = 2_000
 #: Chunks sent ahead per worker: one being normalised and one waiting, so no worker idles between chunks.
 IN_FLIGHT = 2
-#: How workers are started: forked from a one-thread server that has imported this module (see above).
-START_METHOD = "forkserver"
+#: How workers are started: fresh interpreters, not forks of this threaded process (see above).
+START_METHOD = "spawn"
 
 Key = tuple[str, str]
 Row = tuple[int, dict[str, str]]
@@ -97,13 +97,8 @@ def normalised(rows: Iterable[Row], workers: int, progress: Callable[[int], Any]
             if progress:
                 progress(len(chunk))
         return
-    context = multiprocessing.get_context(start_method)
-    if start_method == "forkserver":
-        # Only until the server starts (once per process): it imports this module, and not the caller's
-        # __main__ (the `mpi` script imports the whole CLI, threads and all).
-        context.set_forkserver_preload([__name__])
     todo = chunks(rows)
-    pool = ProcessPoolExecutor(workers, mp_context=context)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method))
     pending: deque[Future] = deque()
     try:
         pending.extend(pool.submit(normalise_chunk, chunk) for chunk in islice(todo, IN_FLIGHT * workers))
