@@ -4,7 +4,8 @@
 (by its extension) of canonical records; only a record's own fields are read
 (a truth column, or any other, never is). Each record is validated and
 normalised as training does (:func:`mpi.matching.training.model_row`), in a
-pool of worker processes: at about 180 us a record it is most of the work. A
+pool of worker processes (:mod:`mpi.batch.normalising`: a worker that dies stops
+the command instead of hanging it): at about 180 us a record it is most of the work. A
 record that fails validation is skipped and counted (its row and the names of
 its bad fields are kept, never its values); the same key twice in one file is
 one record, the later valid row winning. The batch engine then scores and
@@ -23,38 +24,29 @@ from __future__ import annotations
 
 import csv
 import logging
-import multiprocessing
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from mpi.batch.engine import BatchModel, Progress, score
-from mpi.errors import MpiError, ValidationError
+from mpi.batch.normalising import Key, Outcome, normalised
+from mpi.errors import MpiError
 from mpi.matching.comparisons import MODEL_COLUMNS
 from mpi.records import recordfiles
 from mpi.records.fields import RECORD_FIELDS
-from mpi.records.normalise import normalise_record
-from mpi.records.validation import validate_record
 
 logger = logging.getLogger(__name__)
 
 #: The columns of a clusters file, in order: a contract (``mpi load --clusters`` reads them back).
 CLUSTER_COLUMNS = ("source_system", "source_record_id", "cluster_id", "match_weight_to_cluster")
-#: Records per task sent to a worker process.
-CHUNK = 2_000
 #: Rejected rows kept to be named on the terminal (the count is always whole).
 REJECTED_SHOWN = 20
-
-Key = tuple[str, str]
-#: One row's outcome from a worker: its row number, its key, and its model row or the names of its bad fields.
-Outcome = tuple[int, Key, dict[str, Any] | None, list[str] | None]
 
 
 class BulkFileError(MpiError):
@@ -125,50 +117,6 @@ def read_rows(path: str | Path) -> Iterator[tuple[int, dict[str, str]]]:
     file_kind(path)
     for row, raw in recordfiles.read_records(path):
         yield row, {f: raw.get(f, "") for f in RECORD_FIELDS}
-
-
-# -- normalising in worker processes -------------------------------------------------------------------
-
-
-def _normalise_chunk(chunk: list[tuple[int, dict[str, str]]]) -> list[Outcome]:
-    """Worker: validate (leniently, as training does) and normalise each record into its model row."""
-    out: list[Outcome] = []
-    for row, raw in chunk:
-        key = (raw["source_system"], raw["source_record_id"])
-        try:
-            record = validate_record(raw, strict=False)
-        except ValidationError as e:
-            out.append((row, key, None, sorted(e.errors)))
-            continue
-        norm = normalise_record(record)
-        out.append((row, (record["source_system"], record["source_record_id"]),
-                    {c: norm.get(c) for c in MODEL_COLUMNS}, None))
-    return out
-
-
-def _chunks(rows: Iterable[tuple[int, dict[str, str]]]) -> Iterator[list[tuple[int, dict[str, str]]]]:
-    rows = iter(rows)
-    while chunk := list(islice(rows, CHUNK)):
-        yield chunk
-
-
-def normalised(rows: Iterable[tuple[int, dict[str, str]]], workers: int,
-               progress: Callable[[int], Any] | None = None) -> Iterator[Outcome]:
-    """Each row's outcome, in file order; ``workers`` processes normalise chunks ahead (0: in this one).
-
-    Workers are forked: they need the normalisers this process has loaded, and nothing else is held yet.
-    """
-    if workers <= 0:
-        for chunk in _chunks(rows):
-            yield from _normalise_chunk(chunk)
-            if progress:
-                progress(len(chunk))
-        return
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for done in pool.imap(_normalise_chunk, _chunks(rows)):
-            yield from done
-            if progress:
-                progress(len(done))
 
 
 def model_rows(outcomes: Iterable[Outcome], result: DedupFile) -> tuple[list[Key], pa.Table]:

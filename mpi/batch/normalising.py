@@ -1,0 +1,117 @@
+"""A bulk file's rows validated and normalised in worker processes, in file order, failing when a worker dies.
+
+At about 180 us a record, normalising is most of ``mpi dedup --input``'s work
+before scoring, so chunks of :data:`CHUNK` rows go to a
+:class:`~concurrent.futures.ProcessPoolExecutor`, at most :data:`IN_FLIGHT`
+per worker at once (a file of any size is never held in memory whole), and
+come back in the order they were sent.
+
+Why this pool and this start method:
+
+- A worker that dies (the kernel's OOM killer, a ``kill``) breaks the
+  executor, so every chunk not yet answered fails with ``BrokenProcessPool``
+  and the command stops with :class:`WorkerDied`. A ``multiprocessing.Pool``
+  replaces a dead worker without a word and waits for its chunk for ever.
+- Workers are spawned (fresh interpreters), never forked from this process:
+  by then it has threads (pyarrow's allocator and numpy start their own at
+  import; a test runner has more), and a fork of a threaded process can
+  deadlock or die in the child. A fork server would be as safe but no
+  quicker: a worker started either way imports the command's ``__main__``
+  (the ``mpi`` script: the whole CLI, ~0.8 s) before its first chunk, and a
+  server importing it too would have its threads. ``bench/dedup_file_pool.py``
+  measures the start: on 50,140 rows the first chunk came back 1-2.5 s after
+  the start, against 0.5-1 s forked (more on a loaded machine), of a
+  normalising phase of 8-15 s.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from itertools import islice
+from typing import Any
+
+from mpi.errors import MpiError, ValidationError
+from mpi.matching.comparisons import MODEL_COLUMNS
+from mpi.records.normalise import normalise_record
+from mpi.records.validation import validate_record
+
+#: Records per task sent to a worker process.
+CHUNK = 2_000
+#: Chunks sent ahead per worker: one being normalised and one waiting, so no worker idles between chunks.
+IN_FLIGHT = 2
+#: How workers are started: fresh interpreters, not forks of this threaded process (see above).
+START_METHOD = "spawn"
+
+Key = tuple[str, str]
+Row = tuple[int, dict[str, str]]
+#: One row's outcome from a worker: its row number, its key, and its model row or the names of its bad fields.
+Outcome = tuple[int, Key, dict[str, Any] | None, list[str] | None]
+
+
+class WorkerDied(MpiError):
+    """A worker process stopped before answering its chunk (killed, say for memory): nothing is written."""
+
+    status = 500
+    code = "worker_died"
+
+
+def normalise_chunk(chunk: list[Row]) -> list[Outcome]:
+    """Worker: validate (leniently, as training does) and normalise each record into its model row."""
+    out: list[Outcome] = []
+    for row, raw in chunk:
+        key = (raw["source_system"], raw["source_record_id"])
+        try:
+            record = validate_record(raw, strict=False)
+        except ValidationError as e:
+            out.append((row, key, None, sorted(e.errors)))
+            continue
+        norm = normalise_record(record)
+        out.append((row, (record["source_system"], record["source_record_id"]),
+                    {c: norm.get(c) for c in MODEL_COLUMNS}, None))
+    return out
+
+
+def chunks(rows: Iterable[Row]) -> Iterator[list[Row]]:
+    """The rows in lists of :data:`CHUNK`, in order."""
+    rows = iter(rows)
+    while chunk := list(islice(rows, CHUNK)):
+        yield chunk
+
+
+def normalised(rows: Iterable[Row], workers: int, progress: Callable[[int], Any] | None = None,
+               start_method: str = START_METHOD) -> Iterator[Outcome]:
+    """Each row's outcome, in file order; ``workers`` processes normalise chunks ahead (0: in this one).
+
+    ``progress`` is told each chunk's rows as the chunk comes back. ``start_method`` is for measuring
+    the others (``bench/dedup_file_pool.py``); ``fork`` is not safe here (see the module's docstring).
+
+    Raises:
+        WorkerDied: a worker stopped before answering; the rows it had, and those after, are not returned.
+    """
+    if workers <= 0:
+        for chunk in chunks(rows):
+            yield from normalise_chunk(chunk)
+            if progress:
+                progress(len(chunk))
+        return
+    todo = chunks(rows)
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method))
+    pending: deque[Future] = deque()
+    try:
+        pending.extend(pool.submit(normalise_chunk, chunk) for chunk in islice(todo, IN_FLIGHT * workers))
+        while pending:
+            done = pending.popleft().result()
+            pending.extend(pool.submit(normalise_chunk, chunk) for chunk in islice(todo, 1))
+            yield from done
+            if progress:
+                progress(len(done))
+    except BrokenProcessPool:
+        raise WorkerDied(f"a worker process normalising the file stopped before it answered (killed, perhaps "
+                         f"out of memory) with {workers} worker(s); nothing was written: run it again, with "
+                         "fewer --workers or --workers 0") from None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
