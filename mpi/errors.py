@@ -100,6 +100,13 @@ class StoreLocked(StoreError):
         self.pid = pid
 
 
+class WorkerDied(MpiError):
+    """A worker process stopped before answering its chunk (killed, say for memory): a bulk command stops."""
+
+    status = 500
+    code = "worker_died"
+
+
 class Unauthorized(MpiError):
     """A request without a known caller: every read or change must be attributable."""
 

@@ -31,6 +31,7 @@ from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.synth.generator import COLUMNS, generate_records
 from tests.cli_runner import assert_one_line_error
 from tests.conftest import SHIPPED_MODELS
+from tests.process_support import busy_workers, processes
 
 PEOPLE = 300
 
@@ -243,38 +244,6 @@ def test_the_file_options_without_input_are_a_usage_error_not_a_run_over_the_sto
     assert spark.exit_code == 2 and "--input runs on DuckDB" in spark.output
 
 
-def _processes() -> dict[int, tuple[int, bytes, int]]:
-    """Each process on the machine: its parent, its command line and the CPU time it used (ticks), from /proc."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
-        except OSError:  # gone meanwhile
-            continue
-        if stat[0] != "Z":
-            found[int(entry)] = (int(stat[1]), cmdline, int(stat[11]) + int(stat[12]))
-    return found
-
-
-def _busy_workers(pid: int, ticks: int) -> list[int]:
-    """The pool workers under ``pid`` that have used at least ``ticks`` of CPU, busiest first.
-
-    A worker is forked (its command line is its parent's: from the command itself, or from a fork server) or
-    started by multiprocessing's spawn; the fork server and the resource tracker are neither.
-    """
-    processes = _processes()
-    under, frontier = set(), {pid}
-    while frontier:
-        frontier = {p for p, (parent, _, _) in processes.items() if parent in frontier} - under
-        under |= frontier
-    workers = [p for p in under if processes[p][1] == processes.get(processes[p][0], (0, b""))[1]
-               or b"spawn_main" in processes[p][1]]
-    return sorted((p for p in workers if processes[p][2] >= ticks), key=lambda p: -processes[p][2])
-
-
 def test_a_worker_killed_mid_chunk_is_a_one_line_error_not_a_hang_and_writes_nothing(world, tmp_path):
     # As the kernel's OOM killer would: a real worker process, busy with its chunk, killed from outside.
     rows = list(generate_records(6_000, seed=29))  # 8 chunks: ~2 s of CPU a worker, the kill lands half-way
@@ -288,7 +257,7 @@ def test_a_worker_killed_mid_chunk_is_a_one_line_error_not_a_hang_and_writes_not
         while not busy and proc.poll() is None:
             # A spawned worker spends ~0.7 s of CPU importing the command before its first chunk (a forked one,
             # none); after a second it is well into its chunks, all of which are still to come back.
-            busy = _busy_workers(proc.pid, ticks=os.sysconf("SC_CLK_TCK"))
+            busy = busy_workers(proc.pid, ticks=os.sysconf("SC_CLK_TCK"))
             time.sleep(0.02)
         assert busy, "the command ended before a worker was seen busy"
         os.kill(busy[0], signal.SIGKILL)
@@ -303,7 +272,7 @@ def test_a_worker_killed_mid_chunk_is_a_one_line_error_not_a_hang_and_writes_not
     assert not any(r["last_name"] in stderr for r in rows[:50])  # rows are never named by their values
     assert sorted(tmp_path.iterdir()) == [path]  # no clusters file, finished or half-written
     gone = time.monotonic() + 10
-    while (left := set(_processes()) & set(busy)) and time.monotonic() < gone:
+    while (left := set(processes()) & set(busy)) and time.monotonic() < gone:
         time.sleep(0.05)
     assert not left  # no worker left behind
 

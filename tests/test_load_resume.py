@@ -23,6 +23,7 @@ from mpi.cli import main
 from mpi.identity.loading import LOAD_BATCH
 from mpi.store import Store
 from mpi.synth.generator import write_csv
+from tests.process_support import busy_workers, processes
 
 #: Slow: three loads of a few thousand rows, one of them a subprocess.
 pytestmark = pytest.mark.slow
@@ -135,3 +136,36 @@ def test_a_load_run_again_after_it_finished_changes_nothing_and_a_changed_file_i
     out = _mpi(db, models_dir, "load", "--input", str(changed))
     assert "already loaded" not in out and "resuming" not in out
     assert f"loaded {rows + 1} records" in out
+
+
+def test_a_load_whose_worker_dies_stops_with_one_line_keeps_its_batches_and_resumes(tmp_path, models_dir, people_csv):
+    # As the kernel's OOM killer would: the real worker preparing rows ahead, killed from outside once a batch is
+    # committed (a multiprocessing.Pool replaced it without a word and the load waited for its chunk for ever).
+    whole, db = tmp_path / "whole.duckdb", tmp_path / "mpi.duckdb"
+    _mpi(whole, models_dir, "load", "--input", str(people_csv))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from mpi.cli import main; main()", "--db", str(db), "--models-dir", str(models_dir),
+         "load", "--input", str(people_csv), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "MPI_LOG_LEVEL": "INFO"})
+    try:
+        for line in iter(proc.stderr.readline, ""):
+            if "rows committed" in line:
+                worker = busy_workers(proc.pid, ticks=0)
+                assert worker, "no worker process found"
+                os.kill(worker[0], signal.SIGKILL)
+                break
+        rest = proc.communicate(timeout=120)[1]  # the old pool waited here for ever
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 1, rest
+    lines = [line for line in rest.splitlines() if line.strip()]
+    assert lines[-1].startswith("Error: a worker process preparing the file's records stopped"), rest
+    assert "Traceback" not in rest
+    assert not set(processes()) & set(worker)
+
+    out = _mpi(db, models_dir, "load", "--input", str(people_csv))
+
+    resumed = re.search(rf"resuming {re.escape(str(people_csv))} after row (\d+) of (\d+)", out)
+    assert resumed and int(resumed[1]) >= LOAD_BATCH, out  # the batches committed before the worker died are kept
+    assert _outcome(db) == _outcome(whole)

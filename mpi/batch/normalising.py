@@ -34,7 +34,7 @@ from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any
 
-from mpi.errors import MpiError, ValidationError
+from mpi.errors import ValidationError, WorkerDied
 from mpi.matching.comparisons import MODEL_COLUMNS
 from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
@@ -50,13 +50,6 @@ Key = tuple[str, str]
 Row = tuple[int, dict[str, str]]
 #: One row's outcome from a worker: its row number, its key, and its model row or the names of its bad fields.
 Outcome = tuple[int, Key, dict[str, Any] | None, list[str] | None]
-
-
-class WorkerDied(MpiError):
-    """A worker process stopped before answering its chunk (killed, say for memory): nothing is written."""
-
-    status = 500
-    code = "worker_died"
 
 
 def normalise_chunk(chunk: list[Row]) -> list[Outcome]:

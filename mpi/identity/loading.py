@@ -27,11 +27,13 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from mpi.errors import ValidationError
+from mpi.errors import ValidationError, WorkerDied
 from mpi.matching.prepare import Prepared, prepare
 from mpi.records.csvio import fingerprint
 from mpi.records.recordfiles import count_rows, read_records
@@ -65,7 +67,10 @@ class PreparedRows:
 
     A context manager: entering starts the worker and sends it the first
     chunks, so they are ready by the time the caller (after building its
-    index) asks for them; leaving stops it.
+    index) asks for them; leaving stops it. A worker that dies (the OOM
+    killer, a ``kill``) stops the load with :class:`~mpi.errors.WorkerDied`
+    (a ``multiprocessing.Pool`` would wait for its chunk for ever); the
+    batches committed before are kept, and the load resumes after them.
     """
 
     def __init__(self, rows: Iterable[tuple[int, dict[str, Any]]], workers: int | None = None,
@@ -78,15 +83,14 @@ class PreparedRows:
 
     def __enter__(self) -> PreparedRows:
         if self._workers > 0:
-            # spawn: the worker imports the normalisers, not a copy of this process's index.
-            self._pool = multiprocessing.get_context("spawn").Pool(self._workers)
+            # spawn: the worker imports the normalisers, not a copy of this process's index (nor its threads).
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
             self._fill()
         return self
 
     def __exit__(self, *exc) -> None:
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
     def __iter__(self) -> Iterator[Outcome]:
@@ -95,8 +99,13 @@ class PreparedRows:
                 yield from _prepare_chunk(chunk, self._strict)
             return
         while self._pending:
-            done = self._pending.popleft().get()
-            self._fill()
+            try:
+                done = self._pending.popleft().result()
+                self._fill()
+            except BrokenProcessPool:
+                raise WorkerDied("a worker process preparing the file's records stopped before it answered (killed, "
+                                 "perhaps out of memory); the batches committed so far are kept: run the same "
+                                 "command again to resume after them") from None
             yield from done
 
     def _fill(self) -> None:
@@ -104,7 +113,7 @@ class PreparedRows:
             chunk = list(islice(self._rows, CHUNK))
             if not chunk:
                 return
-            self._pending.append(self._pool.apply_async(_prepare_chunk, (chunk, self._strict)))
+            self._pending.append(self._pool.submit(_prepare_chunk, chunk, self._strict))
 
 
 def _prepare_chunk(rows: Iterable[tuple[int, dict[str, Any]]], strict: bool) -> list[Outcome]:
