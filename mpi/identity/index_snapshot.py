@@ -5,9 +5,10 @@ An index of Python objects (an object per record, dict postings) cost 13 GB and
 arrays: record keys and the blocking keys as sorted fixed-width byte strings
 (looked up by binary search), each record's normalised form as the JSON array of
 its values (its field names are its shape's, one of the few the base lists) in
-one buffer with offsets, the link and case columns, postings and persons as
-CSR (an offsets array into an array of record rows; rows are numbered in key
-order, so a person's rows in ascending order are its records in key order).
+one buffer with offsets, a person's records side by side (read in one go), the
+link and case columns, postings and persons as CSR (an offsets array into an
+array of record rows; rows are numbered in key order, so a person's rows in
+ascending order are its records in key order).
 It is read from the store with no Python object per row (``RecordTable.index_columns``),
 saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``,
 so a start maps it and only the pages a request touches become resident. The forms,
@@ -42,10 +43,10 @@ import pyarrow.compute as pc
 logger = logging.getLogger(__name__)
 
 #: Bumped when the files' layout changes: a base of another format is made again.
-FORMAT = 2
+FORMAT = 3
 _SEP = "\x1f"  # between source system and record id in a stored key (below every printable character)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ARRAYS = ("keys", "norm_shape", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
+_ARRAYS = ("keys", "norm_shape", "norm_slot", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
            "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
            "person_ids", "person_off", "person_rows")
 
@@ -142,7 +143,15 @@ class Snapshot:
         """(key, shape, values as a JSON array, row, link or None, case id) of each row, read column-wise."""
         a, forms, cases = self.a, self._forms, self._cases
         read = forms.read if type(forms) is _FormFile else lambda start, end: forms[start:end].tobytes()
-        starts, ends = self.norm_off[rows].tolist(), self.norm_off[rows + 1].tolist()
+        slots = a["norm_slot"][rows]
+        starts, ends = self.norm_off[slots].tolist(), self.norm_off[slots + 1].tolist()
+        # A person's forms lie together in the buffer: one read for each run of them (a system call per person).
+        cut = (np.flatnonzero(slots[1:] != slots[:-1] + 1) + 1).tolist()
+        texts = []
+        for first, end in zip([0, *cut], [*cut, len(slots)]) if len(slots) else ():
+            at = starts[first]
+            run = read(at, ends[end - 1])
+            texts += [run[starts[i] - at:ends[i] - at].decode() for i in range(first, end)]
         persons, decisions, sources = self.person[rows].tolist(), a["decision"][rows].tolist(), a["link_source"][rows].tolist()
         scores, probabilities = a["score"][rows].tolist(), a["probability"][rows].tolist()
         keys, shapes, shape_of = self._keys[rows].tolist(), self.shapes, a["norm_shape"][rows].tolist()
@@ -155,8 +164,7 @@ class Snapshot:
                 link = (self._person_ids[person].decode(), self.decisions[decisions[i]], self.link_sources[sources[i]],
                         None if isnan(score) else score, None if isnan(probability) else probability)
             system, _, record_id = keys[i].decode().partition(_SEP)
-            out.append(((system, record_id), shapes[shape_of[i]], read(starts[i], ends[i]).decode(), row, link,
-                        cases.get(row)))
+            out.append(((system, record_id), shapes[shape_of[i]], texts[i], row, link, cases.get(row)))
         return out
 
     def times(self, row: int) -> tuple[datetime, datetime]:
@@ -180,7 +188,6 @@ class Snapshot:
                 renumber = np.empty(n, dtype=np.int32)
                 renumber[order] = np.arange(n, dtype=np.int32)
             a["keys"] = keys
-            a["norm_off"], a["norm_blob"] = _blob(records.column("norm_values"))
             coded = records.column("norm_shape").combine_chunks().dictionary_encode()
             a["norm_shape"] = coded.indices.to_numpy().astype(np.int32)
             shapes = [json.loads(shape) for shape in coded.dictionary.to_pylist()]
@@ -209,6 +216,11 @@ class Snapshot:
             by_person = np.argsort(person[linked_rows], kind="stable")  # rows stay ascending within a person
             a["person_rows"] = linked_rows[by_person]
             a["person_off"] = _offsets(np.bincount(person[linked_rows], minlength=len(a["person_ids"])))
+            # The forms in the order of persons (the records of none after), so a person's are read at once.
+            order = np.concatenate([a["person_rows"], np.flatnonzero(~linked).astype(np.int32)])
+            a["norm_off"], a["norm_blob"] = _blob(records.column("norm_values").take(pa.array(order)))
+            a["norm_slot"] = np.empty(n, dtype=np.int32)
+            a["norm_slot"][order] = np.arange(n, dtype=np.int32)
             # Blocking keys coded by Arrow's hash table, the codes renumbered in the keys' byte order.
             coded = columns["postings"].column("block_key").combine_chunks().dictionary_encode()
             ordered = coded.dictionary.cast("binary")
@@ -231,7 +243,7 @@ class Snapshot:
             a["rec_key_off"] = _offsets(np.bincount(post_rows, minlength=n))
         else:
             vocab = {"decision": [None], "link_source": [None], "shapes": []}
-            for name, dtype in (("keys", "S1"), ("norm_shape", np.int32), ("norm_blob", np.uint8), ("received", np.int64),
+            for name, dtype in (("keys", "S1"), ("norm_shape", np.int32), ("norm_slot", np.int32), ("norm_blob", np.uint8), ("received", np.int64),
                                 ("updated", np.int64), ("person", np.int32), ("decision", np.int8),
                                 ("link_source", np.int8), ("score", np.float64), ("probability", np.float64),
                                 ("case_rows", np.int32), ("case_ids", "S1"), ("block_keys", "S1"),
