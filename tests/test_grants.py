@@ -83,3 +83,15 @@ def test_many_grants_buffered_in_one_transaction_are_each_written_once(services,
             for i in range(40):  # more than a few: the Arrow path of the flush
                 table.add("st-marys", GrantKind.MATCH, f"P-{i}", absent=True)
     assert len(grants(services)) == 40
+
+
+def test_own_records_of_a_person_of_many_records_are_read_in_parts(services, hubs):
+    table = services.store.grants
+    mine = {("st-marys-ehr", f"MRN-{i}") for i in range(0, 1100, 3)}
+    with services.store.transaction():
+        for key in mine:
+            table.add("st-marys", GrantKind.RECORD, "P-1", key)
+    keys = {("st-marys-ehr", f"MRN-{i}") for i in range(1100)} | {("bluepath-mco", "MRN-0")}
+
+    assert table.own_records("st-marys", keys) == mine
+    assert table.match_answer("st-marys", keys, "P-1") == (mine, False)

@@ -36,6 +36,16 @@ SELECT
 #: A grant's identity, in the order :meth:`GrantTable.add` buffers it.
 _GRANT = "organisation, person_id, how, source_system, source_record_id"
 
+#: Most record ids one read looks up (a person of thousands of records is read in parts: PostgreSQL binds at most
+#: 65,535 values to a statement).
+_MOST_IDS = 512
+
+
+def _padded(ids: list[str]) -> list[str]:
+    """The ids, the last repeated up to a power of two: a few statement texts, not one per count (PostgreSQL's
+    store translates each text once, ``dialect.py``)."""
+    return ids + ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids)) if ids else ids
+
 
 class GrantTable:
     """Grants of persons to organisations in one store."""
@@ -106,17 +116,21 @@ class GrantTable:
         """
         wanted = set(keys)
         ids = sorted({record_id for _, record_id in wanted})
-        parts, params = [], []
-        if ids:
-            marks = ", ".join("?" * len(ids))
-            parts += [f"SELECT {_GRANT} FROM person_grants WHERE source_record_id IN ({marks})",
-                      "SELECT requester, person_id, 'referral', source_system, source_record_id FROM referrals"
-                      f" WHERE source_record_id IN ({marks})"]
-            params += ids * 2
-        if person_id is not None:
-            parts.append(f"SELECT {_GRANT} FROM person_grants WHERE person_id = ?")
-            params.append(person_id)
-        rows = self._db.query(" UNION ALL ".join(parts), params) if parts else []
+        rows: list[tuple] = []
+        for start in range(0, max(len(ids), 1), _MOST_IDS):
+            chunk = _padded(ids[start:start + _MOST_IDS])
+            parts, params = [], []
+            if chunk:
+                marks = ", ".join("?" * len(chunk))
+                parts += [f"SELECT {_GRANT} FROM person_grants WHERE source_record_id IN ({marks})",
+                          "SELECT requester, person_id, 'referral', source_system, source_record_id FROM referrals"
+                          f" WHERE source_record_id IN ({marks})"]
+                params += chunk * 2
+            if person_id is not None and start == 0:
+                parts.append(f"SELECT {_GRANT} FROM person_grants WHERE person_id = ?")
+                params.append(person_id)
+            if parts:
+                rows += self._db.query(" UNION ALL ".join(parts), params)
         own, granted = set(), False
         for org, pid, how, system, record_id in rows:
             if org != organisation:
