@@ -13,13 +13,17 @@ blp = Blueprint("records", __name__, url_prefix="/v1", description="Submit and m
 blp.before_request(require_identity_role)
 
 
+#: One instance for every request: given the class, webargs would build a schema per request (its fields and all).
+RECORD = RecordSchema()
+
+
 def _services():
     return current_app.extensions["mpi"]
 
 
 @blp.route("/records")
 class Records(MethodView):
-    @blp.arguments(RecordSchema)
+    @blp.arguments(RECORD)
     @blp.response(200, DecisionResultSchema)
     def post(self, record):
         """Submit a record: it is linked (MATCH), made a new person (NO_MATCH) or held for review.
@@ -48,7 +52,7 @@ class SourceRecord(MethodView):
 
 @blp.route("/match")
 class Match(MethodView):
-    @blp.arguments(RecordSchema)
+    @blp.arguments(RECORD)
     @blp.response(200, MatchResultSchema)
     def post(self, record):
         """Score a record against the index without writing: top candidates with their evidence.

@@ -33,6 +33,19 @@ SELECT
     EXISTS (SELECT 1 FROM referrals r WHERE list_contains(?, r.person_id) AND r.performer = ?)
 """
 
+#: A grant's identity, in the order :meth:`GrantTable.add` buffers it.
+_GRANT = "organisation, person_id, how, source_system, source_record_id"
+
+#: Most record ids one read looks up (a person of thousands of records is read in parts: PostgreSQL binds at most
+#: 65,535 values to a statement).
+_MOST_IDS = 512
+
+
+def _padded(ids: list[str]) -> list[str]:
+    """The ids, the last repeated up to a power of two: a few statement texts, not one per count (PostgreSQL's
+    store translates each text once, ``dialect.py``)."""
+    return ids + ids[-1:] * ((1 << (len(ids) - 1).bit_length()) - len(ids)) if ids else ids
+
 
 class GrantTable:
     """Grants of persons to organisations in one store."""
@@ -40,28 +53,30 @@ class GrantTable:
     def __init__(self, db: Database):
         self._db = db
 
-    def add(self, organisation: str, how: GrantKind, person_id: str | None, key: Key | None = None) -> None:
+    def add(self, organisation: str, how: GrantKind, person_id: str | None, key: Key | None = None, *,
+            absent: bool = False) -> None:
         """Record that ``organisation`` was given a person (or its record ``key``), once; joins the open transaction.
 
         Call it inside the transaction that writes the answer, so a grant exists exactly when
-        the answer was committed.
+        the answer was committed. ``absent``: the caller has just read that the grant is not there
+        (:meth:`match_answer`), so it is not read again (the write still adds it only once).
         """
         system, record_id = key if key else (None, None)
-        params = [organisation, how.value, person_id, system, record_id]
-        if not self._db.in_transaction() and self._has(params):
+        grant = (organisation, person_id, how.value, system, record_id)
+        if not absent and not self._db.in_transaction() and self._has(grant):
             return  # granted before: no write transaction (a hub matching the same person again pays one read)
         with self._db.transaction():
             # Buffered, and written at the flush only if not stored already (``pending.py``): no read per request,
             # one statement for a group of requests (``group.py``).
-            self._db.pending().grants.setdefault((organisation, person_id, how.value, system, record_id),
-                                                  self._db.now())
+            self._db.pending().grants.setdefault(grant, self._db.now())
 
-    def _has(self, params: list) -> bool:
-        """Whether the grant (organisation, how, person id, record key) is there already."""
-        return self._db.one(
-            """SELECT 1 FROM person_grants WHERE organisation = ? AND how = ? AND person_id IS NOT DISTINCT FROM ?
-               AND source_system IS NOT DISTINCT FROM ? AND source_record_id IS NOT DISTINCT FROM ?""",
-            params, flush=False) is not None
+    def _has(self, grant: tuple) -> bool:
+        """Whether the grant (organisation, person id, how, record key) is there already: a read by its person id or
+        record id (an index), the rest compared here."""
+        person_id, record_id = grant[1], grant[4]
+        column, value = ("person_id", person_id) if person_id is not None else ("source_record_id", record_id)
+        rows = self._db.query(f"SELECT {_GRANT} FROM person_grants WHERE {column} = ?", [value], flush=False)
+        return grant in {tuple(r) for r in rows}
 
     def merged_into(self, person_id: str) -> list[str]:
         """The person id and every id merged (or retired) into it, at any depth: a grant on any of them holds for
@@ -87,19 +102,44 @@ class GrantTable:
 
     def own_records(self, organisation: str, keys: Iterable[Key]) -> set[Key]:
         """Which of these record keys are the organisation's own: submitted by it, or sent on its referrals."""
-        keys = list(keys)
-        if not keys:
-            return set()
-        systems, ids = [k[0] for k in keys], [k[1] for k in keys]
-        rows = self._db.query(
-            """SELECT source_system, source_record_id FROM person_grants
-               WHERE organisation = ? AND how = ? AND list_contains(?, source_record_id)
-               UNION
-               SELECT source_system, source_record_id FROM referrals
-               WHERE requester = ? AND list_contains(?, source_record_id)""",
-            [organisation, GrantKind.RECORD.value, ids, organisation, ids])
-        wanted = set(zip(systems, ids))
-        return {tuple(r) for r in rows} & wanted
+        return self.match_answer(organisation, keys, None)[0]
+
+    def match_answer(self, organisation: str, keys: Iterable[Key], person_id: str | None) -> tuple[set[Key], bool]:
+        """What a match's answer to the organisation needs, in one read: which of these record keys are its own
+        (:meth:`own_records`), and whether a certain match gave it ``person_id`` before (a ``match`` grant; False
+        for None).
+
+        Every row is found by an indexed column (``person_grants_record``, ``referrals_record``,
+        ``person_grants_person``) and the organisation compared here: DuckDB scans the whole table for a
+        filter on the organisation beside the key, or for ``list_contains`` (3 ms a read at 256k grants, growing
+        with them), and looks a dozen keys up in about 1 ms.
+        """
+        wanted = set(keys)
+        ids = sorted({record_id for _, record_id in wanted})
+        rows: list[tuple] = []
+        for start in range(0, max(len(ids), 1), _MOST_IDS):
+            chunk = _padded(ids[start:start + _MOST_IDS])
+            parts, params = [], []
+            if chunk:
+                marks = ", ".join("?" * len(chunk))
+                parts += [f"SELECT {_GRANT} FROM person_grants WHERE source_record_id IN ({marks})",
+                          "SELECT requester, person_id, 'referral', source_system, source_record_id FROM referrals"
+                          f" WHERE source_record_id IN ({marks})"]
+                params += chunk * 2
+            if person_id is not None and start == 0:
+                parts.append(f"SELECT {_GRANT} FROM person_grants WHERE person_id = ?")
+                params.append(person_id)
+            if parts:
+                rows += self._db.query(" UNION ALL ".join(parts), params)
+        own, granted = set(), False
+        for org, pid, how, system, record_id in rows:
+            if org != organisation:
+                continue
+            if how in (GrantKind.RECORD.value, "referral") and (system, record_id) in wanted:
+                own.add((system, record_id))
+            elif how == GrantKind.MATCH.value and pid == person_id and system is None and record_id is None:
+                granted = True
+        return own, granted
 
     def holders(self, person_id: str, organisations: Iterable[str]) -> set[str]:
         """Which of these organisations hold a record of their own linked to the person (its members, for an MCO)."""

@@ -138,11 +138,23 @@ class TrustedReads:
     def match(self, data: Any, caller: Caller) -> dict[str, Any]:
         """Score a record without storing it; a certain match (``MATCH``) gives its person to the caller's
         organisation (a grant in a transaction of its own). A possible match gives nothing: a steward
-        has not said it is the same human, and a loose record must not fish persons out of the index."""
+        has not said it is the same human, and a loose record must not fish persons out of the index.
+
+        A hub's or coordinator's answer costs one read of the store (``GrantTable.match_answer``): which
+        candidate records are its own, and whether it was given the matched person before; a write only
+        the first time it is."""
         result = self.matching.match(data, caller.actor)
-        if caller.organisation is not None and result["decision"] == Decision.MATCH.value and result["candidates"]:
-            self.store.grants.add(caller.organisation, GrantKind.MATCH, result["candidates"][0]["person_id"])
-        return self._candidates_for(result, caller)
+        candidates = result["candidates"]
+        certain = (candidates[0]["person_id"] if caller.organisation is not None
+                   and result["decision"] == Decision.MATCH.value and candidates else None)
+        if caller.role in WHOLE_ROLES or caller.organisation is None or not candidates:
+            if certain is not None:
+                self.store.grants.add(caller.organisation, GrantKind.MATCH, certain)
+            return self._candidates_for(result, caller)
+        own, granted = self.store.grants.match_answer(caller.organisation, _record_keys(candidates), certain)
+        if certain is not None and not granted:
+            self.store.grants.add(caller.organisation, GrantKind.MATCH, certain, absent=True)
+        return {**result, "candidates": _without_others(candidates, own)}
 
     def match_patient(self, body: Any, base: str, caller: Caller) -> dict[str, Any]:
         """FHIR ``Patient/$match`` for the caller, under the rule of :meth:`match`: a certain match gives its
@@ -162,29 +174,39 @@ class TrustedReads:
         return match_patient(self.matching, body, base, reveal)
 
     def _candidates_for(self, result: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        """The answer's candidates without other organisations' record keys, for a caller who does not read all.
-
-        A candidate's ``matched_record`` (and the record a ``conflict`` names) would tell a hub which
-        other systems hold the person (an HIV clinic's, say): it keeps the key of its own records only,
-        ``null`` (the conflict its level only) for any other.
-        """
+        """The answer's candidates without other organisations' record keys, for a caller who does not read all."""
         if caller.role in WHOLE_ROLES or not result.get("candidates"):
             return result
-        keys = {(c["matched_record"]["source_system"], c["matched_record"]["source_record_id"])
-                for c in result["candidates"]}
-        keys |= {(c["conflict"]["source_system"], c["conflict"]["source_record_id"])
-                 for c in result["candidates"] if c.get("conflict") and "source_record_id" in c["conflict"]}
+        keys = _record_keys(result["candidates"])
         own = self.store.grants.own_records(caller.organisation, keys) if caller.organisation else set()
-        candidates = []
-        for c in result["candidates"]:
-            c = dict(c)
-            if (c["matched_record"]["source_system"], c["matched_record"]["source_record_id"]) not in own:
-                c["matched_record"] = None
-            conflict = c.get("conflict")
-            if conflict and (conflict.get("source_system"), conflict.get("source_record_id")) not in own:
-                c["conflict"] = {k: v for k, v in conflict.items() if k not in ("source_system", "source_record_id")}
-            candidates.append(c)
-        return {**result, "candidates": candidates}
+        return {**result, "candidates": _without_others(result["candidates"], own)}
+
+
+def _record_keys(candidates: Sequence[dict[str, Any]]) -> set[tuple[str, str]]:
+    """The record keys an answer's candidates name: each one's ``matched_record`` and the record a ``conflict`` names."""
+    keys = {(c["matched_record"]["source_system"], c["matched_record"]["source_record_id"]) for c in candidates}
+    keys |= {(c["conflict"]["source_system"], c["conflict"]["source_record_id"])
+             for c in candidates if c.get("conflict") and "source_record_id" in c["conflict"]}
+    return keys
+
+
+def _without_others(candidates: Sequence[dict[str, Any]], own: set[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The candidates with the keys of the caller's own records only.
+
+    A candidate's ``matched_record`` (and the record a ``conflict`` names) would tell a hub which
+    other systems hold the person (an HIV clinic's, say): it keeps the key of its own records only,
+    ``null`` (the conflict its level only) for any other.
+    """
+    shown = []
+    for c in candidates:
+        c = dict(c)
+        if (c["matched_record"]["source_system"], c["matched_record"]["source_record_id"]) not in own:
+            c["matched_record"] = None
+        conflict = c.get("conflict")
+        if conflict and (conflict.get("source_system"), conflict.get("source_record_id")) not in own:
+            c["conflict"] = {k: v for k, v in conflict.items() if k not in ("source_system", "source_record_id")}
+        shown.append(c)
+    return shown
 
 
 def _refuse_no_phi(caller: Caller) -> None:

@@ -1,0 +1,97 @@
+"""The ``person_grants`` reads a match's answer makes (``GrantTable.match_answer``) and the grant writes, read by
+their indexed columns: the same answers as a scan of the table gave, on a DuckDB file and on PostgreSQL.
+
+The rule itself (who reads what) is tested through the API in ``test_minimum_necessary.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import add_organisation, record
+from mpi.auth import Caller
+from mpi.vocab import GrantKind
+
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
+
+def grants(services) -> list[tuple]:
+    return services.store.db.query("SELECT organisation, how, person_id, source_system, source_record_id "
+                                   "FROM person_grants ORDER BY organisation, how, source_record_id")
+
+
+@pytest.fixture
+def hubs(services) -> dict[str, Caller]:
+    services.ensure_active_model("test")
+    for code in ("st-marys", "bluepath"):
+        add_organisation(services, code)
+    return {code: Caller(f"hub-{code}", "hub", code) for code in ("st-marys", "bluepath")}
+
+
+def test_a_match_answer_names_the_organisations_own_records_only_by_system_and_id(services, hubs):
+    mine = services.trust.submit(record("marisol", "st-marys-ehr", "R-1"), hubs["st-marys"])
+    services.trust.submit(record("marisol", "bluepath-mco", "R-1"), hubs["bluepath"])  # the same id, another system
+    services.trust.submit(record("theodore", "bluepath-mco", "R-2"), hubs["bluepath"])
+    keys = {("st-marys-ehr", "R-1"), ("bluepath-mco", "R-1"), ("bluepath-mco", "R-2"), ("st-marys-ehr", "R-2")}
+
+    own, granted = services.store.grants.match_answer("st-marys", keys, mine["person_id"])
+
+    assert own == {("st-marys-ehr", "R-1")} and granted is False  # a record grant is not a match grant
+    assert services.store.grants.own_records("bluepath", keys) == {("bluepath-mco", "R-1"), ("bluepath-mco", "R-2")}
+    assert services.store.grants.match_answer("nobody", keys, mine["person_id"]) == (set(), False)
+    assert services.store.grants.match_answer("st-marys", set(), None) == (set(), False)
+
+
+def test_a_certain_match_is_granted_once_and_the_next_answer_knows_it(services, hubs):
+    stored = services.trust.submit(record("marisol", "st-marys-ehr", "MRN-1"), hubs["st-marys"])
+    query = record("marisol", "bluepath-mco", "BP-1")
+
+    first = services.trust.match(query, hubs["bluepath"])
+    second = services.trust.match(query, hubs["bluepath"])
+
+    assert first["decision"] == second["decision"] == "MATCH"
+    assert first["candidates"][0]["matched_record"] is None  # St Mary's record, not BluePath's
+    assert services.store.grants.match_answer("bluepath", set(), stored["person_id"]) == (set(), True)
+    assert services.store.grants.match_answer("st-marys", set(), stored["person_id"]) == (set(), False)
+    assert grants(services) == [("bluepath", "match", stored["person_id"], None, None),
+                                ("st-marys", "record", stored["person_id"], "st-marys-ehr", "MRN-1")]
+
+
+def test_a_grant_buffered_again_or_stored_already_is_written_once(services, hubs):
+    table = services.store.grants
+    with services.store.transaction():
+        table.add("st-marys", GrantKind.MATCH, "P-1", absent=True)
+        table.add("st-marys", GrantKind.RECORD, "P-1", ("st-marys-ehr", "MRN-1"))
+    with services.store.transaction():  # a second writer that had read it absent too, and a third
+        table.add("st-marys", GrantKind.MATCH, "P-1", absent=True)
+        table.add("st-marys", GrantKind.RECORD, "P-1", ("st-marys-ehr", "MRN-1"))
+        table.add("bluepath", GrantKind.MATCH, "P-1", absent=True)
+    table.add("st-marys", GrantKind.MATCH, "P-1")  # read as there: no transaction at all
+    table.add("st-marys", GrantKind.RECORD, None, ("st-marys-ehr", "MRN-9"))  # a record held with no person
+
+    assert grants(services) == [("bluepath", "match", "P-1", None, None),
+                                ("st-marys", "match", "P-1", None, None),
+                                ("st-marys", "record", "P-1", "st-marys-ehr", "MRN-1"),
+                                ("st-marys", "record", None, "st-marys-ehr", "MRN-9")]
+
+
+def test_many_grants_buffered_in_one_transaction_are_each_written_once(services, hubs):
+    table = services.store.grants
+    for _ in range(2):  # the second time every one is stored already
+        with services.store.transaction():
+            for i in range(40):  # more than a few: the Arrow path of the flush
+                table.add("st-marys", GrantKind.MATCH, f"P-{i}", absent=True)
+    assert len(grants(services)) == 40
+
+
+def test_own_records_of_a_person_of_many_records_are_read_in_parts(services, hubs):
+    table = services.store.grants
+    mine = {("st-marys-ehr", f"MRN-{i}") for i in range(0, 1100, 3)}
+    with services.store.transaction():
+        for key in mine:
+            table.add("st-marys", GrantKind.RECORD, "P-1", key)
+    keys = {("st-marys-ehr", f"MRN-{i}") for i in range(1100)} | {("bluepath-mco", "MRN-0")}
+
+    assert table.own_records("st-marys", keys) == mine
+    assert table.match_answer("st-marys", keys, "P-1") == (mine, False)
