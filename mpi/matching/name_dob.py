@@ -54,6 +54,10 @@ def _dob_near(l: Rec, r: Rec) -> bool:
     if a is None or b is None or a == b:
         return False
     same_year = a[:4] == b[:4]
+    if not same_year and a[4:] != b[4:] and len(a) == len(b) == 10:
+        # Year and month-day both differ: two characters at least, so not one digit off, and no other test
+        # can hold (most pairs of strangers: the edit distance and the years as numbers are not needed).
+        return False
     transposed = same_year and a[5:7] == b[8:10] and a[8:10] == b[5:7]
     one_digit = Levenshtein.distance(a, b) == 1
     year_off = a[5:] == b[5:] and abs(int(a[:4]) - int(b[:4])) <= 2
