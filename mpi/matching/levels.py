@@ -12,8 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler, Levenshtein
+
+from mpi.matching.compiled import LevelOf, compile_levels
 
 Rec = Mapping[str, object]
 Predicate = Callable[[Rec, Rec], bool]
@@ -45,8 +48,14 @@ class Comparison:
     #: only the levels that can hold are tested (the answer is the same, in fewer tests).
     dispatch: Callable[[Rec, Rec], str] | None = None
 
-    def level_of(self, l: Rec, r: Rec) -> int:
-        """Index of the first level that holds for the pair (the last is a catch-all)."""
+    @cached_property
+    def level_of(self) -> LevelOf:
+        """``level_of(l, r)``: index of the first level that holds for the pair (the last is a catch-all),
+        compiled into one function (:mod:`mpi.matching.compiled`); it answers as :meth:`interpreted_level_of`."""
+        return compile_levels(self)
+
+    def interpreted_level_of(self, l: Rec, r: Rec) -> int:
+        """Index of the first level that holds for the pair, each level's test called in turn."""
         if self.dispatch is not None:
             plans, rest = self._plans
             for i, level in plans.get(self.dispatch(l, r), rest):
@@ -75,61 +84,79 @@ def _both(l: Rec, r: Rec, col: str) -> bool:
 
 
 # These run a few hundred thousand times a second on the real-time path, so they
-# are plain closures: no generator per call, one ``get`` per side.
+# are plain closures: no generator per call, one ``get`` per side. Each also carries
+# its test as Python source (``_source``), which ``mpi.matching.compiled`` writes
+# inline into one function per comparison.
+
+
+def _source(test: Predicate, expr: str, *parts: Predicate, once: bool = False, **binds: Any) -> Predicate:
+    """Note a test's source: ``expr`` over ``l`` and ``r``, ``{0}``, ``{1}``... standing for the ``parts``' own,
+    ``binds`` the names it calls; ``once``: asked by several levels, computed once a pair."""
+    test.expr, test.parts, test.binds, test.once = expr, parts, binds, once
+    return test
 
 
 def _either_missing(col: str) -> Predicate:
-    return lambda l, r: l.get(col) is None or r.get(col) is None
+    return _source(lambda l, r: l.get(col) is None or r.get(col) is None,
+                   f"(l.get({col!r}) is None or r.get({col!r}) is None)")
 
 
 def _eq(col: str) -> Predicate:
     # A present value never equals a missing one (None), so one test of ``a`` is enough.
-    return lambda l, r: (a := l.get(col)) is not None and a == r.get(col)
+    return _source(lambda l, r: (a := l.get(col)) is not None and a == r.get(col),
+                   f"((_v := l.get({col!r})) is not None and _v == r.get({col!r}))")
+
+
+def _pair_source(col: str, call: str, bound: str) -> str:
+    return f"((_a := l.get({col!r})) is not None and (_b := r.get({col!r})) is not None and {call}(_a, _b) {bound})"
 
 
 def _jw_at_least(col: str, threshold: float) -> Predicate:
     def test(l: Rec, r: Rec) -> bool:
         a, b = l.get(col), r.get(col)
         return a is not None and b is not None and JaroWinkler.similarity(a, b) >= threshold
-    return test
+    return _source(test, _pair_source(col, "_JW", f">= {threshold!r}"), _JW=JaroWinkler.similarity)
 
 
 def _lev_at_most(col: str, distance: int) -> Predicate:
     def test(l: Rec, r: Rec) -> bool:
         a, b = l.get(col), r.get(col)
         return a is not None and b is not None and Levenshtein.distance(a, b) <= distance
-    return test
+    return _source(test, _pair_source(col, "_LEV", f"<= {distance!r}"), _LEV=Levenshtein.distance)
 
 
 def _dl_at_most(col: str, distance: int) -> Predicate:
     """Damerau-Levenshtein: two adjacent characters swapped (1243 for 1234) is one edit, as keyed."""
-    return lambda l, r: _both(l, r, col) and DamerauLevenshtein.distance(l[col], r[col]) <= distance
+    return _source(lambda l, r: _both(l, r, col) and DamerauLevenshtein.distance(l[col], r[col]) <= distance,
+                   _pair_source(col, "_DL", f"<= {distance!r}"), _DL=DamerauLevenshtein.distance)
 
 
 def _any(*preds: Predicate) -> Predicate:
+    source = "(" + " or ".join(f"{{{i}}}" for i in range(len(preds))) + ")"
     if len(preds) == 2:
         p, q = preds
-        return lambda l, r: bool(p(l, r) or q(l, r))
+        return _source(lambda l, r: bool(p(l, r) or q(l, r)), source, *preds)
 
     def test(l: Rec, r: Rec) -> bool:
         for p in preds:
             if p(l, r):
                 return True
         return False
-    return test
+    return _source(test, source, *preds)
 
 
 def _all(*preds: Predicate) -> Predicate:
+    source = "(" + " and ".join(f"{{{i}}}" for i in range(len(preds))) + ")"
     if len(preds) == 2:
         p, q = preds
-        return lambda l, r: bool(p(l, r) and q(l, r))
+        return _source(lambda l, r: bool(p(l, r) and q(l, r)), source, *preds)
 
     def test(l: Rec, r: Rec) -> bool:
         for p in preds:
             if not p(l, r):
                 return False
         return True
-    return test
+    return _source(test, source, *preds)
 
 
 def _per_pair(pred: Predicate) -> Predicate:
@@ -148,15 +175,18 @@ def _per_pair(pred: Predicate) -> Predicate:
         answer = pred(l, r)
         last = (l, r, answer)
         return answer
-    return test
+    return _source(test, "", pred, once=True)
 
 
 def _not(pred: Predicate) -> Predicate:
-    return lambda l, r: not pred(l, r)
+    return _source(lambda l, r: not pred(l, r), "(not {0})", pred)
 
 
 def _always(l: Rec, r: Rec) -> bool:
     return True
+
+
+_source(_always, "True")
 
 
 # -- SQL fragments, one per predicate above ---------------------------------------------
