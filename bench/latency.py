@@ -98,7 +98,8 @@ def free_port() -> int:
 
 
 def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> dict:
-    """``POST /v1/match`` against ``mpi serve`` in its own process, over one keep-alive connection."""
+    """``POST /v1/match`` against ``mpi serve`` in its own process, over one keep-alive connection; then again
+    after a restart (the stop saved the index's base, which the second start maps: nothing was written since)."""
     from mpi.auth import add_user
     from mpi.services import Services
 
@@ -107,57 +108,46 @@ def http_phase(folder: Path, queries: list[dict], warmup: int, threads: int) -> 
     services.directory.add({"code": "bench", "name": "Bench", "kind": "hospital", "service_types": []}, "bench")
     token = add_user(services.store, "bench-latency", "hub", organisation="bench")
     services.close()
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    bodies = [json.dumps(q) for q in queries]
     port = free_port()
-    log = open(folder / "serve.log", "w")
+    first = _served(db, port, threads, folder / "serve.log", bodies, headers, warmup)
+    again = _served(db, port, threads, folder / "serve-again.log", bodies, headers, 0)
+    ready, memory = first["rss_ready"], first["rss"]
+    return {"latency_ms": summary(first["times"]), "startup_s": first["startup_s"],
+            "rss_ready_mb": ready.get("VmRSS"), "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"),
+            "rss_anon_mb": memory.get("RssAnon"), "rss_file_mb": memory.get("RssFile"),
+            "decisions": first["decisions"], "stop_s": first["stop_s"],
+            "restart_s": again["startup_s"], "restart_rss_ready_mb": again["rss_ready"].get("VmRSS"),
+            "restart_latency_ms": summary(again["times"]), "restart_rss_mb": again["rss"].get("VmRSS"),
+            "restart_rss_anon_mb": again["rss"].get("RssAnon"), "restart_rss_file_mb": again["rss"].get("RssFile")}
+
+
+def _served(db: str, port: int, threads: int, log_path: Path, bodies: list[str], headers: dict, warmup: int) -> dict:
+    """One ``mpi serve``: its start-up, memory when ready, ``warmup`` queries, then each query timed, its memory
+    after them, and a graceful stop (the service saves its index's base for the next start)."""
+    log = open(log_path, "w")
     started = time.perf_counter()
     proc = subprocess.Popen([str(MPI), "--db", db, "serve", "--port", str(port), "--threads", str(threads)],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
         conn = _wait_for_health(port, proc, started)
-        startup = time.perf_counter() - started
-        memory_ready = rss_mb(proc.pid)
-        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-        bodies = [json.dumps(q) for q in queries]
+        out = {"startup_s": time.perf_counter() - started, "rss_ready": rss_mb(proc.pid), "times": [],
+               "decisions": []}
         for body in (bodies * (1 + warmup // max(len(bodies), 1)))[:warmup]:
             _post(conn, body, headers)
-        times, decisions = [], []
         for body in bodies:
             t0 = time.perf_counter()
             result = _post(conn, body, headers)
-            times.append((time.perf_counter() - t0) * 1000)
-            decisions.append(result["decision"])
-        memory = rss_mb(proc.pid)
+            out["times"].append((time.perf_counter() - t0) * 1000)
+            out["decisions"].append(result["decision"])
+        out["rss"] = rss_mb(proc.pid)
     finally:
         stopping = time.perf_counter()
-        proc.terminate()  # a graceful stop: the service saves its index's base for the next start
-        proc.wait(timeout=1800)
-        stop = time.perf_counter() - stopping
-        log.close()
-    out = {"latency_ms": summary(times), "startup_s": startup, "rss_ready_mb": memory_ready.get("VmRSS"),
-           "rss_mb": memory.get("VmRSS"), "rss_peak_mb": memory.get("VmHWM"), "rss_anon_mb": memory.get("RssAnon"),
-           "rss_file_mb": memory.get("RssFile"), "decisions": decisions, "stop_s": stop}
-    # Started again: the index's base is mapped from what the stop saved (nothing was written since).
-    log = open(folder / "serve-again.log", "w")
-    started = time.perf_counter()
-    proc = subprocess.Popen([str(MPI), "--db", db, "serve", "--port", str(port), "--threads", str(threads)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    try:
-        conn = _wait_for_health(port, proc, started)
-        out["restart_s"] = time.perf_counter() - started
-        out["restart_rss_ready_mb"] = rss_mb(proc.pid).get("VmRSS")
-        again = []
-        for body in bodies:
-            t0 = time.perf_counter()
-            _post(conn, body, headers)
-            again.append((time.perf_counter() - t0) * 1000)
-        out["restart_latency_ms"] = summary(again)
-        memory = rss_mb(proc.pid)
-        out["restart_rss_mb"] = memory.get("VmRSS")
-        out["restart_rss_anon_mb"], out["restart_rss_file_mb"] = memory.get("RssAnon"), memory.get("RssFile")
-    finally:
         proc.terminate()
         proc.wait(timeout=1800)
         log.close()
+    out["stop_s"] = time.perf_counter() - stopping
     return out
 
 
