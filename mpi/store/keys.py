@@ -23,7 +23,7 @@ class KeyTable:
             expires_at: datetime | None) -> dict:
         """Store a new key (in its own transaction, or joining the caller's); returns it as :meth:`get` does."""
         with self._db.transaction():
-            self._db.cache.write_begins()
+            self._db.cached_write("api_keys")
             self._db.execute("INSERT INTO api_keys (key_id, organisation, role, key_hash, created_at, created_by, "
                              "expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                              [key_id, organisation, role, key_hash, self._db.now(), created_by, expires_at])
@@ -41,7 +41,7 @@ class KeyTable:
 
     def by_hash(self, key_hash: str) -> dict | None:
         """The key whose secret has this hash, revoked or expired alike (the caller says which); cached if known."""
-        row = self._db.cache.get(("api_key", key_hash),
+        row = self._db.cache.get(("api_keys", key_hash),
                                  lambda: self._db.one(f"SELECT {select(API_KEYS)} FROM api_keys WHERE key_hash = ?",
                                                       [key_hash], flush=False),
                                  keep=lambda found: found is not None)
@@ -50,6 +50,6 @@ class KeyTable:
     def revoke(self, key_id: str, revoked_by: str) -> None:
         """Mark a key revoked now; the cache of callers is cleared with the write."""
         with self._db.transaction():
-            self._db.cache.write_begins()
+            self._db.cached_write("api_keys")
             self._db.execute("UPDATE api_keys SET revoked_at = ?, revoked_by = ? WHERE key_id = ? "
                              "AND revoked_at IS NULL", [self._db.now(), revoked_by, key_id])
