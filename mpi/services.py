@@ -121,8 +121,11 @@ class Services:
 
     @cached_property
     def index_sync(self) -> IndexSync:
-        """Brings the records other instances over a shared (PostgreSQL) store changed into this one's index."""
-        return IndexSync(self.store, self.writer)
+        """Brings the records other instances over a shared (PostgreSQL) store changed into this one's index, and
+        tells the re-scorer of the cases they are held by."""
+        sync = IndexSync(self.store, self.writer)
+        sync.on_cases.append(lambda cases: self.rescorer.named_elsewhere(cases))
+        return sync
 
     def keep_in_step(self) -> bool:
         """Over a shared store, the ``index-sync`` work of ``mpi serve`` (every ``MPI_INDEX_SYNC_SECONDS``): drop
