@@ -2,7 +2,9 @@
 
 The caller behind a key is looked up on every request, so known keys are kept
 in the store's cache of small reads; creating or revoking a key is a write that
-clears that cache (users' tokens with it), so a revoked key is refused at once.
+clears that cache (users' tokens with it), so a revoked key is refused at once;
+over a store several instances share, the others drop theirs within a couple of
+seconds (``generations.py``).
 """
 
 from __future__ import annotations
