@@ -121,8 +121,20 @@ class Services:
 
     @cached_property
     def index_sync(self) -> IndexSync:
-        """Brings the records other instances over a shared (PostgreSQL) store changed into this one's index."""
-        return IndexSync(self.store, self.writer)
+        """Brings the records other instances over a shared (PostgreSQL) store changed into this one's index, and
+        tells the re-scorer of the cases they are held by."""
+        sync = IndexSync(self.store, self.writer)
+        sync.on_cases.append(lambda cases: self.rescorer.named_elsewhere(cases))
+        return sync
+
+    def keep_in_step(self) -> bool:
+        """Over a shared store, the ``index-sync`` work of ``mpi serve`` (every ``MPI_INDEX_SYNC_SECONDS``): drop
+        what this instance cached that another has since written (users, API keys, meta and so the active model,
+        organisations, partners: ``mpi/store/generations.py``), then bring their changed records into the index.
+        Whether more changes are waiting."""
+        self.outbox  # noqa: B018 - made first, so its partners are among what is dropped when they change
+        self.store.generations.refresh()
+        return self.index_sync.run_once()
 
     @cached_property
     def review(self) -> ReviewDesk:
@@ -240,8 +252,12 @@ class Services:
 
     @cached_property
     def outbox(self) -> Outbox:
-        """Writes a message for each status change a partner subscribes to, inside the change's transaction."""
-        return Outbox(self.store)
+        """Writes a message for each status change a partner subscribes to, inside the change's transaction.
+
+        Its partners and crosswalks are read afresh once any instance over the store has changed them."""
+        outbox = Outbox(self.store)
+        self.store.generations.on_change("partners", outbox.forget)
+        return outbox
 
     @cached_property
     def delivery(self) -> DeliveryWorker:

@@ -128,7 +128,9 @@ SETTINGS: tuple[Setting, ...] = (
         "MPI_INDEX_SYNC_SECONDS",
         "1",
         "On a PostgreSQL store shared by several `mpi serve` instances: seconds between two reads of the change log "
-        "of records, bringing the records other instances changed into this instance's candidate index.",
+        "of records, bringing the records other instances changed into this instance's candidate index, and of the "
+        "cache generations, dropping what this instance cached that others changed (a revoked API key is refused "
+        "everywhere within this and a run).",
     ),
     Setting(
         "MPI_TRAIN_FROM_DECISIONS_HOURS",

@@ -278,6 +278,7 @@ def test_migration_17_posts_the_terms_of_a_store_that_had_records_before_it(serv
     with services.store.transaction():
         for statement in ("DROP TABLE search_terms", "DROP INDEX links_record", "DROP INDEX source_records_record",
                           "DROP TABLE case_reasons", "DROP TABLE leases", "DROP TABLE record_changes",
+                          "DROP TABLE cache_generations",
                           "DELETE FROM schema_version WHERE version >= 17"):
             services.store.db.execute(statement)
 

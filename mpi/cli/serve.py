@@ -66,8 +66,8 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     for work in background:
         # One instance of several over one store runs each: the lease outlives a few missed runs of its holder.
         work.lease = Lease(services.store.leases, work.name, max(60.0, 3 * work.interval))
-    if services.store.shared:  # every instance keeps its own index in step (no lease)
-        background.append(Background("index-sync", services.index_sync.run_once,
+    if services.store.shared:  # every instance keeps its own caches and index in step (no lease)
+        background.append(Background("index-sync", services.keep_in_step,
                                      float(services.config["MPI_INDEX_SYNC_SECONDS"])))
     for work in background:
         work.start()

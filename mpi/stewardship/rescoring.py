@@ -19,7 +19,10 @@ survivor.
 
 Which persons open cases name is kept in memory (read once, grown as cases open
 and are re-scored): a link, which a load makes per record, costs a set lookup
-unless it touches a case.
+unless it touches a case. Over a store several instances share, a case another
+instance opened or re-scored is heard of through the change log of records
+(``mpi.identity.sync``, :meth:`CaseRescorer.named_elsewhere`): its record is
+logged as changed, so within a second every instance knows the persons it names.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ class CaseRescorer:
             "new_candidates": [{"person_id": p, "match_weight": w} for p, w in new]})
         if self._named is not None:
             self._named.update(p for p, _ in new)
+        if self.store.shared:  # the other instances learn of the case's new candidates from the change log
+            self.store.db.before_commit(lambda: self.store.changes.note([key]))
         logger.info("case %s re-scored after %s: %s candidates, %s", case["case_id"], why, len(new),
                     because.code.value)
         return True
@@ -288,6 +293,11 @@ class CaseRescorer:
         if not self._names_any(persons):
             return []
         return [c for c in self.store.cases.active_naming(persons, _ACTIVE) if c != skip_case]
+
+    def named_elsewhere(self, case_ids: set[str]) -> None:
+        """Another instance opened or re-scored these cases: the persons they name are among those watched."""
+        if self._named is not None:
+            self._named.update(self.store.cases.persons_named_in(case_ids, _ACTIVE))
 
     def _names_any(self, persons: Iterable[str]) -> bool:
         if self._named is None:

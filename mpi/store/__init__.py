@@ -13,6 +13,8 @@
 - ``store.audit``: the append-only audit log (``audit.py``);
 - ``store.access``: the append-only access log, who read or changed what and why (``access.py``);
 - ``store.changes``: which records each committed transaction changed, for instances sharing a store (``changes.py``);
+- ``store.generations``: what each instance over a shared store caches, and which kinds another wrote
+  (``generations.py``);
 - ``store.leases``: which serving instance runs each piece of background work for now (``leases.py``);
 - ``store.loads``: how far ``mpi load`` has gone through each file (``loads.py``);
 - ``store.users``: users, their organisation and their token hashes (``users.py``);
@@ -62,6 +64,7 @@ from mpi.store.grants import GrantTable
 from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
 from mpi.store.changes import RecordChanges
+from mpi.store.generations import CacheGenerations
 from mpi.store.leases import LeaseTable
 from mpi.store.loads import LoadTable
 from mpi.store.merges import MergeTable
@@ -112,6 +115,7 @@ class Store:
         self.loads = LoadTable(self.db)
         self.leases = LeaseTable(self.db)
         self.changes = RecordChanges(self.db)
+        self.generations = CacheGenerations(self.db)
         self.users = UserTable(self.db)
         self.keys = KeyTable(self.db)
         self.grants = GrantTable(self.db)

@@ -14,6 +14,13 @@ are buffered and a thread of the log's own writes them with one INSERT per
 interval: a request then pays nothing measurable, and a crash loses the events of
 at most one interval. Event ids come from a lock of the log's own, taken with the
 write, so ids are committed in order and a reader paging newest first by id skips none.
+
+Over a PostgreSQL store several instances append to one log, and a counter of
+each would give one id twice: there each row takes its id from the database's
+sequence (``mpi_seq_access_event``) as it is written, in the order the
+instance buffered its rows. Two instances writing in the same instant may
+commit their ids out of order, which a reader paging at that instant could
+step past; nothing more is lost, and no id is given twice.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from mpi.store.database import Database
 logger = logging.getLogger(__name__)
 
 _SELECT = f"SELECT {select(ACCESS_LOG)} FROM access_log"
-_INSERT = f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES ({marks(len(ACCESS_LOG))})"
+_INSERT = f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES "
 #: The filters :meth:`AccessLog.page` takes, each a clause with one bound value.
 _FILTERS = {
     "actor": "actor = ?",
@@ -55,7 +62,15 @@ class AccessLog:
     def __init__(self, db: Database):
         self._db = db
         self._lock = threading.Condition()
-        self._last = int(db.one("SELECT coalesce(max(event_id), 0) FROM access_log")[0])
+        #: Whether the database numbers the events as they are written (a store several instances share).
+        self._numbered_by_store = db.shared
+        if self._numbered_by_store:
+            db.sequence("access_event", "SELECT coalesce(max(event_id), 0) FROM access_log")
+            #: One row's values: its id the sequence's next number, the rest bound.
+            self._values = f"({db.numbering('access_event', 'occurred_at')[0]}, {marks(len(ACCESS_LOG) - 1)})"
+        else:
+            self._last = int(db.one("SELECT coalesce(max(event_id), 0) FROM access_log")[0])
+            self._values = f"({marks(len(ACCESS_LOG))})"
         self._buffer: list[list] = []
         self._interval: float = 0.0
         self._flusher: threading.Thread | None = None
@@ -95,9 +110,7 @@ class AccessLog:
             for start in range(0, len(rows), _BATCH):
                 batch = rows[start:start + _BATCH]
                 try:
-                    self._db.append(f"INSERT INTO access_log ({select(ACCESS_LOG)}) VALUES "
-                                    + ", ".join([f"({marks(len(ACCESS_LOG))})"] * len(batch)),
-                                    [v for r in batch for v in r])
+                    self._db.append(_INSERT + ", ".join([self._values] * len(batch)), [v for r in batch for v in r])
                 except MpiError as e:
                     with self._lock:
                         self._buffer = rows[start:] + self._buffer  # kept for the next try, in order
@@ -116,8 +129,9 @@ class AccessLog:
 
     def append(self, *, actor: str | None, organisation: str | None, role: str | None, purpose: str | None,
                action: str, method: str, route: str, status: int,
-               entities: Sequence[tuple[str, str]] = ()) -> int:
-        """Append one access event (in a transaction of its own, or buffered: :meth:`flush_every`); returns its id.
+               entities: Sequence[tuple[str, str]] = ()) -> int | None:
+        """Append one access event (in a transaction of its own, or buffered: :meth:`flush_every`); returns its id
+        (None over a shared store, whose database gives the id as the row is written).
 
         Args:
             actor: the caller as the audit log names it (``user:alice``), None when no one signed in.
@@ -125,13 +139,16 @@ class AccessLog:
         """
         rows = [{"type": t, "id": i} for t, i in dict.fromkeys(entities)]
         with self._lock:
-            event_id = self._last + 1
-            row = [event_id, self._db.now(), actor, organisation, role, purpose, action, method, route, status, rows]
+            event_id = None if self._numbered_by_store else self._last + 1
+            row = [self._db.now(), actor, organisation, role, purpose, action, method, route, status, rows]
+            if not self._numbered_by_store:
+                row.insert(0, event_id)
             if self._interval:
                 self._buffer.append(row)
             else:
-                self._db.append(_INSERT, row)
-            self._last = event_id
+                self._db.append(_INSERT + self._values, row)
+            if not self._numbered_by_store:
+                self._last = event_id
         return event_id
 
     def page(self, *, before: int | None = None, limit: int = 50, **filters: Any) -> dict[str, Any]:

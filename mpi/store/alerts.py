@@ -30,8 +30,11 @@ def _alert(row: tuple) -> dict[str, Any]:
     return alert
 
 
-def raise_due_query(open_states: Sequence[str], now: datetime, first_number: int) -> tuple[str, list[Any]]:
-    """SQL inserting every reminder and escalation now due and not yet raised, returning what it inserted."""
+def raise_due_query(open_states: Sequence[str], now: datetime,
+                    numbering: tuple[str, list[Any]]) -> tuple[str, list[Any]]:
+    """SQL inserting every reminder and escalation now due and not yet raised, returning what it inserted.
+
+    ``numbering`` is the SQL numbering the new alerts and its parameters (``Database.numbering``)."""
     branches, params = [], []
     for clock, prefix in CLOCK_COLUMNS:
         branches.append(
@@ -44,13 +47,13 @@ def raise_due_query(open_states: Sequence[str], now: datetime, first_number: int
            "k AS (SELECT c.*, CASE WHEN due < ? THEN 'escalation' ELSE 'reminder' END AS kind FROM c), "
            "fresh AS (SELECT k.* FROM k WHERE NOT EXISTS (SELECT 1 FROM alerts x WHERE x.referral_id = k.referral_id "
            "AND x.clock = k.clock AND x.kind = k.kind AND x.due_at = k.due)) "
-           "SELECT 'AL' || lpad(CAST(? + row_number() OVER (ORDER BY fresh.referral_id, fresh.clock, fresh.kind) "
-           "AS VARCHAR), 8, '0'), fresh.referral_id, fresh.kind, fresh.clock, fresh.performer, "
+           f"SELECT 'AL' || lpad(CAST({numbering[0]} AS VARCHAR), 8, '0'), fresh.referral_id, fresh.kind, "
+           "fresh.clock, fresh.performer, "
            "CASE WHEN fresh.kind = 'escalation' THEN coalesce(o.supervisors, '[]') ELSE '[]' END, fresh.due, ?, "
            "NULL, NULL "
            "FROM fresh LEFT JOIN organisations o ON o.code = fresh.performer "
            "RETURNING alert_id, referral_id, kind, clock")
-    return sql, [*params, now, first_number - 1, now]
+    return sql, [*params, now, *numbering[1], now]
 
 
 class AlertTable:
@@ -62,10 +65,10 @@ class AlertTable:
 
     def raise_due(self, open_states: Sequence[str], now: datetime) -> list[tuple[str, str, str, str]]:
         """Raise every reminder and escalation due at ``now`` and not raised yet; returns (id, referral, kind, clock)."""
-        first = self._db.peek("alert") + 1
-        sql, params = raise_due_query(open_states, now, first)
+        numbering = self._db.numbering("alert", "fresh.referral_id, fresh.clock, fresh.kind")
+        sql, params = raise_due_query(open_states, now, numbering)
         rows = self._db.execute(sql, params)
-        self._db.advance("alert", len(rows))
+        self._db.numbered("alert", len(rows))
         return [tuple(r) for r in rows]
 
     def raise_escalations(self, subjects: Sequence[tuple[str, str, str, datetime]], kind: str,

@@ -7,6 +7,12 @@ process, so this one can keep what it last read, provided no write is hidden:
 a write to a cached table clears the cache and keeps it from filling until its
 transaction commits or rolls back, and a read that raced with a write is not
 kept.
+
+Several instances over one PostgreSQL store each keep a cache of their own, which
+another instance's write cannot clear: each value is kept under a key whose first
+part names its kind (``meta``, ``users``, ``api_keys``, ``organisations``), and
+the writer bumps that kind's generation in the store (``generations.py``), which
+every instance reads each second and drops the kinds that moved (:meth:`ReadCache.drop`).
 """
 
 from __future__ import annotations
@@ -14,6 +20,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any
+
+#: The kinds of value kept here, each the first part of its key (and the name of its generation).
+READ_CACHED = frozenset({"meta", "users", "api_keys", "organisations"})
 
 
 class ReadCache:
@@ -48,6 +57,13 @@ class ReadCache:
             self._writing = True
             self._version += 1
             self._values.clear()
+
+    def drop(self, kind: str) -> None:
+        """Forget the values of one kind (another instance wrote them); a read already under way is not kept."""
+        with self._lock:
+            self._version += 1
+            for key in [k for k in self._values if isinstance(k, tuple) and k[0] == kind]:
+                del self._values[key]
 
     def write_ends(self) -> None:
         """After that transaction commits or rolls back."""

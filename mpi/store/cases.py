@@ -89,6 +89,13 @@ class CaseTable:
             "WHERE list_contains(?, r.state)", [states])
         return [r[0] for r in rows]
 
+    def persons_named_in(self, case_ids: Iterable[str], states: list[str]) -> list[str]:
+        """The person ids these cases name as candidates, of those in one of ``states``."""
+        rows = self._db.query(
+            "SELECT DISTINCT c.person_id FROM review_candidates c JOIN review_cases r USING (case_id) "
+            "WHERE list_contains(?, c.case_id) AND list_contains(?, r.state)", [sorted(case_ids), states])
+        return [r[0] for r in rows]
+
     def close(self, case_id: str, state: str, resolution: str | None) -> None:
         """Close a case (``resolved`` with a resolution, or ``withdrawn``) without a version check: a system close."""
         self._db.execute(

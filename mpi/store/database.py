@@ -205,15 +205,27 @@ class Database(Transactions):
         self._sequences[name] += 1
         return self._sequences[name]
 
-    def peek(self, name: str) -> int:
-        """The last number a sequence gave (a set-based insert numbers its rows after it)."""
-        return self._sequences[name]
-
     def advance(self, name: str, n: int) -> None:
         """Count ``n`` numbers of a sequence as taken (by a set-based insert, inside a transaction)."""
         if not getattr(self._local, "depth", 0):
             raise StoreError("a write outside Store.transaction() would be lost")
         self._sequences[name] += int(n)
+
+    def numbering(self, name: str, order_by: str) -> tuple[str, list[Any]]:
+        """SQL numbering the rows an INSERT ... SELECT writes after the last number of the sequence ``name``,
+        in ``order_by``, and its parameters; :meth:`numbered` then counts them as taken. One process writes
+        the file, under the writer lock, so counting on from the last number is safe here."""
+        return f"(? + row_number() OVER (ORDER BY {order_by}))", [self._sequences[name]]
+
+    def numbered(self, name: str, n: int) -> None:
+        """Count the ``n`` rows :meth:`numbering` numbered as taken."""
+        self.advance(name, n)
+
+    def take(self, name: str, n: int) -> list[int]:
+        """``n`` numbers of a sequence, ascending, for rows about to be inserted (inside a transaction)."""
+        first = self._sequences[name] + 1
+        self.advance(name, n)
+        return list(range(first, first + int(n)))
 
     # -- schema and housekeeping -----------------------------------------------------------------
 

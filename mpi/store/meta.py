@@ -28,7 +28,7 @@ class MetaTable:
     def set(self, key: str, value: str) -> None:
         """Set a value (in its own transaction, or joining the caller's)."""
         with self._db.transaction():
-            self._db.cache.write_begins()
+            self._db.cached_write("meta")
             self._db.execute("DELETE FROM meta WHERE key = ?", [key])
             self._db.execute("INSERT INTO meta VALUES (?, ?)", [key, value])
 

@@ -31,7 +31,7 @@ class OrganisationTable:
             supervisors: list[str]) -> bool:
         """Add an organisation or replace its entry (keeping when it was first added); returns whether it is new."""
         with self._db.transaction():
-            self._db.cache.write_begins()
+            self._db.cached_write("organisations")
             old = self._db.one("SELECT created_at FROM organisations WHERE code = ?", [code])
             now = self._db.now()
             self._db.execute("DELETE FROM organisations WHERE code = ?", [code])
@@ -43,7 +43,7 @@ class OrganisationTable:
 
     def get(self, code: str) -> dict | None:
         """One organisation, or None."""
-        row = self._db.cache.get(("organisation", code), lambda: self._db.one(
+        row = self._db.cache.get(("organisations", code), lambda: self._db.one(
             f"SELECT {select(ORGANISATIONS)} FROM organisations WHERE code = ?", [code], flush=False),
             keep=lambda found: found is not None)
         return _row(row) if row else None

@@ -56,9 +56,7 @@ class OutboxTable:
 
     def add_many(self, messages: Sequence[dict[str, Any]]) -> list[int]:
         """Insert many messages in one statement (inside a transaction; a bulk intake or a benchmark's backlog)."""
-        first = self._db.peek("outbound") + 1
-        self._db.advance("outbound", len(messages))
-        ids = list(range(first, first + len(messages)))
+        ids = self._db.take("outbound", len(messages))
         rows = [{**m, "message_id": i} for m, i in zip(messages, ids)]
         table = pa.table({c: pa.array([r.get(c) for r in rows], type=_ARROW.get(c, pa.string()))
                           for c in OUTBOUND_MESSAGES})

@@ -30,6 +30,7 @@ class PartnerTable:
     def add(self, partner: dict, signing_secret: str, created_by: str) -> dict:
         """Store a new partner (its id not taken: the caller checks, under the same transaction)."""
         with self._db.transaction():
+            self._db.cached_write("partners")  # the outbox's subscribers, in every instance
             now = self._db.now()
             self._db.execute(
                 f"INSERT INTO partners ({select(PARTNERS)}, signing_secret) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -59,6 +60,7 @@ class PartnerTable:
     def add_crosswalk(self, partner_id: str, effective_from: date, rows: list[dict], created_by: str) -> dict:
         """Store a new crosswalk version with its rows (each with its ``line``); returns it as :meth:`crosswalks`."""
         with self._db.transaction():
+            self._db.cached_write("partners")
             version_id = self._db.next_id("crosswalk_version")
             self._db.execute(f"INSERT INTO crosswalk_versions ({select(CROSSWALK_VERSIONS)}) VALUES (?, ?, ?, ?, ?)",
                              [version_id, partner_id, effective_from, self._db.now(), created_by])

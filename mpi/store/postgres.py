@@ -61,6 +61,8 @@ class PostgresDatabase(Transactions):
     """The connections to one PostgreSQL store database and the rules for writing to it."""
 
     _driver_error = psycopg.Error
+    #: Other instances write and cache what this database holds (``Transactions.shared``).
+    shared = True
 
     def __init__(self, url: str, clock: Clock | None = None):
         """Connect (the database must exist), give it the compatibility functions and migrate it."""
@@ -167,6 +169,13 @@ class PostgresDatabase(Transactions):
         (``Database.state_token``); each instance builds its candidate index at start."""
         return None
 
+    def _committing(self) -> None:
+        """Move the generation of each cached kind the transaction wrote, in one order (no two transactions
+        wait on each other's rows), as its last work: the rows stay locked for the instant before COMMIT."""
+        for kind in sorted(self._due_generations):
+            self.native("INSERT INTO cache_generations (kind, generation) VALUES (%s, 1) ON CONFLICT (kind) "
+                        "DO UPDATE SET generation = cache_generations.generation + 1", [kind], "cache generation")
+
     def _control(self, statement: str) -> None:
         try:
             self._cur.con.execute(statement)
@@ -230,16 +239,23 @@ class PostgresDatabase(Transactions):
         self.pending()
         return int(self.one(f"SELECT nextval('{_seq(name)}')", flush=False)[0])
 
-    def peek(self, name: str) -> int:
-        """The last number a sequence gave (a set-based insert numbers its rows after it, under the writer lock)."""
-        return int(self.one(f"SELECT last_value FROM {_seq(name)}", flush=False)[0])
+    def numbering(self, name: str, order_by: str) -> tuple[str, list[Any]]:
+        """SQL numbering each row an INSERT ... SELECT writes from the sequence ``name``, and its parameters (none).
 
-    def advance(self, name: str, n: int) -> None:
-        """Count ``n`` numbers of a sequence as taken (by a set-based insert, inside a transaction)."""
+        Each row takes its own number from the shared sequence, so two processes inserting at once never give
+        one number twice (a number read first and counted on from, as one process may, could be read by both);
+        numbers follow ``order_by`` only within what PostgreSQL happens to number in order.
+        """
+        return f"nextval('{_seq(name)}')", []
+
+    def numbered(self, name: str, n: int) -> None:
+        """Nothing to count: each row took its number from the sequence (:meth:`numbering`)."""
+
+    def take(self, name: str, n: int) -> list[int]:
+        """``n`` numbers of a sequence, ascending, for rows about to be inserted (inside a transaction)."""
         self.pending()
-        if n:
-            self.query(f"SELECT setval('{_seq(name)}', (SELECT last_value FROM {_seq(name)}) + ?, true)", [int(n)],
-                       flush=False)
+        return [int(r[0]) for r in self.query(f"SELECT nextval('{_seq(name)}') FROM generate_series(1, ?)",
+                                              [int(n)], flush=False)] if n else []
 
     # -- schema and housekeeping -----------------------------------------------------------------
 

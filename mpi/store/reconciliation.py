@@ -189,19 +189,19 @@ class ReconciliationTable:
         seen = db.execute(f"UPDATE reconciliation_items i SET last_run_id = ?, last_seen_at = ?, "
                           f"seen_count = seen_count + 1 FROM ({mismatched}) m WHERE {same} RETURNING i.item_id",
                           [run_id, now, partner, OPEN])
-        first = db.peek("reconcile_item")
+        number, numbering = db.numbering("reconcile_item", "m.line")
         due = items["due"]
         severity = SEVERITY
         new = db.execute(
             f"INSERT INTO reconciliation_items ({select(RECONCILIATION_ITEMS)}) "
-            f"SELECT 'RI' || lpad(CAST(? + row_number() OVER (ORDER BY m.line) AS VARCHAR), 8, '0'), ?, m.rid, "
+            f"SELECT 'RI' || lpad(CAST({number} AS VARCHAR), 8, '0'), ?, m.rid, "
             "coalesce(m.given_id, m.reference), m.our_state, m.expected_label, m.reported_label, "
             f"m.crosswalk_version, m.kind, sev, ?, ?, CASE sev WHEN 'high' THEN ? WHEN 'medium' THEN ? ELSE ? END, "
             f"?, ?, ?, 1, ?, NULL, NULL, NULL, NULL, 0 FROM (SELECT *, {severity} AS sev FROM ({mismatched})) m "
             f"WHERE NOT EXISTS (SELECT 1 FROM reconciliation_items i WHERE {same}) RETURNING item_id",
-            [first, partner, items["owner"], now, due["high"], due["medium"], due["low"], run_id, run_id, now,
+            [*numbering, partner, items["owner"], now, due["high"], due["medium"], due["low"], run_id, run_id, now,
              OPEN, rules["medium_states"], rules["open_states"], rules["pressing"], partner, OPEN])
-        db.advance("reconcile_item", len(new))
+        db.numbered("reconcile_item", len(new))
         cleared = db.execute(
             f"UPDATE reconciliation_items SET state = ?, closed_at = ?, closed_by = ? WHERE partner_id = ? "
             f"AND state = ? AND referral_id IN (SELECT rid FROM {table} WHERE graded LIKE '{MATCHED}|%') "

@@ -371,8 +371,8 @@ MIGRATIONS.extend(BATCH_MIGRATIONS)
 # Migrations 17 onwards are the steward's: search terms (17) and why cases are held (18).
 MIGRATIONS.extend(STEWARD_MIGRATIONS)
 # Migrations 19 onwards are for running at scale and in several instances (leases, 19; the change log of
-# records, 20); the store's state token (21) follows.
-MIGRATIONS.extend(SCALE_MIGRATIONS)
+# records, 20); the store's state token (21) follows, then the cache generations (22).
+MIGRATIONS.extend(SCALE_MIGRATIONS[:2])
 
 MIGRATIONS.append((
     21,
@@ -386,6 +386,9 @@ MIGRATIONS.append((
         "INSERT INTO store_state SELECT CAST(uuid() AS VARCHAR) WHERE NOT EXISTS (SELECT 1 FROM store_state)",
     ],
 ))
+
+# The generations of what instances over one store cache (22) follow the state token.
+MIGRATIONS.extend(SCALE_MIGRATIONS[2:])
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 #: The migration that made ``store_state``: later ones set a new state token as they commit.

@@ -27,3 +27,17 @@ SCALE_MIGRATIONS.append((
         )""",
     ],
 ))
+
+SCALE_MIGRATIONS.append((
+    22,
+    [
+        # A generation per kind of what each instance caches from the store (``mpi/store/generations.py``): bumped
+        # in the transaction that writes such a table, read every second by every instance over one PostgreSQL
+        # store, which then drops what it cached of that kind (a revoked API key is refused everywhere). Written
+        # only on a shared store; a DuckDB file has one process, whose own writes clear its cache.
+        """CREATE TABLE cache_generations (
+            kind VARCHAR PRIMARY KEY,
+            generation BIGINT NOT NULL
+        )""",
+    ],
+))

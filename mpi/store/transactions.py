@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mpi.errors import StoreError
-from mpi.store.cache import ReadCache
+from mpi.store.cache import READ_CACHED, ReadCache
 from mpi.store.group import GroupCommit
 from mpi.store.pending import Pending
 
@@ -52,6 +52,9 @@ class Transactions:
         self.group = GroupCommit(self)
         #: Small reads made on every request (meta, users), kept between writes.
         self.cache = ReadCache()
+        #: Kinds of cached table the open transaction wrote (``cached_write``), whose generation moves as it
+        #: commits on a database other processes share (``generations.py``).
+        self._due_generations: set[str] = set()
 
     #: The database driver's base exception, wrapped as StoreError by the statements both databases share.
     _driver_error: type[Exception] = Exception
@@ -64,6 +67,21 @@ class Transactions:
 
     def _committing(self) -> None:
         """The database's own last work before COMMIT, after the buffered writes are flushed (none by default)."""
+
+    #: Whether other processes write and cache this database too (PostgreSQL): a write to a cached table then
+    #: moves its kind's generation, so they drop what they cached of it (``generations.py``), and ids are
+    #: taken from the database, never counted on in memory.
+    shared = False
+
+    def cached_write(self, kind: str) -> None:
+        """Before a write to a table some process caches (``kind``: ``meta``, ``users``, ``api_keys``,
+        ``organisations``, ``partners``), inside its transaction: this process's read cache is cleared around
+        it, and on a shared database the kind's generation moves as the transaction commits."""
+        if kind in READ_CACHED:
+            self.cache.write_begins()
+        if self.shared:
+            self._in_transaction()
+            self._due_generations.add(kind)
 
     # -- statements both databases run alike (the driver's own error, ``_driver_error``, wrapped) ----------
 
@@ -180,6 +198,7 @@ class Transactions:
 
     def _end(self) -> None:
         self._local.depth = self._local.wrote = 0
+        self._due_generations.clear()
         if self.cache.writing:
             self.cache.write_ends()
 

@@ -14,14 +14,14 @@ class UserTable:
     def add(self, name: str, role: str, token_hash: str, organisation: str | None = None) -> None:
         """Create or replace a user (in its own transaction, or joining the caller's)."""
         with self._db.transaction():
-            self._db.cache.write_begins()
+            self._db.cached_write("users")
             self._db.execute("DELETE FROM users WHERE name = ?", [name])
             self._db.execute("INSERT INTO users (name, role, token_hash, created_at, organisation) "
                              "VALUES (?, ?, ?, ?, ?)", [name, role, token_hash, self._db.now(), organisation])
 
     def by_token_hash(self, token_hash: str) -> dict | None:
         """The user holding a token (by its hash). Only known tokens are cached, so guesses cannot fill memory."""
-        found = self._db.cache.get(("user", token_hash),
+        found = self._db.cache.get(("users", token_hash),
                                    lambda: self._db.one("SELECT name, role, organisation FROM users "
                                                         "WHERE token_hash = ?", [token_hash]),
                                    keep=lambda row: row is not None)
