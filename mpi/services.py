@@ -81,7 +81,8 @@ class Services:
         path = self.config["MPI_DB"]
         # Only the default location's folder (var/) is made; a path given must name an existing folder.
         store = Store(path, self.config["MPI_CHECKPOINT_THRESHOLD"], self.clock,
-                      make_folder=path == settings.default("MPI_DB"))
+                      make_folder=path == settings.default("MPI_DB"),
+                      memory_limit=self.config["MPI_DUCKDB_MEMORY_LIMIT"] or None)
         store.access.flush_every(int(self.config["MPI_ACCESS_LOG_FLUSH_MS"]))
         return store
 

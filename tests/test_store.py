@@ -76,6 +76,22 @@ def test_the_checkpoint_threshold_is_set_on_the_connection_and_a_bad_one_named(t
     assert not (tmp_path / "other.duckdb").exists()
 
 
+def test_the_duckdb_memory_limit_is_set_from_the_setting_and_a_bad_one_named(tmp_path):
+    services = Services({"MPI_DB": str(tmp_path / "store.duckdb"), "MPI_DUCKDB_MEMORY_LIMIT": "300MB"})
+    try:
+        assert services.store.db.query("SELECT current_setting('memory_limit')") == [("286.1 MiB",)]
+    finally:
+        services.close()
+    default = Store(tmp_path / "default.duckdb")
+    try:
+        assert default.db.query("SELECT current_setting('memory_limit')") != [("286.1 MiB",)]
+    finally:
+        default.close()
+    with pytest.raises(StoreError, match="MPI_DUCKDB_MEMORY_LIMIT"):
+        Store(tmp_path / "other.duckdb", memory_limit="plenty")
+    assert not (tmp_path / "other.duckdb").exists()
+
+
 @pytest.mark.parametrize(
     "write",
     [

@@ -93,15 +93,15 @@ class Store:
     """All persistence of one store (a DuckDB file or a PostgreSQL database), one gateway per concept."""
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
-                 make_folder: bool = False):
+                 make_folder: bool = False, memory_limit: str | None = None):
         """Open (or create and migrate) the store; every row written is stamped by ``clock``.
 
         ``path`` is a DuckDB file, whose folder must exist unless ``make_folder`` (the default
         location's ``var/``), or a ``postgresql://`` URL of an existing database (``postgres.py``;
-        ``checkpoint_threshold`` is DuckDB's and ignored there).
+        ``checkpoint_threshold`` and ``memory_limit`` are DuckDB's and ignored there).
         """
         self.db = PostgresDatabase(str(path), clock) if is_postgres_url(str(path)) else \
-            Database(path, checkpoint_threshold, clock, make_folder)
+            Database(path, checkpoint_threshold, clock, make_folder, memory_limit)
         #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
         self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)

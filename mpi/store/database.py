@@ -48,8 +48,9 @@ class Database(Transactions):
     _driver_error = duckdb.Error
 
     def __init__(self, path: str | Path, checkpoint_threshold: str | None = None, clock: Clock | None = None,
-                 make_folder: bool = False):
-        """Open (or create) the file; ``checkpoint_threshold`` is DuckDB's (``MPI_CHECKPOINT_THRESHOLD``).
+                 make_folder: bool = False, memory_limit: str | None = None):
+        """Open (or create) the file; ``checkpoint_threshold`` and ``memory_limit`` are DuckDB's
+        (``MPI_CHECKPOINT_THRESHOLD``, ``MPI_DUCKDB_MEMORY_LIMIT``).
 
         The file's folder must exist unless ``make_folder`` (the default location, ``var/``): a
         mistyped ``--db /nonexistent/x.duckdb`` is refused instead of creating folders at the root.
@@ -69,7 +70,11 @@ class Database(Transactions):
         if checkpoint_threshold and not _SIZE.fullmatch(checkpoint_threshold):
             raise StoreError(f"checkpoint threshold {checkpoint_threshold!r} is not a size such as 256MB"
                              " (MPI_CHECKPOINT_THRESHOLD)")
+        if memory_limit and not _SIZE.fullmatch(memory_limit):
+            raise StoreError(f"memory limit {memory_limit!r} is not a size such as 2GB (MPI_DUCKDB_MEMORY_LIMIT)")
         config = {"checkpoint_threshold": checkpoint_threshold} if checkpoint_threshold else {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
         try:
             self._con = duckdb.connect(self.path, config=config)
         except duckdb.IOException as e:
