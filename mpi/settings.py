@@ -49,7 +49,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Most memory DuckDB may hold for a store file (a size such as 2GB; empty: DuckDB's own default, 80% of "
         "the machine's). At a million persons a service that takes records holds about 2 GB in DuckDB (the "
         "tables' and their indexes' pages it read or wrote), beside its own; a limit makes DuckDB give pages back "
-        "and read them again (1,200 records a request each: 46/s with 2GB, 60/s without). Building the candidate "
+        "and read them again (1,200 records submitted one at a time: 46/s with 2GB, 60/s without). Building the candidate "
         "index from the store (a start with no saved base) needs about 1 GB of it at 1M.",
     ),
     Setting(
