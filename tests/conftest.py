@@ -85,9 +85,12 @@ STORES = ("duckdb", "postgresql")
 
 
 def pytest_generate_tests(metafunc):
-    """A module marked ``both_stores`` runs each test that has a store once per backend."""
-    if "store_location" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
-        metafunc.parametrize("store_location", STORES, indirect=True)
+    """A module marked ``both_stores`` runs each test that has a store (its own, or its module's) once per
+    backend."""
+    if metafunc.definition.get_closest_marker("both_stores"):
+        for name in ("store_location", "module_store_location"):
+            if name in metafunc.fixturenames:
+                metafunc.parametrize(name, STORES, indirect=True)
 
 
 @pytest.fixture
@@ -96,6 +99,18 @@ def store_location(request, tmp_path: Path):
     template) in a module marked ``both_stores`` (once each) or under ``MPI_TEST_STORE=postgresql``."""
     if getattr(request, "param", TEST_STORE) != "postgresql":
         yield str(tmp_path / "mpi.duckdb")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def module_store_location(request, tmp_path_factory):
+    """:func:`store_location` of a store a module builds once for the tests that only read it."""
+    if getattr(request, "param", TEST_STORE) != "postgresql":
+        yield str(tmp_path_factory.mktemp("store") / "mpi.duckdb")
         return
     server = request.getfixturevalue("postgres_server")
     url = server.new_database()
