@@ -88,6 +88,10 @@ def _portable(node: exp.Expression) -> exp.Expression:
     elif isinstance(node, exp.ArrayContains):
         # list_contains(list, x): x = ANY(list). sqlglot's form repeats x (a bound value would be passed twice).
         return exp.EQ(this=node.expression.copy(), expression=exp.Any(this=exp.Paren(this=node.this.copy())))
+    elif isinstance(node, exp.Explode) and isinstance(node.this, exp.FromJson) \
+            and node.this.expression.name.replace(" ", "").upper() == '["VARCHAR"]':
+        # unnest(from_json(doc, '["VARCHAR"]')): a row per string of a JSON list.
+        return exp.Anonymous(this="json_array_elements_text", expressions=[exp.cast(node.this.this.copy(), "JSON")])
     elif isinstance(node, exp.JSONExtractScalar) and node.expression.find(exp.JSONPathWildcard):
         # json_extract_string(doc, '$[*]'): the strings of a JSON list.
         return exp.Array(expressions=[exp.select(exp.Anonymous(
