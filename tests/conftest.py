@@ -79,23 +79,47 @@ def models_dir(tmp_path: Path) -> Path:
 
 
 #: ``MPI_TEST_STORE=postgresql`` runs every test's services on PostgreSQL (a database of its own per test)
-#: instead of a DuckDB file: the whole suite on the second backend.
+#: instead of a DuckDB file: the whole suite on the second backend, but for a test marked
+#: ``duckdb_only(reason=...)``, which is about the DuckDB file itself (it opens it, backs it up) and runs on it.
 TEST_STORE = os.environ.get("MPI_TEST_STORE", "duckdb")
 STORES = ("duckdb", "postgresql")
 
 
 def pytest_generate_tests(metafunc):
-    """A module marked ``both_stores`` runs each test that has a store once per backend."""
-    if "store_location" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_stores"):
-        metafunc.parametrize("store_location", STORES, indirect=True)
+    """A module marked ``both_stores`` runs each test that has a store (its own, or its module's) once per
+    backend."""
+    if metafunc.definition.get_closest_marker("both_stores") and not _duckdb_only(metafunc.definition):
+        for name in ("store_location", "module_store_location"):
+            if name in metafunc.fixturenames:
+                metafunc.parametrize(name, STORES, indirect=True)
+
+
+def _duckdb_only(node) -> bool:
+    """Whether a test (or module) is marked ``duckdb_only``; the marker must say why."""
+    marker = node.get_closest_marker("duckdb_only")
+    if marker is not None and not marker.kwargs.get("reason"):
+        raise pytest.UsageError(f"{node.nodeid}: duckdb_only needs a reason=")
+    return marker is not None
 
 
 @pytest.fixture
 def store_location(request, tmp_path: Path):
     """Where a test's store lives: a DuckDB file, or a fresh PostgreSQL database of its own (copied from a migrated
     template) in a module marked ``both_stores`` (once each) or under ``MPI_TEST_STORE=postgresql``."""
-    if getattr(request, "param", TEST_STORE) != "postgresql":
+    if getattr(request, "param", TEST_STORE) != "postgresql" or _duckdb_only(request.node):
         yield str(tmp_path / "mpi.duckdb")
+        return
+    server = request.getfixturevalue("postgres_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture(scope="module")
+def module_store_location(request, tmp_path_factory):
+    """:func:`store_location` of a store a module builds once for the tests that only read it."""
+    if getattr(request, "param", TEST_STORE) != "postgresql" or _duckdb_only(request.node):
+        yield str(tmp_path_factory.mktemp("store") / "mpi.duckdb")
         return
     server = request.getfixturevalue("postgres_server")
     url = server.new_database()

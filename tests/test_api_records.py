@@ -243,14 +243,11 @@ def test_get_person_returns_golden_view_and_linked_records(client, auth):
 def test_get_person_follows_merge_redirects(config, client, auth, services):
     survivor = submit(client, auth, record("theodore", "county-general-ehr", "CG-1"))
     loser = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
-    # Merges arrive with the review workflow; until then the redirect is set up directly.
+    # The redirect is set up directly (not by a merge, which moves the records too), and read after a restart.
+    with services.store.transaction():
+        services.store.db.execute("UPDATE persons SET status = 'REDIRECTED', redirect_to = ? WHERE person_id = ?",
+                                  [survivor["person_id"], loser["person_id"]])
     services.close()
-    import duckdb
-
-    con = duckdb.connect(config["MPI_DB"])
-    con.execute("UPDATE persons SET status = 'REDIRECTED', redirect_to = ? WHERE person_id = ?",
-                [survivor["person_id"], loser["person_id"]])
-    con.close()
     restarted = Services(config)
     try:
         client = create_app(services=restarted).test_client()

@@ -6,6 +6,10 @@ backup restored holds every table's rows exactly. A backup taken while other
 threads keep writing through real HTTP is consistent, holds every write
 acknowledged before it began, and restores. A restore that would lose data or
 break the store is refused in one line with the store left as it was.
+
+A backup is a copy of the DuckDB store file, so these tests run on DuckDB; a
+PostgreSQL store (backed up with pg_dump) is refused by the API, ``mpi backup``
+and ``mpi restore``, each saying so (the last test).
 """
 
 from __future__ import annotations
@@ -22,14 +26,19 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from api import create_app
 from conftest import add_hub, record
 from mpi.auth import add_user
 from mpi.cli import main
 from mpi.identity.loading import PreparedRows, load
+from mpi.services import Services
 from mpi.store.schema import LATEST_VERSION
 from mpi.synth.generator import generate_records
 from referral_network import clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
+
+pytestmark = pytest.mark.duckdb_only(reason="a backup is a copy of the DuckDB store file, and the tests read the "
+                                            "files; a PostgreSQL store's refusal is the last test")
 
 
 def _mpi(config: dict, *args: str, db: str | None = None):
@@ -266,3 +275,31 @@ def test_backup_without_a_store_says_so_and_makes_none(config, tmp_path):
     _refused(_mpi(config, "backup", "--output", str(tmp_path / "b.duckdb"), db=str(missing)),
              f"no store at {missing}")
     assert not missing.exists() and not (tmp_path / "b.duckdb").exists()
+
+
+def test_a_postgresql_store_is_refused_by_backup_and_restore_naming_its_own_tools(postgres_server, models_dir,
+                                                                                   backup_file, tmp_path):
+    url = postgres_server.new_database()
+    pg = {"MPI_DB": url, "MPI_MODELS_DIR": str(models_dir)}
+    try:
+        services = Services(pg)
+        try:
+            admin = {"Authorization": f"Bearer {add_user(services.store, 'root', 'admin')}"}
+            body = assert_error(create_app(services=services).test_client().post("/v1/admin/backup", headers=admin),
+                                500, "store_error")
+            assert "pg_dump" in body["message"]
+        finally:
+            services.close()
+        output = tmp_path / "pg-backup.duckdb"
+        backed_up = _mpi(pg, "backup", "--output", str(output))
+        assert backed_up.exit_code == 1 and "pg_dump" in backed_up.output and not output.exists()
+        restored = _mpi(pg, "restore", "--input", str(backup_file), "--force")  # a good backup, of DuckDB
+        assert restored.exit_code == 1 and "pg_restore" in restored.output
+        assert "127.0.0.1" not in backed_up.output + restored.output  # the URL (it may hold a password) is not shown
+        services = Services(pg)
+        try:  # the store is as it was: its admin, none of the backup's records
+            assert services.store.db.one("SELECT count(*) FROM source_records")[0] == 0
+        finally:
+            services.close()
+    finally:
+        postgres_server.drop_database(url)

@@ -55,6 +55,7 @@ def test_two_instances_over_a_duckdb_file_are_refused(tmp_path):
     assert refused.value.code == 2
 
 
+@pytest.mark.duckdb_only(reason="bench/load.py's checks read the DuckDB store file the benchmark built")
 def test_the_half_written_checks_find_a_person_without_records(config, tmp_path):
     services = Services(config)
     with services.store.transaction():

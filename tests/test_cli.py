@@ -41,6 +41,7 @@ def people_csv(tmp_path) -> Path:
 
 # ------------------------------------------------------------------------------------ init, load, export
 
+@pytest.mark.duckdb_only(reason="`mpi init` is seen making the store file")
 def test_init_creates_the_store_and_activates_the_default_model(mpi, config):
     first = mpi("init")
     again = mpi("init")

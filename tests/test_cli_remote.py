@@ -113,6 +113,7 @@ def test_the_export_is_streamed_from_the_service_to_the_file(remote, live_server
     assert not (tmp_path / "export.csv.part").exists()
 
 
+@pytest.mark.duckdb_only(reason="a backup is a copy of the DuckDB store file (a PostgreSQL store's refusal: test_backup.py)")
 def test_a_backup_is_taken_through_the_service_and_restores_its_records(remote, live_server, services, config,
                                                                         tmp_path):
     _three_records(services, live_server)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from conftest import add_hub, record
 from mpi.auth import add_user
+
+pytestmark = pytest.mark.both_stores
 
 
 def headers(token: str) -> dict:

@@ -18,6 +18,8 @@ from mpi.services import DEFAULT_MODEL_VERSION
 from mpi.synth.generator import generate_records
 from mpi.vocab import AuditAction, CaseState, Decision
 
+pytestmark = pytest.mark.both_stores
+
 ADMIN = "user:admin"
 
 

@@ -25,6 +25,9 @@ from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.synth.generator import small_population
 from mpi.vocab import AuditAction, LinkSource
 
+pytestmark = pytest.mark.duckdb_only(reason="the base is saved beside a DuckDB store file; a PostgreSQL store has "
+                                            "no state token to save one against (each instance builds its index)")
+
 FIELDS = ("norm", "keys", "received_at", "updated_at", "person_id", "decision", "link_source", "score", "probability",
           "case_id")
 

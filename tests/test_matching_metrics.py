@@ -30,6 +30,8 @@ from test_review_ui import sign_in
 WEEK_1 = datetime(2026, 11, 2, 15, 0, tzinfo=timezone.utc)  # a Monday
 WEEK_2 = datetime(2026, 11, 9, 15, 0, tzinfo=timezone.utc)
 STEWARD = "user:alice"
+pytestmark = pytest.mark.both_stores
+
 PARTIAL = {"source_system": "foodbank-cbo", "source_record_id": "FB-9", "first_name": "Marisol",
            "last_name": "Quintanilla", "birth_date": "1984-03-17"}
 
@@ -58,9 +60,9 @@ def test_the_wilson_interval_of_nothing_is_none():
 # ------------------------------------------------------------------------------------------------ the store
 
 @pytest.fixture
-def world(tmp_path, models_dir):
+def world(store_location, models_dir):
     clock = FixedClock(WEEK_1)
-    services = Services({"MPI_DB": str(tmp_path / "m.duckdb"), "MPI_MODELS_DIR": str(models_dir),
+    services = Services({"MPI_DB": store_location, "MPI_MODELS_DIR": str(models_dir),
                          "MPI_SPOT_CHECK_ONE_IN": "1"}, clock=clock)
     services.ensure_active_model("test")
     submit = lambda *a: services.matching.submit(record(*a), "test")

@@ -30,6 +30,7 @@ def counts(db) -> dict[str, int]:
     return {t: db.one(f"SELECT count(*) FROM {t}")[0] for t in tables(db) if t != "schema_version"}
 
 
+@pytest.mark.duckdb_only(reason="the store `mpi migrate-store` moves is a DuckDB file")
 def test_every_row_moves_and_the_moved_store_serves_on(services, filled, mpi, postgres_server, models_dir, config):
     services.close()  # as the command runs: the service is stopped (its last access events written)
     source = Store(config["MPI_DB"])

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from api import create_app
 from conftest import record
 from referral_network import MONDAY_10AM, clock, net_client, net_services, network  # noqa: F401
 from test_referral_metrics import hold_sparse_records, sparse, step, submit
+
+pytestmark = pytest.mark.both_stores
 
 
 def scrape(client) -> dict[tuple[str, tuple], float]:

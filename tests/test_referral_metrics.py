@@ -42,6 +42,8 @@ from mpi.services import DEFAULT_MODEL_VERSION, Services
 from referral_network import MONDAY_10AM, build, clock, net_client, net_services, network, referral_body  # noqa: F401
 from test_api_errors import assert_error
 
+pytestmark = pytest.mark.both_stores
+
 URL = "/v1/metrics/referrals"
 #: Wednesday 25 November 2026, 13:00 in Atlanta: when the measures are read.
 WEDNESDAY_1PM = MONDAY_10AM + timedelta(days=2, hours=3)
@@ -95,7 +97,7 @@ def loop(net_services, network, clock) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def measured(tmp_path_factory) -> SimpleNamespace:
+def measured(tmp_path_factory, module_store_location) -> SimpleNamespace:
     """The seven referrals built once for the tests that only read them: ``services``, ``network``, ``app``, ``ids``.
 
     The same network (``referral_network.build``) on a module's own store: building the loop costs about a
@@ -106,7 +108,7 @@ def measured(tmp_path_factory) -> SimpleNamespace:
     models.mkdir()
     shutil.copy(SHIPPED_MODELS / f"{DEFAULT_MODEL_VERSION}.json", models)
     clock = FixedClock(MONDAY_10AM)
-    services = Services({"MPI_DB": str(folder / "mpi.duckdb"), "MPI_MODELS_DIR": str(models)}, clock=clock)
+    services = Services({"MPI_DB": module_store_location, "MPI_MODELS_DIR": str(models)}, clock=clock)
     network = build(services)
     ids = take_steps(services, network, clock)
     app = create_app(services=services)

@@ -12,6 +12,7 @@ under those keys into its index.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -81,6 +82,14 @@ def test_a_threads_connection_is_closed_when_the_thread_ends(shared_url, postgre
             return con.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
                                [shared_url.rsplit("/", 1)[1]]).fetchone()[0]
 
+    def settled_at_most(n: int) -> int:
+        """The connections once at most ``n`` remain, or after 5 s: a server process leaves pg_stat_activity
+        a moment after its client closed the connection (under load, after the check)."""
+        deadline = time.monotonic() + 5
+        while (found := connections()) > n and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return found
+
     store = Store(shared_url)
     try:
         before = connections()
@@ -90,13 +99,13 @@ def test_a_threads_connection_is_closed_when_the_thread_ends(shared_url, postgre
                 t.start()
             for t in threads:
                 t.join()
-        assert connections() <= before + 1  # thirty threads came and went; their connections went with them
+        assert settled_at_most(before + 1) <= before + 1  # thirty threads came and went; their connections too
         with store.transaction():  # this thread's connection still works
             store.persons.create({})
         assert store.persons.count_active() == 1
     finally:
         store.close()
-    assert connections() == 0
+    assert settled_at_most(0) == 0
 
 
 def test_two_instances_sent_one_record_at_once_store_it_once(two_instances):

@@ -10,6 +10,7 @@ from mpi.cli.base import main
 from mpi.cli.remote import remote
 from mpi.services import Services
 from mpi.store.backup import restore as restore_store
+from mpi.store.postgres import is_postgres_url
 
 
 @main.command()
@@ -22,7 +23,8 @@ def backup(services: Services, output_path: str) -> None:
         size = service.download("/v1/admin/backup", output_path, method="POST")
         click.echo(f"backed up the store of {service.url} to {output_path} ({size} bytes)")
         return
-    if not Path(services.config["MPI_DB"]).is_file():  # opening it would make an empty store to back up
+    # opening a file that is not there would make an empty store to back up (a PostgreSQL store refuses below)
+    if not is_postgres_url(services.config["MPI_DB"]) and not Path(services.config["MPI_DB"]).is_file():
         raise click.ClickException(f"no store at {services.config['MPI_DB']} to back up")
     store = services.store  # held by a running service: the CLI's one line says to use --url
     size = store.backup(output_path)

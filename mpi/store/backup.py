@@ -11,6 +11,9 @@ holds the store, never over an existing store unless told to, and only with a
 file that is a store of this service at a schema version it can open, checked
 before anything is replaced; the backup is copied beside the store and renamed
 over it, so the store is at every moment either the old one or the backup.
+
+A PostgreSQL store is neither backed up nor restored here: PostgreSQL's own
+tools (``pg_dump``, ``pg_restore``) do it, and both refuse one saying so.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from mpi.errors import StoreError, StoreLocked
+from mpi.store.postgres import is_postgres_url
 from mpi.store.database import Database
 from mpi.store.schema import LATEST_VERSION
 
@@ -109,6 +113,9 @@ def restore(backup: str | Path, store_path: str | Path, *, force: bool = False) 
     own write-ahead log is checkpointed first (its content unchanged), so none
     is left to be replayed into the restored file.
     """
+    if is_postgres_url(str(store_path)):  # never named in the message: a URL may hold a password
+        raise StoreError("a PostgreSQL store is restored with PostgreSQL's own tools (pg_restore of a pg_dump), "
+                         "not `mpi restore` of a DuckDB file")
     target = Path(store_path)
     if not target.parent.is_dir():
         raise StoreError(f"cannot restore to {target}: its folder {target.parent} does not exist")

@@ -2,7 +2,7 @@
 
 The gateways hold one copy of each statement, in DuckDB's dialect. On a
 PostgreSQL store each is translated by sqlglot (``read="duckdb",
-write="postgres"``) the first time it runs and the translation kept, with three
+write="postgres"``) the first time it runs and the translation kept, with
 steps of our own where sqlglot leaves DuckDB's words in place:
 
 - ``GROUP BY ALL`` becomes a grouping by the position of every selected
@@ -12,7 +12,9 @@ steps of our own where sqlglot leaves DuckDB's words in place:
   mark; ``?`` marks become its ``%s``);
 - DuckDB's JSON columns are text (as DuckDB holds them: inserting a string
   needs no cast), read through ``CAST(... AS JSON)`` by the JSON functions;
-  a list of structs (the access log's entities) is held as JSONB.
+  a list of structs (the access log's entities) is held as JSONB;
+- ``unnest(from_json(doc, '["VARCHAR"]'))``, the strings of a JSON list as rows,
+  is ``json_array_elements_text``.
 
 Functions sqlglot passes through unchanged (``epoch_us``, ``arg_max``,
 ``list_position``, ``starts_with``) exist on PostgreSQL as the small
@@ -88,6 +90,10 @@ def _portable(node: exp.Expression) -> exp.Expression:
     elif isinstance(node, exp.ArrayContains):
         # list_contains(list, x): x = ANY(list). sqlglot's form repeats x (a bound value would be passed twice).
         return exp.EQ(this=node.expression.copy(), expression=exp.Any(this=exp.Paren(this=node.this.copy())))
+    elif isinstance(node, exp.Explode) and isinstance(node.this, exp.FromJson) \
+            and node.this.expression.name.replace(" ", "").upper() == '["VARCHAR"]':
+        # unnest(from_json(doc, '["VARCHAR"]')): a row per string of a JSON list.
+        return exp.Anonymous(this="json_array_elements_text", expressions=[exp.cast(node.this.this.copy(), "JSON")])
     elif isinstance(node, exp.JSONExtractScalar) and node.expression.find(exp.JSONPathWildcard):
         # json_extract_string(doc, '$[*]'): the strings of a JSON list.
         return exp.Array(expressions=[exp.select(exp.Anonymous(

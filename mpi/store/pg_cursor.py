@@ -26,6 +26,12 @@ _ARROW_TYPES = [(pa.types.is_string, "TEXT"), (pa.types.is_large_string, "TEXT")
                 (pa.types.is_date, "DATE")]
 
 
+#: The Arrow type of a column of a PostgreSQL type (by its oid); a type not named is inferred from the values.
+_PG_ARROW_TYPES = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 25: pa.string(),
+                   700: pa.float32(), 701: pa.float64(), 1043: pa.string(), 1082: pa.date32(),
+                   1184: pa.timestamp("us", tz="UTC")}
+
+
 class Cursor:
     """One thread's connection, shaped as the DuckDB cursor the gateways and ``pending.py`` use."""
 
@@ -85,10 +91,13 @@ class Cursor:
         self._cur.execute(f"DROP TABLE IF EXISTS {name}")
 
     def to_arrow(self) -> pa.Table:
-        names = [d.name for d in self._cur.description]
+        """The rows as an Arrow table, each column of its PostgreSQL type's Arrow type (as DuckDB's ``arrow()``
+        gives): a text column whose values are all null is still text, which Arrow's kernels need (a dedup run
+        compares persons, all null on a store of unlinked records)."""
+        description = self._cur.description
         rows = self._cur.fetchall()
-        return pa.table({n: pa.array([r[i] for r in rows]) for i, n in enumerate(names)}) if rows else \
-            pa.table({n: pa.array([], type=pa.null()) for n in names})
+        return pa.table({d.name: pa.array([r[i] for r in rows], type=_PG_ARROW_TYPES.get(d.type_code))
+                         for i, d in enumerate(description)})
 
     def close(self) -> None:
         self._cur.close()

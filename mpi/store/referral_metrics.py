@@ -110,13 +110,42 @@ def _share_columns() -> list[tuple[str, str]]:
     return cols
 
 
-def _struct(cols: Sequence[tuple[str, str]]) -> str:
-    """One STRUCT of named aggregates: a row reads back as a mapping of the names (no column list to keep)."""
-    return "struct_pack(" + ", ".join(f"{name} := {expr}" for name, expr in cols) + ")"
+def _named(cols: Sequence[tuple[str, str]]) -> str:
+    """A select list of named aggregates, a column each: SQL both store databases run (PostgreSQL has no
+    STRUCT); the table reads a row back as a mapping by the same names."""
+    return ", ".join(f"{expr} AS {name}" for name, expr in cols)
+
+
+def _loop_columns() -> list[tuple[str, str]]:
+    """(name, aggregate over ``m``) of every loop measure (:func:`loop_query`)."""
+    cols = [("referrals", "count(*)"), *_share_columns()]
+    for _, prefix in CLOCK_PREFIXES:
+        cols.append((f"{prefix}_n", f"count({prefix}_business_s)"))
+        cols.append((f"{prefix}_hours", f"quantile_cont({prefix}_business_s / 3600.0, [0.5, 0.9])"))
+    return cols + [
+        ("verified_or_documented", count_if("verified")),
+        ("redirects", "count(redirected_at)"),
+        ("gated_count", "count(gated_hours)"),
+        ("gated_hours", "coalesce(sum(gated_hours), 0)"),
+        ("gated_median_hours", "median(gated_hours)"),
+        ("overdue", "count(overdue_clock)"),
+        *((f"overdue_{clock}", count_if("overdue_clock = ?")) for clock, _ in CLOCK_PREFIXES),
+        ("status_unknown", count_if("status_unknown")),
+    ]
+
+
+def _series_columns() -> list[tuple[str, str]]:
+    """(name, column or aggregate over ``b``) of a bucket of the series (:func:`series_query`)."""
+    return [("period_start", "period_start"), ("referrals", "count(*)"), *_share_columns()]
+
+
+#: The names of a loop row's columns and of a series row's, in order.
+LOOP_MEASURES = tuple(name for name, _ in _loop_columns())
+SERIES_COLUMNS = tuple(name for name, _ in _series_columns())
 
 
 def loop_query(scope: Scope, words: Words, now: datetime) -> tuple[str, list[Any]]:
-    """SQL of every loop measure over the referrals in scope: one row holding one STRUCT of named measures.
+    """SQL of every loop measure over the referrals in scope: one row, a column each (:data:`LOOP_MEASURES`).
 
     ``now`` is what "overdue", "status unknown" and the time a referral still gated has been gated
     so far are measured against. What depends on the state or on ``now`` is worked out once per row
@@ -134,34 +163,21 @@ def loop_query(scope: Scope, words: Words, now: datetime) -> tuple[str, list[Any
         f"FROM referrals WHERE {where}")
     params: list[Any] = [list(words.open_states), now, now, list(words.documented_closes), words.submitted, now,
                          *scope_params]
-    cols = [("referrals", "count(*)"), *_share_columns()]
-    for _, prefix in CLOCK_PREFIXES:
-        cols.append((f"{prefix}_n", f"count({prefix}_business_s)"))
-        cols.append((f"{prefix}_hours", f"quantile_cont({prefix}_business_s / 3600.0, [0.5, 0.9])"))
-    cols += [
-        ("verified_or_documented", count_if("verified")),
-        ("redirects", "count(redirected_at)"),
-        ("gated_count", "count(gated_hours)"),
-        ("gated_hours", "coalesce(sum(gated_hours), 0)"),
-        ("gated_median_hours", "median(gated_hours)"),
-        ("overdue", "count(overdue_clock)"),
-        *((f"overdue_{clock}", count_if("overdue_clock = ?")) for clock, _ in CLOCK_PREFIXES),
-        ("status_unknown", count_if("status_unknown")),
-    ]
     params += [clock for clock, _ in CLOCK_PREFIXES]
-    return f"WITH m AS ({per_row}) SELECT {_struct(cols)} FROM m", params
+    return f"WITH m AS ({per_row}) SELECT {_named(_loop_columns())} FROM m", params
 
 
 def series_query(scope: Scope, interval: str) -> tuple[str, list[Any]]:
     """SQL of the shares per bucket of ``received_at`` (UTC ``day``, ISO ``week`` or ``month``), oldest first.
 
-    Each row holds one STRUCT: ``period_start`` (a date), ``referrals`` and each share's count and base.
+    Each row holds (:data:`SERIES_COLUMNS`) ``period_start`` (a date), ``referrals`` and each share's count
+    and base.
     Buckets without a referral are not returned (the caller fills them).
     """
     where, params = scope_clause(scope)
-    cols = [("period_start", "period_start"), ("referrals", "count(*)"), *_share_columns()]
     sql = ("WITH b AS (SELECT *, CAST(date_trunc(?, timezone('UTC', received_at)) AS DATE) AS period_start "
-           f"FROM referrals WHERE {where}) SELECT {_struct(cols)} FROM b GROUP BY period_start ORDER BY period_start")
+           f"FROM referrals WHERE {where}) SELECT {_named(_series_columns())} FROM b "
+           "GROUP BY period_start ORDER BY period_start")
     return sql, [interval, *params]
 
 
@@ -202,12 +218,12 @@ class ReferralMetricsTable:
     def loop(self, scope: Scope, words: Words, now: datetime) -> dict[str, Any]:
         """Every loop measure over the scope, as one mapping of named values (counts, hours, quantile pairs)."""
         sql, params = loop_query(scope, words, now)
-        return self._db.one(sql, params)[0]
+        return dict(zip(LOOP_MEASURES, self._db.one(sql, params)))
 
     def series(self, scope: Scope, interval: str) -> list[dict[str, Any]]:
         """The shares' counts per bucket that holds any referral, oldest first."""
         sql, params = series_query(scope, interval)
-        return [r[0] for r in self._db.query(sql, params)]
+        return [dict(zip(SERIES_COLUMNS, r)) for r in self._db.query(sql, params)]
 
     def declines(self, scope: Scope, words: Words) -> list[tuple[str | None, str | None, int]]:
         """(reason, party, count) of the declines in scope, most first."""
