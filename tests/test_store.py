@@ -263,3 +263,23 @@ def test_the_block_key_index_nobody_queries_is_dropped_from_old_stores_too(tmp_p
         store.close()
     assert "blocking_keys_key" not in names
     assert "blocking_keys_record" in names  # the one deletes use stays
+
+
+@pytest.mark.parametrize("limit", [None, "1GB"])
+def test_release_memory_gives_back_duckdbs_pages_and_keeps_its_limit(tmp_path, limit):
+    store = Store(tmp_path / "store.duckdb", memory_limit=limit)
+    try:
+        db = store.db
+        before = db.query("SELECT current_setting('memory_limit')")
+        with store.transaction():
+            db.execute("CREATE TABLE bulky AS SELECT range AS n, repeat('x', 200) || range AS pad FROM range(1200000)")
+        db.query("CHECKPOINT")
+        db.query("SELECT sum(length(pad)) FROM bulky")  # a whole column read: its pages stay in DuckDB's pool
+        held = db.memory_bytes()
+        assert held > 24 * 2**20
+        db.release_memory()
+        assert db.memory_bytes() < held / 4
+        assert db.query("SELECT current_setting('memory_limit')") == before
+        assert db.query("SELECT count(*) FROM bulky") == [(1200000,)]
+    finally:
+        store.close()

@@ -75,6 +75,7 @@ class Database(Transactions):
         config = {"checkpoint_threshold": checkpoint_threshold} if checkpoint_threshold else {}
         if memory_limit:
             config["memory_limit"] = memory_limit
+        self._memory_limit = memory_limit
         try:
             self._con = duckdb.connect(self.path, config=config)
         except duckdb.IOException as e:
@@ -291,6 +292,19 @@ class Database(Transactions):
     def memory_bytes(self) -> int:
         """Memory DuckDB holds for this store (its buffers and caches), for diagnostics and benchmarks."""
         return int(self.one("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()")[0])
+
+    def release_memory(self) -> None:
+        """Give back the pages DuckDB keeps of what was read (a whole table read once, to build the candidate
+        index: 0.9 GB at 1M, otherwise kept until the memory limit presses): the limit is lowered for a moment,
+        which evicts them, and put back."""
+        cur = self._con.cursor()  # (the limit is the database's, whichever cursor sets it)
+        try:
+            cur.execute("SET memory_limit = '8MB'")
+            cur.execute(f"SET memory_limit = '{self._memory_limit}'" if self._memory_limit else "RESET memory_limit")
+        except duckdb.Error as e:
+            raise StoreError(f"store memory not given back: {type(e).__name__}") from e
+        finally:
+            cur.close()
 
     def close(self) -> None:
         """Close the connection; the file stays."""

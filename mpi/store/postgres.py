@@ -294,6 +294,9 @@ class PostgresDatabase(Transactions):
         """Not measured on PostgreSQL (its memory is the server's): 0."""
         return 0
 
+    def release_memory(self) -> None:
+        """Nothing to give back here: the memory is the server's."""
+
     def close(self) -> None:
         """Close every connection this store opened; the database stays."""
         with self._connections_lock:
