@@ -296,15 +296,32 @@ class Database(Transactions):
     def release_memory(self) -> None:
         """Give back the pages DuckDB keeps of what was read (a whole table read once, to build the candidate
         index: 0.9 GB at 1M, otherwise kept until the memory limit presses): the limit is lowered for a moment,
-        which evicts them, and put back."""
+        which evicts them, and put back.
+
+        What DuckDB cannot evict (the writes of a log it replayed at opening, until they are checkpointed) stays:
+        the limit is then lowered only to just above it, and if DuckDB still refuses, nothing is given back.
+        """
         cur = self._con.cursor()  # (the limit is the database's, whichever cursor sets it)
         try:
-            cur.execute("SET memory_limit = '8MB'")
-            cur.execute(f"SET memory_limit = '{self._memory_limit}'" if self._memory_limit else "RESET memory_limit")
+            held = cur.execute("SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory() "
+                               "WHERE tag NOT IN ('BASE_TABLE', 'ART_INDEX')").fetchone()[0]
+            for low in (8 * 2**20, held + 64 * 2**20):
+                try:
+                    cur.execute(f"SET memory_limit = '{low // 2**20}MB'")
+                    break
+                except duckdb.OutOfMemoryException:
+                    continue
+            else:
+                logger.info("DuckDB kept its pages: %s MB of them cannot be evicted now", held // 2**20)
         except duckdb.Error as e:
-            raise StoreError(f"store memory not given back: {type(e).__name__}") from e
+            logger.warning("DuckDB's memory not given back: %s", type(e).__name__)
         finally:
-            cur.close()
+            try:
+                cur.execute(f"SET memory_limit = '{self._memory_limit}'" if self._memory_limit else "RESET memory_limit")
+            except duckdb.Error as e:
+                raise StoreError(f"store memory limit not put back: {type(e).__name__}") from e
+            finally:
+                cur.close()
 
     def close(self) -> None:
         """Close the connection; the file stays."""
