@@ -45,6 +45,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -180,8 +181,8 @@ def _store(args, stack: contextlib.ExitStack) -> Path | str:
 
         return stack.enter_context(running_server(args.folder / "postgres")).new_database("mpi_load")
     db = args.folder / "store.duckdb"
-    for stale in args.folder.glob("store.duckdb*"):
-        stale.unlink()
+    for stale in args.folder.glob("store.duckdb*"):  # the file, its log, and the index base a stop saved
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     return db
 
 
