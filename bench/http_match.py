@@ -37,6 +37,10 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from latency import pct, summary  # noqa: E402  (bench/latency.py)
+from latency import wait_for_health  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
 DEFAULT_FOLDER = ROOT / "var" / "bench" / "people100000-seed7-v2"
@@ -44,17 +48,6 @@ DEFAULT_FOLDER = ROOT / "var" / "bench" / "people100000-seed7-v2"
 ORGANISATION = "st-marys-ehr"
 USER, TOKEN = "bench-http-match", "bench-http-match-token"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(1, -(-len(ordered) * q // 100)) - 1]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99),
-            "mean": sum(values) / len(values)}
 
 
 def read_queries(folder: Path, limit: int) -> list[dict]:
@@ -160,7 +153,7 @@ def over_http(tree: Path, db: Path, queries: list[dict], warmup: int) -> list[fl
                              "--port", str(port), "--threads", "4"], cwd=tree, env={**os.environ, "PYTHONPATH": str(tree)},
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        conn = _healthy(port, proc)
+        conn = wait_for_health(port, proc, time.perf_counter(), timeout=600)
         bodies = [json.dumps(q) for q in queries]
         for i in range(warmup):
             _post(conn, bodies[i % len(bodies)])
@@ -174,24 +167,6 @@ def over_http(tree: Path, db: Path, queries: list[dict], warmup: int) -> list[fl
         proc.terminate()
         proc.wait(timeout=600)
         log.close()
-
-
-def _healthy(port: int, proc: subprocess.Popen) -> http.client.HTTPConnection:
-    started = time.perf_counter()
-    while time.perf_counter() - started < 600:
-        if proc.poll() is not None:
-            sys.exit(f"mpi serve exited with {proc.returncode}; see its serve.log")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            conn.request("GET", "/v1/health")
-            response = conn.getresponse()
-            response.read()
-            if response.status == 200:
-                return conn
-        except OSError:
-            pass
-        time.sleep(0.2)
-    sys.exit("mpi serve did not become healthy")
 
 
 def _post(conn: http.client.HTTPConnection, body: str) -> None:

@@ -131,7 +131,7 @@ def _served(db: str, port: int, threads: int, log_path: Path, bodies: list[str],
     proc = subprocess.Popen([str(MPI), "--db", db, "serve", "--port", str(port), "--threads", str(threads)],
                             stdout=log, stderr=subprocess.STDOUT)
     try:
-        conn = _wait_for_health(port, proc, started)
+        conn = wait_for_health(port, proc, started)
         out = {"startup_s": time.perf_counter() - started, "rss_ready": rss_mb(proc.pid), "times": [],
                "decisions": []}
         for body in (bodies * (1 + warmup // max(len(bodies), 1)))[:warmup]:
@@ -151,7 +151,7 @@ def _served(db: str, port: int, threads: int, log_path: Path, bodies: list[str],
     return out
 
 
-def _wait_for_health(port: int, proc: subprocess.Popen, started: float, timeout: float = 1800) -> http.client.HTTPConnection:
+def wait_for_health(port: int, proc: subprocess.Popen, started: float, timeout: float = 1800) -> http.client.HTTPConnection:
     while time.perf_counter() - started < timeout:
         if proc.poll() is not None:
             sys.exit(f"mpi serve exited with {proc.returncode}; see its log")

@@ -61,7 +61,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bulk  # noqa: E402
 import bulk_referrals  # noqa: E402
 import referral_directory as network  # noqa: E402
-from latency import _wait_for_health, free_port, rss_mb  # noqa: E402
+from latency import free_port, rss_mb, wait_for_health  # noqa: E402
 from referral_requests import ADMIN, Client, intake_phase, metrics_phase, reads_phase, status_phase  # noqa: E402
 
 ROOT = bulk.ROOT
@@ -163,7 +163,7 @@ def http_phases(db: Path, tokens: dict, bodies: list[dict], targets: list[tuple]
                              str(args.threads)], stdout=log, stderr=subprocess.STDOUT, env=env)
     out: dict = {"server_pid": proc.pid}
     try:
-        conn = _wait_for_health(port, proc, started)
+        conn = wait_for_health(port, proc, started)
         out["startup_s"] = time.perf_counter() - started
         out["rss_ready_mb"] = rss_mb(proc.pid)["VmRSS"]
         client = Client(conn, tokens)

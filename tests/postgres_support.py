@@ -148,3 +148,11 @@ def _make_template(server: PostgresServer) -> None:
                 raise
             time.sleep(0.2)
     Store(server.url(TEMPLATE)).close()
+
+
+@pytest.fixture
+def shared_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """A fresh database on the session's server for one test (a store several served instances share); dropped after."""
+    url = postgres_server.new_database()
+    yield url
+    postgres_server.drop_database(url)

@@ -32,13 +32,6 @@ FOODBANK = {"code": "foodbank", "name": "Metro Food Bank", "kind": "cbo", "servi
 
 
 @pytest.fixture
-def shared_url(postgres_server):
-    url = postgres_server.new_database()
-    yield url
-    postgres_server.drop_database(url)
-
-
-@pytest.fixture
 def models(models_dir):
     """The shipped model, and a copy of it under another version (a model activated later)."""
     document = json.loads((models_dir / f"{DEFAULT_MODEL_VERSION}.json").read_text())

@@ -26,13 +26,6 @@ N = 12
 
 
 @pytest.fixture
-def shared_url(postgres_server):
-    url = postgres_server.new_database()
-    yield url
-    postgres_server.drop_database(url)
-
-
-@pytest.fixture
 def two_instances(shared_url, models_dir):
     """Two services over one PostgreSQL database, each behind a waitress server; yields their URLs and a token."""
     from browser_support import serve
