@@ -84,10 +84,15 @@ def authenticate(store: Store, token: str | None) -> dict:
     if not token:
         raise Unauthorized("a valid bearer token is required")
     digest = hash_token(token)
-    user = store.users.by_token_hash(digest)
-    if user is not None:
-        return user
-    key = store.keys.by_hash(digest)
+    # An API key's secret reads ``mpi_<id>_...``: its lookup goes first, so a key's every request does not also
+    # miss in the users table (a statement, ~0.3 ms; misses are not cached). A user's token shaped like one is
+    # still found after it.
+    key = store.keys.by_hash(digest) if token.startswith(KEY_PREFIX) else None
+    if key is None:
+        user = store.users.by_token_hash(digest)
+        if user is not None:
+            return user
+        key = store.keys.by_hash(digest) if not token.startswith(KEY_PREFIX) else None
     if key is None:
         raise Unauthorized("a valid bearer token is required")
     status = key_status(key, store.db.now())
@@ -101,6 +106,8 @@ def authenticate(store: Store, token: str | None) -> dict:
 
 # -- API keys ---------------------------------------------------------------------------------------------
 
+#: How every API key's secret begins (then its id, ``_`` and the random part).
+KEY_PREFIX = "mpi_"
 #: Letters of a key id: capitals and digits a person reads aloud without mistaking one for another.
 _KEY_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -163,7 +170,7 @@ def create_key(store: Store, organisation: str, role: str, created_by: str,
         raise ValidationError(f"invalid key: {', '.join(sorted(errors))}", errors)
     with store.transaction():
         key_id = _new_key_id(store)
-        secret = f"mpi_{key_id}_{secrets.token_urlsafe(32)}"
+        secret = f"{KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         key = store.keys.add(key_id, organisation, role, hash_token(secret), created_by, expires_at)
         store.audit.append(created_by, AuditAction.KEY_CREATED, EntityType.API_KEY, key_id, None,
                            {"organisation": organisation, "role": role,

@@ -73,6 +73,18 @@ def test_a_key_is_the_caller_of_its_organisation_with_its_role_and_is_audited_as
     assert (event["action"], event["actor"]) == (AuditAction.KEY_CREATED, "user:root")
 
 
+def test_a_users_token_shaped_like_a_key_still_finds_the_user_and_a_key_shaped_guess_is_refused(timed):
+    # A key's secret is looked up first (it reads mpi_<id>_...); a user's token may look the same and is found after.
+    token = add_user(timed.store, "lookalike", "steward", token="mpi_KAAAAAAAA_not-a-key-but-a-users-token")
+    key, secret = create_key(timed.store, "foodbank", "hub", "user:root")
+
+    assert authenticate(timed.store, token) == {"name": "lookalike", "role": "steward", "organisation": None}
+    assert authenticate(timed.store, secret)["name"] == f"key:{key['key_id']}"
+    for guess in (f"mpi_{key['key_id']}_wrong", "not-even-key-shaped"):
+        with pytest.raises(Unauthorized, match="a valid bearer token is required"):
+            authenticate(timed.store, guess)
+
+
 def test_a_key_is_stored_only_as_the_hash_of_its_secret(timed):
     key, secret = create_key(timed.store, "foodbank", "steward", "user:root", "2027-01-01")
 
