@@ -28,7 +28,7 @@ from mpi.settings import PROJECT_ROOT
 #: From the bottom up; a module may import modules of its own layer and of layers before it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("kernel", ("mpi", "mpi.errors", "mpi.vocab", "mpi.referral_vocab", "mpi.clock", "mpi.events", "mpi.settings",
-                "mpi.background")),
+                "mpi.background", "mpi.workers")),
     ("records", ("mpi.records",)),
     ("matching", ("mpi.matching",)),
     ("store", ("mpi.store",)),

@@ -1,22 +1,12 @@
 """A bulk file's rows validated and normalised in worker processes, in file order, failing when a worker dies.
 
 At about 180 us a record, normalising is most of ``mpi dedup --input``'s work
-before scoring, so chunks of :data:`CHUNK` rows go to a
-:class:`~concurrent.futures.ProcessPoolExecutor`, at most :data:`IN_FLIGHT`
-per worker at once (a file of any size is never held in memory whole), and
-come back in the order they were sent.
+before scoring, so chunks of :data:`CHUNK` rows go to worker processes
+(:class:`mpi.workers.ChunkPool`: at most :data:`IN_FLIGHT` per worker at once,
+answered in the order they were sent, a dead worker :class:`WorkerDied`).
 
-Why this pool and this start method:
-
-- A worker that dies (the kernel's OOM killer, a ``kill``) breaks the
-  executor, so every chunk not yet answered fails with ``BrokenProcessPool``
-  and the command stops with :class:`WorkerDied`. A ``multiprocessing.Pool``
-  replaces a dead worker without a word and waits for its chunk for ever.
-- Workers are spawned (fresh interpreters), never forked from this process:
-  by then it has threads (pyarrow's allocator and numpy start their own at
-  import; a test runner has more), and a fork of a threaded process can
-  deadlock or die in the child. A fork server would be as safe but no
-  quicker: a worker started either way imports the command's ``__main__``
+Workers are spawned, not forked from this threaded process (``mpi.workers``
+says why). A fork server would be as safe but no quicker: a worker started either way imports the command's ``__main__``
   (the ``mpi`` script: the whole CLI, ~0.8 s) before its first chunk, and a
   server importing it too would have its threads. ``bench/dedup_file_pool.py``
   measures the start: on 50,140 rows the first chunk came back 1-2.5 s after
@@ -26,18 +16,15 @@ Why this pool and this start method:
 
 from __future__ import annotations
 
-import multiprocessing
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from itertools import islice
 from typing import Any
 
-from mpi.errors import ValidationError, WorkerDied
+from mpi.errors import ValidationError
 from mpi.matching.comparisons import MODEL_COLUMNS
 from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
+from mpi.workers import ChunkPool
 
 #: Records per task sent to a worker process.
 CHUNK = 2_000
@@ -85,26 +72,11 @@ def normalised(rows: Iterable[Row], workers: int, progress: Callable[[int], Any]
     Raises:
         WorkerDied: a worker stopped before answering; the rows it had, and those after, are not returned.
     """
-    if workers <= 0:
-        for chunk in chunks(rows):
-            yield from normalise_chunk(chunk)
-            if progress:
-                progress(len(chunk))
-        return
-    todo = chunks(rows)
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method))
-    pending: deque[Future] = deque()
-    try:
-        pending.extend(pool.submit(normalise_chunk, chunk) for chunk in islice(todo, IN_FLIGHT * workers))
-        while pending:
-            done = pending.popleft().result()
-            pending.extend(pool.submit(normalise_chunk, chunk) for chunk in islice(todo, 1))
+    died = (f"a worker process normalising the file stopped before it answered (killed, perhaps out of memory) "
+            f"with {workers} worker(s); nothing was written: run it again, with fewer --workers or --workers 0")
+    with ChunkPool(normalise_chunk, chunks(rows), workers, died=died, in_flight=IN_FLIGHT,
+                   start_method=start_method) as answers:
+        for done in answers:
             yield from done
             if progress:
                 progress(len(done))
-    except BrokenProcessPool:
-        raise WorkerDied(f"a worker process normalising the file stopped before it answered (killed, perhaps "
-                         f"out of memory) with {workers} worker(s); nothing was written: run it again, with "
-                         "fewer --workers or --workers 0") from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)

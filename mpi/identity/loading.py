@@ -23,20 +23,18 @@ after the later one.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from mpi.errors import ValidationError, WorkerDied
+from mpi.errors import ValidationError
 from mpi.matching.prepare import Prepared, prepare
 from mpi.records.csvio import fingerprint
 from mpi.records.recordfiles import count_rows, read_records
+from mpi.workers import ChunkPool
 
 if TYPE_CHECKING:
     from mpi.identity.matcher import MatchService
@@ -67,53 +65,32 @@ class PreparedRows:
 
     A context manager: entering starts the worker and sends it the first
     chunks, so they are ready by the time the caller (after building its
-    index) asks for them; leaving stops it. A worker that dies (the OOM
-    killer, a ``kill``) stops the load with :class:`~mpi.errors.WorkerDied`
-    (a ``multiprocessing.Pool`` would wait for its chunk for ever); the
-    batches committed before are kept, and the load resumes after them.
+    index) asks for them; leaving stops it (``mpi.workers.ChunkPool``). A
+    worker that dies (the OOM killer, a ``kill``) stops the load with
+    :class:`~mpi.errors.WorkerDied`; the batches committed before are kept,
+    and the load resumes after them.
     """
 
     def __init__(self, rows: Iterable[tuple[int, dict[str, Any]]], workers: int | None = None,
                  *, strict: bool = False):
-        self._rows = iter(rows)
-        self._workers = default_workers() if workers is None else workers
-        self._strict = strict
-        self._pool = None
-        self._pending: deque = deque()
+        rows = iter(rows)
+        # spawned: a worker imports the normalisers, not a copy of this process's index (nor its threads).
+        self._pool = ChunkPool(_prepare_chunk, iter(lambda: list(islice(rows, CHUNK)), []),
+                               default_workers() if workers is None else workers, args=(strict,), in_flight=IN_FLIGHT,
+                               died="a worker process preparing the file's records stopped before it answered "
+                                    "(killed, perhaps out of memory); the batches committed so far are kept: run the "
+                                    "same command again to resume after them")
 
     def __enter__(self) -> PreparedRows:
-        if self._workers > 0:
-            # spawn: the worker imports the normalisers, not a copy of this process's index (nor its threads).
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
-            self._fill()
+        self._pool.__enter__()
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._pool.__exit__(*exc)
 
     def __iter__(self) -> Iterator[Outcome]:
-        if self._pool is None:
-            while chunk := list(islice(self._rows, CHUNK)):
-                yield from _prepare_chunk(chunk, self._strict)
-            return
-        while self._pending:
-            try:
-                done = self._pending.popleft().result()
-                self._fill()
-            except BrokenProcessPool:
-                raise WorkerDied("a worker process preparing the file's records stopped before it answered (killed, "
-                                 "perhaps out of memory); the batches committed so far are kept: run the same "
-                                 "command again to resume after them") from None
+        for done in self._pool:
             yield from done
-
-    def _fill(self) -> None:
-        while len(self._pending) < IN_FLIGHT * self._workers:
-            chunk = list(islice(self._rows, CHUNK))
-            if not chunk:
-                return
-            self._pending.append(self._pool.submit(_prepare_chunk, chunk, self._strict))
 
 
 def _prepare_chunk(rows: Iterable[tuple[int, dict[str, Any]]], strict: bool) -> list[Outcome]:
