@@ -12,8 +12,8 @@ ascending order are its records in key order).
 It is read from the store with no Python object per row (``RecordTable.index_columns``),
 saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``,
 so a start maps it and only the pages a request touches become resident. The forms,
-two thirds of the bytes, are not mapped but read with ``os.pread`` a record at a
-time: a page of a mapped file becomes part of the process's resident memory when
+two thirds of the bytes, are not mapped but read with ``os.pread``, a person's
+records in one read: a page of a mapped file becomes part of the process's resident memory when
 it is touched, with its neighbours (the kernel maps up to 64 KB around a fault),
 so a few hundred queries made most of 1.6 GB of forms resident at a million
 persons; read, they stay in the page cache, shared and given back under pressure.
@@ -46,8 +46,8 @@ logger = logging.getLogger(__name__)
 FORMAT = 3
 _SEP = "\x1f"  # between source system and record id in a stored key (below every printable character)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ARRAYS = ("keys", "norm_shape", "norm_slot", "norm_off", "norm_blob", "received", "updated", "person", "decision", "link_source", "score",
-           "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
+_ARRAYS = ("keys", "norm_shape", "norm_slot", "norm_off", "norm_blob", "received", "updated", "person", "decision",
+           "link_source", "score", "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
            "person_ids", "person_off", "person_rows")
 
 Key = tuple[str, str]
@@ -243,7 +243,8 @@ class Snapshot:
             a["rec_key_off"] = _offsets(np.bincount(post_rows, minlength=n))
         else:
             vocab = {"decision": [None], "link_source": [None], "shapes": []}
-            for name, dtype in (("keys", "S1"), ("norm_shape", np.int32), ("norm_slot", np.int32), ("norm_blob", np.uint8), ("received", np.int64),
+            for name, dtype in (("keys", "S1"), ("norm_shape", np.int32), ("norm_slot", np.int32),
+                                ("norm_blob", np.uint8), ("received", np.int64),
                                 ("updated", np.int64), ("person", np.int32), ("decision", np.int8),
                                 ("link_source", np.int8), ("score", np.float64), ("probability", np.float64),
                                 ("case_rows", np.int32), ("case_ids", "S1"), ("block_keys", "S1"),
@@ -297,7 +298,7 @@ class Snapshot:
 
 
 class _FormFile:
-    """The saved forms' buffer, read a record at a time with ``os.pread`` (one system call, no mapping)."""
+    """The saved forms' buffer, read a span at a time with ``os.pread`` (one system call, no mapping)."""
 
     def __init__(self, path: Path, data_offset: int):
         self.path = path

@@ -50,17 +50,16 @@ class _Writer:
         source = getattr(test, "expr", None)
         if source is None:
             return f"{self.bind(test)}(l, r)"
-        parts = [self.expr(p) for p in getattr(test, "parts", ())]
-        for name, value in getattr(test, "binds", {}).items():
-            self.names[name] = value
-        if getattr(test, "once", False):
-            # Asked by several levels: computed the first time, then read from a local of this call.
-            local = self._once.get(id(test))
-            if local is None:
-                local = self._once[id(test)] = f"_once{len(self.lazy)}"
-                self.lazy.append(local)
-            return f"({local} if {local} is not None else ({local} := bool({parts[0]})))"
-        return source.format(*parts)
+        self.names.update(getattr(test, "binds", {}))
+        inline = source.format(*(self.expr(p) for p in getattr(test, "parts", ())))
+        if not getattr(test, "once", False):
+            return inline
+        # Asked by several levels: computed the first time, then read from a local of this call.
+        local = self._once.get(id(test))
+        if local is None:
+            local = self._once[id(test)] = f"_once{len(self.lazy)}"
+            self.lazy.append(local)
+        return f"({local} if {local} is not None else ({local} := bool({inline})))"
 
 
 def compile_levels(comparison: Comparison) -> LevelOf:

@@ -175,7 +175,7 @@ def _per_pair(pred: Predicate) -> Predicate:
         answer = pred(l, r)
         last = (l, r, answer)
         return answer
-    return _source(test, "", pred, once=True)
+    return _source(test, "{0}", pred, once=True)
 
 
 def _not(pred: Predicate) -> Predicate:

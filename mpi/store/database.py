@@ -317,7 +317,8 @@ class Database(Transactions):
             logger.warning("DuckDB's memory not given back: %s", type(e).__name__)
         finally:
             try:
-                cur.execute(f"SET memory_limit = '{self._memory_limit}'" if self._memory_limit else "RESET memory_limit")
+                put_back = f"SET memory_limit = '{self._memory_limit}'" if self._memory_limit else "RESET memory_limit"
+                cur.execute(put_back)
             except duckdb.Error as e:
                 raise StoreError(f"store memory limit not put back: {type(e).__name__}") from e
             finally:
