@@ -20,6 +20,7 @@ import waitress
 
 from api import create_app
 from mpi.auth import add_user
+from mpi.matching import blocking
 from mpi.matching.model import compile_model
 from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
@@ -41,6 +42,18 @@ def scorer():
 def generated_norms(people: int, seed: int) -> list[dict]:
     """The normalised records of a seeded generated population (its truth column ignored)."""
     return [normalise_record(validate_record(r, strict=False)) for r in generate_records(people, seed=seed)]
+
+
+def pairs_the_index_would_score(norms: list[dict], per_key: int) -> list[tuple[int, int]]:
+    """(i, j) of records sharing a blocking key (the first ``per_key`` under each), plus neighbours in generation
+    order, sorted."""
+    by_key: dict[str, list[int]] = {}
+    for i, n in enumerate(norms):
+        for k in blocking.record_keys(n):
+            by_key.setdefault(k, []).append(i)
+    pairs = {(a, b) for members in by_key.values() for a in members[:per_key] for b in members[:per_key] if a != b}
+    pairs |= {(i, i + 1) for i in range(len(norms) - 1)}
+    return sorted(pairs)
 
 
 #: Fictional people; each is one full record of one human.

@@ -6,8 +6,7 @@ from collections import Counter
 
 import pytest
 
-from conftest import generated_norms
-from mpi.matching import blocking
+from conftest import generated_norms, pairs_the_index_would_score
 from mpi.matching.comparisons import COMPARISONS, NAME_DOB
 
 
@@ -15,13 +14,7 @@ from mpi.matching.comparisons import COMPARISONS, NAME_DOB
 def prepared_pairs(scorer):
     """Pairs the index would score (sharing a blocking key) and neighbours in generation order, prepared."""
     norms = [scorer.prepare(n) for n in generated_norms(500, seed=23)]
-    by_key: dict[str, list[int]] = {}
-    for i, n in enumerate(norms):
-        for k in blocking.record_keys(n):
-            by_key.setdefault(k, []).append(i)
-    pairs = {(a, b) for members in by_key.values() for a in members[:6] for b in members[:6] if a != b}
-    pairs |= {(i, i + 1) for i in range(len(norms) - 1)}
-    return [(norms[a], norms[b]) for a, b in sorted(pairs)]
+    return [(norms[a], norms[b]) for a, b in pairs_the_index_would_score(norms, per_key=6)]
 
 
 def test_every_comparison_compiled_answers_as_its_levels_tested_in_turn(prepared_pairs):

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from conftest import PEOPLE, generated_norms
+from conftest import PEOPLE, generated_norms, pairs_the_index_would_score
 from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
 from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, derive
@@ -49,13 +49,7 @@ def norms():
 @pytest.fixture(scope="module")
 def blocked_pairs(norms):
     """Pairs the index would score: records sharing a blocking key, plus the neighbours in generation order."""
-    by_key: dict[str, list[int]] = {}
-    for i, n in enumerate(norms):
-        for k in blocking.record_keys(n):
-            by_key.setdefault(k, []).append(i)
-    pairs = {(a, b) for members in by_key.values() for a in members[:8] for b in members[:8] if a != b}
-    pairs |= {(i, i + 1) for i in range(len(norms) - 1)}
-    return sorted(pairs)
+    return pairs_the_index_would_score(norms, per_key=8)
 
 
 @pytest.mark.slow  # two scorers over thousands of generated pairs
