@@ -154,7 +154,8 @@ def test_a_saved_base_reads_its_forms_without_mapping_them(restarted, config):
     maps = Path("/proc/self/maps").read_text()
     assert str(folder / "keys.npy") in maps
     assert str(folder / "norm_blob.npy") not in maps
-    assert mapped.records(np.arange(mapped.size))[0][2].startswith("[")
+    _, shape, values, *_ = mapped.records(np.arange(mapped.size))[0]  # (read from the file all the same)
+    assert len(values) == len(shape) > 0
 
 
 def test_a_base_saved_before_a_write_is_not_used(config, population):

@@ -21,7 +21,6 @@ then the overlay's; an :class:`Entry` of a base row is made when it is read.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -36,7 +35,6 @@ from mpi.matching.frequencies import ValueCounts
 
 Key = tuple[str, str]
 _NO_ROWS = np.zeros(0, dtype=np.int32)
-_decode = json.JSONDecoder().decode  # (of text: json.loads of bytes first guesses their encoding)
 
 
 class CandidateIndex:
@@ -101,11 +99,11 @@ class CandidateIndex:
 
     def _materialise_many(self, rows: np.ndarray) -> list[Entry]:
         """Entries of base rows, read column-wise; their blocking keys and times are read when asked for."""
-        base, loads, new = self.base, _decode, MappedEntry.__new__
+        base, new = self.base, MappedEntry.__new__
         out = []
         for key, shape, values, row, link, case_id in base.records(rows):
             entry = new(MappedEntry)
-            entry.key, entry.shape, entry.values, entry._base, entry._row = key, shape, tuple(loads(values)), base, row
+            entry.key, entry.shape, entry.values, entry._base, entry._row = key, shape, tuple(values), base, row
             if link:
                 entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
             else:

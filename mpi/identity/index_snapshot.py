@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 #: Bumped when the files' layout changes: a base of another format is made again.
 FORMAT = 3
+_decode = json.JSONDecoder().decode  # (of text: json.loads of bytes first guesses their encoding)
 _SEP = "\x1f"  # between source system and record id in a stored key (below every printable character)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARRAYS = ("keys", "norm_shape", "norm_slot", "norm_off", "norm_blob", "received", "updated", "person", "decision",
@@ -140,18 +141,20 @@ class Snapshot:
         return tuple(block_keys[c].decode() for c in a["rec_keys"][a["rec_key_off"][row]:a["rec_key_off"][row + 1]])
 
     def records(self, rows: np.ndarray) -> list[tuple]:
-        """(key, shape, values as a JSON array, row, link or None, case id) of each row, read column-wise."""
+        """(key, shape, values as a list, row, link or None, case id) of each row, read column-wise."""
         a, forms, cases = self.a, self._forms, self._cases
         read = forms.read if type(forms) is _FormFile else lambda start, end: forms[start:end].tobytes()
         slots = a["norm_slot"][rows]
         starts, ends = self.norm_off[slots].tolist(), self.norm_off[slots + 1].tolist()
         # A person's forms lie together in the buffer: one read for each run of them (a system call per person).
         cut = (np.flatnonzero(slots[1:] != slots[:-1] + 1) + 1).tolist()
-        texts = []
+        spans = []
         for first, end in zip([0, *cut], [*cut, len(slots)]) if len(slots) else ():
             at = starts[first]
             run = read(at, ends[end - 1])
-            texts += [run[starts[i] - at:ends[i] - at].decode() for i in range(first, end)]
+            spans += [run[starts[i] - at:ends[i] - at] for i in range(first, end)]
+        # All of them decoded as one JSON array: one call of the decoder, not one a record.
+        texts = _decode((b"[" + b",".join(spans) + b"]").decode()) if spans else []
         persons, decisions, sources = self.person[rows].tolist(), a["decision"][rows].tolist(), a["link_source"][rows].tolist()
         scores, probabilities = a["score"][rows].tolist(), a["probability"][rows].tolist()
         keys, shapes, shape_of = self._keys[rows].tolist(), self.shapes, a["norm_shape"][rows].tolist()
@@ -339,8 +342,14 @@ def _find(sorted_array: np.ndarray, value: Any) -> int | None:
     """Position of ``value`` in a sorted array, or None."""
     if not sorted_array.size:
         return None
-    if sorted_array.dtype.kind == "S" and len(value) > sorted_array.dtype.itemsize:
-        return None
+    if sorted_array.dtype.kind == "S":
+        if len(value) > sorted_array.dtype.itemsize:
+            return None
+        # Probed as an array of the searched one's own type: a bare bytes value is converted on every call,
+        # ten to twenty times the search itself (13-23 us against 1 us at a million persons).
+        value = np.array([value], dtype=sorted_array.dtype)
+        at = int(np.searchsorted(sorted_array, value)[0])
+        return at if at < sorted_array.size and sorted_array[at] == value[0] else None
     at = int(np.searchsorted(sorted_array, value))
     return at if at < sorted_array.size and sorted_array[at] == value else None
 
