@@ -87,6 +87,23 @@ def test_a_coarse_key_has_its_own_tighter_bound():
     assert len(found(index_of(*born_today[1:]), by_date, bound=400)) == n - 1
 
 
+def test_a_common_surname_sound_with_an_initial_and_birth_year_is_bounded_as_a_coarse_key():
+    """``lfy`` (surname sound, first initial, birth year) holds dozens of records for a common surname at a million
+    persons: past COARSE_BLOCK_SIZE it is skipped though under the bound. Records of another birth year fill the
+    surname-and-initial block past its own bound, so only ``lfy`` can find these."""
+    def wojcik(i: int, year: int) -> tuple[str, str, dict]:
+        return (f"{year}-{i}", f"P{year}-{i}", norm("theodore", first_name=f"T{'abcdefghijklmnopqrstuvwxyz'[i % 26]}o",
+                                                   birth_date=f"{year}-{1 + i % 12:02d}-{1 + i // 12:02d}", phone=None,
+                                                   email=None, ssn_last4=None, medicaid_id=None, address_line1=None,
+                                                   postal_code=f"{10000 + i + year}"))
+    n = blocking.COARSE_BLOCK_SIZE
+    other_year = [wojcik(i, 1970) for i in range(5)]
+    query = norm("theodore", first_name="Theo", birth_date="1961-12-31", phone=None, email=None, ssn_last4=None,
+                 medicaid_id=None, address_line1=None, postal_code="99999")
+    assert len(found(index_of(*other_year, *(wojcik(i, 1961) for i in range(n))), query)) == n
+    assert found(index_of(*other_year, *(wojcik(i, 1961) for i in range(n + 1))), query) == {}
+
+
 def test_the_record_itself_is_excluded_and_a_person_of_it_alone_is_not_a_candidate():
     index = index_of(("a", "P1", norm("marisol")), ("b", "P1", norm("marisol", email=None)),
                      ("c", "P2", norm("marisol", first_name="Marisa")))
