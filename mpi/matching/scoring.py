@@ -131,6 +131,12 @@ class Scorer:
         self._level_keys = tuple(tuple(f"{c.name}: {lv.label}" for lv in c.levels) for c, _ in self._compiled)
         #: The same as bits of one int (``mpi.matching.policy.LEVEL_BITS``): a pair's levels OR-ed together.
         self._level_bits = tuple(tuple(LEVEL_BITS[k] for k in keys) for keys in self._level_keys)
+        #: Per comparison, its compiled level function and, per level, the memo entry of a level without a
+        #: term-frequency adjustment (shared, so most evaluations make no tuple; None for a level with one).
+        self._outcomes = tuple(
+            (c.level_of, tuple(None if lv.tf_column else (lv.weight, j, lv.label, 0.0, bits[j])
+                               for j, lv in enumerate(levels)))
+            for (c, levels), bits in zip(self._compiled, self._level_bits))
         #: Per comparison, the normalised columns its level and weight depend on (see ``key_columns``).
         self._key_columns = tuple(key_columns(c) for c, _ in self._compiled)
         self._getters_by_shape: dict[tuple[str, ...], tuple[Callable[[tuple], Any], ...]] = {}
@@ -215,10 +221,15 @@ class Scorer:
                   tables: Mapping[str, Mapping[str, float]] | None = None) -> tuple[float, int, str, float, int]:
         """Comparison ``i`` of two prepared records: (weight with tf, level index, label, tf adjustment, level bit),
         its term frequencies from ``tables`` (the model's when None)."""
-        comparison, levels = self._compiled[i]
-        index = comparison.level_of(l, r)
-        level = levels[index]
-        tf = self._tf_adjustment(level, l, r, tables or self.tf_tables) if level.tf_column else 0.0
+        level_of, outcomes = self._outcomes[i]
+        index = level_of(l, r)
+        return outcomes[index] or self._adjusted(i, index, l, r, tables)
+
+    def _adjusted(self, i: int, index: int, l: Mapping[str, Any], r: Mapping[str, Any],
+                  tables: Mapping[str, Mapping[str, float]] | None) -> tuple[float, int, str, float, int]:
+        """:meth:`_evaluate`'s answer for a level weighed by term frequency."""
+        level = self._compiled[i][1][index]
+        tf = self._tf_adjustment(level, l, r, tables or self.tf_tables)
         return level.weight + tf, index, level.label, tf, self._level_bits[i][index]
 
     def score(self, l: Mapping[str, Any], r: Mapping[str, Any], index_records: int | None = None,
@@ -273,13 +284,17 @@ class QueryScorer:
         #: Per comparison: memo key -> (weight with tf, level index, label, tf adjustment, level bit).
         self._memo: tuple[dict[Any, tuple[float, int, str, float, int]], ...] = tuple(
             {} for _ in scorer._compiled)
-        #: shape -> per comparison (index, key getter, memo): the loop of :meth:`weight`.
-        self._plans: dict[tuple[str, ...], tuple[tuple[int, Callable[[tuple], Any], dict], ...]] = {}
+        #: shape -> per comparison (index, key getter, memo, level function, outcomes): the loop of :meth:`weight`.
+        self._plans: dict[tuple[str, ...], tuple[tuple, ...]] = {}
 
-    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple[int, Callable[[tuple], Any], dict], ...]:
+    def _plan(self, shape: tuple[str, ...]) -> tuple[tuple, ...]:
         plan = self._plans.get(shape)
         if plan is None:
-            plan = self._plans[shape] = tuple(zip(range(len(self._memo)), self._scorer._getters(shape), self._memo))
+            scorer = self._scorer
+            plan = self._plans[shape] = tuple(
+                (i, getter, memo, level_of, outcomes)
+                for i, getter, memo, (level_of, outcomes) in zip(range(len(self._memo)), scorer._getters(shape),
+                                                                 self._memo, scorer._outcomes))
         return plan
 
     def weight(self, shape: tuple[str, ...], values: tuple) -> float:
@@ -296,7 +311,7 @@ class QueryScorer:
         scorer = self._scorer
         total = self._prior
         evidence = [scorer._prior_evidence(total, self._index_records)]
-        for (comparison, _), (_, getter, memo) in zip(scorer._compiled, self._plan(shape)):
+        for (comparison, _), (_, getter, memo, _, _) in zip(scorer._compiled, self._plan(shape)):
             weight, index, label, tf, _ = memo[getter(values)]
             total += weight
             evidence.append(_evidence(comparison.name, index, label, weight, tf, total))
@@ -307,13 +322,15 @@ class QueryScorer:
         scorer = self._scorer
         total, bits = self._prior, 0
         prepared = None
-        for i, getter, memo in self._plan(shape):
+        for i, getter, memo, level_of, outcomes in self._plan(shape):
             key = getter(values)
             hit = memo.get(key)
-            if hit is None:
+            if hit is None:  # :meth:`Scorer._evaluate`, written out: this runs for most candidate records
                 if prepared is None:
                     prepared = scorer._prepare_values(shape, values)
-                hit = memo[key] = scorer._evaluate(i, self._record, prepared, self._frequencies)
+                index = level_of(self._record, prepared)
+                hit = memo[key] = outcomes[index] or scorer._adjusted(i, index, self._record, prepared,
+                                                                      self._frequencies)
             total += hit[0]
             bits |= hit[4]
         return total, bits
