@@ -94,21 +94,22 @@ class CandidateIndex:
         return None if row is None or self._dead[row] else row
 
     def _materialise(self, row: int) -> Entry:
-        """An entry of a base row (a new object each time: the row itself never changes)."""
-        return self._materialise_many(np.array([row], dtype=np.int64))[0]
+        """An entry of a base row, every field read (a new object each time: the row itself never changes)."""
+        base = self.base
+        (key, shape, values, _, link, case_id), = base.records(np.array([row], dtype=np.int64))
+        entry = Entry(key, shape, tuple(values), base.block_keys_of(row), *base.times(row))
+        if link:
+            entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
+        entry.case_id = case_id
+        return entry
 
     def _materialise_many(self, rows: np.ndarray) -> list[Entry]:
-        """Entries of base rows, read column-wise; their blocking keys and times are read when asked for."""
+        """Entries of base rows for scoring: their forms read column-wise, the rest read when asked for."""
         base, new = self.base, MappedEntry.__new__
         out = []
-        for key, shape, values, row, link, case_id in base.records(rows):
+        for row, (shape, values) in zip(rows.tolist(), base.forms(rows)):
             entry = new(MappedEntry)
-            entry.key, entry.shape, entry.values, entry._base, entry._row = key, shape, tuple(values), base, row
-            if link:
-                entry.person_id, entry.decision, entry.link_source, entry.score, entry.probability = link
-            else:
-                entry.person_id = entry.decision = entry.link_source = entry.score = entry.probability = None
-            entry.case_id = case_id
+            entry.shape, entry.values, entry._base, entry._row = shape, tuple(values), base, row
             out.append(entry)
         return out
 
@@ -327,19 +328,19 @@ class CandidateIndex:
         codes = [base_codes[p] if p in base_codes else self._base_code(p) for p in order]
         spans = [base.rows_of_person(c) if c >= 0 and self._person_live[c] else _NO_ROWS for c in codes]
         rows = np.concatenate(spans) if spans else _NO_ROWS
-        if ndead and len(rows):
-            live = ~dead[rows]
-            spans = [span[~dead[span]] for span in spans]
-            rows = rows[live]
+        if (ndead or excluded_row is not None) and len(rows):
+            spans = [span[~dead[span] & (span != excluded_row if excluded_row is not None else True)]
+                     for span in spans]
+            rows = np.concatenate(spans)
         made = iter(self._materialise_many(rows))
         out = []
         for person_id, span in zip(order, spans):
             members = tuple(next(made) for _ in range(len(span)))
             overlay = self._persons.get(person_id)
             if overlay:
-                members = tuple(sorted((*members, *overlay), key=_by_key)) if members else overlay
-            if exclude is not None:
-                members = tuple(e for e in members if e.key != exclude)
+                if excluded is not None:
+                    overlay = tuple(e for e in overlay if e is not excluded)
+                members = tuple(sorted((*members, *overlay), key=_by_key)) if members else tuple(overlay)
             if members:
                 out.append((person_id, members))
         return out

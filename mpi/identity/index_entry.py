@@ -43,10 +43,44 @@ class Entry:
 
 
 class MappedEntry(Entry):
-    """An entry made from a row of the base: its blocking keys and times are read from the base when asked for
-    (retrieval reads neither; the scorer reads its shape and values)."""
+    """An entry made from a row of the base for scoring: the scorer reads its shape and values, and a request
+    its key, link and case for a few candidates of the dozens it scores, so those are read from the base when
+    asked for. Read-only: an entry the writer changes is a plain :class:`Entry` of the overlay."""
 
     __slots__ = ("_base", "_row")
+
+    @property
+    def key(self) -> Key:  # type: ignore[override]
+        return self._base.key_of(self._row)
+
+    @property
+    def person_id(self) -> str | None:  # type: ignore[override]
+        link = self._base.link(self._row)
+        return link and link[0]
+
+    @property
+    def decision(self) -> str | None:  # type: ignore[override]
+        link = self._base.link(self._row)
+        return link and link[1]
+
+    @property
+    def link_source(self) -> str | None:  # type: ignore[override]
+        link = self._base.link(self._row)
+        return link and link[2]
+
+    @property
+    def score(self) -> float | None:  # type: ignore[override]
+        link = self._base.link(self._row)
+        return link and link[3]
+
+    @property
+    def probability(self) -> float | None:  # type: ignore[override]
+        link = self._base.link(self._row)
+        return link and link[4]
+
+    @property
+    def case_id(self) -> str | None:  # type: ignore[override]
+        return self._base.case_id(self._row)
 
     @property
     def keys(self) -> tuple[str, ...]:  # type: ignore[override]

@@ -140,9 +140,9 @@ class Snapshot:
         a, block_keys = self.a, self._block_keys
         return tuple(block_keys[c].decode() for c in a["rec_keys"][a["rec_key_off"][row]:a["rec_key_off"][row + 1]])
 
-    def records(self, rows: np.ndarray) -> list[tuple]:
-        """(key, shape, values as a list, row, link or None, case id) of each row, read column-wise."""
-        a, forms, cases = self.a, self._forms, self._cases
+    def forms(self, rows: np.ndarray) -> list[tuple[tuple[str, ...], list]]:
+        """(shape, values) of each row's normalised form: what the scorer reads of a candidate record."""
+        a, forms = self.a, self._forms
         read = forms.read if type(forms) is _FormFile else lambda start, end: forms[start:end].tobytes()
         slots = a["norm_slot"][rows]
         starts, ends = self.norm_off[slots].tolist(), self.norm_off[slots + 1].tolist()
@@ -154,21 +154,25 @@ class Snapshot:
             run = read(at, ends[end - 1])
             spans += [run[starts[i] - at:ends[i] - at] for i in range(first, end)]
         # All of them decoded as one JSON array: one call of the decoder, not one a record.
-        texts = _decode((b"[" + b",".join(spans) + b"]").decode()) if spans else []
-        persons, decisions, sources = self.person[rows].tolist(), a["decision"][rows].tolist(), a["link_source"][rows].tolist()
-        scores, probabilities = a["score"][rows].tolist(), a["probability"][rows].tolist()
-        keys, shapes, shape_of = self._keys[rows].tolist(), self.shapes, a["norm_shape"][rows].tolist()
-        out = []
-        for i, row in enumerate(rows.tolist()):
-            person = persons[i]
-            link = None
-            if person >= 0:
-                score, probability = scores[i], probabilities[i]
-                link = (self._person_ids[person].decode(), self.decisions[decisions[i]], self.link_sources[sources[i]],
-                        None if isnan(score) else score, None if isnan(probability) else probability)
-            system, _, record_id = keys[i].decode().partition(_SEP)
-            out.append(((system, record_id), shapes[shape_of[i]], texts[i], row, link, cases.get(row)))
-        return out
+        values = _decode((b"[" + b",".join(spans) + b"]").decode()) if spans else []
+        shapes = self.shapes
+        return [(shapes[shape], v) for shape, v in zip(a["norm_shape"][rows].tolist(), values)]
+
+    def link(self, row: int) -> tuple | None:
+        """(person id, decision, link source, score, probability) of one row's link, or None."""
+        person = int(self.person[row])
+        if person < 0:
+            return None
+        a = self.a
+        score, probability = float(a["score"][row]), float(a["probability"][row])
+        return (self._person_ids[person].decode(), self.decisions[a["decision"][row]],
+                self.link_sources[a["link_source"][row]], None if isnan(score) else score,
+                None if isnan(probability) else probability)
+
+    def records(self, rows: np.ndarray) -> list[tuple]:
+        """(key, shape, values as a list, row, link or None, case id) of each row."""
+        return [(self.key_of(row), shape, values, row, self.link(row), self._cases.get(row))
+                for row, (shape, values) in zip(rows.tolist(), self.forms(rows))]
 
     def times(self, row: int) -> tuple[datetime, datetime]:
         """(received, updated) of one row."""
