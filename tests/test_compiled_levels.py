@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from conftest import generated_norms, pairs_the_index_would_score
-from mpi.matching.comparisons import COMPARISONS, NAME_DOB
+from mpi.matching.comparisons import COMPARISONS, LAST_NAME, NAME_DOB
 
 
 @pytest.fixture(scope="module")
@@ -41,3 +41,18 @@ def test_a_per_pair_test_is_not_carried_over_to_the_next_pair():
     for l, r in ((twin, other), (twin, stranger), (twin, other)):
         assert NAME_DOB.level_of(l, r) == NAME_DOB.interpreted_level_of(l, r)
     assert NAME_DOB.level_of(twin, other) != NAME_DOB.level_of(twin, stranger)  # household or not
+
+
+def test_names_swapped_and_misspelt_asked_by_two_comparisons_is_not_carried_to_another_pair():
+    """``_swapped_near`` keeps its last pair's answer for the second comparison that asks it of the same pair."""
+    query = {"first_name": "ERIC", "first_name_roots": "ERIC", "last_name": "PHAM", "birth_date": "1980-05-06"}
+    swapped = {"first_name": "PHA", "first_name_roots": "PHA", "last_name": "ERICK", "birth_date": "1980-05-06"}
+    stranger = {"first_name": "ROSA", "first_name_roots": "ROSA", "last_name": "OKAFOR", "birth_date": "1980-05-06"}
+    answers = []
+    for r in (swapped, stranger, swapped, dict(stranger)):
+        for comparison in (NAME_DOB, LAST_NAME):
+            level = comparison.level_of(query, r)
+            assert level == comparison.interpreted_level_of(query, r), comparison.name
+            answers.append(comparison.levels[level].label)
+    assert answers[1] == "given and family names swapped, spelt differently" != answers[3]
+    assert answers[:4] == answers[4:]

@@ -40,6 +40,7 @@ from mpi.matching.levels import (  # noqa: F401  (re-exported: the comparisons' 
     _sql_eq,
     _sql_jw,
     _sql_lev,
+    _source,
     _sql_missing,
 )
 from mpi.matching.name_dob import (  # noqa: F401  (re-exported)
@@ -50,6 +51,7 @@ from mpi.matching.name_dob import (  # noqa: F401  (re-exported)
     NAME_DOB,
     SWAP_SIMILARITY,
     TWIN_M,
+    _surname_part,
     _swapped,
     _swapped_near,
 )
@@ -112,15 +114,15 @@ SUFFIX_CONFLICT_M = 1e-5
 """m of a JR/SR (or II/III) conflict: two generations (about -7 bits); fixed, as ``name_dob``'s conflicts are."""
 
 
-def _surname_part(l: Rec, r: Rec) -> bool:
-    """The surnames share a word: a compound or hyphenated surname cut to one of its parts."""
-    return _both(l, r, "last_name") and not set(l["last_name"].split(" ")).isdisjoint(r["last_name"].split(" "))
-
-
 def _maiden_in_middle(l: Rec, r: Rec) -> bool:
     """One record's surname is the other's middle name: a maiden name kept as a middle name."""
     return (_both(l, r, "last_name") and ((r.get("middle_name") is not None and l["last_name"] == r["middle_name"])
                                           or (l.get("middle_name") is not None and r["last_name"] == l["middle_name"])))
+
+
+# (A present surname never equals a missing middle name.)
+_source(_maiden_in_middle, "((_a := l.get('last_name')) is not None and (_b := r.get('last_name')) is not None"
+                           " and (_a == r.get('middle_name') or _b == l.get('middle_name')))")
 
 
 LAST_NAME = Comparison(
@@ -223,7 +225,9 @@ CONTACT = Comparison(
     "Address, phone, ZIP and city as one piece of household evidence, not four.",
     (
         Level("no contact field on both sides", _SQL_CONTACT_NULL,
-              lambda l, r: not any(_both(l, r, c) for c in _CONTACT_COLS), is_null=True),
+              _source(lambda l, r: not any(_both(l, r, c) for c in _CONTACT_COLS),
+                      "not (" + " or ".join(f"(l.get({c!r}) is not None and r.get({c!r}) is not None)"
+                                            for c in _CONTACT_COLS) + ")"), is_null=True),
         Level("address and phone agree", f"{_sql_eq('address_key')} AND {_SQL_PHONE_AGREES}",
               _all(_eq("address_key"), _phone_agrees)),
         Level("address agrees", _sql_eq("address_key"), _eq("address_key"), tf_column="address_key"),

@@ -178,6 +178,25 @@ def _per_pair(pred: Predicate) -> Predicate:
     return _source(test, "{0}", pred, once=True)
 
 
+def _last_pair(pred: Predicate) -> Predicate:
+    """A predicate two comparisons ask of the same pair (names swapped, spelt differently: ``name_dob`` and
+    ``last_name``): the second asks for the answer the first computed. Called, never written inline, so the one
+    object keeps the last pair and its answer for both (swapped in as one tuple, holding both records, so
+    neither identity can be reused meanwhile)."""
+    last: tuple = (None, None, False)
+
+    def test(l: Rec, r: Rec) -> bool:
+        nonlocal last
+        seen = last
+        if seen[0] is l and seen[1] is r:
+            return seen[2]
+        answer = pred(l, r)
+        last = (l, r, answer)
+        return answer
+    test.__doc__ = pred.__doc__
+    return test
+
+
 def _not(pred: Predicate) -> Predicate:
     return _source(lambda l, r: not pred(l, r), "(not {0})", pred)
 

@@ -21,8 +21,10 @@ from mpi.matching.levels import (
     _either_missing,
     _eq,
     _jw_at_least,
+    _last_pair,
     _not,
     _per_pair,
+    _source,
     _sql_eq,
     _sql_jw,
     _sql_missing,
@@ -145,6 +147,20 @@ def _swapped(l: Rec, r: Rec) -> bool:
             and l["first_name"] != l["last_name"])
 
 
+# (Both of ``l``'s names present and equal to ``r``'s crosswise are ``r``'s present too.)
+_source(_swapped, "((_a := l.get('first_name')) is not None and (_b := l.get('last_name')) is not None"
+                  " and _a == r.get('last_name') and _b == r.get('first_name') and _a != _b)")
+
+
+def _surname_part(l: Rec, r: Rec) -> bool:
+    """The surnames share a word: a compound or hyphenated surname cut to one of its parts."""
+    return _both(l, r, "last_name") and not set(l["last_name"].split(" ")).isdisjoint(r["last_name"].split(" "))
+
+
+_source(_surname_part, "((_a := l.get('last_name')) is not None and (_b := r.get('last_name')) is not None"
+                       " and not set(_a.split(' ')).isdisjoint(_b.split(' ')))")
+
+
 _SQL_SWAPPED = ('("first_name_l" = "last_name_r" AND "last_name_l" = "first_name_r"'
                 ' AND "first_name_l" <> "last_name_l")')
 
@@ -152,7 +168,7 @@ _SQL_SWAPPED = ('("first_name_l" = "last_name_r" AND "last_name_l" = "first_name
 SWAP_SIMILARITY = 0.88
 
 
-def _swapped_near(l: Rec, r: Rec) -> bool:
+def _swapped_near_test(l: Rec, r: Rec) -> bool:
     """Names swapped, and spelt a little differently too (PHAM ERIC / ERICK PHA, LEE JI HOON / JIHOON LEE).
 
     Each name is close to the other record's other name, and the names fit better crosswise
@@ -170,6 +186,10 @@ def _swapped_near(l: Rec, r: Rec) -> bool:
     straight = JaroWinkler.similarity(l["first_name"], r["first_name"]) + JaroWinkler.similarity(
         l["last_name"], r["last_name"])
     return cross_first + cross_last > straight
+
+
+#: Asked by ``name_dob`` (first name unknown) and ``last_name`` (a level of its own) of each pair: computed once.
+_swapped_near = _last_pair(_swapped_near_test)
 
 
 def _sql_swapped_near() -> str:
@@ -208,7 +228,7 @@ _SQL_FIRST_UNKNOWN = f"({_sql_missing('first_name')} OR {_SQL_SWAPPED_NEAR})"
 # comparison reading it could not be estimated there.)
 _surname_alike = _any(
     _eq("last_name"), _jw_at_least("last_name", 0.88),
-    lambda l, r: _both(l, r, "last_name") and not set(l["last_name"].split(" ")).isdisjoint(r["last_name"].split(" ")),
+    _surname_part,
 )
 _SQL_SURNAME_ALIKE = (
     f"({_sql_eq('last_name')} OR {_sql_jw('last_name', 0.88)}"
@@ -241,7 +261,8 @@ NAME_DOB = Comparison(
         # BABY BOY B is one of twins: its birth date and household are its twin's too.
         Level("a multiple-birth placeholder, birth date exact or near",
               f"(\"multiple_birth_l\" = 'Y' OR \"multiple_birth_r\" = 'Y') AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
-              _all(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
+              _all(_source(lambda l, r: l.get("multiple_birth") == "Y" or r.get("multiple_birth") == "Y",
+                           "(l.get('multiple_birth') == 'Y' or r.get('multiple_birth') == 'Y')"),
                    _any(_dob_exact, _dob_near)), only_when=_EXACT_OR_NEAR),
         Level("first name missing or swapped, birth date exact or near",
               f"{_SQL_FIRST_UNKNOWN} AND ({_sql_eq('birth_date')} OR {_SQL_DOB_NEAR})",
