@@ -179,3 +179,14 @@ def test_no_module_of_mpi_imports_against_the_layers():
 
 def test_no_module_asks_the_system_for_the_time_but_the_clock():
     assert clock_violations(_sources("mpi", "api", "review_ui")) == []
+
+
+def test_commands_and_the_service_start_without_importing_splink():
+    """Only training and batch runs use Splink, and importing it cost every command, service start and spawned
+    worker a few tenths of a second: ``splink_adapter`` imports it where it is used."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run([sys.executable, "-c", "import sys, mpi.cli, mpi.services, api; print('splink' in sys.modules)"],
+                            capture_output=True, text=True, cwd=PROJECT_ROOT, check=True).stdout.strip()
+    assert loaded == "False"

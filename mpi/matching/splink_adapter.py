@@ -22,11 +22,10 @@ import logging
 import random
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from importlib.metadata import version
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import splink
-from splink import DuckDBAPI, Linker, SettingsCreator
 
 from mpi.errors import ModelError
 from mpi.matching.comparisons import (
@@ -50,13 +49,20 @@ from mpi.matching.splink_settings import (
     settings_dict,
 )
 
+if TYPE_CHECKING:
+    from splink import DuckDBAPI, Linker
+
 logger = logging.getLogger(__name__)
 
-SPLINK_VERSION = splink.__version__
+#: Read from the installed package's metadata: importing splink costs every command and worker a few tenths of a
+#: second, and only training and batch runs need it (each imports it where it is used).
+SPLINK_VERSION = version("splink")
 
 
 def duckdb_api() -> DuckDBAPI:
     """A Splink database on a fresh in-memory DuckDB connection (Splink opens it): the default engine."""
+    from splink import DuckDBAPI
+
     return DuckDBAPI()
 
 
@@ -102,6 +108,8 @@ def register_rows(db_api: Any, rows: Sequence[dict[str, Any]], tables: Mapping[s
 
 def _linker(db_api: Any, rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]],
             settings: dict[str, Any]) -> tuple[Linker, str]:
+    from splink import Linker
+
     name = register_rows(db_api, rows, tables)
     return Linker(db_api.register(name), settings), name
 
@@ -317,6 +325,8 @@ def batch_linker(db_api: Any, table: pa.Table, model_json: dict[str, Any],
         *({"blocking_rule": rule, "sql_dialect": settings.get("sql_dialect", "duckdb")} for rule in extra_rules)]
     settings["retain_intermediate_calculation_columns"] = False
     settings["retain_matching_columns"] = False
+    from splink import Linker
+
     rows = db_api.register(table, table_name=f"mpi_batch_rows_{next(_names)}")
     linker = Linker(rows, _in_dialect(settings, db_api))
     for column, lookup in lookups.items():
@@ -369,6 +379,8 @@ class RealtimeScorer:
 
     def __init__(self, model_json: dict[str, Any], tables: Mapping[str, Mapping[str, float]], tf_floor: float,
                  db_api: Any):
+        from splink import SettingsCreator
+
         self.tables, self.tf_floor = tables, tf_floor
         self.tf_scales = tf_scales(model_json, tables)
         self.settings = SettingsCreator.from_path_or_dict(dict(model_json))
@@ -400,6 +412,8 @@ class RealtimeScorer:
             return []
         left, right = self.rows([record], 0, frequencies), self.rows(candidates, 1, frequencies)
         if self._linker is None:
+            from splink import Linker
+
             self._linker = Linker(self.db_api.register(pa.Table.from_pylist(left + right)), self.settings)
         return weights(self._linker.inference.score_pairs(left, right), len(candidates))
 
