@@ -10,7 +10,7 @@ from mpi.cli.base import main
 from mpi.cli.remote import remote
 from mpi.services import Services
 from mpi.store.backup import restore as restore_store
-from mpi.store.postgres import is_postgres_url
+from mpi.store.urls import is_postgres_url
 
 
 @main.command()

@@ -27,7 +27,7 @@ def migrate_store(services: Services, to: str) -> None:
     import time
 
     from mpi.store import Store
-    from mpi.store.postgres import is_postgres_url
+    from mpi.store.urls import is_postgres_url
     from mpi.store.transfer import copy_store
 
     if not is_postgres_url(to):

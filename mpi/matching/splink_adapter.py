@@ -39,7 +39,6 @@ from mpi.matching.comparisons import (
 )
 from mpi.matching.estimation import estimate_u_without_matches, settle_untrained_levels
 from mpi.matching.scoring import prior_for_index, tf_scales
-from mpi.matching.spark_sql import spark_settings
 from mpi.matching.splink_settings import (
     DETERMINISTIC_RULES,
     DETERMINISTIC_STAND_IN_RULES,
@@ -84,7 +83,11 @@ def spark_api(session: Any, lineage: str = "parquet") -> Any:
 
 def _in_dialect(settings: dict[str, Any], db_api: Any) -> dict[str, Any]:
     """Settings whose SQL (DuckDB's, as models are written) the database runs: Spark's said in Spark SQL."""
-    return spark_settings(settings) if db_api.sql_dialect.sql_dialect_str == "spark" else settings
+    if db_api.sql_dialect.sql_dialect_str != "spark":
+        return settings
+    from mpi.matching.spark_sql import spark_settings  # (sqlglot: only for Spark)
+
+    return spark_settings(settings)
 
 def _table(rows: Sequence[dict[str, Any]], tables: Mapping[str, Mapping[str, float]]) -> pa.Table:
     columns = {"unique_id": [str(r["unique_id"]) for r in rows]}

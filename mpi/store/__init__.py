@@ -59,7 +59,6 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
-from mpi.store.postgres import PostgresDatabase, is_postgres_url
 from mpi.store.grants import GrantTable
 from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
@@ -82,6 +81,7 @@ from mpi.store.matching_metrics import MatchingMetricsTable
 from mpi.store.referral_metrics import ReferralMetricsTable
 from mpi.store.referrals import ReferralTable
 from mpi.store.search import SearchTable
+from mpi.store.urls import is_postgres_url
 from mpi.store.users import UserTable
 
 __all__ = ["Store"]
@@ -100,8 +100,12 @@ class Store:
         location's ``var/``), or a ``postgresql://`` URL of an existing database (``postgres.py``;
         ``checkpoint_threshold`` and ``memory_limit`` are DuckDB's and ignored there).
         """
-        self.db = PostgresDatabase(str(path), clock) if is_postgres_url(str(path)) else \
-            Database(path, checkpoint_threshold, clock, make_folder, memory_limit)
+        if is_postgres_url(str(path)):
+            from mpi.store.postgres import PostgresDatabase  # psycopg and sqlglot: only for a PostgreSQL store
+
+            self.db = PostgresDatabase(str(path), clock)
+        else:
+            self.db = Database(path, checkpoint_threshold, clock, make_folder, memory_limit)
         #: One atomic write under the writer lock (:meth:`Database.transaction`; bound once: called per record).
         self.transaction: Callable[[], AbstractContextManager[None]] = self.db.transaction
         self.meta = MetaTable(self.db)
@@ -140,7 +144,7 @@ class Store:
     @property
     def shared(self) -> bool:
         """Whether other processes may write this store too (PostgreSQL), so what is in memory may lag it."""
-        return isinstance(self.db, PostgresDatabase)
+        return not isinstance(self.db, Database)  # (a PostgresDatabase)
 
     def lock_blocking_keys(self, keys: Iterable[str]) -> bool:
         """On a shared store, hold a lock on each blocking key until the open transaction ends; whether it did.

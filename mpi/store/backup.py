@@ -31,7 +31,7 @@ from pathlib import Path
 import duckdb
 
 from mpi.errors import StoreError, StoreLocked
-from mpi.store.postgres import is_postgres_url
+from mpi.store.urls import is_postgres_url
 from mpi.store.database import Database
 from mpi.store.schema import LATEST_VERSION
 

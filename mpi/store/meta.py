@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
-import psycopg
 
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.database import Database
-from mpi.store.postgres import is_postgres_url
+from mpi.store.urls import is_postgres_url
 
 
 class MetaTable:
@@ -68,6 +67,8 @@ def peek(path: str | Path, key: str) -> str | None:
 
 def _peek_postgres(url: str, key: str) -> str | None:
     """:func:`peek` of a PostgreSQL store: one short connection (several processes may hold the database)."""
+    import psycopg  # (only for a PostgreSQL store)
+
     try:
         with psycopg.connect(url, autocommit=True) as con:
             rows = con.execute("SELECT value FROM meta WHERE key = %s", [key]).fetchall()

@@ -39,6 +39,7 @@ from mpi.store.group import FlushFailed, LockConflict
 from mpi.store.pg_cursor import Cursor
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.store.transactions import Transactions
+from mpi.store.urls import is_postgres_url  # noqa: F401  (re-exported)
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +51,6 @@ SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blockin
                         # numbers the change log of records (``changes.py``), shared by every instance
                         "CREATE SEQUENCE IF NOT EXISTS mpi_record_changes"]
 
-
-
-def is_postgres_url(value: str) -> bool:
-    """Whether a store location names a PostgreSQL database (``postgresql://`` or ``postgres://``)."""
-    return str(value).startswith(("postgresql://", "postgres://"))
 
 
 class PostgresDatabase(Transactions):
