@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from mpi.events import EventBus
 from mpi.identity.events import (
@@ -60,6 +61,18 @@ _ACTIVE = [s.value for s in ACTIVE_CASE_STATES]
 _RETURNED = (HeldCode.RETURNED_BY_STEWARD.value, HeldCode.UNMERGED.value)
 
 Key = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Rescored:
+    """What re-scoring one case writes: its fresh candidates (as shown) and reason, and the old and new weights."""
+
+    case: dict
+    key: Key
+    shown: list[dict]
+    because: HeldBecause
+    old: list[tuple[str, float]]
+    new: list[tuple[str, float]]
 
 
 def subscribe(events: EventBus, rescorer: Callable[[], CaseRescorer]) -> None:
@@ -173,14 +186,18 @@ class CaseRescorer:
         return {"cases": len(held), "rescored": changed}
 
     def _rescore_cases(self, case_ids: list[str], why: str) -> int:
-        """Re-score those of the cases still open that hold a record (read in three queries); how many changed."""
-        changed = 0
+        """Re-score those of the cases still open that hold a record (read in three queries, written in a few
+        statements); how many changed."""
         cases = self.store.cases.get_many(case_ids)
+        fresh = []
         for case_id in case_ids:
             case = cases.get(case_id)
             if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
-                changed += self.rescore(case, why)
-        return changed
+                rescored = self._rescored(case, why)
+                if rescored is not None:
+                    fresh.append(rescored)
+        self._write(fresh, why)
+        return len(fresh)
 
     # -- re-scoring --------------------------------------------------------------------------------------
 
@@ -190,10 +207,21 @@ class CaseRescorer:
         Nothing is written when the fresh candidates, weights and reason are those the case has (a re-score
         that changes nothing must not give a steward's form a 409). Returns whether the case changed.
         """
+        rescored = self._rescored(case, why)
+        if rescored is not None:
+            self._write([rescored], why)
+        return rescored is not None
+
+    def _rescored(self, case: dict, why: str) -> _Rescored | None:
+        """A held record's case scored afresh against the index, or None if it is as true as before (no writes).
+
+        Scoring reads only the index, which re-scoring does not change: the cases of a sweep are all scored
+        first and written together (:meth:`_write`), as they would be one by one.
+        """
         key = (case["source_system"], case["source_record_id"])
         entry = self.matching.index().get(key)
         if entry is None or entry.person_id is not None or entry.case_id != case["case_id"]:
-            return False  # the record is linked or held by another case: that case is the one to keep true
+            return None  # the record is linked or held by another case: that case is the one to keep true
         model = self.matching.active_model()
         reason = case.get("reason") or {}
         scored, norm = key, entry.norm
@@ -208,20 +236,33 @@ class CaseRescorer:
         old = [(c["person_id"], round(c["match_weight"], 6)) for c in case["candidates"]]
         new = [(c["person_id"], c["match_weight"]) for c in shown]
         if old == new and reason.get("code") == because.code.value:
-            return False
-        self.store.cases.replace_candidates(case["case_id"], shown)
-        self.store.cases.reasons.replace(case["case_id"], because.code.value, because.sentence, because.detail)
-        self._changed(case, f"re-scored after {why}: {because.sentence}", {
-            "record": "/".join(key), "after": why, "held_because": because.code.value,
-            "old_candidates": [{"person_id": p, "match_weight": w} for p, w in old],
-            "new_candidates": [{"person_id": p, "match_weight": w} for p, w in new]})
-        if self._named is not None:
-            self._named.update(p for p, _ in new)
-        if self.store.shared:  # the other instances learn of the case's new candidates from the change log
-            self.store.db.before_commit(lambda: self.store.changes.note([key]))
-        logger.info("case %s re-scored after %s: %s candidates, %s", case["case_id"], why, len(new),
-                    because.code.value)
-        return True
+            return None
+        return _Rescored(case, key, shown, because, old, new)
+
+    def _write(self, rescored: list[_Rescored], why: str) -> None:
+        """Replace the re-scored cases' candidates and reasons and bump their versions (a stale form gets a 409),
+        a few statements however many cases; each audited ``case.rescored``, in order."""
+        if not rescored:
+            return
+        cases = self.store.cases
+        cases.replace_candidates_of({r.case["case_id"]: r.shown for r in rescored})
+        cases.reasons.replace_many({r.case["case_id"]: (r.because.code.value, r.because.sentence, r.because.detail)
+                                    for r in rescored})
+        cases.touch({r.case["case_id"]: r.case["version"] for r in rescored})
+        for r in rescored:
+            self.store.audit.append(
+                ACTOR, AuditAction.CASE_RESCORED, EntityType.REVIEW_CASE, r.case["case_id"],
+                f"re-scored after {why}: {r.because.sentence}", {
+                    "record": "/".join(r.key), "after": why, "held_because": r.because.code.value,
+                    "old_candidates": [{"person_id": p, "match_weight": w} for p, w in r.old],
+                    "new_candidates": [{"person_id": p, "match_weight": w} for p, w in r.new]})
+            if self._named is not None:
+                self._named.update(p for p, _ in r.new)
+            logger.info("case %s re-scored after %s: %s candidates, %s", r.case["case_id"], why, len(r.new),
+                        r.because.code.value)
+        if self.store.shared:  # the other instances learn of the cases' new candidates from the change log
+            keys = [r.key for r in rescored]
+            self.store.db.before_commit(lambda: self.store.changes.note(keys))
 
     def _because(self, case: dict, candidates: list[Candidate], policy, why: str) -> HeldBecause:
         """Why the re-scored case holds its record: a steward's return stays one; else the fresh decision's."""
