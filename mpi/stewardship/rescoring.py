@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from mpi.events import EventBus
 from mpi.identity.events import (
+    HeldRecordsScored,
     PersonsMerged,
     PersonsUnmerged,
     RecordLinked,
@@ -82,6 +83,7 @@ def subscribe(events: EventBus, rescorer: Callable[[], CaseRescorer]) -> None:
     events.subscribe(RecordLinked, lambda e: rescorer().linked(e))
     events.subscribe(RecordUnlinked, lambda e: rescorer().unlinked(e))
     events.subscribe(CaseOpened, lambda e: rescorer().opened(e))
+    events.subscribe(HeldRecordsScored, lambda e: rescorer().scored(e))
 
 
 class CaseRescorer:
@@ -96,11 +98,15 @@ class CaseRescorer:
         #: Inside :meth:`deferred`: the persons links and unlinks touched and the cases opened, re-scored at its
         #: end instead of one by one (None outside a window).
         self._deferred: tuple[set[str], set[str]] | None = None
+        #: Inside :meth:`deferred`: what the last re-match found for the held records it scored, if nothing has
+        #: changed since (any change heard clears it); the sweep at the window's end takes these candidates.
+        self._found: HeldRecordsScored | None = None
 
     # -- what identity says ----------------------------------------------------------------------------
 
     def merged(self, event: PersonsMerged) -> None:
         """A merge: duplicate cases of the pair withdrawn or following the survivor; record cases re-scored."""
+        self._found = None
         why = f"merge {event.merge_id} ({event.loser_id} into {event.survivor_id})"
         with self.store.transaction():
             for case_id in self._touching([event.survivor_id, event.loser_id], skip_case=event.case_id):
@@ -112,12 +118,14 @@ class CaseRescorer:
 
     def unmerged(self, event: PersonsUnmerged) -> None:
         """An unmerge: record cases naming either person re-scored (the loser is a candidate again)."""
+        self._found = None
         why = f"unmerge of merge {event.merge_id} ({event.loser_id} split from {event.survivor_id})"
         self._rescore_naming([event.survivor_id, event.loser_id], why, skip_record=None)
 
     def linked(self, event: RecordLinked) -> None:
         """A record joined a person (and left another): cases naming either re-scored, but not the record's own."""
         persons = [p for p in (event.person_id, event.previous_person_id) if p]
+        self._found = None
         if self._deferred is not None:
             self._deferred[0].update(persons)
             return
@@ -126,6 +134,7 @@ class CaseRescorer:
 
     def unlinked(self, event: RecordUnlinked) -> None:
         """A record left a person: cases naming that person re-scored, but not the record's own."""
+        self._found = None
         if self._deferred is not None:
             self._deferred[0].add(event.person_id)
             return
@@ -134,10 +143,17 @@ class CaseRescorer:
 
     def opened(self, event: CaseOpened) -> None:
         """A case opened: the persons it names may be touched later."""
+        self._found = None
         if self._named is not None:
             self._named.update(event.candidates)
         if self._deferred is not None:
             self._deferred[1].add(event.case_id)
+
+    def scored(self, event: HeldRecordsScored) -> None:
+        """A re-match scored held records and linked none: inside :meth:`deferred`, their candidates are kept for
+        the sweep at its end (the same records scored against the same index, so not scored again)."""
+        if self._deferred is not None:
+            self._found = event
 
     @contextmanager
     def deferred(self, why: str, whole: bool = False) -> Iterator[dict[str, int]]:
@@ -151,15 +167,18 @@ class CaseRescorer:
         nothing it names changed. ``whole`` re-scores every open case instead (:meth:`rescore_open`): a
         resumed load, whose killed run may have missed events. The dict yielded is filled with the counts.
         Merges and unmerges inside are still heard at once. If the body raises, nothing is swept: the
-        load's resumption (``mpi load`` again) sweeps whole.
+        load's resumption (``mpi load`` again) sweeps whole. A re-match inside whose last pass linked nothing
+        tells what it found for each held record it scored (``HeldRecordsScored``); if nothing changed after
+        it, the sweep takes those candidates instead of scoring the same records against the same index again.
         """
         counts: dict[str, int] = {}
         touched, opened = self._deferred = (set(), set())
         try:
             yield counts
-        finally:
             self._deferred = None
-        counts.update(self.rescore_open(why) if whole else self._rescore_touched(touched, opened, why))
+            counts.update(self.rescore_open(why) if whole else self._rescore_touched(touched, opened, why))
+        finally:
+            self._deferred = self._found = None
 
     def _rescore_touched(self, persons: set[str], opened: set[str], why: str) -> dict[str, int]:
         """Re-score, in one transaction, the open record cases naming any of ``persons`` or among ``opened``."""
@@ -230,7 +249,9 @@ class CaseRescorer:
             # A cluster member is held with its representative's candidates (``submit_cluster``): it keeps them.
             scored = tuple(representative.split("/", 1))
             norm = getattr(self.matching.index().get(scored), "norm", None) or norm
-        candidates = self.matching.find_candidates(norm, model, exclude=scored)
+        candidates = self._found_for(scored, model.version)
+        if candidates is None:
+            candidates = self.matching.find_candidates(norm, model, exclude=scored)
         shown = [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]]
         because = self._because(case, candidates, model.policy, why)
         old = [(c["person_id"], round(c["match_weight"], 6)) for c in case["candidates"]]
@@ -238,6 +259,13 @@ class CaseRescorer:
         if old == new and reason.get("code") == because.code.value:
             return None
         return _Rescored(case, key, shown, because, old, new)
+
+    def _found_for(self, key: Key, model_version: str) -> list[Candidate] | None:
+        """The candidates the last re-match found for a held record (scored as this would), if still true."""
+        found = self._found
+        if found is None or found.model_version != model_version:
+            return None
+        return found.candidates.get(key)
 
     def _write(self, rescored: list[_Rescored], why: str) -> None:
         """Replace the re-scored cases' candidates and reasons and bump their versions (a stale form gets a 409),
