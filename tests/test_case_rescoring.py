@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pytest
 
 from conftest import record
+from mpi.errors import Conflict
 from duplicate_cases import open_duplicate
 from test_held_because import PARTIAL, steward, submit  # noqa: F401 (steward: a fixture)
 
@@ -214,3 +215,93 @@ def test_a_duplicate_case_follows_its_person_merged_into_a_third(client, auth, s
     assert after["state"] == "open" and after["version"] == version + 1
     assert [c["person_id"] for c in after["candidates"]] == [p1, p3]
     assert p3 in after["held_because"]["sentence"] and after["held_because"]["code"] == "possible_duplicate"
+
+
+def _written(services, case_ids) -> tuple[list, list]:
+    """The open transaction's rows of these cases as a re-score writes them (timestamps and event ids aside):
+    each case's version, candidates and reason, and its ``case.rescored`` audit events in the order written."""
+    cases = services.store.cases.get_many(case_ids)
+    rows = [(c["case_id"], c["version"], [(x["rank"], x["person_id"], x["match_weight"], x["match_probability"],
+                                           x["evidence"]) for x in c["candidates"]], c["reason"])
+            for c in (cases[i] for i in case_ids)]
+    audit = services.store.db.query(
+        "SELECT actor, action, entity_id, reason, detail FROM audit_log WHERE action = 'case.rescored' "
+        "ORDER BY event_id")
+    return rows, audit
+
+
+class _Undo(Exception):
+    pass
+
+
+def test_a_sweep_writes_what_rescoring_each_case_alone_writes(client, auth, steward, services, naming_marisol):
+    # The sweep at a load's end scores every case, then writes them together (a few statements); each case
+    # re-scored alone writes its own. Both, on one real store and rolled back, write the same rows and audit.
+    p1, first = naming_marisol
+    another_of_hers(client, auth, "EF-1")  # re-scored at once: the first case is at version 2, the second at 1
+    second = submit(client, auth, {**PARTIAL, "source_system": "bluepath-mco", "source_record_id": "BPM-5"})
+    second = second["review_case_id"]
+    case_ids = [first, second]
+    with services.rescorer.deferred("a test load") as counts:
+        another_of_hers(client, auth, "EF-2")  # both cases now name a person with a record more
+        written = []
+        for each_alone in (False, True):
+            with pytest.raises(_Undo), services.store.transaction():
+                if each_alone:
+                    cases = services.store.cases.get_many(case_ids)
+                    assert all(services.rescorer.rescore(cases[i], "a test load") for i in case_ids)
+                else:
+                    assert services.rescorer.rescore_open("a test load") == {"cases": 2, "rescored": 2}
+                written.append(_written(services, case_ids))
+                raise _Undo
+        assert [c["version"] for c in services.store.cases.get_many(case_ids).values()] == [2, 1]
+
+    together, alone = written
+    assert together == alone
+    assert [version for _, version, _, _ in together[0]] == [3, 2]
+    assert counts == {"cases": 2, "rescored": 2}  # and the window's own sweep, after
+    for case_id in case_ids:
+        assert [(c["person_id"], c["match_weight"]) for c in case_of(client, steward, case_id)["candidates"]] == \
+            fresh(client, auth, {**PARTIAL, **({"source_system": "bluepath-mco", "source_record_id": "BPM-5"}
+                                                if case_id == second else {})})
+
+
+def test_a_sweep_refuses_a_case_changed_since_it_was_read(client, auth, steward, services, naming_marisol):
+    _, case_id = naming_marisol
+    another_of_hers(client, auth, "EF-1")
+    case = services.store.cases.get(case_id)
+    with services.store.transaction():
+        services.store.cases.touch({case_id: case["version"]})  # as a steward's action would, meanwhile
+
+    with pytest.raises(Conflict), services.store.transaction():
+        services.store.cases.touch({case_id: case["version"]})
+    assert services.store.cases.get(case_id)["version"] == case["version"] + 1
+
+
+def test_the_sweep_takes_what_the_rematch_found_until_identity_changes(client, auth, steward, services,
+                                                                       naming_marisol, monkeypatch):
+    # A load's re-match scores every held record; the sweep after it takes those candidates rather than
+    # scoring the same records against the same index again, but not once a link has changed the index.
+    p1, case_id = naming_marisol
+    scored = []
+    find = services.matching.find_candidates
+    monkeypatch.setattr(services.matching, "find_candidates",
+                        lambda norm, model, exclude=None: scored.append(exclude) or find(norm, model, exclude))
+    key = (PARTIAL["source_system"], PARTIAL["source_record_id"])
+
+    with services.rescorer.deferred("a test load") as counts:
+        another_of_hers(client, auth, "EF-1")
+        scored.clear()
+        assert services.matching.rematch_open_cases("test") == {"linked": 0, "passes": 1}
+        assert scored == [key]
+    assert scored == [key] and counts == {"cases": 1, "rescored": 1}  # the sweep scored nothing again
+    assert [(c["person_id"], c["match_weight"]) for c in case_of(client, steward, case_id)["candidates"]] == \
+        fresh(client, auth, PARTIAL)
+
+    with services.rescorer.deferred("a test load") as counts:
+        services.matching.rematch_open_cases("test")
+        another_of_hers(client, auth, "EF-2")  # after the re-match: what it found is stale
+        scored.clear()
+    assert key in scored and counts == {"cases": 1, "rescored": 1}
+    assert [(c["person_id"], c["match_weight"]) for c in case_of(client, steward, case_id)["candidates"]] == \
+        fresh(client, auth, PARTIAL)

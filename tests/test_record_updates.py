@@ -102,3 +102,26 @@ def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, s
     stored = client.get("/v1/records/foodbank-cbo/FB-3", headers=auth).get_json()
     assert stored["review_case_id"] is None
     assert stored["link"]["person_id"] == first["person_id"]
+
+
+def test_a_held_record_updated_in_the_transaction_that_held_it_withdraws_its_case(client, auth, services,
+                                                                                  activate_policy):
+    # A load's batch is one transaction: a file may hold a record and, further down, its update. The case the
+    # first opened is still among the batch's buffered writes when the second withdraws it.
+    first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
+               "last_name": "Quintanilla", "birth_date": "1984-03-17"}
+    full = record("marisol", "foodbank-cbo", "FB-3")
+    _, partial_weight = best_weight(client, auth, partial)
+    _, full_weight = best_weight(client, auth, full)
+    activate_policy(lower_match_weight=partial_weight - 1, upper_match_weight=(partial_weight + full_weight) / 2)
+
+    with services.store.transaction():
+        held = services.matching.submit(partial, "test")
+        body = services.matching.submit(full, "test")
+
+    assert (held["decision"], body["decision"], body["person_id"]) == ("POSSIBLE_MATCH", "MATCH", first["person_id"])
+    case = services.store.cases.get(held["review_case_id"])
+    assert (case["state"], case["version"]) == ("withdrawn", 2)
+    assert [e["action"] for e in services.store.audit.events("review_case", held["review_case_id"])] == \
+        ["case.withdrawn", "case.opened"]

@@ -1,13 +1,16 @@
 """What identity tells the domains above it, after the transaction that did it commits (``mpi.events``).
 
-Ids and codes only: a record is named by its key ``(source_system, source_record_id)``.
+Ids and codes only: a record is named by its key ``(source_system, source_record_id)``; the one exception is
+:class:`HeldRecordsScored`, which hands on candidates a re-match found so they are not found again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mpi.events import Event
+from mpi.matching.decisions import Candidate
 
 Key = tuple[str, str]
 
@@ -59,3 +62,16 @@ class PersonsUnmerged(Event):
     survivor_id: str
     loser_id: str
     records: tuple[Key, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRecordsScored(Event):
+    """A re-match pass that linked nothing: each held record it scored, with its candidates (best first) against
+    the index as the pass left it, by ``model_version``.
+
+    They stay true until identity's next change (heard as its own event): a domain that would score the same
+    records again before then (the re-scoring of open cases at the end of ``mpi load``) may take these instead.
+    """
+
+    model_version: str
+    candidates: Mapping[Key, list[Candidate]]

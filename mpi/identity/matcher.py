@@ -19,6 +19,7 @@ from typing import Any
 
 from mpi.errors import Conflict, ValidationError
 from mpi.identity.candidates import find_candidates
+from mpi.identity.events import HeldRecordsScored
 from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
 from mpi.identity.ports import ReviewPort
@@ -297,7 +298,9 @@ class MatchService:
         those have arrived it can be an unambiguous match. Each such record is
         linked (``AUTO``) and its case withdrawn, audited; any other outcome leaves
         the case as it is. Passes repeat while they link something, since one link
-        can settle another case.
+        can settle another case. The last pass, which links nothing, tells what it
+        found for each record it scored (``HeldRecordsScored``): nothing has changed
+        since, so their cases' re-scoring need not find it again.
         """
         model = self.active_model()
         linked = passes = 0
@@ -308,16 +311,19 @@ class MatchService:
                 held = index.held()
                 # Read once a pass: deciding one record withdraws only its own case.
                 untaken = self.review.untaken(case_id for _, case_id in held)
-                done = 0
+                done, scored = 0, {}
                 for key, case_id in held:
                     if case_id not in untaken:
                         continue
                     candidates = self.find_candidates(index.get(key).norm, model, exclude=key)
                     if decide(candidates, model.policy) is not Decision.MATCH:
+                        scored[key] = candidates
                         continue
                     self._withdraw(case_id, key, actor, "re-matched: an unambiguous match now")
                     self._link(actor, key, candidates[0].person_id, Decision.MATCH, candidates[0], model)
                     done += 1
+                if not done and scored:  # (a pass that linked something scored some against an index since changed)
+                    self.writer.events.publish(HeldRecordsScored(model.version, scored))
             linked += done
             logger.info("re-match pass %s: %s of %s held records linked", passes, done, len(held))
             if not done:

@@ -86,7 +86,7 @@ class ReviewDesk:
 
     def withdraw(self, case_id: str, key: Key, actor: str, reason: str) -> list[dict]:
         """Withdraw a case identity no longer needs; returns what it blocked."""
-        blocks = (self.store.cases.get(case_id) or {}).get("blocks") or []
+        blocks = self.store.cases.blocks_of(case_id) or []
         self.store.cases.close(case_id, CaseState.WITHDRAWN.value, None)
         self.store.audit.append(actor, AuditAction.CASE_WITHDRAWN, EntityType.REVIEW_CASE, case_id, reason,
                                 {"record": "/".join(key)})

@@ -30,9 +30,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from mpi.events import EventBus
 from mpi.identity.events import (
+    HeldRecordsScored,
     PersonsMerged,
     PersonsUnmerged,
     RecordLinked,
@@ -62,6 +64,18 @@ _RETURNED = (HeldCode.RETURNED_BY_STEWARD.value, HeldCode.UNMERGED.value)
 Key = tuple[str, str]
 
 
+@dataclass(frozen=True)
+class _Rescored:
+    """What re-scoring one case writes: its fresh candidates (as shown) and reason, and the old and new weights."""
+
+    case: dict
+    key: Key
+    shown: list[dict]
+    because: HeldBecause
+    old: list[tuple[str, float]]
+    new: list[tuple[str, float]]
+
+
 def subscribe(events: EventBus, rescorer: Callable[[], CaseRescorer]) -> None:
     """Have open cases re-scored after identity's merges, unmerges and links commit (made on first event)."""
     events.subscribe(PersonsMerged, lambda e: rescorer().merged(e))
@@ -69,6 +83,7 @@ def subscribe(events: EventBus, rescorer: Callable[[], CaseRescorer]) -> None:
     events.subscribe(RecordLinked, lambda e: rescorer().linked(e))
     events.subscribe(RecordUnlinked, lambda e: rescorer().unlinked(e))
     events.subscribe(CaseOpened, lambda e: rescorer().opened(e))
+    events.subscribe(HeldRecordsScored, lambda e: rescorer().scored(e))
 
 
 class CaseRescorer:
@@ -83,11 +98,15 @@ class CaseRescorer:
         #: Inside :meth:`deferred`: the persons links and unlinks touched and the cases opened, re-scored at its
         #: end instead of one by one (None outside a window).
         self._deferred: tuple[set[str], set[str]] | None = None
+        #: Inside :meth:`deferred`: what the last re-match found for the held records it scored, if nothing has
+        #: changed since (any change heard clears it); the sweep at the window's end takes these candidates.
+        self._found: HeldRecordsScored | None = None
 
     # -- what identity says ----------------------------------------------------------------------------
 
     def merged(self, event: PersonsMerged) -> None:
         """A merge: duplicate cases of the pair withdrawn or following the survivor; record cases re-scored."""
+        self._found = None
         why = f"merge {event.merge_id} ({event.loser_id} into {event.survivor_id})"
         with self.store.transaction():
             for case_id in self._touching([event.survivor_id, event.loser_id], skip_case=event.case_id):
@@ -99,12 +118,14 @@ class CaseRescorer:
 
     def unmerged(self, event: PersonsUnmerged) -> None:
         """An unmerge: record cases naming either person re-scored (the loser is a candidate again)."""
+        self._found = None
         why = f"unmerge of merge {event.merge_id} ({event.loser_id} split from {event.survivor_id})"
         self._rescore_naming([event.survivor_id, event.loser_id], why, skip_record=None)
 
     def linked(self, event: RecordLinked) -> None:
         """A record joined a person (and left another): cases naming either re-scored, but not the record's own."""
         persons = [p for p in (event.person_id, event.previous_person_id) if p]
+        self._found = None
         if self._deferred is not None:
             self._deferred[0].update(persons)
             return
@@ -113,6 +134,7 @@ class CaseRescorer:
 
     def unlinked(self, event: RecordUnlinked) -> None:
         """A record left a person: cases naming that person re-scored, but not the record's own."""
+        self._found = None
         if self._deferred is not None:
             self._deferred[0].add(event.person_id)
             return
@@ -121,10 +143,17 @@ class CaseRescorer:
 
     def opened(self, event: CaseOpened) -> None:
         """A case opened: the persons it names may be touched later."""
+        self._found = None
         if self._named is not None:
             self._named.update(event.candidates)
         if self._deferred is not None:
             self._deferred[1].add(event.case_id)
+
+    def scored(self, event: HeldRecordsScored) -> None:
+        """A re-match scored held records and linked none: inside :meth:`deferred`, their candidates are kept for
+        the sweep at its end (the same records scored against the same index, so not scored again)."""
+        if self._deferred is not None:
+            self._found = event
 
     @contextmanager
     def deferred(self, why: str, whole: bool = False) -> Iterator[dict[str, int]]:
@@ -138,15 +167,18 @@ class CaseRescorer:
         nothing it names changed. ``whole`` re-scores every open case instead (:meth:`rescore_open`): a
         resumed load, whose killed run may have missed events. The dict yielded is filled with the counts.
         Merges and unmerges inside are still heard at once. If the body raises, nothing is swept: the
-        load's resumption (``mpi load`` again) sweeps whole.
+        load's resumption (``mpi load`` again) sweeps whole. A re-match inside whose last pass linked nothing
+        tells what it found for each held record it scored (``HeldRecordsScored``); if nothing changed after
+        it, the sweep takes those candidates instead of scoring the same records against the same index again.
         """
         counts: dict[str, int] = {}
         touched, opened = self._deferred = (set(), set())
         try:
             yield counts
-        finally:
             self._deferred = None
-        counts.update(self.rescore_open(why) if whole else self._rescore_touched(touched, opened, why))
+            counts.update(self.rescore_open(why) if whole else self._rescore_touched(touched, opened, why))
+        finally:
+            self._deferred = self._found = None
 
     def _rescore_touched(self, persons: set[str], opened: set[str], why: str) -> dict[str, int]:
         """Re-score, in one transaction, the open record cases naming any of ``persons`` or among ``opened``."""
@@ -173,14 +205,18 @@ class CaseRescorer:
         return {"cases": len(held), "rescored": changed}
 
     def _rescore_cases(self, case_ids: list[str], why: str) -> int:
-        """Re-score those of the cases still open that hold a record (read in three queries); how many changed."""
-        changed = 0
+        """Re-score those of the cases still open that hold a record (read in three queries, written in a few
+        statements); how many changed."""
         cases = self.store.cases.get_many(case_ids)
+        fresh = []
         for case_id in case_ids:
             case = cases.get(case_id)
             if case and case["state"] in _ACTIVE and case["kind"] == Decision.POSSIBLE_MATCH.value:
-                changed += self.rescore(case, why)
-        return changed
+                rescored = self._rescored(case, why)
+                if rescored is not None:
+                    fresh.append(rescored)
+        self._write(fresh, why)
+        return len(fresh)
 
     # -- re-scoring --------------------------------------------------------------------------------------
 
@@ -190,10 +226,21 @@ class CaseRescorer:
         Nothing is written when the fresh candidates, weights and reason are those the case has (a re-score
         that changes nothing must not give a steward's form a 409). Returns whether the case changed.
         """
+        rescored = self._rescored(case, why)
+        if rescored is not None:
+            self._write([rescored], why)
+        return rescored is not None
+
+    def _rescored(self, case: dict, why: str) -> _Rescored | None:
+        """A held record's case scored afresh against the index, or None if it is as true as before (no writes).
+
+        Scoring reads only the index, which re-scoring does not change: the cases of a sweep are all scored
+        first and written together (:meth:`_write`), as they would be one by one.
+        """
         key = (case["source_system"], case["source_record_id"])
         entry = self.matching.index().get(key)
         if entry is None or entry.person_id is not None or entry.case_id != case["case_id"]:
-            return False  # the record is linked or held by another case: that case is the one to keep true
+            return None  # the record is linked or held by another case: that case is the one to keep true
         model = self.matching.active_model()
         reason = case.get("reason") or {}
         scored, norm = key, entry.norm
@@ -202,26 +249,48 @@ class CaseRescorer:
             # A cluster member is held with its representative's candidates (``submit_cluster``): it keeps them.
             scored = tuple(representative.split("/", 1))
             norm = getattr(self.matching.index().get(scored), "norm", None) or norm
-        candidates = self.matching.find_candidates(norm, model, exclude=scored)
+        candidates = self._found_for(scored, model.version)
+        if candidates is None:
+            candidates = self.matching.find_candidates(norm, model, exclude=scored)
         shown = [c.as_dict(model.policy) for c in candidates[: model.policy.max_candidates]]
         because = self._because(case, candidates, model.policy, why)
         old = [(c["person_id"], round(c["match_weight"], 6)) for c in case["candidates"]]
         new = [(c["person_id"], c["match_weight"]) for c in shown]
         if old == new and reason.get("code") == because.code.value:
-            return False
-        self.store.cases.replace_candidates(case["case_id"], shown)
-        self.store.cases.reasons.replace(case["case_id"], because.code.value, because.sentence, because.detail)
-        self._changed(case, f"re-scored after {why}: {because.sentence}", {
-            "record": "/".join(key), "after": why, "held_because": because.code.value,
-            "old_candidates": [{"person_id": p, "match_weight": w} for p, w in old],
-            "new_candidates": [{"person_id": p, "match_weight": w} for p, w in new]})
-        if self._named is not None:
-            self._named.update(p for p, _ in new)
-        if self.store.shared:  # the other instances learn of the case's new candidates from the change log
-            self.store.db.before_commit(lambda: self.store.changes.note([key]))
-        logger.info("case %s re-scored after %s: %s candidates, %s", case["case_id"], why, len(new),
-                    because.code.value)
-        return True
+            return None
+        return _Rescored(case, key, shown, because, old, new)
+
+    def _found_for(self, key: Key, model_version: str) -> list[Candidate] | None:
+        """The candidates the last re-match found for a held record (scored as this would), if still true."""
+        found = self._found
+        if found is None or found.model_version != model_version:
+            return None
+        return found.candidates.get(key)
+
+    def _write(self, rescored: list[_Rescored], why: str) -> None:
+        """Replace the re-scored cases' candidates and reasons and bump their versions (a stale form gets a 409),
+        a few statements however many cases; each audited ``case.rescored``, in order."""
+        if not rescored:
+            return
+        cases = self.store.cases
+        cases.replace_candidates_of({r.case["case_id"]: r.shown for r in rescored})
+        cases.reasons.replace_many({r.case["case_id"]: (r.because.code.value, r.because.sentence, r.because.detail)
+                                    for r in rescored})
+        cases.touch({r.case["case_id"]: r.case["version"] for r in rescored})
+        for r in rescored:
+            self.store.audit.append(
+                ACTOR, AuditAction.CASE_RESCORED, EntityType.REVIEW_CASE, r.case["case_id"],
+                f"re-scored after {why}: {r.because.sentence}", {
+                    "record": "/".join(r.key), "after": why, "held_because": r.because.code.value,
+                    "old_candidates": [{"person_id": p, "match_weight": w} for p, w in r.old],
+                    "new_candidates": [{"person_id": p, "match_weight": w} for p, w in r.new]})
+            if self._named is not None:
+                self._named.update(p for p, _ in r.new)
+            logger.info("case %s re-scored after %s: %s candidates, %s", r.case["case_id"], why, len(r.new),
+                        r.because.code.value)
+        if self.store.shared:  # the other instances learn of the cases' new candidates from the change log
+            keys = [r.key for r in rescored]
+            self.store.db.before_commit(lambda: self.store.changes.note(keys))
 
     def _because(self, case: dict, candidates: list[Candidate], policy, why: str) -> HeldBecause:
         """Why the re-scored case holds its record: a steward's return stays one; else the fresh decision's."""

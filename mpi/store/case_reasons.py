@@ -27,8 +27,16 @@ class CaseReasonTable:
 
     def replace(self, case_id: str, code: str, sentence: str, detail: Mapping[str, Any] | None = None) -> None:
         """Say afresh why a case holds its record (it was re-scored)."""
-        self._db.execute("DELETE FROM case_reasons WHERE case_id = ?", [case_id])
-        self.add(case_id, code, sentence, detail)
+        self.replace_many({case_id: (code, sentence, detail)})
+
+    def replace_many(self, reasons: Mapping[str, tuple[str, str, Mapping[str, Any] | None]]) -> None:
+        """Say afresh why each case holds its record (``case_id -> (code, sentence, detail)``): one delete however
+        many cases (the new rows are buffered)."""
+        if not reasons:
+            return
+        self._db.execute("DELETE FROM case_reasons WHERE list_contains(?, case_id)", [list(reasons)])
+        for case_id, (code, sentence, detail) in reasons.items():
+            self.add(case_id, code, sentence, detail)
 
     def of(self, case_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Each case's reason (``code``, ``sentence``, ``detail``) by case id; a case opened before migration 18

@@ -9,7 +9,7 @@ queue's SQL is built in ``queue.py``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -62,11 +62,19 @@ class CaseTable:
 
     def replace_candidates(self, case_id: str, candidates: list[dict]) -> None:
         """Put a re-scored case's ranked candidates in place of its old ones."""
-        self._db.execute("DELETE FROM review_candidates WHERE case_id = ?", [case_id])
-        for rank, c in enumerate(candidates, start=1):
-            self._db.pending().candidates.append(
-                [case_id, rank, c["person_id"], c["match_weight"], c["match_probability"], json.dumps(c["evidence"])]
-            )
+        self.replace_candidates_of({case_id: candidates})
+
+    def replace_candidates_of(self, candidates_of: Mapping[str, list[dict]]) -> None:
+        """Put re-scored cases' ranked candidates in place of their old ones: one delete however many cases
+        (the new rows are buffered)."""
+        if not candidates_of:
+            return
+        self._db.execute("DELETE FROM review_candidates WHERE list_contains(?, case_id)", [list(candidates_of)])
+        pending = self._db.pending()
+        for case_id, candidates in candidates_of.items():
+            for rank, c in enumerate(candidates, start=1):
+                pending.candidates.append([case_id, rank, c["person_id"], c["match_weight"], c["match_probability"],
+                                           json.dumps(c["evidence"])])
 
     def active_naming(self, person_ids: list[str], states: list[str]) -> list[str]:
         """Cases in one of ``states`` with a candidate among ``person_ids``, oldest first."""
@@ -97,11 +105,28 @@ class CaseTable:
         return [r[0] for r in rows]
 
     def close(self, case_id: str, state: str, resolution: str | None) -> None:
-        """Close a case (``resolved`` with a resolution, or ``withdrawn``) without a version check: a system close."""
+        """Close a case (``resolved`` with a resolution, or ``withdrawn``) without a version check: a system close.
+
+        The buffered writes are flushed first only if the case is among them (opened in this transaction):
+        nothing else buffered is in its row. A re-match of a load's held records closes a case per record it
+        links, and a flush there would write the record linked before, whose old link is looked for by a
+        scan of every link (50 ms at 2.5M links); unflushed, the pass's links are written at once at commit.
+        """
         self._db.execute(
             "UPDATE review_cases SET state = ?, resolution = ?, updated_at = ?, version = version + 1 WHERE case_id = ?",
-            [state, resolution, self._db.now(), case_id],
+            [state, resolution, self._db.now(), case_id], flush=self._buffered(case_id),
         )
+
+    def blocks_of(self, case_id: str) -> list | None:
+        """What a case blocks (None if there is no such case); flushes only if the case is buffered (:meth:`close`)."""
+        row = self._db.one("SELECT blocks FROM review_cases WHERE case_id = ?", [case_id],
+                           flush=self._buffered(case_id))
+        return None if row is None else loads(row[0])
+
+    def _buffered(self, case_id: str) -> bool:
+        """Whether the case was opened in this transaction and is still in its buffered writes."""
+        pending = self._db.buffered()
+        return pending is not None and any(row[0] == case_id for row in pending.cases)
 
     def get(self, case_id: str) -> dict | None:
         """A case with its candidates (and their evidence), or None."""
@@ -127,6 +152,24 @@ class CaseTable:
         for case_id, case in cases.items():
             case["reason"] = reasons.get(case_id)
         return cases
+
+    def touch(self, versions: Mapping[str, int]) -> None:
+        """Bump the version of cases whose candidates were replaced (re-scored), each still at the version read
+        (``case_id -> version``): one statement per version read (after a load, one), however many cases.
+
+        Raises:
+            Conflict: one of the cases has moved on since it was read.
+        """
+        by_version: dict[int, list[str]] = {}
+        for case_id, version in versions.items():
+            by_version.setdefault(int(version), []).append(case_id)
+        now = self._db.now()
+        for version, ids in sorted(by_version.items()):
+            rows = self._db.execute("UPDATE review_cases SET updated_at = ?, version = version + 1 "
+                                    "WHERE list_contains(?, case_id) AND version = ?", [now, ids, version])
+            if not rows or rows[0][0] != len(ids):
+                raise Conflict(f"a review case of {', '.join(ids[:5])} has changed since version {version}: reload it",
+                               {"version": ["stale: the case was changed by someone else"]})
 
     def update(self, case_id: str, expected_version: int, **changes: Any) -> int:
         """Change a case if it is still at ``expected_version``; returns the new version.

@@ -133,6 +133,11 @@ class Transactions:
         self.writes += 1
         return self._pending
 
+    def buffered(self) -> Pending | None:
+        """The open transaction's buffered writes, to look in (not a write: the transaction is not marked as
+        having written), or None outside a transaction."""
+        return self._pending if self.in_transaction() else None
+
     def _in_transaction(self) -> None:
         if not getattr(self._local, "depth", 0):
             raise StoreError("a write outside Store.transaction() would be lost")
