@@ -311,3 +311,26 @@ def test_release_memory_after_a_replayed_log_gives_back_what_it_can_and_never_fa
         assert store.db.query("SELECT count(*) FROM bulky") == [(1000000,)]
     finally:
         store.close()
+
+
+def test_records_sharing_an_id_under_two_systems_are_read_replaced_and_relinked_apart(store):
+    """A record is read and its old rows deleted through its id's own index, its system compared apart (DuckDB
+    scans the whole table for a filter on both key columns): two systems' records of one id never mix."""
+    for system, person in (("a", "MPI00000001"), ("b", "MPI00000002")):
+        with store.transaction():
+            received = store.records.put(system, "1", {"from": system}, {"first_name": system}, [f"k:{system}"])
+            store.persons.set_link(system, "1", person, "MATCH", "AUTO", 1.0, 0.5, [{"from": system}], "v1")
+    for sent, person in ((2, "MPI00000003"), (3, "MPI00000004")):
+        with store.transaction():  # (an update keeps the time the record was first received, as the writer's does)
+            store.records.put("a", "1", {"from": "a", "sent": sent}, {"first_name": "a"}, ["k:a"], received)
+            store.persons.set_link("a", "1", person, "MATCH", "AUTO", 1.0, 0.5, [{"from": "a", "sent": sent}], "v1")
+    assert store.records.raw("a", "1") == {"from": "a", "sent": 3}
+    assert store.records.raw("b", "1") == {"from": "b"}
+    assert store.records.raw("c", "1") is None
+    assert store.persons.link_evidence("a", "1") == [{"from": "a", "sent": 3}]
+    assert store.persons.link_evidence("b", "1") == [{"from": "b"}]
+    for table in ("source_records", "links", "blocking_keys"):
+        rows = store.db.query(f"SELECT source_system, count(*) FROM {table} WHERE source_record_id = '1' "
+                              "GROUP BY source_system ORDER BY source_system")
+        assert [tuple(r) for r in rows] == [("a", 1), ("b", 1)], table
+    assert store.db.query("SELECT person_id FROM links WHERE source_system = 'a'")[0][0] == "MPI00000004"

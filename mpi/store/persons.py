@@ -108,9 +108,10 @@ class PersonTable:
         if self._db.in_transaction() and key in self._db.pending().links:
             buffered = self._db.pending().links[key]
             return json.loads(buffered[5]) if buffered else []
-        row = self._db.one("SELECT evidence FROM links WHERE source_system = ? AND source_record_id = ?",
-                           [source_system, source_record_id], flush=False)
-        return (loads(row[0]) or []) if row else []
+        # By the record id alone, through its index (``pending.BY_RECORD_ID``), the system compared here.
+        rows = self._db.query("SELECT source_system, evidence FROM links WHERE source_record_id = ?",
+                              [source_record_id], flush=False)
+        return next(((loads(evidence) or []) for system, evidence in rows if system == source_system), [])
 
     def delete_link(self, source_system: str, source_record_id: str) -> None:
         """Remove a record's link (buffered)."""

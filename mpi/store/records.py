@@ -68,9 +68,10 @@ class RecordTable:
             if self._db.in_transaction() else None
         if buffered is not None:
             return buffered[0]
-        row = self._db.one("SELECT raw FROM source_records WHERE source_system = ? AND source_record_id = ?",
-                           [source_system, source_record_id], flush=False)
-        return loads(row[0]) if row else None
+        # By the record id alone, through its index (``pending.BY_RECORD_ID``), the system compared here.
+        rows = self._db.query("SELECT source_system, raw FROM source_records WHERE source_record_id = ?",
+                              [source_record_id], flush=False)
+        return next((loads(raw) for system, raw in rows if system == source_system), None)
 
     def put(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
             received_at: datetime | None = None) -> datetime:
