@@ -8,6 +8,7 @@ a table's columns names this tuple instead of spelling them again.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 META = ("key", "value")
@@ -65,6 +66,15 @@ TIMES = frozenset({"created_at", "updated_at", "linked_at", "received_at"})
 def loads(text: str | None) -> Any:
     """A JSON column's value as Python (None stays None)."""
     return None if text is None else json.loads(text)
+
+
+def of_system(rows: Sequence[Sequence[Any]], source_system: str) -> tuple | None:
+    """Of rows read by record id (the system first), the rest of the one under ``source_system``, or None.
+
+    DuckDB finds rows through an index only for a filter on its one column, and scans the whole table for one on
+    both key columns (``pending.BY_RECORD_ID``): a record is read by its id, and its system compared here.
+    """
+    return next((tuple(row[1:]) for row in rows if row[0] == source_system), None)
 
 
 def select(columns: tuple[str, ...], prefix: str = "") -> str:

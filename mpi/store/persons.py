@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from mpi.errors import NotFound, StoreError
-from mpi.store.columns import PERSONS, loads, select
+from mpi.store.columns import PERSONS, loads, of_system, select
 from mpi.store.database import Database
 from mpi.vocab import PersonStatus
 
@@ -108,10 +108,9 @@ class PersonTable:
         if self._db.in_transaction() and key in self._db.pending().links:
             buffered = self._db.pending().links[key]
             return json.loads(buffered[5]) if buffered else []
-        # By the record id alone, through its index (``pending.BY_RECORD_ID``), the system compared here.
-        rows = self._db.query("SELECT source_system, evidence FROM links WHERE source_record_id = ?",
-                              [source_record_id], flush=False)
-        return next(((loads(evidence) or []) for system, evidence in rows if system == source_system), [])
+        row = of_system(self._db.query("SELECT source_system, evidence FROM links WHERE source_record_id = ?",
+                                       [source_record_id], flush=False), source_system)
+        return (loads(row[0]) or []) if row else []
 
     def delete_link(self, source_system: str, source_record_id: str) -> None:
         """Remove a record's link (buffered)."""

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from mpi.store.columns import LINK_FIELDS, loads, select
+from mpi.store.columns import LINK_FIELDS, loads, of_system, select
 from mpi.store.database import Database
 from mpi.store.restate import restate_blocking_keys
 from mpi.vocab import CLOSED_CASE_STATES, CaseKind, Decision
@@ -30,15 +30,15 @@ class RecordTable:
 
     def get(self, source_system: str, source_record_id: str) -> dict | None:
         """The record with its current link and open review case, or None."""
-        row = self._db.one(
-            f"""SELECT r.raw, r.norm, r.received_at, r.updated_at, {select(LINK_FIELDS, 'l')}
-               FROM source_records r
-               LEFT JOIN links l USING (source_system, source_record_id)
-               WHERE r.source_system = ? AND r.source_record_id = ?""",
-            [source_system, source_record_id],
-        )
+        # Each table read by the record id alone, through its index, the system compared here (a filter or join
+        # on both key columns scans both tables at 1M persons: ``pending.BY_RECORD_ID``).
+        row = of_system(self._db.query("SELECT source_system, raw, norm, received_at, updated_at FROM source_records "
+                                        "WHERE source_record_id = ?", [source_record_id]), source_system)
         if row is None:
             return None
+        link_row = of_system(self._db.query(f"SELECT source_system, {select(LINK_FIELDS)} FROM links "
+                                             "WHERE source_record_id = ?", [source_record_id]), source_system)
+        row = (*row, *(link_row or (None,) * len(LINK_FIELDS)))
         record = {
             "source_system": source_system,
             "source_record_id": source_record_id,
@@ -69,9 +69,9 @@ class RecordTable:
         if buffered is not None:
             return buffered[0]
         # By the record id alone, through its index (``pending.BY_RECORD_ID``), the system compared here.
-        rows = self._db.query("SELECT source_system, raw FROM source_records WHERE source_record_id = ?",
-                              [source_record_id], flush=False)
-        return next((loads(raw) for system, raw in rows if system == source_system), None)
+        row = of_system(self._db.query("SELECT source_system, raw FROM source_records WHERE source_record_id = ?",
+                                        [source_record_id], flush=False), source_system)
+        return loads(row[0]) if row else None
 
     def put(self, source_system: str, source_record_id: str, raw: dict, norm: dict, keys: list[str],
             received_at: datetime | None = None) -> datetime:
