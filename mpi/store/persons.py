@@ -75,16 +75,19 @@ class PersonTable:
 
     def records_of(self, person_id: str) -> list[dict]:
         """Source records linked to a person, oldest update first."""
-        rows = self._db.query(
-            """SELECT r.source_system, r.source_record_id, r.raw, r.norm, r.updated_at,
-                      l.decision, l.link_source, l.score, l.probability, l.model_version, l.linked_at
-               FROM links l JOIN source_records r USING (source_system, source_record_id)
-               WHERE l.person_id = ? ORDER BY r.updated_at, r.source_system, r.source_record_id""",
-            [person_id],
-        )
+        # Links by person, then their records by id: each through its one-column index. Joined on both key
+        # columns, DuckDB scanned every record (650 ms a person at 1M persons, against a few ms).
+        links = {(r[0], r[1]): r[2:] for r in self._db.query(
+            "SELECT source_system, source_record_id, decision, link_source, score, probability, model_version, "
+            "linked_at FROM links WHERE person_id = ?", [person_id])}
+        if not links:
+            return []
+        ids = sorted({record_id for _, record_id in links})
+        rows = self._db.query("SELECT source_system, source_record_id, raw, norm, updated_at FROM source_records "
+                              f"WHERE source_record_id IN ({', '.join('?' * len(ids))})", ids)
         out = []
-        for r in rows:
-            record = dict(zip(_RECORD_OF_PERSON, r))
+        for r in sorted((r for r in rows if (r[0], r[1]) in links), key=lambda r: (r[4], r[0], r[1])):
+            record = dict(zip(_RECORD_OF_PERSON, (*r, *links[(r[0], r[1])])))
             record["raw"], record["norm"] = loads(record["raw"]), loads(record["norm"])
             out.append(record)
         return out
