@@ -46,6 +46,13 @@ def _key_clause(keys: Sequence[Key]) -> tuple[str, list[str]]:
     return f"({clause})", [part for key in keys for part in key]
 
 
+def _id_clause(keys: Sequence[Key]) -> tuple[str, list[str]]:
+    """A filter on the records' ids alone, which DuckDB serves through their one-column index (on both key columns
+    it scans the whole table: ``pending.BY_RECORD_ID``); the rows it finds are kept by key after."""
+    ids = sorted({record_id for _, record_id in keys})
+    return f"source_record_id IN ({', '.join('?' * len(ids))})", ids
+
+
 def record_key(row: dict[str, Any]) -> Key:
     return row["source_system"], row["source_record_id"]
 
@@ -92,10 +99,11 @@ class MergeTable:
         """The ``source_records`` rows of these records, as :func:`_dumped` rows, by key."""
         if not keys:
             return {}
-        where, params = _key_clause(keys)
+        where, params = _id_clause(keys)
         rows = self._all(f"SELECT {select(RECORD_COLUMNS)} FROM source_records WHERE {where} "
                          "ORDER BY source_system, source_record_id", params)
-        return {(r[0], r[1]): _dumped(RECORD_COLUMNS, r) for r in rows}
+        wanted = set(keys)
+        return {(r[0], r[1]): _dumped(RECORD_COLUMNS, r) for r in rows if (r[0], r[1]) in wanted}
 
     def blocking_keys_of(self, keys: Sequence[Key]) -> dict[Key, list[str]]:
         if not keys:
@@ -109,9 +117,10 @@ class MergeTable:
         """The current ``links`` rows of these records (a record without a link is absent), by key."""
         if not keys:
             return {}
-        where, params = _key_clause(keys)
+        where, params = _id_clause(keys)
         rows = self._all(f"SELECT {select(LINK_COLUMNS)} FROM links WHERE {where}", params)
-        return {(r[0], r[1]): _dumped(LINK_COLUMNS, r) for r in rows}
+        wanted = set(keys)
+        return {(r[0], r[1]): _dumped(LINK_COLUMNS, r) for r in rows if (r[0], r[1]) in wanted}
 
     # -- writes of a merge and of its undo ---------------------------------------------------
 
