@@ -10,6 +10,7 @@ import pytest
 
 from conftest import record
 from mpi.errors import StoreError
+from mpi.vocab import PersonStatus
 from mpi.matching import blocking
 from mpi.records.normalise import NORMALISATION_VERSION, normalise_record
 from mpi.services import Services
@@ -143,6 +144,36 @@ def test_nested_transaction_joins_the_outer_one(store):
             raise RuntimeError("outer fails after the inner block finished")
 
     assert store.counts()["persons"] == 0
+
+
+@pytest.mark.parametrize("changed", [1, 20], ids=["a_request", "a_load_batch"])
+def test_a_golden_view_written_twice_keeps_the_person_once_with_its_other_columns(store, changed):
+    """A changed golden view is written (on DuckDB, by deleting the person's row and writing it again): twice in
+    one transaction, for one person or a batch, each person is there once, with its status, redirect and creation
+    time as they were, and only the changed persons' golden views and update times differ."""
+    with store.transaction():
+        ids = [store.persons.create({"n": i}) for i in range(25)]
+        store.db.execute("UPDATE persons SET status = ?, redirect_to = ? WHERE person_id = ?",
+                         [PersonStatus.REDIRECTED.value, ids[1], ids[0]])
+    before = {i: store.persons.get(i) for i in ids}
+
+    with store.transaction():
+        for i in ids[:changed]:
+            store.persons.set_golden(i, {"n": "first"})
+        assert store.persons.get(ids[0])["golden"] == {"n": "first"}  # a read flushes the first write
+        for i in ids[:changed]:
+            store.persons.set_golden(i, {"n": "second"})
+
+    assert store.db.one("SELECT count(*), count(DISTINCT person_id) FROM persons") == (25, 25)
+    for i in ids:
+        after = store.persons.get(i)
+        if i in ids[:changed]:
+            assert after["golden"] == {"n": "second"} and after["updated_at"] > before[i]["updated_at"]
+        else:
+            assert after == before[i]
+        assert {k: after[k] for k in ("status", "redirect_to", "created_at")} == \
+            {k: before[i][k] for k in ("status", "redirect_to", "created_at")}
+    assert store.persons.get(ids[0])["status"] == PersonStatus.REDIRECTED.value
 
 
 def test_failed_submit_rolls_back_the_store_and_the_in_memory_index(services):
