@@ -292,7 +292,7 @@ def test_the_sweep_takes_what_the_rematch_found_until_identity_changes(client, a
     with services.rescorer.deferred("a test load") as counts:
         another_of_hers(client, auth, "EF-1")
         scored.clear()
-        assert services.matching.rematch_open_cases("test") == {"linked": 0, "passes": 1}
+        assert services.matching.rematch_open_cases("test") == {"linked": 0, "passes": 1, "scored": 1}
         assert scored == [key]
     assert scored == [key] and counts == {"cases": 1, "rescored": 1}  # the sweep scored nothing again
     assert [(c["person_id"], c["match_weight"]) for c in case_of(client, steward, case_id)["candidates"]] == \

@@ -142,3 +142,43 @@ def test_rematch_leaves_a_case_a_steward_has_taken(client, auth, services, activ
     assert services.store.cases.get(untouched)["state"] == "withdrawn"
     assert services.store.cases.get(claimed)["state"] == "in_review"
     assert client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).get_json()["link"] is None
+
+
+def test_a_second_rematch_pass_scores_again_only_what_a_link_could_change(client, auth, services, activate_policy):
+    first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
+    submit(client, auth, record("desmond", "st-marys-ehr", "MRN-2"))
+    activate_policy(upper_match_weight=1e6, lower_match_weight=-1e6)  # a record with any candidate is held
+    held = submit(client, auth, record("marisol", "bluepath-mco", "BPM-77"))
+    loose = submit(client, auth, record("desmond", "bluepath-mco", "BPM-78", first_name="Dez", birth_date="1990-01-01",
+                                        phone=None, email=None, ssn_last4=None, address_line1=None))
+    assert held["decision"] == loose["decision"] == "POSSIBLE_MATCH"
+    activate_policy(upper_match_weight=services.registry.load(DEFAULT_MODEL_VERSION).policy.upper_match_weight)
+
+    result = services.matching.rematch_open_cases("test")
+
+    # Pass 1 links marisol's record and leaves the loose one held; pass 2 links nothing, and the link touched
+    # neither the loose record's candidates nor its keys: it is not scored again.
+    assert result == {"linked": 1, "passes": 2, "scored": 2}
+    assert client.get("/v1/records/bluepath-mco/BPM-77", headers=auth).get_json()["link"]["person_id"] == \
+        first["person_id"]
+    assert services.store.cases.get(loose["review_case_id"])["state"] == "open"
+
+
+def test_held_scorings_keep_a_record_s_candidates_until_a_link_reaches_its_persons_or_its_keys():
+    from mpi.identity.held_scorings import HeldScorings
+    from mpi.matching.decisions import Candidate
+
+    def found(*persons):
+        return [Candidate(p, 1.0, 0.5, list, "s", p, 1.0) for p in persons]
+
+    ledger = HeldScorings()
+    a, b = found("P1"), found("P2")
+    ledger.scored(("s", "a"), a, {"first_name": "ANA", "last_name": "DIAZ", "birth_date": "2001-02-03"})
+    ledger.scored(("s", "b"), b, {"first_name": "ROSA", "last_name": "OKAFOR", "birth_date": "1970-05-06"})
+    ledger.linked("P9", ("dob:1999-09-09",))  # another person, other keys: nothing to score again
+    assert ledger.still(("s", "a")) is a and ledger.still(("s", "b")) is b
+    ledger.linked("P1", ("dob:1999-09-09",))  # a's person gained a record
+    assert ledger.still(("s", "a")) is None and ledger.still(("s", "b")) is b
+    ledger.linked("P7", ("dob:1970-05-06",))  # a record under b's keys joined a person b may now find
+    assert ledger.still(("s", "b")) is None
+    assert ledger.still(("s", "c")) is None and ledger.scorings == 2

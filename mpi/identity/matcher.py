@@ -20,6 +20,7 @@ from typing import Any
 from mpi.errors import Conflict, ValidationError
 from mpi.identity.candidates import find_candidates
 from mpi.identity.events import HeldRecordsScored
+from mpi.identity.held_scorings import HeldScorings
 from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
 from mpi.identity.ports import ReviewPort
@@ -301,11 +302,17 @@ class MatchService:
         can settle another case. The last pass, which links nothing, tells what it
         found for each record it scored (``HeldRecordsScored``): nothing has changed
         since, so their cases' re-scoring need not find it again.
+
+        A record is scored again only if a link since its last scoring could change
+        what it finds (:class:`~mpi.identity.held_scorings.HeldScorings`); returns the links, the passes and the
+        scorings.
         """
         model = self.active_model()
+        rematch = HeldScorings()
         linked = passes = 0
         while passes < max_passes:
             passes += 1
+            scorings = rematch.scorings
             with self.store.transaction():
                 index = self.writer.index
                 held = index.held()
@@ -315,20 +322,26 @@ class MatchService:
                 for key, case_id in held:
                     if case_id not in untaken:
                         continue
-                    candidates = self.find_candidates(index.get(key).norm, model, exclude=key)
+                    candidates = rematch.still(key)
+                    if candidates is None:
+                        norm = index.get(key).norm
+                        candidates = self.find_candidates(norm, model, exclude=key)
+                        rematch.scored(key, candidates, norm)
                     if decide(candidates, model.policy) is not Decision.MATCH:
                         scored[key] = candidates
                         continue
                     self._withdraw(case_id, key, actor, "re-matched: an unambiguous match now")
                     self._link(actor, key, candidates[0].person_id, Decision.MATCH, candidates[0], model)
+                    rematch.linked(candidates[0].person_id, index.get(key).keys)
                     done += 1
                 if not done and scored:  # (a pass that linked something scored some against an index since changed)
                     self.writer.events.publish(HeldRecordsScored(model.version, scored))
             linked += done
-            logger.info("re-match pass %s: %s of %s held records linked", passes, done, len(held))
+            logger.info("re-match pass %s: %s of %s held records linked (%s scored)", passes, done, len(held),
+                        rematch.scorings - scorings)
             if not done:
                 break
-        return {"linked": linked, "passes": passes}
+        return {"linked": linked, "passes": passes, "scored": rematch.scorings}
 
     def link_manually(self, source_system: str, source_record_id: str, person_id: str, actor: str,
                       reason: str) -> dict[str, Any]:
@@ -392,3 +405,4 @@ def returned(code: HeldCode, why: str, candidates: Sequence[Candidate]) -> HeldB
     else:
         best, detail = "no person is a candidate", {"why": why}
     return HeldBecause(code, f"{why[:1].upper()}{why[1:]}; back in review for a steward: {best}.", detail)
+
