@@ -82,7 +82,9 @@ def test_a_held_record_sent_again_unchanged_stays_in_its_case(client, auth, serv
     assert services.store.cases.get(held["review_case_id"])["state"] == "open"
 
 
-def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, services, activate_policy):
+def partial_held_until_full(client, auth, activate_policy) -> tuple[dict, dict, dict]:
+    """Marisol's first record, then a partial record of hers and its full update, with thresholds set so that the
+    partial one is held and the full one links: (first answer, partial, full)."""
     first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
     partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
                "last_name": "Quintanilla", "birth_date": "1984-03-17"}
@@ -91,6 +93,11 @@ def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, s
     _, full_weight = best_weight(client, auth, full)
     assert full_weight > partial_weight, "more agreeing fields must weigh more"
     activate_policy(lower_match_weight=partial_weight - 1, upper_match_weight=(partial_weight + full_weight) / 2)
+    return first, partial, full
+
+
+def test_updating_a_held_record_withdraws_its_case_and_rematches(client, auth, services, activate_policy):
+    first, partial, full = partial_held_until_full(client, auth, activate_policy)
     held = submit(client, auth, partial)
     assert held["decision"] == "POSSIBLE_MATCH"
 
@@ -108,13 +115,7 @@ def test_a_held_record_updated_in_the_transaction_that_held_it_withdraws_its_cas
                                                                                   activate_policy):
     # A load's batch is one transaction: a file may hold a record and, further down, its update. The case the
     # first opened is still among the batch's buffered writes when the second withdraws it.
-    first = submit(client, auth, record("marisol", "st-marys-ehr", "MRN-1"))
-    partial = {"source_system": "foodbank-cbo", "source_record_id": "FB-3", "first_name": "Marisol",
-               "last_name": "Quintanilla", "birth_date": "1984-03-17"}
-    full = record("marisol", "foodbank-cbo", "FB-3")
-    _, partial_weight = best_weight(client, auth, partial)
-    _, full_weight = best_weight(client, auth, full)
-    activate_policy(lower_match_weight=partial_weight - 1, upper_match_weight=(partial_weight + full_weight) / 2)
+    first, partial, full = partial_held_until_full(client, auth, activate_policy)
 
     with services.store.transaction():
         held = services.matching.submit(partial, "test")

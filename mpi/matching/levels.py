@@ -159,30 +159,10 @@ def _all(*preds: Predicate) -> Predicate:
     return _source(test, source, *preds)
 
 
-def _per_pair(pred: Predicate) -> Predicate:
-    """A predicate several levels of one comparison ask: computed once per pair of records.
-
-    The last pair and its answer are kept as one tuple (swapped in atomically,
-    holding both records, so neither identity can be reused meanwhile).
-    """
-    last: tuple = (None, None, False)
-
-    def test(l: Rec, r: Rec) -> bool:
-        nonlocal last
-        seen = last
-        if seen[0] is l and seen[1] is r:
-            return seen[2]
-        answer = pred(l, r)
-        last = (l, r, answer)
-        return answer
-    return _source(test, "{0}", pred, once=True)
-
-
 def _last_pair(pred: Predicate) -> Predicate:
-    """A predicate two comparisons ask of the same pair (names swapped, spelt differently: ``name_dob`` and
-    ``last_name``): the second asks for the answer the first computed. Called, never written inline, so the one
-    object keeps the last pair and its answer for both (swapped in as one tuple, holding both records, so
-    neither identity can be reused meanwhile)."""
+    """A predicate asked of the same pair more than once (by several levels, or by two comparisons: names swapped
+    and spelt differently, ``name_dob``'s and ``last_name``'s): computed once, the last pair and its answer kept as
+    one tuple (swapped in atomically, holding both records, so neither identity can be reused meanwhile)."""
     last: tuple = (None, None, False)
 
     def test(l: Rec, r: Rec) -> bool:
@@ -195,6 +175,12 @@ def _last_pair(pred: Predicate) -> Predicate:
         return answer
     test.__doc__ = pred.__doc__
     return test
+
+
+def _per_pair(pred: Predicate) -> Predicate:
+    """A predicate several levels of one comparison ask: computed once per pair of records (:func:`_last_pair`);
+    written inline, it is a local of the compiled function's call."""
+    return _source(_last_pair(pred), "{0}", pred, once=True)
 
 
 def _not(pred: Predicate) -> Predicate:
