@@ -42,6 +42,11 @@ class Entry:
         return dict(zip(self.shape, self.values))
 
 
+def _link_field(i: int) -> property:
+    """A field of a base row's link (person id, decision, link source, score, probability), read when asked for."""
+    return property(lambda entry: (link := entry._base.link(entry._row)) and link[i])
+
+
 class MappedEntry(Entry):
     """An entry made from a row of the base for scoring: the scorer reads its shape and values, and a request
     its key, link and case for a few candidates of the dozens it scores, so those are read from the base when
@@ -53,30 +58,12 @@ class MappedEntry(Entry):
     def key(self) -> Key:  # type: ignore[override]
         return self._base.key_of(self._row)
 
-    @property
-    def person_id(self) -> str | None:  # type: ignore[override]
-        link = self._base.link(self._row)
-        return link and link[0]
-
-    @property
-    def decision(self) -> str | None:  # type: ignore[override]
-        link = self._base.link(self._row)
-        return link and link[1]
-
-    @property
-    def link_source(self) -> str | None:  # type: ignore[override]
-        link = self._base.link(self._row)
-        return link and link[2]
-
-    @property
-    def score(self) -> float | None:  # type: ignore[override]
-        link = self._base.link(self._row)
-        return link and link[3]
-
-    @property
-    def probability(self) -> float | None:  # type: ignore[override]
-        link = self._base.link(self._row)
-        return link and link[4]
+    #: The row's link, read from the base when asked for (None when unlinked).
+    person_id = _link_field(0)  # type: ignore[assignment]
+    decision = _link_field(1)  # type: ignore[assignment]
+    link_source = _link_field(2)  # type: ignore[assignment]
+    score = _link_field(3)  # type: ignore[assignment]
+    probability = _link_field(4)  # type: ignore[assignment]
 
     @property
     def case_id(self) -> str | None:  # type: ignore[override]
