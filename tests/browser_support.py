@@ -13,16 +13,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
-import waitress
 from playwright.sync_api import sync_playwright
 
 from api import create_app
+from conftest import serve as serve_app
 from mpi.auth import add_user
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
@@ -73,18 +72,9 @@ def page(browser, site):
     context.close()
 
 
-@contextmanager
-def serve(app, name: str = "closedloop-mpi-browser") -> Iterator[str]:
-    """The app behind waitress on a free loopback port, in a thread; yields its base URL."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4, ident=name)
-    thread = threading.Thread(target=server.run, name=f"waitress-{name}", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.effective_port}"
-    finally:
-        server.close()
-        server.task_dispatcher.shutdown()
-        thread.join(timeout=5)
+def serve(app, name: str = "closedloop-mpi-browser") -> AbstractContextManager[str]:
+    """The app behind waitress on a free loopback port, in a thread; yields its base URL (``conftest.serve``)."""
+    return serve_app(app, name, threads=4)
 
 
 def screenshot(page, name: str) -> Path:

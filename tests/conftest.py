@@ -12,6 +12,8 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import count
 from pathlib import Path
 
@@ -193,16 +195,29 @@ def auth(hub_token) -> dict:
     return {"Authorization": f"Bearer {hub_token}"}
 
 
+@contextmanager
+def serve(app, name: str, threads: int = 8) -> Iterator[str]:
+    """The app behind waitress on a free loopback port, in a thread; yields its base URL, and stops it cleanly."""
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads, ident=name)
+    thread = threading.Thread(target=server.run, name=f"waitress-{name}", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        def close_all() -> None:  # (in the server's loop: closed from here, a socket it polls broke its select)
+            for channel in list(server._map.values()):
+                channel.close()
+
+        server.trigger.pull_trigger(close_all)  # with nothing left to poll, its loop returns
+        thread.join(timeout=5)
+        server.task_dispatcher.shutdown()
+
+
 @pytest.fixture
 def live_server(app):
     """The app behind a real waitress server on a free loopback port, run in a thread."""
-    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=8, ident="closedloop-mpi-test")
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    server.task_dispatcher.shutdown()
-    thread.join(timeout=5)
+    with serve(app, "closedloop-mpi-test") as url:
+        yield url
 
 
 _versions = count(1)
