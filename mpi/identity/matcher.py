@@ -405,4 +405,3 @@ def returned(code: HeldCode, why: str, candidates: Sequence[Candidate]) -> HeldB
     else:
         best, detail = "no person is a candidate", {"why": why}
     return HeldBecause(code, f"{why[:1].upper()}{why[1:]}; back in review for a steward: {best}.", detail)
-

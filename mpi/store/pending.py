@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import duckdb
 import pyarrow as pa
 
 from mpi.store.columns import (AUDIT_LOG, CASE_REASONS, LINK_FIELDS, PERSONS, REFERRAL_EVENTS, REVIEW_CANDIDATES,
@@ -258,7 +257,7 @@ def _insert(cur, table: str, columns: dict[str, tuple[pa.DataType, list[Any]]]) 
 
 def _delete_keys(cur, table: str, key_cols: dict[str, tuple[pa.DataType, list[Any]]]) -> None:
     systems, ids = key_cols["source_system"][1], key_cols["source_record_id"][1]
-    if len(ids) <= SMALL and table in BY_RECORD_ID and isinstance(cur, duckdb.DuckDBPyConnection):
+    if len(ids) <= SMALL and table in BY_RECORD_ID and not getattr(cur, "postgres", False):
         # By the record ids alone, which DuckDB finds through their index (a filter on both key columns scans the
         # whole table), once a read through the same index shows no other system's record shares them.
         wanted, record_ids = set(zip(systems, ids)), sorted(set(ids))
