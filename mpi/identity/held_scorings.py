@@ -1,6 +1,6 @@
 """What a re-match of held records has scored, so that a later pass scores again only what a link could change.
 
-:meth:`mpi.identity.matcher.MatchService.rematch_open_cases` decides the held records again in passes, while a pass
+:meth:`mpi.identity.rematch.Rematching.rematch_open_cases` decides the held records again in passes, while a pass
 links something. At 1M persons most of a long load's end was the second pass scoring every held record again (13.5 s
 of a 30,046-record file's 73.6) though its links touched a few of them.
 """

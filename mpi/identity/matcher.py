@@ -19,11 +19,10 @@ from typing import Any
 
 from mpi.errors import Conflict, ValidationError
 from mpi.identity.candidates import find_candidates
-from mpi.identity.events import HeldRecordsScored
-from mpi.identity.held_scorings import HeldScorings
 from mpi.identity.index import CandidateIndex
 from mpi.identity.models import ActiveModel
 from mpi.identity.ports import ReviewPort
+from mpi.identity.rematch import Rematching
 from mpi.identity.writer import IdentityWriter, Link
 from mpi.matching.decisions import (
     Candidate,
@@ -44,8 +43,8 @@ logger = logging.getLogger(__name__)
 Key = tuple[str, str]
 
 
-class MatchService:
-    """Matching and its writes: submit, match, decide again, and re-match sweeps of held records."""
+class MatchService(Rematching):
+    """Matching and its writes: submit, match, decide again, and re-match sweeps of held records (``rematch``)."""
 
     def __init__(self, store: Store, writer: IdentityWriter, models: ActiveModel, review: ReviewPort,
                  max_block_size: int = 400):
@@ -290,58 +289,6 @@ class MatchService:
             entry = self.writer.entry(key)
             candidates = self.find_candidates(entry.norm, model, exclude=key)
             return self._hold(actor, key, candidates, model, blocks, returned(code, reason, candidates))
-
-    def rematch_open_cases(self, actor: str, max_passes: int = 5) -> dict[str, int]:
-        """Decide again the records held in review that no steward has taken up.
-
-        A record that arrived before the rest of its person's records (the first
-        rows of a bulk file, say) may have had too little to match against; once
-        those have arrived it can be an unambiguous match. Each such record is
-        linked (``AUTO``) and its case withdrawn, audited; any other outcome leaves
-        the case as it is. Passes repeat while they link something, since one link
-        can settle another case. The last pass, which links nothing, tells what it
-        found for each record it scored (``HeldRecordsScored``): nothing has changed
-        since, so their cases' re-scoring need not find it again.
-
-        A record is scored again only if a link since its last scoring could change
-        what it finds (:class:`~mpi.identity.held_scorings.HeldScorings`); returns the links, the passes and the
-        scorings.
-        """
-        model = self.active_model()
-        rematch = HeldScorings()
-        linked = passes = 0
-        while passes < max_passes:
-            passes += 1
-            scorings = rematch.scorings
-            with self.store.transaction():
-                index = self.writer.index
-                held = index.held()
-                # Read once a pass: deciding one record withdraws only its own case.
-                untaken = self.review.untaken(case_id for _, case_id in held)
-                done, scored = 0, {}
-                for key, case_id in held:
-                    if case_id not in untaken:
-                        continue
-                    candidates = rematch.still(key)
-                    if candidates is None:
-                        norm = index.get(key).norm
-                        candidates = self.find_candidates(norm, model, exclude=key)
-                        rematch.scored(key, candidates, norm)
-                    if decide(candidates, model.policy) is not Decision.MATCH:
-                        scored[key] = candidates
-                        continue
-                    self._withdraw(case_id, key, actor, "re-matched: an unambiguous match now")
-                    self._link(actor, key, candidates[0].person_id, Decision.MATCH, candidates[0], model)
-                    rematch.linked(candidates[0].person_id, index.get(key).keys)
-                    done += 1
-                if not done and scored:  # (a pass that linked something scored some against an index since changed)
-                    self.writer.events.publish(HeldRecordsScored(model.version, scored))
-            linked += done
-            logger.info("re-match pass %s: %s of %s held records linked (%s scored)", passes, done, len(held),
-                        rematch.scorings - scorings)
-            if not done:
-                break
-        return {"linked": linked, "passes": passes, "scored": rematch.scorings}
 
     def link_manually(self, source_system: str, source_record_id: str, person_id: str, actor: str,
                       reason: str) -> dict[str, Any]:
