@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from mpi.matching import splink_adapter
+from mpi.matching import splink_adapter, splink_settings, training_rules
 from mpi.matching.model import term_frequencies
 from mpi.matching.training import model_row
 from mpi.synth.generator import generate_records
@@ -34,7 +34,7 @@ def _sessions(rows):
     tables, _ = term_frequencies(rows)
     db_api = splink_adapter.duckdb_api()
     table = splink_adapter.register_rows(db_api, rows, tables)
-    return splink_adapter.em_sessions(db_api, table), splink_adapter.deterministic_rules(db_api, table)
+    return training_rules.em_sessions(db_api, table), training_rules.deterministic_rules(db_api, table)
 
 
 def _weight(model_json, comparison, label):
@@ -45,8 +45,8 @@ def _weight(model_json, comparison, label):
 
 def test_complete_records_train_on_exactly_the_em_rules_and_deterministic_rules(rows):
     sessions, deterministic = _sessions(rows)
-    assert sessions == [(rule, None) for rule in splink_adapter.EM_BLOCKING_RULES]
-    assert deterministic == list(splink_adapter.DETERMINISTIC_RULES)
+    assert sessions == [(rule, None) for rule in splink_settings.EM_BLOCKING_RULES]
+    assert deterministic == list(splink_settings.DETERMINISTIC_RULES)
 
 
 def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate_first_name_with_birth_date(rows):
@@ -54,9 +54,9 @@ def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate
     no_zip = _without(rows, "postal_code", "phone", "phone_last7")
     sessions, _ = _sessions(no_zip)
     rules = [rule for rule, _ in sessions]
-    assert splink_adapter.EM_BLOCKING_RULES[1] not in rules and splink_adapter.EM_BLOCKING_RULES[3] not in rules
-    assert rules[-1] == splink_adapter.EM_STAND_IN_RULES[0]
-    assert sessions[-1][1] == splink_adapter.EM_STAND_IN_MAX_PAIRS
+    assert splink_settings.EM_BLOCKING_RULES[1] not in rules and splink_settings.EM_BLOCKING_RULES[3] not in rules
+    assert rules[-1] == splink_settings.EM_STAND_IN_RULES[0]
+    assert sessions[-1][1] == splink_settings.EM_STAND_IN_MAX_PAIRS
 
     tables, _ = term_frequencies(no_zip)
     model_json = splink_adapter.train(no_zip, tables, splink_adapter.duckdb_api(), seed=3)
@@ -66,7 +66,7 @@ def test_records_without_postcodes_or_phones_skip_those_rules_and_still_estimate
 def test_records_without_birth_dates_or_identifiers_get_a_prior_from_the_stand_in_rule(rows):
     bare = _without(rows, "birth_date", "medicaid_id", "ssn_last4")
     _, deterministic = _sessions(bare)
-    assert deterministic == list(splink_adapter.DETERMINISTIC_STAND_IN_RULES)
+    assert deterministic == list(splink_settings.DETERMINISTIC_STAND_IN_RULES)
 
     tables, _ = term_frequencies(bare)
     model_json = splink_adapter.train(bare, tables, splink_adapter.duckdb_api(), seed=3)
