@@ -21,7 +21,8 @@ from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
 from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, derive
 from mpi.matching.policy import Policy
-from mpi.matching.scoring import key_columns, prior_for_index, tf_scales
+from mpi.matching.scoring import key_columns
+from mpi.matching.weights import prior_for_index, tf_scales
 from mpi.records.normalise import normalise_record
 
 

@@ -7,7 +7,7 @@ online path's, to the bit (``tests/test_batch_engine.py``):
 
 - the comparisons and m/u are the active model's own Splink JSON;
 - the prior is the model's scaled to the population's size
-  (:func:`mpi.matching.scoring.prior_for_index`), as the index's is;
+  (:func:`mpi.matching.weights.prior_for_index`), as the index's is;
 - term frequencies pool the model's with the population's own counts, every
   record counted (:mod:`mpi.matching.frequencies`), scaled per column as the
   in-process scorer scales them; a store's records are its index, so a pair
@@ -32,7 +32,7 @@ from mpi.matching import splink_adapter
 from mpi.matching.comparisons import DERIVED_COLUMNS, ESTABLISHED_NAME_SHARE, MODEL_COLUMNS, TF_COLUMNS, tf_table
 from mpi.matching.model import Model, compile_model
 from mpi.matching.policy import Policy
-from mpi.matching.scoring import prior_for_index, tf_scales
+from mpi.matching.weights import prior_for_index, tf_scales
 
 #: Pairs this many bits below the lower threshold are still kept: the report's histogram shows what lies
 #: just under it. Anything lower says nothing a steward or the report needs.

@@ -14,7 +14,8 @@ from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
 from mpi.matching.decisions import Candidate, rank
 from mpi.matching.model import Model
-from mpi.matching.scoring import QueryScorer, probability_from_weight
+from mpi.matching.scoring import QueryScorer
+from mpi.matching.weights import probability_from_weight
 
 Key = tuple[str, str]
 

@@ -33,7 +33,7 @@ from mpi.matching.decisions import (
 )
 from mpi.matching.model import Model
 from mpi.matching.prepare import Prepared, prepare
-from mpi.matching.scoring import probability_from_weight
+from mpi.matching.weights import probability_from_weight
 from mpi.records.unused import unused_fields
 from mpi.store import Store
 from mpi.vocab import AuditAction, Decision, HeldCode, LinkSource

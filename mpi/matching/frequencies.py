@@ -15,7 +15,7 @@ count among the training records (the model's frequency times the records it was
 trained on; a value too rare for the tables counts once, the model's floor), over
 the records of both. While the index is small beside the training set the model's
 numbers decide; the larger it grows, the more its own counts do. This is what the
-prior already does for the index's size (:func:`mpi.matching.scoring.prior_for_index`).
+prior already does for the index's size (:func:`mpi.matching.weights.prior_for_index`).
 """
 
 from __future__ import annotations

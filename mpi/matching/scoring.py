@@ -18,31 +18,10 @@ from operator import itemgetter
 from typing import Any, NamedTuple
 
 from mpi.errors import ModelError
-from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, TF_LEVELS, Comparison, derive, tf_table
+from mpi.matching.comparisons import COMPARISONS, DERIVED_COLUMNS, DERIVED_FROM, Comparison, derive, tf_table
 from mpi.matching.frequencies import ValueCounts, pooled
 from mpi.matching.policy import LEVEL_BITS
-
-
-def tf_scales(splink_model: Mapping[str, Any], tf_tables: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
-    """Per tf column, the factor its value frequencies are scaled by before they adjust a weight.
-
-    Splink adjusts a level's weight by log2(u / frequency of the value), which is
-    right when the level's u is the chance two random records share a value of
-    that column and nothing else. Here a level may also require something of
-    another column (first name exact *and* no birth date), or its u may be
-    lower than the raw frequencies say (they count a person's own duplicates).
-    Scaling the frequencies by u / sum(f^2) makes the adjustment
-    log2(sum(f^2) / f): nothing for a value of average frequency, more for a rarer
-    one, less for a commoner one, whatever the level's u. Both engines take
-    their frequencies through this one function.
-    """
-    levels = {c["output_column_name"]: c["comparison_levels"] for c in splink_model["comparisons"]}
-    scales = {}
-    for column, (comparison, index) in TF_LEVELS.items():
-        u = levels[comparison][index].get("u_probability")
-        agreement = sum(f * f for f in tf_table(tf_tables, column).values())
-        scales[column] = u / agreement if u and agreement else 1.0
-    return scales
+from mpi.matching.weights import log2_odds, prior_for_index, probability_from_weight, tf_scales
 
 
 @dataclass(frozen=True)
@@ -65,36 +44,6 @@ class PairScore(NamedTuple):
     match_weight: float
     match_probability: float
     evidence: list[dict[str, Any]]
-
-
-def prior_for_index(lam: float, trained_records: int | None, index_records: int) -> float:
-    """The prior (lambda) for an index of ``index_records``, from the model's, trained on ``trained_records``.
-
-    Lambda is the chance that two records picked at random are one person. With
-    people sending records at a steady rate, each record has about the same
-    number of duplicates however large the index, so lambda falls as 1/N: the
-    training set's value would make a million-record index as trusting of a
-    shared name and birth date as a twelve-thousand-record one, where such
-    coincidences are a hundred times rarer. An index smaller than the training
-    set keeps the model's value (a young index is still filling up).
-    """
-    if not trained_records or index_records <= trained_records:
-        return lam
-    return lam * (trained_records - 1) / (index_records - 1)
-
-
-def log2_odds(p: float) -> float:
-    return math.log2(p / (1 - p))
-
-
-def probability_from_weight(weight: float) -> float:
-    """Match probability for a total match weight (log2 odds)."""
-    if weight > 60:
-        return 1.0
-    if weight < -60:
-        return 0.0
-    odds = 2.0**weight
-    return odds / (1.0 + odds)
 
 
 class Scorer:

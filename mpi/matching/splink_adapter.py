@@ -29,9 +29,9 @@ import pyarrow as pa
 
 from mpi.matching.comparisons import DERIVED_COLUMNS, MODEL_COLUMNS, TF_COLUMNS, derive, tf_table
 from mpi.matching.estimation import estimate_u_without_matches, settle_untrained_levels
-from mpi.matching.scoring import prior_for_index, tf_scales
 from mpi.matching.splink_settings import settings_dict
 from mpi.matching.training_rules import deterministic_rules, em_sessions
+from mpi.matching.weights import prior_for_index, tf_scales
 
 if TYPE_CHECKING:
     from splink import DuckDBAPI, Linker
@@ -129,7 +129,7 @@ def train(
         linker.training.estimate_m_from_pairwise_labels(db_api.register(labels))
     else:
         # Without term frequencies: Splink would adjust by the training rows' raw
-        # frequencies, not the model's scaled ones (mpi.matching.scoring.tf_scales).
+        # frequencies, not the model's scaled ones (mpi.matching.weights.tf_scales).
         for rule, max_pairs_em in em_sessions(db_api, table):
             linker.training.estimate_parameters_using_expectation_maximisation(
                 rule, max_pairs=max_pairs_em, estimate_without_term_frequencies=True)
@@ -185,7 +185,7 @@ def _register_frequencies(linker: Linker, db_api: Any, rows: Sequence[dict[str, 
 
     The model's tables keep values seen at least twice; any other value has the
     model's floor frequency (``tf_floor``), and every frequency is scaled by its
-    column's factor (:func:`mpi.matching.scoring.tf_scales`), as in the in-process scorer.
+    column's factor (:func:`mpi.matching.weights.tf_scales`), as in the in-process scorer.
     """
     for col in TF_COLUMNS:
         table = dict(tf_table(tables, col))
@@ -214,7 +214,7 @@ def predict(
         threshold_match_weight: drop pairs scoring below this.
         trained_records: records the model was trained on; given, the prior is
             scaled to the size of ``rows`` as on the online path
-            (:func:`mpi.matching.scoring.prior_for_index`), else the model's is used.
+            (:func:`mpi.matching.weights.prior_for_index`), else the model's is used.
     """
     if trained_records:
         model_json = {**model_json, "probability_two_random_records_match": prior_for_index(
