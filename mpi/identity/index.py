@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from mpi.identity.index_entry import SHARED_FIELDS, Entry, MappedEntry
+from mpi.identity.index_entry import Entry, MappedEntry
+from mpi.identity.index_overlay import add_to_person, by_key, compact, post, unperson, unpost
 from mpi.identity.index_snapshot import Snapshot
 from mpi.identity.index_views import EntryView, PersonKeys
 from mpi.matching import blocking
@@ -125,9 +126,9 @@ class CandidateIndex:
         # In the overlay before the row is dead: a request reading meanwhile (a /v1/match beside the writer)
         # may see the record twice for a moment, never not at all.
         self._overlay[key] = entry
-        self._post(entry)
+        post(self._postings, entry)
         if entry.person_id:
-            self._add_to_person(entry)
+            add_to_person(self._persons, entry)
         self._dead[row] = 1
         self._ndead += 1
         code = int(self.base.person[row])
@@ -150,20 +151,6 @@ class CandidateIndex:
 
     # -- changes -----------------------------------------------------------------------------------
 
-    def _compact(self, norm: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple]:
-        shape = tuple(norm)
-        known = self._shapes.get(shape)
-        if known is None:
-            known = self._shapes[shape] = (shape, tuple(i for i, name in enumerate(shape) if name in SHARED_FIELDS))
-        shape, positions = known
-        values = list(norm.values())
-        share = self._shared.setdefault
-        for i in positions:
-            v = values[i]
-            if type(v) is str:
-                values[i] = share(v, v)
-        return shape, tuple(values)
-
     def put(self, key: Key, norm: Mapping[str, Any], keys: Iterable[str], received_at: datetime,
             updated_at: datetime) -> Entry:
         """Insert or replace a record's normalised form and postings; its link is kept."""
@@ -171,12 +158,12 @@ class CandidateIndex:
         if old is not None:
             key = old.key
             for k in old.keys:
-                self._unpost(k, old)
+                unpost(self._postings, k, old)
             self.value_counts.remove(old.norm)
         else:
             shared = self._shared
             key = (shared.setdefault(key[0], key[0]), key[1])
-        shape, values = self._compact(norm)
+        shape, values = compact(norm, self._shapes, self._shared)
         self.value_counts.add(norm)
         entry = Entry(key, shape, values, tuple(dict.fromkeys(keys)), received_at, updated_at)
         if old is not None:
@@ -185,7 +172,7 @@ class CandidateIndex:
             if old.person_id:
                 self._persons[old.person_id] = tuple(entry if e is old else e for e in self._persons[old.person_id])
         self._overlay[key] = entry
-        self._post(entry)
+        post(self._postings, entry)
         return entry
 
     def remove(self, key: Key) -> Entry:
@@ -194,36 +181,36 @@ class CandidateIndex:
             raise KeyError(key)
         entry = self._overlay.pop(key)
         for k in entry.keys:
-            self._unpost(k, entry)
+            unpost(self._postings, k, entry)
         self.value_counts.remove(entry.norm)
         if entry.person_id:
-            self._unperson(entry.person_id, key)
+            unperson(self._persons, entry.person_id, key)
         return entry
 
     def reinstate(self, entry: Entry) -> None:
         """Put back an entry :meth:`remove` or :meth:`put` took out, as it was (its postings, person and counts)."""
         self._overlay[entry.key] = entry
-        self._post(entry)
+        post(self._postings, entry)
         self.value_counts.add(entry.norm)
         if entry.person_id:
-            self._add_to_person(entry)
+            add_to_person(self._persons, entry)
 
     def link(self, key, person_id, decision, link_source, score, probability) -> None:
         entry = self._promote(key)
         if entry is None:
             raise KeyError(key)
         if entry.person_id:
-            self._unperson(entry.person_id, key)
+            unperson(self._persons, entry.person_id, key)
         entry.person_id, entry.decision, entry.link_source = person_id, decision, link_source
         entry.score, entry.probability = score, probability
-        self._add_to_person(entry)
+        add_to_person(self._persons, entry)
 
     def unlink(self, key) -> None:
         entry = self._promote(key)
         if entry is None:
             raise KeyError(key)
         if entry.person_id:
-            self._unperson(entry.person_id, key)
+            unperson(self._persons, entry.person_id, key)
         entry.person_id = entry.decision = entry.link_source = None
         entry.score = entry.probability = None
 
@@ -340,7 +327,7 @@ class CandidateIndex:
             if overlay:
                 if excluded is not None:
                     overlay = tuple(e for e in overlay if e is not excluded)
-                members = tuple(sorted((*members, *overlay), key=_by_key)) if members else tuple(overlay)
+                members = tuple(sorted((*members, *overlay), key=by_key)) if members else tuple(overlay)
             if members:
                 out.append((person_id, members))
         return out
@@ -362,54 +349,10 @@ class CandidateIndex:
                 rows = rows[~self._dead_np[rows]]
             members = tuple(self._materialise_many(rows))
             if overlay:
-                members = tuple(sorted((*members, *overlay), key=_by_key))
+                members = tuple(sorted((*members, *overlay), key=by_key))
         if exclude is not None:
             members = tuple(e for e in members if e.key != exclude)
         return members
 
     def person_entries(self, person_id: str) -> list[tuple[Key, Entry]]:
         return [(e.key, e) for e in self._members(person_id)]
-
-    # -- the overlay's structures ------------------------------------------------------------------
-
-    def _post(self, entry: Entry) -> None:
-        postings = self._postings
-        for k in entry.keys:
-            current = postings.get(k)
-            if current is None:
-                postings[k] = entry
-            elif type(current) is set:
-                current.add(entry)
-            elif current is not entry:
-                postings[k] = {current, entry}
-
-    def _unpost(self, block_key: str, entry: Entry) -> None:
-        postings = self._postings.get(block_key)
-        if postings is None:
-            return
-        if type(postings) is set:
-            postings.discard(entry)
-            if len(postings) == 1:
-                self._postings[block_key] = next(iter(postings))
-            elif not postings:
-                del self._postings[block_key]
-        elif postings is entry:
-            del self._postings[block_key]
-
-    def _add_to_person(self, entry: Entry) -> None:
-        members = self._persons.get(entry.person_id, ())
-        if entry not in members:
-            self._persons[entry.person_id] = tuple(sorted((*members, entry), key=_by_key))
-
-    def _unperson(self, person_id, key) -> None:
-        members = self._persons.get(person_id)
-        if members:
-            rest = tuple(e for e in members if e.key != key)
-            if rest:
-                self._persons[person_id] = rest
-            else:
-                del self._persons[person_id]
-
-
-def _by_key(entry: Entry) -> Key:
-    return entry.key
