@@ -79,10 +79,11 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     finally:
         for work in background:
             work.stop()
-        # The next start maps the index's base instead of reading every record (a stop by SIGTERM or Ctrl-C).
+        # The next start maps the index's base instead of reading every record (a stop by SIGTERM or Ctrl-C): with
+        # what changed since it beside it while that is little, a whole new base only past that (``index_changes``).
         started = time.perf_counter()
         try:
-            saved = services.writer.save_index(whole=True)
+            saved = services.writer.save_index()
             if saved:
                 click.echo(f"candidate index {saved} saved in {time.perf_counter() - started:.1f} s", err=True)
         except MpiError as e:

@@ -1,8 +1,11 @@
-"""The candidate index's changes since its base, saved beside the base so a load's end need not read the store.
+"""The candidate index's changes since its base, saved beside it so a load's end or a stop need not read the store.
 
 Saving a whole new base reads every record from the store: at a million
-persons that is most of a minute, and a load of a few thousand records would
-spend more time on it than on matching. What such a load changed is the
+persons that is most of a minute (65-70 s on 2 cores), and a load of a few
+thousand records would spend more time on it than on matching, a service
+more time stopping than a service manager waits for it (Docker's 10 s) before
+its kill, and the next start would read the store again. What a load or a
+service's run changed is the
 index's overlay (``mpi.identity.index``): the records it put, linked or held,
 and the base rows it removed. Those are written as one small file
 (``changes.json``) stamped with the store state they bring the base to; a
@@ -12,9 +15,11 @@ index's own methods (:func:`replay`), arriving where an index built from the
 store would. Only a process that built its index from that very base writes
 it, holding the writer lock, so the overlay is exactly what committed since.
 
-A service's stop saves a whole new base instead (``upkeep.save``), and so does
-any save once the changes outgrow a share of the base (:data:`MAX_SHARE`), so
-changes never pile up across runs.
+Each save writes every change since the base (those of the runs before too),
+until they outgrow a share of the base (:data:`MAX_SHARE`): that save writes a
+whole new base instead (``upkeep.save``), so changes never pile up across runs.
+A start replays them at about 40,000 entries a second (30,046 in 0.7 s at a
+million persons), so 5% of a million persons' records cost it about 3 s.
 """
 
 from __future__ import annotations

@@ -55,7 +55,7 @@ def build(store: Store) -> CandidateIndex:
     return index
 
 
-def save(store: Store, index: CandidateIndex | None = None, whole: bool = False) -> str | None:
+def save(store: Store, index: CandidateIndex | None = None) -> str | None:
     """Save the index's base as the store is now beside it, unless what is saved there is of this state already.
 
     For the end of a load and a service's stop, so the next start maps it. Run
@@ -63,7 +63,7 @@ def save(store: Store, index: CandidateIndex | None = None, whole: bool = False)
     the writer lock, in a transaction of its own). With ``index`` (this
     process's, in step with the store) whose base is the one saved and whose
     changes since are few, only those changes are written beside it
-    (``mpi.identity.index_changes``); ``whole`` always writes a new base.
+    (``mpi.identity.index_changes``).
     Returns what it wrote: "base", "changes" or None.
     """
     folder = index_snapshot.folder_of(store.db.path)
@@ -77,7 +77,7 @@ def save(store: Store, index: CandidateIndex | None = None, whole: bool = False)
             return None
         started = time.perf_counter()
         try:
-            if (not whole and index is not None and index.base.stamp == saved
+            if (index is not None and index.base.stamp == saved
                     and index_changes.worth_saving(index)):
                 index_changes.save(folder, index, stamp)
                 wrote = "changes"

@@ -119,17 +119,17 @@ class IdentityWriter:
             raise NotFound(f"record {_entity(key)} not found")
         return entry
 
-    def save_index(self, whole: bool = False) -> str | None:
+    def save_index(self) -> str | None:
         """Save the index beside the store for the next start to map (if this process built an index).
 
-        At the end of a load (its changes beside the saved base, when few) and
-        when the service stops (``whole``: a new base). Returns what it wrote
+        At the end of a load and when the service stops: the changes beside the
+        saved base while they are few, else a new base. Returns what it wrote
         ("base", "changes") or None (nothing to save).
         """
         if self._index is None:
             return None
         with self.store.db.serialised():  # (the index is read whole: no change may begin meanwhile)
-            return upkeep.save(self.store, self._index, whole)
+            return upkeep.save(self.store, self._index)
 
     def protected(self, key: Key) -> bool:
         """Whether a steward decided the record's link (``MANUAL``): the machine never changes it."""
