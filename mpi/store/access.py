@@ -30,6 +30,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+
 from mpi.store.columns import ACCESS_LOG, marks, select
 from mpi.errors import MpiError
 from mpi.store.database import Database
@@ -52,6 +54,9 @@ _FILTERS = {
 }
 
 _ENTITY = frozenset({"entity_type", "entity_id"})
+#: Arrow types of the columns of ``ACCESS_LOG`` (a DuckDB file's buffered rows are written as an Arrow table).
+_TYPES = (pa.int64(), pa.timestamp("us", tz="UTC"), *[pa.string()] * 7, pa.int32(),
+          pa.list_(pa.struct([("type", pa.string()), ("id", pa.string())])))
 #: Most buffered rows one INSERT writes (a busy interval, or the rows kept after a failed write).
 _BATCH = 500
 
@@ -110,13 +115,20 @@ class AccessLog:
             for start in range(0, len(rows), _BATCH):
                 batch = rows[start:start + _BATCH]
                 try:
-                    self._db.append(_INSERT + ", ".join([self._values] * len(batch)), [v for r in batch for v in r])
+                    self._write(batch)
                 except MpiError as e:
                     with self._lock:
                         self._buffer = rows[start:] + self._buffer  # kept for the next try, in order
                     logger.error("access log: %s buffered events not written: %s", len(rows) - start,
                                  type(e).__name__)
                     return
+
+    def _write(self, rows: list[list]) -> None:
+        if self._numbered_by_store:  # (each row's id the database's: bound values)
+            self._db.append(_INSERT + ", ".join([self._values] * len(rows)), [v for r in rows for v in r])
+        else:  # a DuckDB file: one Arrow table, a fifth of the cost of binding every value
+            self._db.append_arrow("access_log", ACCESS_LOG, pa.table(
+                {name: pa.array([r[i] for r in rows], type=t) for i, (name, t) in enumerate(zip(ACCESS_LOG, _TYPES))}))
 
     def close(self) -> None:
         """Stop the flushing thread and write what is buffered (before the store closes)."""
