@@ -95,3 +95,79 @@ def test_own_records_of_a_person_of_many_records_are_read_in_parts(services, hub
 
     assert table.own_records("st-marys", keys) == mine
     assert table.match_answer("st-marys", keys, "P-1") == (mine, False)
+
+
+# -- the filter in front of the read (``grant_filter.py``) -------------------------------------------------------
+
+
+def answers(services, organisations, keys, persons) -> dict:
+    """Every organisation's answer for every key alone, all keys at once, and each person."""
+    grants = services.store.grants
+    return {(org, key, person): grants.match_answer(org, [key] if key else keys, person)
+            for org in organisations for key in [None, *keys] for person in [None, *persons]}
+
+
+def referral_row(requester: str, key: tuple[str, str], at) -> dict:
+    """A referral's row as the store keeps it, naming the record ``key`` (what a grant read asks of it)."""
+    return {"referral_id": "RF-T1", "reference": "T1", "requester": requester, "requester_referral_id": "T1",
+            "performer": "bluepath", "service_type": "food", "urgency": "routine", "risk_flags": [],
+            "source_system": key[0], "source_record_id": key[1], "state": "sent", "gated_seconds": 0.0,
+            "received_at": at, "recorded_at": at, "updated_at": at, "business_day_s": 0.0, "version": 1,
+            "stepped_at": at, "pauses": []}
+
+
+@pytest.mark.duckdb_only(reason="the filter answers over a store one process writes; over a shared one (PostgreSQL) "
+                                "every answer reads the store, as the tests above show on both")
+def test_a_match_answer_is_the_same_through_the_filter_as_read_from_the_store(services, hubs, monkeypatch):
+    a = services.trust.submit(record("marisol", "st-marys-ehr", "R-1"), hubs["st-marys"])
+    services.trust.submit(record("marisol", "bluepath-mco", "R-1"), hubs["bluepath"])
+    services.trust.match(record("marisol", "bluepath-mco", "Q-1"), hubs["bluepath"])  # a match grant
+    services.store.grants.match_answer("st-marys", [("st-marys-ehr", "R-1")], None)  # the filter read from the store
+    b = services.trust.submit(record("theodore", "bluepath-mco", "R-2"), hubs["bluepath"])  # noted since
+    with services.store.transaction():  # a referral gives its requester the record it names
+        services.store.referrals.insert(referral_row("st-marys", ("bluepath-mco", "R-2"), services.store.db.now()))
+    with pytest.raises(RuntimeError), services.store.transaction():  # noted, then rolled back: no row
+        services.store.grants.add("st-marys", GrantKind.RECORD, a["person_id"], ("bluepath-mco", "R-9"))
+        raise RuntimeError("crash")
+    keys = [("st-marys-ehr", "R-1"), ("bluepath-mco", "R-1"), ("bluepath-mco", "R-2"), ("bluepath-mco", "R-9")]
+    organisations, persons = ["st-marys", "bluepath", "nobody"], [a["person_id"], b["person_id"]]
+
+    through = answers(services, organisations, keys, persons)
+    monkeypatch.setattr(type(services.store.grants.present), "active", property(lambda self: False))
+    read = answers(services, organisations, keys, persons)
+
+    assert through == read
+    assert read[("st-marys", None, None)][0] == {("st-marys-ehr", "R-1"), ("bluepath-mco", "R-2")}
+    assert read[("bluepath", None, a["person_id"])][1] is True
+
+
+@pytest.mark.duckdb_only(reason="the filter answers over a store one process writes (see above)")
+def test_an_answer_with_nothing_of_the_organisations_reads_nothing(services, hubs):
+    a = services.trust.submit(record("marisol", "st-marys-ehr", "R-1"), hubs["st-marys"])
+    services.trust.match(record("marisol", "bluepath-mco", "Q-1"), hubs["bluepath"])
+    reads = []
+    query = services.store.db.query
+    services.store.db.query = lambda sql, *args, **kwargs: reads.append(sql) or query(sql, *args, **kwargs)
+    try:
+        assert services.store.grants.match_answer("bluepath", [("st-marys-ehr", "R-1")], None) == (set(), False)
+        assert reads == []  # not its record, and no person asked: no read
+        assert services.store.grants.match_answer("bluepath", [("st-marys-ehr", "R-1")], a["person_id"]) \
+            == (set(), True)
+        assert len(reads) == 1  # a person it was given: read
+    finally:
+        del services.store.db.query
+
+
+@pytest.mark.duckdb_only(reason="the filter answers over a store one process writes (see above)")
+def test_pairs_noted_since_the_read_are_folded_into_it_and_still_found(services, hubs, monkeypatch):
+    from mpi.store import grant_filter
+
+    monkeypatch.setattr(grant_filter, "FOLD_AT", 3)
+    present = services.store.grants.present
+    present.warm()
+    for i in range(7):
+        services.trust.submit(record("marisol", "st-marys-ehr", f"F-{i}"), hubs["st-marys"])
+
+    assert present.maybe("st-marys", [f"F-{i}" for i in range(8)]) == [f"F-{i}" for i in range(7)]
+    assert len(present._since) < 3 and present._read.size >= 6  # folded twice
+    assert present.maybe("bluepath", [f"F-{i}" for i in range(7)]) == []

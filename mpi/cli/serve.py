@@ -39,6 +39,7 @@ def serve(services: Services, host: str, port: int, threads: int) -> None:
     if services.store.shared:
         services.index_sync.start()  # before the index is built: a change committed meanwhile is read after
     warm_index(services)
+    services.store.grants.present.warm()  # (the grants a match answer need not read: ``grant_filter.py``)
 
     def sweep_once() -> bool:
         services.sweep.run()

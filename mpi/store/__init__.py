@@ -59,6 +59,7 @@ from mpi.store.alerts import AlertTable
 from mpi.store.audit import AuditLog
 from mpi.store.cases import CaseTable
 from mpi.store.database import Database
+from mpi.store.grant_filter import GrantFilter
 from mpi.store.grants import GrantTable
 from mpi.store.inbound import InboundExceptionTable
 from mpi.store.keys import KeyTable
@@ -122,10 +123,10 @@ class Store:
         self.generations = CacheGenerations(self.db)
         self.users = UserTable(self.db)
         self.keys = KeyTable(self.db)
-        self.grants = GrantTable(self.db)
+        self.grants = GrantTable(self.db, GrantFilter(self.db))
         self.organisations = OrganisationTable(self.db)
         self.partners = PartnerTable(self.db)
-        self.referrals = ReferralTable(self.db)
+        self.referrals = ReferralTable(self.db, self.grants.present)
         self.alerts = AlertTable(self.db)
         self.inbound = InboundExceptionTable(self.db)
         self.outbox = OutboxTable(self.db)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 
 from mpi.referral_vocab import Consent
 from mpi.store.database import Database
+from mpi.store.grant_filter import GrantFilter
 from mpi.vocab import GrantKind, PersonStatus
 
 Key = tuple[str, str]
@@ -50,8 +51,10 @@ def _padded(ids: list[str]) -> list[str]:
 class GrantTable:
     """Grants of persons to organisations in one store."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, present: GrantFilter):
         self._db = db
+        #: The pairs a grant or referral row may exist for: most match answers need no read (``grant_filter.py``).
+        self.present = present
 
     def add(self, organisation: str, how: GrantKind, person_id: str | None, key: Key | None = None, *,
             absent: bool = False) -> None:
@@ -66,6 +69,7 @@ class GrantTable:
         if not absent and not self._db.in_transaction() and self._has(grant):
             return  # granted before: no write transaction (a hub matching the same person again pays one read)
         with self._db.transaction():
+            self.present.note(organisation, record_id if how is GrantKind.RECORD else person_id)
             # Buffered, and written at the flush only if not stored already (``pending.py``): no read per request,
             # one statement for a group of requests (``group.py``).
             self._db.pending().grants.setdefault(grant, self._db.now())
@@ -116,6 +120,12 @@ class GrantTable:
         """
         wanted = set(keys)
         ids = sorted({record_id for _, record_id in wanted})
+        if self.present.active:  # only what the organisation may hold a row for is read (most answers: nothing)
+            ids = self.present.maybe(organisation, ids)
+            if person_id is not None and not self.present.maybe(organisation, [person_id]):
+                person_id = None
+            if not ids and person_id is None:
+                return set(), False
         rows: list[tuple] = []
         for start in range(0, max(len(ids), 1), _MOST_IDS):
             chunk = _padded(ids[start:start + _MOST_IDS])

@@ -23,6 +23,7 @@ from typing import Any
 from mpi.errors import Conflict, StoreError
 from mpi.store.columns import REFERRAL_EVENTS, REFERRAL_JSON, REFERRALS, loads, marks, select
 from mpi.store.database import Database
+from mpi.store.grant_filter import GrantFilter
 from mpi.store.referral_queries import referral_query
 
 Key = tuple[str, str]
@@ -54,8 +55,10 @@ def _dumped(column: str, value: Any) -> Any:
 class ReferralTable:
     """The referrals of one store, with their history and pauses."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, present: GrantFilter):
         self._db = db
+        #: A referral gives its requester its record (``GrantTable.match_answer``): noted as it is written.
+        self._present = present
         db.sequence("referral", "SELECT max(referral_id) FROM referrals", prefix="RF")
 
     # -- one referral ---------------------------------------------------------------------------------
@@ -68,6 +71,7 @@ class ReferralTable:
     def insert(self, referral: dict[str, Any]) -> None:
         """Store a new referral (every column of :data:`REFERRALS`; version 1), leaving buffered writes buffered."""
         values = [_dumped(c, referral.get(c)) for c in REFERRALS]
+        self._present.note(referral.get("requester"), referral.get("source_record_id"))
         self._db.execute(f"INSERT INTO referrals ({select(REFERRALS)}) VALUES ({marks(len(REFERRALS))})", values,
                          flush=False)
 
@@ -96,6 +100,8 @@ class ReferralTable:
         if unknown:
             raise StoreError(f"not a changeable referral column: {', '.join(sorted(unknown))}")
         referral_id, expected_version = referral["referral_id"], int(referral["version"])
+        if "source_record_id" in changes:
+            self._present.note(referral["requester"], changes["source_record_id"])
         sets = "".join(f"{column} = ?, " for column in changes)
         rows = self._db.execute(  # its own table only: buffered writes stay buffered (a group's, ``group.py``)
             f"UPDATE referrals SET {sets}version = version + 1 WHERE rowid = ? AND referral_id = ? AND version = ?",
