@@ -159,25 +159,6 @@ class Database(Transactions):
                 cur.unregister(view)
         self.run(insert, what)
 
-    def append_arrow(self, table: str, columns: Sequence[str], rows: Any) -> None:
-        """:meth:`append` of an Arrow table's rows: one INSERT from it, as a transaction of its own.
-
-        DuckDB binds each value of a statement one by one, about 7 µs apiece: an access event's
-        eleven values cost 75 µs this way, 16 µs from an Arrow table (``AccessLog``).
-        """
-        names = ", ".join(columns)
-        view = f"append_{table}"
-        self.writes += 1
-        cur = self._cur
-        try:
-            cur.register(view, rows)
-            try:
-                cur.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {view}")
-            finally:
-                cur.unregister(view)
-        except duckdb.Error as e:
-            raise StoreError(f"store append failed: {type(e).__name__}") from e
-
     # -- the state token -----------------------------------------------------------------------
 
     def state_token(self) -> str | None:
