@@ -171,3 +171,9 @@ def test_pairs_noted_since_the_read_are_folded_into_it_and_still_found(services,
     assert present.maybe("st-marys", [f"F-{i}" for i in range(8)]) == [f"F-{i}" for i in range(7)]
     assert len(present._since) < 3 and present._read.size >= 6  # folded twice
     assert present.maybe("bluepath", [f"F-{i}" for i in range(7)]) == []
+
+
+def test_a_shared_store_notes_no_pairs_it_would_never_fold(services, hubs):
+    services.trust.submit(record("marisol", "st-marys-ehr", "N-1"), hubs["st-marys"])
+
+    assert bool(services.store.grants.present._since) is not services.store.shared  # (DuckDB: noted, to be asked)

@@ -54,8 +54,9 @@ class GrantFilter:
 
     def note(self, organisation: str | None, value: str | None) -> None:
         """A grant or referral of ``organisation`` for ``value`` (a record id, or a person id for a match grant) is
-        being written (inside its transaction, before it commits)."""
-        if organisation is not None and value is not None:
+        being written (inside its transaction, before it commits); nothing over a shared store, which is never
+        asked (nor read, so nothing noted would ever be folded)."""
+        if organisation is not None and value is not None and self.active:
             self._since.add(hash((organisation, value)))
             if len(self._since) >= FOLD_AT and self._read is not None:
                 self._fold()
@@ -79,8 +80,8 @@ class GrantFilter:
         read = self._hashes()
         hashes = [hash((organisation, v)) for v in values]
         if read.size:
-            at = np.searchsorted(read, np.array(hashes, dtype=np.int64))
-            found = read[np.minimum(at, read.size - 1)] == np.array(hashes, dtype=np.int64)
+            probe = np.array(hashes, dtype=np.int64)
+            found = read[np.minimum(np.searchsorted(read, probe), read.size - 1)] == probe
             return [v for v, h, f in zip(values, hashes, found.tolist()) if f or h in since]
         return [v for v, h in zip(values, hashes) if h in since]
 

@@ -121,8 +121,9 @@ class GrantTable:
         wanted = set(keys)
         ids = sorted({record_id for _, record_id in wanted})
         if self.present.active:  # only what the organisation may hold a row for is read (most answers: nothing)
-            ids = self.present.maybe(organisation, ids)
-            if person_id is not None and not self.present.maybe(organisation, [person_id]):
+            may = set(self.present.maybe(organisation, [*ids, *([person_id] if person_id is not None else [])]))
+            ids = [i for i in ids if i in may]
+            if person_id not in may:
                 person_id = None
             if not ids and person_id is None:
                 return set(), False
