@@ -14,7 +14,8 @@
    performer's hub then moves step by step (acknowledged, in triage, accepted, in
    progress, completed; a gated one stops at accepted), each step queued once the one
    before it was acknowledged. Printed: requests, errors (any transport failure, 5xx or
-   4xx but a gate's 409: must be 0), p50/p99 per kind, throughput. With ``--rate R`` the clients
+   4xx but a gate's 409: must be 0), p50/p99 per kind, throughput, and the CPU a request cost the
+   server and the clients, with the bound that puts on a closed loop here. With ``--rate R`` the clients
    offer R requests a second between them instead (an open loop, each request's latency counted
    from when it was due): what a steady stream sees below the service's capacity, where a closed
    loop of 16 clients always finds 16 requests queued (latency = clients / throughput).
@@ -115,6 +116,27 @@ def figures(work: Work, elapsed: float) -> dict:
             "throughput_per_s": round(acknowledged / elapsed, 1) if elapsed else 0.0, "by_kind": kinds}
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (Linux's ``/proc``; 0.0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_per_request(servers: list[float], clients: float, acknowledged: int, clients_n: int) -> dict:
+    """CPU milliseconds a request of the load cost the servers and the clients (this process), and what that
+    allows on this machine: a closed loop can answer at most cores / (CPU a request) a second, so each of
+    its clients waits at least clients / that for an answer (Little's law)."""
+    per = max(acknowledged, 1)
+    server_ms, client_ms = 1000 * sum(servers) / per, 1000 * clients / per
+    cores = os.cpu_count() or 1
+    bound = 1000 * cores / (server_ms + client_ms) if server_ms + client_ms else 0.0
+    return {"servers_ms": round(server_ms, 2), "clients_ms": round(client_ms, 2), "cores": cores,
+            "most_per_s": round(bound, 1), "least_mean_ms": round(1000 * clients_n / bound, 1) if bound else None}
+
+
 def group_commit(base: str) -> dict | None:
     """The server's group commit counters (``/metrics``): units of work and the commits that held them."""
     counters = {}
@@ -134,6 +156,11 @@ def _grouping(counters: list[dict | None]) -> dict | None:
         return None
     units, commits = sum(c["units"] for c in found), sum(c["commits"] for c in found)
     return {"units": units, "commits": commits, "units_per_commit": round(units / max(commits, 1), 1)}
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def show(title: str, f: dict) -> None:
@@ -198,6 +225,7 @@ def _run(args, db: Path | str) -> int:
                     "backend": "postgresql" if where != str(db) else "duckdb"}
     with open(args.folder / "serve.log", "w") as log:
         servers = [serve(db, port, args.threads, log) for port in ports]
+        before = [cpu_seconds(server.pid) for server in servers], _own_cpu()
         try:
             result["load"] = figures(work, run_clients(bases, tokens, work, args.clients, args.seconds,
                                                        rate=args.rate))
@@ -205,7 +233,13 @@ def _run(args, db: Path | str) -> int:
             for server in servers:
                 server.kill()
             raise
+        cpu = result["load"]["cpu"] = cpu_per_request(
+            [cpu_seconds(server.pid) - was for server, was in zip(servers, before[0])], _own_cpu() - before[1],
+            result["load"]["acknowledged"], args.clients)
         show("load", result["load"])
+        print(f"  CPU a request: {cpu['servers_ms']} ms the server(s), {cpu['clients_ms']} ms the clients; on "
+              f"{cpu['cores']} cores a closed loop answers at most {cpu['most_per_s']}/s, so {args.clients} "
+              f"clients wait {cpu['least_mean_ms']} ms on average at least")
         result["load"]["group_commit"] = grouping = _grouping([group_commit(base) for base in bases])
         if grouping:
             print(f"  group commit: {grouping['units']} units of work in {grouping['commits']} commits "

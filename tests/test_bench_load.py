@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -32,6 +33,26 @@ def test_a_short_run_with_a_kill_passes_every_check(tmp_path):
     assert result["load"]["by_kind"]["record"]["n"] > 0 and result["acknowledged_steps"] > 0
     assert set(result["copies_persons_per_human"]) <= {"0", "1"} and result["copies_persons_per_human"]["1"] > 0
     assert result["counts"]["records"] >= result["acknowledged_records"]
+    cpu = result["load"]["cpu"]
+    assert cpu["servers_ms"] > 0 and cpu["clients_ms"] > 0 and cpu["most_per_s"] > 0
+
+
+def test_the_cpu_a_request_costs_bounds_what_a_closed_loop_can_answer(monkeypatch):
+    monkeypatch.setattr(load.os, "cpu_count", lambda: 2)
+
+    # 100 requests: two servers spent 0.6 and 0.4 CPU seconds, the clients 0.5.
+    cpu = load.cpu_per_request([0.6, 0.4], 0.5, 100, 16)
+
+    assert (cpu["servers_ms"], cpu["clients_ms"], cpu["cores"]) == (10.0, 5.0, 2)
+    assert cpu["most_per_s"] == pytest.approx(133.3, abs=0.1)  # 2 cores / 15 ms a request
+    assert cpu["least_mean_ms"] == 120.0  # 16 clients / 133.3 a second
+
+
+def test_a_process_cpu_seconds_grow_as_it_works():
+    before = load.cpu_seconds(os.getpid())
+    sum(i * i for i in range(3_000_000))
+
+    assert load.cpu_seconds(os.getpid()) > before > 0
 
 
 @pytest.mark.slow  # a PostgreSQL server, two mpi serve instances over it, a SIGKILL of one
