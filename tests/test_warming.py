@@ -1,0 +1,43 @@
+"""The matcher's first-use work at a service's start (``mpi.identity.warming``): stored records matched as a request
+would match them, and nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from mpi.identity.warming import SAMPLES, warm
+from mpi.services import Services
+from mpi.synth.generator import small_population
+
+#: Every test here runs on a DuckDB file and on a PostgreSQL database (``conftest.store_location``).
+pytestmark = pytest.mark.both_stores
+
+
+def populate(services) -> None:
+    services.ensure_active_model("test")
+    for row in small_population(40, seed=3):
+        services.matching.submit({k: v for k, v in row.items() if not k.startswith("truth") and v}, "test")
+
+
+def test_an_empty_index_warms_with_nothing_to_match(services):
+    services.ensure_active_model("test")
+
+    assert warm(services.matching) == 0
+
+
+def test_warming_matches_stored_records_and_writes_nothing(services, config):
+    populate(services)  # (in this process: the records are in the index's overlay, over an empty base)
+    token = services.store.db.state_token()
+
+    assert warm(services.matching) == SAMPLES
+    assert services.store.db.state_token() == token
+
+    services.close()
+    restarted = Services(config)  # over a DuckDB file the index's base holds every record: samples spread over it
+    try:
+        assert restarted.store.shared or restarted.matching.index().base.size > SAMPLES
+        token = restarted.store.db.state_token()
+        assert warm(restarted.matching) == SAMPLES
+        assert restarted.store.db.state_token() == token
+    finally:
+        restarted.close()
