@@ -129,7 +129,13 @@ def test_a_match_answer_is_the_same_through_the_filter_as_read_from_the_store(se
     with pytest.raises(RuntimeError), services.store.transaction():  # noted, then rolled back: no row
         services.store.grants.add("st-marys", GrantKind.RECORD, a["person_id"], ("bluepath-mco", "R-9"))
         raise RuntimeError("crash")
-    keys = [("st-marys-ehr", "R-1"), ("bluepath-mco", "R-1"), ("bluepath-mco", "R-2"), ("bluepath-mco", "R-9")]
+    with pytest.raises(RuntimeError), services.store.transaction():  # a match grant rolled back: no row
+        services.store.grants.add("st-marys", GrantKind.MATCH, b["person_id"])
+        raise RuntimeError("crash")
+    # A record whose id is spelt as a person id: a record grant of it is no match grant of that person.
+    services.trust.submit(record("marisol", "st-marys-ehr", b["person_id"]), hubs["st-marys"])
+    keys = [("st-marys-ehr", "R-1"), ("bluepath-mco", "R-1"), ("bluepath-mco", "R-2"), ("bluepath-mco", "R-9"),
+            ("st-marys-ehr", b["person_id"])]
     organisations, persons = ["st-marys", "bluepath", "nobody"], [a["person_id"], b["person_id"]]
 
     through = answers(services, organisations, keys, persons)
@@ -137,8 +143,10 @@ def test_a_match_answer_is_the_same_through_the_filter_as_read_from_the_store(se
     read = answers(services, organisations, keys, persons)
 
     assert through == read
-    assert read[("st-marys", None, None)][0] == {("st-marys-ehr", "R-1"), ("bluepath-mco", "R-2")}
+    assert read[("st-marys", None, None)][0] == {("st-marys-ehr", "R-1"), ("bluepath-mco", "R-2"),
+                                                 ("st-marys-ehr", b["person_id"])}
     assert read[("bluepath", None, a["person_id"])][1] is True
+    assert read[("st-marys", None, b["person_id"])][1] is False
 
 
 @pytest.mark.duckdb_only(reason="the filter answers over a store one process writes (see above)")
@@ -153,7 +161,9 @@ def test_an_answer_with_nothing_of_the_organisations_reads_nothing(services, hub
         assert reads == []  # not its record, and no person asked: no read
         assert services.store.grants.match_answer("bluepath", [("st-marys-ehr", "R-1")], a["person_id"]) \
             == (set(), True)
-        assert len(reads) == 1  # a person it was given: read
+        assert reads == []  # a person a certain match gave it: the filter knows (its grant committed)
+        assert services.store.grants.match_answer("bluepath", [("st-marys-ehr", "R-1")], "P-NONE") == (set(), False)
+        assert reads == []
     finally:
         del services.store.db.query
 

@@ -1,23 +1,30 @@
-"""Which grants the store may hold: a filter in front of a match answer's read of ``person_grants``.
+"""Which grants the store holds: a filter in front of a match answer's read of ``person_grants``.
 
 A hub's or coordinator's ``/v1/match`` answer asks the store which candidate records
 are the caller's own and whether a certain match gave it the person before
 (``GrantTable.match_answer``): one statement of three index reads, about 1.6 ms of a
 4-5 ms request at a million persons, though most answers find no row (the
 candidates are other organisations' records, the person not matched by this one
-before). This filter answers "certainly not" for those without a read: the
-``(organisation, record id)`` pairs of every ``record`` grant and every referral's
-requester and record, and the ``(organisation, person id)`` pairs of every ``match``
-grant, as 64-bit hashes (a sorted array read from the store once, then a set of those
-written since). A pair not in it has no row; one in it may (another pair's hash, or a
-write rolled back), and the store is read as before. So an answer is the same with it
-or without it, and the filter costs a few bytes a grant (25 MB for 2.5M).
+before). This filter keeps, as 64-bit hashes (a sorted array read from the store once,
+then a set of those written since), the ``(organisation, record id)`` pairs of every
+``record`` grant and every referral's requester and record, and, apart from them, the
+``(organisation, person id)`` pairs of every ``match`` grant.
 
-Every write of those rows goes through ``GrantTable.add`` or ``ReferralTable.insert``
-and ``update``, which note the pair here before their transaction commits, so a
-reader never misses one committed (a noted write that rolls back only costs a read).
-Only over a store one process writes (a DuckDB file): over a shared one another
-instance writes rows this one never notes, and every answer reads the store.
+- **Records.** A pair not in the filter has no row. One in it may (another pair's hash,
+  or a write rolled back), and the store is read: which records a caller is shown the
+  keys of is decided by the rows alone. Every write of those rows goes through
+  ``GrantTable.add`` or ``ReferralTable.insert`` and ``update``, which note the pair
+  before their transaction commits, so a reader never misses one committed.
+- **Match grants** are noted once their transaction has committed, so the filter holds
+  the pair exactly when the store does, and answers "given before" with no read: a
+  hub matching a person again (each visit, say) costs no read. Grants are never
+  deleted. Its only error is a hash equal to another pair's, about one chance in
+  6·10^12 for each answer at three million grants, whose one effect is a match grant
+  not written again (the person was given by then, or the next certain match gives it).
+
+It costs a few bytes a grant (25 MB for 2.5M). Only over a store one process writes (a
+DuckDB file): over a shared one another instance writes rows this one never notes, and
+every answer reads the store.
 """
 
 from __future__ import annotations
@@ -52,14 +59,23 @@ class GrantFilter:
     def active(self) -> bool:
         return not self._db.shared
 
-    def note(self, organisation: str | None, value: str | None) -> None:
-        """A grant or referral of ``organisation`` for ``value`` (a record id, or a person id for a match grant) is
-        being written (inside its transaction, before it commits); nothing over a shared store, which is never
-        asked (nor read, so nothing noted would ever be folded)."""
-        if organisation is not None and value is not None and self.active:
-            self._since.add(hash((organisation, value)))
-            if len(self._since) >= FOLD_AT and self._read is not None:
-                self._fold()
+    def note(self, organisation: str | None, record_id: str | None) -> None:
+        """A record grant or referral of ``organisation`` for a record is being written (inside its transaction,
+        before it commits); nothing over a shared store, which is never asked (nor read, so nothing noted would
+        ever be folded)."""
+        if organisation is not None and record_id is not None and self.active:
+            self._add(hash((organisation, record_id)))
+
+    def note_match(self, organisation: str, person_id: str) -> None:
+        """A match grant of the person to ``organisation`` has committed (called after its commit, still under
+        the writer lock)."""
+        if self.active:
+            self._add(_match_hash(organisation, person_id))
+
+    def _add(self, value: int) -> None:
+        self._since.add(value)
+        if len(self._since) >= FOLD_AT and self._read is not None:
+            self._fold()
 
     def _fold(self) -> None:
         """The pairs noted since into the sorted array (a set holds one in about 70 bytes, the array in 8).
@@ -71,19 +87,25 @@ class GrantFilter:
             self._read = np.union1d(self._read, np.fromiter(self._since, dtype=np.int64, count=len(self._since)))
             self._since = set()
 
-    def maybe(self, organisation: str, values: Iterable[str]) -> list[str]:
-        """The values (record or person ids) the organisation may hold a row for; the others it certainly has none."""
-        values = list(values)
-        if not values:
+    def maybe(self, organisation: str, record_ids: Iterable[str]) -> list[str]:
+        """The record ids the organisation may hold a row for; for the others it certainly has none."""
+        record_ids = list(record_ids)
+        return [v for v, f in zip(record_ids, self._found([hash((organisation, v)) for v in record_ids])) if f]
+
+    def given(self, organisation: str, person_id: str) -> bool:
+        """Whether a certain match gave the person to the organisation (a committed ``match`` grant)."""
+        return self._found([_match_hash(organisation, person_id)])[0]
+
+    def _found(self, hashes: list[int]) -> list[bool]:
+        if not hashes:
             return []
         since = self._since  # (first: a fold replaces the array before the set)
         read = self._hashes()
-        hashes = [hash((organisation, v)) for v in values]
         if read.size:
             probe = np.array(hashes, dtype=np.int64)
             found = read[np.minimum(np.searchsorted(read, probe), read.size - 1)] == probe
-            return [v for v, h, f in zip(values, hashes, found.tolist()) if f or h in since]
-        return [v for v, h in zip(values, hashes) if h in since]
+            return [f or h in since for h, f in zip(hashes, found.tolist())]
+        return [h in since for h in hashes]
 
     def warm(self) -> None:
         """Read the pairs from the store now (a service's start), not at the first answer that asks."""
@@ -102,12 +124,18 @@ class GrantFilter:
     def _load(self) -> np.ndarray:
         """Every pair's hash, read from the store (pairs noted meanwhile are in ``_since`` already)."""
         rows = self._db.stream(
-            "SELECT organisation, source_record_id FROM person_grants WHERE how = ? AND source_record_id IS NOT NULL"
-            " UNION ALL SELECT organisation, person_id FROM person_grants WHERE how = ? AND person_id IS NOT NULL"
-            " UNION ALL SELECT requester, source_record_id FROM referrals WHERE source_record_id IS NOT NULL",
+            "SELECT organisation, source_record_id, FALSE FROM person_grants WHERE how = ? AND source_record_id IS NOT "
+            "NULL UNION ALL SELECT organisation, person_id, TRUE FROM person_grants WHERE how = ? AND person_id IS NOT "
+            "NULL UNION ALL SELECT requester, source_record_id, FALSE FROM referrals WHERE source_record_id IS NOT NULL",
             [GrantKind.RECORD.value, GrantKind.MATCH.value], own_cursor=True)
         started = time.perf_counter()
-        hashes = np.fromiter((hash((org, value)) for org, value in rows), dtype=np.int64)
+        hashes = np.fromiter((_match_hash(org, value) if match else hash((org, value)) for org, value, match in rows),
+                             dtype=np.int64)
         hashes.sort()
         logger.info("grant filter: %s grants and referrals read in %.1f s", hashes.size, time.perf_counter() - started)
         return hashes
+
+
+def _match_hash(organisation: str, person_id: str) -> int:
+    """A match grant's pair, hashed apart from record pairs (a record id may be spelt as a person id is)."""
+    return hash((organisation, person_id, GrantKind.MATCH.value))

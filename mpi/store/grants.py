@@ -69,7 +69,10 @@ class GrantTable:
         if not absent and not self._db.in_transaction() and self._has(grant):
             return  # granted before: no write transaction (a hub matching the same person again pays one read)
         with self._db.transaction():
-            self.present.note(organisation, record_id if how is GrantKind.RECORD else person_id)
+            if how is GrantKind.RECORD:
+                self.present.note(organisation, record_id)
+            elif how is GrantKind.MATCH and self.present.active:
+                self._db.after_commit(lambda: self.present.note_match(organisation, person_id))
             # Buffered, and written at the flush only if not stored already (``pending.py``): no read per request,
             # one statement for a group of requests (``group.py``).
             self._db.pending().grants.setdefault(grant, self._db.now())
@@ -109,9 +112,10 @@ class GrantTable:
         return self.match_answer(organisation, keys, None)[0]
 
     def match_answer(self, organisation: str, keys: Iterable[Key], person_id: str | None) -> tuple[set[Key], bool]:
-        """What a match's answer to the organisation needs, in one read: which of these record keys are its own
-        (:meth:`own_records`), and whether a certain match gave it ``person_id`` before (a ``match`` grant; False
-        for None).
+        """What a match's answer to the organisation needs, in one read at most: which of these record keys are its
+        own (:meth:`own_records`), and whether a certain match gave it ``person_id`` before (a ``match`` grant; False
+        for None). Over a DuckDB file the filter (``grant_filter.py``) answers the second, and leaves out of the read
+        the records the organisation holds no row for (most answers then read nothing).
 
         Every row is found by an indexed column (``person_grants_record``, ``referrals_record``,
         ``person_grants_person``) and the organisation compared here: DuckDB scans the whole table for a
@@ -120,13 +124,14 @@ class GrantTable:
         """
         wanted = set(keys)
         ids = sorted({record_id for _, record_id in wanted})
-        if self.present.active:  # only what the organisation may hold a row for is read (most answers: nothing)
-            may = set(self.present.maybe(organisation, [*ids, *([person_id] if person_id is not None else [])]))
+        given = False
+        if self.present.active:  # only records the organisation may hold a row for are read (most answers: none)
+            may = set(self.present.maybe(organisation, ids))
             ids = [i for i in ids if i in may]
-            if person_id not in may:
-                person_id = None
-            if not ids and person_id is None:
-                return set(), False
+            given = person_id is not None and self.present.given(organisation, person_id)
+            person_id = None  # (the filter's answer is the store's)
+            if not ids:
+                return set(), given
         rows: list[tuple] = []
         for start in range(0, max(len(ids), 1), _MOST_IDS):
             chunk = _padded(ids[start:start + _MOST_IDS])
@@ -142,7 +147,7 @@ class GrantTable:
                 params.append(person_id)
             if parts:
                 rows += self._db.query(" UNION ALL ".join(parts), params)
-        own, granted = set(), False
+        own, granted = set(), given
         for org, pid, how, system, record_id in rows:
             if org != organisation:
                 continue
