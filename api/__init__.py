@@ -13,6 +13,7 @@ import time
 from flask import Flask, g, request
 
 from api import access_log, bodies, errors, inbound_exceptions, routing
+from api.answers import AnswerProvider
 from api.errors import MpiApi
 from api.spec import ContractPlugin
 from mpi import __version__, settings
@@ -27,6 +28,7 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         services: ready services to share (the CLI passes its own); built from config if None.
     """
     app = Flask(__name__, static_folder=None)  # the review UI serves its own; the API has no static files
+    app.json = AnswerProvider(app)  # keys in the schemas' order; each answer kept for the access log
     services = services or Services(config)
     app.config.update(
         API_TITLE="closedloop-mpi",
@@ -34,7 +36,6 @@ def create_app(config: dict | None = None, services: Services | None = None) -> 
         OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/v1",
         OPENAPI_JSON_PATH="openapi.json",
-        JSON_SORT_KEYS=False,
         SECRET_KEY=services.config.get("MPI_SECRET_KEY") or secrets.token_hex(32),
         MPI=services.config,
     )

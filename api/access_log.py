@@ -35,6 +35,7 @@ from urllib.parse import unquote
 
 from flask import Flask, Response, current_app, g, request
 
+from api.answers import answer_of
 from api.errors import error_response
 from mpi.auth import PURPOSE_HEADER, Caller, purpose_code, purpose_of
 from mpi.errors import MpiError
@@ -109,7 +110,9 @@ class Touch:
 
     def _documents(self, response: Response) -> Iterator[tuple[Pick | Links, Any]]:
         if response.is_json:
-            answer = response.get_json(silent=True)
+            answer = answer_of(response)  # the object the answer was written from; else its JSON read back
+            if answer is None:
+                answer = response.get_json(silent=True)
             yield from ((p, answer) for p in self.answer if isinstance(p, Pick))
         else:
             page = response.headers.get("Location", "") + "\n" + (
@@ -121,7 +124,7 @@ def _walk(value: Any, path: list[str]) -> Iterator[Any]:
     if not path:
         yield value
     elif path[0] == "*":
-        for item in value if isinstance(value, list) else ():
+        for item in value if isinstance(value, (list, tuple)) else ():
             yield from _walk(item, path[1:])
     elif isinstance(value, Mapping) and value.get(path[0]) is not None:
         yield from _walk(value[path[0]], path[1:])
