@@ -37,9 +37,10 @@ from flask import Flask, Response, current_app, g, request
 
 from api.answers import answer_of
 from api.errors import error_response
+from mpi.access_vocab import AccessAction
 from mpi.auth import PURPOSE_HEADER, Caller, purpose_code, purpose_of
 from mpi.errors import MpiError
-from mpi.vocab import AccessAction, EntityType
+from mpi.vocab import EntityType
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +316,7 @@ def document(api) -> None:
     The parameter is written out in each operation (not a ``$ref``), so a reader of an operation's
     parameters finds its name there like any other's.
     """
-    from mpi.vocab import PurposeOfUse
+    from mpi.access_vocab import PurposeOfUse
 
     # Any case, as the server reads it: each letter of each code as a class of its two cases.
     codes = "|".join("".join(f"[{c}{c.lower()}]" for c in p.value) for p in PurposeOfUse)

@@ -16,7 +16,8 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from api.auth import require_role
-from mpi.vocab import AccessAction, EntityType, PurposeOfUse, Role
+from mpi.access_vocab import AccessAction, PurposeOfUse
+from mpi.vocab import EntityType, Role
 
 blp = Blueprint("access_audit", __name__, url_prefix="/v1",
                 description="The access log: every read and change of PHI (auditor or admin role)")

@@ -16,9 +16,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from mpi.access_vocab import PurposeOfUse
 from mpi.errors import BadRequest, NotFound, Unauthorized, ValidationError
 from mpi.store import Store
-from mpi.vocab import AuditAction, EntityType, KeyStatus, PurposeOfUse, Role
+from mpi.vocab import AuditAction, EntityType, KeyStatus, Role
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ from datetime import datetime, timezone
 
 from flask import current_app, render_template, request
 
-from mpi.vocab import AccessAction, EntityType, PurposeOfUse, Role
+from mpi.access_vocab import AccessAction, PurposeOfUse
+from mpi.vocab import EntityType, Role
 from review_ui.blueprint import bp
 from review_ui.signin import open_to
 
