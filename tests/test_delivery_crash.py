@@ -8,54 +8,19 @@ message, and a backlog written by real status changes before the server starts.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
-import httpx
 import pytest
 
 from api import create_app
 from exchange_world import Partner
 from mpi.services import Services
 from referral_network import build, referral_body
+from serve_support import free_port, serve, wait_for
 
 REFERRALS = 30
 STEPS = ("acknowledged", "in_triage", "accepted")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def serve(config: dict, port: int) -> subprocess.Popen:
-    env = {**os.environ, "MPI_DB": config["MPI_DB"], "MPI_MODELS_DIR": config["MPI_MODELS_DIR"],
-           "MPI_SWEEP_SECONDS": "0", "MPI_DELIVERY_SECONDS": "0.2", "MPI_DELIVERY_CONCURRENCY": "4",
-           "MPI_DELIVERY_BACKOFF_SECONDS": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-c", "from mpi.cli import main; main()", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "mpi serve exited"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    pytest.fail("mpi serve did not become healthy")
-
-
-def wait_for(condition, seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 @pytest.mark.slow  # two server processes and a partner

@@ -298,7 +298,7 @@ def test_a_stopped_service_saves_its_changes_beside_the_base_and_the_next_start_
     every record: a minute at a million persons); a start maps the base and replays them, as a fresh index from the
     store would be."""
     from mpi.auth import add_user
-    from test_delivery_crash import free_port, serve
+    from serve_support import free_port, serve
 
     services = Services(config)
     try:
