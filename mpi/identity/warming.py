@@ -1,14 +1,14 @@
 """The matcher's first-use work, done as a service starts rather than by its first requests.
 
 Right after ``mpi serve`` started over a million persons, its first matches over
-HTTP took 37-40 ms, and the next seven 8-18 ms, against 3-5 ms once warm: the
+HTTP took 34-38 ms, and the next seven 8-16 ms, against 3-5 ms once warm: the
 first one loads the model and compiles its comparisons, reads the normalisers'
 tables (nicknames, address words) and imports what numpy loads on first use; the
 next ones fault in the top of the index's sorted arrays and fill the scorer's
 per-shape readers. :func:`warm` does that work before the service answers anyone
 (about 0.2 s), by matching a few of the index's own records as ``POST /v1/match``
 would: nothing is written, and no person data is logged. Warmed, the first match
-took 11-13 ms and the next seven 4-10 ms (three restarts each way, one run).
+took 8-11 ms and the next seven 5-11 ms (three restarts each way, one run).
 """
 
 from __future__ import annotations
