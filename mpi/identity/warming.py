@@ -42,7 +42,7 @@ def warm(matching: MatchService, samples: int = SAMPLES) -> int:
         entry = index.get(key)
         if entry is None:
             continue
-        # Its normal form sent as a record: normalising it again gives the same form.
+        # Its normal form sent as a record: every step of a match runs on it (normalising, retrieval, scoring).
         body = {f: v for f in DEMOGRAPHIC_FIELDS if isinstance(v := entry.norm.get(f), str)}
         try:
             matching.match({**body, "source_system": key[0], "source_record_id": key[1]}, ACTOR)
