@@ -16,7 +16,6 @@ import bulk  # noqa: E402
 MPI = bulk.ROOT / ".venv" / "bin" / "mpi"
 
 
-
 def load_phase(folder: Path, name: str = "load.csv") -> dict:
     """``mpi load`` of held-out records (``load.csv`` or ``load_large.csv``) into a fresh copy of the store,
     through the real CLI; the wall time is the whole command's, start-up and index included. Its end is timed by

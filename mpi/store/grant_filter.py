@@ -64,7 +64,7 @@ class GrantFilter:
         before it commits); nothing over a shared store, which is never asked (nor read, so nothing noted would
         ever be folded)."""
         if organisation is not None and record_id is not None and self.active:
-            self._add(hash((organisation, record_id)))
+            self._add(_record_hash(organisation, record_id))
 
     def note_match(self, organisation: str, person_id: str) -> None:
         """A match grant of the person to ``organisation`` has committed (called after its commit, still under
@@ -90,7 +90,7 @@ class GrantFilter:
     def maybe(self, organisation: str, record_ids: Iterable[str]) -> list[str]:
         """The record ids the organisation may hold a row for; for the others it certainly has none."""
         record_ids = list(record_ids)
-        return [v for v, f in zip(record_ids, self._found([hash((organisation, v)) for v in record_ids])) if f]
+        return [v for v, f in zip(record_ids, self._found([_record_hash(organisation, v) for v in record_ids])) if f]
 
     def given(self, organisation: str, person_id: str) -> bool:
         """Whether a certain match gave the person to the organisation (a committed ``match`` grant)."""
@@ -124,16 +124,22 @@ class GrantFilter:
     def _load(self) -> np.ndarray:
         """Every pair's hash, read from the store (pairs noted meanwhile are in ``_since`` already)."""
         rows = self._db.stream(
-            "SELECT organisation, source_record_id, FALSE FROM person_grants WHERE how = ? AND source_record_id IS NOT "
-            "NULL UNION ALL SELECT organisation, person_id, TRUE FROM person_grants WHERE how = ? AND person_id IS NOT "
-            "NULL UNION ALL SELECT requester, source_record_id, FALSE FROM referrals WHERE source_record_id IS NOT NULL",
+            "SELECT organisation, source_record_id, FALSE FROM person_grants"
+            " WHERE how = ? AND source_record_id IS NOT NULL"
+            " UNION ALL SELECT organisation, person_id, TRUE FROM person_grants WHERE how = ? AND person_id IS NOT NULL"
+            " UNION ALL SELECT requester, source_record_id, FALSE FROM referrals WHERE source_record_id IS NOT NULL",
             [GrantKind.RECORD.value, GrantKind.MATCH.value], own_cursor=True)
         started = time.perf_counter()
-        hashes = np.fromiter((_match_hash(org, value) if match else hash((org, value)) for org, value, match in rows),
-                             dtype=np.int64)
+        hashes = np.fromiter((_match_hash(org, value) if match else _record_hash(org, value)
+                              for org, value, match in rows), dtype=np.int64)
         hashes.sort()
         logger.info("grant filter: %s grants and referrals read in %.1f s", hashes.size, time.perf_counter() - started)
         return hashes
+
+
+def _record_hash(organisation: str, record_id: str) -> int:
+    """A record grant's or referral's pair, as noted, asked and read (the three must agree)."""
+    return hash((organisation, record_id))
 
 
 def _match_hash(organisation: str, person_id: str) -> int:
