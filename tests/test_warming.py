@@ -25,14 +25,15 @@ def test_an_empty_index_warms_with_nothing_to_match(services):
     assert warm(services.matching) == 0
 
 
-def test_warming_matches_stored_records_and_writes_nothing(services, config):
-    populate(services)  # (in this process: the records are in the index's overlay, over an empty base)
-    token = services.store.db.state_token()
-
-    assert warm(services.matching) == SAMPLES
-    assert services.store.db.state_token() == token
-
-    services.close()
+def test_warming_matches_stored_records_and_writes_nothing(config):
+    first = Services(config)  # (its own, closed once here: the restart below opens the store again)
+    try:
+        populate(first)  # (in this process: the records are in the index's overlay, over an empty base)
+        token = first.store.db.state_token()
+        assert warm(first.matching) == SAMPLES
+        assert first.store.db.state_token() == token
+    finally:
+        first.close()
     restarted = Services(config)  # over a DuckDB file the index's base holds every record: samples spread over it
     try:
         assert restarted.store.shared or restarted.matching.index().base.size > SAMPLES
