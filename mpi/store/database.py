@@ -35,7 +35,7 @@ from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.group import FlushFailed
 from mpi.store.transactions import Transactions
-from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION, only_drops_indexes
 
 logger = logging.getLogger(__name__)
 
@@ -246,8 +246,9 @@ class Database(Transactions):
                 if version <= current:
                     continue
                 with self.transaction():
-                    # A migration may change what derived state was made from (none exists before the token).
-                    self._local.wrote = version >= STATE_TOKEN_VERSION
+                    # A migration may change what derived state was made from (none exists before the token);
+                    # one that only drops indexes changes no row, so a base made before it stays valid.
+                    self._local.wrote = version >= STATE_TOKEN_VERSION and not only_drops_indexes(statements)
                     for statement in statements:
                         self._cur.execute(statement)
                     self._cur.execute("INSERT INTO schema_version VALUES (?, ?)", [version, self.now()])

@@ -48,6 +48,10 @@ MIGRATION_LOCK = 0x6D70_6900
 #: Indexes a store shared by several processes reads by, made with the schema (PostgreSQL only: DuckDB dropped
 #: the postings' index in migration 2, its one process matching from memory alone).
 SHARED_STORE_INDEXES = ["CREATE INDEX IF NOT EXISTS blocking_keys_key ON blocking_keys (block_key)",
+                        # two-column indexes DuckDB cannot read by (migration 23 drops them), PostgreSQL's B-trees can
+                        "CREATE INDEX IF NOT EXISTS blocking_keys_record ON blocking_keys (source_system, source_record_id)",
+                        "CREATE INDEX IF NOT EXISTS audit_entity ON audit_log (entity_type, entity_id)",
+                        "CREATE INDEX IF NOT EXISTS review_cases_record ON review_cases (source_system, source_record_id)",
                         # numbers the change log of records (``changes.py``), shared by every instance
                         "CREATE SEQUENCE IF NOT EXISTS mpi_record_changes"]
 
