@@ -93,6 +93,8 @@ class Work:
         self.lock = threading.Lock()
         self.ledger = {"records": {}, "referrals": {}, "copies": defaultdict(set)}
         self.stats = defaultdict(list)  # kind -> latencies (ms) of acknowledged requests
+        self.started = defaultdict(list)  # kind -> when each of them was sent (or due), ``time.monotonic()``
+        self.began = time.monotonic()  # when the clients last started (``run_clients``)
         self.errors: list[str] = []
         self.refused = 0  # a gate's 409: the rule working, not an error
         self.cut = 0  # requests in flight when the server was killed: never acknowledged
@@ -118,6 +120,7 @@ class Work:
                 self.errors.append(f"{kind} {status} {body.get('code')}")
                 return
             self.stats[kind].append(ms)
+            self.started[kind].append(time.monotonic() - ms / 1000)
             if kind == "record":
                 key = (payload["source_system"], payload["source_record_id"])
                 self.ledger["records"][key] = truth
@@ -193,6 +196,7 @@ def run_clients(bases: list[str], tokens: dict, work: Work, clients: int, second
     stop = threading.Event()
     until = time.monotonic() + seconds
     interval = clients / rate if rate > 0 else 0.0
+    work.began = time.monotonic()
     threads = [threading.Thread(target=client_loop, args=(bases[i % len(bases)], tokens, work, until, stop,
                                                           interval, i * interval / clients),
                                 daemon=True)

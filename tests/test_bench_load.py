@@ -31,6 +31,7 @@ def test_a_short_run_with_a_kill_passes_every_check(tmp_path):
     result = json.loads(out.read_text())
     assert result["load"]["errors"] == 0 and result["problems"] == []
     assert result["load"]["by_kind"]["record"]["n"] > 0 and result["acknowledged_steps"] > 0
+    assert result["load"]["by_kind"]["record"]["settled_n"] <= result["load"]["by_kind"]["record"]["n"]
     assert set(result["copies_persons_per_human"]) <= {"0", "1"} and result["copies_persons_per_human"]["1"] > 0
     assert result["counts"]["records"] >= result["acknowledged_records"]
     cpu = result["load"]["cpu"]
@@ -46,6 +47,21 @@ def test_the_cpu_a_request_costs_bounds_what_a_closed_loop_can_answer(monkeypatc
     assert (cpu["servers_ms"], cpu["clients_ms"], cpu["cores"]) == (10.0, 5.0, 2)
     assert cpu["most_per_s"] == pytest.approx(133.3, abs=0.1)  # 2 cores / 15 ms a request
     assert cpu["least_mean_ms"] == 120.0  # 16 clients / 133.3 a second
+
+
+def test_the_settled_figures_leave_out_the_requests_sent_in_the_first_seconds():
+    work = load.Work([], seed=1)
+    work.began = 100.0
+    # a server just started: its first second's answers slow, then fast
+    for at, ms in [(100.1, 500.0), (100.5, 300.0), (101.2, 20.0), (102.0, 30.0), (103.0, 25.0)]:
+        work.stats["record"].append(ms)
+        work.started["record"].append(at)
+
+    f = load.figures(work, 3.0, settle=1.0)["by_kind"]["record"]
+
+    assert (f["n"], f["p99_ms"]) == (5, 500.0)
+    assert (f["settled_n"], f["settled_p50_ms"], f["settled_p99_ms"]) == (3, 25.0, 30.0)
+    assert load.figures(work, 3.0, settle=0.0)["by_kind"]["record"]["settled_p99_ms"] == 500.0
 
 
 def test_a_process_cpu_seconds_grow_as_it_works():
