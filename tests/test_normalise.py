@@ -322,3 +322,45 @@ def test_normalise_record_never_raises_and_returns_all_keys(record):
     assert tuple(result) == NORMALISED_FIELDS
     assert isinstance(result["homeless"], bool)
     assert all(v is None or isinstance(v, str) for k, v in result.items() if k != "homeless")
+
+
+# ------------------------------------------------------------------------------------ the nickname table
+
+def test_first_names_asked_together_at_a_start_read_the_nickname_table_once(monkeypatch):
+    """Sixteen requests arriving at a service just started: one reads the table, the others wait for it."""
+    import threading
+    import time
+
+    import mpi.records.names as names
+
+    made = []
+    real = names.NickNamer
+
+    class SlowTable(real):
+        def __init__(self):
+            made.append(1)
+            time.sleep(0.05)  # (reading the CSV: long enough for every thread to ask meanwhile)
+            super().__init__()
+
+    monkeypatch.setattr(names, "NickNamer", SlowTable)
+    monkeypatch.setattr(names, "_nicknames", None)
+    names._canonical_first_name.cache_clear()
+    start = threading.Barrier(16)
+    answers = {}
+
+    def ask(token):
+        start.wait()
+        answers[token] = names._canonical_first_name(token)
+
+    tokens = ["BOB", "JIM", "LIZ", "BILL", "TOM", "KATE", "SUE", "JOE", "DAN", "MIKE", "PAT", "SAM", "AL", "ED",
+              "RON", "PEG"]
+    threads = [threading.Thread(target=ask, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    names._canonical_first_name.cache_clear()
+
+    assert len(made) == 1
+    assert answers == {t: names._canonical_first_name(t) for t in tokens}  # the one table's answers
+    assert answers["BOB"] == "ROBERT"

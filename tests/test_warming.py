@@ -19,10 +19,16 @@ def populate(services) -> None:
         services.matching.submit({k: v for k, v in row.items() if not k.startswith("truth") and v}, "test")
 
 
-def test_an_empty_index_warms_with_nothing_to_match(services):
+def test_an_empty_index_warms_with_nothing_to_match_and_reads_the_normalisers_tables(services, monkeypatch):
+    import mpi.records.names as names
+
     services.ensure_active_model("test")
+    monkeypatch.setattr(names, "_nicknames", None)  # as in a process that has normalised no name yet
+    names._canonical_first_name.cache_clear()
+    names._first_name_roots.cache_clear()
 
     assert warm(services.matching) == 0
+    assert names._nicknames is not None  # read at the start, not by the first requests
 
 
 def test_warming_matches_stored_records_and_writes_nothing(config):
