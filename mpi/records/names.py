@@ -77,9 +77,9 @@ _nicknames_lock = threading.Lock()
 def _nicknamer() -> NickNamer:
     """The nickname table, loaded once per process on first use rather than at import.
 
-    Under a lock: sixteen requests arriving together at a service just started each read the table
-    (``lru_cache`` does not hold back a second caller while the first computes), one after the other
-    under the GIL: their first answers took 276-344 ms against about 100 ms for the next ones.
+    Under a lock: ``lru_cache`` does not hold back a second caller while the first computes, so
+    sixteen threads asking first names at once in a process that had read none (the first requests
+    of a service just started) read the table 14-16 times, the slowest waiting 68-95 ms; now once, 7 ms.
     """
     global _nicknames
     table = _nicknames
