@@ -28,6 +28,7 @@ from mpi.records.normalise import normalise_record
 from mpi.records.validation import validate_record
 from mpi.services import DEFAULT_MODEL_VERSION, Services
 from mpi.settings import PROJECT_ROOT
+from mpi.store import Store
 from mpi.synth.generator import generate_records
 
 SHIPPED_MODELS = PROJECT_ROOT / "matching_models"
@@ -140,6 +141,14 @@ def module_store_location(request, tmp_path_factory):
     url = server.new_database()
     yield url
     server.drop_database(url)
+
+
+@pytest.fixture
+def store(store_location):
+    """A new store alone, without services (``store_location``: a DuckDB file, a PostgreSQL database)."""
+    store = Store(store_location)
+    yield store
+    store.close()
 
 
 @pytest.fixture

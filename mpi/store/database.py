@@ -35,11 +35,16 @@ from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
 from mpi.store.group import FlushFailed
 from mpi.store.transactions import Transactions
-from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION, only_drops_indexes
+from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
 
 logger = logging.getLogger(__name__)
 
 _SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B|B)", re.IGNORECASE)
+
+
+def only_drops_indexes(statements: list[str]) -> bool:
+    """Whether a migration only drops indexes: it changes no row, so what was derived from the rows stands."""
+    return bool(statements) and all(s.lstrip().upper().startswith("DROP INDEX") for s in statements)
 
 
 class Database(Transactions):

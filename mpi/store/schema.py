@@ -393,10 +393,5 @@ MIGRATIONS.extend(SCALE_MIGRATIONS[2:])
 
 LATEST_VERSION = MIGRATIONS[-1][0]
 #: The migration that made ``store_state``: later ones set a new state token as they commit (but one that only
-#: drops indexes, :func:`only_drops_indexes`).
+#: drops indexes, ``database.only_drops_indexes``).
 STATE_TOKEN_VERSION = 21
-
-
-def only_drops_indexes(statements: list[str]) -> bool:
-    """Whether a migration only drops indexes: it changes no row, so what was derived from the rows stands."""
-    return bool(statements) and all(s.lstrip().upper().startswith("DROP INDEX") for s in statements)
