@@ -11,7 +11,11 @@ array of record rows; rows are numbered in key order, so a person's rows in
 ascending order are its records in key order).
 It is read from the store with no Python object per row (``RecordTable.index_columns``),
 saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``,
-so a start maps it and only the pages a request touches become resident. The forms,
+so a start maps it instead of building it. The arrays every query reads (``_EVERY_QUERY``: the keys, postings,
+persons and where each form lies; 0.66 GB at a million persons) are paged in when the base is opened, in one
+``madvise`` (0.04-0.18 s there): left to fault in as requests first touched them, a fault cost about 20 us on
+this project's benchmark machine and the first few hundred queries paid 4,500 of them. The others (the link
+columns, each record's blocking keys) become resident only as read. The forms,
 two thirds of the bytes, are not mapped but read with ``os.pread``, a person's
 records in one read: a page of a mapped file becomes part of the process's resident memory when
 it is touched, with its neighbours (the kernel maps up to 64 KB around a fault),
@@ -31,6 +35,7 @@ import json
 import logging
 import os
 import shutil
+import sys
 from datetime import UTC, datetime, timedelta
 from math import isnan
 from pathlib import Path
@@ -39,6 +44,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from mpi.identity.sorted_keys import SortedKeys
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +57,11 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ARRAYS = ("keys", "norm_shape", "norm_slot", "norm_off", "norm_blob", "received", "updated", "person", "decision",
            "link_source", "score", "probability", "case_rows", "case_ids", "block_keys", "post_off", "post_rows", "rec_key_off", "rec_keys",
            "person_ids", "person_off", "person_rows")
+#: The mapped arrays a query reads: paged in at :meth:`Snapshot.open` (see the module's docstring).
+_EVERY_QUERY = ("keys", "block_keys", "post_off", "post_rows", "person", "person_ids", "person_off", "person_rows",
+                "norm_shape", "norm_slot", "norm_off")
+#: ``madvise`` advice that maps a range's pages now (Linux 5.14; Python's mmap module does not name it).
+_MADV_POPULATE_READ = 22
 
 Key = tuple[str, str]
 
@@ -74,6 +86,8 @@ class Snapshot:
         self.size = len(arrays["keys"])
         a = arrays
         self._keys, self._block_keys, self._person_ids = a["keys"], a["block_keys"], a["person_ids"]
+        self._find_key, self._find_block, self._find_person = (
+            SortedKeys(self._keys), SortedKeys(self._block_keys), SortedKeys(self._person_ids))
         self.person, self.post_off, self.post_rows = a["person"], a["post_off"], a["post_rows"]
         self.person_off, self.person_rows = a["person_off"], a["person_rows"]
         self.norm_off = a["norm_off"]
@@ -90,32 +104,24 @@ class Snapshot:
 
     def row_of(self, key: Key) -> int | None:
         """The row of a record key, or None."""
-        return _find(self._keys, (key[0] + _SEP + key[1]).encode())
+        return self._find_key.find((key[0] + _SEP + key[1]).encode())
 
     def key_of(self, row: int) -> Key:
         source_system, _, record_id = self._keys[row].decode().partition(_SEP)
         return source_system, record_id
 
     def block_code(self, block_key: str) -> int | None:
-        return _find(self._block_keys, block_key.encode())
+        return self._find_block.find(block_key.encode())
 
     def block_codes(self, block_keys: list[str]) -> list[int]:
-        """The code of each blocking key (-1 if the base holds no record under it), in one binary search."""
-        if not block_keys or not self._block_keys.size:
-            return [-1] * len(block_keys)
-        width = self._block_keys.dtype.itemsize
-        wanted = [k.encode() for k in block_keys]
-        probe = np.array([k if len(k) <= width else b"" for k in wanted], dtype=self._block_keys.dtype)
-        at = np.searchsorted(self._block_keys, probe)
-        at[at >= len(self._block_keys)] = 0
-        hit = self._block_keys[at] == probe
-        return [a if h and len(k) <= width else -1 for a, h, k in zip(at.tolist(), hit.tolist(), wanted)]
+        """The code of each blocking key (-1 if the base holds no record under it)."""
+        return self._find_block.find_many([k.encode() for k in block_keys])
 
     def posted_rows(self, code: int) -> np.ndarray:
         return self.post_rows[self.post_off[code]:self.post_off[code + 1]]
 
     def person_code(self, person_id: str) -> int | None:
-        return _find(self._person_ids, person_id.encode())
+        return self._find_person.find(person_id.encode())
 
     def person_id(self, code: int) -> str:
         return self._person_ids[code].decode()
@@ -296,6 +302,8 @@ class Snapshot:
         if manifest.get("format") != FORMAT:
             raise ValueError(f"index snapshot format {manifest.get('format')}, not {FORMAT}")
         arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+        for name in _EVERY_QUERY:
+            _page_in(arrays[name])
         forms = _FormFile(folder / "norm_blob.npy", arrays["norm_blob"].offset)
         arrays["norm_blob"] = np.zeros(0, dtype=np.uint8)  # (the mapping is dropped: the forms are read, never mapped)
         counts = json.loads((folder / "value_counts.json").read_text(encoding="utf-8"))
@@ -314,6 +322,20 @@ class _FormFile:
 
     def read(self, start: int, end: int) -> bytes:
         return os.pread(self._fd, end - start, self._at + start)
+
+
+def _page_in(array: np.ndarray) -> None:
+    """Map every page of a mapped array now, in one system call, rather than one fault a page as it is first read.
+
+    Linux only (elsewhere, and on a kernel before 5.14, the pages fault in as they are read, as before).
+    """
+    mapping = getattr(array, "_mmap", None)  # numpy.memmap's mapping
+    if mapping is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        mapping.madvise(_MADV_POPULATE_READ)
+    except OSError as error:
+        logger.debug("index base pages not mapped ahead (%s): they fault in as read", error.strerror)
 
 
 def folder_of(db_path: str) -> Path | None:
@@ -340,22 +362,6 @@ def open_current(folder: Path | None, stamp: dict[str, Any]) -> Snapshot | None:
     except (OSError, ValueError, KeyError) as e:
         logger.warning("candidate index snapshot at %s unreadable (%s): built again", folder, type(e).__name__)
         return None
-
-
-def _find(sorted_array: np.ndarray, value: Any) -> int | None:
-    """Position of ``value`` in a sorted array, or None."""
-    if not sorted_array.size:
-        return None
-    if sorted_array.dtype.kind == "S":
-        if len(value) > sorted_array.dtype.itemsize:
-            return None
-        # Probed as an array of the searched one's own type: a bare bytes value is converted on every call,
-        # ten to twenty times the search itself (13-23 us against 1 us at a million persons).
-        value = np.array([value], dtype=sorted_array.dtype)
-        at = int(np.searchsorted(sorted_array, value)[0])
-        return at if at < sorted_array.size and sorted_array[at] == value[0] else None
-    at = int(np.searchsorted(sorted_array, value))
-    return at if at < sorted_array.size and sorted_array[at] == value else None
 
 
 def _fixed(column: Any) -> np.ndarray:
