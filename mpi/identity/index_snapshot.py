@@ -3,24 +3,20 @@
 An index of Python objects (an object per record, dict postings) cost 13 GB and
 149 s to build at a million persons. The base holds the same facts as flat
 arrays: record keys and the blocking keys as sorted fixed-width byte strings
-(looked up by binary search), each record's normalised form as the JSON array of
+(:mod:`mpi.identity.sorted_keys`), each record's normalised form as the JSON array of
 its values (its field names are its shape's, one of the few the base lists) in
 one buffer with offsets, a person's records side by side (read in one go), the
 link and case columns, postings and persons as CSR (an offsets array into an
 array of record rows; rows are numbered in key order, so a person's rows in
 ascending order are its records in key order).
 It is read from the store with no Python object per row (``RecordTable.index_columns``),
-saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``,
-so a start maps it instead of building it. The arrays every query reads (``_EVERY_QUERY``: the keys, postings,
-persons and where each form lies; 0.66 GB at a million persons) are paged in when the base is opened, in one
-``madvise`` (0.04-0.18 s there): left to fault in as requests first touched them, a fault cost about 20 us on
-this project's benchmark machine and the first few hundred queries paid 4,500 of them. The others (the link
-columns, each record's blocking keys) become resident only as read. The forms,
-two thirds of the bytes, are not mapped but read with ``os.pread``, a person's
-records in one read: a page of a mapped file becomes part of the process's resident memory when
-it is touched, with its neighbours (the kernel maps up to 64 KB around a fault),
-so a few hundred queries made most of 1.6 GB of forms resident at a million
-persons; read, they stay in the page cache, shared and given back under pressure.
+saved as ``.npy`` files with a manifest, and opened with ``np.load(mmap_mode="r")``: a start maps it.
+The arrays every query reads (``_EVERY_QUERY``, 0.66 GB at a million persons) are paged in at opening, in one
+``madvise`` (0.04-0.18 s there); left to fault in, the first 450 queries paid 4,500 faults of about 20 us each.
+The others (link columns, each record's keys) become resident as read. The forms, two thirds of the bytes, are
+not mapped but read with ``os.pread``, a person's records in one read: mapped, a few hundred queries made most
+of 1.6 GB of them resident at a million persons (the kernel maps up to 64 KB around a fault); read, they stay
+in the page cache, shared and given back under pressure.
 
 The base never changes once made; :class:`mpi.identity.index.CandidateIndex`
 lays the records changed since over it. The manifest names the store state it
