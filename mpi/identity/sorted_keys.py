@@ -28,9 +28,6 @@ class SortedKeys:
         #: Every STRIDE-th key, copied into this process's memory.
         self._fence = np.array(array[::STRIDE])
 
-    def __len__(self) -> int:
-        return len(self.array)
-
     def find(self, value: bytes) -> int | None:
         """The position of ``value``, or None."""
         at = self.find_many([value])[0]
