@@ -18,14 +18,16 @@ import httpx
 import numpy as np
 import pyarrow as pa
 import pytest
+from click.testing import CliRunner
 from conftest import SHIPPED_MODELS
 
+from mpi.cli import main
 from mpi.identity import index_changes, index_snapshot, upkeep
 from mpi.identity.index import CandidateIndex
 from mpi.matching import blocking
 from mpi.matching.comparisons import FREQUENCY_COLUMNS
 from mpi.services import DEFAULT_MODEL_VERSION, Services
-from mpi.synth.generator import small_population
+from mpi.synth.generator import small_population, write_csv
 from mpi.vocab import AuditAction, LinkSource
 
 pytestmark = pytest.mark.duckdb_only(reason="the base is saved beside a DuckDB store file; a PostgreSQL store has "
@@ -185,6 +187,21 @@ def test_opening_a_saved_base_pages_in_what_every_query_reads_and_no_more(restar
         assert _resident_kb(folder / f"{name}.npy")["Rss"] == 0, name
     assert mapped.block_keys_of(0)  # (read as asked)
     assert _resident_kb(folder / "rec_keys.npy")["Rss"] > 0
+
+
+def test_mpi_load_maps_the_saved_base_before_its_first_write(config, population, tmp_path, monkeypatch):
+    """``mpi load`` starts its worker, maps the index's saved base, and only then writes its progress row: the
+    base is current only until the store's first write, after which it would be read from the store again."""
+    path = tmp_path / "more.csv"
+    write_csv(path, 6, seed=77)
+
+    opened, open_current = [], index_snapshot.open_current
+    monkeypatch.setattr(index_snapshot, "open_current", lambda *args: opened.append(open_current(*args)) or opened[-1])
+    result = CliRunner().invoke(main, ["--db", config["MPI_DB"], "--models-dir", config["MPI_MODELS_DIR"],
+                                       "load", "--input", str(path), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "loaded " in result.output and "rejected 0" in result.output
+    assert opened and opened[0] is not None  # the start's index: the saved base, current
 
 
 def test_a_base_saved_before_a_write_is_not_used(config, population):

@@ -99,6 +99,25 @@ def test_progress_is_kept_only_with_the_batch_that_committed(services):
     assert (loads.get("ab12", 10).rows_done, loads.get("ab12", 10).finished_at) == (0, None)
 
 
+def test_a_file_load_reads_until_it_begins_and_its_first_checkpoint_begins_it(services, people_csv, tmp_path):
+    """``mpi load`` maps the index's saved base between reading where an earlier load stopped and its first write
+    (a write first would leave the base stale, read again from the store); a caller that never calls ``begin``
+    still has its progress kept."""
+    db, loads = services.store.db, services.store.loads
+    token = db.state_token()
+    source = FileLoad(loads, str(people_csv), "test")
+    assert db.state_token() == token and loads.get(source.sha256, source.size) is None
+    source.begin()
+    assert db.state_token() != token and loads.get(source.sha256, source.size).rows_done == 0
+
+    other = tmp_path / "other.csv"
+    write_csv(other, 3, seed=5)
+    never_begun = FileLoad(loads, str(other), "test")
+    with services.store.transaction():
+        never_begun.checkpoint(3, False)
+    assert loads.get(never_begun.sha256, never_begun.size).rows_done == 3
+
+
 @pytest.mark.slow  # four loads of a few hundred rows
 def test_a_load_stopped_after_any_batch_resumes_to_the_outcome_of_one_load(tmp_path, models_dir, people_csv):
     whole = _config(tmp_path, models_dir, "whole")

@@ -54,20 +54,24 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         clusters = read_clusters(clusters_path, ((raw["source_system"], raw["source_record_id"])
                                                  for _, raw in read_records(input_path)))
     services.ensure_active_model(who)
-    # Before the load writes its progress row: the index's saved base is current only until the first write.
-    warm_index(services)
-    source = FileLoad(services.store.loads, input_path, who, restart=restart)
+    source = FileLoad(services.store.loads, input_path, who, restart=restart)  # (reads only: where an earlier stopped)
     total = source.rows_total
-    if source.finished:
-        click.echo(f"already loaded {input_path}: all {total} rows (--restart sends them again)")
-    elif source.resumed:
-        click.echo(f"resuming {input_path} after row {source.skip} of {total}")
     # Links re-score no open case one by one: the load's end re-scores once each case it touched or opened,
     # against the index as the load left it (CaseRescorer.deferred); a resumed load every open case (the killed
     # run may have missed some re-scoring).
     at_each_link = no_rematch or source.finished  # as the API re-scores (a finished file sends nothing)
     with nullcontext() if at_each_link else services.rescorer.deferred("mpi load", whole=source.resumed) as rescored:
-        decisions = _match_rows(services, source, clusters, who, workers)
+        # The worker starts, and imports the normalisers, while this process maps the index: it had the first
+        # batch wait 0.44 s for its first rows at 1M persons when it started after.
+        with PreparedRows(source.rows(), workers) as prepared_rows:
+            # Before the load writes its progress row: the index's saved base is current only until the first write.
+            warm_index(services)
+            source.begin()
+            if source.finished:
+                click.echo(f"already loaded {input_path}: all {total} rows (--restart sends them again)")
+            elif source.resumed:
+                click.echo(f"resuming {input_path} after row {source.skip} of {total}")
+            decisions = _match_rows(services, source, prepared_rows, clusters, who)
         # After a resume too: the run that was killed may have been killed while re-matching.
         if not no_rematch and (decisions["POSSIBLE_MATCH"] or source.resumed):
             _echo_rematch(services.matching.rematch_open_cases(who))
@@ -81,20 +85,20 @@ def load(services: Services, input_path: str, no_rematch: bool, workers: int | N
         click.echo(f"candidate index {saved} saved in {time.perf_counter() - started:.1f} s", err=True)
 
 
-def _match_rows(services: Services, source: FileLoad, clusters, who: str, workers: int | None) -> Counter[str]:
+def _match_rows(services: Services, source: FileLoad, prepared_rows: PreparedRows, clusters, who: str
+                ) -> Counter[str]:
     """Every row of the file through the decision path (by clusters if given), with a progress bar and a summary."""
-    with PreparedRows(source.rows(), workers) as prepared_rows:
-        started = time.perf_counter()
-        length = max(source.rows_total - source.skip, 0)
-        with click.progressbar(length=length, label="matching", file=sys.stderr) as bar:
-            checkpoint = None if source.finished else source.checkpoint
-            if clusters is None:
-                loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update, checkpoint=checkpoint)
-            else:
-                from mpi.batch.cluster_load import load_by_clusters
+    started = time.perf_counter()
+    length = max(source.rows_total - source.skip, 0)
+    with click.progressbar(length=length, label="matching", file=sys.stderr) as bar:
+        checkpoint = None if source.finished else source.checkpoint
+        if clusters is None:
+            loaded = load_rows(services.matching, prepared_rows, who, progress=bar.update, checkpoint=checkpoint)
+        else:
+            from mpi.batch.cluster_load import load_by_clusters
 
-                loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,
-                                          progress=bar.update, checkpoint=checkpoint)
+            loaded = load_by_clusters(services.matching, prepared_rows, clusters, who,
+                                      progress=bar.update, checkpoint=checkpoint)
     rejected = [f"line {line}: " + ("nothing to match on" if list(fields) == ["_schema"]
                                     else f"invalid {', '.join(fields)}") for line, fields in loaded.rejected]
     for message in rejected[:20]:

@@ -112,7 +112,8 @@ class Loaded:
 
 
 class FileLoad:
-    """One file's load as the store remembers it: where it resumes, and its progress written per batch.
+    """One file's load as the store remembers it: where it resumes (read when made), and its progress written
+    per batch (its row by :meth:`begin`, or by the first batch's checkpoint).
 
     Args:
         loads: the store's progress of loads.
@@ -126,12 +127,20 @@ class FileLoad:
         self.path = path
         self.size, self.sha256 = fingerprint(path)
         self.rows_total = count_rows(path)
-        earlier = None if restart else loads.get(self.sha256, self.size)
+        self._actor = actor
+        self._earlier = earlier = None if restart else loads.get(self.sha256, self.size)
         #: Data rows an earlier load of this file committed (skipped now), and whether it went to the end.
         self.skip = earlier.rows_done if earlier else 0
         self.finished = bool(earlier and earlier.finished_at)
-        if earlier is None:
-            loads.begin(self.sha256, self.size, str(path), self.rows_total, actor)
+        self._begun = False
+
+    def begin(self) -> None:
+        """Write the load's progress row, once (a resumed load has its own): the load's first write, apart from
+        :meth:`__init__`, which only reads, so a caller can map the index between them. :meth:`checkpoint`
+        begins a load not begun."""
+        if self._earlier is None and not self._begun:
+            self._loads.begin(self.sha256, self.size, str(self.path), self.rows_total, self._actor)
+        self._begun = True
 
     @property
     def resumed(self) -> bool:
@@ -144,6 +153,7 @@ class FileLoad:
 
     def checkpoint(self, rows_done: int, exhausted: bool) -> None:
         """Record, in the open batch's transaction, that this run has committed ``rows_done`` more rows."""
+        self.begin()
         self._loads.advance(self.sha256, self.size, self.skip + rows_done, finished=exhausted)
 
 
