@@ -33,7 +33,6 @@ import duckdb
 
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError, StoreLocked
-from mpi.store.group import FlushFailed
 from mpi.store.transactions import Transactions
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS, STATE_TOKEN_VERSION
 
@@ -106,15 +105,6 @@ class Database(Transactions):
         if cur is None:
             cur = self._local.cur = self._con.cursor()
         return cur
-
-    def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
-        """Run one statement and return its rows; by default buffered writes are flushed first so it sees them."""
-        try:
-            if flush:
-                self._flush()
-            return self._cur.execute(sql, list(params)).fetchall()
-        except duckdb.Error as e:
-            raise StoreError(f"store query failed: {type(e).__name__}") from e
 
     def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
                own_cursor: bool = False) -> Iterator[tuple]:
@@ -192,13 +182,6 @@ class Database(Transactions):
             self._cur.execute(statement)
         except duckdb.Error as e:
             raise StoreError(f"store {statement.split()[0].lower()} failed: {type(e).__name__}") from e
-
-    def _flush(self) -> None:
-        if self._pending and self.in_transaction():
-            try:
-                self._pending.flush(self._cur)
-            except duckdb.Error as e:
-                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     # -- ids ------------------------------------------------------------------------------------
 
@@ -291,9 +274,6 @@ class Database(Transactions):
             raise StoreError(f"store backup failed: {type(e).__name__}") from e
         finally:
             cur.close()
-
-    def schema_version(self) -> int:
-        return self.one("SELECT max(version) FROM schema_version")[0]
 
     def memory_bytes(self) -> int:
         """Memory DuckDB holds for this store (its buffers and caches), for diagnostics and benchmarks."""

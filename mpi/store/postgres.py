@@ -35,7 +35,7 @@ import psycopg
 from mpi.clock import Clock, SystemClock
 from mpi.errors import StoreError
 from mpi.store.dialect import COMPAT_FUNCTIONS
-from mpi.store.group import FlushFailed, LockConflict
+from mpi.store.group import LockConflict
 from mpi.store.pg_cursor import Cursor
 from mpi.store.schema import LATEST_VERSION, MIGRATIONS
 from mpi.store.transactions import Transactions
@@ -97,15 +97,6 @@ class PostgresDatabase(Transactions):
             cur = self._local.cur = Cursor(con)
             weakref.finalize(cur, _close_quietly, con)
         return cur
-
-    def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
-        """Run one statement and return its rows; by default buffered writes are flushed first so it sees them."""
-        try:
-            if flush:
-                self._flush()
-            return self._cur.execute(sql, list(params)).fetchall()
-        except psycopg.Error as e:
-            raise StoreError(f"store query failed: {type(e).__name__}") from e
 
     def stream(self, sql: str, params: Iterable[Any] = (), batch: int = 10_000, *,
                own_cursor: bool = False) -> Iterator[tuple]:
@@ -181,13 +172,6 @@ class PostgresDatabase(Transactions):
             self._cur.con.execute(statement)
         except psycopg.Error as e:
             raise StoreError(f"store {statement.split()[0].lower()} failed: {type(e).__name__}") from e
-
-    def _flush(self) -> None:
-        if self._pending and self.in_transaction():
-            try:
-                self._pending.flush(self._cur)
-            except psycopg.Error as e:
-                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     # -- several processes over one database ------------------------------------------------------
 
@@ -286,9 +270,6 @@ class PostgresDatabase(Transactions):
 
     def copy_to(self, path: Any) -> None:
         raise StoreError("a PostgreSQL store is backed up with PostgreSQL's own tools (pg_dump), not `mpi backup`")
-
-    def schema_version(self) -> int:
-        return self.one("SELECT max(version) FROM schema_version")[0]
 
     def memory_bytes(self) -> int:
         """Not measured on PostgreSQL (its memory is the server's): 0."""

@@ -12,8 +12,7 @@ commit, after it, or after a rollback, and the entry to group commit
 
 A database built on this sets, in its ``__init__`` (:meth:`_init_transactions`),
 the state used here, and gives ``_control(statement)`` (BEGIN, COMMIT,
-ROLLBACK), ``_flush()`` (its buffered writes, raising ``FlushFailed``), ``query`` and ``_cur``, and names its
-driver's base exception (``_driver_error``); it
+ROLLBACK) and ``_cur`` (this thread's cursor), and names its driver's base exception (``_driver_error``); it
 may override :meth:`_committing`, its last write before COMMIT.
 """
 
@@ -27,14 +26,14 @@ from typing import Any
 
 from mpi.errors import StoreError
 from mpi.store.cache import READ_CACHED, ReadCache
-from mpi.store.group import GroupCommit
+from mpi.store.group import FlushFailed, GroupCommit
 from mpi.store.pending import Pending
 
 logger = logging.getLogger(__name__)
 
 
 class Transactions:
-    """Transactions on one writer lock, for a database that gives ``_control`` and ``_flush``."""
+    """Transactions on one writer lock, for a database that gives ``_control`` and ``_cur``."""
 
     def _init_transactions(self) -> None:
         self._local = threading.local()
@@ -62,9 +61,6 @@ class Transactions:
     def _control(self, statement: str) -> None:
         raise NotImplementedError
 
-    def _flush(self) -> None:
-        raise NotImplementedError
-
     def _committing(self) -> None:
         """The database's own last work before COMMIT, after the buffered writes are flushed (none by default)."""
 
@@ -84,6 +80,15 @@ class Transactions:
             self._due_generations.add(kind)
 
     # -- statements both databases run alike (the driver's own error, ``_driver_error``, wrapped) ----------
+
+    def query(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> list[tuple]:
+        """Run one statement and return its rows; by default buffered writes are flushed first so it sees them."""
+        try:
+            if flush:
+                self._flush()
+            return self._cur.execute(sql, list(params)).fetchall()
+        except self._driver_error as e:
+            raise StoreError(f"store query failed: {type(e).__name__}") from e
 
     def one(self, sql: str, params: Iterable[Any] = (), *, flush: bool = True) -> tuple | None:
         """The first row of a statement, or None."""
@@ -111,6 +116,17 @@ class Transactions:
             self._cur.execute(sql, list(params))
         except self._driver_error as e:
             raise StoreError(f"store append failed: {type(e).__name__}") from e
+
+    def schema_version(self) -> int:
+        return self.one("SELECT max(version) FROM schema_version")[0]
+
+    def _flush(self) -> None:
+        """Write the open transaction's buffered rows (FlushFailed if the database refuses them)."""
+        if self._pending and self.in_transaction():
+            try:
+                self._pending.flush(self._cur)
+            except self._driver_error as e:
+                raise FlushFailed(f"store write failed: {type(e).__name__}") from e
 
     def run(self, work: Callable[[Any], Any], what: str) -> Any:
         """Run ``work(cursor)`` inside the open transaction after a flush (bulk work on Arrow tables)."""
