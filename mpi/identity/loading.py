@@ -128,19 +128,20 @@ class FileLoad:
         self.size, self.sha256 = fingerprint(path)
         self.rows_total = count_rows(path)
         self._actor = actor
-        self._earlier = earlier = None if restart else loads.get(self.sha256, self.size)
+        earlier = None if restart else loads.get(self.sha256, self.size)
         #: Data rows an earlier load of this file committed (skipped now), and whether it went to the end.
         self.skip = earlier.rows_done if earlier else 0
         self.finished = bool(earlier and earlier.finished_at)
-        self._begun = False
+        #: Whether this load's progress row is still to be written (a resumed load has its own).
+        self._row_due = earlier is None
 
     def begin(self) -> None:
         """Write the load's progress row, once (a resumed load has its own): the load's first write, apart from
         :meth:`__init__`, which only reads, so a caller can map the index between them. :meth:`checkpoint`
         begins a load not begun."""
-        if self._earlier is None and not self._begun:
+        if self._row_due:
             self._loads.begin(self.sha256, self.size, str(self.path), self.rows_total, self._actor)
-        self._begun = True
+            self._row_due = False
 
     @property
     def resumed(self) -> bool:
